@@ -1,0 +1,48 @@
+# The few commands people type. Each target creates what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := fonts-noto-color-emoji chromium
+REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
+	training/requirements-cpu.txt infra/requirements.txt cli/requirements.txt requirements-dev.txt
+
+.PHONY: demo test lint bench venv system-deps node-deps clean
+
+demo: venv system-deps ## the main job: train, deploy locally, classify, report
+	$(BIN)/imgclf demo
+
+test: venv system-deps node-deps ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+bench: venv
+	$(BIN)/python bench/classify_bench.py
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: $(REQUIREMENTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[function,training,infra,cli,dev]'
+	touch $@
+
+# Debian packages: the emoji font renders the default data set, Chromium screenshots the report.
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+node-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .imgclf

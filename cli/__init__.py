@@ -1,0 +1,1 @@
+"""The imgclf command-line interface."""

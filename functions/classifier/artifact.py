@@ -1,0 +1,130 @@
+"""The model artifact, both ways: training packs it, the function unpacks and reads it.
+
+model.tar.gz holds model.tflite (full-integer int8), labels.json and model.json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .contracts import ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE
+from .imaging import InputSpec
+
+ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
+
+
+class ArtifactError(ValueError):
+    """The artifact is missing a file or a file is malformed."""
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """model.json: what the function needs to preprocess, plus what training measured.
+
+    `metrics` holds float and int8 accuracy, the per-class report and more; `dataset`
+    holds the data set's name and fingerprint; `gate` says whether the quality gate passed.
+    """
+
+    version: str
+    input: InputSpec
+    labels: tuple[str, ...]
+    architecture: str = "unknown"
+    created_at: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gate_passed(self) -> bool:
+        return bool(self.gate.get("passed", False))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "architecture": self.architecture,
+            "created_at": self.created_at,
+            "input": self.input.to_dict(),
+            "labels": list(self.labels),
+            "metrics": self.metrics,
+            "dataset": self.dataset,
+            "gate": self.gate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
+        try:
+            return cls(
+                version=str(data["version"]),
+                input=InputSpec.from_dict(data["input"]),
+                labels=tuple(str(label) for label in data["labels"]),
+                architecture=str(data.get("architecture", "unknown")),
+                created_at=str(data.get("created_at", "")),
+                metrics=dict(data.get("metrics", {})),
+                dataset=dict(data.get("dataset", {})),
+                gate=dict(data.get("gate", {})),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"model.json is malformed: {error}") from None
+
+
+def write_artifact_dir(
+    directory: Path, tflite_model: bytes, metadata: ModelMetadata
+) -> Path:
+    """Write model.tflite, labels.json and model.json into a directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ARTIFACT_MODEL_FILE).write_bytes(tflite_model)
+    (directory / ARTIFACT_LABELS_FILE).write_text(json.dumps(list(metadata.labels), indent=2))
+    (directory / ARTIFACT_METADATA_FILE).write_text(json.dumps(metadata.to_dict(), indent=2))
+    return directory
+
+
+def pack_artifact(directory: Path, tarball: Path) -> Path:
+    """Pack an artifact directory into model.tar.gz, as SageMaker packs SM_MODEL_DIR.
+
+    The three contract files must be there; anything else (the evaluation report's PNGs)
+    travels along. The function extracts only the three.
+    """
+    missing = [name for name in ARTIFACT_FILES if not (directory / name).is_file()]
+    if missing:
+        raise ArtifactError(f"artifact directory {directory} has no {', '.join(missing)}")
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "w:gz") as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and path != tarball:
+                archive.add(path, arcname=str(path.relative_to(directory)))
+    return tarball
+
+
+def unpack_artifact(data: bytes, directory: Path) -> Path:
+    """Extract the three artifact files from model.tar.gz bytes; nothing else is written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+            for name in ARTIFACT_FILES:
+                if name not in members:
+                    raise ArtifactError(f"artifact has no {name}")
+                source = archive.extractfile(members[name])
+                assert source is not None
+                (directory / name).write_bytes(source.read())
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
+    return directory
+
+
+def read_metadata(directory: Path) -> ModelMetadata:
+    """Read model.json (and check labels.json agrees with it)."""
+    try:
+        data = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
+        labels = json.loads((directory / ARTIFACT_LABELS_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"cannot read model metadata: {error}") from None
+    metadata = ModelMetadata.from_dict(data)
+    if list(metadata.labels) != labels:
+        raise ArtifactError("labels.json and model.json disagree on the labels")
+    return metadata

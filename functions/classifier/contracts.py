@@ -1,0 +1,92 @@
+"""The named contracts other parts rely on: results table, object tags, model artifact, pointer.
+
+Pure constants and tiny helpers, no third-party imports: infra (CDK), the local environment,
+the CLI and training all import this module so none of them can drift from the function.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+
+# --- results table -----------------------------------------------------------------------
+# One item per object. The partition key is "<bucket>/<key>" rather than bucket+key so a
+# single busy bucket spreads over many partitions.
+TABLE_PARTITION_KEY = "pk"
+LABEL_INDEX = "by_label"  # "by label, newest first": label + classified_at
+STATUS_INDEX = "by_status"  # "by status": status + classified_at
+INDEX_SORT_KEY = "classified_at"
+GSI_KEYS: dict[str, tuple[str, str]] = {
+    LABEL_INDEX: ("label", INDEX_SORT_KEY),
+    STATUS_INDEX: ("status", INDEX_SORT_KEY),
+}
+
+
+class Status(StrEnum):
+    """Outcome recorded for an object."""
+
+    CLASSIFIED = "CLASSIFIED"
+    REJECTED = "REJECTED"
+
+
+def object_pk(bucket: str, key: str) -> str:
+    """The results-table partition key for one object."""
+    return f"{bucket}/{key}"
+
+
+# --- object tags -------------------------------------------------------------------------
+TAG_LABEL = "imgclf:label"
+TAG_CONFIDENCE = "imgclf:confidence"
+TAG_MODEL = "imgclf:model"
+OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)
+TAG_PREFIX = "imgclf:"
+MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
+
+# --- model artifact (model.tar.gz, the SageMaker output) ---------------------------------
+ARTIFACT_NAME = "model.tar.gz"
+ARTIFACT_MODEL_FILE = "model.tflite"
+ARTIFACT_LABELS_FILE = "labels.json"
+ARTIFACT_METADATA_FILE = "model.json"
+MODELS_PREFIX = "models/"  # models/<version>/model.tar.gz in the models bucket
+DATA_PREFIX = "data/"  # training data in the models bucket
+
+
+def artifact_key(version: str) -> str:
+    """Where a model version's artifact lives in the models bucket."""
+    return f"{MODELS_PREFIX}{version}/{ARTIFACT_NAME}"
+
+
+# --- model pointer (one SSM parameter per environment) -----------------------------------
+def model_pointer_name(env_name: str) -> str:
+    """The SSM parameter that names the live model of an environment."""
+    return f"/imgclf/{env_name}/model"
+
+
+@dataclass(frozen=True)
+class ModelPointer:
+    """The live model: the artifact's S3 URI and its version; JSON in the SSM parameter."""
+
+    uri: str
+    version: str
+
+    def to_json(self) -> str:
+        return json.dumps({"uri": self.uri, "version": self.version}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelPointer:
+        data = json.loads(text)
+        if not isinstance(data, dict) or not data.get("uri") or not data.get("version"):
+            raise ValueError(f"model pointer needs 'uri' and 'version', got {text[:200]!r}")
+        return cls(uri=str(data["uri"]), version=str(data["version"]))
+
+
+# --- messages on the queue that are not S3 notifications ---------------------------------
+# `reclassify` re-enqueues objects with this body; the function treats it like the object's
+# recorded creation event, so only the model version can make it write.
+RECLASSIFY_MESSAGE_TYPE = "imgclf:reclassify"
+
+
+def reclassify_message(bucket: str, key: str) -> str:
+    """The queue message body that asks the function to classify an object again."""
+    return json.dumps({"type": RECLASSIFY_MESSAGE_TYPE, "bucket": bucket, "key": key})

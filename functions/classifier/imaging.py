@@ -1,0 +1,216 @@
+"""Pure preprocessing: image bytes and limits in, a model input array out.
+
+The one function of preprocessing shared by the Lambda and by training's evaluation of the
+int8 model, so that what the gate measured is what production sees.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow's own bomb check only warns below 2x its default limit; we enforce ours explicitly
+# (as an error) from the header, before any pixel is decoded.
+Image.MAX_IMAGE_PIXELS = None
+
+RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+}
+FITS = ("squash", "center_crop")
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
+
+
+class RejectedImageError(ValueError):
+    """A permanent problem with an image; `reason` is one human-readable line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How the model wants its input; read from the artifact's model.json `input`."""
+
+    height: int
+    width: int
+    resize: str = "bilinear"
+    fit: str = "squash"
+    background: tuple[int, int, int] = (255, 255, 255)
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESAMPLING:
+            raise ValueError(f"unknown resize method {self.resize!r}; use one of {list(RESAMPLING)}")
+        if self.fit not in FITS:
+            raise ValueError(f"unknown fit {self.fit!r}; use one of {list(FITS)}")
+        if self.height <= 0 or self.width <= 0:
+            raise ValueError(f"input size must be positive, got {self.width}x{self.height}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "height": self.height,
+            "width": self.width,
+            "channels": 3,
+            "color": "rgb",
+            "resize": self.resize,
+            "fit": self.fit,
+            "background": list(self.background),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputSpec:
+        return cls(
+            height=int(data["height"]),
+            width=int(data["width"]),
+            resize=str(data.get("resize", "bilinear")),
+            fit=str(data.get("fit", "squash")),
+            background=tuple(int(c) for c in data.get("background", (255, 255, 255)))[:3],  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What the function accepts at all."""
+
+    max_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """The model input (H x W x 3 uint8 RGB) and facts about the original image."""
+
+    array: np.ndarray
+    width: int
+    height: int
+    format: str
+
+
+def check_size(size: int | None, limits: ImageLimits) -> None:
+    """Reject by byte size before downloading (from the event's size or ContentLength)."""
+    if size is None:
+        return
+    if size == 0:
+        raise RejectedImageError("empty file (0 bytes)")
+    if size > limits.max_bytes:
+        raise RejectedImageError(
+            f"file is {_mb(size)}, over the {_mb(limits.max_bytes)} limit"
+        )
+
+
+def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> PreparedImage:
+    """Decode, validate and preprocess one image; raises RejectedImageError for bad input."""
+    check_size(len(data), limits)
+    try:
+        image = Image.open(io.BytesIO(data), formats=sorted(limits.formats))
+    except UnidentifiedImageError:
+        raise RejectedImageError(_unidentified_reason(data, limits.formats)) from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise RejectedImageError(f"unreadable image header: {_one_line(error)}") from None
+
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise RejectedImageError(
+            f"image is {width}x{height} = {width * height / 1e6:.1f} MP, "
+            f"over the {limits.max_pixels / 1e6:.1f} MP limit"
+        )
+    if _orientation(image) in _TRANSPOSED_ORIENTATIONS:
+        width, height = height, width
+    image_format = str(image.format)
+
+    try:
+        if image_format == "JPEG":
+            # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
+            side = max(spec.width, spec.height)
+            image.draft(image.mode, (side, side))
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise RejectedImageError(f"corrupt or truncated {image_format}: {_one_line(error)}") from None
+
+    rgb = _to_rgb(_fit(image, spec), spec.background)
+    return PreparedImage(
+        array=np.asarray(rgb, dtype=np.uint8),
+        width=width,
+        height=height,
+        format=image_format,
+    )
+
+
+def _fit(image: Image.Image, spec: InputSpec) -> Image.Image:
+    """Resize to the model's size; 16-bit and float modes go to 8 bits first, scaled."""
+    image = _to_8bit(image)
+    box = None
+    if spec.fit == "center_crop":
+        box = _center_box(image.size, spec.width / spec.height)
+    if image.mode in ("P", "PA"):
+        # Palette indices cannot be interpolated.
+        image = image.convert("RGBA")
+    elif image.mode == "1":
+        image = image.convert("L")
+    return image.resize(
+        (spec.width, spec.height), resample=RESAMPLING[spec.resize], box=box, reducing_gap=3.0
+    )
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        return Image.fromarray(np.clip(values * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+    return image
+
+
+def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    """Any mode to RGB; transparency is composited on the background, never turned black."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*background, 255))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return image.convert("RGB")  # L, 1, P, CMYK, YCbCr, ...
+
+
+def _center_box(size: tuple[int, int], aspect: float) -> tuple[float, float, float, float]:
+    width, height = size
+    if width / height > aspect:
+        crop = height * aspect
+        return ((width - crop) / 2, 0, (width + crop) / 2, height)
+    crop = width / aspect
+    return (0, (height - crop) / 2, width, (height + crop) / 2)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not reject an otherwise fine image
+        return 1
+
+
+def _unidentified_reason(data: bytes, allowed: Iterable[str]) -> str:
+    allowed_list = ", ".join(sorted(allowed))
+    try:
+        with Image.open(io.BytesIO(data)) as other:
+            return f"format {other.format} is not allowed (allowed: {allowed_list})"
+    except Exception:
+        return f"not a recognised image (allowed: {allowed_list})"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"

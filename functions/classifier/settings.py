@@ -1,0 +1,79 @@
+"""Typed settings for the function, parsed once from environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the function reads from its environment.
+
+    Environment variables (the contract with infra and the local environment):
+    RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGGING_ENABLED, MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS.
+    """
+
+    results_table: str
+    model_pointer_parameter: str
+    tagging_enabled: bool = True
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    allowed_formats: frozenset[str] = field(default_factory=lambda: DEFAULT_FORMATS)
+    top_k: int = 3
+    model_cache_dir: str = "/tmp/imgclf-models"
+    model_refresh_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse and validate; a bad value fails the cold start with one clear line."""
+        env = os.environ if env is None else env
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is required")
+            return value
+
+        def number(name: str, default: float, kind: type = int) -> float:
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+            if value <= 0:
+                raise SettingsError(f"{name} must be positive, got {raw!r}")
+            return value
+
+        formats = env.get("ALLOWED_FORMATS")
+        allowed = (
+            frozenset(f.strip().upper() for f in formats.split(",") if f.strip())
+            if formats
+            else DEFAULT_FORMATS
+        )
+        if not allowed:
+            raise SettingsError("ALLOWED_FORMATS must name at least one format")
+        return cls(
+            results_table=required("RESULTS_TABLE"),
+            model_pointer_parameter=required("MODEL_POINTER_PARAMETER"),
+            tagging_enabled=env.get("TAGGING_ENABLED", "true").strip().lower()
+            in ("1", "true", "yes", "on"),
+            max_image_bytes=int(number("MAX_IMAGE_BYTES", cls.max_image_bytes)),
+            max_image_pixels=int(number("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
+            allowed_formats=allowed,
+            top_k=int(number("TOP_K", cls.top_k)),
+            model_cache_dir=env.get("MODEL_CACHE_DIR", cls.model_cache_dir),
+            model_refresh_seconds=float(
+                number("MODEL_REFRESH_SECONDS", cls.model_refresh_seconds, float)
+            ),
+        )

@@ -1,0 +1,1 @@
+"""The CDK app: storage, inference, training, monitoring; one construct per concern."""
