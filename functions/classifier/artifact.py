@@ -72,9 +72,7 @@ class ModelMetadata:
             raise ArtifactError(f"model.json is malformed: {error}") from None
 
 
-def write_artifact_dir(
-    directory: Path, tflite_model: bytes, metadata: ModelMetadata
-) -> Path:
+def write_artifact_dir(directory: Path, tflite_model: bytes, metadata: ModelMetadata) -> Path:
     """Write model.tflite, labels.json and model.json into a directory."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / ARTIFACT_MODEL_FILE).write_bytes(tflite_model)

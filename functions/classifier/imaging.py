@@ -50,7 +50,9 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         if self.resize not in RESAMPLING:
-            raise ValueError(f"unknown resize method {self.resize!r}; use one of {list(RESAMPLING)}")
+            raise ValueError(
+                f"unknown resize method {self.resize!r}; use one of {list(RESAMPLING)}"
+            )
         if self.fit not in FITS:
             raise ValueError(f"unknown fit {self.fit!r}; use one of {list(FITS)}")
         if self.height <= 0 or self.width <= 0:
@@ -104,9 +106,7 @@ def check_size(size: int | None, limits: ImageLimits) -> None:
     if size == 0:
         raise RejectedImageError("empty file (0 bytes)")
     if size > limits.max_bytes:
-        raise RejectedImageError(
-            f"file is {_mb(size)}, over the {_mb(limits.max_bytes)} limit"
-        )
+        raise RejectedImageError(f"file is {_mb(size)}, over the {_mb(limits.max_bytes)} limit")
 
 
 def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> PreparedImage:
@@ -137,7 +137,9 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise RejectedImageError(f"corrupt or truncated {image_format}: {_one_line(error)}") from None
+        raise RejectedImageError(
+            f"corrupt or truncated {image_format}: {_one_line(error)}"
+        ) from None
 
     rgb = _to_rgb(_fit(image, spec), spec.background)
     return PreparedImage(

@@ -1,0 +1,111 @@
+"""Typed per-environment settings, parsed once from cdk.json context.
+
+Pure Python (no CDK import): the CDK app and the local environment read the same settings.
+Only `app.py` (and the local environment, for "local") names environments.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+CONTEXT_KEY = "imgclf:environments"
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+
+
+class ConfigError(ValueError):
+    """An environment is unknown or one of its settings is malformed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    """Everything that may differ between environments."""
+
+    name: str
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    function_memory_mb: int = 1024
+    function_timeout_seconds: int = 30
+    batch_size: int = 10
+    batch_window_seconds: int = 1
+    max_concurrency: int = 5
+    max_receive_count: int = 3
+    tagging_enabled: bool = True
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    key_prefix: str = ""
+    key_suffix: str = ""
+    removal_policy: Literal["destroy", "retain"] = "destroy"
+    bucket_versioning: bool = False
+    table_deletion_protection: bool = False
+    alarm_email: str | None = None
+    oldest_message_age_alarm_seconds: int = 600
+    throughput_floor_per_5_minutes: int = 1
+    log_retention_days: int = 14
+    training_instance_type: str = "ml.g5.xlarge"
+    training_use_spot: bool = True
+    training_max_run_seconds: int = 3600
+    training_max_wait_seconds: int = 7200
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ("arm64", "x86_64"):
+            raise ConfigError(f"{self.name}: architecture must be arm64 or x86_64")
+        if self.removal_policy not in ("destroy", "retain"):
+            raise ConfigError(f"{self.name}: removal_policy must be destroy or retain")
+        if not 1 <= self.batch_size <= 10_000:
+            raise ConfigError(f"{self.name}: batch_size must be 1..10000")
+        if self.batch_size > 10 and self.batch_window_seconds < 1:
+            raise ConfigError(f"{self.name}: SQS batches over 10 need a batching window")
+        if not 2 <= self.max_concurrency <= 1000:
+            raise ConfigError(f"{self.name}: max_concurrency must be 2..1000 (SQS ESM limit)")
+        if (
+            self.training_use_spot
+            and self.training_max_wait_seconds < self.training_max_run_seconds
+        ):
+            raise ConfigError(f"{self.name}: spot training needs max_wait >= max_run")
+
+    @property
+    def queue_visibility_timeout_seconds(self) -> int:
+        """AWS advises at least 6x the function timeout for SQS event sources."""
+        return VISIBILITY_TIMEOUT_FACTOR * self.function_timeout_seconds
+
+    @property
+    def retain_data(self) -> bool:
+        return self.removal_policy == "retain"
+
+
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+def read_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The environments block of cdk.json."""
+    try:
+        context = json.loads(path.read_text())["context"][CONTEXT_KEY]
+    except (OSError, KeyError, json.JSONDecodeError) as error:
+        raise ConfigError(f"cannot read {CONTEXT_KEY} from {path}: {error}") from None
+    if not isinstance(context, dict):
+        raise ConfigError(f"{CONTEXT_KEY} in {path} must be an object")
+    return context
+
+
+def load_environment(name: str, environments: dict[str, Any] | None = None) -> EnvironmentConfig:
+    """Parse one environment's settings; unknown names and keys are errors, not defaults."""
+    environments = read_context() if environments is None else environments
+    if name not in environments:
+        known = ", ".join(sorted(environments))
+        raise ConfigError(f"unknown environment {name!r} (known: {known})")
+    raw = dict(environments[name] or {})
+    allowed = {f.name for f in fields(EnvironmentConfig)} - {"name"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{name}: unknown settings {', '.join(unknown)}")
+    for field_ in fields(EnvironmentConfig):
+        if field_.name in raw and raw[field_.name] is not None:
+            expected = {"int": int, "bool": bool, "str": str}.get(str(field_.type).split(" ")[0])
+            value = raw[field_.name]
+            if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name}: {field_.name} must be a whole number, got {value!r}")
+            if expected is bool and not isinstance(value, bool):
+                raise ConfigError(f"{name}: {field_.name} must be true or false, got {value!r}")
+    return EnvironmentConfig(name=name, **raw)

@@ -1,0 +1,110 @@
+"""Resource definitions shared by the CDK stack and the local environment.
+
+Both build the results table, queue and notifications from these values, so the embedded
+environment cannot drift from what `cdk deploy` creates. Pure Python, no CDK import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from classifier.contracts import GSI_KEYS, TABLE_PARTITION_KEY
+from infra.config import EnvironmentConfig
+
+# Event types the images bucket sends to the queue.
+NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """A global secondary index with string keys, projecting all attributes."""
+
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+RESULTS_TABLE_INDEXES = tuple(
+    IndexDefinition(name=name, partition_key=pk, sort_key=sk) for name, (pk, sk) in GSI_KEYS.items()
+)
+RESULTS_TABLE_KEY_ATTRIBUTES = (TABLE_PARTITION_KEY,) + tuple(
+    sorted(
+        {attr for index in RESULTS_TABLE_INDEXES for attr in (index.partition_key, index.sort_key)}
+    )
+)
+
+
+def results_table_create_args(table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` arguments for the results table (the local environment)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in RESULTS_TABLE_KEY_ATTRIBUTES
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in RESULTS_TABLE_INDEXES
+        ],
+    }
+
+
+def function_environment(
+    config: EnvironmentConfig, *, results_table: str, model_pointer_parameter: str
+) -> dict[str, str]:
+    """The function's environment variables (see classifier.settings.Settings)."""
+    return {
+        "RESULTS_TABLE": results_table,
+        "MODEL_POINTER_PARAMETER": model_pointer_parameter,
+        "TAGGING_ENABLED": "true" if config.tagging_enabled else "false",
+        "MAX_IMAGE_BYTES": str(config.max_image_bytes),
+        "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
+        "POWERTOOLS_SERVICE_NAME": "imgclf",
+        "POWERTOOLS_METRICS_NAMESPACE": "imgclf",
+    }
+
+
+def redrive_policy(dlq_arn: str, config: EnvironmentConfig) -> dict[str, Any]:
+    """The queue's redrive policy: after max_receive_count receives a message goes to the DLQ."""
+    return {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": config.max_receive_count}
+
+
+# --- how the CLI finds a deployed environment --------------------------------------------
+def stack_name(env_name: str) -> str:
+    """The CloudFormation stack of an environment."""
+    return f"imgclf-{env_name}"
+
+
+class StackOutputs:
+    """CloudFormation output keys the stack exports and the CLI reads."""
+
+    IMAGES_BUCKET = "ImagesBucketName"
+    MODELS_BUCKET = "ModelsBucketName"
+    RESULTS_TABLE = "ResultsTableName"
+    QUEUE_URL = "QueueUrl"
+    DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+    STATE_MACHINE_ARN = "TrainingStateMachineArn"
+    MODEL_POINTER_PARAMETER = "ModelPointerParameterName"
+    DASHBOARD_NAME = "DashboardName"
+    FUNCTION_NAME = "ClassifierFunctionName"
+
+    ALL = (
+        IMAGES_BUCKET,
+        MODELS_BUCKET,
+        RESULTS_TABLE,
+        QUEUE_URL,
+        DEAD_LETTER_QUEUE_URL,
+        STATE_MACHINE_ARN,
+        MODEL_POINTER_PARAMETER,
+        DASHBOARD_NAME,
+        FUNCTION_NAME,
+    )
