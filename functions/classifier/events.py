@@ -1,0 +1,107 @@
+"""Pure parsing of queue message bodies into object events.
+
+A body is an S3 event notification (AWS- or moto-shaped), an `s3:TestEvent`, or a
+reclassify message. Keys arrive URL-encoded with `+` for spaces and are decoded here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote_plus
+
+from .contracts import RECLASSIFY_MESSAGE_TYPE
+
+_SEQUENCER_WIDTH = 32
+
+
+class MalformedMessageError(ValueError):
+    """A message that is neither an S3 notification nor one of ours: it goes to the DLQ."""
+
+
+class EventKind(StrEnum):
+    """What an event asks the function to do."""
+
+    CREATED = "created"
+    REMOVED = "removed"
+    RECLASSIFY = "reclassify"
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    """One object event, decoded; `order` sorts events of one key oldest first."""
+
+    kind: EventKind
+    bucket: str
+    key: str
+    event_name: str = ""
+    event_time: str = ""
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+
+    @property
+    def order(self) -> str:
+        """`<eventTime>#<sequencer left-padded>`: S3's sequencer orders events of one key
+        (compared as hex numbers, hence the padding); moto sends none, so time comes first."""
+        sequencer = (self.sequencer or "").upper().rjust(_SEQUENCER_WIDTH, "0")
+        return f"{self.event_time}#{sequencer}"
+
+
+def parse_body(body: str) -> list[ObjectEvent]:
+    """The object events in one message body; an empty list means noise to acknowledge."""
+    try:
+        message = json.loads(body)
+    except (json.JSONDecodeError, TypeError):
+        raise MalformedMessageError(f"message body is not JSON: {str(body)[:120]!r}") from None
+    if not isinstance(message, dict):
+        raise MalformedMessageError("message body is not a JSON object")
+    if message.get("Event") == "s3:TestEvent":
+        return []
+    if message.get("type") == RECLASSIFY_MESSAGE_TYPE:
+        return [_reclassify_event(message)]
+    records = message.get("Records")
+    if not isinstance(records, list):
+        raise MalformedMessageError("message is not an S3 event notification (no Records)")
+    events = [_record_event(record) for record in records]
+    return [event for event in events if event is not None]
+
+
+def _reclassify_event(message: dict[str, Any]) -> ObjectEvent:
+    bucket, key = message.get("bucket"), message.get("key")
+    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
+        raise MalformedMessageError("reclassify message needs a bucket and a key")
+    return ObjectEvent(kind=EventKind.RECLASSIFY, bucket=bucket, key=key)
+
+
+def _record_event(record: Any) -> ObjectEvent | None:
+    try:
+        event_name = str(record["eventName"])
+        s3 = record["s3"]
+        bucket = str(s3["bucket"]["name"])
+        obj = s3["object"]
+        key = unquote_plus(str(obj["key"]))
+    except (KeyError, TypeError) as error:
+        raise MalformedMessageError(f"S3 record lacks {error}") from None
+    if event_name.startswith("ObjectCreated:"):
+        kind = EventKind.CREATED
+    elif event_name.startswith("ObjectRemoved:"):
+        kind = EventKind.REMOVED
+    else:
+        return None  # ObjectTagging:*, ObjectAcl:*, restores...: nothing for us to do
+    size = obj.get("size")
+    etag = obj.get("eTag") or obj.get("etag")
+    return ObjectEvent(
+        kind=kind,
+        bucket=bucket,
+        key=key,
+        event_name=event_name,
+        event_time=str(record.get("eventTime", "")),
+        size=int(size) if isinstance(size, int | float | str) and str(size).isdigit() else None,
+        etag=str(etag).strip('"') if etag else None,
+        version_id=obj.get("versionId") or None,
+        sequencer=obj.get("sequencer") or None,
+    )

@@ -1,0 +1,130 @@
+"""Lambda entry point: SQS batch of S3 notifications -> the core -> partial batch response.
+
+Thin: it parses records, calls the core once per object event and reports failed records
+through `batchItemFailures`. The composition root (`runtime`) reads the settings and builds
+the real adapters once per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .adapters import DynamoResults, ObjectGoneError, S3Artifacts, S3Objects, SsmModelPointer
+from .adapters import client as aws_client
+from .adapters import resource as aws_resource
+from .classify import Classifier, Outcome, Result
+from .events import parse_body
+from .imaging import ImageLimits
+from .model import ModelStore
+from .settings import Settings
+
+logger = Logger(service="imgclf")
+metrics = Metrics(namespace="imgclf", service="imgclf")
+# Powertools keeps one metric set per process; the local poller calls this handler from
+# several threads, so each invocation collects its own figures and flushes them under a lock.
+_metrics_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What one process builds once: the core and the model store it reads from."""
+
+    classifier: Classifier
+    models: ModelStore
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """The composition root: settings, boto3 adapters and the model store, once per process."""
+    settings = Settings.from_env()
+    s3 = aws_client("s3")
+    models = ModelStore(
+        read_pointer=SsmModelPointer(aws_client("ssm"), settings.model_pointer_parameter),
+        fetch_artifact=S3Artifacts(s3),
+        cache_dir=Path(settings.model_cache_dir),
+        refresh_seconds=settings.model_refresh_seconds,
+    )
+    classifier = Classifier(
+        objects=S3Objects(s3),
+        results=DynamoResults(aws_resource("dynamodb"), settings.results_table),
+        current_model=models.current,
+        limits=ImageLimits(
+            max_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+            formats=settings.allowed_formats,
+        ),
+        gone_errors=(ObjectGoneError,),
+        tagging_enabled=settings.tagging_enabled,
+        top_k=settings.top_k,
+    )
+    return Runtime(classifier=classifier, models=models)
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime (tests and the local environment switch environments)."""
+    runtime.cache_clear()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Process one SQS batch; failed records come back in `batchItemFailures`."""
+    classifier = runtime().classifier
+    outcomes: list[Result] = []
+    lock = threading.Lock()
+
+    def handle_record(record: SQSRecord) -> None:
+        for object_event in parse_body(record.body):
+            result = classifier.handle(object_event)
+            logger.info(
+                "object handled",
+                extra={
+                    "outcome": result.outcome.value,
+                    "bucket": result.bucket,
+                    "key": result.key,
+                    "label": result.label,
+                    "reason": result.reason,
+                    "latency_ms": round(result.latency_ms, 1),
+                },
+            )
+            with lock:
+                outcomes.append(result)
+
+    # A fresh processor per invocation: BatchProcessor keeps per-batch state.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
+    _publish_metrics(outcomes, len(response.get("batchItemFailures", [])))
+    return dict(response)
+
+
+def _publish_metrics(outcomes: list[Result], failed_records: int) -> None:
+    counts = {outcome: 0 for outcome in Outcome}
+    for result in outcomes:
+        counts[result.outcome] += 1
+    with _metrics_lock:
+        metrics.add_metric("ImagesClassified", MetricUnit.Count, counts[Outcome.CLASSIFIED])
+        metrics.add_metric("ImagesRejected", MetricUnit.Count, counts[Outcome.REJECTED])
+        metrics.add_metric("DuplicatesSkipped", MetricUnit.Count, counts[Outcome.DUPLICATE])
+        metrics.add_metric("RecordsFailed", MetricUnit.Count, failed_records)
+        for result in outcomes:
+            if result.outcome in (Outcome.CLASSIFIED, Outcome.REJECTED):
+                metrics.add_metric("ImageLatency", MetricUnit.Milliseconds, result.latency_ms)
+        load_ms = runtime().models.take_load_ms()
+        if load_ms is not None:
+            metrics.add_metric("ModelLoadTime", MetricUnit.Milliseconds, load_ms)
+        metrics.flush_metrics()

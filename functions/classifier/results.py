@@ -1,0 +1,164 @@
+"""What the function records: result items, the duplicate/stale decision, tag merging.
+
+Pure: the boto3 adapters in adapters.py write what these functions build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from .contracts import (
+    MAX_OBJECT_TAGS,
+    TABLE_PARTITION_KEY,
+    TAG_CONFIDENCE,
+    TAG_LABEL,
+    TAG_MODEL,
+    TAG_PREFIX,
+    Status,
+    object_pk,
+)
+from .model import Prediction
+
+ORDER_ATTRIBUTE = "event_order"  # see events.ObjectEvent.order
+
+
+class Decision(StrEnum):
+    """Whether an event needs work, given what the table already records."""
+
+    PROCEED = "proceed"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+def decide(
+    existing: Mapping[str, Any] | None,
+    *,
+    order: str,
+    etag: str | None,
+    model_version: str,
+    reclassify: bool = False,
+) -> Decision:
+    """Duplicate: same etag (or a reclassify) and model version already recorded.
+    Stale: the table records a newer event for the key."""
+    if existing is None:
+        return Decision.PROCEED
+    same_model = existing.get("model_version") == model_version
+    if reclassify:
+        return Decision.DUPLICATE if same_model else Decision.PROCEED
+    if str(existing.get(ORDER_ATTRIBUTE, "")) > order:
+        return Decision.STALE
+    if same_model and etag is not None and existing.get("etag") == etag:
+        return Decision.DUPLICATE
+    return Decision.PROCEED
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    """What the function learned about one object version."""
+
+    bucket: str
+    key: str
+    etag: str | None
+    version_id: str | None
+    size: int | None
+    order: str
+
+
+def now_iso() -> str:
+    """UTC now, ISO-8601 with milliseconds: sorts as a string on the GSIs."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _base_item(facts: ObjectFacts, model_version: str, latency_ms: float) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        TABLE_PARTITION_KEY: object_pk(facts.bucket, facts.key),
+        "bucket": facts.bucket,
+        "key": facts.key,
+        "model_version": model_version,
+        "classified_at": now_iso(),
+        "latency_ms": _decimal(latency_ms, 1),
+        ORDER_ATTRIBUTE: facts.order,
+    }
+    optional = {"etag": facts.etag, "version_id": facts.version_id, "size": facts.size}
+    item.update({name: value for name, value in optional.items() if value is not None})
+    return item
+
+
+def classified_item(
+    facts: ObjectFacts,
+    *,
+    predictions: Sequence[Prediction],
+    model_version: str,
+    width: int,
+    height: int,
+    latency_ms: float,
+    tags: str,
+) -> dict[str, Any]:
+    """A CLASSIFIED item: the top label, its confidence and the whole top-k."""
+    best = predictions[0]
+    return {
+        **_base_item(facts, model_version, latency_ms),
+        "status": Status.CLASSIFIED.value,
+        "label": best.label,
+        "confidence": _decimal(best.confidence, 4),
+        "top_k": [{"label": p.label, "confidence": _decimal(p.confidence, 4)} for p in predictions],
+        "width": width,
+        "height": height,
+        "tags": tags,
+    }
+
+
+def rejected_item(
+    facts: ObjectFacts, *, reason: str, model_version: str, latency_ms: float
+) -> dict[str, Any]:
+    """A REJECTED item with its one-line, human-readable reason."""
+    return {
+        **_base_item(facts, model_version, latency_ms),
+        "status": Status.REJECTED.value,
+        "reason": reason,
+    }
+
+
+def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
+    """The three imgclf tags for a classified object."""
+    return {
+        TAG_LABEL: prediction.label,
+        TAG_CONFIDENCE: f"{prediction.confidence:.4f}",
+        TAG_MODEL: model_version,
+    }
+
+
+def merge_tags(
+    existing: Sequence[Mapping[str, str]], ours: Mapping[str, str]
+) -> tuple[list[dict[str, str]] | None, str]:
+    """The full tag set to put (user tags kept, ours replaced) and how tagging went.
+
+    None means: leave the object's tags alone (no room, or already as wanted).
+    """
+    user = [
+        {"Key": t["Key"], "Value": t["Value"]}
+        for t in existing
+        if not t["Key"].startswith(TAG_PREFIX)
+    ]
+    if len(user) + len(ours) > MAX_OBJECT_TAGS:
+        return None, (
+            f"skipped: the object has {len(user)} user tags, "
+            f"no room for {len(ours)} more within S3's {MAX_OBJECT_TAGS}"
+        )
+    merged = user + [{"Key": key, "Value": value} for key, value in ours.items()]
+    if _as_set(merged) == _as_set(existing):
+        return None, "applied"
+    return merged, "applied"
+
+
+def _as_set(tags: Sequence[Mapping[str, str]]) -> set[tuple[str, str]]:
+    return {(t["Key"], t["Value"]) for t in tags}
+
+
+def _decimal(value: float, places: int) -> Decimal:
+    return Decimal(str(round(float(value), places)))
