@@ -1,0 +1,58 @@
+"""The state file through which other `--env local` commands find the running environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+HOME_VARIABLE = "IMGCLF_HOME"
+STATE_FILE = Path("local") / "endpoint.json"
+
+
+def imgclf_home() -> Path:
+    """Where imgclf keeps generated data: $IMGCLF_HOME, else ./.imgclf (gitignored)."""
+    return Path(os.environ.get(HOME_VARIABLE) or ".imgclf").resolve()
+
+
+def state_path(home: Path | None = None) -> Path:
+    return (home or imgclf_home()) / STATE_FILE
+
+
+def write_state(state: dict[str, Any], home: Path | None = None) -> Path:
+    path = state_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, indent=2, sort_keys=True))
+    temporary.replace(path)
+    return path
+
+
+def read_state(home: Path | None = None) -> dict[str, Any] | None:
+    """The running environment's state, or None when no environment wrote one."""
+    try:
+        data = json.loads(state_path(home).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def remove_state(home: Path | None = None, *, pid: int | None = None) -> None:
+    """Remove the state file, if it is ours (same pid) or no pid is given."""
+    path = state_path(home)
+    if pid is not None:
+        state = read_state(home)
+        if state is not None and state.get("pid") != pid:
+            return
+    path.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,224 @@
+"""The local environment on a real moto server, with a fake handler: resources and ESM semantics."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from classifier.contracts import LABEL_INDEX, STATUS_INDEX
+from infra.config import load_environment
+from infra.local.environment import HandlerBinding, LocalEnvironment, wait_for
+from infra.local.state import read_state, state_path
+from infra.resources import NOTIFICATION_EVENTS, StackOutputs
+
+VISIBILITY_SECONDS = 1
+
+
+class RecordingHandler:
+    """A stand-in function: records every event, fails records whose body says so."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.contexts: list[Any] = []
+        self.raise_next = False
+        self.resets = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._lock:
+            self.events.append(event)
+            self.contexts.append(context)
+            if self.raise_next:
+                self.raise_next = False
+                raise RuntimeError("boom")
+        failures = [
+            {"itemIdentifier": record["messageId"]}
+            for record in event["Records"]
+            if "poison" in record["body"]
+        ]
+        return {"batchItemFailures": failures}
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def bodies(self) -> list[str]:
+        with self._lock:
+            return [record["body"] for event in self.events for record in event["Records"]]
+
+
+@pytest.fixture()
+def handler() -> RecordingHandler:
+    return RecordingHandler()
+
+
+@pytest.fixture()
+def env(handler: RecordingHandler, tmp_path: Path):
+    environment = LocalEnvironment(
+        workers=2,
+        visibility_timeout_seconds=VISIBILITY_SECONDS,
+        handler=HandlerBinding(handler=handler, reset=handler.reset),
+        home=tmp_path,
+    )
+    with environment:
+        # S3 sends a TestEvent when the notification is configured; let it pass first.
+        assert wait_for(lambda: any("s3:TestEvent" in body for body in handler.bodies()), 10)
+        yield environment
+
+
+def s3_records(handler: RecordingHandler) -> list[dict[str, Any]]:
+    records = []
+    for body in handler.bodies():
+        records.extend(json.loads(body).get("Records", []))
+    return records
+
+
+def dlq_bodies(env: LocalEnvironment) -> list[str]:
+    sqs = env.client("sqs")
+    assert env.resources is not None
+    response = sqs.receive_message(
+        QueueUrl=env.resources.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    return [message["Body"] for message in response.get("Messages", [])]
+
+
+def test_creates_the_stack_resources_from_the_shared_definitions(env: LocalEnvironment) -> None:
+    # Given a running environment
+    assert env.resources is not None
+    s3, sqs, dynamodb = env.client("s3"), env.client("sqs"), env.client("dynamodb")
+    # Then the images bucket notifies the queue of created and removed objects
+    notification = s3.get_bucket_notification_configuration(Bucket=env.resources.images_bucket)
+    (queue_configuration,) = notification["QueueConfigurations"]
+    assert queue_configuration["QueueArn"] == env.resources.queue_arn
+    assert sorted(queue_configuration["Events"]) == sorted(NOTIFICATION_EVENTS)
+    # And the queue redrives to the DLQ after max_receive_count
+    attributes = sqs.get_queue_attributes(QueueUrl=env.resources.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == env.resources.dead_letter_queue_arn
+    assert int(redrive["maxReceiveCount"]) == env.config.max_receive_count
+    assert attributes["VisibilityTimeout"] == str(VISIBILITY_SECONDS)
+    # And the results table has both query paths
+    table = dynamodb.describe_table(TableName=env.resources.results_table)["Table"]
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {
+        LABEL_INDEX,
+        STATUS_INDEX,
+    }
+    # And the models bucket exists
+    s3.head_bucket(Bucket=env.resources.models_bucket)
+
+
+def test_points_the_function_at_the_environment(env: LocalEnvironment) -> None:
+    assert env.resources is not None
+    assert os.environ["AWS_ENDPOINT_URL"] == env.endpoint_url
+    assert os.environ["RESULTS_TABLE"] == env.resources.results_table
+    assert os.environ["MODEL_POINTER_PARAMETER"] == env.resources.model_pointer_parameter
+
+
+def test_restores_the_process_environment_on_stop(
+    handler: RecordingHandler, tmp_path: Path
+) -> None:
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    binding = HandlerBinding(handler=handler, reset=handler.reset)
+    with LocalEnvironment(handler=binding, home=tmp_path, workers=2):
+        assert os.environ.get("AWS_ENDPOINT_URL") != before
+    assert os.environ.get("AWS_ENDPOINT_URL") == before
+    # the function's cached runtime was dropped at start and at stop
+    assert handler.resets == 2
+
+
+def test_upload_reaches_the_handler_as_an_sqs_event_of_s3_records(
+    env: LocalEnvironment, handler: RecordingHandler
+) -> None:
+    # Given an object uploaded to the images bucket
+    assert env.resources is not None
+    env.client("s3").put_object(Bucket=env.resources.images_bucket, Key="cats/a b.jpg", Body=b"x")
+    # When the poller picks up the notification
+    assert wait_for(
+        lambda: any(r["eventName"].startswith("ObjectCreated") for r in s3_records(handler)), 10
+    )
+    # Then the handler saw Lambda's SQS record shape
+    record = handler.events[-1]["Records"][-1]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == env.resources.queue_arn
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"messageId", "receiptHandle", "body", "md5OfBody", "awsRegion"} <= set(record)
+    # And a context with the remaining time
+    assert 0 < handler.contexts[-1].get_remaining_time_in_millis() <= 5000
+    # And the succeeded message is deleted
+    assert wait_for(lambda: queue_depth(env) == 0, 5)
+
+
+def queue_depth(env: LocalEnvironment) -> int:
+    assert env.resources is not None
+    attributes = env.client("sqs").get_queue_attributes(
+        QueueUrl=env.resources.queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_failed_records_are_retried_then_moved_to_the_dlq(
+    env: LocalEnvironment, handler: RecordingHandler
+) -> None:
+    # Given a message the handler always lists in batchItemFailures, beside a good one
+    assert env.resources is not None
+    sqs = env.client("sqs")
+    sqs.send_message(QueueUrl=env.resources.queue_url, MessageBody="poison pill")
+    sqs.send_message(QueueUrl=env.resources.queue_url, MessageBody="fine")
+    # When the visibility timeout passes max_receive_count times
+    assert wait_for(lambda: dlq_bodies(env) == ["poison pill"], 20)
+    # Then the handler saw the poison once per receive, and the good message once
+    bodies = handler.bodies()
+    assert bodies.count("poison pill") == env.config.max_receive_count
+    assert bodies.count("fine") == 1
+    assert queue_depth(env) == 0
+
+
+def test_a_handler_error_retries_the_whole_batch(
+    env: LocalEnvironment, handler: RecordingHandler
+) -> None:
+    assert env.resources is not None
+    handler.raise_next = True
+    env.client("sqs").send_message(QueueUrl=env.resources.queue_url, MessageBody="once")
+    assert wait_for(lambda: handler.bodies().count("once") == 2, 10)
+    assert wait_for(lambda: queue_depth(env) == 0, 5)
+    assert env.poller is not None and env.poller.stats.handler_errors == 1
+
+
+def test_batches_are_at_most_batch_size(env: LocalEnvironment, handler: RecordingHandler) -> None:
+    assert env.resources is not None
+    sqs = env.client("sqs")
+    for start in range(0, 30, 10):
+        sqs.send_message_batch(
+            QueueUrl=env.resources.queue_url,
+            Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)],
+        )
+    assert wait_for(lambda: len({b for b in handler.bodies() if b.startswith("m")}) == 30, 15)
+    assert max(len(event["Records"]) for event in handler.events) <= env.config.batch_size
+
+
+def test_writes_the_state_file_while_running_and_removes_it(
+    handler: RecordingHandler, tmp_path: Path
+) -> None:
+    binding = HandlerBinding(handler=handler, reset=handler.reset)
+    with LocalEnvironment(handler=binding, home=tmp_path, workers=2) as env:
+        state = read_state(tmp_path)
+        assert state is not None
+        assert state["endpoint_url"] == env.endpoint_url
+        assert state["outputs"][StackOutputs.IMAGES_BUCKET] == env.resources.images_bucket
+    assert not state_path(tmp_path).exists()
+
+
+def test_config_defaults_come_from_cdk_json() -> None:
+    config = load_environment("local")
+    environment = LocalEnvironment(config, handler=HandlerBinding(lambda e, c: None, lambda: None))
+    assert environment.workers == config.max_concurrency
+    assert environment.visibility_timeout_seconds == config.queue_visibility_timeout_seconds
