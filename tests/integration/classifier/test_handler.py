@@ -1,0 +1,232 @@
+"""The handler end to end on moto: S3, DynamoDB and SSM, with the real tiny model."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from boto3.dynamodb.conditions import Key
+from PIL import Image
+
+from classifier import handler
+from classifier.contracts import LABEL_INDEX, STATUS_INDEX
+from tests.fixtures.events import (
+    FakeLambdaContext,
+    s3_body,
+    s3_record,
+    s3_test_event_body,
+    sqs_event,
+)
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def put(aws: SimpleNamespace, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
+    response = aws.s3.put_object(Bucket="images", Key=key, Body=body, **extra)
+    return {"etag": response["ETag"].strip('"'), "size": len(body)}
+
+
+def invoke(*bodies: str) -> dict[str, Any]:
+    return handler.lambda_handler(sqs_event(*bodies), FakeLambdaContext())
+
+
+def item(aws: SimpleNamespace, key: str) -> dict[str, Any] | None:
+    return aws.table.get_item(Key={"pk": f"images/{key}"}).get("Item")
+
+
+def tags(aws: SimpleNamespace, key: str) -> dict[str, str]:
+    tag_set = aws.s3.get_object_tagging(Bucket="images", Key=key)["TagSet"]
+    return {t["Key"]: t["Value"] for t in tag_set}
+
+
+KEYS = [
+    "plain.png",
+    "with space.png",
+    "a+b=c.png",
+    "dossier/été/猫 cat.png",
+    "deep/ly/nested/x.png",
+]
+
+
+@pytest.mark.parametrize("aws_shaped", [True, False])
+def test_keys_with_spaces_plus_unicode_and_slashes_are_classified(
+    aws: SimpleNamespace, aws_shaped: bool
+) -> None:
+    bodies = []
+    for key, colour in zip(KEYS, ["red", "green", "blue", "red", "green"], strict=True):
+        meta = put(aws, key, png(COLOURS[colour]))
+        bodies.append(s3_body(s3_record("images", key, aws_shaped=aws_shaped, **meta)))
+    assert invoke(*bodies) == {"batchItemFailures": []}
+    for key, colour in zip(KEYS, ["red", "green", "blue", "red", "green"], strict=True):
+        recorded = item(aws, key)
+        assert recorded is not None and recorded["key"] == key
+        assert recorded["status"] == "CLASSIFIED" and recorded["label"] == colour
+        assert tags(aws, key)["imgclf:label"] == colour
+
+
+def test_events_that_moto_itself_sends_are_handled(aws: SimpleNamespace) -> None:
+    sqs = __import__("boto3").client("sqs", region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws.s3.put_bucket_notification_configuration(
+        Bucket="images",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        },
+    )
+    put(aws, "moto sent+me.png", png(COLOURS["blue"]))
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    bodies = [m["Body"] for m in messages]
+    assert any("ObjectCreated" in body for body in bodies)
+    assert invoke(*bodies) == {"batchItemFailures": []}
+    assert item(aws, "moto sent+me.png")["label"] == "blue"  # type: ignore[index]
+
+
+def test_duplicate_delivery_produces_no_extra_write(aws: SimpleNamespace) -> None:
+    body = s3_body(s3_record("images", "d.png", **put(aws, "d.png", png(COLOURS["red"]))))
+    invoke(body)
+    first = item(aws, "d.png")
+    aws.s3.put_object_tagging(
+        Bucket="images",
+        Key="d.png",
+        Tagging={
+            "TagSet": [
+                *[{"Key": k, "Value": v} for k, v in tags(aws, "d.png").items()],
+                {"Key": "late", "Value": "1"},
+            ]
+        },
+    )
+    assert invoke(body, body) == {"batchItemFailures": []}
+    assert item(aws, "d.png") == first  # same classified_at: nothing was rewritten
+    assert tags(aws, "d.png")["late"] == "1"
+
+
+def test_out_of_order_events_keep_the_newest_result(aws: SimpleNamespace) -> None:
+    old = put(aws, "o.png", png(COLOURS["red"]))
+    new = put(aws, "o.png", png(COLOURS["blue"]))
+    newer_event = s3_record("images", "o.png", sequencer="0055AED6DCD90281F0", **new)
+    older_event = s3_record("images", "o.png", sequencer="0055AED6DCD90281E5", **old)
+    invoke(s3_body(newer_event))
+    invoke(s3_body(older_event))
+    recorded = item(aws, "o.png")
+    assert recorded is not None and recorded["label"] == "blue" and recorded["etag"] == new["etag"]
+
+
+def test_one_failing_record_does_not_fail_the_batch(aws: SimpleNamespace) -> None:
+    good = s3_body(s3_record("images", "g.png", **put(aws, "g.png", png(COLOURS["green"]))))
+    missing_bucket = s3_body(s3_record("no-such-bucket", "x.png"))
+    event = sqs_event(good, missing_bucket, s3_test_event_body(), "garbage")
+    response = handler.lambda_handler(event, FakeLambdaContext())
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    ids = [r["messageId"] for r in event["Records"]]
+    assert failed == {ids[1], ids[3]}  # transient fault + malformed; test event acknowledged
+    assert item(aws, "g.png")["label"] == "green"  # type: ignore[index]
+
+
+def test_user_tags_are_merged_not_replaced(aws: SimpleNamespace) -> None:
+    meta = put(aws, "t.png", png(COLOURS["red"]), Tagging="owner=ana&project=zoo")
+    invoke(s3_body(s3_record("images", "t.png", **meta)))
+    assert tags(aws, "t.png") == {
+        "owner": "ana",
+        "project": "zoo",
+        "imgclf:label": "red",
+        "imgclf:confidence": tags(aws, "t.png")["imgclf:confidence"],
+        "imgclf:model": "tiny-v1",
+    }
+
+
+def test_no_room_for_tags_is_recorded_on_the_item(aws: SimpleNamespace) -> None:
+    user = "&".join(f"k{i}=v{i}" for i in range(9))
+    meta = put(aws, "full.png", png(COLOURS["red"]), Tagging=user)
+    invoke(s3_body(s3_record("images", "full.png", **meta)))
+    recorded = item(aws, "full.png")
+    assert recorded is not None and recorded["tags"].startswith(
+        "skipped: the object has 9 user tags"
+    )
+    assert len(tags(aws, "full.png")) == 9 and "imgclf:label" not in tags(aws, "full.png")
+
+
+def test_bad_inputs_are_rejected_with_reasons(aws: SimpleNamespace) -> None:
+    bodies = [
+        s3_body(s3_record("images", k, **put(aws, k, data)))
+        for k, data in [
+            ("text.jpg", b"plain text, not a jpeg"),
+            ("empty.png", b""),
+            ("cut.png", png(COLOURS["red"])[:60]),
+        ]
+    ]
+    assert invoke(*bodies) == {"batchItemFailures": []}
+    reasons = {k: item(aws, k)["reason"] for k in ("text.jpg", "empty.png", "cut.png")}  # type: ignore[index]
+    assert reasons["text.jpg"].startswith("not a recognised image")
+    assert reasons["empty.png"] == "empty file (0 bytes)"
+    assert "truncated" in reasons["cut.png"] or "unreadable" in reasons["cut.png"]
+    rejected = aws.table.query(
+        IndexName=STATUS_INDEX, KeyConditionExpression=Key("status").eq("REJECTED")
+    )
+    assert rejected["Count"] == 3
+
+
+def test_removal_deletes_the_item(aws: SimpleNamespace) -> None:
+    meta = put(aws, "r.png", png(COLOURS["red"]))
+    invoke(s3_body(s3_record("images", "r.png", **meta)))
+    aws.s3.delete_object(Bucket="images", Key="r.png")
+    invoke(
+        s3_body(
+            s3_record(
+                "images",
+                "r.png",
+                event_name="ObjectRemoved:Delete",
+                event_time="2026-11-22T10:00:01.000Z",
+            )
+        )
+    )
+    assert item(aws, "r.png") is None
+
+
+def test_labels_are_queryable_newest_first(aws: SimpleNamespace) -> None:
+    for key in ("l1.png", "l2.png"):
+        invoke(s3_body(s3_record("images", key, **put(aws, key, png(COLOURS["green"])))))
+    result = aws.table.query(
+        IndexName=LABEL_INDEX,
+        KeyConditionExpression=Key("label").eq("green"),
+        ScanIndexForward=False,
+    )
+    assert [i["key"] for i in result["Items"]] == ["l2.png", "l1.png"]
+
+
+def test_no_model_promoted_is_transient_for_every_record(aws: SimpleNamespace) -> None:
+    aws.ssm.delete_parameter(Name=aws.pointer)
+    handler.reset_runtime()
+    body = s3_body(s3_record("images", "n.png", **put(aws, "n.png", png(COLOURS["red"]))))
+    response = invoke(body, body)
+    assert len(response["batchItemFailures"]) == 2 and item(aws, "n.png") is None
+
+
+def test_metrics_are_emitted_as_embedded_metric_format(
+    aws: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = s3_body(s3_record("images", "m.png", **put(aws, "m.png", png(COLOURS["red"]))))
+    bad = s3_body(s3_record("images", "m.txt", **put(aws, "m.txt", b"text")))
+    invoke(good, bad)
+    documents = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert documents, "no EMF document was printed"
+    emitted = documents[-1]
+    names = {m["Name"] for m in emitted["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"ImagesClassified", "ImagesRejected", "ImageLatency", "ModelLoadTime"} <= names
+    assert emitted["ImagesClassified"] in (1.0, [1.0]) and emitted["ImagesRejected"] in (1.0, [1.0])
+    assert emitted["service"] == "imgclf"

@@ -1,0 +1,209 @@
+"""The failure policy, every path: the core with in-memory adapters and the real tiny model."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from classifier.classify import Classifier, Outcome
+from classifier.events import EventKind, ObjectEvent
+from classifier.imaging import ImageLimits
+from classifier.model import LoadedModel, ModelUnavailableError
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class MemoryObjects:
+    """The images bucket in memory; `failure` makes every call raise (a transient fault)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+        self.tags: dict[str, list[dict[str, str]]] = {}
+        self.gets = 0
+        self.tag_writes = 0
+        self.failure: Exception | None = None
+        self.tag_failure: Exception | None = None
+
+    def get(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any:
+        self.gets += 1
+        if self.failure:
+            raise self.failure
+        if key not in self.objects:
+            raise LookupError(key)
+        body, etag = self.objects[key]
+        return SimpleNamespace(body=body, etag=etag, version_id=None, size=len(body))
+
+    def get_tags(self, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:
+        return list(self.tags.get(key, []))
+
+    def put_tags(
+        self, bucket: str, key: str, version_id: str | None, tags: list[dict[str, str]]
+    ) -> None:
+        if self.tag_failure:
+            raise self.tag_failure
+        self.tag_writes += 1
+        self.tags[key] = tags
+
+
+class MemoryResults:
+    """The results table in memory, with the same ordering condition as the DynamoDB adapter."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.puts = 0
+
+    def get(self, bucket: str, key: str) -> dict[str, Any] | None:
+        return self.items.get(key)
+
+    def put(self, item: dict[str, Any]) -> bool:
+        existing = self.items.get(item["key"])
+        if existing and existing["event_order"] > item["event_order"]:
+            return False
+        self.puts += 1
+        self.items[item["key"]] = item
+        return True
+
+    def delete(self, bucket: str, key: str, order: str) -> bool:
+        existing = self.items.get(key)
+        if existing and existing["event_order"] > order:
+            return False
+        self.items.pop(key, None)
+        return True
+
+
+@pytest.fixture
+def tiny(tiny_model_dir: Path) -> LoadedModel:
+    return LoadedModel.from_directory(tiny_model_dir)
+
+
+@pytest.fixture
+def world(tiny: LoadedModel) -> SimpleNamespace:
+    objects, results = MemoryObjects(), MemoryResults()
+    state = SimpleNamespace(objects=objects, results=results, model=tiny)
+    state.classifier = Classifier(
+        objects=objects, results=results, current_model=lambda: state.model, limits=ImageLimits()
+    )
+    return state
+
+
+def created(key: str, *, etag: str = "e1", time: str = "T1", size: int | None = 100) -> ObjectEvent:
+    return ObjectEvent(EventKind.CREATED, "images", key, "ObjectCreated:Put", time, size, etag)
+
+
+def test_image_is_classified_recorded_and_tagged(world: SimpleNamespace) -> None:
+    world.objects.objects["cat.png"] = (png((220, 30, 30)), "e1")
+    world.objects.tags["cat.png"] = [{"Key": "owner", "Value": "ana"}]
+    result = world.classifier.handle(created("cat.png"))
+    assert result.outcome is Outcome.CLASSIFIED and result.label == "red"
+    item = world.results.items["cat.png"]
+    assert item["status"] == "CLASSIFIED" and item["label"] == "red" and item["tags"] == "applied"
+    assert (item["width"], item["height"], item["model_version"]) == (40, 40, "tiny-v1")
+    tags = {t["Key"]: t["Value"] for t in world.objects.tags["cat.png"]}
+    assert (
+        tags["owner"] == "ana"
+        and tags["imgclf:label"] == "red"
+        and tags["imgclf:model"] == "tiny-v1"
+    )
+
+
+def test_bad_image_is_rejected_with_a_reason_and_acknowledged(world: SimpleNamespace) -> None:
+    world.objects.objects["notes.jpg"] = (b"just some text", "e1")
+    result = world.classifier.handle(created("notes.jpg"))
+    assert result.outcome is Outcome.REJECTED
+    item = world.results.items["notes.jpg"]
+    assert item["status"] == "REJECTED" and item["reason"].startswith("not a recognised image")
+    assert world.objects.tag_writes == 0
+
+
+def test_oversized_object_is_rejected_from_the_event_without_downloading(
+    world: SimpleNamespace,
+) -> None:
+    world.classifier.limits = ImageLimits(max_bytes=1000)
+    result = world.classifier.handle(created("huge.jpg", size=10**9))
+    assert result.outcome is Outcome.REJECTED and "over the" in (result.reason or "")
+    assert world.objects.gets == 0
+
+
+def test_duplicate_delivery_writes_nothing_and_changes_no_tags(world: SimpleNamespace) -> None:
+    world.objects.objects["a.png"] = (png((30, 40, 220)), "e1")
+    world.classifier.handle(created("a.png"))
+    puts, tag_writes, gets = world.results.puts, world.objects.tag_writes, world.objects.gets
+    assert world.classifier.handle(created("a.png")).outcome is Outcome.DUPLICATE
+    assert (world.results.puts, world.objects.tag_writes, world.objects.gets) == (
+        puts,
+        tag_writes,
+        gets,
+    )
+
+
+def test_older_event_never_overwrites_a_newer_result(world: SimpleNamespace) -> None:
+    world.objects.objects["a.png"] = (png((30, 40, 220)), "e2")
+    world.classifier.handle(created("a.png", etag="e2", time="T2"))
+    assert world.classifier.handle(created("a.png", etag="e1", time="T1")).outcome is Outcome.STALE
+    assert world.results.items["a.png"]["etag"] == "e2"
+
+
+def test_removed_object_deletes_its_result(world: SimpleNamespace) -> None:
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"))
+    removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T2")
+    assert world.classifier.handle(removed).outcome is Outcome.REMOVED
+    assert "a.png" not in world.results.items
+
+
+def test_object_deleted_before_processing_is_acknowledged_without_a_write(
+    world: SimpleNamespace,
+) -> None:
+    assert world.classifier.handle(created("gone.png")).outcome is Outcome.GONE
+    assert world.results.items == {}
+
+
+@pytest.mark.parametrize("where", ["get", "tags", "model"])
+def test_transient_faults_propagate_so_the_record_is_retried(
+    world: SimpleNamespace, where: str
+) -> None:
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    fault = ConnectionError("503 Slow Down")
+    if where == "get":
+        world.objects.failure = fault
+    elif where == "tags":
+        world.objects.tag_failure = fault
+    else:
+
+        def no_model() -> LoadedModel:
+            raise ModelUnavailableError("no model promoted")
+
+        world.classifier.current_model = no_model
+    with pytest.raises((ConnectionError, ModelUnavailableError)):
+        world.classifier.handle(created("a.png"))
+    assert world.results.items == {}  # nothing half-recorded: the retry does the whole job
+
+
+def test_reclassify_writes_only_for_a_newer_model(
+    world: SimpleNamespace, tiny: LoadedModel
+) -> None:
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"))
+    again = ObjectEvent(EventKind.RECLASSIFY, "images", "a.png")
+    assert world.classifier.handle(again).outcome is Outcome.DUPLICATE
+    world.model = LoadedModel(tiny._model_bytes, dataclasses.replace(tiny.metadata, version="v2"))
+    assert world.classifier.handle(again).outcome is Outcome.CLASSIFIED
+    item = world.results.items["a.png"]
+    assert item["model_version"] == "v2" and item["event_order"] == created("a.png").order
+
+
+def test_tagging_can_be_switched_off(world: SimpleNamespace) -> None:
+    world.classifier.tagging_enabled = False
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"))
+    assert world.results.items["a.png"]["tags"] == "disabled" and world.objects.tag_writes == 0

@@ -1,0 +1,212 @@
+"""imaging: every bad or odd input becomes a clear rejection or a correct model input."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, JpegImagePlugin
+
+from classifier.imaging import (
+    ImageLimits,
+    InputSpec,
+    RejectedImageError,
+    check_size,
+    prepare_image,
+)
+
+SPEC = InputSpec(height=32, width=32)
+LIMITS = ImageLimits()
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def solid(
+    colour: tuple[int, ...], mode: str = "RGB", size: tuple[int, int] = (64, 48)
+) -> Image.Image:
+    return Image.new(mode, size, colour)
+
+
+def mean_rgb(data: bytes, spec: InputSpec = SPEC) -> np.ndarray:
+    return prepare_image(data, spec, LIMITS).array.reshape(-1, 3).mean(axis=0)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
+def test_every_allowed_format_gives_the_model_sized_rgb_array(fmt: str) -> None:
+    prepared = prepare_image(encode(solid((200, 30, 30)), fmt), SPEC, LIMITS)
+    assert prepared.array.shape == (32, 32, 3) and prepared.array.dtype == np.uint8
+    assert (prepared.width, prepared.height, prepared.format) == (64, 48, fmt)
+    assert prepared.array[..., 0].mean() > 150 > prepared.array[..., 2].mean()
+
+
+def test_format_outside_the_allow_list_is_rejected_by_name() -> None:
+    with pytest.raises(RejectedImageError, match="format TIFF is not allowed"):
+        prepare_image(encode(solid((1, 2, 3)), "TIFF"), SPEC, LIMITS)
+
+
+def test_text_file_is_not_an_image() -> None:
+    with pytest.raises(RejectedImageError, match="not a recognised image"):
+        prepare_image(b"hello, this is a text file named cat.jpg\n", SPEC, LIMITS)
+
+
+def test_zero_bytes_is_rejected_as_empty() -> None:
+    with pytest.raises(RejectedImageError, match=r"empty file \(0 bytes\)"):
+        prepare_image(b"", SPEC, LIMITS)
+
+
+def test_byte_limit_is_checked_before_download_from_the_event_size() -> None:
+    with pytest.raises(RejectedImageError, match="over the 1.0 MB limit"):
+        check_size(5 * 2**20, ImageLimits(max_bytes=2**20))
+    check_size(None, LIMITS)  # unknown size: decided after the GET instead
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.9])
+def test_truncated_jpeg_is_rejected_not_padded(fraction: float) -> None:
+    noise = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    data = encode(Image.fromarray(noise), "JPEG", quality=90)
+    with pytest.raises(RejectedImageError, match="corrupt or truncated JPEG"):
+        prepare_image(data[: int(len(data) * fraction)], SPEC, LIMITS)
+
+
+def test_truncated_png_is_rejected() -> None:
+    noise = np.random.default_rng(1).integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    data = encode(Image.fromarray(noise), "PNG")
+    with pytest.raises(RejectedImageError, match="corrupt or truncated PNG"):
+        prepare_image(data[: len(data) // 2], SPEC, LIMITS)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A decompression bomb's calling card: a tiny PNG that claims a huge canvas."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_too_many_pixels_is_an_error_before_decoding() -> None:
+    with pytest.raises(
+        RejectedImageError, match=r"image is 30000x30000 = 900.0 MP, over the 50.0 MP limit"
+    ):
+        prepare_image(png_header_only(30000, 30000), SPEC, LIMITS)
+
+
+def test_pixel_limit_is_configurable() -> None:
+    with pytest.raises(RejectedImageError, match="over the 0.0 MP limit"):
+        prepare_image(encode(solid((0, 0, 0)), "PNG"), SPEC, ImageLimits(max_pixels=100))
+
+
+def test_exif_orientation_is_applied() -> None:
+    # Left half red, right half blue; EXIF 6 means "rotate 90° clockwise to display".
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (255, 0, 0)
+    pixels[:, 40:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(Image.fromarray(pixels), "JPEG", exif=exif, quality=95)
+    prepared = prepare_image(data, SPEC, LIMITS)
+    assert (prepared.width, prepared.height) == (40, 80)  # as displayed
+    top, bottom = prepared.array[:8].mean(axis=(0, 1)), prepared.array[-8:].mean(axis=(0, 1))
+    assert top[0] > 200 and top[2] < 60  # red was on the left, so now on top
+    assert bottom[2] > 200 and bottom[0] < 60
+
+
+def test_alpha_is_composited_on_the_background_not_turned_black() -> None:
+    transparent = encode(solid((0, 0, 0, 0), "RGBA"), "PNG")
+    assert mean_rgb(transparent).tolist() == [255.0, 255.0, 255.0]
+    grey_background = InputSpec(height=32, width=32, background=(128, 128, 128))
+    assert mean_rgb(transparent, grey_background).tolist() == [128.0, 128.0, 128.0]
+
+
+def test_half_transparent_red_blends_with_the_background() -> None:
+    data = encode(solid((255, 0, 0, 128), "RGBA"), "PNG")
+    red, green, blue = mean_rgb(data)
+    assert red == pytest.approx(255, abs=1) and green == pytest.approx(127, abs=2) == blue
+
+
+def test_sixteen_bit_input_is_scaled_not_clipped() -> None:
+    mid_grey = np.full((20, 20), 32768, np.uint16)  # half of 65535: must become ~128, not 255
+    data = encode(Image.fromarray(mid_grey), "PNG")
+    assert Image.open(io.BytesIO(data)).mode.startswith("I;16")
+    assert mean_rgb(data).tolist() == pytest.approx([128, 128, 128], abs=1)
+
+
+def test_palette_image_with_transparency_is_handled() -> None:
+    image = Image.new("P", (40, 40), 0)
+    image.putpalette([10, 200, 10] + [0, 0, 0] * 255)  # index 0 is green...
+    data = encode(image, "GIF", transparency=0)  # ...and fully transparent
+    assert mean_rgb(data).tolist() == [255.0, 255.0, 255.0]
+    opaque = encode(solid((10, 200, 10)).convert("P"), "PNG")
+    assert mean_rgb(opaque)[1] > 150
+
+
+def test_cmyk_jpeg_is_converted_to_rgb() -> None:
+    cyan = encode(solid((255, 0, 0, 0), "CMYK"), "JPEG")
+    red, green, blue = mean_rgb(cyan)
+    assert red < 60 and green > 200 and blue > 200
+
+
+def test_greyscale_and_bilevel_images_become_rgb() -> None:
+    assert mean_rgb(encode(solid(200, "L"), "PNG")).tolist() == pytest.approx([200] * 3, abs=1)
+    assert mean_rgb(encode(solid(1, "1"), "BMP")).tolist() == [255.0, 255.0, 255.0]
+
+
+def test_animated_image_uses_its_first_frame() -> None:
+    frames = [solid((255, 0, 0)), solid((0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    red, _, blue = mean_rgb(buffer.getvalue())
+    assert red > 200 and blue < 60
+
+
+def test_large_jpeg_is_decoded_with_dct_scaling(monkeypatch: pytest.MonkeyPatch) -> None:
+    requested: list[tuple[int, int]] = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: Image.Image, mode: str | None, size: tuple[int, int] | None) -> object:
+        requested.append(size or (0, 0))
+        return original(self, mode, size)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    data = encode(solid((30, 200, 40), size=(4000, 3000)), "JPEG")
+    prepared = prepare_image(data, InputSpec(height=96, width=96), LIMITS)
+    assert requested == [(96, 96)]  # the decoder scales by 1/8 instead of decoding 12 MP
+    assert (prepared.width, prepared.height) == (4000, 3000)
+    assert prepared.array[..., 1].mean() > 150
+
+
+def test_center_crop_keeps_the_middle() -> None:
+    pixels = np.zeros((32, 96, 3), np.uint8)
+    pixels[:, 32:64] = (0, 255, 0)  # green middle third, black sides
+    spec = InputSpec(height=32, width=32, fit="center_crop")
+    assert (
+        prepare_image(encode(Image.fromarray(pixels), "PNG"), spec, LIMITS).array[..., 1].min()
+        > 200
+    )
+
+
+def test_input_spec_round_trips_through_model_json() -> None:
+    spec = InputSpec(
+        height=96, width=128, resize="bicubic", fit="center_crop", background=(1, 2, 3)
+    )
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="unknown resize method"):
+        InputSpec(height=1, width=1, resize="magic")

@@ -1,0 +1,175 @@
+"""model: real LiteRT inference on the tiny int8 model, quantization, the pointer cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.contracts import ModelPointer
+from classifier.model import LoadedModel, ModelStore, ModelUnavailableError, dequantize, quantize
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+
+
+def solid(colour: tuple[int, int, int]) -> np.ndarray:
+    return np.full((32, 32, 3), colour, np.uint8)
+
+
+def test_tiny_model_labels_colours_with_confidence(tiny_model_dir: Path) -> None:
+    model = LoadedModel.from_directory(tiny_model_dir)
+    for label, colour in COLOURS.items():
+        top = model.predict(solid(colour), top_k=3)
+        assert top[0].label == label and top[0].confidence > 0.8
+        assert [p.confidence for p in top] == sorted((p.confidence for p in top), reverse=True)
+        assert sum(p.confidence for p in top) == pytest.approx(1.0, abs=0.02)
+
+
+def test_top_k_is_capped_by_the_number_of_labels(tiny_model_dir: Path) -> None:
+    assert len(LoadedModel.from_directory(tiny_model_dir).predict(solid((0, 0, 0)), top_k=10)) == 3
+
+
+def test_quantize_uses_the_models_scale_and_zero_point() -> None:
+    details = {"dtype": np.int8, "quantization": (1.0, -128)}  # what the converter picks for 0..255
+    assert quantize(np.array([0.0, 100.0, 255.0]), details).tolist() == [-128, -28, 127]
+    halved = {"dtype": np.int8, "quantization": (2.0, 0)}
+    assert quantize(np.array([0.0, 100.0, 255.0]), halved).tolist() == [0, 50, 127]
+    uint8 = {"dtype": np.uint8, "quantization": (1.0, 0)}
+    assert quantize(np.array([0, 300]), uint8).tolist() == [0, 255]  # clipped, not wrapped
+    assert dequantize(
+        np.array([-128, 127], np.int8), {"quantization": (1 / 256, -128)}
+    ).tolist() == [0.0, pytest.approx(0.99609375)]
+
+
+def tarball(directory: Path, **replace: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in directory.iterdir():
+            data = replace.get(path.name, path.read_bytes())
+            info = tarfile.TarInfo(path.name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def store(
+    tmp_path: Path, pointers: list[ModelPointer], artifacts: dict[str, bytes], clock: FakeClock
+) -> tuple[ModelStore, list[str]]:
+    fetched: list[str] = []
+
+    def fetch(uri: str) -> bytes:
+        fetched.append(uri)
+        return artifacts[uri]
+
+    return ModelStore(
+        read_pointer=lambda: pointers[-1],
+        fetch_artifact=fetch,
+        cache_dir=tmp_path / "cache",
+        refresh_seconds=60,
+        clock=clock,
+    ), fetched
+
+
+def with_version(directory: Path, version: str) -> bytes:
+    metadata = json.loads((directory / "model.json").read_text())
+    metadata["version"] = version
+    return tarball(directory, **{"model.json": json.dumps(metadata).encode()})
+
+
+def test_pointer_is_reread_at_most_every_60_seconds_and_each_version_loads_once(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    artifacts = {
+        "s3://m/v1": with_version(tiny_model_dir, "v1"),
+        "s3://m/v2": with_version(tiny_model_dir, "v2"),
+    }
+    pointers = [ModelPointer("s3://m/v1", "v1")]
+    clock = FakeClock()
+    models, fetched = store(tmp_path, pointers, artifacts, clock)
+    assert models.current().version == "v1"
+    assert models.take_load_ms() is not None and models.take_load_ms() is None  # reported once
+
+    pointers.append(ModelPointer("s3://m/v2", "v2"))  # promote
+    clock.now = 59
+    assert models.current().version == "v1"  # still cached
+    clock.now = 61
+    assert models.current().version == "v2"  # live within a minute
+    clock.now = 200
+    assert models.current().version == "v2"
+    assert fetched == ["s3://m/v1", "s3://m/v2"]
+
+
+def test_cached_artifact_on_disk_is_not_downloaded_again(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    artifacts = {"s3://m/v1": with_version(tiny_model_dir, "v1")}
+    pointers = [ModelPointer("s3://m/v1", "v1")]
+    store(tmp_path, pointers, artifacts, FakeClock())[0].current()
+    second, fetched = store(tmp_path, pointers, artifacts, FakeClock())  # a new process
+    assert second.current().version == "v1" and fetched == []
+
+
+@pytest.mark.parametrize(
+    ("artifact", "message"),
+    [
+        (b"not a tarball", "not a readable model.tar.gz"),
+        ("missing-labels", "artifact has no labels.json"),
+        ("corrupt-tflite", "corrupt"),
+        ("wrong-version", "pointer names version v1 but its model.json says other"),
+    ],
+)
+def test_missing_or_corrupt_model_is_a_loud_transient_error(
+    tiny_model_dir: Path, tmp_path: Path, artifact: object, message: str
+) -> None:
+    if artifact == "missing-labels":
+        partial = tmp_path / "partial"
+        shutil.copytree(tiny_model_dir, partial)
+        (partial / "labels.json").unlink()
+        artifact = tarball(partial)
+    elif artifact == "corrupt-tflite":
+        artifact = tarball(tiny_model_dir, **{"model.tflite": b"\x00" * 64})
+    elif artifact == "wrong-version":
+        artifact = with_version(tiny_model_dir, "other")
+    models, _ = store(
+        tmp_path, [ModelPointer("s3://m/v1", "v1")], {"s3://m/v1": artifact}, FakeClock()
+    )
+    with pytest.raises(ModelUnavailableError, match=message):
+        models.current()
+
+
+def test_malformed_pointer_is_a_transient_error(tmp_path: Path) -> None:
+    def bad_pointer() -> ModelPointer:
+        return ModelPointer.from_json('{"uri": ""}')
+
+    models = ModelStore(
+        read_pointer=bad_pointer,
+        fetch_artifact=lambda uri: b"",
+        cache_dir=tmp_path,
+        clock=FakeClock(),
+    )
+    with pytest.raises(ModelUnavailableError, match="model pointer is malformed"):
+        models.current()
+
+
+def test_label_count_must_match_the_model_outputs(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    metadata = json.loads((broken / "model.json").read_text())
+    metadata["labels"] = ["red", "green"]
+    (broken / "model.json").write_text(json.dumps(metadata))
+    (broken / "labels.json").write_text(json.dumps(["red", "green"]))
+    with pytest.raises(ModelUnavailableError, match="3 outputs but 2 labels"):
+        LoadedModel.from_directory(broken)

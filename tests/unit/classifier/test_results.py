@@ -1,0 +1,113 @@
+"""results: the duplicate/stale decision, item shapes and tag merging."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from classifier.contracts import MAX_OBJECT_TAGS, TAG_LABEL
+from classifier.model import Prediction
+from classifier.results import (
+    Decision,
+    ObjectFacts,
+    classified_item,
+    decide,
+    merge_tags,
+    our_tags,
+    rejected_item,
+)
+
+RECORDED = {"event_order": "T2#0", "etag": "e1", "model_version": "v1"}
+
+
+@pytest.mark.parametrize(
+    ("existing", "order", "etag", "model", "reclassify", "expected"),
+    [
+        (None, "T1#0", "e1", "v1", False, Decision.PROCEED),
+        (RECORDED, "T2#0", "e1", "v1", False, Decision.DUPLICATE),  # redelivery
+        (RECORDED, "T3#0", "e1", "v1", False, Decision.DUPLICATE),  # same bytes uploaded again
+        (RECORDED, "T1#0", "e0", "v1", False, Decision.STALE),  # older event arrives late
+        (RECORDED, "T3#0", "e2", "v1", False, Decision.PROCEED),  # new content
+        (RECORDED, "T2#0", "e1", "v2", False, Decision.PROCEED),  # new model
+        (RECORDED, "", None, "v1", True, Decision.DUPLICATE),  # reclassify, same model
+        (RECORDED, "", None, "v2", True, Decision.PROCEED),  # reclassify, newer model
+    ],
+)
+def test_decide(existing, order, etag, model, reclassify, expected) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(existing, order=order, etag=etag, model_version=model, reclassify=reclassify)
+    assert decision is expected
+
+
+FACTS = ObjectFacts("b", "k.jpg", "e1", None, 123, "T#0")
+
+
+def test_classified_item_has_the_contract_attributes() -> None:
+    predictions = [Prediction("cat", 0.91234567), Prediction("dog", 0.05)]
+    item = classified_item(
+        FACTS,
+        predictions=predictions,
+        model_version="v1",
+        width=640,
+        height=480,
+        latency_ms=12.345,
+        tags="applied",
+    )
+    assert item["pk"] == "b/k.jpg" and item["status"] == "CLASSIFIED"
+    assert item["label"] == "cat" and item["confidence"] == Decimal("0.9123")
+    assert item["top_k"] == [
+        {"label": "cat", "confidence": Decimal("0.9123")},
+        {"label": "dog", "confidence": Decimal("0.05")},
+    ]
+    assert {
+        "model_version",
+        "etag",
+        "size",
+        "width",
+        "height",
+        "classified_at",
+        "latency_ms",
+    } <= set(item)
+    assert "version_id" not in item  # DynamoDB gets no empty attributes
+    assert item["classified_at"].endswith("Z")
+
+
+def test_rejected_item_has_a_reason_and_no_label() -> None:
+    item = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
+    assert item["status"] == "REJECTED" and item["reason"] == "empty file (0 bytes)"
+    assert "label" not in item  # keeps the by_label index free of rejects
+
+
+def user_tags(count: int) -> list[dict[str, str]]:
+    return [{"Key": f"user{i}", "Value": str(i)} for i in range(count)]
+
+
+def test_merge_keeps_user_tags_and_replaces_ours() -> None:
+    stale_ours = [{"Key": TAG_LABEL, "Value": "dog"}]
+    merged, state = merge_tags(user_tags(2) + stale_ours, our_tags(Prediction("cat", 0.9), "v2"))
+    assert state == "applied" and merged is not None
+    assert merged[:2] == user_tags(2)
+    assert {t["Key"]: t["Value"] for t in merged[2:]} == {
+        "imgclf:label": "cat",
+        "imgclf:confidence": "0.9000",
+        "imgclf:model": "v2",
+    }
+
+
+def test_merge_records_no_room_instead_of_dropping_user_tags() -> None:
+    merged, state = merge_tags(
+        user_tags(MAX_OBJECT_TAGS - 2), our_tags(Prediction("cat", 0.9), "v")
+    )
+    assert merged is None
+    assert state.startswith("skipped: the object has 8 user tags")
+
+
+def test_merge_fills_exactly_to_the_limit() -> None:
+    merged, _ = merge_tags(user_tags(MAX_OBJECT_TAGS - 3), our_tags(Prediction("cat", 0.9), "v"))
+    assert merged is not None and len(merged) == MAX_OBJECT_TAGS
+
+
+def test_merge_skips_the_write_when_tags_are_already_right() -> None:
+    ours = our_tags(Prediction("cat", 0.9), "v")
+    current = user_tags(1) + [{"Key": k, "Value": v} for k, v in ours.items()]
+    assert merge_tags(current, ours) == (None, "applied")
