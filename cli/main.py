@@ -1,8 +1,192 @@
-"""imgclf console script (placeholder until the local-environment issue fills it in)."""
+"""imgclf: the command line of the image classifier.
 
+Every subcommand takes `--env NAME`: `local` is the embedded environment that
+`imgclf local up` runs; any other name is the deployed stack imgclf-<NAME>.
+Errors are one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .errors import CliError
+
+DEFAULT_ENV_VARIABLE = "IMGCLF_ENV"
+DEBUG_VARIABLE = "IMGCLF_DEBUG"
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("imgclf: not yet", file=sys.stderr)
-    return 1
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_env(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--env",
+        default=default,
+        metavar="NAME",
+        help="`local` (the embedded environment) or a deployed environment (default: "
+        f"${DEFAULT_ENV_VARIABLE} or local)",
+    )
+
+
+def _env_parent() -> argparse.ArgumentParser:
+    # SUPPRESS: a subcommand's --env must not reset one given before the subcommand.
+    parent = argparse.ArgumentParser(add_help=False)
+    _add_env(parent, argparse.SUPPRESS)
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = _env_parent()
+    parser = _Parser(prog="imgclf", description=__doc__.splitlines()[0] if __doc__ else None)
+    _add_env(parser, os.environ.get(DEFAULT_ENV_VARIABLE, "local"))
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    local = commands.add_parser("local", help="the embedded local environment", parents=[env])
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    local_up = local_commands.add_parser(
+        "up", help="start it in the foreground (Ctrl-C stops it)", parents=[env]
+    )
+    local_up.add_argument("--workers", type=int, help="poller threads (default: max_concurrency)")
+    local_up.add_argument(
+        "--visibility-timeout", type=int, metavar="SECONDS", help="queue visibility timeout"
+    )
+    local_up.add_argument(
+        "--no-seed",
+        dest="seed",
+        action="store_false",
+        help="do not load cached model artifacts from earlier train/demo runs",
+    )
+    local_up.add_argument("--verbose", action="store_true", help="show the function's logs")
+
+    upload = commands.add_parser("upload", help="upload files or folders", parents=[env])
+    upload.add_argument("paths", nargs="+", metavar="PATH")
+    upload.add_argument("--prefix", default="", help="key prefix in the images bucket")
+    upload.add_argument("--tag", action="append", default=[], metavar="NAME=VALUE")
+    upload.add_argument("--wait", action="store_true", help="wait until every object is classified")
+    upload.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+
+    results = commands.add_parser("results", help="query the results table", parents=[env])
+    results.add_argument("--label")
+    results.add_argument("--status", help="CLASSIFIED or REJECTED")
+    results.add_argument("--min-confidence", type=float, metavar="0..1")
+    results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")
+    results.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
+    results.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    result = commands.add_parser("result", help="one object's result and tags", parents=[env])
+    result.add_argument("key")
+    result.add_argument("--format", choices=("table", "json"), default="table")
+
+    model = commands.add_parser("model", help="model versions", parents=[env])
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    model_commands.add_parser("list", help="versions in the models bucket", parents=[env])
+    model_promote = model_commands.add_parser(
+        "promote", help="make a version live (also: rollback)", parents=[env]
+    )
+    model_promote.add_argument("version")
+    model_promote.add_argument("--force", action="store_true", help="even if its gate failed")
+
+    train = commands.add_parser("train", help="train a model and upload it", parents=[env])
+    train.add_argument("--cloud", action="store_true", help="start the deployed state machine")
+    train.add_argument("--dataset", choices=("emoji", "digits", "folder"), default="emoji")
+    train.add_argument("--data-dir", type=Path, help="folder-per-class images (--dataset folder)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--arch")
+    train.add_argument("--images-per-class", type=int, help="generated data sets only")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--version", help="default: a timestamp")
+    train.add_argument("--promote", action="store_true", help="make it live when it passes")
+
+    reclassify = commands.add_parser(
+        "reclassify", help="re-enqueue objects classified by another model version", parents=[env]
+    )
+    reclassify.add_argument("--dry-run", action="store_true")
+    reclassify.add_argument("--wait", action="store_true", help="wait until all are updated")
+    reclassify.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+
+    dlq = commands.add_parser("dlq", help="the dead-letter queue", parents=[env])
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", help="messages in the DLQ", parents=[env])
+    dlq_list.add_argument("--format", choices=("table", "json"), default="table")
+    dlq_commands.add_parser("redrive", help="move them back to the queue", parents=[env])
+
+    demo = commands.add_parser(
+        "demo", help="the whole pipeline locally, with a report", parents=[env]
+    )
+    demo.add_argument("--images-per-class", type=int, default=20, help="held-out images per class")
+    demo.add_argument("--workers", type=int)
+    demo.add_argument("--retrain", action="store_true", help="ignore the cached model")
+    demo.add_argument("--out", type=Path, help="report folder (default: .imgclf/demo/<time>)")
+    demo.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script. Returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except CliError as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        return _fail("interrupted", code=130)
+    except Exception as error:  # the last line of defence: one line, never a traceback
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        return _fail(_describe(error))
+
+
+def _describe(error: Exception) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found (configure them, or use --env local)"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "AWS call")
+        return f"{operation} failed: {details.get('Code', '')}: {details.get('Message', '')}"
+    if isinstance(error, BotoCoreError):
+        return f"AWS: {error}"
+    if isinstance(error, OSError):
+        return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text} (set {DEBUG_VARIABLE}=1 for the traceback)"
+
+
+def _fail(message: str, code: int = 1) -> int:
+    from .output import stderr
+
+    stderr.print(f"imgclf: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int | None:
+    from . import commands
+
+    handler = {
+        "local": commands.local,
+        "upload": commands.upload,
+        "results": commands.results,
+        "result": commands.result,
+        "model": commands.model,
+        "train": commands.train,
+        "reclassify": commands.reclassify,
+        "dlq": commands.dlq,
+        "demo": commands.demo,
+    }[args.command]
+    value: Any = handler(args)
+    return value  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""One function per subcommand: parse nothing, resolve the environment, call the logic, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+
+from rich.table import Table
+
+from classifier.contracts import Status
+
+from . import dlq as dead_letters
+from . import models as model_versions
+from . import reclassify as reclassifying
+from .accounting import wait_until_accounted
+from .deployment import resolve
+from .errors import CliError
+from .output import plain, progress, stderr, stdout
+from .results import (
+    get_result,
+    parse_since,
+    parse_status,
+    query_results,
+    render_table,
+    to_csv,
+    to_json,
+)
+from .upload import collect, parse_tags, upload_all
+
+
+def local(args: argparse.Namespace) -> int:
+    if args.env != "local":
+        raise CliError(f"`local up` runs the local environment; --env {args.env} is deployed")
+    from .local import up
+
+    return up(
+        workers=args.workers,
+        visibility_timeout=args.visibility_timeout,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+
+
+def upload(args: argparse.Namespace) -> int:
+    uploads = collect(args.paths, args.prefix)
+    tags = parse_tags(args.tag)
+    deployment = resolve(args.env)
+    with progress() as bar:
+        task = bar.add_task(f"uploading to s3://{deployment.images_bucket}", total=len(uploads))
+        upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
+    stderr.print(f"uploaded {len(uploads)} files to s3://{deployment.images_bucket}")
+    if args.wait:
+        with progress() as bar:
+            task = bar.add_task("waiting for results", total=len(uploads))
+            state = wait_until_accounted(
+                deployment,
+                [u.key for u in uploads],
+                timeout_seconds=args.timeout,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )
+        stdout.print(render_table([state.items[k] for k in sorted(state.items)]))
+        if state.dead_lettered:
+            stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
+        if state.missing:
+            raise CliError(f"{len(state.missing)} objects not accounted for after {args.timeout}s")
+    return 0
+
+
+def results(args: argparse.Namespace) -> int:
+    status = parse_status(args.status) if args.status else None
+    since = parse_since(args.since) if args.since else None
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise CliError("--min-confidence must be between 0 and 1")
+    deployment = resolve(args.env)
+    items = query_results(
+        deployment,
+        label=args.label,
+        status=status,
+        min_confidence=args.min_confidence,
+        since=since,
+        limit=args.limit or None,
+    )
+    if args.format == "json":
+        stdout.out(to_json(items), highlight=False)
+    elif args.format == "csv":
+        stdout.out(to_csv(items), end="", highlight=False)
+    else:
+        stdout.print(render_table(items, title=f"{len(items)} results in {deployment.env}"))
+    return 0
+
+
+def result(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    item = get_result(deployment, args.key)
+    if item is None:
+        raise CliError(f"no result for {args.key!r} in environment {deployment.env!r}")
+    tags = _object_tags(deployment, args.key)
+    if args.format == "json":
+        stdout.out(json.dumps({**plain(item), "object_tags": tags}, indent=2, sort_keys=True))
+        return 0
+    table = Table(title=args.key, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name in sorted(item):
+        value = plain(item[name])
+        if name == "top_k":
+            value = ", ".join(f"{entry['label']} {entry['confidence']:.3f}" for entry in value)
+        table.add_row(name, str(value))
+    table.add_row("object tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-")
+    stdout.print(table)
+    return 0
+
+
+def _object_tags(deployment, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from botocore.exceptions import ClientError
+
+    try:
+        response = deployment.client("s3").get_object_tagging(
+            Bucket=deployment.images_bucket, Key=key
+        )
+    except ClientError:
+        return {}
+    return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
+
+
+def model(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    if args.model_command == "promote":
+        pointer = model_versions.promote(deployment, args.version, force=args.force)
+        stdout.print(f"model {pointer.version} is live in {deployment.env} ({pointer.uri})")
+        return 0
+    live = model_versions.live_pointer(deployment)
+    versions = model_versions.list_versions(deployment)
+    table = Table(title=f"models in {deployment.env}")
+    for column in ("live", "version", "created", "arch", "int8 acc", "gate", "size"):
+        table.add_column(column)
+    for version in versions:
+        metadata = version.metadata or {}
+        accuracy = version.int8_accuracy
+        table.add_row(
+            "*" if live and live.version == version.version else "",
+            version.version,
+            str(metadata.get("created_at", version.last_modified)),
+            str(metadata.get("architecture", "?")),
+            f"{accuracy:.3f}" if accuracy is not None else "-",
+            version.gate,
+            f"{version.size / 1024:.0f} KiB",
+        )
+    stdout.print(table)
+    if not versions:
+        stderr.print("no model versions yet: `imgclf train` makes one")
+    elif live is None:
+        stderr.print("no model is promoted: `imgclf model promote VERSION`")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from .trainer import train_command
+
+    return train_command(args)
+
+
+def reclassify(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    live, items = reclassifying.plan(deployment)
+    if not items:
+        stdout.print(f"every result already has model {live}")
+        return 0
+    if args.dry_run:
+        stdout.print(f"{len(items)} results have another model version than {live}")
+        return 0
+    with progress() as bar:
+        task = bar.add_task(f"re-enqueueing for {live}", total=len(items))
+        sent = reclassifying.enqueue(deployment, items, on_sent=lambda n: bar.advance(task, n))
+    stdout.print(f"re-enqueued {sent} objects for model {live}")
+    if args.wait:
+        with progress() as bar:
+            task = bar.add_task("waiting for the new results", total=len(items))
+            state = wait_until_accounted(
+                deployment,
+                [str(item["key"]) for item in items],
+                timeout_seconds=args.timeout,
+                accept=lambda item: item.get("model_version") == live,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )
+        if state.missing:
+            raise CliError(f"{len(state.missing)} objects not updated after {args.timeout}s")
+    return 0
+
+
+def dlq(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    if args.dlq_command == "redrive":
+        with progress() as bar:
+            task = bar.add_task("moving DLQ messages back to the queue", total=None)
+            moved = dead_letters.redrive(
+                deployment,
+                on_moved=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        stdout.print(f"moved {moved} messages from the DLQ back to the queue")
+        return 0
+    letters = dead_letters.list_dead_letters(deployment)
+    if args.format == "json":
+        stdout.out(
+            json.dumps(
+                [
+                    {
+                        "message_id": letter.message_id,
+                        "receive_count": letter.receive_count,
+                        "sent_at": _time(letter.sent_timestamp_ms),
+                        "objects": [{"bucket": b, "key": k} for b, k in letter.objects],
+                        "body": letter.body,
+                    }
+                    for letter in letters
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    table = Table(title=f"{len(letters)} messages in the DLQ of {deployment.env}")
+    for column in ("message id", "receives", "sent", "objects / body"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(
+            letter.message_id,
+            str(letter.receive_count),
+            _time(letter.sent_timestamp_ms),
+            ", ".join(letter.keys) or letter.body[:120],
+        )
+    stdout.print(table)
+    return 0
+
+
+def _time(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def demo(args: argparse.Namespace) -> int:
+    if args.env != "local":
+        raise CliError("the demo runs on the embedded environment only (--env local)")
+    from .demo import run_demo
+
+    return run_demo(
+        images_per_class=args.images_per_class,
+        workers=args.workers,
+        retrain=args.retrain,
+        out=args.out,
+        timeout_seconds=args.timeout,
+    )
+
+
+__all__ = ["Status"]

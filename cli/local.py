@@ -1,0 +1,122 @@
+"""`imgclf local up`: the embedded environment in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from classifier.contracts import MODELS_PREFIX
+from infra.local.environment import LocalEnvironment
+from infra.local.poller import BatchOutcome
+from infra.local.server import is_answering
+from infra.local.state import imgclf_home, process_alive, read_state
+
+from .deployment import Deployment, local_deployment
+from .errors import CliError
+from .models import promote, upload_artifact
+from .output import stderr, stdout
+
+
+def deployment_of(environment: LocalEnvironment) -> Deployment:
+    """The CLI's view of a local environment running in this process."""
+    assert environment.resources is not None
+    return local_deployment(
+        environment.endpoint_url, environment.region, environment.resources.stack_outputs()
+    )
+
+
+def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
+    """Model artifacts from earlier `train` and `demo` runs, oldest first: (version, tarball)."""
+    home = home or imgclf_home()
+    found: list[tuple[float, str, Path]] = []
+    for tarball in [*home.glob("models/*/model.tar.gz"), *home.glob("cache/*/model.tar.gz")]:
+        version_file = tarball.parent / "VERSION"
+        version = version_file.read_text().strip() if version_file.is_file() else ""
+        if version:
+            found.append((tarball.stat().st_mtime, version, tarball))
+    return [(version, tarball) for _, version, tarball in sorted(found)]
+
+
+def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
+    """Upload cached artifacts to the fresh models bucket and promote the newest one."""
+    newest: str | None = None
+    for version, tarball in cached_artifacts(home):
+        upload_artifact(deployment, tarball, version)
+        newest = version
+    if newest is not None:
+        promote(deployment, newest, force=True)
+    return newest
+
+
+def ensure_not_running() -> None:
+    state = read_state()
+    if state is None:
+        return
+    pid = state.get("pid")
+    if isinstance(pid, int) and process_alive(pid) and is_answering(str(state.get("endpoint_url"))):
+        raise CliError(
+            f"a local environment is already running (pid {pid}, {state.get('endpoint_url')})"
+        )
+
+
+def up(*, workers: int | None, visibility_timeout: int | None, seed: bool, verbose: bool) -> int:
+    """Run until Ctrl-C (or SIGTERM); state lives only while it runs."""
+    ensure_not_running()
+    lock = threading.Lock()
+
+    def report(outcome: BatchOutcome) -> None:
+        if outcome.failed or verbose:
+            with lock:
+                colour = "red" if outcome.failed else "green"
+                stderr.print(
+                    f"[{colour}]batch of {outcome.size}: {outcome.succeeded} done, "
+                    f"{outcome.failed} to retry[/] ({outcome.seconds * 1000:.0f} ms)"
+                    + (f" {outcome.error}" if outcome.error else "")
+                )
+
+    environment = LocalEnvironment(
+        workers=workers,
+        visibility_timeout_seconds=visibility_timeout,
+        quiet_function=not verbose,
+        on_batch=report,
+    )
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # Both raise KeyboardInterrupt, even where a shell started us with SIGINT ignored.
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        environment.start()
+        deployment = deployment_of(environment)
+        live = seed_models(deployment) if seed else None
+        assert environment.resources is not None
+        resources = environment.resources
+        stdout.print(f"[bold]imgclf local environment[/] on {environment.endpoint_url}")
+        stdout.print(f"  images bucket  s3://{resources.images_bucket}")
+        stdout.print(f"  models bucket  s3://{resources.models_bucket}/{MODELS_PREFIX}")
+        stdout.print(f"  results table  {resources.results_table}")
+        stdout.print(f"  queue / DLQ    {resources.queue_url} / {resources.dead_letter_queue_url}")
+        stdout.print(f"  workers        {environment.workers}")
+        stdout.print(f"  live model     {live or 'none (imgclf --env local train --promote)'}")
+        stdout.print(
+            "  try            aws --endpoint-url "
+            f"{environment.endpoint_url} s3 cp cat.jpg s3://{resources.images_bucket}/"
+        )
+        stdout.print("State lives only while this runs. Ctrl-C stops it and drops everything.")
+        environment.wait()
+    except KeyboardInterrupt:
+        stderr.print("stopping…")
+    finally:
+        environment.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if environment.poller is not None:
+        stats = environment.poller.stats.snapshot()
+        stdout.print(
+            f"stopped: {stats['invocations']} invocations, {stats['succeeded']} records done, "
+            f"{stats['failed']} retried"
+        )
+    return 0

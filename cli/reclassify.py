@@ -1,0 +1,53 @@
+"""Re-enqueue the objects whose recorded model version is not the live one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from classifier.contracts import reclassify_message
+
+from .deployment import Deployment
+from .models import require_live_pointer
+from .results import all_items
+
+BATCH = 10
+
+
+def stale_items(deployment: Deployment, live_version: str) -> list[dict[str, Any]]:
+    """Items (CLASSIFIED or REJECTED) recorded with another model version."""
+    return [item for item in all_items(deployment) if item.get("model_version") != live_version]
+
+
+def enqueue(
+    deployment: Deployment,
+    items: list[dict[str, Any]],
+    *,
+    on_sent: Callable[[int], None] | None = None,
+) -> int:
+    """Send one reclassify message per item, ten per SendMessageBatch."""
+    sqs = deployment.client("sqs")
+    sent = 0
+    for start in range(0, len(items), BATCH):
+        chunk = items[start : start + BATCH]
+        response = sqs.send_message_batch(
+            QueueUrl=deployment.queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": reclassify_message(str(item["bucket"]), str(item["key"])),
+                }
+                for i, item in enumerate(chunk)
+            ],
+        )
+        count = len(response.get("Successful", []))
+        sent += count
+        if on_sent is not None:
+            on_sent(count)
+    return sent
+
+
+def plan(deployment: Deployment) -> tuple[str, list[dict[str, Any]]]:
+    """The live version and the items to re-enqueue."""
+    live = require_live_pointer(deployment).version
+    return live, stale_items(deployment, live)

@@ -1,0 +1,203 @@
+"""The demo's HTML report: one self-contained file (images inlined as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from classifier.contracts import Status
+
+from .output import plain
+
+THUMBNAIL_PIXELS = 96
+REPORT_IMAGES = ("learning_curves.png", "confusion_matrix.png")
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows."""
+
+    title: str
+    items: list[dict[str, Any]]
+    files: Mapping[str, Path]  # key -> the local file that was uploaded
+    truth: Mapping[str, str]  # key -> ground-truth label
+    figures: Mapping[str, str]  # headline figures, already formatted
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model_report_dir: Path | None = None
+    dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (keys, body)
+    missing: list[str] = field(default_factory=list)
+    tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> object tags
+
+
+def _thumbnail(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "JPEG", quality=80)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _png(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+STYLE = """
+body{
+  font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
+  margin:24px;
+  color:#1d2430;
+  background:#f6f7f9;
+}
+h1{margin:0 0 4px}
+h2{margin:28px 0 10px;border-bottom:1px solid #d9dde3;padding-bottom:4px}
+.sub{color:#5b6472;margin-bottom:16px}
+.figures{display:flex;flex-wrap:wrap;gap:10px}
+.figure{
+  background:#fff;
+  border:1px solid #d9dde3;
+  border-radius:8px;
+  padding:10px 14px;
+  min-width:130px;
+}
+.figure b{display:block;font-size:22px}
+.figure span{color:#5b6472;font-size:12px}
+.label{margin:14px 0 4px;font-weight:600}
+.label small{color:#5b6472;font-weight:400}
+.gallery{display:flex;flex-wrap:wrap;gap:8px}
+.card{
+  width:104px;
+  background:#fff;
+  border:2px solid #cfe8d4;
+  border-radius:6px;
+  padding:3px;
+  font-size:11px;
+  text-align:center;
+}
+.card.wrong{border-color:#e8a0a0;background:#fff3f3}
+.card img{width:96px;height:96px;object-fit:cover;border-radius:4px;display:block;margin:0 auto}
+.conf{font-weight:600}
+.truth{color:#a33}
+table{border-collapse:collapse;background:#fff}
+td,th{border:1px solid #d9dde3;padding:4px 8px;font-size:13px;text-align:left}
+.plots{display:flex;flex-wrap:wrap;gap:16px}
+.plots img{max-width:560px;background:#fff;border:1px solid #d9dde3}
+pre{background:#fff;border:1px solid #d9dde3;padding:8px;font-size:12px;overflow:auto}
+"""
+
+
+def render(data: ReportData) -> str:
+    """The report as one HTML string."""
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{_e(data.title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(data.title)}</h1>",
+        f"<div class='sub'>model {_e(data.metadata.get('version', '?'))} · "
+        f"{_e(data.metadata.get('architecture', ''))}</div>",
+        "<div class='figures'>",
+    ]
+    for name, value in data.figures.items():
+        parts.append(f"<div class='figure'><b>{_e(value)}</b><span>{_e(name)}</span></div>")
+    parts.append("</div>")
+    parts += _gallery(data)
+    parts += _rejected(data)
+    parts += _training(data)
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _gallery(data: ReportData) -> list[str]:
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in data.items:
+        if item.get("status") == Status.CLASSIFIED:
+            by_label[str(item.get("label"))].append(item)
+    parts = ["<h2>Classified, by label</h2>"]
+    for label in sorted(by_label):
+        items = sorted(by_label[label], key=lambda i: -float(i.get("confidence", 0)))
+        judged = [i for i in items if str(i["key"]) in data.truth]
+        correct = sum(1 for i in judged if data.truth[str(i["key"])] == label)
+        score = f"{correct}/{len(judged)} correct" if judged else ""
+        parts.append(
+            f"<div class='label'>{_e(label)} <small>{len(items)} images {score}</small></div>"
+        )
+        parts.append("<div class='gallery'>")
+        for item in items:
+            key = str(item["key"])
+            truth = data.truth.get(key)
+            wrong = truth is not None and truth != label
+            thumb = _thumbnail(data.files.get(key))
+            image = f"<img src='{thumb}' alt='{_e(key)}'>" if thumb else "<div>(no preview)</div>"
+            user_tags = {
+                k: v for k, v in (data.tags.get(key) or {}).items() if not k.startswith("imgclf:")
+            }
+            note = f"<div class='truth'>is {_e(truth)}</div>" if wrong else ""
+            if user_tags:
+                note += (
+                    f"<div>tags: {_e(', '.join(f'{k}={v}' for k, v in user_tags.items()))}</div>"
+                )
+            parts.append(
+                f"<div class='card{' wrong' if wrong else ''}' title='{_e(key)}'>{image}"
+                f"<div class='conf'>{float(plain(item.get('confidence', 0))):.0%}</div>{note}</div>"
+            )
+        parts.append("</div>")
+    return parts
+
+
+def _rejected(data: ReportData) -> list[str]:
+    rejected = [i for i in data.items if i.get("status") == Status.REJECTED]
+    parts = [f"<h2>Rejected ({len(rejected)})</h2>"]
+    if rejected:
+        parts.append("<table><tr><th>key</th><th>size</th><th>reason</th></tr>")
+        for item in sorted(rejected, key=lambda i: str(i["key"])):
+            parts.append(
+                f"<tr><td>{_e(item['key'])}</td><td>{_e(plain(item.get('size', '')))}</td>"
+                f"<td>{_e(item.get('reason', ''))}</td></tr>"
+            )
+        parts.append("</table>")
+    if data.dead_letters:
+        parts.append(f"<h2>In the dead-letter queue ({len(data.dead_letters)})</h2><table>")
+        for keys, body in data.dead_letters:
+            parts.append(f"<tr><td>{_e(keys or '-')}</td><td>{_e(body[:200])}</td></tr>")
+        parts.append("</table>")
+    if data.missing:
+        parts.append(f"<h2>Not accounted for ({len(data.missing)})</h2><pre>")
+        parts.append(_e("\n".join(sorted(data.missing))) + "</pre>")
+    return parts
+
+
+def _training(data: ReportData) -> list[str]:
+    parts = ["<h2>Training</h2>"]
+    directory = data.model_report_dir
+    if directory is None or not directory.is_dir():
+        return [*parts, "<p>No training report in the artifact.</p>"]
+    parts.append("<div class='plots'>")
+    for name in REPORT_IMAGES:
+        if (directory / name).is_file():
+            parts.append(f"<img src='{_png(directory / name)}' alt='{_e(name)}'>")
+    parts.append("</div>")
+    text = directory / "classification_report.txt"
+    if text.is_file():
+        parts.append(f"<pre>{_e(text.read_text())}</pre>")
+    return parts
+
+
+def write_report(data: ReportData, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(data), encoding="utf-8")
+    return path

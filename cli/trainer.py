@@ -1,0 +1,161 @@
+"""`imgclf train`: local CPU training, packing and upload; or the deployed state machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from classifier.artifact import pack_artifact, read_metadata
+from infra.local.state import imgclf_home
+
+from .deployment import resolve
+from .errors import CliError
+from .models import promote, upload_artifact
+from .output import progress, stderr, stdout
+
+EpochCallback = Callable[[int, int, dict[str, Any]], None]
+VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a local training run is given; None leaves training's own default."""
+
+    dataset: str = "emoji"
+    data_dir: Path | None = None
+    epochs: int | None = None
+    image_size: int | None = None
+    arch: str | None = None
+    images_per_class: int | None = None
+    seed: int = 0
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    def argv(self, *, model_dir: Path, output_dir: Path, version: str) -> list[str]:
+        """training.train's command line for these settings."""
+        argv = ["--dataset", self.dataset, "--model-dir", str(model_dir)]
+        argv += ["--output-dir", str(output_dir), "--version", version, "--seed", str(self.seed)]
+        optional = {
+            "--data-dir": self.data_dir,
+            "--epochs": self.epochs,
+            "--image-size": self.image_size,
+            "--arch": self.arch,
+            "--images-per-class": self.images_per_class,
+        }
+        for flag, value in optional.items():
+            if value is not None:
+                argv += [flag, str(value)]
+        return argv + list(self.extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "data_dir": str(self.data_dir) if self.data_dir else None,
+            "epochs": self.epochs,
+            "image_size": self.image_size,
+            "arch": self.arch,
+            "images_per_class": self.images_per_class,
+            "seed": self.seed,
+            "extra": list(self.extra),
+        }
+
+
+def run_training(
+    settings: TrainingSettings,
+    *,
+    model_dir: Path,
+    work_dir: Path,
+    version: str,
+    on_epoch: EpochCallback | None = None,
+) -> Path:
+    """Train with training.train on the CPU; the model dir receives the artifact files."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        from training import train as training_module
+    except ImportError as error:
+        raise CliError(f"training is not available here: {error}") from None
+    argv = settings.argv(model_dir=model_dir, output_dir=work_dir, version=version)
+    config = training_module.parse_args(argv)
+    result = training_module.run(config, progress=on_epoch)
+    if getattr(result, "gate", None) is not None and not result.gate.get("passed", True):
+        stderr.print(f"[yellow]model {version} did not pass the quality gate[/]")
+    return model_dir
+
+
+def train_to_cache(
+    settings: TrainingSettings, *, target: Path, version: str, label: str = "training"
+) -> Path:
+    """Train into target/model, pack target/model.tar.gz, write target/VERSION; with a bar."""
+    model_dir = target / "model"
+    with progress() as bar:
+        task = bar.add_task(label, total=None)
+
+        def on_epoch(epoch: int, total: int, logs: dict[str, Any]) -> None:
+            accuracy = logs.get("val_accuracy", logs.get("accuracy"))
+            detail = f" val acc {accuracy:.3f}" if isinstance(accuracy, float) else ""
+            bar.update(task, completed=epoch, total=total, description=f"{label}{detail}")
+
+        run_training(
+            settings,
+            model_dir=model_dir,
+            work_dir=target / "work",
+            version=version,
+            on_epoch=on_epoch,
+        )
+    tarball = pack_artifact(model_dir, target / "model.tar.gz")
+    (target / VERSION_FILE).write_text(version + "\n")
+    return tarball
+
+
+def train_command(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    if args.cloud:
+        return _train_in_cloud(deployment, args)
+    if args.dataset == "folder" and args.data_dir is None:
+        raise CliError("--dataset folder needs --data-dir")
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise CliError(f"no such folder: {args.data_dir}")
+    version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    settings = TrainingSettings(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        epochs=args.epochs,
+        image_size=args.image_size,
+        arch=args.arch,
+        images_per_class=args.images_per_class,
+        seed=args.seed,
+    )
+    target = imgclf_home() / "models" / version
+    tarball = train_to_cache(settings, target=target, version=version, label=f"training {version}")
+    metadata = read_metadata(target / "model")
+    uri = upload_artifact(deployment, tarball, version)
+    stdout.print(f"model {version} uploaded to {uri}")
+    stdout.print(f"report: {target / 'model' / 'report'}")
+    metrics = metadata.metrics
+    stdout.print(json.dumps({"metrics": _headline(metrics), "gate": metadata.gate}))
+    if args.promote:
+        promote(deployment, version)
+        stdout.print(f"model {version} is live in {deployment.env}")
+    return 0
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+
+
+def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
+    if deployment.is_local:
+        raise CliError("--cloud starts the deployed state machine; the local environment has none")
+    version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    execution = deployment.client("stepfunctions").start_execution(
+        stateMachineArn=deployment.state_machine_arn,
+        name=f"train-{version}",
+        input=json.dumps({"version": version, "promote": bool(args.promote)}),
+    )
+    stdout.print(f"training {version} started: {execution['executionArn']}")
+    return 0

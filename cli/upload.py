@@ -1,0 +1,84 @@
+"""Upload files and folders to the images bucket."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from .deployment import Deployment
+from .errors import CliError
+
+UPLOAD_THREADS = 8
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A local file and the key it gets in the images bucket."""
+
+    path: Path
+    key: str
+
+
+def collect(paths: Iterable[Path | str], prefix: str = "") -> list[Upload]:
+    """Files keep their name; a folder's files keep the folder's name and their path in it."""
+    uploads: list[Upload] = []
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            uploads.append(Upload(path, prefix + path.name))
+        elif path.is_dir():
+            root = path.resolve().parent
+            for file in sorted(path.resolve().rglob("*")):
+                relative = file.relative_to(root)
+                if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+                    uploads.append(Upload(file, prefix + relative.as_posix()))
+        else:
+            raise CliError(f"no such file or folder: {raw}")
+    if not uploads:
+        raise CliError("nothing to upload: the folders are empty")
+    return uploads
+
+
+def upload_all(
+    deployment: Deployment,
+    uploads: list[Upload],
+    *,
+    tags: dict[str, str] | None = None,
+    on_done: Callable[[Upload], None] | None = None,
+    threads: int = UPLOAD_THREADS,
+) -> None:
+    """Put every file (with the given object tags) into the images bucket."""
+    s3 = deployment.client("s3")
+    bucket = deployment.images_bucket
+    tagging = urlencode(tags) if tags else None
+
+    def put(upload: Upload) -> Upload:
+        extra: dict[str, str] = {}
+        content_type = mimetypes.guess_type(upload.path.name)[0]
+        if content_type:
+            extra["ContentType"] = content_type
+        if tagging:
+            extra["Tagging"] = tagging
+        with upload.path.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=upload.key, Body=body, **extra)
+        return upload
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for done in pool.map(put, uploads):
+            if on_done is not None:
+                on_done(done)
+
+
+def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise CliError(f"--tag {pair!r} is not NAME=VALUE")
+        tags[name] = value
+    return tags
