@@ -1,0 +1,149 @@
+"""End-to-end fixtures: the real local environment, the real handler, real int8 models.
+
+Each module that needs an environment starts its own (module scope): moto keeps its state in
+process globals and the handler reads os.environ, so only one environment runs at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier.artifact import pack_artifact
+from imgclf.accounting import Accounting, wait_until_accounted
+from imgclf.deployment import Deployment
+from imgclf.local import deployment_of
+from imgclf.main import main
+from imgclf.models import promote, upload_artifact
+from imgclf.upload import Upload, upload_all
+from infra.config import load_environment
+from infra.local.environment import LocalEnvironment
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+FAST_MODEL_REFRESH_SECONDS = "0.5"
+
+
+@pytest.fixture(scope="session")
+def imgclf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """IMGCLF_HOME for the session: state files and generated data stay out of the repo."""
+    home = tmp_path_factory.mktemp("imgclf-home")
+    previous = os.environ.get("IMGCLF_HOME")
+    os.environ["IMGCLF_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("IMGCLF_HOME", None)
+    else:
+        os.environ["IMGCLF_HOME"] = previous
+
+
+def reversioned(model_dir: Path, version: str, target: Path) -> Path:
+    """A copy of an artifact under another version (same weights): a 'new model' for tests."""
+    shutil.copytree(model_dir, target, dirs_exist_ok=True)
+    metadata = json.loads((target / "model.json").read_text())
+    metadata["version"] = version
+    (target / "model.json").write_text(json.dumps(metadata))
+    return pack_artifact(target, target.parent / f"{version}.tar.gz")
+
+
+@pytest.fixture(scope="session")
+def tiny_artifacts(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The red/green/blue model as two versions: tiny-v1 and tiny-v2."""
+    root = tmp_path_factory.mktemp("tiny-artifacts")
+    return {v: reversioned(tiny_model_dir, v, root / v) for v in ("tiny-v1", "tiny-v2")}
+
+
+def colour_jpeg(colour: str, seed: int, size: int = 48) -> bytes:
+    """A noisy image dominated by one colour: the tiny model's kind of input."""
+    rng = np.random.default_rng(seed)
+    pixels = np.array(COLOURS[colour], np.float32) + rng.normal(0, 20, (size, size, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def write_colour_images(directory: Path, per_colour: int, seed: int = 0) -> list[Path]:
+    paths = []
+    for colour in COLOURS:
+        (directory / colour).mkdir(parents=True, exist_ok=True)
+        for i in range(per_colour):
+            path = directory / colour / f"{colour}-{seed}-{i}.jpg"
+            path.write_bytes(colour_jpeg(colour, seed * 1000 + i))
+            paths.append(path)
+    return paths
+
+
+@dataclass
+class RunningEnvironment:
+    """A started local environment and the CLI's view of it."""
+
+    environment: LocalEnvironment
+    deployment: Deployment
+
+    def promote(self, artifact: Path, version: str) -> None:
+        upload_artifact(self.deployment, artifact, version)
+        promote(self.deployment, version)
+
+    def upload(self, uploads: list[Upload], tags: dict[str, str] | None = None) -> None:
+        upload_all(self.deployment, uploads, tags=tags)
+
+    def wait(self, keys: list[str], timeout: float = 60, **kwargs: Any) -> Accounting:
+        return wait_until_accounted(self.deployment, keys, timeout_seconds=timeout, **kwargs)
+
+    def sqs(self) -> Any:
+        return self.deployment.client("sqs")
+
+    def queue_depth(self, dead_letter: bool = False) -> int:
+        url = self.deployment.dead_letter_queue_url if dead_letter else self.deployment.queue_url
+        attributes = self.sqs().get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+
+def start_environment(home: Path, **kwargs: Any) -> RunningEnvironment:
+    settings = {"MODEL_REFRESH_SECONDS": FAST_MODEL_REFRESH_SECONDS}
+    settings.update(kwargs.pop("function_settings", {}))
+    environment = LocalEnvironment(
+        load_environment("local"), home=home, function_settings=settings, **kwargs
+    ).start()
+    return RunningEnvironment(environment, deployment_of(environment))
+
+
+@pytest.fixture(scope="session")
+def environment_factory(
+    imgclf_home: Path,
+) -> Callable[..., RunningEnvironment]:
+    return lambda **kwargs: start_environment(imgclf_home, **kwargs)
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
+    """Run `imgclf ARGS` in this process (so it sees this process's environment)."""
+
+    def run(*args: str) -> CliRun:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run
