@@ -1,0 +1,105 @@
+"""`--env NAME` finds a deployed stack's resources from its CloudFormation outputs (on moto)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from classifier.contracts import model_pointer_name
+from infra.local.server import DUMMY_CREDENTIALS, MotoServer
+from infra.resources import StackOutputs, results_table_create_args, stack_name
+
+ENV = "dev"  # a name cdk.json knows
+
+
+def table_resource(name: str) -> dict[str, Any]:
+    """The results table as a CloudFormation resource, from the shared create_table args."""
+    args = results_table_create_args(name)
+    properties = {key: value for key, value in args.items() if key != "TableName"}
+    return {"Type": "AWS::DynamoDB::Table", "Properties": {"TableName": name, **properties}}
+
+
+def stack_template() -> dict[str, Any]:
+    resources = {
+        "Images": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "dev-images"}},
+        "Models": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "dev-models"}},
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "dev-dlq"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "dev-queue"}},
+        "Results": table_resource("dev-results"),
+    }
+    outputs = {
+        StackOutputs.IMAGES_BUCKET: {"Ref": "Images"},
+        StackOutputs.MODELS_BUCKET: {"Ref": "Models"},
+        StackOutputs.QUEUE_URL: {"Ref": "Queue"},
+        StackOutputs.DEAD_LETTER_QUEUE_URL: {"Ref": "DeadLetters"},
+        StackOutputs.RESULTS_TABLE: {"Ref": "Results"},
+    }
+    return {
+        "Resources": resources,
+        "Outputs": {
+            **{key: {"Value": value} for key, value in outputs.items()},
+            StackOutputs.MODEL_POINTER_PARAMETER: {"Value": model_pointer_name(ENV)},
+        },
+    }
+
+
+@pytest.fixture()
+def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = MotoServer().start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        for name, value in DUMMY_CREDENTIALS.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        boto3.client("cloudformation").create_stack(
+            StackName=stack_name(ENV), TemplateBody=json.dumps(stack_template())
+        )
+        yield server.endpoint_url
+    finally:
+        server.stop()
+
+
+def test_a_deployed_environment_is_found_from_its_stack_outputs(deployed, cli, tmp_path) -> None:
+    from imgclf.deployment import resolve
+
+    deployment = resolve(ENV)
+    assert deployment.images_bucket == "dev-images"
+    assert deployment.results_table == "dev-results"
+    assert deployment.model_pointer_parameter == "/imgclf/dev/model"
+    assert not deployment.is_local
+
+    # And the commands work against it
+    image = tmp_path / "cat.jpg"
+    image.write_bytes(b"\xff\xd8 not really")
+    assert cli("upload", str(image), "--env", ENV).code == 0
+    listed = boto3.client("s3").list_objects_v2(Bucket="dev-images")["Contents"]
+    assert [entry["Key"] for entry in listed] == ["cat.jpg"]
+    run = cli("results", "--env", ENV, "--format", "json")
+    assert run.code == 0 and json.loads(run.out) == []
+    assert cli("dlq", "list", "--env", ENV).code == 0
+
+    # And nothing promoted is a one-line error
+    run = cli("reclassify", "--env", ENV)
+    assert run.code == 1 and "no model is promoted in environment 'dev'" in run.err
+
+
+def test_a_stack_that_is_not_deployed_is_a_one_line_error(deployed, cli) -> None:
+    run = cli("results", "--env", "prod")
+    assert run.code == 1
+    assert run.err.strip() == (
+        "imgclf: error: environment 'prod' is not deployed: no stack imgclf-prod in "
+        "eu-west-1 (deploy it with `cdk deploy`)"
+    )
+
+
+def test_a_stack_without_a_state_machine_cannot_train_in_the_cloud(deployed, cli) -> None:
+    run = cli("train", "--cloud", "--env", ENV)
+    assert run.code == 1
+    assert "has no TrainingStateMachineArn" in run.err
+    assert os.environ["AWS_ENDPOINT_URL"] == deployed
