@@ -14,6 +14,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+try:  # libspng unfilters with SIMD: ~2x faster than Pillow on 8-bit RGB(A) PNGs
+    import pyspng
+except ImportError:  # pragma: no cover - Pillow decodes every PNG, only slower
+    pyspng = None
+
 # Pillow's own bomb check only warns below 2x its default limit; we enforce ours explicitly
 # (as an error) from the header, before any pixel is decoded.
 Image.MAX_IMAGE_PIXELS = None
@@ -129,6 +134,11 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
         width, height = height, width
     image_format = str(image.format)
 
+    fast = _decode_png_fast(data, image) if image_format == "PNG" else None
+    if fast is not None:
+        rgb = _to_rgb(_fit(fast, spec), spec.background)
+        return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
+
     try:
         if image_format == "JPEG":
             # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
@@ -148,6 +158,24 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
         height=height,
         format=image_format,
     )
+
+
+def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
+    """Decode an 8-bit RGB/RGBA PNG with libspng; None leaves the image to Pillow."""
+    if (
+        pyspng is None
+        or image.mode not in ("RGB", "RGBA")
+        or "transparency" in image.info
+        or _orientation(image) != 1
+    ):
+        return None
+    try:
+        array = pyspng.load(data)
+    except RuntimeError as error:
+        raise RejectedImageError(f"corrupt or truncated PNG: {_one_line(error)}") from None
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != len(image.mode):
+        return None  # 16-bit: Pillow's path scales it
+    return Image.fromarray(array, image.mode)
 
 
 def _fit(image: Image.Image, spec: InputSpec) -> Image.Image:

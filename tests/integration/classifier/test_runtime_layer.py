@@ -107,7 +107,14 @@ def test_the_requirements_hold_no_tensorflow() -> None:
         for line in REQUIREMENTS.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    assert names == {"ai-edge-litert", "pillow", "numpy", "aws-lambda-powertools", "boto3"}
+    assert names == {
+        "ai-edge-litert",
+        "pillow",
+        "pyspng",
+        "numpy",
+        "aws-lambda-powertools",
+        "boto3",
+    }
 
 
 def test_dockerfile_builds_the_handler_on_the_lambda_base_image() -> None:

@@ -210,3 +210,18 @@ def test_input_spec_round_trips_through_model_json() -> None:
     assert InputSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(ValueError, match="unknown resize method"):
         InputSpec(height=1, width=1, resize="magic")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_fast_png_decoder_gives_the_same_array_as_pillow(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifier import imaging
+
+    assert imaging.pyspng is not None  # the runtime requirements ship it
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 255, (120, 90, len(mode)), dtype=np.uint8)
+    data = encode(Image.fromarray(pixels, mode), "PNG")
+    fast = prepare_image(data, SPEC, LIMITS).array
+    monkeypatch.setattr(imaging, "pyspng", None)
+    assert np.array_equal(fast, prepare_image(data, SPEC, LIMITS).array)
