@@ -40,12 +40,12 @@ class ObjectData:
 
 def client(service: str) -> Any:
     """A boto3 client with the function's retry policy."""
-    return boto3.client(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CLIENT_CONFIG)
 
 
 def resource(service: str) -> Any:
     """A boto3 resource with the function's retry policy."""
-    return boto3.resource(service, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
+    return boto3.resource(service, config=_CLIENT_CONFIG)
 
 
 class S3Objects:

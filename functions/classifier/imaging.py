@@ -145,13 +145,13 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
             side = max(spec.width, spec.height)
             image.draft(image.mode, (side, side))
         image.load()
-        image = ImageOps.exif_transpose(image)
+        upright = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise RejectedImageError(
             f"corrupt or truncated {image_format}: {_one_line(error)}"
         ) from None
 
-    rgb = _to_rgb(_fit(image, spec), spec.background)
+    rgb = _to_rgb(_fit(upright, spec), spec.background)
     return PreparedImage(
         array=np.asarray(rgb, dtype=np.uint8),
         width=width,

@@ -23,7 +23,7 @@ from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
 try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:  # pragma: no cover - exercised only where LiteRT is absent
-    from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+    from tflite_runtime.interpreter import Interpreter
 
 
 class ModelUnavailableError(RuntimeError):
@@ -98,23 +98,23 @@ class LoadedModel:
 
 def quantize(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:
     """Pixel values (0..255) to the input tensor's dtype, with the model's scale/zero point."""
-    dtype = details["dtype"]
+    dtype = np.dtype(details["dtype"])
     if not np.issubdtype(dtype, np.integer):
-        return values.astype(dtype)
+        return np.asarray(values, dtype=dtype)
     scale, zero_point = details["quantization"]
     info = np.iinfo(dtype)
     if scale == 0:  # not quantized: raw integers
-        return np.clip(values, info.min, info.max).astype(dtype)
+        return np.asarray(np.clip(values, info.min, info.max), dtype=dtype)
     quantized = np.round(values.astype(np.float32) / scale) + zero_point
-    return np.clip(quantized, info.min, info.max).astype(dtype)
+    return np.asarray(np.clip(quantized, info.min, info.max), dtype=dtype)
 
 
 def dequantize(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:
     """The output tensor back to real numbers."""
     scale, zero_point = details["quantization"]
     if not np.issubdtype(values.dtype, np.integer) or scale == 0:
-        return values.astype(np.float32)
-    return (values.astype(np.float32) - zero_point) * scale
+        return np.asarray(values, dtype=np.float32)
+    return np.asarray((values.astype(np.float32) - zero_point) * scale, dtype=np.float32)
 
 
 class ModelStore:

@@ -53,7 +53,7 @@ class Settings:
                 raise SettingsError(f"{name} must be a number, got {raw!r}") from None
             if value <= 0:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
-            return value
+            return float(value)
 
         formats = env.get("ALLOWED_FORMATS")
         allowed = (
