@@ -1,0 +1,268 @@
+"""Monitoring: an alarm topic, the alarms that say an image may be stuck, one dashboard."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+# What the function emits through Powertools Metrics (classifier/handler.py): namespace and
+# the `service` dimension come from POWERTOOLS_* in infra.resources.function_environment.
+METRICS_NAMESPACE = "imgclf"
+METRICS_DIMENSIONS = {"service": "imgclf"}
+METRIC_CLASSIFIED = "ImagesClassified"
+METRIC_REJECTED = "ImagesRejected"
+METRIC_LATENCY = "ImageLatency"
+METRIC_RECORDS_FAILED = "RecordsFailed"
+
+THROUGHPUT_PERIOD = Duration.minutes(5)  # the floor is "per 5 minutes"
+THROUGHPUT_EVALUATION_PERIODS = 2  # ten minutes of a backlog that is not draining
+QUEUE_PERIOD = Duration.minutes(1)
+OLDEST_MESSAGE_EVALUATION_PERIODS = 3
+FUNCTION_PERIOD = Duration.minutes(5)
+TRAINING_PERIOD = Duration.minutes(5)
+WIDGET_WIDTH = 8
+
+
+class MonitoringConstruct(Construct):
+    """SNS alarm topic (KMS, SSL only), alarms on backlog, failures and training; a dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        dashboard_name: str,
+        alarm_email: str | None,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        function: lambda_.IFunction,
+        state_machine: sfn.IStateMachine,
+        oldest_message_age_alarm_seconds: int,
+        throughput_floor_per_5_minutes: int,
+        retain_key: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.topic = self._build_topic(alarm_email=alarm_email, retain_key=retain_key)
+        self.alarms = [
+            self._build_dlq_alarm(dead_letter_queue),
+            self._build_oldest_message_alarm(queue, oldest_message_age_alarm_seconds),
+            self._build_throughput_alarm(queue, throughput_floor_per_5_minutes),
+            self._build_function_alarm(
+                "FunctionErrors",
+                function.metric_errors(period=FUNCTION_PERIOD, statistic=cloudwatch.Stats.SUM),
+                "errors",
+            ),
+            self._build_function_alarm(
+                "FunctionThrottles",
+                function.metric_throttles(period=FUNCTION_PERIOD, statistic=cloudwatch.Stats.SUM),
+                "throttles",
+            ),
+            self._build_training_alarm(state_machine),
+        ]
+        action = cloudwatch_actions.SnsAction(self.topic)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(action)
+        self.dashboard = self._build_dashboard(
+            dashboard_name=dashboard_name,
+            queue=queue,
+            dead_letter_queue=dead_letter_queue,
+            function=function,
+            state_machine=state_machine,
+        )
+
+    def _build_topic(self, *, alarm_email: str | None, retain_key: bool) -> sns.Topic:
+        # A customer-managed key: CloudWatch cannot publish to a topic under aws/sns.
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description="imgclf alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN if retain_key else RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        return topic
+
+    def _build_dlq_alarm(self, dead_letter_queue: sqs.IQueue) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            "DeadLetterQueueNotEmpty",
+            alarm_description="Messages in the DLQ: objects failed maxReceiveCount times "
+            "(`imgclf dlq redrive` after fixing the cause)",
+            metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _build_oldest_message_alarm(self, queue: sqs.IQueue, seconds: int) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            "OldestMessageTooOld",
+            alarm_description=f"An image has waited more than {seconds} s in the queue",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                period=QUEUE_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=seconds,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=OLDEST_MESSAGE_EVALUATION_PERIODS,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _build_throughput_alarm(self, queue: sqs.IQueue, floor: int) -> cloudwatch.Alarm:
+        # Minimum visible messages over the period: the backlog never emptied during it.
+        backlog = queue.metric_approximate_number_of_messages_visible(
+            period=THROUGHPUT_PERIOD, statistic=cloudwatch.Stats.MINIMUM
+        )
+        below_floor = cloudwatch.MathExpression(
+            expression=f"IF(backlog > 0 AND FILL(classified, 0) < {floor}, 1, 0)",
+            using_metrics={"backlog": backlog, "classified": classified_metric()},
+            period=THROUGHPUT_PERIOD,
+            label="below throughput floor with a backlog",
+        )
+        return cloudwatch.Alarm(
+            self,
+            "ThroughputBelowFloor",
+            alarm_description=f"Fewer than {floor} images classified per 5 minutes "
+            "while the queue has a backlog",
+            metric=below_floor,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=THROUGHPUT_EVALUATION_PERIODS,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _build_function_alarm(
+        self, id_: str, metric: cloudwatch.IMetric, what: str
+    ) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            id_,
+            alarm_description=f"The classifier function reported {what}",
+            metric=metric,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _build_training_alarm(self, state_machine: sfn.IStateMachine) -> cloudwatch.Alarm:
+        failed = cloudwatch.MathExpression(
+            expression="FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)",
+            using_metrics={
+                "failed": state_machine.metric_failed(period=TRAINING_PERIOD),
+                "timedOut": state_machine.metric_timed_out(period=TRAINING_PERIOD),
+                "aborted": state_machine.metric_aborted(period=TRAINING_PERIOD),
+            },
+            period=TRAINING_PERIOD,
+            label="failed training executions",
+        )
+        return cloudwatch.Alarm(
+            self,
+            "TrainingFailed",
+            alarm_description="A training / reclassify execution failed, timed out or was aborted",
+            metric=failed,
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _build_dashboard(
+        self,
+        *,
+        dashboard_name: str,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        function: lambda_.IFunction,
+        state_machine: sfn.IStateMachine,
+    ) -> cloudwatch.Dashboard:
+        def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(metrics), width=WIDGET_WIDTH)
+
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
+        )
+        dashboard.add_widgets(
+            graph("Throughput (images / 5 min)", classified_metric(), rejected_metric()),
+            graph(
+                "Latency (ms)",
+                function_metric(METRIC_LATENCY, statistic="p50", label="p50"),
+                function_metric(METRIC_LATENCY, statistic="p99", label="p99"),
+            ),
+            graph(
+                "Backlog",
+                queue.metric_approximate_number_of_messages_visible(label="visible"),
+                queue.metric_approximate_number_of_messages_not_visible(label="in flight"),
+                queue.metric_approximate_age_of_oldest_message(label="oldest (s)"),
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Dead-letter queue",
+                dead_letter_queue.metric_approximate_number_of_messages_visible(label="DLQ"),
+            ),
+            graph("Rejects", rejected_metric()),
+            graph(
+                "Errors",
+                function.metric_errors(statistic=cloudwatch.Stats.SUM, label="function errors"),
+                function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="throttles"),
+                function_metric(METRIC_RECORDS_FAILED, statistic="Sum", label="records failed"),
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Training executions",
+                state_machine.metric_succeeded(label="succeeded"),
+                state_machine.metric_failed(label="failed"),
+            ),
+            graph(
+                "Function",
+                function.metric_invocations(statistic=cloudwatch.Stats.SUM, label="invocations"),
+                function.metric_duration(statistic="p99", label="duration p99 (ms)"),
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms), width=WIDGET_WIDTH
+            ),
+        )
+        return dashboard
+
+
+def function_metric(name: str, *, statistic: str, label: str | None = None) -> cloudwatch.Metric:
+    """One of the classifier function's Powertools metrics."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map=METRICS_DIMENSIONS,
+        statistic=statistic,
+        period=THROUGHPUT_PERIOD,
+        label=label,
+    )
+
+
+def classified_metric() -> cloudwatch.Metric:
+    return function_metric(METRIC_CLASSIFIED, statistic="Sum", label="classified")
+
+
+def rejected_metric() -> cloudwatch.Metric:
+    return function_metric(METRIC_REJECTED, statistic="Sum", label="rejected")

@@ -1,0 +1,63 @@
+"""cdk-nag: the rule packs the app runs, and how suppressions are written.
+
+Suppressions for our own resources live next to them, in their construct; this module adds
+only those for the singleton custom-resource providers CDK itself puts into the stack. Each
+suppression names one rule on one resource and, for the granular IAM rules, the exact
+findings it accepts (`applies_to`), so a new wildcard still fails the synth.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aspects, CfnElement, Stack
+from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, ServerlessChecks
+from constructs import IConstruct
+
+# CDK's provider for s3 event notifications: one per stack, at a fixed path.
+BUCKET_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+LAMBDA_BASIC_EXECUTION_ROLE = (
+    "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+)
+ANY_RESOURCE = "Resource::*"
+
+
+def add_nag_checks(scope: IConstruct) -> None:
+    """Run the AwsSolutions and Serverless packs over everything under `scope`."""
+    Aspects.of(scope).add(AwsSolutionsChecks(verbose=True))
+    Aspects.of(scope).add(ServerlessChecks(verbose=True))
+
+
+def suppress(resource: IConstruct, rule: str, reason: str, *applies_to: str) -> None:
+    """Accept one rule's findings on one resource (a CfnResource, or an IAM policy)."""
+    NagSuppressions.add_resource_suppressions(
+        resource,
+        [NagPackSuppression(id=rule, reason=reason, applies_to=list(applies_to) or None)],
+    )
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The CloudFormation logical ID of an L2 construct's resource, as cdk-nag prints it."""
+    element = construct.node.default_child if construct.node.default_child else construct
+    assert isinstance(element, CfnElement), f"{construct.node.path} has no CloudFormation resource"
+    stack = Stack.of(element)
+    return str(stack.resolve(stack.get_logical_id(element)))
+
+
+def arn_finding(construct: IConstruct, suffix: str = "") -> str:
+    """The IAM5 finding for `<construct's ARN><suffix>`, e.g. a bucket's `/models/*`."""
+    return f"Resource::<{logical_id(construct)}.Arn>{suffix}"
+
+
+def suppress_cdk_internals(stack: Stack) -> None:
+    """Suppressions for the custom-resource providers CDK adds to the stack."""
+    handler = stack.node.try_find_child(BUCKET_NOTIFICATIONS_HANDLER)
+    if handler is not None:
+        role = handler.node.find_child("Role").node.default_child
+        assert role is not None
+        suppress(
+            role,
+            "AwsSolutions-IAM4",
+            "CDK's BucketNotificationsHandler (it sets the images bucket's notification "
+            "configuration at deploy time) writes its own logs through the AWS-managed basic "
+            "execution role; CDK offers no way to replace the role of this singleton.",
+            LAMBDA_BASIC_EXECUTION_ROLE,
+        )

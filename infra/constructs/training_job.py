@@ -1,0 +1,135 @@
+"""The SageMaker training task: AWS's TensorFlow GPU container, managed spot, checkpoints.
+
+`SageMakerCreateTrainingJob` has no properties for managed spot, MaxWaitTimeInSeconds or
+CheckpointConfig, although the Step Functions integration passes them through to
+CreateTrainingJob. `ManagedSpotTrainingJob` adds them, and takes the whole HyperParameters
+map from the state input (so callers pass any hyperparameter train.py accepts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnMapping, Stack
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+# AWS Deep Learning Containers: TensorFlow 2.19 training, GPU, Python 3.12 (the training
+# requirements pin numpy 2.4, which needs Python >= 3.11).
+TRAINING_IMAGE_REPOSITORY = "tensorflow-training"
+TRAINING_IMAGE_TAG = "2.19.0-gpu-py312-cu125-ubuntu22.04-sagemaker"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+
+# The registry account that serves the Deep Learning Containers in each commercial region.
+DLC_REGISTRY_ACCOUNTS = {
+    "af-south-1": "626614931356",
+    "ap-east-1": "871362719292",
+    "ap-northeast-1": "763104351884",
+    "ap-northeast-2": "763104351884",
+    "ap-northeast-3": "364406365360",
+    "ap-south-1": "763104351884",
+    "ap-south-2": "772153158452",
+    "ap-southeast-1": "763104351884",
+    "ap-southeast-2": "763104351884",
+    "ap-southeast-3": "907027046896",
+    "ap-southeast-4": "457447274322",
+    "ca-central-1": "763104351884",
+    "eu-central-1": "763104351884",
+    "eu-central-2": "380420809688",
+    "eu-north-1": "763104351884",
+    "eu-south-1": "692866216735",
+    "eu-south-2": "503227376785",
+    "eu-west-1": "763104351884",
+    "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884",
+    "me-central-1": "914824155844",
+    "me-south-1": "217643126080",
+    "sa-east-1": "763104351884",
+    "us-east-1": "763104351884",
+    "us-east-2": "763104351884",
+    "us-west-1": "763104351884",
+    "us-west-2": "763104351884",
+}
+
+
+def dlc_registry_account(scope: Construct) -> str:
+    """The DLC registry account for the stack's region, resolved at deploy time.
+
+    A CloudFormation mapping keeps synthesis free of lookups and works for
+    environment-agnostic stacks; a region missing from the map fails the deploy by name.
+    """
+    mapping = CfnMapping(
+        Stack.of(scope),
+        "TrainingImageRegistry",
+        mapping={region: {"account": account} for region, account in DLC_REGISTRY_ACCOUNTS.items()},
+        lazy=True,
+    )
+    return mapping.find_in_map(Aws.REGION, "account")
+
+
+def training_image_uri(registry_account: str) -> str:
+    return (
+        f"{registry_account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+        f"{TRAINING_IMAGE_REPOSITORY}:{TRAINING_IMAGE_TAG}"
+    )
+
+
+def training_image_repository_arn(registry_account: str) -> str:
+    return (
+        f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{registry_account}:"
+        f"repository/{TRAINING_IMAGE_REPOSITORY}"
+    )
+
+
+class InputS3Location(tasks.S3Location):
+    """An S3 URI taken from the state input, granting nothing.
+
+    `S3Location.from_json_expression` grants s3:GetObject / s3:PutObject / s3:ListBucket on
+    "*" to the training role, since it cannot know the bucket; the role's own statements
+    scope it to the data and models prefixes instead.
+    """
+
+    def __init__(self, json_path: str) -> None:
+        super().__init__()
+        self._json_path = json_path
+
+    def bind(self, _task: Any, *_options: Any, **_kwargs: Any) -> tasks.S3LocationConfig:
+        return tasks.S3LocationConfig(uri=sfn.JsonPath.string_at(self._json_path))
+
+
+class ManagedSpotTrainingJob(tasks.SageMakerCreateTrainingJob):
+    """SageMakerCreateTrainingJob plus managed spot, checkpoints and input hyperparameters."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        use_spot: bool,
+        max_wait_seconds: int,
+        checkpoint_uri_path: str,
+        hyperparameters_path: str,
+        **props: Any,
+    ) -> None:
+        super().__init__(scope, id_, **props)
+        self._use_spot = use_spot
+        self._max_wait_seconds = max_wait_seconds
+        self._checkpoint_uri_path = checkpoint_uri_path
+        self._hyperparameters_path = hyperparameters_path
+
+    def to_state_json(self, top_level_query_language: Any = None) -> Any:
+        """The state as CDK renders it, with the CreateTrainingJob fields CDK lacks."""
+        state = super().to_state_json(top_level_query_language)
+        parameters = state["Parameters"]
+        parameters.pop("HyperParameters", None)
+        parameters["HyperParameters.$"] = self._hyperparameters_path
+        # Checkpoints also let an on-demand job that hits MaxRuntime resume on a retry.
+        parameters["CheckpointConfig"] = {
+            "S3Uri.$": self._checkpoint_uri_path,
+            "LocalPath": CHECKPOINT_LOCAL_PATH,
+        }
+        if self._use_spot:
+            parameters["EnableManagedSpotTraining"] = True
+            parameters["StoppingCondition"]["MaxWaitTimeInSeconds"] = self._max_wait_seconds
+        return state
