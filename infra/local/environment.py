@@ -43,14 +43,28 @@ class HandlerBinding:
     reset: Callable[[], None]
 
 
-def classifier_handler() -> HandlerBinding:
-    """The real function: classifier.handler, imported after the environment is set."""
+def classifier_handler(*, quiet: bool = False) -> HandlerBinding:
+    """The real function: classifier.handler, imported after the environment is set.
+
+    quiet: with POWERTOOLS_METRICS_DISABLED, Powertools never clears its metric set, and
+    auto-flushes (prints) it at 100 values anyway; so clear it after each invocation.
+    """
     try:
         from classifier import handler as module
     except ImportError as error:
         raise LocalEnvironmentError(f"the classifier function is not importable: {error}") from None
     reset = getattr(module, "reset_runtime", lambda: None)
-    return HandlerBinding(handler=module.lambda_handler, reset=reset)
+    metrics = getattr(module, "metrics", None)
+    if not quiet or metrics is None:
+        return HandlerBinding(handler=module.lambda_handler, reset=reset)
+
+    def quiet_handler(event: dict[str, Any], context: Any) -> Any:
+        try:
+            return module.lambda_handler(event, context)
+        finally:
+            metrics.clear_metrics()
+
+    return HandlerBinding(handler=quiet_handler, reset=reset)
 
 
 class LocalEnvironment:
@@ -74,6 +88,8 @@ class LocalEnvironment:
         quiet_function: bool = True,
         on_batch: Callable[[BatchOutcome], None] | None = None,
         port: int | None = None,
+        poll: bool = True,
+        moto_process: bool = False,
     ) -> None:
         self.config = config or load_environment(LOCAL_ENV_NAME)
         self.workers = workers or self.config.max_concurrency
@@ -86,7 +102,8 @@ class LocalEnvironment:
         self.function_settings = dict(function_settings or {})
         self.quiet_function = quiet_function
         self.on_batch = on_batch
-        self.server = MotoServer(port=port)
+        self.poll = poll  # False: the poller is built but waits for `poller.start()`
+        self.server = MotoServer(port=port, separate_process=moto_process)
         self.resources: LocalResources | None = None
         self.poller: EventSourcePoller | None = None
         self.started_at: datetime | None = None
@@ -121,7 +138,7 @@ class LocalEnvironment:
                 clients, self.config, visibility_timeout_seconds=self.visibility_timeout_seconds
             )
             self._set_environ(self.resources)
-            self._binding = self._handler or classifier_handler()
+            self._binding = self._handler or classifier_handler(quiet=self.quiet_function)
             self._binding.reset()
             if self.quiet_function:
                 # The function logs JSON per record; locally the CLI prints its own summary.
@@ -139,7 +156,9 @@ class LocalEnvironment:
                 memory_mb=self.config.function_memory_mb,
                 region=LOCAL_REGION,
                 on_batch=self.on_batch,
-            ).start()
+            )
+            if self.poll:
+                self.poller.start()
             self.started_at = datetime.now(UTC)
             if self.write_state_file:
                 write_state(self.state(), self.home)

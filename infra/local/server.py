@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -40,12 +42,21 @@ def is_answering(endpoint_url: str, timeout_seconds: float = 1.0) -> bool:
 
 
 class MotoServer:
-    """moto's ThreadedMotoServer on 127.0.0.1 and a free port, quiet, with a known endpoint."""
+    """moto on 127.0.0.1 and a free port, quiet, with a known endpoint.
 
-    def __init__(self, *, port: int | None = None, host: str = LOOPBACK) -> None:
+    By default moto's ThreadedMotoServer, in this process. `separate_process=True` runs
+    `python -m moto.server` instead, so that moto and the handler do not share one GIL
+    (faster on several cores; see bench/local_pipeline.py).
+    """
+
+    def __init__(
+        self, *, port: int | None = None, host: str = LOOPBACK, separate_process: bool = False
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.separate_process = separate_process
         self._server: object | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -55,11 +66,18 @@ class MotoServer:
         # Imported here so that importing the CLI stays fast.
         from moto.server import ThreadedMotoServer
 
-        # werkzeug logs every request at INFO; the environment prints its own summary.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        server.start()
-        self._server = server
+        if self.separate_process:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        else:
+            # werkzeug logs every request at INFO; the environment prints its own summary.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+            server.start()
+            self._server = server
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not is_answering(self.endpoint_url):
             if time.monotonic() > deadline:
@@ -78,12 +96,20 @@ class MotoServer:
 
     def stop(self) -> None:
         server, self._server = self._server, None
+        process, self._process = self._process, None
         if server is not None:
             try:
                 self.reset()
             except (urllib.error.URLError, OSError):
                 pass
             server.stop()  # type: ignore[attr-defined]
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def __enter__(self) -> MotoServer:
         return self.start()
