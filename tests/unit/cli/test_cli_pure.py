@@ -1,0 +1,193 @@
+"""Pure parts of the CLI and the poller: no network, no AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from classifier.contracts import reclassify_message
+from imgclf.demo import cache_key, source_fingerprint
+from imgclf.dlq import objects_of
+from imgclf.errors import CliError
+from imgclf.main import build_parser
+from imgclf.output import plain
+from imgclf.results import _newest_first, parse_since, parse_status, to_csv, to_json
+from imgclf.samples import decompression_bomb_png, ground_truth, write_bad_inputs
+from imgclf.trainer import TrainingSettings
+from imgclf.upload import collect, parse_tags
+from infra.local.poller import failed_message_ids, sqs_record
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", "2026-11-22T11:30:00.000Z"),
+        ("2h", "2026-11-22T10:00:00.000Z"),
+        ("1d", "2026-11-21T12:00:00.000Z"),
+        ("2026-11-01", "2026-11-01T00:00:00.000Z"),
+        ("2026-11-01T10:00:00+02:00", "2026-11-01T08:00:00.000Z"),
+    ],
+)
+def test_since_accepts_durations_and_iso_times(text: str, expected: str) -> None:
+    assert parse_since(text, NOW) == expected
+
+
+def test_since_rejects_anything_else() -> None:
+    with pytest.raises(CliError, match="neither a duration"):
+        parse_since("last tuesday", NOW)
+
+
+def test_status_is_case_insensitive_and_checked() -> None:
+    assert parse_status("rejected").value == "REJECTED"
+    with pytest.raises(CliError, match="unknown status"):
+        parse_status("pending")
+
+
+def test_merging_index_streams_keeps_newest_first_and_reads_lazily() -> None:
+    consumed: list[str] = []
+
+    def stream(times: list[str]):
+        for value in times:
+            consumed.append(value)
+            yield {"classified_at": value}
+
+    merged = _newest_first([stream(["5", "3", "1"]), stream(["4", "2", "0"])], limit=3)
+    assert [item["classified_at"] for item in merged] == ["5", "4", "3"]
+    assert "0" not in consumed  # never read past what the limit needs
+
+
+def test_json_and_csv_output_turn_decimals_into_numbers() -> None:
+    items = [{"key": "a.jpg", "status": "CLASSIFIED", "confidence": Decimal("0.9"), "size": 3}]
+    assert json.loads(to_json(items))[0]["confidence"] == 0.9
+    assert to_csv(items).splitlines()[1].startswith("a.jpg,CLASSIFIED,,0.900")
+    assert plain({"top_k": [{"confidence": Decimal("1")}]}) == {"top_k": [{"confidence": 1}]}
+
+
+def test_collect_keeps_folder_names_and_skips_hidden_files(tmp_path: Path) -> None:
+    (tmp_path / "pets" / "cat").mkdir(parents=True)
+    (tmp_path / "pets" / "cat" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "pets" / ".DS_Store").write_bytes(b"x")
+    (tmp_path / "one.png").write_bytes(b"x")
+    keys = [u.key for u in collect([tmp_path / "pets", tmp_path / "one.png"], prefix="in/")]
+    assert keys == ["in/pets/cat/a.jpg", "in/one.png"]
+
+
+def test_collect_fails_on_a_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="no such file or folder"):
+        collect([tmp_path / "nope.jpg"])
+
+
+def test_tags_are_name_value_pairs() -> None:
+    assert parse_tags(["owner=me", "empty="]) == {"owner": "me", "empty": ""}
+    with pytest.raises(CliError):
+        parse_tags(["novalue"])
+
+
+def test_the_bomb_is_tiny_but_claims_gigapixels() -> None:
+    data = decompression_bomb_png()
+    assert len(data) < 200
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.size == (60_000, 60_000)
+
+
+def test_bad_inputs_are_what_they_claim(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "JPEG")
+    write_bad_inputs(tmp_path, buffer.getvalue())
+    assert (tmp_path / "empty.jpg").stat().st_size == 0
+    assert (tmp_path / "truncated.jpg").read_bytes() == buffer.getvalue()[
+        : len(buffer.getvalue()) // 2
+    ]
+    assert not (tmp_path / "not-an-image.jpg").read_bytes().startswith(b"\xff\xd8")
+
+
+def test_ground_truth_is_the_parent_folder_when_it_is_a_label() -> None:
+    labels = {"cat", "dog"}
+    assert ground_truth("heldout/cat/x.jpg", labels) == "cat"
+    assert ground_truth("bad/x.jpg", labels) is None
+    assert ground_truth("x.jpg", labels) is None
+
+
+def test_dead_letters_name_their_objects() -> None:
+    s3_body = json.dumps(
+        {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Fc.jpg"}}}]}
+    )
+    assert objects_of(s3_body) == (("b", "a b/c.jpg"),)
+    assert objects_of(reclassify_message("b", "k.jpg")) == (("b", "k.jpg"),)
+    assert objects_of("not json") == ()
+
+
+def test_partial_batch_responses_are_read_as_lambda_reads_them() -> None:
+    ids = ["a", "b", "c"]
+    assert failed_message_ids({"batchItemFailures": []}, ids) == set()
+    assert failed_message_ids(None, ids) == set()
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "b"}]}, ids) == {"b"}
+    # an unknown or empty identifier fails the whole batch
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": "z"}]}, ids) == set(ids)
+    assert failed_message_ids({"batchItemFailures": [{"itemIdentifier": ""}]}, ids) == set(ids)
+    assert failed_message_ids("nonsense", ids) == set(ids)
+
+
+def test_sqs_records_have_lambdas_shape() -> None:
+    message = {
+        "MessageId": "m1",
+        "ReceiptHandle": "r1",
+        "Body": "{}",
+        "MD5OfBody": "x",
+        "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "Other": "-"},
+        "MessageAttributes": {"k": {"StringValue": "v", "DataType": "String"}},
+    }
+    record = sqs_record(message, queue_arn="arn:q", region="us-east-1")
+    assert record["messageId"] == "m1" and record["receiptHandle"] == "r1"
+    assert record["attributes"] == {"ApproximateReceiveCount": "2", "SentTimestamp": "1"}
+    assert record["messageAttributes"]["k"]["stringValue"] == "v"
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"] == "arn:q"
+
+
+def test_the_cache_key_follows_sources_and_settings() -> None:
+    settings = TrainingSettings(dataset="emoji", epochs=3)
+    assert cache_key(settings, "src") == cache_key(
+        TrainingSettings(dataset="emoji", epochs=3), "src"
+    )
+    assert cache_key(settings, "src") != cache_key(settings, "other-src")
+    assert cache_key(settings, "src") != cache_key(
+        TrainingSettings(dataset="emoji", epochs=4), "src"
+    )
+    assert len(source_fingerprint()) == 64
+
+
+def test_training_settings_become_trainings_command_line(tmp_path: Path) -> None:
+    argv = TrainingSettings(dataset="emoji", epochs=2, image_size=64).argv(
+        model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1"
+    )
+    assert argv[:2] == ["--dataset", "emoji"]
+    assert argv[argv.index("--epochs") + 1] == "2"
+    assert argv[argv.index("--version") + 1] == "v1"
+    assert "--arch" not in argv
+
+
+def test_every_subcommand_takes_env() -> None:
+    parser = build_parser()
+    for argv in (
+        ["upload", "x"],
+        ["results"],
+        ["result", "k"],
+        ["model", "list"],
+        ["model", "promote", "v"],
+        ["train"],
+        ["reclassify"],
+        ["dlq", "list"],
+        ["dlq", "redrive"],
+        ["demo"],
+        ["local", "up"],
+    ):
+        assert parser.parse_args([*argv, "--env", "dev"]).env == "dev"
+        assert parser.parse_args(["--env", "prod", *argv]).env == "prod"
