@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from classifier.contracts import reclassify_message
+from classifier.contracts import Status, reclassify_message
 
 from .deployment import Deployment
 from .models import require_live_pointer
-from .results import all_items
+from .results import query_results
 
 BATCH = 10
 
 
 def stale_items(deployment: Deployment, live_version: str) -> list[dict[str, Any]]:
-    """Items (CLASSIFIED or REJECTED) recorded with another model version."""
-    return [item for item in all_items(deployment) if item.get("model_version") != live_version]
+    """CLASSIFIED items recorded with another model version (by_status index).
+
+    REJECTED items are left alone, as the state machine's reclassify does: their reasons
+    (not an image, too large, ...) do not depend on the model.
+    """
+    items = query_results(deployment, status=Status.CLASSIFIED)
+    return [item for item in items if item.get("model_version") != live_version]
 
 
 def enqueue(

@@ -152,10 +152,21 @@ def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
     if deployment.is_local:
         raise CliError("--cloud starts the deployed state machine; the local environment has none")
     version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    hyperparameters = {
+        name: str(value)
+        for name, value in (
+            ("epochs", args.epochs),
+            ("arch", args.arch),
+            ("image-size", args.image_size),
+        )
+        if value is not None
+    }
     execution = deployment.client("stepfunctions").start_execution(
         stateMachineArn=deployment.state_machine_arn,
         name=f"train-{version}",
-        input=json.dumps({"version": version, "promote": bool(args.promote)}),
+        input=json.dumps(
+            {"version": version, "promote": bool(args.promote), "hyperparameters": hyperparameters}
+        ),
     )
     stdout.print(f"training {version} started: {execution['executionArn']}")
     return 0

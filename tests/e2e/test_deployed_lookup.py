@@ -24,13 +24,13 @@ def table_resource(name: str) -> dict[str, Any]:
     return {"Type": "AWS::DynamoDB::Table", "Properties": {"TableName": name, **properties}}
 
 
-def stack_template() -> dict[str, Any]:
+def stack_template(state_machine_arn: str | None = None, prefix: str = ENV) -> dict[str, Any]:
     resources = {
-        "Images": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "dev-images"}},
-        "Models": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "dev-models"}},
-        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "dev-dlq"}},
-        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "dev-queue"}},
-        "Results": table_resource("dev-results"),
+        "Images": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": f"{prefix}-images"}},
+        "Models": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": f"{prefix}-models"}},
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-dlq"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"{prefix}-queue"}},
+        "Results": table_resource(f"{prefix}-results"),
     }
     outputs = {
         StackOutputs.IMAGES_BUCKET: {"Ref": "Images"},
@@ -44,6 +44,11 @@ def stack_template() -> dict[str, Any]:
         "Outputs": {
             **{key: {"Value": value} for key, value in outputs.items()},
             StackOutputs.MODEL_POINTER_PARAMETER: {"Value": model_pointer_name(ENV)},
+            **(
+                {StackOutputs.STATE_MACHINE_ARN: {"Value": state_machine_arn}}
+                if state_machine_arn
+                else {}
+            ),
         },
     }
 
@@ -103,3 +108,28 @@ def test_a_stack_without_a_state_machine_cannot_train_in_the_cloud(deployed, cli
     assert run.code == 1
     assert "has no TrainingStateMachineArn" in run.err
     assert os.environ["AWS_ENDPOINT_URL"] == deployed
+
+
+def test_train_cloud_starts_the_state_machine(deployed, cli) -> None:
+    # Given a stack whose outputs name a training state machine
+    stepfunctions = boto3.client("stepfunctions")
+    arn = stepfunctions.create_state_machine(
+        name="imgclf-staging-training",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/training",
+    )["stateMachineArn"]
+    boto3.client("cloudformation").create_stack(
+        StackName=stack_name("prod"), TemplateBody=json.dumps(stack_template(arn, prefix="prod"))
+    )
+    # When training is started in the cloud
+    run = cli("train", "--cloud", "--env", "prod", "--version", "v9", "--epochs", "3", "--promote")
+    # Then one execution runs with the version, the hyperparameters and the promote flag
+    assert run.code == 0, run.err
+    (execution,) = stepfunctions.list_executions(stateMachineArn=arn)["executions"]
+    assert execution["name"] == "train-v9"
+    described = stepfunctions.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {
+        "version": "v9",
+        "promote": True,
+        "hyperparameters": {"epochs": "3"},
+    }
