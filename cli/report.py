@@ -102,14 +102,23 @@ pre{background:#fff;border:1px solid #d9dde3;padding:8px;font-size:12px;overflow
 """
 
 
+def _subtitle(metadata: dict[str, Any]) -> str:
+    parts = [f"model {metadata.get('version', '?')}", metadata.get("architecture")]
+    dataset = metadata.get("dataset") or {}
+    if dataset.get("name"):
+        parts.append(f"trained on {dataset['name']}")
+    if metadata.get("created_at"):
+        parts.append(str(metadata["created_at"]))
+    return " · ".join(str(part) for part in parts if part)
+
+
 def render(data: ReportData) -> str:
     """The report as one HTML string."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{_e(data.title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(data.title)}</h1>",
-        f"<div class='sub'>model {_e(data.metadata.get('version', '?'))} · "
-        f"{_e(data.metadata.get('architecture', ''))}</div>",
+        f"<div class='sub'>{_e(_subtitle(data.metadata))}</div>",
         "<div class='figures'>",
     ]
     for name, value in data.figures.items():

@@ -147,3 +147,28 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
         return CliRun(code, captured.out, captured.err)
 
     return run
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT_SIZE = (1280, 2000)
+
+
+def screenshot(page: Path, png: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -> Path:
+    """Render a local HTML file with headless Chromium (as root: no sandbox) into a PNG."""
+    import subprocess
+    import tempfile
+
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed (make system-deps installs Debian's chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
+                f"--screenshot={png}", page.as_uri(),
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    return png
