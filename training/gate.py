@@ -1,0 +1,66 @@
+"""The quality gate: a model is promotable only if its int8 accuracy is high enough and close
+enough to the float model's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's verdict, its thresholds and, when it failed, why."""
+
+    passed: bool
+    min_int8_accuracy: float
+    max_drop_pp: float
+    float_accuracy: float
+    int8_accuracy: float
+    drop_pp: float
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """model.json's `gate`."""
+        return {
+            "passed": self.passed,
+            "min_int8_accuracy": self.min_int8_accuracy,
+            "max_drop_pp": self.max_drop_pp,
+            "float_accuracy": round(self.float_accuracy, 6),
+            "int8_accuracy": round(self.int8_accuracy, 6),
+            "drop_pp": round(self.drop_pp, 4),
+            "reasons": list(self.reasons),
+        }
+
+
+def check_gate(
+    *,
+    float_accuracy: float,
+    int8_accuracy: float,
+    min_int8_accuracy: float,
+    max_drop_pp: float,
+    test_count: int,
+) -> GateResult:
+    """Pass when int8 accuracy >= the minimum and float - int8 <= max_drop_pp points."""
+    drop_pp = (float_accuracy - int8_accuracy) * 100
+    reasons = []
+    if test_count <= 0:
+        reasons.append("the test split is empty, so nothing was measured")
+    if int8_accuracy < min_int8_accuracy:
+        reasons.append(
+            f"int8 accuracy {int8_accuracy:.2%} is below the minimum {min_int8_accuracy:.2%}"
+        )
+    # A hair of tolerance: 0.1 + 0.9 - 1.0 is not 0 in floating point.
+    if drop_pp > max_drop_pp + 1e-9:
+        reasons.append(
+            f"int8 accuracy is {drop_pp:.2f} pp below float ({float_accuracy:.2%} -> "
+            f"{int8_accuracy:.2%}), more than the allowed {max_drop_pp:g} pp"
+        )
+    return GateResult(
+        passed=not reasons,
+        min_int8_accuracy=min_int8_accuracy,
+        max_drop_pp=max_drop_pp,
+        float_accuracy=float_accuracy,
+        int8_accuracy=int8_accuracy,
+        drop_pp=drop_pp,
+        reasons=tuple(reasons),
+    )
