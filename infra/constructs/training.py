@@ -11,13 +11,18 @@ Execution input (every field optional except `version` when training):
                                     #   (default: the whole data/ prefix)
       "hyperparameters": {"epochs": "10", "arch": "..."},  # train: strings, passed to
                                     #   train.py as --name value; version/sagemaker_* are ours
+      "promote": true,              # train: write the pointer when the gate passes; false
+                                    #   keeps models/<version>/model.tar.gz for `model promote`
       "reclassify": false           # train: after promotion, re-enqueue older objects too
     }
 
+Unknown fields are ignored. `imgclf train --cloud` sends {"version": ..., "promote": ...}.
+
 `train`: SageMaker training job (managed spot, checkpoints under models/<version>/checkpoints/)
--> quality gate (model.json's verdict, read from the artifact by a small Lambda) -> copy the
-artifact to models/<version>/model.tar.gz -> write the model pointer (SSM) -> optionally
-reclassify. `reclassify`: read the live version from the pointer -> reclassify.
+-> quality gate (model.json's verdict, read from the artifact by a small Lambda; a failing
+gate fails the execution) -> copy the artifact to models/<version>/model.tar.gz -> write the
+model pointer (SSM) unless "promote" is false -> optionally reclassify.
+`reclassify`: read the live version from the pointer -> reclassify.
 
 Reclassify is a Distributed Map over the images bucket (S3 ListObjectsV2): batches of keys go
 to Express child workflows, which read each key's recorded status and model_version from the
@@ -88,6 +93,7 @@ ARTIFACT_PATTERN = artifact_key("*")  # models/*/model.tar.gz, what the pointer 
 DEFAULT_INPUT: dict[str, Any] = {
     "action": ACTION_TRAIN,
     "hyperparameters": {},
+    "promote": True,
     "reclassify": False,
 }
 _TASK_RETRY: dict[str, Any] = {
@@ -513,7 +519,14 @@ class TrainingConstruct(Construct):
             sfn.Choice(self, "GatePassed?")
             .when(
                 sfn.Condition.boolean_equals("$.gate.passed", True),
-                copy_artifact.next(promote).next(after_promotion),
+                copy_artifact.next(
+                    sfn.Choice(self, "Promote?")
+                    .when(
+                        sfn.Condition.boolean_equals("$.args.promote", True),
+                        promote.next(after_promotion),
+                    )
+                    .otherwise(sfn.Succeed(self, "TrainedNotPromoted"))
+                ),
             )
             .otherwise(
                 sfn.Fail(

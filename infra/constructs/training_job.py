@@ -94,7 +94,14 @@ class InputS3Location(tasks.S3Location):
         super().__init__()
         self._json_path = json_path
 
-    def bind(self, _task: Any, *_options: Any, **_kwargs: Any) -> tasks.S3LocationConfig:
+    def bind(
+        self,
+        task: tasks.ISageMakerTask,
+        *_options: Any,  # jsii passes the options struct positionally
+        for_reading: bool | None = None,
+        for_writing: bool | None = None,
+    ) -> tasks.S3LocationConfig:
+        del task, for_reading, for_writing  # nothing to grant: see the class docstring
         return tasks.S3LocationConfig(uri=sfn.JsonPath.string_at(self._json_path))
 
 

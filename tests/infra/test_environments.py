@@ -1,0 +1,120 @@
+"""dev and prod differ where their settings say, and only the app names environments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from infra.app import AppError, build_stack
+from infra.config import ConfigError
+from infra.resources import StackOutputs, stack_name
+
+RETAINED_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
+
+
+def test_settings_differ_where_the_environments_differ(dev: Any, prod: Any) -> None:
+    # Given the two environments' settings (guards the comparisons below from passing vacuously)
+    assert (dev.config.removal_policy, prod.config.removal_policy) == ("destroy", "retain")
+    assert (dev.config.bucket_versioning, prod.config.bucket_versioning) == (False, True)
+    assert (dev.config.table_deletion_protection, prod.config.table_deletion_protection) == (
+        False,
+        True,
+    )
+
+
+@pytest.mark.parametrize("type_", RETAINED_TYPES)
+def test_dev_destroys_data_and_prod_retains_it(dev: Any, prod: Any, type_: str) -> None:
+    for env, policy in ((dev, "Delete"), (prod, "Retain")):
+        # Then deleting the dev stack removes its data; deleting prod's keeps it
+        for logical_id, resource in env.resources(type_).items():
+            assert resource["DeletionPolicy"] == policy, (env.name, logical_id)
+            assert resource["UpdateReplacePolicy"] == policy, (env.name, logical_id)
+
+
+def test_only_dev_empties_its_buckets_on_delete(dev: Any, prod: Any) -> None:
+    # Then dev's buckets are emptied so the stack can be deleted; prod has no such hook
+    assert len(dev.resources("Custom::S3AutoDeleteObjects")) == 3
+    assert prod.resources("Custom::S3AutoDeleteObjects") == {}
+
+
+def test_versioning_follows_the_setting(dev: Any, prod: Any) -> None:
+    for env in (dev, prod):
+        for logical_id, bucket in env.resources("AWS::S3::Bucket").items():
+            versioning = bucket["Properties"].get("VersioningConfiguration")
+            # Then prod keeps every version of every object; dev keeps none
+            if env.config.bucket_versioning:
+                assert versioning == {"Status": "Enabled"}, logical_id
+            else:
+                assert versioning is None, logical_id
+
+
+def test_table_deletion_protection_follows_the_setting(dev: Any, prod: Any) -> None:
+    for env in (dev, prod):
+        _, table = env.only("AWS::DynamoDB::Table")
+        # Then prod's table cannot be deleted by accident (not even by CloudFormation)
+        assert (
+            table["Properties"]["DeletionProtectionEnabled"] is env.config.table_deletion_protection
+        )
+
+
+def test_prod_stack_has_termination_protection(dev: Any, prod: Any) -> None:
+    assert prod.stack.termination_protection is True
+    assert dev.stack.termination_protection is False
+
+
+def test_prod_logs_outlive_the_stack(dev: Any, prod: Any) -> None:
+    # Then prod's log groups are kept (with prod's longer retention), dev's go with it
+    for env, policy in ((dev, "Delete"), (prod, "Retain")):
+        for logical_id, group in env.resources("AWS::Logs::LogGroup").items():
+            assert group["DeletionPolicy"] == policy, logical_id
+            assert group["Properties"]["RetentionInDays"] == env.config.log_retention_days
+
+
+def test_sizes_follow_the_settings(dev: Any, prod: Any) -> None:
+    for env in (dev, prod):
+        _, function = env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
+        _, mapping = env.only("AWS::Lambda::EventSourceMapping")
+        # Then memory and concurrency differ as cdk.json says
+        assert function["Properties"]["MemorySize"] == env.config.function_memory_mb
+        assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == (
+            env.config.max_concurrency
+        )
+    assert dev.config.max_concurrency != prod.config.max_concurrency
+
+
+def test_outputs_are_exactly_what_the_cli_reads(env: Any) -> None:
+    # Then every CfnOutput key the CLI looks up exists, and nothing else
+    assert set(env.data["Outputs"]) == set(StackOutputs.ALL)
+    outputs = env.data["Outputs"]
+    assert outputs[StackOutputs.MODEL_POINTER_PARAMETER]["Value"] == f"/imgclf/{env.name}/model"
+    assert outputs[StackOutputs.IMAGES_BUCKET]["Value"] == {
+        "Ref": env.logical_id("AWS::S3::Bucket", "ImagesBucket")
+    }
+    assert outputs[StackOutputs.QUEUE_URL]["Value"] == {
+        "Ref": env.logical_id("AWS::SQS::Queue", "StorageQueue")
+    }
+
+
+def test_stack_is_named_for_the_environment_and_tagged(env: Any) -> None:
+    assert env.stack.stack_name == stack_name(env.name) == f"imgclf-{env.name}"
+    _, table = env.only("AWS::DynamoDB::Table")
+    tags = {tag["Key"]: tag["Value"] for tag in table["Properties"]["Tags"]}
+    assert tags == {"project": "imgclf", "environment": env.name}
+
+
+def test_stack_is_environment_agnostic_without_cdk_default_env(env: Any) -> None:
+    # Then nothing was looked up: account and region stay deploy-time pseudo parameters
+    assert env.stack.resolve(env.stack.region) == {"Ref": "AWS::Region"}
+    assert env.stack.resolve(env.stack.account) == {"Ref": "AWS::AccountId"}
+
+
+def test_local_is_not_a_deployable_stack() -> None:
+    with pytest.raises(AppError, match="embedded environment"):
+        build_stack(App(), "local")
+
+
+def test_unknown_environment_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown environment 'staging'"):
+        build_stack(App(), "staging")
