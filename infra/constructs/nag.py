@@ -8,6 +8,9 @@ findings it accepts (`applies_to`), so a new wildcard still fails the synth.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aws_cdk import Aspects, CfnElement, Stack
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, ServerlessChecks
 from constructs import IConstruct
@@ -45,6 +48,28 @@ def logical_id(construct: IConstruct) -> str:
 def arn_finding(construct: IConstruct, suffix: str = "") -> str:
     """The IAM5 finding for `<construct's ARN><suffix>`, e.g. a bucket's `/models/*`."""
     return f"Resource::<{logical_id(construct)}.Arn>{suffix}"
+
+
+def resource_finding(scope: IConstruct, resource: str) -> str:
+    """The IAM5 finding for a resource string (an ARN with tokens), as cdk-nag renders it.
+
+    Resolved in the stack, so a literal region or partition (a stack with a known
+    environment) reads the same as in cdk-nag's output.
+    """
+    return "Resource::" + _render(Stack.of(scope).resolve(resource))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_render(part) for part in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    return json.dumps(value, separators=(",", ":"))
 
 
 def suppress_cdk_internals(stack: Stack) -> None:

@@ -37,7 +37,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -60,7 +60,7 @@ from classifier.contracts import (
     reclassify_message,
 )
 from infra.constructs.inference import parameter_arn
-from infra.constructs.nag import ANY_RESOURCE, arn_finding, logical_id, suppress
+from infra.constructs.nag import ANY_RESOURCE, arn_finding, resource_finding, suppress
 from infra.constructs.retention import log_retention
 from infra.constructs.training_job import (
     InputS3Location,
@@ -204,7 +204,13 @@ class TrainingConstruct(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="imgclf training jobs",
         )
-        stack = Stack.of(self)
+        # SageMaker writes one log stream per job into this log group.
+        self._training_logs_arn = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/TrainingJobs:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         bucket = self._models_bucket
         statements = [
             iam.PolicyStatement(
@@ -229,7 +235,7 @@ class TrainingConstruct(Construct):
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                resources=[training_image_repository_arn(registry_account)],
+                resources=[training_image_repository_arn(self, registry_account)],
             ),
             # GetAuthorizationToken has no resource type: it can only be granted on "*".
             iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
@@ -240,14 +246,7 @@ class TrainingConstruct(Construct):
                     "logs:DescribeLogStreams",
                     "logs:PutLogEvents",
                 ],
-                resources=[
-                    stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/TrainingJobs:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[self._training_logs_arn],
             ),
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
@@ -379,7 +378,7 @@ class TrainingConstruct(Construct):
             role=self.sagemaker_role,
             algorithm_specification=tasks.AlgorithmSpecification(
                 training_image=tasks.DockerImage.from_registry(
-                    training_image_uri(registry_account)
+                    training_image_uri(self, registry_account)
                 ),
                 training_input_mode=tasks.InputMode.FILE,
             ),
@@ -714,8 +713,7 @@ class TrainingConstruct(Construct):
             arn_finding(bucket, f"/{CHECKPOINTS_PATTERN}"),
             arn_finding(bucket, f"/{MODELS_PREFIX}*"),
             ANY_RESOURCE,
-            "Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
-            "log-group:/aws/sagemaker/TrainingJobs:*",
+            resource_finding(self, self._training_logs_arn),
         )
         suppress(
             _default_policy(self.gate_function.role),
@@ -734,9 +732,12 @@ class TrainingConstruct(Construct):
             "Only the state machine invokes the gate, synchronously, with retries; a failure "
             "fails the execution (alarmed). A Lambda DLQ applies to asynchronous invokes.",
         )
-        executions = (
-            "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(self.state_machine)}"}}]}}]}}'
+        # How CDK's DistributedMapPolicy names this machine's executions and map runs.
+        executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=Fn.select(6, Fn.split(":", self.state_machine.state_machine_arn)),
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         suppress(
             _default_policy(self.state_machine.role),
@@ -745,8 +746,12 @@ class TrainingConstruct(Construct):
             "LambdaInvoke grants the gate's versions and aliases; promotion copies SageMaker's "
             "output (models/*/training/*) to models/<version>/model.tar.gz. Log delivery, "
             "X-Ray and sagemaker:ListTags support no resource scoping.",
-            "Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:"
-            "training-job/*",
+            resource_finding(
+                self,
+                Stack.of(self).format_arn(
+                    service="sagemaker", resource="training-job", resource_name="*"
+                ),
+            ),
             f"{arn_finding(self.gate_function)}:*",
             arn_finding(bucket, f"/{ARTIFACT_PATTERN}"),
             arn_finding(bucket, f"/{TRAINING_OUTPUT_PATTERN}"),
@@ -757,8 +762,8 @@ class TrainingConstruct(Construct):
             "AwsSolutions-IAM5",
             "The Distributed Map describes, stops and redrives the map runs and child "
             "executions of this state machine, whose IDs exist only at run time.",
-            f"{executions}:*",
-            f"{executions}/Reclassify:*",
+            resource_finding(self, f"{executions}:*"),
+            resource_finding(self, f"{executions}/Reclassify:*"),
         )
 
 

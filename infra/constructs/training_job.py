@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnMapping, Stack
+from aws_cdk import CfnMapping, Stack
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -57,7 +57,8 @@ def dlc_registry_account(scope: Construct) -> str:
     """The DLC registry account for the stack's region, resolved at deploy time.
 
     A CloudFormation mapping keeps synthesis free of lookups and works for
-    environment-agnostic stacks; a region missing from the map fails the deploy by name.
+    environment-agnostic stacks (a region missing from the map fails the deploy by name);
+    with a known region the account is resolved at synthesis, and a missing one fails it.
     """
     mapping = CfnMapping(
         Stack.of(scope),
@@ -65,19 +66,22 @@ def dlc_registry_account(scope: Construct) -> str:
         mapping={region: {"account": account} for region, account in DLC_REGISTRY_ACCOUNTS.items()},
         lazy=True,
     )
-    return mapping.find_in_map(Aws.REGION, "account")
+    return mapping.find_in_map(Stack.of(scope).region, "account")
 
 
-def training_image_uri(registry_account: str) -> str:
+def training_image_uri(scope: Construct, registry_account: str) -> str:
+    """The training image in the stack's region (a literal once the region is known)."""
+    stack = Stack.of(scope)
     return (
-        f"{registry_account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/"
+        f"{registry_account}.dkr.ecr.{stack.region}.{stack.url_suffix}/"
         f"{TRAINING_IMAGE_REPOSITORY}:{TRAINING_IMAGE_TAG}"
     )
 
 
-def training_image_repository_arn(registry_account: str) -> str:
+def training_image_repository_arn(scope: Construct, registry_account: str) -> str:
+    stack = Stack.of(scope)
     return (
-        f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:{registry_account}:"
+        f"arn:{stack.partition}:ecr:{stack.region}:{registry_account}:"
         f"repository/{TRAINING_IMAGE_REPOSITORY}"
     )
 

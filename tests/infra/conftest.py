@@ -1,8 +1,10 @@
 """Infra tests: the dev and prod stacks, synthesized once per session (no Docker, no network).
 
 Both stacks live in one App built with cdk.json's context (the feature flags the CLI uses),
-so one synthesis serves every test. Templates are environment-agnostic: CDK_DEFAULT_ACCOUNT
-and CDK_DEFAULT_REGION are cleared while synthesizing.
+so one synthesis serves every test. dev is environment-agnostic (no CDK_DEFAULT_ACCOUNT /
+CDK_DEFAULT_REGION); prod gets a known account and region, as `cdk synth` / `cdk deploy`
+give it, so both ways CDK renders ARNs, and both ways the training image is resolved, are
+exercised.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from infra.config import CDK_JSON, EnvironmentConfig, load_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "prod")
+KNOWN_ACCOUNT_AND_REGION = {"prod": ("111111111111", "eu-west-1")}
 
 
 def cdk_context() -> dict[str, Any]:
@@ -114,12 +117,19 @@ class Synthesized:
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     """dev and prod, synthesized together once."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(context=cdk_context(), outdir=str(outdir))
+    stacks = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
-        patch.delenv("CDK_DEFAULT_REGION", raising=False)
-        outdir = tmp_path_factory.mktemp("cdk.out")
-        app = App(context=cdk_context(), outdir=str(outdir))
-        stacks = {name: build_stack(app, name) for name in ENVIRONMENTS}
+        for name in ENVIRONMENTS:
+            if name in KNOWN_ACCOUNT_AND_REGION:
+                account, region = KNOWN_ACCOUNT_AND_REGION[name]
+                patch.setenv("CDK_DEFAULT_ACCOUNT", account)
+                patch.setenv("CDK_DEFAULT_REGION", region)
+            else:
+                patch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+                patch.delenv("CDK_DEFAULT_REGION", raising=False)
+            stacks[name] = build_stack(app, name)
         result = {}
         for name, stack in stacks.items():
             template = Template.from_stack(stack)

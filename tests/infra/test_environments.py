@@ -104,10 +104,13 @@ def test_stack_is_named_for_the_environment_and_tagged(env: Any) -> None:
     assert tags == {"project": "imgclf", "environment": env.name}
 
 
-def test_stack_is_environment_agnostic_without_cdk_default_env(env: Any) -> None:
-    # Then nothing was looked up: account and region stay deploy-time pseudo parameters
-    assert env.stack.resolve(env.stack.region) == {"Ref": "AWS::Region"}
-    assert env.stack.resolve(env.stack.account) == {"Ref": "AWS::AccountId"}
+def test_account_and_region_come_only_from_the_cdk_environment(dev: Any, prod: Any) -> None:
+    # Given dev synthesized without CDK_DEFAULT_* and prod with them (see conftest)
+    # Then nothing was looked up: dev keeps deploy-time pseudo parameters...
+    assert dev.stack.resolve(dev.stack.region) == {"Ref": "AWS::Region"}
+    assert dev.stack.resolve(dev.stack.account) == {"Ref": "AWS::AccountId"}
+    # ...and prod uses exactly what the CLI passed in
+    assert (prod.stack.account, prod.stack.region) == ("111111111111", "eu-west-1")
 
 
 def test_local_is_not_a_deployable_stack() -> None:

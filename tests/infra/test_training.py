@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 from typing import Any
 
@@ -47,15 +48,33 @@ def test_training_uses_managed_spot_with_checkpoints_in_s3(env: Any) -> None:
     assert "/models/{}/checkpoints/'" in prepare["checkpoint_uri.$"]
 
 
-def test_training_uses_the_regions_tensorflow_gpu_container(env: Any) -> None:
-    image = _task(env)["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
-    # Then the AWS DLC for the stack's region, looked up at deploy time from a mapping
-    assert "<{Fn::FindInMap: [TrainingImageRegistry, {Ref: AWS::Region}, account]}>" in image
-    assert image.endswith(f"/{TRAINING_IMAGE_REPOSITORY}:{TRAINING_IMAGE_TAG}")
-    assert "-gpu-" in TRAINING_IMAGE_TAG and "-sagemaker" in TRAINING_IMAGE_TAG
-    mapping = env.data["Mappings"]["TrainingImageRegistry"]
+def test_training_uses_the_regions_tensorflow_gpu_container(dev: Any, prod: Any) -> None:
+    def image(env: Any) -> str:
+        uri: str = _task(env)["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+        return uri
+
+    suffix = f"/{TRAINING_IMAGE_REPOSITORY}:{TRAINING_IMAGE_TAG}"
+    assert "-gpu-" in TRAINING_IMAGE_TAG and TRAINING_IMAGE_TAG.endswith("-sagemaker")
+    # Then without a known region, the DLC registry comes from a mapping at deploy time
+    assert image(dev) == (
+        "<{Fn::FindInMap: [TrainingImageRegistry, {Ref: AWS::Region}, account]}>"
+        ".dkr.ecr.<AWS::Region>.<AWS::URLSuffix>" + suffix
+    )
+    mapping = dev.data["Mappings"]["TrainingImageRegistry"]
     assert mapping == {region: {"account": a} for region, a in DLC_REGISTRY_ACCOUNTS.items()}
-    assert mapping["us-east-1"] == {"account": "763104351884"}
+    # And with a known region it is resolved at synthesis, with no mapping left over
+    assert image(prod) == "763104351884.dkr.ecr.eu-west-1.<AWS::URLSuffix>" + suffix
+    assert "Mappings" not in prod.data
+
+
+def test_training_role_may_pull_only_the_training_repository(env: Any) -> None:
+    # Then the SageMaker role pulls layers from tensorflow-training in the DLC registry only
+    statements = env.policy_statements("SageMakerRole")
+    (pull,) = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
+    rendered = json.dumps(pull["Resource"])
+    assert rendered.endswith(':repository/tensorflow-training"]]}') or rendered.endswith(
+        ':repository/tensorflow-training"'
+    )
 
 
 def test_training_runs_on_the_configured_instance(env: Any) -> None:
@@ -91,8 +110,7 @@ def test_training_runs_train_py_in_script_mode_from_the_source_asset(env: Any) -
     assert len(files) == 1 and files[0]["source"]["packaging"] == "file"
     (destination,) = files[0]["destinations"].values()
     submit = fixed["sagemaker_submit_directory"]
-    assert submit.startswith("<{Fn::Sub: s3://cdk-hnb659fds-assets-")
-    assert submit.endswith(f"/{destination['objectKey']}}}>")
+    assert re.search(rf"s3://cdk-hnb659fds-assets-\S+/{destination['objectKey']}", submit)
     with tarfile.open(env.outdir / files[0]["source"]["path"], "r:gz") as archive:
         names = archive.getnames()
     assert {"requirements.txt", "training/train.py", "functions/classifier/contracts.py"} <= set(
