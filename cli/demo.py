@@ -70,11 +70,19 @@ class CachedModel:
 
 
 def cached_or_trained(
-    settings: TrainingSettings, *, home: Path, retrain: bool = False
+    settings: TrainingSettings,
+    *,
+    home: Path | None = None,
+    cache_root: Path | None = None,
+    retrain: bool = False,
 ) -> CachedModel:
-    """The model for these settings from .imgclf/cache/<key>/, training it if needed."""
+    """The model for these settings from <cache_root>/<key>/, training it if needed.
+
+    cache_root defaults to .imgclf/cache (where `local up` finds models to seed).
+    """
     key = cache_key(settings)
-    target = home / "cache" / f"{settings.dataset}-{key}"
+    root = cache_root or (home or imgclf_home()) / "cache"
+    target = root / f"{settings.dataset}-{key}"
     tarball, version_file = target / "model.tar.gz", target / VERSION_FILE
     if not retrain and tarball.is_file() and version_file.is_file():
         return CachedModel(version_file.read_text().strip(), tarball, target / "model", True)
@@ -127,6 +135,7 @@ def run_demo(
     out: Path | None = None,
     timeout_seconds: float = 600.0,
     settings: TrainingSettings = DEMO_TRAINING,
+    cache_root: Path | None = None,
 ) -> int:
     """Start, train or reuse, promote, upload, wait, summarise, report. Returns the exit code."""
     home = imgclf_home()
@@ -141,7 +150,7 @@ def run_demo(
         stdout.print(f"moto on {environment.endpoint_url}, {environment.workers} workers")
 
         stdout.print(Rule("2/6 model"))
-        model = cached_or_trained(settings, home=home, retrain=retrain)
+        model = cached_or_trained(settings, home=home, cache_root=cache_root, retrain=retrain)
         stdout.print(
             f"{'reusing cached' if model.reused else 'trained'} model {model.version} "
             f"({model.tarball})"

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--image-size", type=int)
     train.add_argument("--arch")
     train.add_argument("--images-per-class", type=int, help="generated data sets only")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int)
     train.add_argument("--version", help="default: a timestamp")
     train.add_argument("--promote", action="store_true", help="make it live when it passes")
 

@@ -33,15 +33,24 @@ class TrainingSettings:
     image_size: int | None = None
     arch: str | None = None
     images_per_class: int | None = None
-    seed: int = 0
+    seed: int | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
 
-    def argv(self, *, model_dir: Path, output_dir: Path, version: str) -> list[str]:
-        """training.train's command line for these settings."""
+    def argv(
+        self, *, model_dir: Path, output_dir: Path, version: str, generated_dir: Path | None = None
+    ) -> list[str]:
+        """training.train's command line for these settings.
+
+        Generated data sets (emoji, digits) render into `generated_dir` unless a data dir is
+        given: training only renders into an empty folder, so the folder must be per settings.
+        """
         argv = ["--dataset", self.dataset, "--model-dir", str(model_dir)]
-        argv += ["--output-dir", str(output_dir), "--version", version, "--seed", str(self.seed)]
+        argv += ["--output-dir", str(output_dir), "--version", version, "--artifact", "none"]
+        argv += ["--verbose", "0"]  # the progress bar reports epochs
+        data_dir = self.data_dir or (generated_dir if self.dataset != "folder" else None)
         optional = {
-            "--data-dir": self.data_dir,
+            "--seed": self.seed,
+            "--data-dir": data_dir,
             "--epochs": self.epochs,
             "--image-size": self.image_size,
             "--arch": self.arch,
@@ -76,14 +85,27 @@ def run_training(
     """Train with training.train on the CPU; the model dir receives the artifact files."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from training import train as training_module
+        from training import config as training_config
+        from training import train as training_train
+        from training.data import DataError
+        from training.datasets.emoji import FontNotFoundError
     except ImportError as error:
         raise CliError(f"training is not available here: {error}") from None
-    argv = settings.argv(model_dir=model_dir, output_dir=work_dir, version=version)
-    config = training_module.parse_args(argv)
-    result = training_module.run(config, progress=on_epoch)
-    if getattr(result, "gate", None) is not None and not result.gate.get("passed", True):
-        stderr.print(f"[yellow]model {version} did not pass the quality gate[/]")
+    argv = settings.argv(
+        model_dir=model_dir, output_dir=work_dir, version=version, generated_dir=work_dir / "data"
+    )
+    try:
+        config = training_config.parse_args(argv, os.environ)
+        result = training_train.run(config, progress=on_epoch)
+    except (
+        training_config.ConfigError,
+        DataError,
+        training_train.TrainingError,
+        FontNotFoundError,
+    ) as error:
+        raise CliError(f"training failed: {error}") from None
+    if not result.passed:
+        stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
     return model_dir
 
 

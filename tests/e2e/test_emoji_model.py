@@ -1,0 +1,115 @@
+"""The real data set and a real (small, fast) trained model, through the whole pipeline and demo.
+
+The model is trained once per code version and cached in .imgclf/test-cache (gitignored), so a
+second run of the suite reuses it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from classifier.artifact import unpack_artifact
+from classifier.contracts import Status
+from classifier.imaging import ImageLimits, prepare_image
+from classifier.model import LoadedModel
+from imgclf.demo import CachedModel, cached_or_trained, run_demo
+from imgclf.trainer import TrainingSettings
+from imgclf.upload import collect
+
+from .conftest import SCREENSHOT_SIZE, RunningEnvironment, screenshot
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL_CACHE = REPO / ".imgclf" / "test-cache" / "models"
+# Small and quick on two cores; the demo trains with training's defaults instead.
+FAST_TRAINING = TrainingSettings(
+    dataset="emoji",
+    epochs=12,
+    image_size=64,
+    images_per_class=120,
+    extra=("--heldout-images-per-class", "0", "--min-int8-accuracy", "0.5"),
+)
+MIN_ACCURACY = 0.6  # chance is 0.1
+HELD_OUT_SEED = 777
+
+
+@pytest.fixture(scope="session")
+def emoji_model() -> CachedModel:
+    return cached_or_trained(FAST_TRAINING, cache_root=MODEL_CACHE)
+
+
+@pytest.fixture(scope="module")
+def env(environment_factory, emoji_model: CachedModel) -> Iterator[RunningEnvironment]:
+    running = environment_factory(workers=2)
+    running.promote(emoji_model.tarball, emoji_model.version)
+    yield running
+    running.environment.stop()
+
+
+def offline_labels(model: CachedModel, paths: list[Path]) -> list[str]:
+    with tempfile.TemporaryDirectory() as directory:
+        loaded = LoadedModel.from_directory(
+            unpack_artifact(model.tarball.read_bytes(), Path(directory))
+        )
+        return [
+            loaded.predict(prepare_image(path.read_bytes(), loaded.spec, ImageLimits()).array)[
+                0
+            ].label
+            for path in paths
+        ]
+
+
+def test_held_out_images_are_classified_correctly(
+    env: RunningEnvironment, emoji_model: CachedModel, tmp_path: Path
+) -> None:
+    from training.datasets import emoji
+
+    # Given unseen images (another seed than training's), ground truth = folder
+    emoji.generate(tmp_path / "unseen", images_per_class=6, seed=HELD_OUT_SEED)
+    uploads = collect([tmp_path / "unseen"])
+    # When they go through the pipeline
+    env.upload(uploads)
+    accounting = env.wait([u.key for u in uploads], timeout=120)
+    # Then every one is classified
+    assert accounting.complete and not accounting.dead_lettered
+    items = [accounting.items[u.key] for u in uploads]
+    assert {item["status"] for item in items} == {Status.CLASSIFIED}
+    # And exactly as the model classifies the same bytes offline (no drift in the pipeline)
+    assert [item["label"] for item in items] == offline_labels(
+        emoji_model, [u.path for u in uploads]
+    )
+    # And mostly right
+    correct = sum(
+        item["label"] == u.key.split("/")[-2] for item, u in zip(items, uploads, strict=True)
+    )
+    assert correct / len(uploads) >= MIN_ACCURACY, f"{correct}/{len(uploads)}"
+
+
+def test_the_demo_runs_end_to_end_and_its_report_renders(
+    emoji_model: CachedModel, tmp_path: Path
+) -> None:
+    # When the demo runs with the cached model (no environment of this module is running)
+    code = run_demo(
+        images_per_class=3,
+        out=tmp_path / "demo",
+        timeout_seconds=180,
+        settings=FAST_TRAINING,
+        cache_root=MODEL_CACHE,
+    )
+    # Then it succeeds and writes a report with the training plots
+    assert code == 0
+    page = tmp_path / "demo" / "report.html"
+    html = page.read_text()
+    assert "Rejected (4)" in html and "bomb.png" in html
+    assert html.count("data:image/png;base64,") >= 2  # learning curves + confusion matrix
+    # And Chromium renders it: a screenshot of the expected size that is not blank
+    png = screenshot(page, tmp_path / "report.png")
+    with Image.open(png) as shot:
+        assert shot.size == SCREENSHOT_SIZE
+        pixels = np.asarray(shot.convert("L"), dtype=np.float32)
+    assert pixels.std() > 10
