@@ -195,7 +195,6 @@ class TrainingConstruct(Construct):
         )
         self._suppress_nag()
 
-    # --- roles and functions ----------------------------------------------------------
     def _build_sagemaker_role(self, registry_account: str) -> iam.Role:
         """Reads the data prefix (and its own checkpoints), writes only the models prefix."""
         role = iam.Role(
@@ -298,7 +297,6 @@ class TrainingConstruct(Construct):
             role=role,
         )
 
-    # --- states -------------------------------------------------------------------------
     def _build_input_states(self, *, job_name_prefix: str) -> sfn.Pass:
         """Defaults merged under the execution input; then the training job's derived names."""
         bucket = self._models_bucket.bucket_name
@@ -698,7 +696,6 @@ class TrainingConstruct(Construct):
         reclassify.item_processor(per_key)
         return reclassify
 
-    # --- cdk-nag ------------------------------------------------------------------------
     def _suppress_nag(self) -> None:
         bucket = self._models_bucket
         suppress(
