@@ -163,7 +163,12 @@ def stratified_split(
     for label in np.unique(label_ids):
         members = rng.permutation(np.flatnonzero(label_ids == label))
         n_test = _share(len(members), test_fraction)
-        n_val = _share(len(members) - n_test, validation_fraction / (1 - test_fraction))
+        n_val = _share(len(members), validation_fraction)
+        while n_test + n_val >= len(members) and n_test + n_val > 0:  # keep one to train on
+            if n_val >= n_test:
+                n_val -= 1
+            else:
+                n_test -= 1
         parts[2].append(members[:n_test])
         parts[1].append(members[n_test : n_test + n_val])
         parts[0].append(members[n_test + n_val :])
@@ -204,7 +209,7 @@ def _share(count: int, fraction: float) -> int:
     """A class's share of a split: at least one when the class can spare it (3+ images)."""
     if fraction <= 0 or count < 3:
         return 0
-    return min(max(1, round(count * fraction)), count - 1)
+    return max(1, round(count * fraction))
 
 
 def _visible_dirs(directory: Path) -> list[Path]:

@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from classifier.artifact import ModelMetadata
+from classifier.model import LoadedModel
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -22,63 +25,27 @@ class Evaluation:
     confusion: np.ndarray
 
 
-class Int8Model:
-    """A full-integer TFLite model under LiteRT, one image at a time, as in the Lambda."""
-
-    def __init__(self, tflite_model: bytes, num_threads: int = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        self._interpreter = Interpreter(model_content=tflite_model, num_threads=num_threads)
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self._input["shape"])
-
-    def predict(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities for one H x W x 3 uint8 array."""
-        self._interpreter.set_tensor(self._input["index"], quantize(image[np.newaxis], self._input))
-        self._interpreter.invoke()
-        return dequantize(self._interpreter.get_tensor(self._output["index"])[0], self._output)
-
-    def predict_many(self, images: np.ndarray) -> tuple[np.ndarray, float]:
-        """Probabilities for a stack of images, and the median milliseconds per invoke."""
-        probabilities = []
-        timings = []
-        for image in images:
-            start = time.perf_counter()
-            probabilities.append(self.predict(image))
-            timings.append((time.perf_counter() - start) * 1000)
-        stacked = np.stack(probabilities) if probabilities else np.zeros((0, 0), np.float32)
-        return stacked, float(np.median(timings)) if timings else 0.0
+def int8_predictions(
+    tflite_model: bytes, metadata: ModelMetadata, images: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The int8 model's top label per image, run by the Lambda's own model code one image at
+    a time (ties broken as the Lambda breaks them), and the median milliseconds per image."""
+    model = LoadedModel(tflite_model, metadata)
+    index = {label: i for i, label in enumerate(metadata.labels)}
+    predicted = np.zeros(len(images), np.int64)
+    timings = []
+    for row, image in enumerate(images):
+        start = time.perf_counter()
+        best = model.predict(image, top_k=1)[0]
+        timings.append((time.perf_counter() - start) * 1000)
+        predicted[row] = index[best.label]
+    return predicted, float(np.median(timings)) if timings else 0.0
 
 
-def quantize(values: np.ndarray, details: Mapping[str, Any]) -> np.ndarray:
-    """Float input values to the tensor's integer type, with its own scale and zero point."""
-    dtype = details["dtype"]
-    scale, zero_point = details["quantization"]
-    if not scale:
-        return values.astype(dtype)
-    info = np.iinfo(dtype)
-    quantized = np.round(values.astype(np.float32) / scale + zero_point)
-    return np.clip(quantized, info.min, info.max).astype(dtype)
-
-
-def dequantize(values: np.ndarray, details: Mapping[str, Any]) -> np.ndarray:
-    """Integer output back to float probabilities."""
-    scale, zero_point = details["quantization"]
-    if not scale:
-        return values.astype(np.float32)
-    return (values.astype(np.float32) - zero_point) * scale
-
-
-def score(label_ids: np.ndarray, probabilities: np.ndarray, labels: Sequence[str]) -> Evaluation:
-    """Accuracy, precision/recall/F1 per class and the confusion matrix."""
+def score(label_ids: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -> Evaluation:
+    """Accuracy, precision/recall/F1 per class and the confusion matrix of predicted ids."""
     from sklearn.metrics import classification_report, confusion_matrix
 
-    predicted = np.argmax(probabilities, axis=1) if len(probabilities) else np.zeros(0, np.int64)
     classes = list(range(len(labels)))
     options: dict[str, Any] = {
         "labels": classes,

@@ -95,7 +95,7 @@ def _make_mobilenetv2(
     base = keras.applications.MobileNetV2(
         input_shape=input_shape, include_top=False, weights=weights, alpha=alpha
     )
-    base = keras.Model(base.inputs, base.outputs, name=BASE_NAME)
+    base = keras.Model(base.input, base.output, name=BASE_NAME)
     base.trainable = False
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)  # MobileNet: -1..1
