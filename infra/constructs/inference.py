@@ -179,6 +179,9 @@ class InferenceConstruct(Construct):
                 actions=object_actions,
                 resources=[images_bucket.arn_for_objects(f"{images_key_prefix}*")],
             ),
+            # Without ListBucket, S3 answers a GET for a deleted key with 403 instead of 404:
+            # the core acknowledges a gone object, but would retry a 403 into the DLQ.
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[images_bucket.bucket_arn]),
             iam.PolicyStatement(actions=TABLE_ACTIONS, resources=[results_table.table_arn]),
             iam.PolicyStatement(
                 actions=["ssm:GetParameter"],
