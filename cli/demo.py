@@ -158,7 +158,7 @@ def run_demo(
         upload_artifact(deployment, model.tarball, model.version)
         promote(deployment, model.version, force=True)
         metadata = read_metadata(model.model_dir).to_dict()
-        stdout.print(f"promoted {model.version}")
+        stdout.print(f"promoted {model.version}: {_gate_line(metadata)}")
 
         stdout.print(Rule("3/6 inputs"))
         plain_uploads, tagged_uploads = _generate_inputs(run_dir, images_per_class)
@@ -219,6 +219,17 @@ def run_demo(
     if accounting.missing:
         raise CliError(f"{len(accounting.missing)} objects were not accounted for")
     return 0
+
+
+def _gate_line(metadata: dict[str, Any]) -> str:
+    """The quality gate's verdict; the demo promotes either way, and says so."""
+    gate = metadata.get("gate") or {}
+    accuracy = (metadata.get("metrics") or {}).get("int8_accuracy")
+    measured = f"int8 test accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    if gate.get("passed", True):
+        return f"quality gate passed ({measured})"
+    reasons = "; ".join(gate.get("reasons", [])) or measured
+    return f"[yellow]quality gate failed ({reasons}); promoted anyway for the demo[/]"
 
 
 def _sample(accounting: Accounting) -> list[str]:
