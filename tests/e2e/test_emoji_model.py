@@ -29,12 +29,12 @@ MODEL_CACHE = REPO / ".imgclf" / "test-cache" / "models"
 # Small and quick on two cores; the demo trains with training's defaults instead.
 FAST_TRAINING = TrainingSettings(
     dataset="emoji",
-    epochs=12,
+    epochs=15,
     image_size=64,
-    images_per_class=120,
+    images_per_class=200,
     extra=("--heldout-images-per-class", "0", "--min-int8-accuracy", "0.5"),
 )
-MIN_ACCURACY = 0.6  # chance is 0.1
+MIN_ACCURACY = 0.6  # chance is 0.1; this model scores about 0.8 on its test split
 HELD_OUT_SEED = 777
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,6 +30,7 @@ def test_reclassify_updates_only_older_versions(
     assert env.wait(old).complete
     # And, after tiny-v2 is promoted, new objects classified by tiny-v2
     env.promote(tiny_artifacts["tiny-v2"], "tiny-v2")
+    time.sleep(1)  # the function re-reads the pointer after MODEL_REFRESH_SECONDS (0.5 s)
     write_colour_images(tmp_path / "new", 1, seed=2)
     new = [u.key for u in collect([tmp_path / "new"])]
     env.upload(collect([tmp_path / "new"]))
