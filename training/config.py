@@ -51,13 +51,16 @@ class DatasetDefaults:
 
 
 DATASET_DEFAULTS: dict[str, DatasetDefaults] = {
-    # 96 px keeps int8 inference around a millisecond; the glyphs are still recognisable.
+    # 80 px keeps int8 inference near a millisecond and the glyphs recognisable. Fresh
+    # renderings generalise better than more epochs over fewer: 1,000 per class, 12 epochs.
+    # The renderer already varies pose and scale, so the batch augmentation stays mild.
     "emoji": DatasetDefaults(
-        image_size=96,
-        epochs=20,
+        image_size=80,
+        epochs=12,
         learning_rate=2e-3,
         min_int8_accuracy=0.95,
-        images_per_class=400,
+        augmentation=Augmentation(rotation=0.02, zoom=0.1),
+        images_per_class=1000,
         heldout_images_per_class=100,
     ),
     "digits": DatasetDefaults(

@@ -482,7 +482,7 @@ def _build_model(config: TrainConfig, num_classes: int, weights: str) -> keras.M
     size = int(config.image_size or 0)
     if config.arch == "cnn":
         return make_model((size, size, 3), num_classes, arch="cnn")
-    resolved = _resolve_weights(weights, config.checkpoints / "weights")
+    resolved = resolve_weights(weights, config.checkpoints / "weights")
     try:
         return make_model(
             (size, size, 3), num_classes, arch=config.arch, weights=resolved, alpha=config.alpha
@@ -498,7 +498,7 @@ def _build_model(config: TrainConfig, num_classes: int, weights: str) -> keras.M
         ) from error
 
 
-def _resolve_weights(weights: str, cache_dir: Path) -> str | None:
+def resolve_weights(weights: str, cache_dir: Path) -> str | None:
     """imagenet, none, a local file, or an s3:// object downloaded once."""
     if weights.lower() == "none":
         return None

@@ -206,11 +206,6 @@ def make_background(rng: np.random.Generator, size: int) -> Image.Image:
 
 def _jitter_colour(sprite: Image.Image, rng: np.random.Generator) -> Image.Image:
     rgb = sprite.convert("RGB")
-    if rng.random() < 0.3:
-        # A hue turn, so colour alone (orange cat, yellow chick) is not the whole answer.
-        hsv = np.asarray(rgb.convert("HSV"), dtype=np.int16)
-        hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-40, 41))) % 256
-        rgb = Image.fromarray(hsv.astype(np.uint8), "HSV").convert("RGB")
     rgb = ImageEnhance.Brightness(rgb).enhance(float(rng.uniform(0.7, 1.3)))
     rgb = ImageEnhance.Contrast(rgb).enhance(float(rng.uniform(0.7, 1.3)))
     saturation = rng.uniform(0.0, 1.4) if rng.random() < 0.2 else rng.uniform(0.6, 1.4)
