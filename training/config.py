@@ -147,6 +147,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1")
         if config.image_size is not None and config.image_size < 32:
             raise ConfigError("image_size must be at least 32")
+        fractions = (config.validation_fraction, config.test_fraction)
+        if min(fractions) < 0 or sum(fractions) >= 1:
+            raise ConfigError("validation and test fractions must be >= 0 and sum to less than 1")
         return config
 
     @property

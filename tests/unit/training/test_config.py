@@ -77,6 +77,7 @@ def test_explicit_values_win_over_defaults() -> None:
         ("arch", "resnet", "unknown architecture"),
         ("epochs", 0, "epochs must be at least 1"),
         ("image_size", 16, "at least 32"),
+        ("test_fraction", 0.9, "sum to less than 1"),
     ],
 )
 def test_bad_options_are_config_errors(field: str, value: object, message: str) -> None:
