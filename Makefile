@@ -18,8 +18,10 @@ test: venv system-deps node-deps ## the whole test suite (what CI runs)
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-bench: venv
+bench: venv system-deps ## figures for the README: function, local pipeline, training
 	$(BIN)/python bench/classify_bench.py
+	$(BIN)/python bench/local_pipeline.py
+	$(BIN)/python bench/training_accuracy.py
 
 venv: $(VENV)/.installed
 

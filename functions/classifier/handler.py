@@ -128,3 +128,5 @@ def _publish_metrics(outcomes: list[Result], failed_records: int) -> None:
         if load_ms is not None:
             metrics.add_metric("ModelLoadTime", MetricUnit.Milliseconds, load_ms)
         metrics.flush_metrics()
+        # With POWERTOOLS_METRICS_DISABLED, flush keeps the set; never let it grow across calls.
+        metrics.clear_metrics()

@@ -43,28 +43,13 @@ class HandlerBinding:
     reset: Callable[[], None]
 
 
-def classifier_handler(*, quiet: bool = False) -> HandlerBinding:
-    """The real function: classifier.handler, imported after the environment is set.
-
-    quiet: with POWERTOOLS_METRICS_DISABLED, Powertools never clears its metric set, and
-    auto-flushes (prints) it at 100 values anyway; so clear it after each invocation.
-    """
+def classifier_handler() -> HandlerBinding:
+    """The real function: classifier.handler, imported after the environment is set."""
     try:
         from classifier import handler as module
     except ImportError as error:
         raise LocalEnvironmentError(f"the classifier function is not importable: {error}") from None
-    reset = getattr(module, "reset_runtime", lambda: None)
-    metrics = getattr(module, "metrics", None)
-    if not quiet or metrics is None:
-        return HandlerBinding(handler=module.lambda_handler, reset=reset)
-
-    def quiet_handler(event: dict[str, Any], context: Any) -> Any:
-        try:
-            return module.lambda_handler(event, context)
-        finally:
-            metrics.clear_metrics()
-
-    return HandlerBinding(handler=quiet_handler, reset=reset)
+    return HandlerBinding(handler=module.lambda_handler, reset=module.reset_runtime)
 
 
 class LocalEnvironment:
@@ -138,7 +123,7 @@ class LocalEnvironment:
                 clients, self.config, visibility_timeout_seconds=self.visibility_timeout_seconds
             )
             self._set_environ(self.resources)
-            self._binding = self._handler or classifier_handler(quiet=self.quiet_function)
+            self._binding = self._handler or classifier_handler()
             self._binding.reset()
             if self.quiet_function:
                 # The function logs JSON per record; locally the CLI prints its own summary.

@@ -172,3 +172,12 @@ def screenshot(page: Path, png: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
     return png
+
+
+@pytest.fixture(scope="module")
+def env(environment_factory, tiny_artifacts) -> Iterator[RunningEnvironment]:
+    """A running environment with the tiny model promoted (modules may override it)."""
+    running = environment_factory(workers=2)
+    running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
+    yield running
+    running.environment.stop()

@@ -37,9 +37,9 @@ def test_dlq_then_redrive(env: RunningEnvironment, tiny_artifacts, cli, tmp_path
     # Given no model is promoted yet (a transient failure) and a message that is not JSON
     write_colour_images(tmp_path / "early", 1)
     uploads = collect([tmp_path / "early"])
+    stats_before = env.environment.poller.stats.snapshot()  # before anything can fail
     env.upload(uploads)
     env.sqs().send_message(QueueUrl=env.deployment.queue_url, MessageBody="poison: not json")
-    stats_before = env.environment.poller.stats.snapshot()
 
     # When maxReceiveCount receives have failed
     wait_for_dlq(env, len(uploads) + 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -17,14 +17,6 @@ from imgclf.upload import collect
 from .conftest import CliRun, RunningEnvironment, colour_jpeg, write_colour_images
 
 PER_COLOUR = 4
-
-
-@pytest.fixture(scope="module")
-def env(environment_factory, tiny_artifacts) -> Iterator[RunningEnvironment]:
-    running = environment_factory(workers=2)
-    running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
-    yield running
-    running.environment.stop()
 
 
 @pytest.fixture(scope="module")

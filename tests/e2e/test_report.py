@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from imgclf.report import ReportData, write_report
@@ -20,14 +18,6 @@ from .conftest import (
     screenshot,
     write_colour_images,
 )
-
-
-@pytest.fixture(scope="module")
-def env(environment_factory, tiny_artifacts) -> Iterator[RunningEnvironment]:
-    running = environment_factory(workers=2)
-    running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
-    yield running
-    running.environment.stop()
 
 
 def test_the_report_renders_in_chromium(env: RunningEnvironment, tmp_path: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from classifier.imaging import (
     check_size,
     prepare_image,
 )
+from imgclf.samples import decompression_bomb_png  # the demo's bomb
 
 SPEC = InputSpec(height=32, width=32)
 LIMITS = ImageLimits()
@@ -82,31 +81,11 @@ def test_truncated_png_is_rejected() -> None:
         prepare_image(data[: len(data) // 2], SPEC, LIMITS)
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A decompression bomb's calling card: a tiny PNG that claims a huge canvas."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload))
-            + kind
-            + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0"))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_too_many_pixels_is_an_error_before_decoding() -> None:
     with pytest.raises(
         RejectedImageError, match=r"image is 30000x30000 = 900.0 MP, over the 50.0 MP limit"
     ):
-        prepare_image(png_header_only(30000, 30000), SPEC, LIMITS)
+        prepare_image(decompression_bomb_png(30000, 30000), SPEC, LIMITS)
 
 
 def test_pixel_limit_is_configurable() -> None:
