@@ -12,11 +12,11 @@ REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/re
 demo: venv system-deps ## the main job: train, deploy locally, classify, report
 	$(BIN)/imgclf demo
 
-test: venv system-deps node-deps ## the whole test suite (what CI runs)
+test: venv system-deps node-deps lint ## lint, then the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check -q . && $(BIN)/mypy
 
 bench: venv system-deps ## figures for the README: function, local pipeline, training
 	$(BIN)/python bench/classify_bench.py

@@ -80,8 +80,9 @@ def build_models(directory: Path, size: int) -> tuple[Path, object]:
     keras.utils.set_random_seed(0)
     inputs_ = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs_)
-    base = keras.applications.MobileNetV2(input_shape=(size, size, 3), weights=None,
-                                          include_top=False, pooling="avg")
+    base = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), weights=None, include_top=False, pooling="avg"
+    )
     outputs = keras.layers.Dense(10, activation="softmax")(base(x))
     model = keras.Model(inputs_, outputs)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -93,8 +94,11 @@ def build_models(directory: Path, size: int) -> tuple[Path, object]:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    metadata = ModelMetadata(version=f"bench-mnv2-{size}", input=InputSpec(size, size),
-                             labels=tuple(f"class{i}" for i in range(10)))
+    metadata = ModelMetadata(
+        version=f"bench-mnv2-{size}",
+        input=InputSpec(size, size),
+        labels=tuple(f"class{i}" for i in range(10)),
+    )
     artifact = write_artifact_dir(directory / f"mnv2-{size}", converter.convert(), metadata)
     model.save(directory / f"mnv2-{size}.keras")
     return artifact, model
@@ -148,6 +152,31 @@ print((time.perf_counter() - started) * 1000)
 """
 
 
+def measure(
+    size: int, model: LoadedModel, keras_model: object, images: dict[str, bytes], repeats: int
+) -> list[float]:
+    """Print p50/p95 of our path and the naive one for each input; return the speed-ups."""
+    ratios = []
+    for name, data in images.items():
+        ours = time_calls(
+            lambda data=data: model.predict(prepare_image(data, model.spec, LIMITS).array),
+            repeats,
+        )
+        naive = time_calls(
+            lambda data=data: naive_path(data, keras_model, size), max(5, repeats // 4)
+        )
+        (p50, p95), (n50, n95) = percentiles(ours), percentiles(naive)
+        ratios.append(n50 / p50)
+        print(
+            f"MNv2-{size:<5} {name:<24} {p50:>8.1f}ms {p95:>5.1f}ms {n50:>8.1f}ms "
+            f"{n95:>5.1f}ms {n50 / p50:>8.1f}x"
+        )
+    blank = np.zeros((size, size, 3), np.uint8)
+    infer = time_calls(lambda: model.predict(blank), repeats)
+    print(f"MNv2-{size:<5} {'(inference only)':<24} {percentiles(infer)[0]:>8.1f}ms")
+    return ratios
+
+
 def cold_start(python: str, script: str, *args: str, env: dict[str, str]) -> float:
     """Wall time of a fresh process: interpreter start, imports, load, one image."""
     started = time.perf_counter()
@@ -180,43 +209,52 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     images = inputs()
     work = Path(tempfile.mkdtemp(prefix="imgclf-bench-"))
-    print(f"imgclf per-image benchmark — {os.cpu_count()} cores, 1 inference thread, "
-          f"{args.repeats} repeats\n")
-    print(f"{'model':<10} {'input':<24} {'LiteRT p50':>10} {'p95':>7} {'naive p50':>10} "
-          f"{'p95':>7} {'speed-up':>9}")
+    print(
+        f"imgclf per-image benchmark — {os.cpu_count()} cores, 1 inference thread, "
+        f"{args.repeats} repeats\n"
+    )
+    print(
+        f"{'model':<10} {'input':<24} {'LiteRT p50':>10} {'p95':>7} {'naive p50':>10} "
+        f"{'p95':>7} {'speed-up':>9}"
+    )
     ratios = []
     for size in (224, 128):
         artifact, keras_model = build_models(work, size)
-        model = LoadedModel.from_directory(artifact)
-        for name, data in images.items():
-            ours = time_calls(lambda d=data: model.predict(prepare_image(d, model.spec, LIMITS).array),
-                              args.repeats)
-            naive = time_calls(lambda d=data: naive_path(d, keras_model, size),
-                               max(5, args.repeats // 4))
-            (p50, p95), (n50, n95) = percentiles(ours), percentiles(naive)
-            ratios.append(n50 / p50)
-            print(f"MNv2-{size:<5} {name:<24} {p50:>8.1f}ms {p95:>5.1f}ms {n50:>8.1f}ms "
-                  f"{n95:>5.1f}ms {n50 / p50:>8.1f}x")
-        infer = time_calls(lambda: model.predict(np.zeros((size, size, 3), np.uint8)), args.repeats)
-        print(f"MNv2-{size:<5} {'(inference only)':<24} {percentiles(infer)[0]:>8.1f}ms")
+        ratios += measure(
+            size, LoadedModel.from_directory(artifact), keras_model, images, args.repeats
+        )
 
     python, install_mb = runtime_python()
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO / "functions"),
-           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONNOUSERSITE": "1"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(REPO / "functions"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONNOUSERSITE": "1",
+    }
     jpeg = work / "1080p.jpg"
     jpeg.write_bytes(images["1080p JPEG (1920x1080)"])
-    cold_ours = [cold_start(python, COLD_LITERT, str(work / "mnv2-224"), str(jpeg), env=env)
-                 for _ in range(3)]
-    cold_tf = [cold_start(sys.executable, COLD_TENSORFLOW, str(work / "mnv2-224.keras"), str(jpeg),
-                          env=env) for _ in range(2)]
-    print(f"\ncold start (fresh process, import + load MNv2-224 + 1 image): "
-          f"LiteRT {statistics.median(cold_ours):.0f} ms vs TensorFlow "
-          f"{statistics.median(cold_tf):.0f} ms ({statistics.median(cold_tf) / statistics.median(cold_ours):.1f}x)"
-          f"{'' if install_mb is not None else '  [runtime venv missing: ran in the dev venv]'}")
+    cold_ours = [
+        cold_start(python, COLD_LITERT, str(work / "mnv2-224"), str(jpeg), env=env)
+        for _ in range(3)
+    ]
+    cold_tf = [
+        cold_start(
+            sys.executable, COLD_TENSORFLOW, str(work / "mnv2-224.keras"), str(jpeg), env=env
+        )
+        for _ in range(2)
+    ]
+    ours_ms, tf_ms = statistics.median(cold_ours), statistics.median(cold_tf)
+    where = "" if install_mb is not None else "  [runtime venv missing: ran in the dev venv]"
+    print(
+        f"\ncold start (fresh process, import + load MNv2-224 + 1 image): "
+        f"LiteRT {ours_ms:.0f} ms vs TensorFlow {tf_ms:.0f} ms ({tf_ms / ours_ms:.1f}x){where}"
+    )
     if install_mb is not None:
-        print(f"runtime install (functions/classifier/requirements.txt, pruned): {install_mb:.0f} MB")
-    print(f"median speed-up over the naive path: {statistics.median(ratios):.1f}x "
-          f"(min {min(ratios):.1f}x)")
+        print(f"runtime install (requirements.txt, pruned): {install_mb:.0f} MB")
+    print(
+        f"median speed-up over the naive path: {statistics.median(ratios):.1f}x "
+        f"(min {min(ratios):.1f}x)"
+    )
     print("\ntargets: " + json.dumps(TARGETS))
 
 
