@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.table import Table
 
@@ -13,8 +15,8 @@ from classifier.contracts import Status
 from . import dlq as dead_letters
 from . import models as model_versions
 from . import reclassify as reclassifying
-from .accounting import wait_until_accounted
-from .deployment import resolve
+from .accounting import Accounting, wait_until_accounted
+from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
 from .results import (
@@ -51,20 +53,34 @@ def upload(args: argparse.Namespace) -> int:
         upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
     stderr.print(f"uploaded {len(uploads)} files to s3://{deployment.images_bucket}")
     if args.wait:
-        with progress() as bar:
-            task = bar.add_task("waiting for results", total=len(uploads))
-            state = wait_until_accounted(
-                deployment,
-                [u.key for u in uploads],
-                timeout_seconds=args.timeout,
-                on_progress=lambda done: bar.update(task, completed=done),
-            )
+        state = _wait_with_progress(
+            deployment, [u.key for u in uploads], "waiting for results", args.timeout
+        )
         stdout.print(render_table([state.items[k] for k in sorted(state.items)]))
         if state.dead_lettered:
             stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
         if state.missing:
             raise CliError(f"{len(state.missing)} objects not accounted for after {args.timeout}s")
     return 0
+
+
+def _wait_with_progress(
+    deployment: Deployment,
+    keys: list[str],
+    title: str,
+    timeout_seconds: float,
+    accept: Callable[[dict[str, Any]], bool] = lambda item: True,
+) -> Accounting:
+    """Wait until every key is in the table (or the DLQ), with a progress bar."""
+    with progress() as bar:
+        task = bar.add_task(title, total=len(keys))
+        return wait_until_accounted(
+            deployment,
+            keys,
+            timeout_seconds=timeout_seconds,
+            accept=accept,
+            on_progress=lambda done: bar.update(task, completed=done),
+        )
 
 
 def results(args: argparse.Namespace) -> int:
@@ -175,15 +191,13 @@ def reclassify(args: argparse.Namespace) -> int:
         sent = reclassifying.enqueue(deployment, items, on_sent=lambda n: bar.advance(task, n))
     stdout.print(f"re-enqueued {sent} objects for model {live}")
     if args.wait:
-        with progress() as bar:
-            task = bar.add_task("waiting for the new results", total=len(items))
-            state = wait_until_accounted(
-                deployment,
-                [str(item["key"]) for item in items],
-                timeout_seconds=args.timeout,
-                accept=lambda item: item.get("model_version") == live,
-                on_progress=lambda done: bar.update(task, completed=done),
-            )
+        state = _wait_with_progress(
+            deployment,
+            [str(item["key"]) for item in items],
+            "waiting for the new results",
+            args.timeout,
+            accept=lambda item: item.get("model_version") == live,
+        )
         if state.missing:
             raise CliError(f"{len(state.missing)} objects not updated after {args.timeout}s")
     return 0

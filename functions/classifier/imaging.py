@@ -223,6 +223,11 @@ def _center_box(size: tuple[int, int], aspect: float) -> tuple[float, float, flo
 
 
 def _orientation(image: Image.Image) -> int:
+    if image.format == "PNG" and "exif" not in image.info:
+        # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the
+        # image data; encoders put eXIf before IDAT, and a late one is still applied by
+        # exif_transpose on Pillow's path.
+        return 1
     try:
         return int(image.getexif().get(_EXIF_ORIENTATION, 1))
     except Exception:  # a broken EXIF block must not reject an otherwise fine image

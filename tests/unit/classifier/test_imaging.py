@@ -204,3 +204,29 @@ def test_fast_png_decoder_gives_the_same_array_as_pillow(
     fast = prepare_image(data, SPEC, LIMITS).array
     monkeypatch.setattr(imaging, "pyspng", None)
     assert np.array_equal(fast, prepare_image(data, SPEC, LIMITS).array)
+
+
+def test_fast_png_path_decodes_the_pixels_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import PngImagePlugin
+
+    loads: list[int] = []
+    original = PngImagePlugin.PngImageFile.load
+
+    def counting_load(self: PngImagePlugin.PngImageFile) -> object:
+        loads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counting_load)
+    pixels = np.random.default_rng(4).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    prepare_image(encode(Image.fromarray(pixels), "PNG"), SPEC, LIMITS)
+    assert loads == []  # libspng decoded it; Pillow only read the header
+
+
+def test_png_exif_orientation_before_the_pixels_is_applied() -> None:
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    prepared = prepare_image(encode(Image.fromarray(pixels), "PNG", exif=exif), SPEC, LIMITS)
+    assert (prepared.width, prepared.height) == (40, 80)
+    assert prepared.array[:8].mean(axis=(0, 1))[0] > 200  # red on top, as displayed
