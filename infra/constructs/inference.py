@@ -19,6 +19,7 @@ from constructs import Construct
 from classifier.contracts import MODELS_PREFIX
 from infra.constructs.nag import ANY_RESOURCE, arn_finding, suppress
 from infra.constructs.retention import log_retention
+from infra.constructs.roles import function_role
 
 # Files in the image build context that never belong in the image (or its asset hash).
 IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
@@ -115,20 +116,9 @@ class InferenceConstruct(Construct):
         )
 
     def _build_role(self) -> iam.Role:
-        # An own role instead of AWSLambdaBasicExecutionRole: logs go to one log group only.
-        role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgclf classifier function",
+        return function_role(
+            self, "Role", description="imgclf classifier function", log_group=self.log_group
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
-        return role
 
     def _build_function(
         self,

@@ -62,6 +62,7 @@ from classifier.contracts import (
 from infra.constructs.inference import parameter_arn
 from infra.constructs.nag import ANY_RESOURCE, arn_finding, resource_finding, suppress
 from infra.constructs.retention import log_retention
+from infra.constructs.roles import function_role
 from infra.constructs.training_job import (
     InputS3Location,
     ManagedSpotTrainingJob,
@@ -264,17 +265,8 @@ class TrainingConstruct(Construct):
             retention=self._log_retention,
             removal_policy=self._log_removal_policy,
         )
-        role = iam.Role(
-            self,
-            "GateRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgclf quality gate",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            )
+        role = function_role(
+            self, "GateRole", description="imgclf quality gate", log_group=log_group
         )
         role.add_to_policy(
             iam.PolicyStatement(
