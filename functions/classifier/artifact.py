@@ -22,6 +22,44 @@ class ArtifactError(ValueError):
     """The artifact is missing a file or a file is malformed."""
 
 
+OUTPUT_PROBABILITIES = "probabilities"
+OUTPUT_GROUPED_LOGITS = "grouped_logits"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What the model's output means; model.json `output` (absent: one probability a label).
+
+    `grouped_logits`: the model outputs logits over `len(groups)`-many source classes or
+    more (ImageNet's 1,000 for the day-0 model); a label's probability is the softmax mass of
+    its group. The sum is taken in float after dequantizing, because int8 probabilities
+    quantized one by one round most of a group's many small members to zero.
+    """
+
+    kind: str = OUTPUT_PROBABILITIES
+    groups: tuple[tuple[int, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS):
+            raise ValueError(f"unknown output kind {self.kind!r}")
+        if self.kind == OUTPUT_GROUPED_LOGITS and not all(self.groups):
+            raise ValueError("grouped_logits needs a non-empty group for every label")
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.kind == OUTPUT_PROBABILITIES:
+            return {"kind": self.kind}
+        return {"kind": self.kind, "groups": [list(group) for group in self.groups]}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> OutputSpec:
+        if not data:
+            return cls()
+        return cls(
+            kind=str(data.get("kind", OUTPUT_PROBABILITIES)),
+            groups=tuple(tuple(int(i) for i in group) for group in data.get("groups", ())),
+        )
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     """model.json: what the function needs to preprocess, plus what training measured.
@@ -38,6 +76,14 @@ class ModelMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
+    output: OutputSpec = field(default_factory=OutputSpec)
+
+    def __post_init__(self) -> None:
+        if self.output.groups and len(self.output.groups) != len(self.labels):
+            raise ArtifactError(
+                f"model.json has {len(self.output.groups)} output groups "
+                f"but {len(self.labels)} labels"
+            )
 
     @property
     def gate_passed(self) -> bool:
@@ -50,6 +96,7 @@ class ModelMetadata:
             "created_at": self.created_at,
             "input": self.input.to_dict(),
             "labels": list(self.labels),
+            "output": self.output.to_dict(),
             "metrics": self.metrics,
             "dataset": self.dataset,
             "gate": self.gate,
@@ -67,6 +114,7 @@ class ModelMetadata:
                 metrics=dict(data.get("metrics", {})),
                 dataset=dict(data.get("dataset", {})),
                 gate=dict(data.get("gate", {})),
+                output=OutputSpec.from_dict(data.get("output")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None

@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .artifact import ArtifactError, ModelMetadata, read_metadata, unpack_artifact
+from .artifact import (
+    OUTPUT_GROUPED_LOGITS,
+    ArtifactError,
+    ModelMetadata,
+    read_metadata,
+    unpack_artifact,
+)
 from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
 
 try:
@@ -51,11 +57,11 @@ class LoadedModel:
         self._model_bytes = model_bytes
         self._local = threading.local()
         interpreter = self._interpreter()  # fail now, not on the first image
-        output = interpreter.get_output_details()[0]
-        if int(np.prod(output["shape"])) != len(self.labels):
+        outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
+        self._groups = group_matrix(metadata, outputs)
+        if self._groups is None and outputs != len(self.labels):
             raise ModelUnavailableError(
-                f"model {self.version} has {int(np.prod(output['shape']))} outputs "
-                f"but {len(self.labels)} labels"
+                f"model {self.version} has {outputs} outputs but {len(self.labels)} labels"
             )
 
     @classmethod
@@ -91,9 +97,33 @@ class LoadedModel:
         interpreter.set_tensor(input_details["index"], quantize(image[np.newaxis], input_details))
         interpreter.invoke()
         scores = dequantize(interpreter.get_tensor(output_details["index"])[0], output_details)
+        if self._groups is not None:
+            scores = self._groups @ softmax(scores)
         k = min(top_k, len(self.labels))
         best = np.argsort(scores)[::-1][:k]
         return [Prediction(self.labels[i], float(scores[i])) for i in best]
+
+
+def group_matrix(metadata: ModelMetadata, outputs: int) -> np.ndarray | None:
+    """labels x outputs 0/1 matrix for a grouped-logits model, None for plain probabilities."""
+    spec = metadata.output
+    if spec.kind != OUTPUT_GROUPED_LOGITS:
+        return None
+    matrix = np.zeros((len(spec.groups), outputs), np.float64)
+    for row, group in enumerate(spec.groups):
+        if min(group) < 0 or max(group) >= outputs:
+            raise ModelUnavailableError(
+                f"model {metadata.version}: output group {row} names an output beyond {outputs}"
+            )
+        matrix[row, list(group)] = 1.0
+    return matrix
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits, in float64 so that thousands of small terms keep their sum."""
+    shifted = np.asarray(logits, np.float64) - float(np.max(logits))
+    exp = np.exp(shifted)
+    return np.asarray(exp / exp.sum())
 
 
 def quantize(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:

@@ -63,7 +63,6 @@ STAGES = (
     Stage(1, 3, 1, 6, 320),
 )
 STEM_FILTERS = 32
-BLOCK_COUNT = sum(stage.repeats for stage in STAGES)
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -81,6 +80,31 @@ def normalise(inputs: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Rescaling(1.0 / 128, offset=-127.0 / 128, name="normalise")(inputs)
 
 
+@dataclass(frozen=True)
+class Block:
+    """One MBConv block: its input filters, its stage and its stride."""
+
+    index: int
+    filters_in: int
+    stage: Stage
+    stride: int
+
+
+def _block_plan() -> tuple[Block, ...]:
+    plan: list[Block] = []
+    filters_in = STEM_FILTERS
+    for stage in STAGES:
+        for repeat in range(stage.repeats):
+            stride = stage.stride if repeat == 0 else 1
+            plan.append(Block(len(plan), filters_in, stage, stride))
+            filters_in = stage.filters
+    return tuple(plan)
+
+
+BLOCKS = _block_plan()
+BLOCK_COUNT = len(BLOCKS)
+
+
 def build_base(input_shape: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 3)) -> keras.Model:
     """The convolutional base, normalised input to the 1280-channel feature map."""
     inputs = keras.Input(shape=input_shape, name="normalised")
@@ -89,38 +113,53 @@ def build_base(input_shape: tuple[int, int, int] = (IMAGE_SIZE, IMAGE_SIZE, 3)) 
     )
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="stem_bn")(x)
     x = layers.ReLU(6.0, name="stem_relu")(x)
-    block = 0
-    filters_in = STEM_FILTERS
-    for stage in STAGES:
-        for repeat in range(stage.repeats):
-            stride = stage.stride if repeat == 0 else 1
-            x = _mbconv(x, block, filters_in, stage, stride)
-            filters_in = stage.filters
-            block += 1
+    return keras.Model(inputs, build_top_blocks(x, 0), name=BASE_NAME)
+
+
+def build_top_blocks(x: keras.KerasTensor, first_block: int) -> keras.KerasTensor:
+    """Blocks `first_block`.. and the head conv: the base's top, from a block's input on.
+
+    Layer names are the same wherever the top is built, so weights move between a whole base
+    and a top trained alone on cached activations by name.
+    """
+    for block in BLOCKS[first_block:]:
+        x = _mbconv(x, block)
     x = layers.Conv2D(FEATURES, 1, padding="same", use_bias=False, name="head")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name="head_bn")(x)
-    x = layers.ReLU(6.0, name="head_relu")(x)
-    return keras.Model(inputs, x, name=BASE_NAME)
+    return layers.ReLU(6.0, name="head_relu")(x)
 
 
-def _mbconv(
-    x: keras.KerasTensor, block: int, filters_in: int, stage: Stage, stride: int
-) -> keras.KerasTensor:
-    name = f"block{block}"
+def block_input_name(block: int) -> str:
+    """The base layer whose output feeds `block` (the stem's activation for block 0)."""
+    if block == 0:
+        return "stem_relu"
+    previous = BLOCKS[block - 1]
+    same = previous.stride == 1 and previous.filters_in == previous.stage.filters
+    return f"block{block - 1}_add" if same else f"block{block - 1}_project_bn"
+
+
+def _mbconv(x: keras.KerasTensor, block: Block) -> keras.KerasTensor:
+    name = f"block{block.index}"
+    stage = block.stage
     shortcut = x
-    expanded = filters_in * stage.expand
     if stage.expand != 1:
-        x = layers.Conv2D(expanded, 1, padding="same", use_bias=False, name=f"{name}_expand")(x)
+        x = layers.Conv2D(
+            block.filters_in * stage.expand,
+            1,
+            padding="same",
+            use_bias=False,
+            name=f"{name}_expand",
+        )(x)
         x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_expand_bn")(x)
         x = layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
     x = layers.DepthwiseConv2D(
-        stage.kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_dw"
+        stage.kernel, strides=block.stride, padding="same", use_bias=False, name=f"{name}_dw"
     )(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_dw_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
     x = layers.Conv2D(stage.filters, 1, padding="same", use_bias=False, name=f"{name}_project")(x)
     x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_project_bn")(x)
-    if stride == 1 and filters_in == stage.filters:
+    if block.stride == 1 and block.filters_in == stage.filters:
         x = layers.Add(name=f"{name}_add")([x, shortcut])
     return x
 
