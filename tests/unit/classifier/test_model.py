@@ -11,8 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from classifier.artifact import ModelMetadata, OutputSpec
 from classifier.contracts import ModelPointer
-from classifier.model import LoadedModel, ModelStore, ModelUnavailableError, dequantize, quantize
+from classifier.imaging import InputSpec
+from classifier.model import (
+    LoadedModel,
+    ModelStore,
+    ModelUnavailableError,
+    dequantize,
+    group_matrix,
+    quantize,
+    softmax,
+)
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
@@ -173,3 +183,59 @@ def test_label_count_must_match_the_model_outputs(tiny_model_dir: Path, tmp_path
     (broken / "labels.json").write_text(json.dumps(["red", "green"]))
     with pytest.raises(ModelUnavailableError, match="3 outputs but 2 labels"):
         LoadedModel.from_directory(broken)
+
+
+def grouped_copy(source: Path, target: Path, groups: list[list[int]], labels: list[str]) -> Path:
+    """The tiny model re-labelled as a grouped-logits model (its 3 outputs, `labels` groups)."""
+    shutil.copytree(source, target)
+    metadata = json.loads((target / "model.json").read_text())
+    metadata["labels"] = labels
+    metadata["output"] = {"kind": "grouped_logits", "groups": groups}
+    (target / "model.json").write_text(json.dumps(metadata))
+    (target / "labels.json").write_text(json.dumps(labels))
+    return target
+
+
+def test_a_grouped_model_gives_each_label_its_groups_softmax_mass(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given the tiny red/green/blue model read as two labels: warm = {red}, cool = {green, blue}
+    model = LoadedModel.from_directory(
+        grouped_copy(tiny_model_dir, tmp_path / "grouped", [[0], [1, 2]], ["warm", "cool"])
+    )
+    # When it classifies a blue and a red image
+    blue = model.predict(solid((30, 40, 220)), top_k=2)
+    red = model.predict(solid((220, 30, 30)), top_k=2)
+    # Then the groups decide the label, and the two masses add up to the whole softmax
+    assert blue[0].label == "cool" and red[0].label == "warm"
+    assert sum(p.confidence for p in blue) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_summing_in_float_keeps_the_mass_that_int8_probabilities_round_away() -> None:
+    # Given 1,000 logits where one label owns 300 classes each with a small probability
+    logits = np.zeros(1000)
+    logits[0] = 4.0  # the single most likely class belongs to the other label
+    groups = ((0,), tuple(range(1, 301)))
+    metadata = ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=("single", "many"),
+        output=OutputSpec("grouped_logits", groups),
+    )
+    matrix = group_matrix(metadata, 1000)
+    assert matrix is not None
+    # When the group mass is summed in float, as the function does
+    mass = matrix @ softmax(logits)
+    # Then the many small probabilities win, while int8 softmax outputs (1/256 steps) lose them
+    probabilities = softmax(logits)
+    as_int8 = np.round(probabilities * 256) / 256
+    assert mass[1] > mass[0]
+    assert as_int8[list(groups[1])].sum() < as_int8[0]
+
+
+def test_output_groups_must_name_outputs_the_model_has(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    directory = grouped_copy(tiny_model_dir, tmp_path / "bad", [[0], [1, 7]], ["a", "b"])
+    with pytest.raises(ModelUnavailableError, match="beyond 3"):
+        LoadedModel.from_directory(directory)

@@ -1,0 +1,167 @@
+"""The day-0 model: ImageNet's own classifier plus a mapping onto the user's labels.
+
+It needs no labelled data. The int8 network outputs ImageNet's 1,000 logits; model.json's
+`output` names each label's ImageNet classes, and the function sums their softmax mass in
+float after dequantizing (`classifier.model`), so the many small probabilities of, say,
+118 dog breeds are not rounded away one by one. It is evaluated and gated like a trained
+model, and promoted like one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.artifact import (
+    OUTPUT_GROUPED_LOGITS,
+    ModelMetadata,
+    OutputSpec,
+    write_artifact_dir,
+)
+from classifier.imaging import InputSpec
+from classifier.model import group_matrix, softmax
+from training import evalsets, export
+from training.backbones import efficientnet_lite as lite
+from training.evaluate import int8_predictions
+from training.gate import GateResult, check_gate
+from training.imagenet import ANIMALS10_MAPPING, resolve_mapping, short_name
+
+log = logging.getLogger(__name__)
+
+ARCHITECTURE = f"{lite.ARCH}-imagenet-day0"
+PRIMARY_SET = evalsets.REAL_PHOTOS
+MIN_ACCURACY = 0.80
+MAX_DROP_PP = 1.0
+REPRESENTATIVE_COUNT = 200
+
+
+class Day0Error(ValueError):
+    """The day-0 model cannot be built: no data to calibrate or evaluate it on."""
+
+
+@dataclass(frozen=True)
+class Day0Result:
+    """The artifact directory, its metadata and the gate's verdict."""
+
+    model_dir: Path
+    metadata: ModelMetadata
+    gate: GateResult
+
+
+def build_day0(
+    model_dir: Path,
+    *,
+    version: str,
+    mapping: Mapping[str, tuple[int, ...]] | None = None,
+    eval_dir: Path | None = None,
+    calibration_images: np.ndarray | None = None,
+    min_accuracy: float = MIN_ACCURACY,
+    max_drop_pp: float = MAX_DROP_PP,
+) -> Day0Result:
+    """Convert, quantize, evaluate and gate the day-0 model into `model_dir`."""
+    started = time.monotonic()
+    groups = dict(mapping) if mapping is not None else resolve_mapping(ANIMALS10_MAPPING)
+    labels = tuple(sorted(groups))
+    spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
+    output = OutputSpec(OUTPUT_GROUPED_LOGITS, tuple(groups[label] for label in labels))
+    sets = evalsets.standard_sets(labels, spec)
+    if eval_dir is not None:
+        sets.append(evalsets.load_set("user", eval_dir, labels, spec))
+    if not sets:
+        raise Day0Error(
+            "no evaluation set for these labels: pass a folder of labelled photos (--eval-dir)"
+        )
+    network = lite.imagenet_classifier(lite.IMAGE_SIZE)
+    if calibration_images is None:
+        calibration_images = _calibration_images(sets)
+    int8_tflite = export.to_int8_tflite(network, calibration_images)
+    float_tflite = export.to_float_tflite(network)
+    provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
+    matrix = group_matrix(provisional, lite.IMAGENET_CLASSES)
+    assert matrix is not None
+
+    def float_predict(images: np.ndarray) -> np.ndarray:
+        logits = np.asarray(network.predict(images.astype(np.float32), batch_size=32, verbose=0))
+        return np.asarray([np.argmax(matrix @ softmax(row)) for row in logits])
+
+    latencies: list[float] = []
+
+    def int8_predict(images: np.ndarray) -> np.ndarray:
+        predicted, latency_ms = int8_predictions(int8_tflite, provisional, images)
+        latencies.append(latency_ms)
+        return predicted
+
+    evaluations: dict[str, Any] = {}
+    for evaluation_set in sets:
+        evaluations[evaluation_set.name], _ = evalsets.evaluate(
+            evaluation_set, labels, int8_predict, float_predict
+        )
+    primary_name = PRIMARY_SET if PRIMARY_SET in evaluations else sets[-1].name
+    primary = evaluations[primary_name]
+    gate = check_gate(
+        float_accuracy=primary["float_accuracy"],
+        int8_accuracy=primary["accuracy"],
+        min_int8_accuracy=min_accuracy,
+        max_drop_pp=max_drop_pp,
+        test_count=primary["count"],
+    )
+    metadata = ModelMetadata(
+        version=version,
+        input=spec,
+        labels=labels,
+        architecture=ARCHITECTURE,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        output=output,
+        metrics={
+            "float_accuracy": primary["float_accuracy"],
+            "int8_accuracy": primary["accuracy"],
+            "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
+            "test_count": primary["count"],
+            "primary_set": primary_name,
+            "evaluations": evaluations,
+            "float_size_bytes": len(float_tflite),
+            "int8_size_bytes": len(int8_tflite),
+            "size_ratio": round(len(int8_tflite) / len(float_tflite), 4),
+            "int8_latency_ms_p50": round(float(np.median(latencies)), 3) if latencies else None,
+            "params": int(network.count_params()),
+            "wall_seconds": round(time.monotonic() - started, 1),
+        },
+        dataset={
+            "name": "imagenet-1k",
+            "weights": f"{lite.WEIGHTS_PACKAGE}=={lite.weights_version()}",
+            "mapping": {label: [f"{i} {short_name(i)}" for i in groups[label]] for label in labels},
+        },
+        gate=gate.to_dict(),
+    )
+    write_artifact_dir(model_dir, int8_tflite, metadata)
+    log.info(
+        "day-0 model %s: %s",
+        version,
+        ", ".join(f"{name} {entry['accuracy']:.1%}" for name, entry in evaluations.items()),
+    )
+    return Day0Result(model_dir=model_dir, metadata=metadata, gate=gate)
+
+
+def _calibration_images(sets: list[evalsets.EvaluationSet]) -> np.ndarray:
+    """Calibration for int8: the real photos' training split, else the evaluation images."""
+    from training.data import list_class_files, load_images
+    from training.datasets import photos
+
+    spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
+    pools = []
+    try:
+        index = list_class_files(photos.train_dir())
+        pools.append(load_images(index, spec).images)
+    except Exception as error:  # noqa: BLE001 - any failure falls back to the eval images
+        log.warning("no real training photos for calibration: %s", error)
+    pools += [s.images.images for s in sets]
+    images = np.concatenate(pools)
+    rng = np.random.default_rng(0)
+    return images[rng.permutation(len(images))[:REPRESENTATIVE_COUNT]]

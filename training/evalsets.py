@@ -1,0 +1,130 @@
+"""Named evaluation sets shared between models, so a challenger is judged where the champion was.
+
+Every model this project trains or builds is evaluated on its own test split and on the
+standard sets whose labels it has:
+- `emoji-renderings`: emoji renderings of the ten Animals-10 classes from a fixed seed
+  (never a training seed), generated once into the cache;
+- `real-photos`: the held-out split of the real photographs assembled from packages
+  (`training.datasets.photos`).
+model.json's `metrics.evaluations` holds, per set, its fingerprint, size and accuracies.
+Two models share a set when the name and the fingerprint agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.imaging import InputSpec
+from training.backbones.efficientnet_lite import cache_root
+from training.data import DataError, LoadedImages, fingerprint, list_class_files, load_images
+from training.evaluate import Evaluation, score
+
+log = logging.getLogger(__name__)
+
+TEST_SPLIT = "test"
+EMOJI_RENDERINGS = "emoji-renderings"
+REAL_PHOTOS = "real-photos"
+RENDERINGS_SEED = 7_777  # training renders with its own seed; the demo uploads with 90_210
+RENDERINGS_PER_CLASS = 30
+RENDERINGS_SIZE = 128
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Images with label ids in a model's label order, and the fingerprint of the files."""
+
+    name: str
+    images: LoadedImages
+    fingerprint: str
+
+    @property
+    def count(self) -> int:
+        return len(self.images.label_ids)
+
+
+def load_set(name: str, directory: Path, labels: Sequence[str], spec: InputSpec) -> EvaluationSet:
+    """A folder-per-class set read through the Lambda's preprocessing."""
+    index = list_class_files(directory, labels)
+    return EvaluationSet(name, load_images(index, spec), fingerprint(index.root, index.files))
+
+
+def renderings_dir() -> Path:
+    """The emoji evaluation renderings, generated on first use."""
+    from training.datasets import emoji
+
+    directory = (
+        cache_root() / "evalsets" / f"{EMOJI_RENDERINGS}-s{RENDERINGS_SEED}-n{RENDERINGS_PER_CLASS}"
+    )
+    marker = directory / ".complete"
+    if not marker.is_file():
+        emoji.generate(
+            directory,
+            images_per_class=RENDERINGS_PER_CLASS,
+            seed=RENDERINGS_SEED,
+            image_size=RENDERINGS_SIZE,
+        )
+        marker.write_text("ok\n")
+    return directory
+
+
+def photos_dir() -> Path:
+    """The held-out real photographs, assembled on first use."""
+    from training.datasets import photos
+
+    return photos.heldout_dir()
+
+
+STANDARD_SETS: dict[str, Callable[[], Path]] = {
+    EMOJI_RENDERINGS: renderings_dir,
+    REAL_PHOTOS: photos_dir,
+}
+
+
+def standard_sets(
+    labels: Sequence[str], spec: InputSpec, names: Sequence[str] = tuple(STANDARD_SETS)
+) -> list[EvaluationSet]:
+    """The standard sets this label set can be scored on; one that cannot be built is skipped
+    with a warning (no emoji font, no package registry), never silently."""
+    from training.datasets.animals10 import LABELS as ANIMALS10
+
+    if not set(ANIMALS10) <= set(labels):
+        return []
+    sets = []
+    for name in names:
+        try:
+            sets.append(load_set(name, STANDARD_SETS[name](), labels, spec))
+        except (DataError, OSError, RuntimeError, ValueError) as error:
+            log.warning("evaluation set %s is not available: %s", name, error)
+    return sets
+
+
+def evaluate(
+    evaluation_set: EvaluationSet,
+    labels: Sequence[str],
+    int8_predict: Predict,
+    float_predict: Predict | None = None,
+) -> tuple[dict[str, Any], Evaluation]:
+    """model.json's entry for one set, and the int8 model's full evaluation."""
+    truth = evaluation_set.images.label_ids
+    int8_eval = score(truth, int8_predict(evaluation_set.images.images), labels)
+    float_eval = (
+        score(truth, float_predict(evaluation_set.images.images), labels)
+        if float_predict is not None
+        else None
+    )
+    entry: dict[str, Any] = {
+        "fingerprint": evaluation_set.fingerprint,
+        "count": evaluation_set.count,
+        "accuracy": round(int8_eval.accuracy, 6),
+        "float_accuracy": round(float_eval.accuracy, 6) if float_eval else None,
+        "per_class": int8_eval.per_class,
+    }
+    return entry, int8_eval
