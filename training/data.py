@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier.contracts import tag_value_problem
 from classifier.imaging import ImageLimits, InputSpec, RejectedImageError, prepare_image
 from training.datasets.animals10 import english_label
 
@@ -25,7 +26,7 @@ LOAD_WORKERS = 4
 
 
 class DataError(ValueError):
-    """The data set cannot be used: no classes, no images, or labels the model lacks."""
+    """The data set cannot be used: no classes, no images, bad labels, or labels the model lacks."""
 
 
 @dataclass(frozen=True)
@@ -80,14 +81,17 @@ def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> Fi
 
     With `labels`, class indices follow that order (a model's labels) and a folder whose
     label is not among them is an error; without, labels are the sorted folder labels.
+    A label the function could not write as an S3 tag value is an error too.
     """
     if not directory.is_dir():
         raise DataError(f"data directory {directory} does not exist")
     root = find_class_root(directory)
     by_label: dict[str, list[Path]] = {}
     for class_dir in _visible_dirs(root):
+        label = english_label(class_dir.name)
+        check_class_label(class_dir, label)
         files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not _hidden(p, root))
-        by_label.setdefault(english_label(class_dir.name), []).extend(files)
+        by_label.setdefault(label, []).extend(files)
     if not by_label:
         raise DataError(f"{directory} has no class folders (expected <label>/<image files>)")
     if labels is None:
@@ -108,6 +112,18 @@ def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> Fi
         files=tuple(path for path, _ in pairs),
         label_ids=tuple(label_id for _, label_id in pairs),
     )
+
+
+def check_class_label(folder: Path, label: str) -> None:
+    """Refuse a class label that is blank or that S3 cannot store as a tag value."""
+    if not label.strip():
+        raise DataError(f'class folder "{folder}" gives a blank label; rename the folder')
+    problem = tag_value_problem(label)
+    if problem:
+        raise DataError(
+            f'class folder "{folder}" gives the label {label!r}, which S3 cannot store as a '
+            f"tag value: {problem}; rename the folder"
+        )
 
 
 def load_image(path: Path, spec: InputSpec, limits: ImageLimits = TRAINING_LIMITS) -> np.ndarray:

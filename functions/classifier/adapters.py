@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .classify import TagsRejectedError
 from .contracts import TABLE_PARTITION_KEY, ModelPointer, object_pk
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
@@ -22,6 +23,10 @@ from .results import ORDER_ATTRIBUTE
 # Adaptive retries absorb short throttling bursts; whatever is left goes back to the queue.
 _CLIENT_CONFIG = Config(retries={"max_attempts": 4, "mode": "adaptive"}, max_pool_connections=32)
 _MISSING_OBJECT_CODES = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
+# What PutObjectTagging answers when the tag set itself is unacceptable (a value outside S3's
+# pattern, more than 10 tags, a malformed set): the same request would fail on every retry.
+_REJECTED_TAGS_CODES = ("InvalidTag", "BadRequest", "MalformedXML")
+_MAX_REASON_CHARS = 300
 
 
 class ObjectGoneError(LookupError):
@@ -92,7 +97,14 @@ class S3Objects:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key, "Tagging": {"TagSet": tags}}
         if version_id:
             args["VersionId"] = version_id
-        self._s3.put_object_tagging(**args)
+        try:
+            self._s3.put_object_tagging(**args)
+        except ClientError as error:
+            code = _code(error)
+            if code in _REJECTED_TAGS_CODES:
+                message = " ".join(str(error.response.get("Error", {}).get("Message", "")).split())
+                raise TagsRejectedError(f"{code}: {message}"[:_MAX_REASON_CHARS]) from None
+            raise
 
 
 class DynamoResults:

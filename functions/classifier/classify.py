@@ -1,6 +1,7 @@
 """The core: one object event in, one outcome out. The failure policy is decided here.
 
 permanent (bad image)        -> REJECTED item, acknowledged
+tags S3 will not store       -> CLASSIFIED item, `tags` says why they were skipped; acknowledged
 transient (anything raised)  -> the caller reports the record failed; the queue retries, then DLQ
 duplicate / stale            -> nothing written, acknowledged
 noise                        -> handled by events.parse_body (no events)
@@ -10,6 +11,7 @@ Adapters come in as arguments (ports below), so this module has no AWS dependenc
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +30,26 @@ from .results import (
     merge_tags,
     our_tags,
     rejected_item,
+    tags_problem,
 )
+
+logger = logging.getLogger(__name__)
+
+
+class TagsRejectedError(ValueError):
+    """S3 refused the tag set itself (not a throttle or an outage): retrying cannot help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ObjectReader(Protocol):
-    """Reads image bytes and reads/writes object tags."""
+    """Reads image bytes and reads/writes object tags.
+
+    `put_tags` raises `TagsRejectedError` when S3 refuses the tags themselves, and anything
+    else for faults worth a retry.
+    """
 
     def get(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any: ...
 
@@ -170,8 +187,21 @@ class Classifier:
     def _tag(self, facts: ObjectFacts, ours: dict[str, str]) -> str:
         if not self.tagging_enabled:
             return "disabled"
+        # A tag S3 refuses would be refused on every retry, and the image would end in the DLQ
+        # although it was classified; so such tags are skipped and the item says why.
+        problem = tags_problem(ours)
+        if problem:
+            return _tags_skipped(facts, problem)
         existing = self.objects.get_tags(facts.bucket, facts.key, facts.version_id)
         merged, state = merge_tags(existing, ours)
         if merged is not None:
-            self.objects.put_tags(facts.bucket, facts.key, facts.version_id, merged)
+            try:
+                self.objects.put_tags(facts.bucket, facts.key, facts.version_id, merged)
+            except TagsRejectedError as error:
+                return _tags_skipped(facts, f"S3 rejected the tags ({error.reason})")
         return state
+
+
+def _tags_skipped(facts: ObjectFacts, reason: str) -> str:
+    logger.warning("tags not written to s3://%s/%s: %s", facts.bucket, facts.key, reason)
+    return f"skipped: {reason}"

@@ -7,6 +7,7 @@ the CLI and training all import this module so none of them can drift from the f
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,6 +43,34 @@ TAG_MODEL = "imgclf:model"
 OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)
 TAG_PREFIX = "imgclf:"
 MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
+
+# What S3 accepts in a tag value, as its API Reference documents it (the Tag and S3Tag
+# shapes): the pattern below, 0 to 256 characters. The S3 User Guide adds that tags are held
+# as UTF-16, so a character outside the Basic Multilingual Plane counts twice. Python's `re`
+# has no \p{...} classes, so `tag_value_problem` checks the same Unicode general categories
+# (L letters, Z separators, N numbers) with `unicodedata`; a unit test compares the two.
+TAG_VALUE_PATTERN = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$"
+TAG_VALUE_MAX_LENGTH = 256
+TAG_VALUE_CATEGORIES = ("L", "Z", "N")
+TAG_VALUE_SYMBOLS = "_.:/=+-@"
+TAG_VALUE_RULE = (
+    f"allowed: letters, numbers, spaces and {' '.join(TAG_VALUE_SYMBOLS)}, "
+    f"at most {TAG_VALUE_MAX_LENGTH} characters"
+)
+
+
+def tag_value_problem(value: str) -> str | None:
+    """Why S3 would refuse `value` as an object tag value, in one line; None if it accepts it."""
+    for char in value:
+        if unicodedata.category(char)[0] not in TAG_VALUE_CATEGORIES and (
+            char not in TAG_VALUE_SYMBOLS
+        ):
+            return f"{char!r} (U+{ord(char):04X}) is not allowed ({TAG_VALUE_RULE})"
+    length = len(value.encode("utf-16-le")) // 2
+    if length > TAG_VALUE_MAX_LENGTH:
+        return f"it is {length} characters long ({TAG_VALUE_RULE})"
+    return None
+
 
 # --- model artifact (model.tar.gz, the SageMaker output) ---------------------------------
 ARTIFACT_NAME = "model.tar.gz"

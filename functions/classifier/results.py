@@ -21,6 +21,7 @@ from .contracts import (
     TAG_PREFIX,
     Status,
     object_pk,
+    tag_value_problem,
 )
 from .model import Prediction
 
@@ -131,6 +132,16 @@ def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
         TAG_CONFIDENCE: f"{prediction.confidence:.4f}",
         TAG_MODEL: model_version,
     }
+
+
+def tags_problem(ours: Mapping[str, str]) -> str | None:
+    """Why S3 would refuse one of our tag values (model.json may hold any label), or None."""
+    for key, value in ours.items():
+        problem = tag_value_problem(value)
+        if problem:
+            shown = value if len(value) <= 40 else value[:40] + "…"
+            return f"{key} {shown!r} is not a valid S3 tag value: {problem}"
+    return None
 
 
 def merge_tags(

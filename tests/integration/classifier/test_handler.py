@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +14,16 @@ from boto3.dynamodb.conditions import Key
 from PIL import Image
 
 from classifier import handler
-from classifier.contracts import LABEL_INDEX, STATUS_INDEX
+from classifier.adapters import S3Objects
+from classifier.artifact import pack_artifact, read_metadata, write_artifact_dir
+from classifier.classify import TagsRejectedError
+from classifier.contracts import (
+    ARTIFACT_MODEL_FILE,
+    LABEL_INDEX,
+    STATUS_INDEX,
+    ModelPointer,
+    artifact_key,
+)
 from tests.fixtures.events import (
     FakeLambdaContext,
     s3_body,
@@ -230,3 +241,53 @@ def test_metrics_are_emitted_as_embedded_metric_format(
     assert {"ImagesClassified", "ImagesRejected", "ImageLatency", "ModelLoadTime"} <= names
     assert emitted["ImagesClassified"] in (1.0, [1.0]) and emitted["ImagesRejected"] in (1.0, [1.0])
     assert emitted["service"] == "imgclf"
+
+
+def promote_relabelled_tiny_model(
+    aws: SimpleNamespace, tiny_model_dir: Path, tmp_path: Path, labels: tuple[str, ...]
+) -> None:
+    """Publish the tiny model under other labels as version relabelled-v1 and make it live."""
+    metadata = dataclasses.replace(
+        read_metadata(tiny_model_dir), version="relabelled-v1", labels=labels
+    )
+    directory = write_artifact_dir(
+        tmp_path / "relabelled", (tiny_model_dir / ARTIFACT_MODEL_FILE).read_bytes(), metadata
+    )
+    tarball = pack_artifact(directory, tmp_path / "relabelled.tar.gz")
+    aws.s3.upload_file(str(tarball), "models", artifact_key("relabelled-v1"))
+    uri = f"s3://models/{artifact_key('relabelled-v1')}"
+    aws.ssm.put_parameter(
+        Name=aws.pointer,
+        Value=ModelPointer(uri, "relabelled-v1").to_json(),
+        Type="String",
+        Overwrite=True,
+    )
+    handler.reset_runtime()
+
+
+def test_label_s3_cannot_store_is_classified_and_acknowledged_not_retried(
+    aws: SimpleNamespace, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given a live model (built before labels were validated) whose label S3 refuses as a tag
+    promote_relabelled_tiny_model(aws, tiny_model_dir, tmp_path, ("bad?label", "green", "blue"))
+    meta = put(aws, "odd.png", png(COLOURS["red"]), Tagging="owner=ana")
+    # When an image of that class arrives
+    response = invoke(s3_body(s3_record("images", "odd.png", **meta)))
+    # Then the record is acknowledged, the result recorded with why tagging was skipped,
+    # and the object keeps the user's tags untouched
+    assert response == {"batchItemFailures": []}
+    recorded = item(aws, "odd.png")
+    assert recorded is not None and recorded["status"] == "CLASSIFIED"
+    assert recorded["label"] == "bad?label" and recorded["model_version"] == "relabelled-v1"
+    assert recorded["tags"].startswith(
+        "skipped: imgclf:label 'bad?label' is not a valid S3 tag value: '?' (U+003F) is not allowed"
+    )
+    assert tags(aws, "odd.png") == {"owner": "ana"}
+
+
+def test_s3_refusing_tags_raises_tags_rejected_not_a_retryable_error(aws: SimpleNamespace) -> None:
+    # S3 (here moto) answers InvalidTag; the adapter turns it into the core's permanent error.
+    put(aws, "v.png", png(COLOURS["red"]))
+    with pytest.raises(TagsRejectedError) as raised:
+        S3Objects(aws.s3).put_tags("images", "v.png", None, [{"Key": "k", "Value": "bad?value"}])
+    assert raised.value.reason.startswith("InvalidTag: ")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from classifier.classify import Classifier, Outcome
+from classifier.classify import Classifier, Outcome, TagsRejectedError
 from classifier.events import EventKind, ObjectEvent
 from classifier.imaging import ImageLimits
 from classifier.model import LoadedModel, ModelUnavailableError
@@ -207,3 +207,64 @@ def test_tagging_can_be_switched_off(world: SimpleNamespace) -> None:
     world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
     world.classifier.handle(created("a.png"))
     assert world.results.items["a.png"]["tags"] == "disabled" and world.objects.tag_writes == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        (
+            "labels",
+            ("noir?", "green", "blue"),
+            "imgclf:label 'noir?' is not a valid S3 tag value: '?'",
+        ),
+        ("version", "v1 (hand)", "imgclf:model 'v1 (hand)' is not a valid S3 tag value: '('"),
+    ],
+)
+def test_tag_value_s3_cannot_store_is_never_sent_and_the_item_says_why(
+    world: SimpleNamespace, tiny: LoadedModel, field: str, value: object, why: str
+) -> None:
+    # Given a model whose label or version S3 would refuse as a tag value (an old model.json)
+    world.model = LoadedModel(
+        tiny._model_bytes, dataclasses.replace(tiny.metadata, **{field: value})
+    )
+    world.objects.objects["cat.png"] = (png((220, 30, 30)), "e1")
+    world.objects.tags["cat.png"] = [{"Key": "owner", "Value": "ana"}]
+    world.objects.tag_failure = AssertionError("put_tags must not be called")
+    # When the image is handled
+    result = world.classifier.handle(created("cat.png"))
+    # Then it is classified and acknowledged, S3 is not asked, and the item says why
+    assert result.outcome is Outcome.CLASSIFIED
+    item = world.results.items["cat.png"]
+    assert item["status"] == "CLASSIFIED" and item["tags"].startswith(f"skipped: {why}")
+    assert world.objects.tag_writes == 0
+    assert world.objects.tags["cat.png"] == [{"Key": "owner", "Value": "ana"}]
+
+
+def test_tags_s3_rejects_are_recorded_as_skipped_and_the_record_acknowledged(
+    world: SimpleNamespace, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an S3 that refuses the tag set itself, which no retry can change
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.objects.tag_failure = TagsRejectedError(
+        "InvalidTag: The TagValue you have provided is invalid"
+    )
+    # When the image is handled, nothing is raised
+    result = world.classifier.handle(created("a.png"))
+    # Then the result is recorded as usual, with the reason in `tags`
+    assert result.outcome is Outcome.CLASSIFIED and result.label == "green"
+    item = world.results.items["a.png"]
+    assert item["status"] == "CLASSIFIED" and item["label"] == "green"
+    assert item["tags"] == (
+        "skipped: S3 rejected the tags (InvalidTag: The TagValue you have provided is invalid)"
+    )
+    assert [r.levelname for r in caplog.records if "s3://images/a.png" in r.getMessage()] == [
+        "WARNING"
+    ]
+
+
+def test_throttled_tagging_still_raises_so_the_record_is_retried(world: SimpleNamespace) -> None:
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.objects.tag_failure = TimeoutError("SlowDown: Please reduce your request rate")
+    with pytest.raises(TimeoutError):
+        world.classifier.handle(created("a.png"))
+    assert world.results.items == {}

@@ -16,6 +16,7 @@ from classifier.results import (
     merge_tags,
     our_tags,
     rejected_item,
+    tags_problem,
 )
 
 RECORDED = {"event_order": "T2#0", "etag": "e1", "model_version": "v1"}
@@ -111,3 +112,10 @@ def test_merge_skips_the_write_when_tags_are_already_right() -> None:
     ours = our_tags(Prediction("cat", 0.9), "v")
     current = user_tags(1) + [{"Key": k, "Value": v} for k, v in ours.items()]
     assert merge_tags(current, ours) == (None, "applied")
+
+
+def test_tags_problem_names_the_tag_and_shortens_a_long_value() -> None:
+    assert tags_problem(our_tags(Prediction("golden retriever", 0.9), "v1")) is None
+    problem = tags_problem(our_tags(Prediction("x" * 300, 0.9), "v1"))
+    assert problem is not None and problem.startswith(f"{TAG_LABEL} '{'x' * 40}…' ")
+    assert "it is 300 characters long" in problem and len(problem) < 200

@@ -171,3 +171,41 @@ def test_fingerprint_changes_with_bytes_and_names_not_with_location(tmp_path: Pa
     assert fingerprint(tmp_path / "two", [b]) != first
     renamed = b.rename(b.with_name("b.png"))
     assert fingerprint(tmp_path / "two", [renamed]) != fingerprint(tmp_path / "one", [a])
+
+
+@pytest.mark.parametrize(
+    ("folder", "problem"),
+    [
+        ("noir?", "'?' (U+003F) is not allowed"),
+        ("a,b", "',' (U+002C) is not allowed"),
+        ('"quoted"', "'\"' (U+0022) is not allowed"),
+    ],
+)
+def test_class_folder_whose_label_s3_cannot_store_is_refused_with_the_rule(
+    tmp_path: Path, folder: str, problem: str
+) -> None:
+    # Given a data set with one class folder whose name S3 cannot hold as a tag value
+    _write(tmp_path, "chat/gris/a.png", _png((0, 0, 0)))
+    _write(tmp_path, f"chat/{folder}/b.png", _png((0, 0, 0)))
+    # When it is listed, Then the error names the folder, the label and the rule
+    with pytest.raises(DataError) as raised:
+        list_class_files(tmp_path / "chat")
+    message = str(raised.value)
+    assert message == (
+        f'class folder "{tmp_path / "chat" / folder}" gives the label {folder!r}, which S3 '
+        f"cannot store as a tag value: {problem} (allowed: letters, numbers, spaces and "
+        "_ . : / = + - @, at most 256 characters); rename the folder"
+    )
+
+
+def test_class_folder_with_a_blank_name_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "gris/a.png", _png((0, 0, 0)))
+    _write(tmp_path, "  /b.png", _png((0, 0, 0)))
+    with pytest.raises(DataError, match="gives a blank label; rename the folder"):
+        list_class_files(tmp_path)
+
+
+def test_labels_s3_accepts_are_listed_as_they_are(tmp_path: Path) -> None:
+    for folder in ("golden retriever", "café", "a=b", "user@host"):
+        _write(tmp_path, f"{folder}/x.png", _png((0, 0, 0)))
+    assert list_class_files(tmp_path).labels == ("a=b", "café", "golden retriever", "user@host")
