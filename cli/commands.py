@@ -11,6 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from classifier.contracts import Status
+from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
 from . import dlq as dead_letters
 from . import models as model_versions
@@ -143,23 +144,37 @@ def _object_tags(deployment, key: str) -> dict[str, str]:  # type: ignore[no-unt
 def model(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     if args.model_command == "promote":
-        pointer = model_versions.promote(deployment, args.version, force=args.force)
+        promotion = model_versions.promote(
+            deployment,
+            args.version,
+            force=args.force,
+            max_regression_pp=args.max_regression_pp,
+        )
+        if promotion.comparison is not None:
+            _print_comparison(promotion.comparison)
+        pointer = promotion.pointer
         stdout.print(f"model {pointer.version} is live in {deployment.env} ({pointer.uri})")
         return 0
     live = model_versions.live_pointer(deployment)
     versions = model_versions.list_versions(deployment)
     table = Table(title=f"models in {deployment.env}")
-    for column in ("live", "version", "created", "arch", "int8 acc", "gate", "size"):
+    columns = ("live", "version", "created", "arch", "int8 acc", "evaluations", "gate", "size")
+    for column in columns:
         table.add_column(column)
     for version in versions:
         metadata = version.metadata or {}
         accuracy = version.int8_accuracy
+        per_set = ", ".join(
+            f"{name} {evaluation.accuracy:.1%}"
+            for name, evaluation in sorted(evaluations(metadata).items())
+        )
         table.add_row(
             "*" if live and live.version == version.version else "",
             version.version,
             str(metadata.get("created_at", version.last_modified)),
             str(metadata.get("architecture", "?")),
             f"{accuracy:.3f}" if accuracy is not None else "-",
+            per_set or "-",
             version.gate,
             f"{version.size / 1024:.0f} KiB",
         )
@@ -169,6 +184,18 @@ def model(args: argparse.Namespace) -> int:
     elif live is None:
         stderr.print("no model is promoted: `imgclf model promote VERSION`")
     return 0
+
+
+def _print_comparison(comparison: Comparison) -> None:
+    """The candidate against the model it replaces, set by set, as `gate.champion` sees it."""
+    if comparison.rows:
+        table = Table(title=f"{comparison.candidate_version} vs live {comparison.live_version}")
+        for column in COLUMNS:
+            table.add_column(column)
+        for row in comparison.rows:
+            table.add_row(*row_cells(row))
+        stdout.print(table)
+    stdout.print(comparison.summary)
 
 
 def train(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from gate.champion import DEFAULT_MAX_REGRESSION_PP
+
 from .errors import CliError
 
 DEFAULT_ENV_VARIABLE = "IMGCLF_ENV"
@@ -42,6 +44,16 @@ def _env_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     _add_env(parent, argparse.SUPPRESS)
     return parent
+
+
+def _percentage_points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text} is not 0..100 percentage points")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
         "promote", help="make a version live (also: rollback)", parents=[env]
     )
     model_promote.add_argument("version")
-    model_promote.add_argument("--force", action="store_true", help="even if its gate failed")
+    model_promote.add_argument(
+        "--force",
+        action="store_true",
+        help="even if its gate failed or it is worse than the live model",
+    )
+    model_promote.add_argument(
+        "--max-regression-pp",
+        type=_percentage_points,
+        default=DEFAULT_MAX_REGRESSION_PP,
+        metavar="PP",
+        help="refuse a version this many percentage points worse than the live model on an "
+        f"evaluation set both share (default {DEFAULT_MAX_REGRESSION_PP})",
+    )
 
     train = commands.add_parser("train", help="train a model and upload it", parents=[env])
     train.add_argument("--cloud", action="store_true", help="start the deployed state machine")

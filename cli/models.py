@@ -17,6 +17,7 @@ from classifier.contracts import (
     ModelPointer,
     artifact_key,
 )
+from gate.champion import DEFAULT_MAX_REGRESSION_PP, Comparison, compare
 
 from .deployment import Deployment
 from .errors import CliError
@@ -124,8 +125,37 @@ def upload_artifact(deployment: Deployment, tarball: Any, version: str) -> str:
     return deployment.artifact_uri(version)
 
 
-def promote(deployment: Deployment, version: str, *, force: bool = False) -> ModelPointer:
-    """Point the environment at a version; refuses a missing artifact or a failed gate."""
+@dataclass(frozen=True)
+class Promotion:
+    """The pointer written, and how the version compared with the model it replaced."""
+
+    pointer: ModelPointer
+    comparison: Comparison | None  # None: forced past a live model.json that cannot be read
+
+
+def challenge(
+    deployment: Deployment, candidate: dict[str, Any], *, max_regression_pp: float
+) -> Comparison | None:
+    """The candidate's model.json against the live model's (None: the live one is unreadable)."""
+    live = live_pointer(deployment)
+    if live is None:
+        return compare(candidate, None, max_regression_pp=max_regression_pp)
+    live_metadata = read_artifact_metadata(deployment, live.version)
+    if live_metadata is None:
+        return None
+    return compare(candidate, live_metadata, max_regression_pp=max_regression_pp)
+
+
+def promote(
+    deployment: Deployment,
+    version: str,
+    *,
+    force: bool = False,
+    max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP,
+) -> Promotion:
+    """Point the environment at a version. Unless forced, refuses a missing artifact, a failed
+    gate, and a version worse than the live model on a shared evaluation set by more than
+    `max_regression_pp` percentage points (`gate.champion.compare`, as the gate Lambda)."""
     try:
         deployment.client("s3").head_object(
             Bucket=deployment.models_bucket, Key=artifact_key(version)
@@ -145,6 +175,17 @@ def promote(deployment: Deployment, version: str, *, force: bool = False) -> Mod
         raise CliError(
             f"model version {version!r} failed its quality gate; use --force to promote it anyway"
         )
+    comparison = challenge(deployment, metadata, max_regression_pp=max_regression_pp)
+    if comparison is None and not force:
+        raise CliError(
+            f"the live model's {ARTIFACT_METADATA_FILE} cannot be read, so {version!r} cannot "
+            "be compared with it; use --force to promote anyway"
+        )
+    if comparison is not None and not comparison.passed and not force:
+        raise CliError(
+            f"model version {version!r} is worse than live model {comparison.live_version} on "
+            f"{comparison.reasons[0]}; use --force to promote anyway"
+        )
     pointer = ModelPointer(uri=deployment.artifact_uri(version), version=version)
     deployment.client("ssm").put_parameter(
         Name=deployment.model_pointer_parameter,
@@ -152,4 +193,4 @@ def promote(deployment: Deployment, version: str, *, force: bool = False) -> Mod
         Type="String",
         Overwrite=True,
     )
-    return pointer
+    return Promotion(pointer=pointer, comparison=comparison)

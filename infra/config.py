@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from gate.champion import DEFAULT_MAX_REGRESSION_PP
+
 CONTEXT_KEY = "imgclf:environments"
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
@@ -47,6 +49,9 @@ class EnvironmentConfig:
     training_use_spot: bool = True
     training_max_run_seconds: int = 3600
     training_max_wait_seconds: int = 7200
+    # The quality gate refuses a candidate this many percentage points worse than the live
+    # model on a shared evaluation set (gate.champion).
+    max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP
 
     def __post_init__(self) -> None:
         if self.architecture not in ("arm64", "x86_64"):
@@ -64,6 +69,8 @@ class EnvironmentConfig:
             and self.training_max_wait_seconds < self.training_max_run_seconds
         ):
             raise ConfigError(f"{self.name}: spot training needs max_wait >= max_run")
+        if not 0 <= self.max_regression_pp <= 100:
+            raise ConfigError(f"{self.name}: max_regression_pp must be 0..100")
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -102,8 +109,14 @@ def load_environment(name: str, environments: dict[str, Any] | None = None) -> E
         raise ConfigError(f"{name}: unknown settings {', '.join(unknown)}")
     for field_ in fields(EnvironmentConfig):
         if field_.name in raw and raw[field_.name] is not None:
-            expected = {"int": int, "bool": bool, "str": str}.get(str(field_.type).split(" ")[0])
+            expected = {"int": int, "bool": bool, "str": str, "float": float}.get(
+                str(field_.type).split(" ")[0]
+            )
             value = raw[field_.name]
+            if expected is float and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ConfigError(f"{name}: {field_.name} must be a number, got {value!r}")
             if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{name}: {field_.name} must be a whole number, got {value!r}")
             if expected is bool and not isinstance(value, bool):

@@ -90,6 +90,7 @@ class ImgclfStack(Stack):
             use_spot=config.training_use_spot,
             max_run_seconds=config.training_max_run_seconds,
             max_wait_seconds=config.training_max_wait_seconds,
+            max_regression_pp=config.max_regression_pp,
             log_retention_days=config.log_retention_days,
             retain_logs=config.retain_data,
         )

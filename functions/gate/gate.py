@@ -1,33 +1,68 @@
 """Quality gate of the training state machine: read model.json from a model.tar.gz.
 
-Training decides the verdict (int8 accuracy, float-vs-int8 drop) and records it in
-model.json's `gate`; this function only reads it back out of the artifact, checks that the
-artifact is the version the execution asked for, and returns a small summary the state
-machine's Choice branches on. Standard library and boto3 only (the Lambda runtime's), so the
-code ships as a plain zip.
+Training decides the model's own verdict (int8 accuracy, float-vs-int8 drop) and records it
+in model.json's `gate`; this function reads it back out of the artifact and checks that the
+artifact is the version the execution asked for. Then champion against challenger: it reads
+the live model's model.json (through the pointer) and fails a candidate that is worse than
+the live model on a shared evaluation set by more than MAX_REGRESSION_PP (`champion.compare`,
+the same function `imgclf model promote` runs). It returns a small summary the state
+machine's Choice branches on. Standard library and boto3 only (the Lambda runtime's), plus
+champion.py beside this file, so the code ships as a plain zip.
 
-Event: {"artifact_uri": "s3://<bucket>/<key>/model.tar.gz", "expected_version": "<version>"}
+Event: {"artifact_uri": "s3://<bucket>/<key>/model.tar.gz", "expected_version": "<version>",
+        "force": false,     # true: skip the comparison with the live model
+        "promote": true}    # false: compare and report, but do not fail on it
+Environment: MODEL_POINTER_PARAMETER (the pointer's name), MAX_REGRESSION_PP (default 1.0).
 Result: {"passed": bool, "reason": str, "version": str, "gate": {...}, "metrics": {...},
-         "bucket": str, "key": str}
+         "champion": {...} | null, "bucket": str, "key": str}
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import IO, Any
 from urllib.parse import urlparse
+
+try:
+    import champion  # the Lambda zip: champion.py sits beside gate.py on sys.path
+except ModuleNotFoundError:  # imported as the installed package `gate`
+    from gate import champion  # type: ignore[attr-defined]
 
 # classifier.contracts.ARTIFACT_METADATA_FILE; tests/infra/test_gate.py keeps the two equal.
 METADATA_FILE = "model.json"
 MAX_METADATA_BYTES = 4 * 1024 * 1024
 
 
+ObjectOpener = Callable[[str, str], IO[bytes]]
+# The parameter's value, or None when it does not exist.
+ParameterReader = Callable[[str], str | None]
+
+
 class GateError(ValueError):
     """The artifact cannot be read: the execution fails rather than promoting blindly."""
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The function's environment, parsed once."""
+
+    model_pointer_parameter: str
+    max_regression_pp: float = champion.DEFAULT_MAX_REGRESSION_PP
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GateSettings:
+        try:
+            pointer = environ["MODEL_POINTER_PARAMETER"]
+            margin = float(environ.get("MAX_REGRESSION_PP", cls.max_regression_pp))
+        except (KeyError, ValueError) as error:
+            raise GateError(f"bad gate environment: {error}") from None
+        return cls(model_pointer_parameter=pointer, max_regression_pp=margin)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -87,14 +122,70 @@ def verdict(metadata: dict[str, Any], *, expected_version: str) -> dict[str, Any
     }
 
 
-def evaluate(event: dict[str, Any], open_object: Callable[[str, str], IO[bytes]]) -> dict[str, Any]:
-    """The gate for one event, reading the artifact through `open_object(bucket, key)`."""
+def read_live_metadata(
+    pointer_name: str, open_object: ObjectOpener, read_parameter: ParameterReader
+) -> dict[str, Any] | None:
+    """The live model's model.json via the pointer; None when nothing is promoted."""
+    value = read_parameter(pointer_name)
+    if value is None:
+        return None
+    try:
+        pointer = json.loads(value)
+        uri = str(pointer["uri"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise GateError(f"pointer {pointer_name} is not JSON with a uri: {error!r}") from None
+    return read_metadata(open_object(*parse_s3_uri(uri)))
+
+
+def challenge(
+    result: dict[str, Any],
+    candidate: dict[str, Any],
+    live: dict[str, Any] | None,
+    *,
+    max_regression_pp: float,
+    promote: bool,
+) -> dict[str, Any]:
+    """A passing verdict, failed when the candidate loses to the live model (if promoting)."""
+    comparison = champion.compare(candidate, live, max_regression_pp=max_regression_pp)
+    result = {**result, "champion": comparison.to_dict()}
+    if comparison.passed or not promote:
+        return result
+    reasons = "; ".join(comparison.reasons)
+    return {
+        **result,
+        "passed": False,
+        "reason": f"worse than live model {comparison.live_version}: {reasons} "
+        '(start the execution with "force": true to promote anyway)',
+    }
+
+
+def evaluate(
+    event: dict[str, Any],
+    open_object: ObjectOpener,
+    read_parameter: ParameterReader,
+    settings: GateSettings,
+) -> dict[str, Any]:
+    """The gate for one event, reading objects through `open_object(bucket, key)` and the
+    pointer through `read_parameter(name)`."""
     try:
         uri, expected = str(event["artifact_uri"]), str(event["expected_version"])
     except KeyError as error:
         raise GateError(f"event needs {error}") from None
+    force, promote = event.get("force", False), event.get("promote", True)
+    if not isinstance(force, bool) or not isinstance(promote, bool):
+        raise GateError('"force" and "promote" must be true or false')
     bucket, key = parse_s3_uri(uri)
-    result = verdict(read_metadata(open_object(bucket, key)), expected_version=expected)
+    candidate = read_metadata(open_object(bucket, key))
+    result = {**verdict(candidate, expected_version=expected), "champion": None}
+    if result["passed"] and not force:
+        live = read_live_metadata(settings.model_pointer_parameter, open_object, read_parameter)
+        result = challenge(
+            result,
+            candidate,
+            live,
+            max_regression_pp=settings.max_regression_pp,
+            promote=promote,
+        )
     return {**result, "bucket": bucket, "key": key}
 
 
@@ -105,11 +196,32 @@ def _s3() -> Any:
     return boto3.client("s3")
 
 
+@lru_cache(maxsize=1)
+def _ssm() -> Any:
+    import boto3
+
+    return boto3.client("ssm")
+
+
+@lru_cache(maxsize=1)
+def _settings() -> GateSettings:
+    return GateSettings.from_environ(os.environ)
+
+
 def _open_s3_object(bucket: str, key: str) -> IO[bytes]:
     body: IO[bytes] = _s3().get_object(Bucket=bucket, Key=key)["Body"]
     return body
 
 
+def _read_ssm_parameter(name: str) -> str | None:
+    client = _ssm()
+    try:
+        value: str = client.get_parameter(Name=name)["Parameter"]["Value"]
+    except client.exceptions.ParameterNotFound:
+        return None
+    return value
+
+
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Lambda entry point."""
-    return evaluate(event, _open_s3_object)
+    return evaluate(event, _open_s3_object, _read_ssm_parameter, _settings())

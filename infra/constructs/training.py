@@ -13,14 +13,17 @@ Execution input (every field optional except `version` when training):
                                     #   train.py as --name value; version/sagemaker_* are ours
       "promote": true,              # train: write the pointer when the gate passes; false
                                     #   keeps models/<version>/model.tar.gz for `model promote`
+      "force": false,               # train: promote even if the candidate is worse than the
+                                    #   live model on a shared evaluation set
       "reclassify": false           # train: after promotion, re-enqueue older objects too
     }
 
 Unknown fields are ignored. `imgclf train --cloud` sends {"version": ..., "promote": ...}.
 
 `train`: SageMaker training job (managed spot, checkpoints under models/<version>/checkpoints/)
--> quality gate (model.json's verdict, read from the artifact by a small Lambda; a failing
-gate fails the execution) -> copy the artifact to models/<version>/model.tar.gz -> write the
+-> quality gate (model.json's verdict, read from the artifact by a small Lambda, then the
+candidate against the live model on their shared evaluation sets; a failing gate fails the
+execution) -> copy the artifact to models/<version>/model.tar.gz -> write the
 model pointer (SSM) unless "promote" is false -> optionally reclassify.
 `reclassify`: read the live version from the pointer -> reclassify.
 
@@ -95,6 +98,7 @@ DEFAULT_INPUT: dict[str, Any] = {
     "action": ACTION_TRAIN,
     "hyperparameters": {},
     "promote": True,
+    "force": False,
     "reclassify": False,
 }
 _TASK_RETRY: dict[str, Any] = {
@@ -147,6 +151,7 @@ class TrainingConstruct(Construct):
         use_spot: bool,
         max_run_seconds: int,
         max_wait_seconds: int,
+        max_regression_pp: float,
         log_retention_days: int,
         retain_logs: bool,
     ) -> None:
@@ -158,7 +163,9 @@ class TrainingConstruct(Construct):
         self.source_asset = training_source_asset(self, "SourceDir", repo_root=repo_root)
         registry_account = dlc_registry_account(self)
         self.sagemaker_role = self._build_sagemaker_role(registry_account)
-        self.gate_function = self._build_gate_function(repo_root / "functions" / "gate")
+        self.gate_function = self._build_gate_function(
+            repo_root / "functions" / "gate", max_regression_pp=max_regression_pp
+        )
 
         prepare = self._build_input_states(job_name_prefix=job_name_prefix)
         train = self._build_training_task(
@@ -258,7 +265,11 @@ class TrainingConstruct(Construct):
             role.add_to_policy(statement)
         return role
 
-    def _build_gate_function(self, code_directory: Path) -> lambda_.Function:
+    def _build_gate_function(
+        self, code_directory: Path, *, max_regression_pp: float
+    ) -> lambda_.Function:
+        """gate.py and champion.py as a zip; reads the candidate, the pointer and the live
+        model's model.json."""
         log_group = logs.LogGroup(
             self,
             "GateLogs",
@@ -271,13 +282,24 @@ class TrainingConstruct(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self._models_bucket.arn_for_objects(TRAINING_OUTPUT_PATTERN)],
+                resources=[
+                    # The candidate, in SageMaker's output.
+                    self._models_bucket.arn_for_objects(TRAINING_OUTPUT_PATTERN),
+                    # The live model, which the pointer names: models/<version>/model.tar.gz.
+                    self._models_bucket.arn_for_objects(ARTIFACT_PATTERN),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[parameter_arn(self, self._model_pointer_parameter)],
             )
         )
         return lambda_.Function(
             self,
             "GateFunction",
-            description="imgclf: read model.json's quality-gate verdict from a model.tar.gz",
+            description="imgclf: model.json's quality-gate verdict, then champion vs challenger",
             runtime=GATE_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler="gate.handler",
@@ -287,6 +309,10 @@ class TrainingConstruct(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
+            environment={
+                "MODEL_POINTER_PARAMETER": self._model_pointer_parameter,
+                "MAX_REGRESSION_PP": str(max_regression_pp),
+            },
         )
 
     def _build_input_states(self, *, job_name_prefix: str) -> sfn.Pass:
@@ -415,6 +441,8 @@ class TrainingConstruct(Construct):
                 {
                     "artifact_uri": sfn.JsonPath.string_at("$.training.artifact_uri"),
                     "expected_version": sfn.JsonPath.string_at("$.args.version"),
+                    "force": sfn.JsonPath.string_at("$.args.force"),
+                    "promote": sfn.JsonPath.string_at("$.args.promote"),
                 }
             ),
             payload_response_only=True,
@@ -708,9 +736,11 @@ class TrainingConstruct(Construct):
             _default_policy(self.gate_function.role),
             "AwsSolutions-IAM5",
             "The gate reads model.tar.gz from SageMaker's output (models/<version>/training/"
-            "<job>/output/), whose key is known only at run time; X-Ray's PutTraceSegments/"
-            "PutTelemetryRecords support no resource scoping.",
+            "<job>/output/), whose key is known only at run time, and the live model's "
+            "models/<version>/model.tar.gz, whose version the pointer names at run time; "
+            "X-Ray's PutTraceSegments/PutTelemetryRecords support no resource scoping.",
             arn_finding(bucket, f"/{TRAINING_OUTPUT_PATTERN}"),
+            arn_finding(bucket, f"/{ARTIFACT_PATTERN}"),
             ANY_RESOURCE,
         )
         gate = self.gate_function.node.default_child

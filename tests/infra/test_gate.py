@@ -1,47 +1,77 @@
-"""The quality-gate function (functions/gate): reads model.json's verdict from model.tar.gz."""
+"""The quality-gate function (functions/gate): reads model.json's verdict from model.tar.gz,
+then compares the candidate with the live model (champion.py, shipped beside gate.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
 import json
+import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
 from classifier.contracts import ARTIFACT_METADATA_FILE
 from classifier.imaging import InputSpec
 
-GATE_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "gate" / "gate.py"
+GATE_DIRECTORY = Path(__file__).resolve().parents[2] / "functions" / "gate"
+POINTER = "/imgclf/test/model"
+LIVE_KEY = "models/v6/model.tar.gz"
+CANDIDATE_KEY = "models/v7/training/job/output/model.tar.gz"
+PASSING = {"passed": True, "reason": "int8 0.91"}
 
 
 @pytest.fixture(scope="module")
-def gate() -> ModuleType:
-    """The gate module as Lambda loads it: a plain file, not part of any package."""
-    spec = importlib.util.spec_from_file_location("imgclf_gate", GATE_SOURCE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gate() -> Iterator[ModuleType]:
+    """The gate module as Lambda loads it: gate.py from the zip's root, which is on sys.path
+    (so champion.py beside it imports as a top-level module)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(GATE_DIRECTORY))
+        spec = importlib.util.spec_from_file_location("imgclf_gate", GATE_DIRECTORY / "gate.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        patch.setitem(sys.modules, spec.name, module)  # as `import gate` registers it
+        spec.loader.exec_module(module)
+        yield module
+    sys.modules.pop("champion", None)  # the zip's top-level name, not this project's
 
 
-def _artifact(tmp_path: Path, *, version: str, gate: dict[str, Any]) -> bytes:
-    """A real model.tar.gz, packed as training packs it."""
+def _artifact(
+    tmp_path: Path,
+    *,
+    version: str,
+    gate: dict[str, Any],
+    evaluations: dict[str, float] | None = None,
+) -> bytes:
+    """A real model.tar.gz, packed as training packs it (evaluations: set -> int8 accuracy)."""
+    metrics: dict[str, Any] = {
+        "int8_accuracy": 0.91,
+        "float_accuracy": 0.92,
+        "per_class": {"cat": {}},
+    }
+    if evaluations is not None:
+        metrics["evaluations"] = {
+            name: {"fingerprint": f"sha256:{name}", "count": 200, "accuracy": accuracy}
+            for name, accuracy in evaluations.items()
+        }
     metadata = ModelMetadata(
         version=version,
         input=InputSpec(height=64, width=64),
         labels=("cat", "dog"),
-        metrics={"int8_accuracy": 0.91, "float_accuracy": 0.92, "per_class": {"cat": {}}},
+        metrics=metrics,
         gate=gate,
     )
-    directory = write_artifact_dir(tmp_path / "model", b"tflite-bytes", metadata)
+    directory = write_artifact_dir(tmp_path / version / "model", b"tflite-bytes", metadata)
     (directory / "report").mkdir()
     (directory / "report" / "confusion.png").write_bytes(b"\x89PNG")
-    return pack_artifact(directory, tmp_path / "model.tar.gz").read_bytes()
+    return pack_artifact(directory, tmp_path / version / "model.tar.gz").read_bytes()
 
 
 def _opener(objects: dict[tuple[str, str], bytes]) -> Any:
@@ -49,6 +79,28 @@ def _opener(objects: dict[tuple[str, str], bytes]) -> Any:
         return io.BytesIO(objects[(bucket, key)])
 
     return open_object
+
+
+def _parameters(values: dict[str, str]) -> Any:
+    """A fake SSM reader: the value, or None for a parameter that does not exist."""
+
+    def read_parameter(name: str) -> str | None:
+        return values.get(name)
+
+    return read_parameter
+
+
+def _live_pointer(key: str = LIVE_KEY, version: str = "v6") -> dict[str, str]:
+    return {POINTER: json.dumps({"uri": f"s3://models/{key}", "version": version})}
+
+
+def _settings(gate: ModuleType, max_regression_pp: float = 1.0) -> Any:
+    return gate.GateSettings(model_pointer_parameter=POINTER, max_regression_pp=max_regression_pp)
+
+
+def _evaluate(gate: ModuleType, event: dict[str, Any], objects: dict[Any, bytes]) -> Any:
+    """The gate with nothing live."""
+    return gate.evaluate(event, _opener(objects), _parameters({}), _settings(gate))
 
 
 def test_gate_reads_the_contracts_metadata_file(gate: ModuleType) -> None:
@@ -62,7 +114,7 @@ def test_passing_gate_of_the_expected_version_passes(gate: ModuleType, tmp_path:
     key = "models/v7/training/job/output/model.tar.gz"
     event = {"artifact_uri": f"s3://models/{key}", "expected_version": "v7"}
     # When the gate runs
-    result = gate.evaluate(event, _opener({("models", key): data}))
+    result = _evaluate(gate, event, {("models", key): data})
     # Then it passes and reports where the artifact is, the version and scalar metrics
     assert result["passed"] is True
     assert result["reason"] == "int8 0.91"
@@ -87,7 +139,7 @@ def test_gate_fails_without_a_passing_verdict_for_this_version(
     data = _artifact(tmp_path, version=version, gate=recorded_gate)
     event = {"artifact_uri": "s3://models/a/model.tar.gz", "expected_version": "v7"}
     # When the gate runs
-    result = gate.evaluate(event, _opener({("models", "a/model.tar.gz"): data}))
+    result = _evaluate(gate, event, {("models", "a/model.tar.gz"): data})
     # Then promotion is blocked with a reason a person can read
     assert result["passed"] is False
     assert reason_part in result["reason"]
@@ -104,9 +156,7 @@ def test_unreadable_artifact_is_an_error_not_a_verdict(gate: ModuleType) -> None
     for key, message in (("junk", "not a readable"), ("nometa", "has no model.json")):
         # Then the gate raises, so the execution fails instead of promoting blindly
         with pytest.raises(gate.GateError, match=message):
-            gate.evaluate(
-                {"artifact_uri": f"s3://b/{key}", "expected_version": "v1"}, _opener(objects)
-            )
+            _evaluate(gate, {"artifact_uri": f"s3://b/{key}", "expected_version": "v1"}, objects)
 
 
 @pytest.mark.parametrize("uri", ["https://b/k", "s3://bucket-only", "s3:///key", ""])
@@ -117,4 +167,168 @@ def test_gate_rejects_uris_that_are_not_s3_objects(gate: ModuleType, uri: str) -
 
 def test_gate_event_needs_uri_and_version(gate: ModuleType) -> None:
     with pytest.raises(gate.GateError, match="expected_version"):
-        gate.evaluate({"artifact_uri": "s3://b/k"}, _opener({}))
+        _evaluate(gate, {"artifact_uri": "s3://b/k"}, {})
+
+
+def test_champion_ships_beside_the_gate_as_a_top_level_module(gate: ModuleType) -> None:
+    # Then the gate imports champion.py the way the Lambda zip lays it out
+    assert gate.champion.__name__ == "champion"
+    assert Path(gate.champion.__file__) == GATE_DIRECTORY / "champion.py"
+
+
+def _champion_case(
+    gate: ModuleType, tmp_path: Path, *, candidate: float, live: float
+) -> tuple[dict[tuple[str, str], bytes], dict[str, Any]]:
+    """A passing v7 candidate and a live v6, both evaluated on real-photos."""
+    objects = {
+        ("models", CANDIDATE_KEY): _artifact(
+            tmp_path, version="v7", gate=PASSING, evaluations={"real-photos": candidate}
+        ),
+        ("models", LIVE_KEY): _artifact(
+            tmp_path, version="v6", gate=PASSING, evaluations={"real-photos": live}
+        ),
+    }
+    return objects, {"artifact_uri": f"s3://models/{CANDIDATE_KEY}", "expected_version": "v7"}
+
+
+def test_challenger_worse_than_the_live_model_fails_with_the_reason(
+    gate: ModuleType, tmp_path: Path
+) -> None:
+    # Given a candidate 6.8 pp worse than the live model on a shared set
+    objects, event = _champion_case(gate, tmp_path, candidate=0.812, live=0.880)
+    # When the gate runs
+    result = gate.evaluate(event, _opener(objects), _parameters(_live_pointer()), _settings(gate))
+    # Then it fails, naming the set, the numbers and how to override
+    assert result["passed"] is False
+    assert (
+        "real-photos: 81.2% vs live 88.0% (-6.8 pp, more than the 1.0 pp allowed)"
+        in (result["reason"])
+    )
+    assert '"force": true' in result["reason"]
+    assert result["champion"]["live_version"] == "v6"
+    json.dumps(result)  # the state machine receives it as JSON
+
+
+def test_challenger_within_the_margin_passes(gate: ModuleType, tmp_path: Path) -> None:
+    # Given a candidate 0.5 pp worse, and a margin from the settings
+    objects, event = _champion_case(gate, tmp_path, candidate=0.875, live=0.880)
+    # When the gate runs
+    result = gate.evaluate(event, _opener(objects), _parameters(_live_pointer()), _settings(gate))
+    # Then it passes with the training verdict's reason, and reports the comparison
+    assert (result["passed"], result["reason"]) == (True, "int8 0.91")
+    assert result["champion"]["passed"] is True
+    assert result["champion"]["rows"][0]["status"] == "within margin"
+
+
+def test_force_skips_the_comparison(gate: ModuleType, tmp_path: Path) -> None:
+    # Given a losing candidate and an execution started with "force": true
+    objects, event = _champion_case(gate, tmp_path, candidate=0.5, live=0.9)
+
+    def no_parameters(name: str) -> str | None:
+        raise AssertionError("a forced gate does not read the pointer")
+
+    # When the gate runs
+    result = gate.evaluate(
+        {**event, "force": True}, _opener(objects), no_parameters, _settings(gate)
+    )
+    # Then it passes without comparing
+    assert (result["passed"], result["champion"]) == (True, None)
+
+
+def test_without_promotion_the_comparison_is_reported_not_enforced(
+    gate: ModuleType, tmp_path: Path
+) -> None:
+    # Given a losing candidate that the execution will not promote
+    objects, event = _champion_case(gate, tmp_path, candidate=0.5, live=0.9)
+    result = gate.evaluate(
+        {**event, "promote": False},
+        _opener(objects),
+        _parameters(_live_pointer()),
+        _settings(gate),
+    )
+    # Then the artifact passes (it is kept for `imgclf model promote`) and the loss is recorded
+    assert result["passed"] is True
+    assert result["champion"]["passed"] is False
+
+
+def test_nothing_live_passes_and_says_so(gate: ModuleType, tmp_path: Path) -> None:
+    objects, event = _champion_case(gate, tmp_path, candidate=0.5, live=0.9)
+    result = gate.evaluate(event, _opener(objects), _parameters({}), _settings(gate))
+    assert result["passed"] is True
+    assert result["champion"]["summary"] == "nothing is live: nothing to compare"
+
+
+def test_a_failed_training_verdict_is_not_compared(gate: ModuleType, tmp_path: Path) -> None:
+    # Given a candidate whose own gate failed
+    data = _artifact(tmp_path, version="v7", gate={"passed": False, "reason": "int8 0.41"})
+    event = {"artifact_uri": f"s3://models/{CANDIDATE_KEY}", "expected_version": "v7"}
+    result = gate.evaluate(
+        event, _opener({("models", CANDIDATE_KEY): data}), _parameters({}), _settings(gate)
+    )
+    # Then the training verdict's reason stands
+    assert (result["passed"], result["reason"], result["champion"]) == (False, "int8 0.41", None)
+
+
+@pytest.mark.parametrize(
+    ("event_fields", "message"),
+    [({"force": "yes"}, "must be true or false"), ({"promote": 1}, "must be true or false")],
+)
+def test_force_and_promote_must_be_booleans(
+    gate: ModuleType, event_fields: dict[str, Any], message: str
+) -> None:
+    event = {"artifact_uri": "s3://b/k", "expected_version": "v1", **event_fields}
+    with pytest.raises(gate.GateError, match=message):
+        _evaluate(gate, event, {})
+
+
+def test_a_malformed_pointer_is_an_error(gate: ModuleType, tmp_path: Path) -> None:
+    # Given a pointer that is not {"uri", "version"}
+    objects, event = _champion_case(gate, tmp_path, candidate=0.9, live=0.9)
+    parameters = _parameters({POINTER: "not json"})
+    # Then the gate fails the execution rather than skipping the comparison
+    with pytest.raises(gate.GateError, match="not JSON with a uri"):
+        gate.evaluate(event, _opener(objects), parameters, _settings(gate))
+
+
+def test_settings_come_from_the_environment(gate: ModuleType) -> None:
+    settings = gate.GateSettings.from_environ(
+        {"MODEL_POINTER_PARAMETER": POINTER, "MAX_REGRESSION_PP": "2.5"}
+    )
+    assert (settings.model_pointer_parameter, settings.max_regression_pp) == (POINTER, 2.5)
+    default = gate.GateSettings.from_environ({"MODEL_POINTER_PARAMETER": POINTER})
+    assert default.max_regression_pp == gate.champion.DEFAULT_MAX_REGRESSION_PP
+    with pytest.raises(gate.GateError, match="MODEL_POINTER_PARAMETER"):
+        gate.GateSettings.from_environ({})
+
+
+def test_handler_reads_s3_and_ssm_through_boto3(
+    gate: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given moto: a losing candidate, the live artifact, the pointer, and the gate's environment
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MODEL_POINTER_PARAMETER": POINTER,
+        "MAX_REGRESSION_PP": "1.0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    objects, event = _champion_case(gate, tmp_path, candidate=0.812, live=0.880)
+    caches = (gate._s3, gate._ssm, gate._settings)
+    with mock_aws():
+        for cache in caches:
+            cache.cache_clear()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="models")
+        for (bucket, key), body in objects.items():
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        # When nothing is live, then the candidate passes
+        assert gate.handler(event, None)["passed"] is True
+        # When the live model is better, then it fails
+        boto3.client("ssm").put_parameter(
+            Name=POINTER, Value=_live_pointer()[POINTER], Type="String"
+        )
+        assert gate.handler(event, None)["passed"] is False
+        for cache in caches:
+            cache.cache_clear()

@@ -211,3 +211,28 @@ def test_state_machine_promotes_only_through_the_pointer_and_artifact_key(env: A
     puts = [s for s in statements if s["Action"] == "s3:PutObject"]
     assert len(puts) == 1
     assert puts[0]["Resource"]["Fn::Join"][1][1] == "/models/*/model.tar.gz"
+
+
+def test_gate_reads_the_candidate_the_live_artifact_and_the_pointer_only(env: Any) -> None:
+    # Given the gate function's role
+    statements = env.policy_statements("GateRole")
+    bucket_id = env.logical_id("AWS::S3::Bucket", "ModelsBucket")
+    bucket_arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+    gets = [s for s in statements if s["Action"] == "s3:GetObject"]
+    # Then it reads SageMaker's output and models/<version>/model.tar.gz, nothing else
+    assert len(gets) == 1
+    assert sorted(_as_list(gets[0]["Resource"]), key=json.dumps) == [
+        {"Fn::Join": ["", [bucket_arn, "/models/*/model.tar.gz"]]},
+        {"Fn::Join": ["", [bucket_arn, "/models/*/training/*"]]},
+    ]
+    # And it reads the pointer, and never writes it (the state machine promotes)
+    ssm = [s for s in statements if any(a.startswith("ssm:") for a in _as_list(s["Action"]))]
+    assert [s["Action"] for s in ssm] == ["ssm:GetParameter"]
+    assert f":parameter/imgclf/{env.name}/model" in json.dumps(ssm[0]["Resource"])
+    # And it writes nothing in S3
+    assert not [
+        action
+        for statement in statements
+        for action in _as_list(statement["Action"])
+        if action.startswith("s3:") and action != "s3:GetObject"
+    ]

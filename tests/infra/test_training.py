@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from classifier.contracts import ModelPointer, artifact_key, reclassify_message
+from infra.config import ConfigError, load_environment
 from infra.constructs.training import DEFAULT_INPUT, reclassify_message_fields
 from infra.constructs.training_job import (
     DLC_REGISTRY_ACCOUNTS,
@@ -136,7 +137,11 @@ def test_quality_gate_reads_the_artifact_and_blocks_promotion(env: Any) -> None:
     assert states["QualityGate"]["Parameters"] == {
         "artifact_uri.$": "$.training.artifact_uri",
         "expected_version.$": "$.args.version",
+        # And whether to skip the comparison with the live model, and whether it will promote
+        "force.$": "$.args.force",
+        "promote.$": "$.args.promote",
     }
+    assert DEFAULT_INPUT["force"] is False
     assert states["Train"]["ResultSelector"]["artifact_uri.$"] == (
         "$.ModelArtifacts.S3ModelArtifacts"
     )
@@ -159,6 +164,45 @@ def test_gate_function_is_a_small_zip_lambda(env: Any) -> None:
             "TracingConfig": {"Mode": "Active"},
         },
     )
+
+
+def test_gate_function_ships_the_champion_comparison(env: Any) -> None:
+    # Given the gate's code asset, as synthesis staged it
+    gate_id = env.logical_id("AWS::Lambda::Function", "GateFunction")
+    code = env.data["Resources"][gate_id]["Properties"]["Code"]
+    staged = [
+        env.outdir / asset["source"]["path"]
+        for asset in env.assets()["files"].values()
+        if any(d["objectKey"] == code["S3Key"] for d in asset["destinations"].values())
+    ]
+    assert len(staged) == 1
+    # Then champion.py travels beside gate.py in the zip
+    assert {"gate.py", "champion.py"} <= {path.name for path in staged[0].iterdir()}
+
+
+def test_gate_compares_with_the_pointer_within_the_environments_margin(env: Any) -> None:
+    # Then the gate knows which pointer names the live model and the allowed regression
+    env.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "gate.handler",
+            "Environment": {
+                "Variables": {
+                    "MODEL_POINTER_PARAMETER": f"/imgclf/{env.name}/model",
+                    "MAX_REGRESSION_PP": str(env.config.max_regression_pp),
+                }
+            },
+        },
+    )
+
+
+def test_max_regression_pp_is_a_non_negative_number() -> None:
+    # Then the setting defaults to 1 pp and rejects what the gate could not use
+    assert load_environment("x", {"x": {}}).max_regression_pp == 1.0
+    assert load_environment("x", {"x": {"max_regression_pp": 2}}).max_regression_pp == 2
+    for bad in ("1", True, -0.5):
+        with pytest.raises(ConfigError, match="max_regression_pp"):
+            load_environment("x", {"x": {"max_regression_pp": bad}})
 
 
 def test_promotion_writes_the_pointer_contract(env: Any) -> None:
