@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
+from training.config import add_cli_arguments as add_training_flags
 
 from .errors import CliError
 
@@ -121,14 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and upload it", parents=[env])
     train.add_argument("--cloud", action="store_true", help="start the deployed state machine")
-    train.add_argument("--dataset", choices=("emoji", "digits", "folder"), default="emoji")
-    train.add_argument("--data-dir", type=Path, help="folder-per-class images (--dataset folder)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--image-size", type=int)
-    train.add_argument("--arch")
-    train.add_argument("--images-per-class", type=int, help="generated data sets only")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--version", help="default: a timestamp")
+    add_training_flags(train)  # training's own option definitions (no TensorFlow import)
     train.add_argument("--promote", action="store_true", help="make it live when it passes")
 
     reclassify = commands.add_parser(

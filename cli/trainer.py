@@ -13,6 +13,8 @@ from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
 from infra.local.state import imgclf_home
+from training.config import TrainConfig
+from training.options import cli_option_names, command_line, defaults, sagemaker_hyperparameters
 
 from .deployment import resolve
 from .errors import CliError
@@ -23,11 +25,16 @@ EpochCallback = Callable[[int, int, dict[str, Any]], None]
 VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
 
 
+# The option values an `imgclf train` run hands to training; the CLI's own --version is
+# passed separately. A unit test keeps these fields equal to training's `cli` options.
+SETTINGS_OPTIONS = tuple(name for name in cli_option_names(TrainConfig) if name != "version")
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """What a local training run is given; None leaves training's own default."""
 
-    dataset: str = "emoji"
+    dataset: str = defaults(TrainConfig)["dataset"]
     data_dir: Path | None = None
     epochs: int | None = None
     image_size: int | None = None
@@ -35,6 +42,12 @@ class TrainingSettings:
     images_per_class: int | None = None
     seed: int | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainingSettings:
+        """The `imgclf train` flags that were given."""
+        given = {name: getattr(args, name) for name in SETTINGS_OPTIONS}
+        return cls(**{name: value for name, value in given.items() if value is not None})
 
     def argv(
         self, *, model_dir: Path, output_dir: Path, version: str, generated_dir: Path | None = None
@@ -47,31 +60,15 @@ class TrainingSettings:
         argv = ["--dataset", self.dataset, "--model-dir", str(model_dir)]
         argv += ["--output-dir", str(output_dir), "--version", version, "--artifact", "none"]
         argv += ["--verbose", "0"]  # the progress bar reports epochs
-        data_dir = self.data_dir or (generated_dir if self.dataset != "folder" else None)
-        optional = {
-            "--seed": self.seed,
-            "--data-dir": data_dir,
-            "--epochs": self.epochs,
-            "--image-size": self.image_size,
-            "--arch": self.arch,
-            "--images-per-class": self.images_per_class,
-        }
-        for flag, value in optional.items():
-            if value is not None:
-                argv += [flag, str(value)]
-        return argv + list(self.extra)
+        values = {name: getattr(self, name) for name in SETTINGS_OPTIONS if name != "dataset"}
+        if self.data_dir is None and self.dataset != "folder":
+            values["data_dir"] = generated_dir
+        return argv + command_line(TrainConfig, values) + list(self.extra)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "data_dir": str(self.data_dir) if self.data_dir else None,
-            "epochs": self.epochs,
-            "image_size": self.image_size,
-            "arch": self.arch,
-            "images_per_class": self.images_per_class,
-            "seed": self.seed,
-            "extra": list(self.extra),
-        }
+        values = {name: getattr(self, name) for name in SETTINGS_OPTIONS}
+        values["data_dir"] = str(self.data_dir) if self.data_dir else None
+        return {**values, "extra": list(self.extra)}
 
 
 def run_training(
@@ -85,24 +82,17 @@ def run_training(
     """Train with training.train on the CPU; the model dir receives the artifact files."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from training import config as training_config
-        from training import train as training_train
-        from training.data import DataError
-        from training.datasets.emoji import FontNotFoundError
+        from training.config import parse_args
+        from training.train import BAD_INPUT_ERRORS
+        from training.workflow import run
     except ImportError as error:
         raise CliError(f"training is not available here: {error}") from None
     argv = settings.argv(
         model_dir=model_dir, output_dir=work_dir, version=version, generated_dir=work_dir / "data"
     )
     try:
-        config = training_config.parse_args(argv, os.environ)
-        result = training_train.run(config, progress=on_epoch)
-    except (
-        training_config.ConfigError,
-        DataError,
-        training_train.TrainingError,
-        FontNotFoundError,
-    ) as error:
+        result = run(parse_args(argv, os.environ), progress=on_epoch)
+    except BAD_INPUT_ERRORS as error:
         raise CliError(f"training failed: {error}") from None
     if not result.passed:
         stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
@@ -143,15 +133,7 @@ def train_command(args: argparse.Namespace) -> int:
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise CliError(f"no such folder: {args.data_dir}")
     version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
-    settings = TrainingSettings(
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        epochs=args.epochs,
-        image_size=args.image_size,
-        arch=args.arch,
-        images_per_class=args.images_per_class,
-        seed=args.seed,
-    )
+    settings = TrainingSettings.from_args(args)
     target = imgclf_home() / "models" / version
     tarball = train_to_cache(settings, target=target, version=version, label=f"training {version}")
     metadata = read_metadata(target / "model")
@@ -174,15 +156,8 @@ def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
     if deployment.is_local:
         raise CliError("--cloud starts the deployed state machine; the local environment has none")
     version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
-    hyperparameters = {
-        name: str(value)
-        for name, value in (
-            ("epochs", args.epochs),
-            ("arch", args.arch),
-            ("image-size", args.image_size),
-        )
-        if value is not None
-    }
+    # The given flags that are training hyperparameters, as strings SageMaker decodes back.
+    hyperparameters = sagemaker_hyperparameters(TrainConfig, vars(args))
     execution = deployment.client("stepfunctions").start_execution(
         stateMachineArn=deployment.state_machine_arn,
         name=f"train-{version}",

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-DATASETS = ("emoji", "digits", "folder")
-ARCHITECTURES = ("cnn", "mobilenetv2")
+from training import options
+from training.options import ARCHITECTURES, DATASETS, TRANSFER_ARCHITECTURES, option
+
 SAGEMAKER_CHECKPOINT_DIR = Path("/opt/ml/checkpoints")
 LOCAL_ROOT = Path(".imgclf")
 
@@ -74,42 +76,85 @@ DATASET_DEFAULTS: dict[str, DatasetDefaults] = {
         image_size=128, epochs=30, learning_rate=1e-3, min_int8_accuracy=0.80
     ),
 }
-MOBILENET_LEARNING_RATE = 1e-3
+TRANSFER_LEARNING_RATE = 1e-3
+# A pretrained base sees best at the size it was trained at; the CNN takes the data set's.
+ARCHITECTURE_IMAGE_SIZES = {"efficientnet_lite0": 224}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training run needs; None means "the data set's default"."""
+    """Everything one training run needs; None means "the data set's default".
 
-    data_dir: Path
-    model_dir: Path
-    output_dir: Path
-    dataset: str = "emoji"
-    validation_dir: Path | None = None
-    heldout_dir: Path | None = None
-    checkpoint_dir: Path | None = None
-    artifact_path: Path | None = None
-    arch: str = "cnn"
-    weights: str = "imagenet"
-    alpha: float = 1.0
-    epochs: int | None = None
-    fine_tune_epochs: int = 5
-    fine_tune_layers: int = 30
-    image_size: int | None = None
-    batch_size: int = 32
-    learning_rate: float | None = None
-    min_int8_accuracy: float | None = None
-    max_drop_pp: float = 1.0
-    version: str = ""
-    seed: int = 42
-    images_per_class: int | None = None
-    heldout_images_per_class: int | None = None
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    patience: int = 5
-    representative_count: int = 200
+    Each field's `option(...)` is the one definition of that option: the parsers of
+    `python -m training.train` and `imgclf train`, model.json's hyperparameters and the
+    SageMaker hyperparameters all come from it (training/options.py).
+    """
+
+    data_dir: Path = option(
+        help="folder per class (default: $SM_CHANNEL_TRAIN or .imgclf/data/DATASET)",
+        env="SM_CHANNEL_TRAIN",
+        cli=True,
+    )
+    model_dir: Path = option(
+        help="receives the artifact files (default: $SM_MODEL_DIR)", env="SM_MODEL_DIR"
+    )
+    output_dir: Path = option(
+        help="TensorBoard logs, checkpoints (default: $SM_OUTPUT_DATA_DIR)",
+        env="SM_OUTPUT_DATA_DIR",
+    )
+    dataset: str = option(
+        "emoji", choices=DATASETS, help="emoji/digits generate their data", cli=True
+    )
+    validation_dir: Path | None = option(
+        None,
+        help="a separate validation set (default: $SM_CHANNEL_VALIDATION)",
+        env="SM_CHANNEL_VALIDATION",
+    )
+    heldout_dir: Path | None = option(
+        None,
+        help="an extra test set (default: $SM_CHANNEL_HELDOUT; emoji: generated)",
+        env="SM_CHANNEL_HELDOUT",
+    )
+    checkpoint_dir: Path | None = option(
+        None, help="default: /opt/ml/checkpoints if it exists, else OUTPUT/checkpoints"
+    )
+    artifact_path: Path | None = option(
+        None, flag="artifact", help="where to pack model.tar.gz ('none': do not pack)"
+    )
+    arch: str = option("cnn", choices=ARCHITECTURES, cli=True, hyperparameter=True)
+    weights: str = option(
+        "imagenet",
+        help="transfer base: imagenet, none, a file or s3://",
+        hyperparameter=True,
+    )
+    alpha: float = option(1.0, help="mobilenetv2 width multiplier", hyperparameter=True)
+    epochs: int | None = option(None, cli=True, hyperparameter=True)
+    fine_tune_epochs: int = option(
+        5, help="transfer architectures: second phase", hyperparameter=True
+    )
+    fine_tune_layers: int = option(
+        30, help="transfer architectures: top layers to unfreeze", hyperparameter=True
+    )
+    image_size: int | None = option(
+        None, help="pixels per side of the model input", cli=True, hyperparameter=True
+    )
+    batch_size: int = option(32, hyperparameter=True)
+    learning_rate: float | None = option(None, hyperparameter=True)
+    min_int8_accuracy: float | None = option(None, help="gate: minimum int8 accuracy")
+    max_drop_pp: float = option(1.0, help="gate: max float-to-int8 drop in points")
+    version: str = option("", help="model version (default: vYYYYMMDD-HHMMSS)", cli=True)
+    seed: int = option(42, cli=True, hyperparameter=True)
+    images_per_class: int | None = option(
+        None, help="generated data sets: images to render per class", cli=True
+    )
+    heldout_images_per_class: int | None = option(None)
+    validation_fraction: float = option(0.15, hyperparameter=True)
+    test_fraction: float = option(0.15, hyperparameter=True)
+    patience: int = option(5, help="early stopping patience in epochs", hyperparameter=True)
+    representative_count: int = option(200, help="int8 calibration images", hyperparameter=True)
     augmentation: Augmentation | None = None
-    verbose: int = 0
+    # In process the progress callback reports epochs; a job's log wants a line per epoch.
+    verbose: int = option(0, help="Keras fit verbosity (0, 1 or 2)", command_line_default=2)
 
     def resolved(self) -> TrainConfig:
         """A copy with every default filled in and the values checked."""
@@ -121,13 +166,17 @@ class TrainConfig:
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = (
-                MOBILENET_LEARNING_RATE if self.arch == "mobilenetv2" else defaults.learning_rate
+                TRANSFER_LEARNING_RATE
+                if self.arch in TRANSFER_ARCHITECTURES
+                else defaults.learning_rate
             )
         config = replace(
             self,
             version=self.version or default_version(),
             epochs=self.epochs if self.epochs is not None else defaults.epochs,
-            image_size=self.image_size or defaults.image_size,
+            image_size=(
+                self.image_size or ARCHITECTURE_IMAGE_SIZES.get(self.arch) or defaults.image_size
+            ),
             learning_rate=learning_rate,
             min_int8_accuracy=(
                 self.min_int8_accuracy
@@ -151,6 +200,17 @@ class TrainConfig:
         if min(fractions) < 0 or sum(fractions) >= 1:
             raise ConfigError("validation and test fractions must be >= 0 and sum to less than 1")
         return config
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """model.json's `metrics.hyperparameters`, which also key the resume state."""
+        values = options.hyperparameters(self)
+        values["augmentation"] = asdict(self.augmentation) if self.augmentation else None
+        if self.arch not in TRANSFER_ARCHITECTURES:
+            for key in ("weights", "fine_tune_epochs", "fine_tune_layers"):
+                values.pop(key)
+        if self.arch != "mobilenetv2":
+            values.pop("alpha")
+        return values
 
     @property
     def checkpoints(self) -> Path:
@@ -176,64 +236,49 @@ def default_version() -> str:
 
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfig:
     """Arguments and SageMaker's SM_* variables to a config; unknown arguments are ignored."""
-    parser = build_parser()
-    args, _unknown = parser.parse_known_args(argv)
+    args, _unknown = build_parser().parse_known_args(argv)
     version = args.version or default_version()
-    in_sagemaker = "SM_MODEL_DIR" in env
+    variables = {item.name: item.option.env for item in options.declared(TrainConfig)}
 
-    def directory(value: str | None, variable: str, fallback: Path | None) -> Path | None:
+    def directory(name: str, fallback: Path | None) -> Path | None:
         # SageMaker's TensorFlow estimator also passes an S3 --model_dir; the local one wins.
+        value = getattr(args, name)
         if value and not value.startswith("s3://"):
             return Path(value)
-        if env.get(variable):
-            return Path(env[variable])
+        if env.get(variables[name]):
+            return Path(env[variables[name]])
         return fallback
 
     run_root = LOCAL_ROOT / "runs" / version
-    output_dir = directory(args.output_dir, "SM_OUTPUT_DATA_DIR", run_root / "output")
+    output_dir = directory("output_dir", run_root / "output")
     assert output_dir is not None
     artifact: Path | None
-    if args.artifact:
-        artifact = None if args.artifact.lower() == "none" else Path(args.artifact)
+    if args.artifact_path:
+        artifact = None if args.artifact_path.lower() == "none" else Path(args.artifact_path)
     else:
         # SageMaker packs SM_MODEL_DIR itself; locally we pack next to the other outputs.
-        artifact = None if in_sagemaker else output_dir / "model.tar.gz"
+        artifact = None if "SM_MODEL_DIR" in env else output_dir / "model.tar.gz"
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
     if checkpoint_dir is None and SAGEMAKER_CHECKPOINT_DIR.is_dir():
         checkpoint_dir = SAGEMAKER_CHECKPOINT_DIR
-    data_dir = directory(args.data_dir, "SM_CHANNEL_TRAIN", LOCAL_ROOT / "data" / args.dataset)
-    model_dir = directory(args.model_dir, "SM_MODEL_DIR", run_root / "model")
+    data_dir = directory("data_dir", LOCAL_ROOT / "data" / args.dataset)
+    model_dir = directory("model_dir", run_root / "model")
     assert data_dir is not None and model_dir is not None
-    return TrainConfig(
-        data_dir=data_dir,
-        model_dir=model_dir,
-        output_dir=output_dir,
-        dataset=args.dataset,
-        validation_dir=directory(args.validation_dir, "SM_CHANNEL_VALIDATION", None),
-        heldout_dir=directory(args.heldout_dir, "SM_CHANNEL_HELDOUT", None),
-        checkpoint_dir=checkpoint_dir,
-        artifact_path=artifact,
-        arch=args.arch,
-        weights=args.weights,
-        alpha=args.alpha,
-        epochs=args.epochs,
-        fine_tune_epochs=args.fine_tune_epochs,
-        fine_tune_layers=args.fine_tune_layers,
-        image_size=args.image_size,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        min_int8_accuracy=args.min_int8_accuracy,
-        max_drop_pp=args.max_drop_pp,
-        version=version,
-        seed=args.seed,
-        images_per_class=args.images_per_class,
-        heldout_images_per_class=args.heldout_images_per_class,
-        validation_fraction=args.validation_fraction,
-        test_fraction=args.test_fraction,
-        patience=args.patience,
-        representative_count=args.representative_count,
-        verbose=args.verbose,
-    )
+    paths = {
+        "data_dir": data_dir,
+        "model_dir": model_dir,
+        "output_dir": output_dir,
+        "validation_dir": directory("validation_dir", None),
+        "heldout_dir": directory("heldout_dir", None),
+        "checkpoint_dir": checkpoint_dir,
+        "artifact_path": artifact,
+    }
+    plain = {
+        item.name: getattr(args, item.name)
+        for item in options.declared(TrainConfig)
+        if item.name not in paths
+    }
+    return TrainConfig(**paths, **{**plain, "version": version})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,41 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m training.train",
         description="Train an image classifier and export a gated int8 TFLite artifact.",
     )
-
-    def option(name: str, **kwargs: object) -> None:
-        names = [f"--{name}"]
-        if "-" in name:
-            names.append(f"--{name.replace('-', '_')}")
-        parser.add_argument(*names, **kwargs)  # type: ignore[arg-type]
-
-    option("data-dir", help="folder per class (default: $SM_CHANNEL_TRAIN or .imgclf/data/DATASET)")
-    option("dataset", choices=DATASETS, default="emoji", help="emoji/digits generate their data")
-    option("validation-dir", help="a separate validation set (default: $SM_CHANNEL_VALIDATION)")
-    option("heldout-dir", help="an extra test set (default: $SM_CHANNEL_HELDOUT; emoji: generated)")
-    option("model-dir", help="receives the artifact files (default: $SM_MODEL_DIR)")
-    option("output-dir", help="TensorBoard logs, checkpoints (default: $SM_OUTPUT_DATA_DIR)")
-    option(
-        "checkpoint-dir", help="default: /opt/ml/checkpoints if it exists, else OUTPUT/checkpoints"
-    )
-    option("artifact", help="where to pack model.tar.gz ('none': do not pack)")
-    option("arch", choices=ARCHITECTURES, default="cnn")
-    option("weights", default="imagenet", help="mobilenetv2 base: imagenet, none, a file or s3://")
-    option("alpha", type=float, default=1.0, help="mobilenetv2 width multiplier")
-    option("epochs", type=int, default=None)
-    option("fine-tune-epochs", type=int, default=5, help="mobilenetv2 second phase")
-    option("fine-tune-layers", type=int, default=30, help="mobilenetv2 top layers to unfreeze")
-    option("image-size", type=int, default=None)
-    option("batch-size", type=int, default=32)
-    option("learning-rate", type=float, default=None)
-    option("min-int8-accuracy", type=float, default=None, help="gate: minimum int8 accuracy")
-    option("max-drop-pp", type=float, default=1.0, help="gate: max float-to-int8 drop in points")
-    option("version", default="", help="model version (default: vYYYYMMDD-HHMMSS)")
-    option("seed", type=int, default=42)
-    option("images-per-class", type=int, default=None, help="emoji: images to generate per class")
-    option("heldout-images-per-class", type=int, default=None)
-    option("validation-fraction", type=float, default=0.15)
-    option("test-fraction", type=float, default=0.15)
-    option("patience", type=int, default=5, help="early stopping patience in epochs")
-    option("representative-count", type=int, default=200, help="int8 calibration images")
-    option("verbose", type=int, default=2, help="Keras fit verbosity (0, 1 or 2)")
+    options.add_arguments(parser, TrainConfig)
     return parser
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
+    """`imgclf train`'s training flags; each defaults to None, leaving training's default."""
+    options.add_arguments(parser, TrainConfig, cli_only=True)

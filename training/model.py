@@ -1,6 +1,6 @@
-"""The networks: a small from-scratch CNN and MobileNetV2 transfer learning.
+"""The networks: a small from-scratch CNN, and MobileNetV2 or EfficientNet-Lite0 transfer learning.
 
-Both take uint8 RGB values (0..255, as float) and normalise inside the model, so the
+All take uint8 RGB values (0..255, as float) and normalise inside the model, so the
 exported TFLite model needs nothing but `classifier.imaging.prepare_image` in front of it.
 """
 
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-ARCHITECTURES = ("cnn", "mobilenetv2")
+from training.options import ARCHITECTURES
+
 CNN_FILTERS = (32, 64, 128, 256)
 BN_MOMENTUM = 0.9  # few steps per epoch: the moving statistics must keep up
 BASE_NAME = "base"
@@ -31,6 +32,12 @@ def make_model(
         return _make_cnn(input_shape, num_classes, dropout)
     if arch == "mobilenetv2":
         return _make_mobilenetv2(input_shape, num_classes, weights, dropout, alpha)
+    if arch == "efficientnet_lite0":
+        from training.backbones import efficientnet_lite  # its own weights reader, loaded lazily
+
+        return efficientnet_lite.make_classifier(
+            input_shape, num_classes, weights=weights, dropout=dropout
+        )
     raise ValueError(f"unknown architecture {arch!r}; use one of {ARCHITECTURES}")
 
 

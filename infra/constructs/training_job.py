@@ -15,10 +15,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-# AWS Deep Learning Containers: TensorFlow 2.19 training, GPU, Python 3.12 (the training
-# requirements pin numpy 2.4, which needs Python >= 3.11).
+# AWS Deep Learning Containers: TensorFlow 2.21 training, GPU (CUDA 12.9), Python 3.12 (the
+# training requirements pin numpy 2.4, which needs Python >= 3.11). Its TensorFlow minor must
+# equal local training's tensorflow-cpu pin (tests/infra/test_training_versions.py).
 TRAINING_IMAGE_REPOSITORY = "tensorflow-training"
-TRAINING_IMAGE_TAG = "2.19.0-gpu-py312-cu125-ubuntu22.04-sagemaker"
+TRAINING_IMAGE_TAG = "2.21.0-gpu-py312"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
 # The registry account that serves the Deep Learning Containers in each commercial region.

@@ -8,7 +8,8 @@ import keras
 import pytest
 
 from training.config import TrainConfig
-from training.train import TrainingError, resolve_weights, run
+from training.fitting import TrainingError, resolve_weights
+from training.workflow import run
 
 pytestmark = pytest.mark.slow
 

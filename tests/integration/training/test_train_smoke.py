@@ -16,7 +16,8 @@ from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel, quantize
 from training.config import TrainConfig
 from training.datasets import emoji
-from training.train import main, run
+from training.train import main
+from training.workflow import run
 
 pytestmark = pytest.mark.slow
 
@@ -99,9 +100,10 @@ def test_one_epoch_run_produces_a_gated_artifact_the_lambda_can_use(
     assert 0.0 <= predictions[-1].confidence <= predictions[0].confidence <= 1.0
 
 
-def test_a_bad_model_fails_the_gate_with_a_non_zero_exit(
+def test_a_bad_model_fails_its_gate_in_model_json_and_still_exits_zero(
     noise_images: Path, tmp_path: Path
 ) -> None:
+    # A failed job would stop the state machine before its own gate state reads the verdict.
     code = main(
         [
             "--dataset", "folder", "--data-dir", str(noise_images),
@@ -111,7 +113,7 @@ def test_a_bad_model_fails_the_gate_with_a_non_zero_exit(
         ]
     )  # fmt: skip
 
-    assert code == 1
+    assert code == 0
     metadata = ModelMetadata.from_dict(json.loads((tmp_path / "model" / "model.json").read_text()))
     assert metadata.gate_passed is False
     assert metadata.gate["min_int8_accuracy"] == 0.9

@@ -1,0 +1,162 @@
+"""How a training option is declared once and read by every front end.
+
+`TrainConfig`'s fields (training/config.py) carry an `Option` in their metadata. From it come
+the argparse parser of `python -m training.train`, the flags of `imgclf train`, model.json's
+`metrics.hyperparameters` (which also keys the resume state) and the SageMaker hyperparameters
+that `imgclf train --cloud` sends. Standard library only: the CLI imports this at start-up,
+and must not pay for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATASETS = ("emoji", "digits", "folder")
+ARCHITECTURES = ("cnn", "mobilenetv2", "efficientnet_lite0")
+# A frozen pretrained base first, then its top layers fine-tuned at a tenth of the rate.
+TRANSFER_ARCHITECTURES = ("mobilenetv2", "efficientnet_lite0")
+OPTION = "imgclf.option"  # the dataclass field metadata key
+
+
+@dataclass(frozen=True)
+class Option:
+    """What the command lines and SageMaker need to know about one TrainConfig field."""
+
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+    cli: bool = False  # also an `imgclf train` flag
+    hyperparameter: bool = False  # recorded in model.json, keys resume, sent by --cloud
+    flag: str = ""  # the command-line name when it is not the field's (dashes for underscores)
+    env: str = ""  # the SageMaker variable that supplies the value when no argument does
+    command_line_default: Any = None  # when the command line wants another default
+
+
+def option(default: Any = dataclasses.MISSING, **option_fields: Any) -> Any:
+    """A dataclass field with its Option: `epochs: int | None = option(None, help=...)`."""
+    metadata = {OPTION: Option(**option_fields)}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared option: the field's name, value type, default and Option."""
+
+    name: str
+    type: type
+    default: Any
+    option: Option
+
+    @property
+    def flag(self) -> str:
+        return self.option.flag or self.name.replace("_", "-")
+
+    @property
+    def command_line_default(self) -> Any:
+        if self.option.command_line_default is not None:
+            return self.option.command_line_default
+        return None if self.default is dataclasses.MISSING else self.default
+
+
+def declared(config_type: type) -> Iterator[Declared]:
+    """The fields of a dataclass that carry an Option, in declaration order."""
+    hints = typing.get_type_hints(config_type)
+    for field in dataclasses.fields(config_type):
+        found = field.metadata.get(OPTION)
+        if isinstance(found, Option):
+            yield Declared(field.name, _value_type(hints[field.name]), field.default, found)
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser, config_type: type, *, cli_only: bool = False
+) -> None:
+    """One argument per option; `cli_only` (imgclf train) takes the `cli` ones, defaults None.
+
+    Training's parser also answers to --underscored_names, SageMaker's spelling, and keeps
+    paths as strings (its TensorFlow estimator passes an s3:// --model_dir to ignore).
+    """
+    for item in declared(config_type):
+        if cli_only and not item.option.cli:
+            continue
+        names = [f"--{item.flag}"]
+        if not cli_only and "-" in item.flag:
+            names.append(f"--{item.flag.replace('-', '_')}")
+        kwargs: dict[str, Any] = {"dest": item.name, "help": _help(item, show_default=cli_only)}
+        if item.option.choices:
+            kwargs["choices"] = item.option.choices
+        if item.type is Path:
+            kwargs["type"] = Path if cli_only else str
+        elif item.type is not str:
+            kwargs["type"] = item.type
+        kwargs["default"] = None if cli_only else item.command_line_default
+        parser.add_argument(*names, **kwargs)
+
+
+def hyperparameters(config: Any) -> dict[str, Any]:
+    """The typed values of the hyperparameter options of a config, by field name."""
+    return {
+        item.name: getattr(config, item.name)
+        for item in declared(type(config))
+        if item.option.hyperparameter
+    }
+
+
+def sagemaker_hyperparameters(config_type: type, values: Mapping[str, Any]) -> dict[str, str]:
+    """Given hyperparameter values as SageMaker wants them: string by flag, None left out.
+
+    SageMaker's training toolkit JSON-decodes each value and passes `--flag str(decoded)`,
+    so str() of an int, a float or a plain word comes back to train.py unchanged.
+    """
+    return {
+        item.flag: str(values[item.name])
+        for item in declared(config_type)
+        if item.option.hyperparameter and values.get(item.name) is not None
+    }
+
+
+def command_line(config_type: type, values: Mapping[str, Any]) -> list[str]:
+    """`--flag value` for each given option (None left out), in declaration order."""
+    argv: list[str] = []
+    for item in declared(config_type):
+        if values.get(item.name) is not None:
+            argv += [f"--{item.flag}", str(values[item.name])]
+    return argv
+
+
+def defaults(config_type: type) -> dict[str, Any]:
+    """The declared default of each option that has one, by field name."""
+    return {
+        item.name: item.default
+        for item in declared(config_type)
+        if item.default is not dataclasses.MISSING
+    }
+
+
+def cli_option_names(config_type: type) -> tuple[str, ...]:
+    """The field names that are `imgclf train` flags."""
+    return tuple(item.name for item in declared(config_type) if item.option.cli)
+
+
+def _value_type(hint: Any) -> type:
+    """`int | None` -> int; `Path` -> Path."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _value_type(inner)
+    if not isinstance(hint, type):
+        raise TypeError(f"option type {hint!r} is not a plain type")
+    return hint
+
+
+def _help(item: Declared, *, show_default: bool) -> str:
+    default = item.command_line_default
+    if show_default and default not in (None, ""):
+        return f"{item.option.help} (training's default: {default})".lstrip()
+    return item.option.help

@@ -1,0 +1,237 @@
+"""One training run, start to finish: data, model, fit, export, evaluate, gate, artifact.
+
+The gate's verdict is recorded in model.json, never raised: whether a model may go live is
+decided by whoever reads the artifact (the state machine's gate, `imgclf model promote`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
+from classifier.imaging import InputSpec
+from training import export, pipeline
+from training.config import TrainConfig
+from training.data import LoadedImages
+from training.evaluate import Evaluation, int8_predictions, score
+from training.fitting import (
+    EVAL_BATCH_SIZE,
+    FitOutcome,
+    ProgressCallback,
+    build_model,
+    distribution,
+    fit,
+    run_dir,
+)
+from training.gate import GateResult, check_gate
+from training.model import trainable_summary
+from training.prepare import prepare_data
+from training.report import write_report
+
+log = logging.getLogger("training")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: the metadata as written, the gate, and the files."""
+
+    metadata: ModelMetadata
+    gate: GateResult
+    model_dir: Path
+    output_dir: Path
+    artifact_path: Path | None
+    report_files: dict[str, Path]
+    history: dict[str, list[float]] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.gate.passed
+
+
+def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainResult:
+    """Train, evaluate, export and gate one model; progress(epoch, total, logs) per epoch."""
+    started = time.monotonic()
+    config = config.resolved()
+    assert config.image_size is not None and config.learning_rate is not None
+    keras.utils.set_random_seed(config.seed)
+    spec = InputSpec(height=config.image_size, width=config.image_size)
+    data = prepare_data(config, spec)
+    log.info(
+        "data: %d train, %d validation, %d test images in %d classes%s",
+        len(data.train.label_ids),
+        len(data.validation.label_ids),
+        len(data.test.label_ids),
+        len(data.labels),
+        f", {data.info['skipped_unreadable']} unreadable skipped"
+        if data.info["skipped_unreadable"]
+        else "",
+    )
+
+    with distribution() as strategy:
+        model = build_model(config, len(data.labels), config.weights)
+        outcome = fit(model, config, data, progress, strategy.num_replicas_in_sync)
+    # Outside the scope, in float32: mixed precision cannot be quantized.
+    float_model = export.float32_copy(model, lambda: build_model(config, len(data.labels), "none"))
+
+    float_eval = score(data.test.label_ids, _predict(float_model, data.test), data.labels)
+    float_tflite = export.to_float_tflite(float_model)
+    representative = export.representative_sample(
+        data.train.images, config.representative_count, config.seed
+    )
+    int8_tflite = export.to_int8_tflite(float_model, representative)
+    # The Lambda's model code runs the int8 model: the gate measures what production does.
+    provisional = ModelMetadata(version=config.version, input=spec, labels=data.labels)
+    int8_predicted, latency_ms = int8_predictions(int8_tflite, provisional, data.test.images)
+    int8_eval = score(data.test.label_ids, int8_predicted, data.labels)
+    heldout_float = heldout_int8 = None
+    if data.heldout is not None:
+        heldout_float = score(
+            data.heldout.label_ids, _predict(float_model, data.heldout), data.labels
+        )
+        heldout_predicted, _ = int8_predictions(int8_tflite, provisional, data.heldout.images)
+        heldout_int8 = score(data.heldout.label_ids, heldout_predicted, data.labels)
+
+    gate = check_gate(
+        float_accuracy=float_eval.accuracy,
+        int8_accuracy=int8_eval.accuracy,
+        min_int8_accuracy=float(config.min_int8_accuracy or 0.0),
+        max_drop_pp=config.max_drop_pp,
+        test_count=int8_eval.count,
+    )
+    report_files = write_report(
+        config.model_dir,
+        version=config.version,
+        labels=data.labels,
+        float_eval=float_eval,
+        int8_eval=int8_eval,
+        gate=gate,
+        history=outcome.history,
+        heldout_float=heldout_float,
+        heldout_int8=heldout_int8,
+        fine_tune_from=outcome.fine_tune_from,
+    )
+    metrics = _metrics(
+        config,
+        float_eval=float_eval,
+        int8_eval=int8_eval,
+        heldout_float=heldout_float,
+        heldout_int8=heldout_int8,
+        float_size=len(float_tflite),
+        int8_size=len(int8_tflite),
+        latency_ms=latency_ms,
+        outcome=outcome,
+        model=model,
+        wall_seconds=time.monotonic() - started,
+    )
+    metadata = ModelMetadata(
+        version=config.version,
+        input=spec,
+        labels=data.labels,
+        architecture=config.arch,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        metrics=metrics,
+        dataset=data.info,
+        gate=gate.to_dict(),
+    )
+    write_artifact_dir(config.model_dir, int8_tflite, metadata)
+    artifact = None
+    if config.artifact_path is not None:
+        artifact = pack_artifact(config.model_dir, config.artifact_path)
+    # A finished run leaves no resume state behind: the next run with the same settings
+    # must train afresh, not pick up this one's weights.
+    shutil.rmtree(run_dir(config, data.info["fingerprint"]), ignore_errors=True)
+    _log_summary(metadata, gate)
+    return TrainResult(
+        metadata=metadata,
+        gate=gate,
+        model_dir=config.model_dir,
+        output_dir=config.output_dir,
+        artifact_path=artifact,
+        report_files=report_files,
+        history=outcome.history,
+        wall_seconds=time.monotonic() - started,
+    )
+
+
+def _predict(model: keras.Model, images: LoadedImages) -> np.ndarray:
+    """The float model's top class per image."""
+    dataset = pipeline.evaluation_dataset(
+        images.images, images.label_ids, batch_size=EVAL_BATCH_SIZE
+    )
+    return np.argmax(np.asarray(model.predict(dataset, verbose=0)), axis=1)
+
+
+def _metrics(
+    config: TrainConfig,
+    *,
+    float_eval: Evaluation,
+    int8_eval: Evaluation,
+    heldout_float: Evaluation | None,
+    heldout_int8: Evaluation | None,
+    float_size: int,
+    int8_size: int,
+    latency_ms: float,
+    outcome: FitOutcome,
+    model: keras.Model,
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """model.json's `metrics`."""
+    val_loss = outcome.history.get("val_loss", [])
+    metrics: dict[str, Any] = {
+        "float_accuracy": round(float_eval.accuracy, 6),
+        "int8_accuracy": round(int8_eval.accuracy, 6),
+        "drop_pp": round((float_eval.accuracy - int8_eval.accuracy) * 100, 4),
+        "test_count": int8_eval.count,
+        "per_class": int8_eval.per_class,
+        "float_per_class": float_eval.per_class,
+        "float_size_bytes": float_size,
+        "int8_size_bytes": int8_size,
+        "size_ratio": round(int8_size / float_size, 4) if float_size else None,
+        "int8_latency_ms_p50": round(latency_ms, 3),
+        "epochs_trained": len(outcome.history.get("loss", [])),
+        "best_epoch": int(np.argmin(val_loss)) + 1 if val_loss else None,
+        "best_val_loss": round(min(val_loss), 6) if val_loss else None,
+        "train_seconds": round(outcome.train_seconds, 1),
+        "wall_seconds": round(wall_seconds, 1),
+        **trainable_summary(model),
+        "hyperparameters": config.hyperparameters(),
+    }
+    if heldout_int8 is not None and heldout_float is not None:
+        metrics["heldout_accuracy"] = round(heldout_int8.accuracy, 6)
+        metrics["heldout_float_accuracy"] = round(heldout_float.accuracy, 6)
+        metrics["heldout_count"] = heldout_int8.count
+        metrics["heldout_per_class"] = heldout_int8.per_class
+        if config.dataset == "emoji":
+            metrics["heldout_glyph_accuracy"] = metrics["heldout_accuracy"]
+    return metrics
+
+
+def _log_summary(metadata: ModelMetadata, gate: GateResult) -> None:
+    m = metadata.metrics
+    log.info(
+        "model %s: float accuracy %.2f%%, int8 accuracy %.2f%% (drop %.2f pp), "
+        "int8 %d bytes = %.1f%% of float, %.2f ms per image",
+        metadata.version,
+        m["float_accuracy"] * 100,
+        m["int8_accuracy"] * 100,
+        m["drop_pp"],
+        m["int8_size_bytes"],
+        (m["size_ratio"] or 0) * 100,
+        m["int8_latency_ms_p50"],
+    )
+    if "heldout_accuracy" in m:
+        log.info("held-out set: int8 accuracy %.2f%%", m["heldout_accuracy"] * 100)
+    if gate.passed:
+        log.info("quality gate passed")
+    else:
+        log.error("quality gate FAILED: %s", "; ".join(gate.reasons))
