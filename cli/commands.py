@@ -142,6 +142,10 @@ def _object_tags(deployment, key: str) -> dict[str, str]:  # type: ignore[no-unt
 
 
 def model(args: argparse.Namespace) -> int:
+    if args.model_command == "day0":
+        from .day0 import day0_command
+
+        return day0_command(args)
     deployment = resolve(args.env)
     if args.model_command == "promote":
         promotion = model_versions.promote(

@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     model = commands.add_parser("model", help="model versions", parents=[env])
     model_commands = model.add_subparsers(dest="model_command", required=True)
     model_commands.add_parser("list", help="versions in the models bucket", parents=[env])
+    model_day0 = model_commands.add_parser(
+        "day0",
+        help="build the ImageNet-mapped day-0 model (no training) and upload it",
+        parents=[env],
+    )
+    model_day0.add_argument(
+        "--mapping", type=Path, help="JSON label -> ImageNet classes (default: Animals-10's)"
+    )
+    model_day0.add_argument("--eval-dir", type=Path, help="folder-per-class photos to score it on")
+    model_day0.add_argument("--version", help="default: day0-<timestamp>")
+    model_day0.add_argument("--promote", action="store_true", help="make it live")
+    model_day0.add_argument("--force", action="store_true", help="promote even if it loses")
     model_promote = model_commands.add_parser(
         "promote", help="make a version live (also: rollback)", parents=[env]
     )

@@ -41,6 +41,7 @@ class TrainingSettings:
     arch: str | None = None
     images_per_class: int | None = None
     seed: int | None = None
+    extra_train_dir: Path | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -68,6 +69,7 @@ class TrainingSettings:
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in SETTINGS_OPTIONS}
         values["data_dir"] = str(self.data_dir) if self.data_dir else None
+        values["extra_train_dir"] = str(self.extra_train_dir) if self.extra_train_dir else None
         return {**values, "extra": list(self.extra)}
 
 

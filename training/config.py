@@ -115,6 +115,18 @@ class TrainConfig:
         help="an extra test set (default: $SM_CHANNEL_HELDOUT; emoji: generated)",
         env="SM_CHANNEL_HELDOUT",
     )
+    extra_train_dir: Path | None = option(
+        None,
+        help="folder-per-class photos added to the training split, few-shot, each as several "
+        "augmented views (default: $SM_CHANNEL_EXTRA)",
+        env="SM_CHANNEL_EXTRA",
+        cli=True,
+    )
+    evaluate_standard_sets: bool = option(
+        True,
+        help="also score the model on the shared evaluation sets its labels allow "
+        "(emoji renderings, real photos)",
+    )
     checkpoint_dir: Path | None = option(
         None, help="default: /opt/ml/checkpoints if it exists, else OUTPUT/checkpoints"
     )

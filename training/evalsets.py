@@ -101,7 +101,7 @@ def standard_sets(
     for name in names:
         try:
             sets.append(load_set(name, STANDARD_SETS[name](), labels, spec))
-        except (DataError, OSError, RuntimeError, ValueError) as error:
+        except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
             log.warning("evaluation set %s is not available: %s", name, error)
     return sets
 

@@ -19,9 +19,10 @@ import numpy as np
 
 from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
 from classifier.imaging import InputSpec
-from training import export, pipeline
+from training import evalsets, export, pipeline, transfer
+from training.backbones import efficientnet_lite as lite
 from training.config import TrainConfig
-from training.data import LoadedImages
+from training.data import LoadedImages, class_weights, list_class_files, load_images
 from training.evaluate import Evaluation, int8_predictions, score
 from training.fitting import (
     EVAL_BATCH_SIZE,
@@ -34,10 +35,11 @@ from training.fitting import (
 )
 from training.gate import GateResult, check_gate
 from training.model import trainable_summary
-from training.prepare import prepare_data
+from training.prepare import PreparedData, prepare_data
 from training.report import write_report
 
 log = logging.getLogger("training")
+EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,12 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         else "",
     )
 
-    with distribution() as strategy:
-        model = build_model(config, len(data.labels), config.weights)
-        outcome = fit(model, config, data, progress, strategy.num_replicas_in_sync)
+    if config.arch == lite.ARCH:
+        model, outcome = _fit_on_cached_activations(config, data, progress)
+    else:
+        with distribution() as strategy:
+            model = build_model(config, len(data.labels), config.weights)
+            outcome = fit(model, config, data, progress, strategy.num_replicas_in_sync)
     # Outside the scope, in float32: mixed precision cannot be quantized.
     float_model = export.float32_copy(model, lambda: build_model(config, len(data.labels), "none"))
 
@@ -101,6 +106,22 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         heldout_predicted, _ = int8_predictions(int8_tflite, provisional, data.heldout.images)
         heldout_int8 = score(data.heldout.label_ids, heldout_predicted, data.labels)
 
+    evaluations: dict[str, Any] = {}
+    test_entry = {
+        "fingerprint": f"{data.info['fingerprint']}#test-seed{config.seed}",
+        "count": int8_eval.count,
+        "accuracy": round(int8_eval.accuracy, 6),
+        "float_accuracy": round(float_eval.accuracy, 6),
+    }
+    evaluations[evalsets.TEST_SPLIT] = test_entry
+    if config.evaluate_standard_sets:
+        for evaluation_set in evalsets.standard_sets(data.labels, spec):
+            evaluations[evaluation_set.name], _ = evalsets.evaluate(
+                evaluation_set,
+                data.labels,
+                lambda images: int8_predictions(int8_tflite, provisional, images)[0],
+                lambda images: _predict_array(float_model, images),
+            )
     gate = check_gate(
         float_accuracy=float_eval.accuracy,
         int8_accuracy=int8_eval.accuracy,
@@ -133,6 +154,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         model=model,
         wall_seconds=time.monotonic() - started,
     )
+    metrics["evaluations"] = evaluations
     metadata = ModelMetadata(
         version=config.version,
         input=spec,
@@ -161,6 +183,48 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         history=outcome.history,
         wall_seconds=time.monotonic() - started,
     )
+
+
+def _fit_on_cached_activations(
+    config: TrainConfig, data: PreparedData, progress: ProgressCallback | None
+) -> tuple[keras.Model, FitOutcome]:
+    """EfficientNet-Lite0: the frozen base's activations are cached, the top is trained."""
+    assert config.epochs is not None and config.learning_rate is not None
+    train_images, train_ids = data.train.images, data.train.label_ids
+    if config.extra_train_dir is not None:
+        spec = InputSpec(height=int(config.image_size or 0), width=int(config.image_size or 0))
+        extra = load_images(list_class_files(config.extra_train_dir, data.labels), spec)
+        views = transfer.augmented_views(extra.images, EXTRA_VIEWS, config.seed)
+        train_images = np.concatenate([train_images, extra.images, views])
+        train_ids = np.concatenate(
+            [train_ids, extra.label_ids, np.repeat(extra.label_ids, EXTRA_VIEWS)]
+        )
+        log.info("few-shot: %d extra photos as %d views", len(extra.label_ids), len(views))
+    outcome = transfer.fit_transfer(
+        transfer.TransferData(
+            train_images, train_ids, data.validation.images, data.validation.label_ids
+        ),
+        len(data.labels),
+        image_size=int(config.image_size or lite.IMAGE_SIZE),
+        weights=None if config.weights.lower() == "none" else "imagenet",
+        epochs=config.epochs,
+        fine_tune_epochs=config.fine_tune_epochs,
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        class_weight=class_weights(train_ids, len(data.labels)),
+        cache_dir=lite.cache_root() / "activations",
+        progress=progress,
+    )
+    return outcome.model, FitOutcome(
+        history=outcome.history,
+        fine_tune_from=outcome.fine_tune_from,
+        train_seconds=outcome.train_seconds,
+    )
+
+
+def _predict_array(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return np.argmax(np.asarray(model.predict(images.astype(np.float32), verbose=0)), axis=1)
 
 
 def _predict(model: keras.Model, images: LoadedImages) -> np.ndarray:

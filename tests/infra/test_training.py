@@ -55,7 +55,7 @@ def test_training_uses_the_regions_tensorflow_gpu_container(dev: Any, prod: Any)
         return uri
 
     suffix = f"/{TRAINING_IMAGE_REPOSITORY}:{TRAINING_IMAGE_TAG}"
-    assert "-gpu-" in TRAINING_IMAGE_TAG and TRAINING_IMAGE_TAG.endswith("-sagemaker")
+    assert "-gpu-" in TRAINING_IMAGE_TAG
     # Then without a known region, the DLC registry comes from a mapping at deploy time
     assert image(dev) == (
         "<{Fn::FindInMap: [TrainingImageRegistry, {Ref: AWS::Region}, account]}>"
