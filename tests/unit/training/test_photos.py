@@ -1,0 +1,212 @@
+"""The real-photograph manifest is well formed, and its bundle readers read what they should."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from training.datasets import photos
+from training.datasets.animals10 import LABELS
+
+# What the packages could honestly give (see training/datasets/PHOTOS.md). The floors stop
+# the set from shrinking; a class below the brief's 6 is listed with the count it has.
+MIN_PER_CLASS = 3
+SHORT_CLASSES = {"elephant": 1, "spider": 0}
+MIN_IMAGENET = 15
+
+
+@pytest.fixture(scope="module")
+def manifest() -> tuple[photos.Photo, ...]:
+    return photos.load_manifest()
+
+
+def test_manifest_is_well_formed(manifest: tuple[photos.Photo, ...]) -> None:
+    assert photos.manifest_problems(manifest) == []
+    for photo in manifest:
+        assert photo.licence and photo.version and photo.package and photo.path
+        assert photo.kind in photos.KINDS
+        assert len(photo.sha256) == 64
+        if photo.split in photos.SPLITS:
+            assert photo.label in LABELS
+        else:
+            assert photo.split == photos.IMAGENET_DIR
+            assert photo.imagenet and all(0 <= i < 1000 for i in photo.imagenet)
+
+
+def test_no_photo_is_listed_twice_in_one_set(manifest: tuple[photos.Photo, ...]) -> None:
+    animals = [p.sha256 for p in manifest if p.split in photos.SPLITS]
+    imagenet = [p.sha256 for p in manifest if p.split == photos.IMAGENET_DIR]
+    assert len(animals) == len(set(animals))
+    assert len(imagenet) == len(set(imagenet))
+
+
+def test_counts_per_class_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> None:
+    counts = photos.class_counts(manifest)
+    for label in LABELS:
+        total = counts["train"][label] + counts["heldout"][label]
+        if label in SHORT_CLASSES:
+            assert total >= SHORT_CLASSES[label], label
+            continue
+        assert total >= MIN_PER_CLASS, label
+        assert counts["train"][label] >= 1, f"{label} has no training photo"
+        assert counts["heldout"][label] >= 1, f"{label} has no held-out photo"
+        assert counts["heldout"][label] >= counts["train"][label], label
+    assert sum(p.split == photos.IMAGENET_DIR for p in manifest) >= MIN_IMAGENET
+
+
+def test_every_class_short_of_the_floor_is_declared(manifest: tuple[photos.Photo, ...]) -> None:
+    counts = photos.class_counts(manifest)
+    short = {
+        label
+        for label in LABELS
+        if counts["train"][label] + counts["heldout"][label] < MIN_PER_CLASS
+        or not counts["train"][label]
+        or not counts["heldout"][label]
+    }
+    assert short == set(SHORT_CLASSES)
+
+
+def test_a_source_never_straddles_the_split(manifest: tuple[photos.Photo, ...]) -> None:
+    """The same file (by package path and member) is never in both train and heldout."""
+    by_source: dict[tuple[str, str, str | None], set[str]] = {}
+    for photo in manifest:
+        if photo.split in photos.SPLITS:
+            by_source.setdefault((photo.package, photo.path, photo.member), set()).add(photo.split)
+    assert all(len(splits) == 1 for splits in by_source.values())
+
+
+def test_the_set_comes_from_several_packages(manifest: tuple[photos.Photo, ...]) -> None:
+    packages = {(p.kind, p.package) for p in manifest}
+    assert len(packages) >= 5
+    assert {kind for kind, _ in packages} == {"deb", "pypi"}
+
+
+def test_a_bad_entry_is_reported(manifest: tuple[photos.Photo, ...]) -> None:
+    first = manifest[0]
+    broken = [
+        dataclasses.replace(first, label="giraffe"),
+        dataclasses.replace(first, name="x.jpg", licence=""),
+        dataclasses.replace(first, name="y.jpg", sha256="00"),
+    ]
+    problems = photos.manifest_problems(broken)
+    assert any("giraffe" in p for p in problems)
+    assert any("licence is empty" in p for p in problems)
+    assert any("sha256" in p for p in problems)
+
+
+def test_the_cache_hash_follows_the_manifest(manifest: tuple[photos.Photo, ...]) -> None:
+    changed = (dataclasses.replace(manifest[0], split="heldout"), *manifest[1:])
+    assert photos.manifest_hash(manifest) == photos.manifest_hash(manifest)
+    assert photos.manifest_hash(changed) != photos.manifest_hash(manifest)
+
+
+def test_default_root_honours_imgclf_cache(
+    manifest: tuple[photos.Photo, ...], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(photos.CACHE_ENV, str(tmp_path))
+    root = photos.default_root(manifest)
+    assert root == tmp_path / "photos" / photos.manifest_hash(manifest)
+
+
+def test_a_complete_cache_is_reused_without_downloading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    digest = photos.manifest_hash(photos.load_manifest())
+    (tmp_path / photos.MARKER).write_text(digest + "\n")
+
+    def no_build(*args: object) -> None:
+        raise AssertionError("a complete cache must not be rebuilt")
+
+    monkeypatch.setattr(photos, "_build", no_build)
+    assert photos.assemble(tmp_path) == tmp_path
+
+
+def _rcc(files: dict[str, tuple[bytes, bool]]) -> bytes:
+    """A version-3 Qt resource bundle with the files in one directory, as rcc writes it."""
+    names = b""
+    name_offsets: dict[str, int] = {}
+    for name in ["dir", *files]:
+        name_offsets[name] = len(names)
+        encoded = name.encode("utf-16-be")
+        names += struct.pack(">HI", len(name), 0) + encoded
+    payloads = b""
+    data_offsets: dict[str, int] = {}
+    for name, (content, compress) in files.items():
+        data_offsets[name] = len(payloads)
+        stored = struct.pack(">I", len(content)) + zlib.compress(content) if compress else content
+        payloads += struct.pack(">I", len(stored)) + stored
+    nodes = struct.pack(">IHII", 0, 2, 1, 1) + bytes(8)  # root: one child, node 1
+    nodes += struct.pack(">IHII", name_offsets["dir"], 2, len(files), 2) + bytes(8)
+    for name, (_, compress) in files.items():
+        nodes += struct.pack(">IHHHI", name_offsets[name], int(compress), 0, 0, data_offsets[name])
+        nodes += bytes(8)
+    header = 24
+    tree, data, names_at = header, header + len(nodes), header + len(nodes) + len(payloads)
+    return b"qres" + struct.pack(">IIIII", 3, tree, data, names_at, 0) + nodes + payloads + names
+
+
+def test_read_rcc_reads_stored_and_compressed_files() -> None:
+    bundle = _rcc({"a.webp": (b"plain bytes", False), "b.png": (b"squeezed " * 20, True)})
+    assert sorted(photos.rcc_entries(bundle)) == ["/dir/a.webp", "/dir/b.png"]
+    assert photos.read_rcc(bundle, "/dir/a.webp") == b"plain bytes"
+    assert photos.read_rcc(bundle, "/dir/b.png") == b"squeezed " * 20
+    with pytest.raises(photos.PhotoSetError, match="no /dir/c.jpg"):
+        photos.read_rcc(bundle, "/dir/c.jpg")
+
+
+def test_read_pzl_reads_the_embedded_picture() -> None:
+    picture = b"\xff\xd8\xff fake jpeg \n with a newline"
+    puzzle = (
+        b"PzlF\n0.1\nhorse-4x3\nhttp://example.invalid/\nhorse-4x3.map\n532\n#texture\n"
+        b"image 0 0 642 482 1 1    \nhorse-4x3-t.jpg\n"
+        + str(len(picture)).encode()
+        + b"\n"
+        + picture
+        + b"\x89PNG..."
+    )
+    assert photos.read_pzl(puzzle, "horse-4x3-t.jpg") == picture
+    with pytest.raises(photos.PhotoSetError, match="not a Jigzo puzzle"):
+        photos.read_pzl(b"GIF89a", "horse-4x3-t.jpg")
+
+
+def test_a_sha256_mismatch_names_the_file(
+    manifest: tuple[photos.Photo, ...], tmp_path: Path
+) -> None:
+    photo = next(p for p in manifest if p.container == "file")
+    with pytest.raises(photos.PhotoSetError) as raised:
+        photos._write_photo(photo, b"not the photo", photo.version, tmp_path)
+    message = str(raised.value)
+    assert photo.path in message and hashlib.sha256(b"not the photo").hexdigest() in message
+    assert "\n" not in message
+
+
+def test_conversion_to_png_keeps_the_pixels(
+    manifest: tuple[photos.Photo, ...], tmp_path: Path
+) -> None:
+    ppm = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 40)).save(ppm, format="PPM")
+    data = ppm.getvalue()
+    photo = dataclasses.replace(
+        next(p for p in manifest if p.convert == "png"), sha256=hashlib.sha256(data).hexdigest()
+    )
+    record = photos._write_photo(photo, data, photo.version, tmp_path)
+    written = tmp_path / record["file"]
+    with Image.open(written) as image:
+        assert image.format == "PNG" and image.getpixel((1, 1)) == (200, 30, 40)
+    assert record["converted"] == "ppm -> png"
+    assert record["file_sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
+
+
+def test_manifest_json_round_trips(manifest: tuple[photos.Photo, ...]) -> None:
+    raw = json.loads(photos.MANIFEST_PATH.read_text())
+    assert [photos._entry(photo) for photo in manifest] == [
+        {k: v for k, v in entry.items() if v} for entry in raw["photos"]
+    ]
