@@ -261,11 +261,13 @@ def _callbacks(
             ),
         ]
     if progress is not None:
-        callbacks.append(_ProgressCallback(progress, total_epochs))
+        callbacks.append(EpochProgress(progress, total_epochs))
     return callbacks
 
 
-class _ProgressCallback(keras.callbacks.Callback):
+class EpochProgress(keras.callbacks.Callback):
+    """Reports (epoch, total, logs) after each epoch."""
+
     def __init__(self, report: ProgressCallback, total_epochs: int) -> None:
         super().__init__()
         self._report = report

@@ -15,10 +15,8 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
@@ -26,10 +24,10 @@ from keras import layers
 from PIL import Image
 
 from training.backbones import efficientnet_lite as lite
+from training.fitting import EpochProgress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int, dict[str, float]], None]
 DEFAULT_CUT_BLOCK = 15  # the last MBConv block and the head conv are fine-tuned
 PREDICT_BATCH = 32
 
@@ -186,7 +184,7 @@ def fit_transfer(
         done = len(history.get("loss", []))
         callbacks: list[keras.callbacks.Callback] = []
         if progress is not None:
-            callbacks.append(_Progress(progress, total))
+            callbacks.append(EpochProgress(progress, total))
         fitted = top.fit(
             train_x.astype(np.float32),
             data.train_ids,
@@ -226,13 +224,3 @@ def _copy_by_name(source: keras.Model, target: keras.Model) -> None:
     for layer in target.layers:
         if layer.name in names and layer.weights and layer.name != "probs":
             layer.set_weights(source.get_layer(layer.name).get_weights())
-
-
-class _Progress(keras.callbacks.Callback):
-    def __init__(self, report: ProgressCallback, total: int) -> None:
-        super().__init__()
-        self._report = report
-        self._total = total
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._report(epoch + 1, self._total, {k: float(v) for k, v in (logs or {}).items()})
