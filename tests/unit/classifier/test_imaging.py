@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -230,3 +232,154 @@ def test_png_exif_orientation_before_the_pixels_is_applied() -> None:
     prepared = prepare_image(encode(Image.fromarray(pixels), "PNG", exif=exif), SPEC, LIMITS)
     assert (prepared.width, prepared.height) == (40, 80)
     assert prepared.array[:8].mean(axis=(0, 1))[0] > 200  # red on top, as displayed
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def hand_made_png(
+    pixels: np.ndarray,
+    *,
+    colour: int = 2,
+    depth: int = 8,
+    interlace: int = 0,
+    idat_pieces: int = 3,
+    trailing: bytes = b"",
+) -> bytes:
+    """A PNG written here (filter type 0), its image data split over several IDATs."""
+    height, width = pixels.shape[:2]
+    scanlines = b"".join(b"\x00" + row.tobytes() for row in pixels.reshape(height, -1))
+    stream = zlib.compress(scanlines + trailing, 6)
+    step = -(-len(stream) // idat_pieces)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace)
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            png_chunk(b"IHDR", header),
+            png_chunk(b"tEXt", b"Comment\x00before the pixels"),
+            *(png_chunk(b"IDAT", stream[i : i + step]) for i in range(0, len(stream), step)),
+            png_chunk(b"tEXt", b"Comment\x00after the pixels"),
+            png_chunk(b"IEND", b""),
+        ]
+    )
+
+
+def photo_png(mode: str = "RGB", size: tuple[int, int] = (300, 200)) -> bytes:
+    """Smooth gradients plus noise: Pillow's encoder picks Sub/Up/Average/Paeth filters."""
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0 : size[1], 0 : size[0]]
+    channels = [x * 255 // size[0], y * 255 // size[1], (x + y) * 255 // sum(size), x * 0 + 200]
+    base = np.stack(channels[: len(mode)], -1) + rng.integers(0, 9, (size[1], size[0], len(mode)))
+    return encode(Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), mode), "PNG")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_isal_pre_inflated_png_decodes_to_the_same_pixels(mode: str) -> None:
+    import pyspng
+
+    from classifier import imaging
+
+    assert imaging.isal_zlib is not None  # the runtime requirements ship it
+    data = photo_png(mode)
+    filters = set(zlib.decompress(b"".join(png_idat(data)))[:: 1 + 300 * len(mode)])
+    assert len(filters) > 1  # several filter types to undo, not only "none"
+    pre_inflated = imaging._pre_inflated(data)
+    assert pre_inflated is not None
+    assert np.array_equal(pyspng.load(pre_inflated), pyspng.load(data))
+    assert np.array_equal(
+        pyspng.load(pre_inflated), np.asarray(Image.open(io.BytesIO(data)).convert(mode))
+    )
+
+
+def png_idat(data: bytes) -> list[bytes]:
+    from classifier.imaging import _png_chunks
+
+    chunks = _png_chunks(data)
+    assert chunks is not None
+    return [data[start + 8 : end - 4] for kind, start, end in chunks if kind == b"IDAT"]
+
+
+def test_pre_inflating_keeps_the_other_chunks_and_joins_split_image_data() -> None:
+    from classifier import imaging
+
+    pixels = np.random.default_rng(6).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    data = hand_made_png(pixels, idat_pieces=4)
+    assert len(png_idat(data)) == 4
+    pre_inflated = imaging._pre_inflated(data)
+    assert pre_inflated is not None and len(png_idat(pre_inflated)) == 1
+    for text in (b"before the pixels", b"after the pixels"):
+        assert png_chunk(b"tEXt", b"Comment\x00" + text) in pre_inflated
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(pre_inflated))), pixels)
+
+
+def test_prepare_image_is_the_same_with_and_without_isal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier import imaging
+
+    calls: list[bool] = []
+    original = imaging._pre_inflated
+
+    def spy(data: bytes) -> bytes | None:
+        result = original(data)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(imaging, "_pre_inflated", spy)
+    data = photo_png("RGB", (640, 480))
+    with_isal = prepare_image(data, SPEC, LIMITS).array
+    assert calls == [True]
+    monkeypatch.setattr(imaging, "isal_zlib", None)
+    assert np.array_equal(with_isal, prepare_image(data, SPEC, LIMITS).array)
+    assert calls == [True, False]
+
+
+def corrupt_idat_crc(data: bytes) -> bytes:
+    from classifier.imaging import _png_chunks
+
+    chunks = _png_chunks(data)
+    assert chunks is not None
+    end = next(end for kind, _, end in chunks if kind == b"IDAT")
+    return data[: end - 1] + bytes([data[end - 1] ^ 0xFF]) + data[end:]
+
+
+PIXELS = np.random.default_rng(7).integers(0, 255, (30, 20, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(hand_made_png(PIXELS, interlace=1), id="interlaced"),
+        pytest.param(encode(Image.fromarray(PIXELS[..., 0]), "PNG"), id="greyscale"),
+        pytest.param(encode(Image.fromarray(PIXELS).convert("P"), "PNG"), id="palette"),
+        pytest.param(hand_made_png(PIXELS.astype(">u2") * 257, depth=16), id="16-bit"),
+        pytest.param(hand_made_png(PIXELS)[:-30], id="truncated"),
+        pytest.param(hand_made_png(PIXELS, trailing=b"\x00" * 10_000), id="inflates too much"),
+        pytest.param(hand_made_png(PIXELS)[: -12 - 3000] + b"x", id="cut inside IDAT"),
+        pytest.param(b"GIF89a" + bytes(40), id="not a PNG"),
+    ],
+)
+def test_anything_unusual_is_left_to_libspng(data: bytes) -> None:
+    from classifier import imaging
+
+    assert imaging._pre_inflated(data) is None
+
+
+def test_a_bad_idat_crc_is_ignored_as_libspng_ignores_it() -> None:
+    import pyspng
+
+    from classifier import imaging
+
+    data = corrupt_idat_crc(hand_made_png(PIXELS))
+    pre_inflated = imaging._pre_inflated(data)
+    assert pre_inflated is not None
+    assert np.array_equal(pyspng.load(pre_inflated), pyspng.load(data))
+    assert np.array_equal(pyspng.load(data), PIXELS)
+
+
+def test_big_pngs_skip_pre_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier import imaging
+
+    data = hand_made_png(PIXELS)
+    assert imaging._pre_inflated(data) is not None
+    monkeypatch.setattr(imaging, "PRE_INFLATE_MAX_BYTES", 30 * (1 + 20 * 3) - 1)
+    assert imaging._pre_inflated(data) is None
