@@ -111,6 +111,7 @@ def test_the_requirements_hold_no_tensorflow() -> None:
         "ai-edge-litert",
         "pillow",
         "pyspng",
+        "isal",
         "numpy",
         "aws-lambda-powertools",
         "boto3",
