@@ -187,8 +187,8 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {2: 3, 6: 4}  # colour types RGB and RGBA
 _STORED_BLOCK = 65535  # the largest stored (uncompressed) deflate block
-# Pre-inflating copies the raw scanlines twice. Up to ~11 MB (a 4 MP RGB PNG) that is 1.3-1.4x
-# faster overall; from ~21 MB on, fresh buffers' page faults make it slower than libspng alone
+# Pre-inflating copies the raw scanlines twice. Up to 11.4 MB (a 4 MP RGB PNG) the decode is
+# 1.4-1.5x faster; at 21.5 MB it measured 0.85-1.1x, fresh buffers' page faults eating the gain
 # (bench/classify_bench.py). Bigger images skip it, which also bounds the extra memory.
 PRE_INFLATE_MAX_BYTES = 16 * 1024 * 1024
 
