@@ -24,6 +24,8 @@ class ArtifactError(ValueError):
 
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_GROUPED_LOGITS = "grouped_logits"
+OUTPUT_MIXTURE = "imagenet_mixture"
+OUTPUT_KINDS = (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE)
 
 
 @dataclass(frozen=True)
@@ -34,21 +36,35 @@ class OutputSpec:
     more (ImageNet's 1,000 for the day-0 model); a label's probability is the softmax mass of
     its group. The sum is taken in float after dequantizing, because int8 probabilities
     quantized one by one round most of a group's many small members to zero.
+
+    `imagenet_mixture`: the first `sources` outputs are source logits grouped as above, the
+    rest are a trained head's logits over the labels. With m the grouped mass (the share of
+    the source classifier's belief that falls on the labels at all) and w = m ** `power`,
+    a label's probability is w * (its share of m) + (1 - w) * (the head's probability).
+    Where the source classifier recognises the image (a real photograph) it decides; where
+    it does not (a drawing, a rendering, a class it never saw) the trained head does.
     """
 
     kind: str = OUTPUT_PROBABILITIES
     groups: tuple[tuple[int, ...], ...] = ()
+    sources: int = 0
+    power: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS):
+        if self.kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {self.kind!r}")
-        if self.kind == OUTPUT_GROUPED_LOGITS and not all(self.groups):
-            raise ValueError("grouped_logits needs a non-empty group for every label")
+        if self.kind != OUTPUT_PROBABILITIES and not (self.groups and all(self.groups)):
+            raise ValueError(f"{self.kind} needs a non-empty group for every label")
+        if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
+            raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind == OUTPUT_PROBABILITIES:
             return {"kind": self.kind}
-        return {"kind": self.kind, "groups": [list(group) for group in self.groups]}
+        data: dict[str, Any] = {"kind": self.kind, "groups": [list(g) for g in self.groups]}
+        if self.kind == OUTPUT_MIXTURE:
+            data.update(sources=self.sources, power=self.power)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> OutputSpec:
@@ -57,6 +73,8 @@ class OutputSpec:
         return cls(
             kind=str(data.get("kind", OUTPUT_PROBABILITIES)),
             groups=tuple(tuple(int(i) for i in group) for group in data.get("groups", ())),
+            sources=int(data.get("sources", 0)),
+            power=float(data.get("power", 1.0)),
         )
 
 

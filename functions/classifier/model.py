@@ -19,6 +19,7 @@ import numpy as np
 
 from .artifact import (
     OUTPUT_GROUPED_LOGITS,
+    OUTPUT_MIXTURE,
     ArtifactError,
     ModelMetadata,
     read_metadata,
@@ -58,11 +59,7 @@ class LoadedModel:
         self._local = threading.local()
         interpreter = self._interpreter()  # fail now, not on the first image
         outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
-        self._groups = group_matrix(metadata, outputs)
-        if self._groups is None and outputs != len(self.labels):
-            raise ModelUnavailableError(
-                f"model {self.version} has {outputs} outputs but {len(self.labels)} labels"
-            )
+        self._decode = output_decoder(metadata, outputs)
 
     @classmethod
     def from_directory(cls, directory: Path) -> LoadedModel:
@@ -96,18 +93,52 @@ class LoadedModel:
         input_details, output_details = self._local.input, self._local.output
         interpreter.set_tensor(input_details["index"], quantize(image[np.newaxis], input_details))
         interpreter.invoke()
-        scores = dequantize(interpreter.get_tensor(output_details["index"])[0], output_details)
-        if self._groups is not None:
-            scores = self._groups @ softmax(scores)
+        raw = dequantize(interpreter.get_tensor(output_details["index"])[0], output_details)
+        scores = self._decode(raw)
         k = min(top_k, len(self.labels))
         best = np.argsort(scores)[::-1][:k]
         return [Prediction(self.labels[i], float(scores[i])) for i in best]
 
 
+def output_decoder(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The function from one image's dequantized outputs to its label probabilities."""
+    kind, labels = metadata.output.kind, len(metadata.labels)
+    if kind == OUTPUT_GROUPED_LOGITS:
+        matrix = group_matrix(metadata, outputs)
+        assert matrix is not None
+        return lambda raw: np.asarray(matrix @ softmax(raw))
+    if kind == OUTPUT_MIXTURE:
+        sources, power = metadata.output.sources, metadata.output.power
+        if outputs != sources + labels:
+            raise ModelUnavailableError(
+                f"model {metadata.version} has {outputs} outputs, not {sources} source logits "
+                f"and {labels} head logits"
+            )
+        matrix = group_matrix(metadata, sources)
+        assert matrix is not None
+        return lambda raw: mixture(matrix @ softmax(raw[:sources]), softmax(raw[sources:]), power)
+    if outputs != labels:
+        raise ModelUnavailableError(
+            f"model {metadata.version} has {outputs} outputs but {labels} labels"
+        )
+    return lambda raw: np.asarray(raw, np.float64)
+
+
+def mixture(grouped: np.ndarray, head: np.ndarray, power: float) -> np.ndarray:
+    """Label probabilities from the source classifier's grouped mass and a trained head's
+    probabilities (see `OutputSpec`); rows of a batch or one image. They sum to 1."""
+    grouped = np.asarray(grouped, np.float64)
+    mass = grouped.sum(axis=-1, keepdims=True)
+    weight = np.clip(mass, 0.0, 1.0) ** power
+    share = np.divide(grouped, mass, out=np.zeros_like(grouped), where=mass > 0)
+    return np.asarray(weight * share + (1.0 - weight) * np.asarray(head, np.float64))
+
+
 def group_matrix(metadata: ModelMetadata, outputs: int) -> np.ndarray | None:
-    """labels x outputs 0/1 matrix for a grouped-logits model, None for plain probabilities."""
+    """labels x outputs 0/1 matrix over the source logits of a grouped or mixture model,
+    None for plain probabilities."""
     spec = metadata.output
-    if spec.kind != OUTPUT_GROUPED_LOGITS:
+    if spec.kind not in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE):
         return None
     matrix = np.zeros((len(spec.groups), outputs), np.float64)
     for row, group in enumerate(spec.groups):
@@ -120,10 +151,11 @@ def group_matrix(metadata: ModelMetadata, outputs: int) -> np.ndarray | None:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Probabilities from logits, in float64 so that thousands of small terms keep their sum."""
-    shifted = np.asarray(logits, np.float64) - float(np.max(logits))
-    exp = np.exp(shifted)
-    return np.asarray(exp / exp.sum())
+    """Probabilities from logits over the last axis, in float64 so that thousands of small
+    terms keep their sum."""
+    values = np.asarray(logits, np.float64)
+    exp = np.exp(values - values.max(axis=-1, keepdims=True))
+    return np.asarray(exp / exp.sum(axis=-1, keepdims=True))
 
 
 def quantize(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:

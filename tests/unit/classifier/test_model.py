@@ -20,6 +20,8 @@ from classifier.model import (
     ModelUnavailableError,
     dequantize,
     group_matrix,
+    mixture,
+    output_decoder,
     quantize,
     softmax,
 )
@@ -239,3 +241,52 @@ def test_output_groups_must_name_outputs_the_model_has(
     directory = grouped_copy(tiny_model_dir, tmp_path / "bad", [[0], [1, 7]], ["a", "b"])
     with pytest.raises(ModelUnavailableError, match="beyond 3"):
         LoadedModel.from_directory(directory)
+
+
+def mixture_metadata(
+    groups: tuple[tuple[int, ...], ...], sources: int, power: float
+) -> ModelMetadata:
+    return ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=tuple(f"label{i}" for i in range(len(groups))),
+        output=OutputSpec("imagenet_mixture", groups, sources=sources, power=power),
+    )
+
+
+def test_a_mixture_lets_the_source_classifier_decide_what_it_recognises() -> None:
+    # Given 6 source classes (labels own 0-1 and 2-3; 4-5 are nobody's) and a 2-label head
+    decode = output_decoder(mixture_metadata(((0, 1), (2, 3)), sources=6, power=1.0), 8)
+    head_says_first = [4.0, 0.0]
+    # When the source classifier puts nearly all its mass on label1's classes (a photo)
+    photo = decode(np.array([0, 0, 9.0, 9.0, 0, 0, *head_says_first]))
+    # Then label1 wins against a confident head, and the probabilities sum to 1
+    assert photo.argmax() == 1 and photo.sum() == pytest.approx(1.0)
+    # When its mass is mostly on nobody's classes (a drawing it does not recognise)
+    drawing = decode(np.array([0, 0, 1.0, 0, 9.0, 9.0, *head_says_first]))
+    # Then the head decides
+    assert drawing.argmax() == 0 and drawing.sum() == pytest.approx(1.0)
+
+
+def test_mixture_weight_is_the_mapped_mass_to_the_power() -> None:
+    grouped = np.array([0.3, 0.1])  # mass 0.4, shares 0.75 / 0.25
+    head = np.array([0.0, 1.0])
+    for power in (1.0, 2.0):
+        weight = 0.4**power
+        expected = weight * np.array([0.75, 0.25]) + (1 - weight) * head
+        assert mixture(grouped, head, power) == pytest.approx(expected)
+    # no mapped mass at all: the head alone, no division by zero
+    assert mixture(np.zeros(2), head, 2.0) == pytest.approx(head)
+
+
+def test_a_mixture_model_must_have_sources_plus_labels_outputs() -> None:
+    with pytest.raises(ModelUnavailableError, match="not 6 source logits and 2 head logits"):
+        output_decoder(mixture_metadata(((0, 1), (2, 3)), sources=6, power=1.0), 7)
+
+
+def test_a_mixture_spec_round_trips_through_model_json() -> None:
+    metadata = mixture_metadata(((0, 1), (2, 3)), sources=6, power=2.0)
+    again = ModelMetadata.from_dict(json.loads(json.dumps(metadata.to_dict())))
+    assert again.output == metadata.output
+    with pytest.raises(ValueError, match="sources > 0"):
+        OutputSpec("imagenet_mixture", ((0,),), sources=0)
