@@ -42,6 +42,7 @@ class TrainingSettings:
     images_per_class: int | None = None
     seed: int | None = None
     extra_train_dir: Path | None = None
+    imagenet_mapping: str | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod

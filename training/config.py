@@ -150,6 +150,19 @@ class TrainConfig:
     image_size: int | None = option(
         None, help="pixels per side of the model input", cli=True, hyperparameter=True
     )
+    imagenet_mapping: str = option(
+        "auto",
+        help="efficientnet_lite0: map ImageNet classes onto the labels and mix ImageNet's own "
+        "classifier with the trained head ('auto': the built-in mapping when the labels are "
+        "Animals-10's; 'none'; or a mapping JSON file)",
+        cli=True,
+        hyperparameter=True,
+    )
+    mixture_power: float = option(
+        1.0,
+        help="imagenet mixture: ImageNet decides with weight (mapped mass) ** power",
+        hyperparameter=True,
+    )
     batch_size: int = option(32, hyperparameter=True)
     learning_rate: float | None = option(None, hyperparameter=True)
     min_int8_accuracy: float | None = option(None, help="gate: minimum int8 accuracy")
@@ -282,6 +295,7 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
         "output_dir": output_dir,
         "validation_dir": directory("validation_dir", None),
         "heldout_dir": directory("heldout_dir", None),
+        "extra_train_dir": directory("extra_train_dir", None),
         "checkpoint_dir": checkpoint_dir,
         "artifact_path": artifact,
     }

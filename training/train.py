@@ -32,12 +32,13 @@ from training.config import ConfigError, parse_args  # noqa: E402
 from training.data import DataError  # noqa: E402
 from training.datasets.emoji import FontNotFoundError  # noqa: E402
 from training.fitting import TrainingError, resolve_weights  # noqa: E402
+from training.imagenet import MappingError  # noqa: E402
 from training.workflow import TrainResult, run  # noqa: E402
 
 __all__ = ["TrainResult", "TrainingError", "main", "resolve_weights", "run"]
 
 log = logging.getLogger("training")
-BAD_INPUT_ERRORS = (ConfigError, DataError, TrainingError, FontNotFoundError)
+BAD_INPUT_ERRORS = (ConfigError, DataError, TrainingError, FontNotFoundError, MappingError)
 
 
 def main(argv: list[str] | None = None) -> int:

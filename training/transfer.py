@@ -156,7 +156,7 @@ def fit_transfer(
     )
     base = classifier.get_layer(lite.BASE_NAME)
     top = top_model(train_x.shape[1:], num_classes, cut_block, dropout)
-    _copy_by_name(base, top)
+    copy_weights_by_name(base, top)
     total = epochs + fine_tune_epochs
     history: dict[str, list[float]] = {}
     trained_started = time.monotonic()
@@ -201,7 +201,7 @@ def fit_transfer(
         )
         for key, values in fitted.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
-    _copy_by_name(top, base)
+    copy_weights_by_name(top, base)
     classifier.get_layer("probs").set_weights(top.get_layer("probs").get_weights())
     log.info(
         "transfer: %d activations in %.0f s, training %.0f s",
@@ -218,9 +218,11 @@ def fit_transfer(
     )
 
 
-def _copy_by_name(source: keras.Model, target: keras.Model) -> None:
-    """Weights of every layer that both models have, by layer name."""
+def copy_weights_by_name(
+    source: keras.Model, target: keras.Model, skip: tuple[str, ...] = ("probs",)
+) -> None:
+    """Weights of every layer that both models have, by layer name, except `skip`."""
     names = {layer.name for layer in source.layers}
     for layer in target.layers:
-        if layer.name in names and layer.weights and layer.name != "probs":
+        if layer.name in names and layer.weights and layer.name not in skip:
             layer.set_weights(source.get_layer(layer.name).get_weights())

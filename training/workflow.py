@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +18,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
+from classifier.artifact import ModelMetadata, OutputSpec, pack_artifact, write_artifact_dir
 from classifier.imaging import InputSpec
-from training import evalsets, export, pipeline, transfer
+from classifier.model import output_decoder
+from training import evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
 from training.config import TrainConfig
-from training.data import LoadedImages, class_weights, list_class_files, load_images
+from training.data import class_weights, list_class_files, load_images
 from training.evaluate import Evaluation, int8_predictions, score
 from training.fitting import (
     EVAL_BATCH_SIZE,
@@ -34,6 +36,7 @@ from training.fitting import (
     run_dir,
 )
 from training.gate import GateResult, check_gate
+from training.imagenet import short_name
 from training.model import trainable_summary
 from training.prepare import PreparedData, prepare_data
 from training.report import write_report
@@ -79,8 +82,18 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         else "",
     )
 
+    output = OutputSpec()
     if config.arch == lite.ARCH:
         model, outcome = _fit_on_cached_activations(config, data, progress)
+        mapping = mixture.resolve_setting(config.imagenet_mapping, data.labels)
+        if mapping is not None:
+            model = mixture.mixture_network(
+                model, int(config.image_size), transfer.DEFAULT_CUT_BLOCK
+            )
+            output = mixture.output_spec(mapping, data.labels, config.mixture_power)
+            data.info["imagenet_mapping"] = {
+                label: [f"{i} {short_name(i)}" for i in mapping[label]] for label in data.labels
+            }
     else:
         with distribution() as strategy:
             model = build_model(config, len(data.labels), config.weights)
@@ -88,20 +101,25 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     # Outside the scope, in float32: mixed precision cannot be quantized.
     float_model = export.float32_copy(model, lambda: build_model(config, len(data.labels), "none"))
 
-    float_eval = score(data.test.label_ids, _predict(float_model, data.test), data.labels)
+    provisional = ModelMetadata(
+        version=config.version, input=spec, labels=data.labels, output=output
+    )
+    decode = output_decoder(provisional, int(float_model.output.shape[-1]))
+    float_eval = score(
+        data.test.label_ids, _predict(float_model, data.test.images, decode), data.labels
+    )
     float_tflite = export.to_float_tflite(float_model)
     representative = export.representative_sample(
         data.train.images, config.representative_count, config.seed
     )
     int8_tflite = export.to_int8_tflite(float_model, representative)
     # The Lambda's model code runs the int8 model: the gate measures what production does.
-    provisional = ModelMetadata(version=config.version, input=spec, labels=data.labels)
     int8_predicted, latency_ms = int8_predictions(int8_tflite, provisional, data.test.images)
     int8_eval = score(data.test.label_ids, int8_predicted, data.labels)
     heldout_float = heldout_int8 = None
     if data.heldout is not None:
         heldout_float = score(
-            data.heldout.label_ids, _predict(float_model, data.heldout), data.labels
+            data.heldout.label_ids, _predict(float_model, data.heldout.images, decode), data.labels
         )
         heldout_predicted, _ = int8_predictions(int8_tflite, provisional, data.heldout.images)
         heldout_int8 = score(data.heldout.label_ids, heldout_predicted, data.labels)
@@ -120,7 +138,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
                 evaluation_set,
                 data.labels,
                 lambda images: int8_predictions(int8_tflite, provisional, images)[0],
-                lambda images: _predict_array(float_model, images),
+                lambda images: _predict(float_model, images, decode),
             )
     gate = check_gate(
         float_accuracy=float_eval.accuracy,
@@ -159,6 +177,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         version=config.version,
         input=spec,
         labels=data.labels,
+        output=output,
         architecture=config.arch,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
@@ -223,16 +242,15 @@ def _fit_on_cached_activations(
     )
 
 
-def _predict_array(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    return np.argmax(np.asarray(model.predict(images.astype(np.float32), verbose=0)), axis=1)
-
-
-def _predict(model: keras.Model, images: LoadedImages) -> np.ndarray:
-    """The float model's top class per image."""
-    dataset = pipeline.evaluation_dataset(
-        images.images, images.label_ids, batch_size=EVAL_BATCH_SIZE
+def _predict(
+    model: keras.Model, images: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The float model's top label per image, its outputs read as the function reads them."""
+    batches = pipeline.evaluation_dataset(
+        images, np.zeros(len(images), np.int64), batch_size=EVAL_BATCH_SIZE
     )
-    return np.argmax(np.asarray(model.predict(dataset, verbose=0)), axis=1)
+    raw = np.asarray(model.predict(batches, verbose=0))
+    return np.asarray([int(np.argmax(decode(row))) for row in raw], np.int64)
 
 
 def _metrics(

@@ -1,0 +1,109 @@
+"""ImageNet's own classifier mixed with a trained head: real photographs from day 0, and the
+user's own domain from their data.
+
+A head trained on renderings (or on a few photos) knows the user's domain; ImageNet's
+classifier, with a mapping from its classes to the labels, knows real photographs (the
+day-0 model). The exported network computes both from one pass of the frozen base:
+
+    image -> base up to the cut -> pretrained top -> ImageNet logits (1,000)
+                                \\-> fine-tuned top -> head logits (labels)
+
+and outputs them side by side. The function mixes them in float after dequantizing
+(`classifier.model.mixture`): with m the ImageNet mass on the labels' classes and
+w = m ** power, a label's probability is w * (its share of m) + (1 - w) * (the head's).
+An image ImageNet recognises as one of the classes is decided by ImageNet; one it does not
+(a rendering: m is about 0.05) by the head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from classifier.artifact import OUTPUT_MIXTURE, OutputSpec
+from training.backbones import efficientnet_lite as lite
+from training.imagenet import ANIMALS10_MAPPING, IMAGENET_CLASSES, read_mapping, resolve_mapping
+
+AUTO = "auto"
+NONE = "none"
+
+
+def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
+    """The label -> ImageNet classes mapping a training run uses, or None for none.
+
+    'auto' takes the built-in mapping when it covers exactly these labels; a file must
+    cover every label (raises MappingError otherwise)."""
+    from training.imagenet import MappingError
+
+    if setting.lower() == NONE:
+        return None
+    if setting.lower() == AUTO:
+        return resolve_mapping(ANIMALS10_MAPPING) if set(labels) == set(ANIMALS10_MAPPING) else None
+    mapping = read_mapping(Path(setting))
+    missing = sorted(set(labels) - set(mapping))
+    extra = sorted(set(mapping) - set(labels))
+    if missing or extra:
+        raise MappingError(
+            f"mapping {setting} must name exactly the data set's labels: "
+            + "; ".join(
+                part
+                for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not in the data {', '.join(extra)}" if extra else "",
+                )
+                if part
+            )
+        )
+    return mapping
+
+
+def output_spec(
+    mapping: Mapping[str, tuple[int, ...]], labels: Sequence[str], power: float
+) -> OutputSpec:
+    """model.json's `output` for a mixture over `labels` (in the model's label order)."""
+    return OutputSpec(
+        OUTPUT_MIXTURE,
+        tuple(mapping[label] for label in labels),
+        sources=IMAGENET_CLASSES,
+        power=power,
+    )
+
+
+def mixture_network(tuned: keras.Model, image_size: int, cut_block: int) -> keras.Model:
+    """One network: image -> [ImageNet logits, head logits], sharing the frozen base.
+
+    `tuned` is the trained classifier (`lite.make_classifier` layout: its base's layers from
+    `cut_block` up were fine-tuned, `probs` is the head)."""
+    from training.transfer import copy_weights_by_name, front_model
+
+    reference = lite.imagenet_classifier(image_size, weights="imagenet")
+    front = front_model(image_size, cut_block, "imagenet")
+    cut_shape = tuple(front.output.shape[1:])
+
+    def top(name: str, outputs: int, source: keras.Model, dense: layers.Layer) -> keras.Model:
+        inputs = keras.Input(shape=cut_shape, name=f"{name}_activations")
+        x = lite.build_top_blocks(inputs, cut_block)
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
+        logits = layers.Dense(outputs, name=f"{name}_logits")(x)
+        model = keras.Model(inputs, logits, name=name)
+        copy_weights_by_name(source, model, skip=(f"{name}_logits",))
+        model.get_layer(f"{name}_logits").set_weights(dense.get_weights())
+        return model
+
+    labels = int(tuned.get_layer("probs").units)
+    imagenet_top = top(
+        "imagenet",
+        IMAGENET_CLASSES,
+        reference.get_layer(lite.BASE_NAME),
+        reference.get_layer("imagenet_logits"),
+    )
+    head_top = top("head", labels, tuned.get_layer(lite.BASE_NAME), tuned.get_layer("probs"))
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    activations = front(inputs)
+    outputs = layers.Concatenate(name="mixture_logits")(
+        [imagenet_top(activations), head_top(activations)]
+    )
+    return keras.Model(inputs, outputs, name=f"{lite.ARCH}_mixture")
