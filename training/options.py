@@ -94,10 +94,22 @@ def add_arguments(
             kwargs["choices"] = item.option.choices
         if item.type is Path:
             kwargs["type"] = Path if cli_only else str
+        elif item.type is bool:
+            kwargs["type"] = parse_bool
         elif item.type is not str:
             kwargs["type"] = item.type
         kwargs["default"] = None if cli_only else item.command_line_default
         parser.add_argument(*names, **kwargs)
+
+
+def parse_bool(text: str) -> bool:
+    """true/false, yes/no, 1/0 in any case: what SageMaker and people write."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
 def hyperparameters(config: Any) -> dict[str, Any]:

@@ -150,3 +150,25 @@ def test_the_cnn_records_no_transfer_hyperparameters() -> None:
 
     assert not {"weights", "alpha", "fine_tune_epochs", "fine_tune_layers"} & set(recorded)
     assert recorded["augmentation"] is not None
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ("1", True)])
+def test_boolean_options_parse_the_words_people_and_sagemaker_write(text: str, value: bool) -> None:
+    config = parse_args(["--evaluate-standard-sets", text], {})
+    assert config.evaluate_standard_sets is value
+
+
+def test_a_boolean_option_refuses_other_words() -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--evaluate-standard-sets", "maybe"], {})
+
+
+def test_every_path_option_is_a_path_from_the_flag_or_its_sagemaker_channel(
+    tmp_path: Path,
+) -> None:
+    flagged = parse_args(["--extra-train-dir", str(tmp_path)], {})
+    channel = parse_args([], {"SM_CHANNEL_EXTRA": str(tmp_path)})
+    assert flagged.extra_train_dir == channel.extra_train_dir == tmp_path
+    for item in options.declared(TrainConfig):
+        if item.type is Path:
+            assert isinstance(getattr(flagged, item.name), Path | None), item.name
