@@ -35,6 +35,12 @@ class ReportData:
     dead_letters: list[tuple[str, str]] = field(default_factory=list)  # (keys, body)
     missing: list[str] = field(default_factory=list)
     tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # key -> object tags
+    # the models compared, by role ("day-0", "trained"): their model.json
+    models: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    # evaluation set -> accuracy the live model reached through the pipeline in this run
+    live: Mapping[str, str] = field(default_factory=dict)
+    # key prefix -> gallery title, shown in this order before the other classified images
+    galleries: Mapping[str, str] = field(default_factory=dict)
 
 
 def _thumbnail(path: Path | None) -> str | None:
@@ -124,19 +130,63 @@ def render(data: ReportData) -> str:
     for name, value in data.figures.items():
         parts.append(f"<div class='figure'><b>{_e(value)}</b><span>{_e(name)}</span></div>")
     parts.append("</div>")
-    parts += _gallery(data)
+    parts += _models(data)
+    shown: set[str] = set()
+    for prefix, title in data.galleries.items():
+        keys = {str(i["key"]) for i in data.items if str(i["key"]).startswith(prefix)}
+        parts += _gallery(data, title, keys)
+        shown |= keys
+    rest = {str(i["key"]) for i in data.items} - shown
+    parts += _gallery(data, "Classified, by label" if not shown else "Other images, by label", rest)
     parts += _rejected(data)
     parts += _training(data)
     parts.append("</body></html>")
     return "".join(parts)
 
 
-def _gallery(data: ReportData) -> list[str]:
+def _models(data: ReportData) -> list[str]:
+    """Accuracy per evaluation set: each compared model as measured at training or build
+    time (int8), and the live model through the pipeline in this run."""
+    if not data.models:
+        return []
+    names: list[str] = []
+    for metadata in data.models.values():
+        for name in (metadata.get("metrics") or {}).get("evaluations") or {}:
+            if name not in names:
+                names.append(name)
+    names += [name for name in data.live if name not in names]
+    roles = list(data.models)
+    header = "".join(
+        f"<th>{_e(role)}<br><small>{_e(data.models[role].get('version', ''))}</small></th>"
+        for role in roles
+    )
+    parts = [
+        "<h2>Models, by evaluation set</h2>",
+        f"<table><tr><th>evaluation set</th>{header}<th>live, this run</th></tr>",
+    ]
+    for name in names:
+        cells = []
+        for role in roles:
+            entry = ((data.models[role].get("metrics") or {}).get("evaluations") or {}).get(name)
+            cells.append(
+                f"<td>{entry['accuracy']:.1%} <small>of {entry['count']}</small></td>"
+                if entry
+                else "<td>–</td>"
+            )
+        live = data.live.get(name, "–")
+        parts.append(f"<tr><td>{_e(name)}</td>{''.join(cells)}<td>{_e(live)}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+def _gallery(data: ReportData, title: str, keys: set[str]) -> list[str]:
     by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in data.items:
-        if item.get("status") == Status.CLASSIFIED:
+        if item.get("status") == Status.CLASSIFIED and str(item["key"]) in keys:
             by_label[str(item.get("label"))].append(item)
-    parts = ["<h2>Classified, by label</h2>"]
+    if not by_label:
+        return []
+    parts = [f"<h2>{_e(title)}</h2>"]
     for label in sorted(by_label):
         items = sorted(by_label[label], key=lambda i: -float(i.get("confidence", 0)))
         judged = [i for i in items if str(i["key"]) in data.truth]

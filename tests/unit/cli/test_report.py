@@ -1,0 +1,72 @@
+"""The report's model comparison and galleries, rendered from plain data (no AWS, no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from classifier.contracts import Status
+from imgclf.report import ReportData, render
+
+
+def evaluations(**sets: tuple[float, int]) -> dict[str, object]:
+    return {
+        "metrics": {
+            "evaluations": {name: {"accuracy": a, "count": n} for name, (a, n) in sets.items()}
+        }
+    }
+
+
+def test_the_report_compares_models_per_evaluation_set_with_the_live_run(tmp_path: Path) -> None:
+    day0 = {"version": "day0-x", **evaluations(**{"real-photos": (0.871, 31)})}
+    trained = {
+        "version": "emoji-y",
+        **evaluations(**{"real-photos": (0.903, 31), "emoji-renderings": (0.953, 300)}),
+    }
+    html = render(
+        ReportData(
+            title="t",
+            items=[],
+            files={},
+            truth={},
+            figures={},
+            models={"day-0": day0, "trained": trained},
+            live={"real-photos": "90.3% of 31", "emoji-renderings": "95.0% of 200"},
+        )
+    )
+    table = html[html.index("Models, by evaluation set") :]
+    row = table[table.index("<td>real-photos</td>") :].split("</tr>")[0]
+    assert "87.1%" in row and "90.3% <small>of 31" in row and "90.3% of 31" in row
+    renders = table[table.index("<td>emoji-renderings</td>") :].split("</tr>")[0]
+    assert "<td>–</td>" in renders  # the day-0 model was not scored on renderings
+    assert "day0-x" in table and "emoji-y" in table
+
+
+def test_real_photographs_get_their_own_gallery_before_the_rest(tmp_path: Path) -> None:
+    image = tmp_path / "a.jpg"
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(image)
+    items = [
+        {"key": "photos/dog/a.jpg", "status": Status.CLASSIFIED, "label": "dog", "confidence": 0.9},
+        {
+            "key": "heldout/cat/b.jpg",
+            "status": Status.CLASSIFIED,
+            "label": "dog",
+            "confidence": 0.6,
+        },
+    ]
+    html = render(
+        ReportData(
+            title="t",
+            items=items,
+            files={"photos/dog/a.jpg": image, "heldout/cat/b.jpg": image},
+            truth={"photos/dog/a.jpg": "dog", "heldout/cat/b.jpg": "cat"},
+            figures={},
+            galleries={"photos/": "Real photographs, by label"},
+        )
+    )
+    photos_at = html.index("Real photographs, by label")
+    others_at = html.index("Other images, by label")
+    assert photos_at < others_at
+    assert "photos/dog/a.jpg" in html[photos_at:others_at]
+    assert "heldout/cat/b.jpg" in html[others_at:] and "is cat" in html[others_at:]
