@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cloud", action="store_true", help="start the deployed state machine")
     add_training_flags(train)  # training's own option definitions (no TensorFlow import)
     train.add_argument("--promote", action="store_true", help="make it live when it passes")
+    train.add_argument(
+        "--force",
+        action="store_true",
+        help="with --promote: even if it is worse than the live model on a shared set",
+    )
 
     reclassify = commands.add_parser(
         "reclassify", help="re-enqueue objects classified by another model version", parents=[env]

@@ -129,6 +129,8 @@ def train_to_cache(
 
 def train_command(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
+    if args.force and not args.promote:
+        raise CliError("--force only applies with --promote")
     if args.cloud:
         return _train_in_cloud(deployment, args)
     if args.dataset == "folder" and args.data_dir is None:
@@ -146,7 +148,7 @@ def train_command(args: argparse.Namespace) -> int:
     metrics = metadata.metrics
     stdout.print(json.dumps({"metrics": _headline(metrics), "gate": metadata.gate}))
     if args.promote:
-        promote(deployment, version)
+        promote(deployment, version, force=args.force)
         stdout.print(f"model {version} is live in {deployment.env}")
     return 0
 
@@ -165,7 +167,12 @@ def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
         stateMachineArn=deployment.state_machine_arn,
         name=f"train-{version}",
         input=json.dumps(
-            {"version": version, "promote": bool(args.promote), "hyperparameters": hyperparameters}
+            {
+                "version": version,
+                "promote": bool(args.promote),
+                "force": bool(args.force),
+                "hyperparameters": hyperparameters,
+            }
         ),
     )
     stdout.print(f"training {version} started: {execution['executionArn']}")

@@ -131,5 +131,12 @@ def test_train_cloud_starts_the_state_machine(deployed, cli) -> None:
     assert json.loads(described["input"]) == {
         "version": "v9",
         "promote": True,
+        "force": False,
         "hyperparameters": {"epochs": "3"},
     }
+
+
+def test_force_without_promote_is_a_one_line_error(deployed, cli) -> None:
+    run = cli("train", "--cloud", "--env", ENV, "--force")
+    assert run.code == 1
+    assert run.err.strip() == "imgclf: error: --force only applies with --promote"
