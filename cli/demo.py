@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
 import statistics
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from infra.local.environment import LocalEnvironment
 from infra.local.state import imgclf_home, read_state
 
 from .accounting import Accounting, wait_until_accounted
+from .day0 import cached_day0
 from .deployment import Deployment
 from .dlq import list_dead_letters
 from .errors import CliError
@@ -34,15 +36,25 @@ from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all
 
-# EfficientNet-Lite0 with ImageNet weights, its top trained on emoji renderings: a CPU trains
-# it in minutes from cached activations, and it labels real photographs too.
+# EfficientNet-Lite0 with ImageNet weights, its top trained on emoji renderings plus the real
+# photos' training split (few-shot), mixed with ImageNet's own classifier: a CPU trains it in
+# minutes from cached activations, and it labels real photographs and renderings alike.
 DEMO_TRAINING = TrainingSettings(
     dataset="emoji",
     arch="efficientnet_lite0",
     images_per_class=200,
     epochs=8,
-    extra=("--fine-tune-epochs", "4", "--heldout-images-per-class", "20"),
+    extra=(
+        "--fine-tune-epochs",
+        "4",
+        "--heldout-images-per-class",
+        "20",
+        "--evaluate-standard-sets",
+        "true",
+    ),
 )
+RENDERINGS_PREFIX = "heldout/"
+PHOTOS_PREFIX = "photos/"
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen
 CACHE_SOURCES = ("training", "classifier")
 
@@ -99,8 +111,26 @@ def cached_or_trained(
     return CachedModel(version, tarball, target / "model", False)
 
 
-def _generate_inputs(run_dir: Path, images_per_class: int) -> tuple[list[Upload], list[Upload]]:
-    """Held-out images (label = folder) plus bad inputs; and the user-tagged upload."""
+def with_photos(settings: TrainingSettings) -> tuple[TrainingSettings, Path | None]:
+    """The settings with the real photos' training split as few-shot data, and the held-out
+    photos to upload; unchanged settings and None when the photos cannot be assembled."""
+    from training.datasets import photos
+
+    try:
+        root = photos.assemble()
+    except Exception as error:  # noqa: BLE001 - any failure: the demo goes on without photos
+        stderr.print(f"[yellow]no real photographs ({error}); training on renderings only[/]")
+        return settings, None
+    if settings.arch != "efficientnet_lite0" or settings.extra_train_dir is not None:
+        return settings, root / "heldout"
+    return replace(settings, extra_train_dir=root / "train"), root / "heldout"
+
+
+def _generate_inputs(
+    run_dir: Path, images_per_class: int, photos_dir: Path | None
+) -> tuple[list[Upload], list[Upload]]:
+    """Held-out renderings and real photos (label = folder) plus bad inputs; and the
+    user-tagged upload."""
     from training.datasets import emoji
 
     images = run_dir / "images"
@@ -123,7 +153,11 @@ def _generate_inputs(run_dir: Path, images_per_class: int) -> tuple[list[Upload]
     )
     source = next((images / "user-tagged-source" / "cat").glob("*.jpg"))
     (tagged_dir / "cat_with_user_tags.jpg").write_bytes(source.read_bytes())
-    plain_uploads = collect([images / "heldout", images / "bad"])
+    folders = [images / "heldout", images / "bad"]
+    if photos_dir is not None:
+        shutil.copytree(photos_dir, images / "photos", dirs_exist_ok=True)
+        folders.insert(1, images / "photos")
+    plain_uploads = collect(folders)
     tagged_uploads = collect([images / "user-tagged"])
     return plain_uploads, tagged_uploads
 
@@ -158,6 +192,15 @@ def run_demo(
         stdout.print(f"moto on {environment.endpoint_url}, {environment.workers} workers")
 
         stdout.print(Rule("2/6 model"))
+        settings, photos_dir = with_photos(settings)
+        compared: dict[str, dict[str, Any]] = {}
+        if settings.arch == "efficientnet_lite0":
+            day0 = cached_day0(cache_root or home / "cache", source_fingerprint())
+            upload_artifact(deployment, day0.tarball, day0.version)
+            compared["day-0"] = read_metadata(day0.model_dir).to_dict()
+            stdout.print(
+                f"{'reusing cached' if day0.reused else 'built'} day-0 model {day0.version}"
+            )
         model = cached_or_trained(settings, home=home, cache_root=cache_root, retrain=retrain)
         stdout.print(
             f"{'reusing cached' if model.reused else 'trained'} model {model.version} "
@@ -166,13 +209,16 @@ def run_demo(
         upload_artifact(deployment, model.tarball, model.version)
         promote(deployment, model.version, force=True)
         metadata = read_metadata(model.model_dir).to_dict()
+        compared["trained"] = metadata
+        if len(compared) > 1:
+            stdout.print(_comparison(compared))
         stdout.print(f"promoted {model.version}: {_gate_line(metadata)}")
         stdout.print(
             f"live model: {model.version} ({metadata.get('architecture')}), {model.tarball}"
         )
 
         stdout.print(Rule("3/6 inputs"))
-        plain_uploads, tagged_uploads = _generate_inputs(run_dir, images_per_class)
+        plain_uploads, tagged_uploads = _generate_inputs(run_dir, images_per_class, photos_dir)
         uploads = plain_uploads + tagged_uploads
         stdout.print(
             f"{len(plain_uploads)} generated images and bad inputs, "
@@ -223,6 +269,9 @@ def run_demo(
             dead_letters=dead_letters,
             missing=sorted(accounting.missing),
             tags=tags,
+            models=compared,
+            live=_live_accuracy(items, truth),
+            galleries={PHOTOS_PREFIX: "Real photographs, by label"},
         ),
         run_dir / "report.html",
     )
@@ -230,6 +279,45 @@ def run_demo(
     if accounting.missing:
         raise CliError(f"{len(accounting.missing)} objects were not accounted for")
     return 0
+
+
+def _comparison(models: dict[str, dict[str, Any]]) -> Table:
+    """int8 accuracy of each model on each evaluation set, as measured when it was made."""
+    table = Table(title="models by evaluation set (int8 accuracy)")
+    table.add_column("evaluation set")
+    for role, metadata in models.items():
+        table.add_column(f"{role} {metadata.get('version', '')}", justify="right")
+    names = list(dict.fromkeys(n for m in models.values() for n in _evaluations(m)))
+    for name in names:
+        cells = []
+        for metadata in models.values():
+            entry = _evaluations(metadata).get(name)
+            cells.append(f"{entry['accuracy']:.1%} of {entry['count']}" if entry else "–")
+        table.add_row(name, *cells)
+    return table
+
+
+def _evaluations(metadata: dict[str, Any]) -> dict[str, Any]:
+    return dict((metadata.get("metrics") or {}).get("evaluations") or {})
+
+
+def _live_accuracy(items: list[dict[str, Any]], truth: dict[str, str]) -> dict[str, str]:
+    """The live model's accuracy through the pipeline, per kind of upload in this run."""
+    from training.evalsets import EMOJI_RENDERINGS, REAL_PHOTOS
+
+    live = {}
+    for name, prefix in ((EMOJI_RENDERINGS, RENDERINGS_PREFIX), (REAL_PHOTOS, PHOTOS_PREFIX)):
+        judged = [
+            i
+            for i in items
+            if str(i["key"]).startswith(prefix)
+            and str(i["key"]) in truth
+            and i.get("status") == Status.CLASSIFIED
+        ]
+        correct = sum(1 for i in judged if i.get("label") == truth[str(i["key"])])
+        if judged:
+            live[name] = f"{correct / len(judged):.1%} of {len(judged)}"
+    return live
 
 
 def _gate_line(metadata: dict[str, Any]) -> str:
@@ -265,13 +353,16 @@ def _figures(
     uploaded: int,
 ) -> dict[str, str]:
     classified = [i for i in items if i.get("status") == Status.CLASSIFIED]
-    judged = [i for i in classified if str(i["key"]) in truth]
-    correct = sum(1 for i in judged if i.get("label") == truth[str(i["key"])])
+    accuracy = {}
+    for name, prefix in (("renderings", RENDERINGS_PREFIX), ("real photos", PHOTOS_PREFIX)):
+        judged = [i for i in classified if str(i["key"]).startswith(prefix) and i["key"] in truth]
+        correct = sum(1 for i in judged if i.get("label") == truth[str(i["key"])])
+        if judged:
+            accuracy[f"accuracy, {name}"] = f"{correct / len(judged):.1%} ({correct}/{len(judged)})"
     handler_ms = [float(plain(i.get("latency_ms", 0))) for i in items]
     end_to_end = list(stats.get("end_to_end_ms", []))
     return {
-        "accuracy (held-out)": f"{correct / len(judged):.1%}" if judged else "n/a",
-        "correct": f"{correct}/{len(judged)}",
+        **accuracy,
         "uploaded": str(uploaded),
         "classified": str(len(classified)),
         "rejected": str(sum(1 for i in items if i.get("status") == Status.REJECTED)),
@@ -293,23 +384,29 @@ def _print_summary(
     tags: dict[str, dict[str, str]],
     tagged_uploads: list[Upload],
 ) -> None:
-    per_class: Counter[str] = Counter()
-    per_class_correct: Counter[str] = Counter()
+    kinds = {"renderings": RENDERINGS_PREFIX, "real photos": PHOTOS_PREFIX}
+    counts: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
+    right: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
     for item in items:
-        expected = truth.get(str(item["key"]))
-        if expected is not None and item.get("status") == Status.CLASSIFIED:
-            per_class[expected] += 1
-            per_class_correct[expected] += item.get("label") == expected
-    table = Table(title="accuracy by class (ground truth = folder)")
+        key = str(item["key"])
+        expected = truth.get(key)
+        if expected is None or item.get("status") != Status.CLASSIFIED:
+            continue
+        for kind, prefix in kinds.items():
+            if key.startswith(prefix):
+                counts[kind][expected] += 1
+                right[kind][expected] += item.get("label") == expected
+    table = Table(title="accuracy by label (ground truth = folder)")
     table.add_column("label")
-    table.add_column("correct", justify="right")
-    table.add_column("accuracy", justify="right")
-    for label in sorted(per_class):
-        table.add_row(
-            label,
-            f"{per_class_correct[label]}/{per_class[label]}",
-            f"{per_class_correct[label] / per_class[label]:.0%}",
-        )
+    shown = [kind for kind in kinds if counts[kind]]
+    for kind in shown:
+        table.add_column(kind, justify="right")
+    for label in sorted({label for kind in shown for label in counts[kind]}):
+        cells = []
+        for kind in shown:
+            n = counts[kind][label]
+            cells.append(f"{right[kind][label]}/{n} ({right[kind][label] / n:.0%})" if n else "–")
+        table.add_row(label, *cells)
     stdout.print(table)
     summary = Table(title="demo figures", show_header=False)
     summary.add_column("figure", style="bold")
