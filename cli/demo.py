@@ -42,15 +42,13 @@ from .upload import Upload, collect, upload_all
 DEMO_TRAINING = TrainingSettings(
     dataset="emoji",
     arch="efficientnet_lite0",
-    images_per_class=200,
+    images_per_class=300,
     epochs=8,
     extra=(
         "--fine-tune-epochs",
         "4",
         "--heldout-images-per-class",
         "20",
-        "--evaluate-standard-sets",
-        "true",
     ),
 )
 RENDERINGS_PREFIX = "heldout/"

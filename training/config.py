@@ -123,7 +123,7 @@ class TrainConfig:
         cli=True,
     )
     evaluate_standard_sets: bool = option(
-        False,
+        True,
         help="also score the model on the shared evaluation sets its labels allow "
         "(emoji renderings, real photos)",
     )
