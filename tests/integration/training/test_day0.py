@@ -1,0 +1,50 @@
+"""The day-0 model end to end: ImageNet's classifier, the Animals-10 mapping, int8, the gate,
+and the function's own model code labelling real photographs with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from classifier.imaging import ImageLimits, InputSpec, prepare_image
+from classifier.model import LoadedModel
+from training import evalsets
+from training.backbones import efficientnet_lite as lite
+from training.data import list_class_files, load_images
+from training.datasets import photos
+from training.day0 import build_day0
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_day0_model_labels_real_photographs_through_the_functions_code(
+    tmp_path: Path,
+) -> None:
+    # Given the real photos' training split as int8 calibration (a small one, to be quick)
+    train = photos.train_dir()
+    index = list_class_files(train)
+    spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
+    calibration = load_images(index, spec).images[:16]
+    # When the day-0 model is built, with no training
+    result = build_day0(tmp_path / "model", version="day0-test", calibration_images=calibration)
+    # Then it is evaluated on the shared sets and passes its gate on the real photos
+    evaluations = result.metadata.metrics["evaluations"]
+    assert evalsets.REAL_PHOTOS in evaluations and evalsets.EMOJI_RENDERINGS in evaluations
+    assert evaluations[evalsets.REAL_PHOTOS]["accuracy"] >= 0.8
+    assert result.gate.passed, result.gate.reasons
+    assert result.metadata.output.kind == "grouped_logits"
+    # And the function's LoadedModel, given the artifact, labels held-out photos of cats as cat
+    model = LoadedModel.from_directory(result.model_dir)
+    cats = sorted((photos.heldout_dir() / "cat").iterdir())
+    labels = [
+        model.predict(prepare_image(path.read_bytes(), model.spec, ImageLimits()).array)[0]
+        for path in cats
+    ]
+    assert sum(p.label == "cat" for p in labels) >= len(cats) - 1
+    assert all(0.0 < p.confidence <= 1.0 for p in labels)
+    # The ten labels' masses are ImageNet's probabilities: together at most 1
+    every_label = model.predict(
+        prepare_image(cats[0].read_bytes(), model.spec, ImageLimits()).array, top_k=10
+    )
+    assert len(every_label) == 10 and sum(p.confidence for p in every_label) <= 1.0 + 1e-6
