@@ -49,8 +49,11 @@ def _thumbnail(path: Path | None) -> str | None:
     try:
         with Image.open(path) as image:
             image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+            rgba = image.convert("RGBA")  # cut-outs on white, as the function composites them
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
             buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "JPEG", quality=80)
+            flat.save(buffer, "JPEG", quality=80)
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()

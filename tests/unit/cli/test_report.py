@@ -70,3 +70,17 @@ def test_real_photographs_get_their_own_gallery_before_the_rest(tmp_path: Path) 
     assert photos_at < others_at
     assert "photos/dog/a.jpg" in html[photos_at:others_at]
     assert "heldout/cat/b.jpg" in html[others_at:] and "is cat" in html[others_at:]
+
+
+def test_thumbnails_of_cut_outs_are_on_white_as_the_function_sees_them(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from imgclf.report import _thumbnail
+
+    cut_out = tmp_path / "stamp.png"
+    Image.new("RGBA", (50, 50), (0, 0, 0, 0)).save(cut_out)  # fully transparent
+    uri = _thumbnail(cut_out)
+    assert uri is not None
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as thumb:
+        assert min(thumb.convert("L").getdata()) > 240
