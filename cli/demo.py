@@ -30,7 +30,7 @@ from .errors import CliError
 from .local import deployment_of
 from .models import promote, upload_artifact
 from .output import plain, progress, stderr, stdout
-from .report import ReportData, write_report
+from .report import ReportData, evaluation_rows, write_report
 from .results import render_table
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
@@ -53,6 +53,7 @@ DEMO_TRAINING = TrainingSettings(
 )
 RENDERINGS_PREFIX = "heldout/"
 PHOTOS_PREFIX = "photos/"
+UPLOAD_KINDS = {"renderings": RENDERINGS_PREFIX, "real photos": PHOTOS_PREFIX}
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen
 CACHE_SOURCES = ("training", "classifier")
 
@@ -268,7 +269,7 @@ def run_demo(
             missing=sorted(accounting.missing),
             tags=tags,
             models=compared,
-            live=_live_accuracy(items, truth),
+            live=_live_accuracy(_judged(items, truth)),
             galleries={PHOTOS_PREFIX: "Real photographs, by label"},
         ),
         run_dir / "report.html",
@@ -285,37 +286,39 @@ def _comparison(models: dict[str, dict[str, Any]]) -> Table:
     table.add_column("evaluation set")
     for role, metadata in models.items():
         table.add_column(f"{role} {metadata.get('version', '')}", justify="right")
-    names = list(dict.fromkeys(n for m in models.values() for n in _evaluations(m)))
-    for name in names:
-        cells = []
-        for metadata in models.values():
-            entry = _evaluations(metadata).get(name)
-            cells.append(f"{entry['accuracy']:.1%} of {entry['count']}" if entry else "–")
+    for name, entries in evaluation_rows(models):
+        cells = [f"{e['accuracy']:.1%} of {e['count']}" if e else "–" for e in entries]
         table.add_row(name, *cells)
     return table
 
 
-def _evaluations(metadata: dict[str, Any]) -> dict[str, Any]:
-    return dict((metadata.get("metrics") or {}).get("evaluations") or {})
+def _judged(
+    items: list[dict[str, Any]], truth: dict[str, str]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Per kind of upload: (true label, labelled right?) of each classified object with a
+    ground truth."""
+    judged: dict[str, list[tuple[str, bool]]] = {kind: [] for kind in UPLOAD_KINDS}
+    for item in items:
+        key = str(item["key"])
+        expected = truth.get(key)
+        if expected is None or item.get("status") != Status.CLASSIFIED:
+            continue
+        for kind, prefix in UPLOAD_KINDS.items():
+            if key.startswith(prefix):
+                judged[kind].append((expected, item.get("label") == expected))
+    return judged
 
 
-def _live_accuracy(items: list[dict[str, Any]], truth: dict[str, str]) -> dict[str, str]:
-    """The live model's accuracy through the pipeline, per kind of upload in this run."""
+def _live_accuracy(judged: dict[str, list[tuple[str, bool]]]) -> dict[str, str]:
+    """The live model's accuracy through the pipeline, by evaluation set name."""
     from training.evalsets import EMOJI_RENDERINGS, REAL_PHOTOS
 
-    live = {}
-    for name, prefix in ((EMOJI_RENDERINGS, RENDERINGS_PREFIX), (REAL_PHOTOS, PHOTOS_PREFIX)):
-        judged = [
-            i
-            for i in items
-            if str(i["key"]).startswith(prefix)
-            and str(i["key"]) in truth
-            and i.get("status") == Status.CLASSIFIED
-        ]
-        correct = sum(1 for i in judged if i.get("label") == truth[str(i["key"])])
-        if judged:
-            live[name] = f"{correct / len(judged):.1%} of {len(judged)}"
-    return live
+    names = {"renderings": EMOJI_RENDERINGS, "real photos": REAL_PHOTOS}
+    return {
+        names[kind]: f"{sum(r for _, r in rows) / len(rows):.1%} of {len(rows)}"
+        for kind, rows in judged.items()
+        if rows
+    }
 
 
 def _gate_line(metadata: dict[str, Any]) -> str:
@@ -352,11 +355,10 @@ def _figures(
 ) -> dict[str, str]:
     classified = [i for i in items if i.get("status") == Status.CLASSIFIED]
     accuracy = {}
-    for name, prefix in (("renderings", RENDERINGS_PREFIX), ("real photos", PHOTOS_PREFIX)):
-        judged = [i for i in classified if str(i["key"]).startswith(prefix) and i["key"] in truth]
-        correct = sum(1 for i in judged if i.get("label") == truth[str(i["key"])])
-        if judged:
-            accuracy[f"accuracy, {name}"] = f"{correct / len(judged):.1%} ({correct}/{len(judged)})"
+    for kind, rows in _judged(items, truth).items():
+        correct = sum(r for _, r in rows)
+        if rows:
+            accuracy[f"accuracy, {kind}"] = f"{correct / len(rows):.1%} ({correct}/{len(rows)})"
     handler_ms = [float(plain(i.get("latency_ms", 0))) for i in items]
     end_to_end = list(stats.get("end_to_end_ms", []))
     return {
@@ -382,21 +384,12 @@ def _print_summary(
     tags: dict[str, dict[str, str]],
     tagged_uploads: list[Upload],
 ) -> None:
-    kinds = {"renderings": RENDERINGS_PREFIX, "real photos": PHOTOS_PREFIX}
-    counts: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
-    right: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
-    for item in items:
-        key = str(item["key"])
-        expected = truth.get(key)
-        if expected is None or item.get("status") != Status.CLASSIFIED:
-            continue
-        for kind, prefix in kinds.items():
-            if key.startswith(prefix):
-                counts[kind][expected] += 1
-                right[kind][expected] += item.get("label") == expected
+    judged = _judged(items, truth)
+    counts = {kind: Counter(label for label, _ in rows) for kind, rows in judged.items()}
+    right = {kind: Counter(label for label, ok in rows if ok) for kind, rows in judged.items()}
     table = Table(title="accuracy by label (ground truth = folder)")
     table.add_column("label")
-    shown = [kind for kind in kinds if counts[kind]]
+    shown = [kind for kind in UPLOAD_KINDS if counts[kind]]
     for kind in shown:
         table.add_column(kind, justify="right")
     for label in sorted({label for kind in shown for label in counts[kind]}):

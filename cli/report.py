@@ -147,37 +147,41 @@ def render(data: ReportData) -> str:
     return "".join(parts)
 
 
+def evaluation_rows(
+    models: Mapping[str, dict[str, Any]],
+) -> list[tuple[str, list[dict[str, Any] | None]]]:
+    """Per evaluation set any of the models has (first seen first): each model's entry from
+    model.json's metrics.evaluations, or None where it was not scored on that set."""
+    sets = [
+        (metadata.get("metrics") or {}).get("evaluations") or {} for metadata in models.values()
+    ]
+    names = list(dict.fromkeys(name for evaluations in sets for name in evaluations))
+    return [(name, [evaluations.get(name) for evaluations in sets]) for name in names]
+
+
 def _models(data: ReportData) -> list[str]:
     """Accuracy per evaluation set: each compared model as measured at training or build
     time (int8), and the live model through the pipeline in this run."""
     if not data.models:
         return []
-    names: list[str] = []
-    for metadata in data.models.values():
-        for name in (metadata.get("metrics") or {}).get("evaluations") or {}:
-            if name not in names:
-                names.append(name)
-    names += [name for name in data.live if name not in names]
-    roles = list(data.models)
+    rows = evaluation_rows(data.models)
+    rows += [(name, [None] * len(data.models)) for name in data.live if name not in dict(rows)]
     header = "".join(
-        f"<th>{_e(role)}<br><small>{_e(data.models[role].get('version', ''))}</small></th>"
-        for role in roles
+        f"<th>{_e(role)}<br><small>{_e(metadata.get('version', ''))}</small></th>"
+        for role, metadata in data.models.items()
     )
     parts = [
         "<h2>Models, by evaluation set</h2>",
         f"<table><tr><th>evaluation set</th>{header}<th>live, this run</th></tr>",
     ]
-    for name in names:
-        cells = []
-        for role in roles:
-            entry = ((data.models[role].get("metrics") or {}).get("evaluations") or {}).get(name)
-            cells.append(
-                f"<td>{entry['accuracy']:.1%} <small>of {entry['count']}</small></td>"
-                if entry
-                else "<td>–</td>"
-            )
-        live = data.live.get(name, "–")
-        parts.append(f"<tr><td>{_e(name)}</td>{''.join(cells)}<td>{_e(live)}</td></tr>")
+    for name, entries in rows:
+        cells = "".join(
+            f"<td>{entry['accuracy']:.1%} <small>of {entry['count']}</small></td>"
+            if entry
+            else "<td>–</td>"
+            for entry in entries
+        )
+        parts.append(f"<tr><td>{_e(name)}</td>{cells}<td>{_e(data.live.get(name, '–'))}</td></tr>")
     parts.append("</table>")
     return parts
 

@@ -26,12 +26,12 @@ from classifier.artifact import (
     write_artifact_dir,
 )
 from classifier.imaging import InputSpec
-from classifier.model import group_matrix, softmax
+from classifier.model import output_decoder
 from training import evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.evaluate import int8_predictions
 from training.gate import GateResult, check_gate
-from training.imagenet import ANIMALS10_MAPPING, resolve_mapping, short_name
+from training.imagenet import ANIMALS10_MAPPING, describe_mapping, resolve_mapping
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,11 @@ def build_day0(
     int8_tflite = export.to_int8_tflite(network, calibration_images)
     float_tflite = export.to_float_tflite(network)
     provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
-    matrix = group_matrix(provisional, lite.IMAGENET_CLASSES)
-    assert matrix is not None
+    decode = output_decoder(provisional, lite.IMAGENET_CLASSES)
 
     def float_predict(images: np.ndarray) -> np.ndarray:
         logits = np.asarray(network.predict(images.astype(np.float32), batch_size=32, verbose=0))
-        return np.asarray([np.argmax(matrix @ softmax(row)) for row in logits])
+        return np.asarray([np.argmax(decode(row)) for row in logits])
 
     latencies: list[float] = []
 
@@ -136,7 +135,7 @@ def build_day0(
         dataset={
             "name": "imagenet-1k",
             "weights": f"{lite.WEIGHTS_PACKAGE}=={lite.weights_version()}",
-            "mapping": {label: [f"{i} {short_name(i)}" for i in groups[label]] for label in labels},
+            "mapping": describe_mapping(groups, labels),
         },
         gate=gate.to_dict(),
     )

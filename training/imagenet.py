@@ -56,6 +56,13 @@ def short_name(index: int) -> str:
     return class_names()[index].split(",")[0].strip()
 
 
+def describe_mapping(
+    mapping: Mapping[str, Sequence[int]], labels: Sequence[str]
+) -> dict[str, list[str]]:
+    """model.json's readable record of a mapping: label -> ["index name", ...]."""
+    return {label: [f"{i} {short_name(i)}" for i in mapping[label]] for label in labels}
+
+
 @lru_cache(maxsize=1)
 def _index_by_name() -> dict[str, int]:
     index: dict[str, int] = {}

@@ -25,7 +25,13 @@ from keras import layers
 
 from classifier.artifact import OUTPUT_MIXTURE, OutputSpec
 from training.backbones import efficientnet_lite as lite
-from training.imagenet import ANIMALS10_MAPPING, IMAGENET_CLASSES, read_mapping, resolve_mapping
+from training.imagenet import (
+    ANIMALS10_MAPPING,
+    IMAGENET_CLASSES,
+    MappingError,
+    read_mapping,
+    resolve_mapping,
+)
 
 AUTO = "auto"
 NONE = "none"
@@ -36,8 +42,6 @@ def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int,
 
     'auto' takes the built-in mapping when it covers exactly these labels; a file must
     cover every label (raises MappingError otherwise)."""
-    from training.imagenet import MappingError
-
     if setting.lower() == NONE:
         return None
     if setting.lower() == AUTO:
@@ -77,10 +81,10 @@ def mixture_network(tuned: keras.Model, image_size: int, cut_block: int) -> kera
 
     `tuned` is the trained classifier (`lite.make_classifier` layout: its base's layers from
     `cut_block` up were fine-tuned, `probs` is the head)."""
-    from training.transfer import copy_weights_by_name, front_model
+    from training.transfer import copy_weights_by_name, front_of
 
     reference = lite.imagenet_classifier(image_size, weights="imagenet")
-    front = front_model(image_size, cut_block, "imagenet")
+    front = front_of(reference, image_size, cut_block)
     cut_shape = tuple(front.output.shape[1:])
 
     def top(name: str, outputs: int, source: keras.Model, dense: layers.Layer) -> keras.Model:

@@ -79,7 +79,11 @@ def augmented_views(images: np.ndarray, views: int, seed: int) -> np.ndarray:
 
 def front_model(image_size: int, cut_block: int, weights: str | None) -> keras.Model:
     """0..255 RGB to the activations entering `cut_block`, with the pretrained weights."""
-    classifier = lite.imagenet_classifier(image_size, weights=weights)
+    return front_of(lite.imagenet_classifier(image_size, weights=weights), image_size, cut_block)
+
+
+def front_of(classifier: keras.Model, image_size: int, cut_block: int) -> keras.Model:
+    """The front of an existing ImageNet classifier, sharing its layers and weights."""
     base = classifier.get_layer(lite.BASE_NAME)
     inner = keras.Model(base.input, base.get_layer(lite.block_input_name(cut_block)).output)
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")

@@ -36,7 +36,7 @@ from training.fitting import (
     run_dir,
 )
 from training.gate import GateResult, check_gate
-from training.imagenet import short_name
+from training.imagenet import describe_mapping
 from training.model import trainable_summary
 from training.prepare import PreparedData, prepare_data
 from training.report import write_report
@@ -84,16 +84,15 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
 
     output = OutputSpec()
     if config.arch == lite.ARCH:
-        model, outcome = _fit_on_cached_activations(config, data, progress)
+        # Resolved before training, so a bad mapping file fails in seconds, not after the fit.
         mapping = mixture.resolve_setting(config.imagenet_mapping, data.labels)
+        model, outcome = _fit_on_cached_activations(config, data, progress)
         if mapping is not None:
             model = mixture.mixture_network(
                 model, int(config.image_size), transfer.DEFAULT_CUT_BLOCK
             )
             output = mixture.output_spec(mapping, data.labels, config.mixture_power)
-            data.info["imagenet_mapping"] = {
-                label: [f"{i} {short_name(i)}" for i in mapping[label]] for label in data.labels
-            }
+            data.info["imagenet_mapping"] = describe_mapping(mapping, data.labels)
     else:
         with distribution() as strategy:
             model = build_model(config, len(data.labels), config.weights)
