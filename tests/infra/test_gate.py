@@ -17,9 +17,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
+from classifier.artifact import pack_artifact, write_artifact_dir
 from classifier.contracts import ARTIFACT_METADATA_FILE
-from classifier.imaging import InputSpec
+from tests.fixtures.artifacts import evaluated_metadata
 
 GATE_DIRECTORY = Path(__file__).resolve().parents[2] / "functions" / "gate"
 POINTER = "/imgclf/test/model"
@@ -51,22 +51,13 @@ def _artifact(
     evaluations: dict[str, float] | None = None,
 ) -> bytes:
     """A real model.tar.gz, packed as training packs it (evaluations: set -> int8 accuracy)."""
-    metrics: dict[str, Any] = {
-        "int8_accuracy": 0.91,
-        "float_accuracy": 0.92,
-        "per_class": {"cat": {}},
-    }
-    if evaluations is not None:
-        metrics["evaluations"] = {
-            name: {"fingerprint": f"sha256:{name}", "count": 200, "accuracy": accuracy}
-            for name, accuracy in evaluations.items()
-        }
-    metadata = ModelMetadata(
-        version=version,
-        input=InputSpec(height=64, width=64),
-        labels=("cat", "dog"),
-        metrics=metrics,
+    metadata = evaluated_metadata(
+        version,
+        metrics={"int8_accuracy": 0.91, "float_accuracy": 0.92, "per_class": {"cat": {}}},
+        evaluations=evaluations,
         gate=gate,
+        count=200,
+        size=64,
     )
     directory = write_artifact_dir(tmp_path / version / "model", b"tflite-bytes", metadata)
     (directory / "report").mkdir()

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import ModelMetadata, pack_artifact, write_artifact_dir
+from classifier.artifact import pack_artifact, write_artifact_dir
 from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
-from classifier.imaging import InputSpec
 from imgclf.deployment import Deployment
 from imgclf.errors import CliError
 from imgclf.main import build_parser
 from imgclf.models import live_pointer, promote
 from infra.resources import StackOutputs
+from tests.fixtures.artifacts import evaluated_metadata
 
 REGION = "us-east-1"
 MODELS_BUCKET = "models"
@@ -50,18 +49,13 @@ def _upload(
     deployment: Deployment, tmp_path: Path, version: str, evaluations: dict[str, float] | None
 ) -> None:
     """A model version with a passing gate, evaluated on the given sets (set -> accuracy)."""
-    metrics: dict[str, Any] = {"int8_accuracy": 0.9}
-    if evaluations is not None:
-        metrics["evaluations"] = {
-            name: {"fingerprint": f"sha256:{name}", "count": 300, "accuracy": accuracy}
-            for name, accuracy in evaluations.items()
-        }
-    metadata = ModelMetadata(
-        version=version,
-        input=InputSpec(height=32, width=32),
-        labels=("cat", "dog"),
-        metrics=metrics,
+    metadata = evaluated_metadata(
+        version,
+        metrics={"int8_accuracy": 0.9},
+        evaluations=evaluations,
         gate={"passed": True},
+        count=300,
+        size=32,
     )
     directory = write_artifact_dir(tmp_path / version, b"tflite", metadata)
     tarball = pack_artifact(directory, tmp_path / f"{version}.tar.gz")
