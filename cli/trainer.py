@@ -42,6 +42,7 @@ class TrainingSettings:
     images_per_class: int | None = None
     seed: int | None = None
     extra_train_dir: Path | None = None
+    outside_dir: Path | None = None
     imagenet_mapping: str | None = None
     extra: tuple[str, ...] = field(default_factory=tuple)
 
@@ -70,7 +71,9 @@ class TrainingSettings:
     def to_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in SETTINGS_OPTIONS}
         values["data_dir"] = str(self.data_dir) if self.data_dir else None
-        values["extra_train_dir"] = str(self.extra_train_dir) if self.extra_train_dir else None
+        for name in ("extra_train_dir", "outside_dir"):
+            path = getattr(self, name)
+            values[name] = str(path) if path else None
         return {**values, "extra": list(self.extra)}
 
 

@@ -122,6 +122,19 @@ class TrainConfig:
         env="SM_CHANNEL_EXTRA",
         cli=True,
     )
+    outside_dir: Path | None = option(
+        None,
+        help="a flat folder of photos of things outside the labels, to choose when to say "
+        "'unknown' (default: $SM_CHANNEL_OUTSIDE; Animals-10 labels: the packaged ones)",
+        env="SM_CHANNEL_OUTSIDE",
+        cli=True,
+    )
+    unknown_budget: float = option(
+        0.02,
+        help="'unknown' may take at most this share of each held-out in-class set's "
+        "correctly labelled images (0: never say 'unknown')",
+        hyperparameter=True,
+    )
     evaluate_standard_sets: bool = option(
         True,
         help="also score the model on the shared evaluation sets its labels allow "

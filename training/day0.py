@@ -26,12 +26,18 @@ from classifier.artifact import (
     write_artifact_dir,
 )
 from classifier.imaging import InputSpec
-from classifier.model import output_decoder
-from training import evalsets, export
+from classifier.model import Decider
+from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
+from training.calibration import DEFAULT_UNKNOWN_BUDGET
 from training.evaluate import int8_predictions
 from training.gate import GateResult, check_gate
-from training.imagenet import ANIMALS10_MAPPING, describe_mapping, resolve_mapping
+from training.imagenet import (
+    ANIMALS10_MAPPING,
+    describe_mapping,
+    domain_of,
+    resolve_mapping,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,7 @@ PRIMARY_SET = evalsets.REAL_PHOTOS
 MIN_ACCURACY = 0.80
 MAX_DROP_PP = 1.0
 REPRESENTATIVE_COUNT = 200
+CALIBRATION_SET = "few-shot photos"
 
 
 class Day0Error(ValueError):
@@ -64,13 +71,18 @@ def build_day0(
     calibration_images: np.ndarray | None = None,
     min_accuracy: float = MIN_ACCURACY,
     max_drop_pp: float = MAX_DROP_PP,
+    unknown_budget: float = DEFAULT_UNKNOWN_BUDGET,
 ) -> Day0Result:
     """Convert, quantize, evaluate and gate the day-0 model into `model_dir`."""
     started = time.monotonic()
     groups = dict(mapping) if mapping is not None else resolve_mapping(ANIMALS10_MAPPING)
     labels = tuple(sorted(groups))
     spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
-    output = OutputSpec(OUTPUT_GROUPED_LOGITS, tuple(groups[label] for label in labels))
+    output = OutputSpec(
+        OUTPUT_GROUPED_LOGITS,
+        tuple(groups[label] for label in labels),
+        domain=domain_of(groups),
+    )
     sets = evalsets.standard_sets(labels, spec)
     if eval_dir is not None:
         sets.append(evalsets.load_set("user", eval_dir, labels, spec))
@@ -83,12 +95,28 @@ def build_day0(
         calibration_images = _calibration_images(sets)
     int8_tflite = export.to_int8_tflite(network, calibration_images)
     float_tflite = export.to_float_tflite(network)
+    photos_train = _photos_train(labels, spec)
     provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
-    decode = output_decoder(provisional, lite.IMAGENET_CLASSES)
+    if photos_train is not None:
+        # ImageNet's own classifier is fitted on no photo of ours: the few-shot photos are
+        # held-out data for it.
+        provisional = decisions.fit_decisions(
+            provisional,
+            int8_tflite,
+            fit_on=(CALIBRATION_SET, photos_train),
+            in_class={CALIBRATION_SET: photos_train},
+            outside=decisions.outside_images(None, labels, spec),
+            budget=unknown_budget,
+            checks={s.name: decisions.Labelled.of(s.images) for s in sets if s.count},
+            # ImageNet's own evidence decides; its top probability over 1,000 classes says
+            # little about our ten.
+            use_confidence=False,
+        )
+    decider = Decider(provisional, lite.IMAGENET_CLASSES)
 
     def float_predict(images: np.ndarray) -> np.ndarray:
         logits = np.asarray(network.predict(images.astype(np.float32), batch_size=32, verbose=0))
-        return np.asarray([np.argmax(decode(row)) for row in logits])
+        return decider.label_ids(logits)
 
     latencies: list[float] = []
 
@@ -118,6 +146,8 @@ def build_day0(
         architecture=ARCHITECTURE,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         output=output,
+        calibration=provisional.calibration,
+        unknown=provisional.unknown,
         metrics={
             "float_accuracy": primary["float_accuracy"],
             "int8_accuracy": primary["accuracy"],
@@ -146,6 +176,23 @@ def build_day0(
         ", ".join(f"{name} {entry['accuracy']:.1%}" for name, entry in evaluations.items()),
     )
     return Day0Result(model_dir=model_dir, metadata=metadata, gate=gate)
+
+
+def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelled | None:
+    """The real photos' training split in these labels, if the labels have it."""
+    from training.data import list_class_files, load_images
+    from training.datasets import photos
+    from training.datasets.animals10 import LABELS as ANIMALS10
+
+    if not set(ANIMALS10) <= set(labels):
+        return None
+    try:
+        return decisions.Labelled.of(
+            load_images(list_class_files(photos.train_dir(), labels), spec)
+        )
+    except Exception as error:  # noqa: BLE001 - no photos: the day-0 model is not calibrated
+        log.warning("no real training photos to calibrate with: %s", error)
+        return None
 
 
 def _calibration_images(sets: list[evalsets.EvaluationSet]) -> np.ndarray:

@@ -5,7 +5,10 @@ standard sets whose labels it has:
 - `emoji-renderings`: emoji renderings of the ten Animals-10 classes from a fixed seed
   (never a training seed), generated once into the cache;
 - `real-photos`: the held-out split of the real photographs assembled from packages
-  (`training.datasets.photos`).
+  (`training.datasets.photos`);
+- `outside-photos`: the held-out photos of animals outside the ten classes; its `accuracy`
+  is the share the model calls "unknown" (1 - `forced_rate`, the share forced into a class).
+An image the model calls "unknown" counts as wrong on the in-class sets.
 model.json's `metrics.evaluations` holds, per set, its fingerprint, size and accuracies.
 Two models share a set when the name and the fingerprint agree.
 """
@@ -13,6 +16,7 @@ Two models share a set when the name and the fingerprint agree.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,14 @@ import numpy as np
 
 from classifier.imaging import InputSpec
 from training.backbones.efficientnet_lite import cache_root
-from training.data import DataError, LoadedImages, fingerprint, list_class_files, load_images
+from training.data import (
+    DataError,
+    FileIndex,
+    LoadedImages,
+    fingerprint,
+    list_class_files,
+    load_images,
+)
 from training.evaluate import Evaluation, score
 
 log = logging.getLogger(__name__)
@@ -30,6 +41,9 @@ log = logging.getLogger(__name__)
 TEST_SPLIT = "test"
 EMOJI_RENDERINGS = "emoji-renderings"
 REAL_PHOTOS = "real-photos"
+OUTSIDE_PHOTOS = "outside-photos"
+OUTSIDE_CALIBRATION = "outside-calibration"  # chooses thresholds; never an evaluation set
+OUTSIDE = -1  # the truth of an image outside the labels, and the prediction "unknown"
 RENDERINGS_SEED = 7_777  # training renders with its own seed; the demo uploads with 90_210
 RENDERINGS_PER_CLASS = 30
 RENDERINGS_SIZE = 128
@@ -54,6 +68,25 @@ def load_set(name: str, directory: Path, labels: Sequence[str], spec: InputSpec)
     """A folder-per-class set read through the Lambda's preprocessing."""
     index = list_class_files(directory, labels)
     return EvaluationSet(name, load_images(index, spec), fingerprint(index.root, index.files))
+
+
+def load_outside(name: str, directory: Path, spec: InputSpec) -> EvaluationSet:
+    """A flat folder of images outside the labels (truth OUTSIDE), read like `load_set`."""
+    files = tuple(
+        sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    )
+    if not files:
+        raise DataError(f"{directory} has no images")
+    index = FileIndex(directory, (), files, (OUTSIDE,) * len(files))
+    return EvaluationSet(name, load_images(index, spec), fingerprint(directory, files))
+
+
+def outside_set(split: str, spec: InputSpec) -> EvaluationSet:
+    """The photos of animals outside the ten classes: split "heldout" or "calibration"."""
+    from training.datasets import photos
+
+    name = OUTSIDE_PHOTOS if split == "heldout" else OUTSIDE_CALIBRATION
+    return load_outside(name, photos.outside_dir(split), spec)
 
 
 def renderings_dir() -> Path:
@@ -89,7 +122,9 @@ STANDARD_SETS: dict[str, Callable[[], Path]] = {
 
 
 def standard_sets(
-    labels: Sequence[str], spec: InputSpec, names: Sequence[str] = tuple(STANDARD_SETS)
+    labels: Sequence[str],
+    spec: InputSpec,
+    names: Sequence[str] = (*STANDARD_SETS, OUTSIDE_PHOTOS),
 ) -> list[EvaluationSet]:
     """The standard sets this label set can be scored on; one that cannot be built is skipped
     with a warning (no emoji font, no package registry), never silently."""
@@ -100,7 +135,10 @@ def standard_sets(
     sets = []
     for name in names:
         try:
-            sets.append(load_set(name, STANDARD_SETS[name](), labels, spec))
+            if name == OUTSIDE_PHOTOS:
+                sets.append(outside_set("heldout", spec))
+            else:
+                sets.append(load_set(name, STANDARD_SETS[name](), labels, spec))
         except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
             log.warning("evaluation set %s is not available: %s", name, error)
     return sets
@@ -111,20 +149,33 @@ def evaluate(
     labels: Sequence[str],
     int8_predict: Predict,
     float_predict: Predict | None = None,
-) -> tuple[dict[str, Any], Evaluation]:
-    """model.json's entry for one set, and the int8 model's full evaluation."""
+) -> tuple[dict[str, Any], Evaluation | None]:
+    """model.json's entry for one set, and the int8 model's full evaluation (None for a set
+    outside the labels). Predictions are label ids, OUTSIDE for "unknown"."""
     truth = evaluation_set.images.label_ids
-    int8_eval = score(truth, int8_predict(evaluation_set.images.images), labels)
-    float_eval = (
-        score(truth, float_predict(evaluation_set.images.images), labels)
-        if float_predict is not None
-        else None
-    )
+    int8_ids = int8_predict(evaluation_set.images.images)
+    float_ids = float_predict(evaluation_set.images.images) if float_predict is not None else None
+    if evaluation_set.count and bool(np.all(truth == OUTSIDE)):
+        caught = float(np.mean(int8_ids == OUTSIDE))
+        forced = Counter(labels[i] for i in int8_ids if i != OUTSIDE)
+        return {
+            "fingerprint": evaluation_set.fingerprint,
+            "count": evaluation_set.count,
+            "accuracy": round(caught, 6),
+            "float_accuracy": (
+                round(float(np.mean(float_ids == OUTSIDE)), 6) if float_ids is not None else None
+            ),
+            "forced_rate": round(1.0 - caught, 6),
+            "forced_into": dict(sorted(forced.items())),
+        }, None
+    int8_eval = score(truth, int8_ids, labels)
+    float_eval = score(truth, float_ids, labels) if float_ids is not None else None
     entry: dict[str, Any] = {
         "fingerprint": evaluation_set.fingerprint,
         "count": evaluation_set.count,
         "accuracy": round(int8_eval.accuracy, 6),
         "float_accuracy": round(float_eval.accuracy, 6) if float_eval else None,
+        "unknown_rate": round(float(np.mean(int8_ids == OUTSIDE)), 6),
         "per_class": int8_eval.per_class,
     }
     return entry, int8_eval

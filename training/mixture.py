@@ -29,6 +29,7 @@ from training.imagenet import (
     ANIMALS10_MAPPING,
     IMAGENET_CLASSES,
     MappingError,
+    domain_of,
     read_mapping,
     resolve_mapping,
 )
@@ -73,6 +74,7 @@ def output_spec(
         tuple(mapping[label] for label in labels),
         sources=IMAGENET_CLASSES,
         power=power,
+        domain=domain_of(mapping),
     )
 
 

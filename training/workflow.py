@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +19,8 @@ import numpy as np
 
 from classifier.artifact import ModelMetadata, OutputSpec, pack_artifact, write_artifact_dir
 from classifier.imaging import InputSpec
-from classifier.model import output_decoder
-from training import evalsets, export, mixture, pipeline, transfer
+from classifier.model import Decider
+from training import decisions, evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
 from training.config import TrainConfig
 from training.data import class_weights, list_class_files, load_images
@@ -43,6 +42,8 @@ from training.report import write_report
 
 log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
+VALIDATION = "validation"
+FEW_SHOT = "few-shot photos"
 
 
 @dataclass(frozen=True)
@@ -100,25 +101,31 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     # Outside the scope, in float32: mixed precision cannot be quantized.
     float_model = export.float32_copy(model, lambda: build_model(config, len(data.labels), "none"))
 
-    provisional = ModelMetadata(
-        version=config.version, input=spec, labels=data.labels, output=output
-    )
-    decode = output_decoder(provisional, int(float_model.output.shape[-1]))
-    float_eval = score(
-        data.test.label_ids, _predict(float_model, data.test.images, decode), data.labels
-    )
     float_tflite = export.to_float_tflite(float_model)
     representative = export.representative_sample(
         data.train.images, config.representative_count, config.seed
     )
     int8_tflite = export.to_int8_tflite(float_model, representative)
+    provisional = decisions.fit_decisions(
+        ModelMetadata(version=config.version, input=spec, labels=data.labels, output=output),
+        int8_tflite,
+        fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
+        in_class=_in_class_sets(config, data, spec),
+        outside=decisions.outside_images(config.outside_dir, data.labels, spec),
+        budget=config.unknown_budget,
+        checks={evalsets.TEST_SPLIT: decisions.Labelled.of(data.test)},
+    )
+    decider = Decider(provisional, int(float_model.output.shape[-1]))
+    float_eval = score(
+        data.test.label_ids, _predict(float_model, data.test.images, decider), data.labels
+    )
     # The Lambda's model code runs the int8 model: the gate measures what production does.
     int8_predicted, latency_ms = int8_predictions(int8_tflite, provisional, data.test.images)
     int8_eval = score(data.test.label_ids, int8_predicted, data.labels)
     heldout_float = heldout_int8 = None
     if data.heldout is not None:
         heldout_float = score(
-            data.heldout.label_ids, _predict(float_model, data.heldout.images, decode), data.labels
+            data.heldout.label_ids, _predict(float_model, data.heldout.images, decider), data.labels
         )
         heldout_predicted, _ = int8_predictions(int8_tflite, provisional, data.heldout.images)
         heldout_int8 = score(data.heldout.label_ids, heldout_predicted, data.labels)
@@ -137,7 +144,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
                 evaluation_set,
                 data.labels,
                 lambda images: int8_predictions(int8_tflite, provisional, images)[0],
-                lambda images: _predict(float_model, images, decode),
+                lambda images: _predict(float_model, images, decider),
             )
     gate = check_gate(
         float_accuracy=float_eval.accuracy,
@@ -177,6 +184,8 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         input=spec,
         labels=data.labels,
         output=output,
+        calibration=provisional.calibration,
+        unknown=provisional.unknown,
         architecture=config.arch,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
@@ -241,15 +250,26 @@ def _fit_on_cached_activations(
     )
 
 
-def _predict(
-    model: keras.Model, images: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """The float model's top label per image, its outputs read as the function reads them."""
+def _in_class_sets(
+    config: TrainConfig, data: PreparedData, spec: InputSpec
+) -> dict[str, decisions.Labelled]:
+    """The held-out in-class images "unknown" may take only a budgeted share of: the
+    validation split and, when there are any, the few-shot photos (the only real photos of
+    a rendered data set; the head has seen them, the source classifier has not)."""
+    sets = {VALIDATION: decisions.Labelled.of(data.validation)}
+    if config.extra_train_dir is not None:
+        extra = load_images(list_class_files(config.extra_train_dir, data.labels), spec)
+        sets[FEW_SHOT] = decisions.Labelled.of(extra)
+    return sets
+
+
+def _predict(model: keras.Model, images: np.ndarray, decider: Decider) -> np.ndarray:
+    """The float model's decided label per image (-1: unknown), decided as the function
+    decides."""
     batches = pipeline.evaluation_dataset(
         images, np.zeros(len(images), np.int64), batch_size=EVAL_BATCH_SIZE
     )
-    raw = np.asarray(model.predict(batches, verbose=0))
-    return np.asarray([int(np.argmax(decode(row))) for row in raw], np.int64)
+    return decider.label_ids(np.asarray(model.predict(batches, verbose=0)))
 
 
 def _metrics(

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .contracts import ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE
+from .contracts import (
+    ARTIFACT_LABELS_FILE,
+    ARTIFACT_METADATA_FILE,
+    ARTIFACT_MODEL_FILE,
+    UNKNOWN_LABEL,
+)
 from .imaging import InputSpec
 
 ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
@@ -43,12 +48,18 @@ class OutputSpec:
     a label's probability is w * (its share of m) + (1 - w) * (the head's probability).
     Where the source classifier recognises the image (a real photograph) it decides; where
     it does not (a drawing, a rendering, a class it never saw) the trained head does.
+
+    `domain` (both kinds): inclusive ranges of source classes. The source mass on the
+    classes in the domain that no label owns is the evidence that an image shows none of
+    the labels (a giraffe, for an animals model: ImageNet's organisms are 0-397). Empty:
+    every source class, so the evidence is all the mass that maps to no label.
     """
 
     kind: str = OUTPUT_PROBABILITIES
     groups: tuple[tuple[int, ...], ...] = ()
     sources: int = 0
     power: float = 1.0
+    domain: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in OUTPUT_KINDS:
@@ -57,6 +68,8 @@ class OutputSpec:
             raise ValueError(f"{self.kind} needs a non-empty group for every label")
         if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
             raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
+        if any(len(r) != 2 or r[0] < 0 or r[0] > r[1] for r in self.domain):
+            raise ValueError(f"output domain must be [low, high] ranges, got {self.domain}")
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind == OUTPUT_PROBABILITIES:
@@ -64,6 +77,8 @@ class OutputSpec:
         data: dict[str, Any] = {"kind": self.kind, "groups": [list(g) for g in self.groups]}
         if self.kind == OUTPUT_MIXTURE:
             data.update(sources=self.sources, power=self.power)
+        if self.domain:
+            data["domain"] = [list(r) for r in self.domain]
         return data
 
     @classmethod
@@ -75,7 +90,95 @@ class OutputSpec:
             groups=tuple(tuple(int(i) for i in group) for group in data.get("groups", ())),
             sources=int(data.get("sources", 0)),
             power=float(data.get("power", 1.0)),
+            domain=tuple(
+                (int(r[0]), int(r[1])) if len(r) == 2 else (-1, -1) for r in data.get("domain", ())
+            ),
         )
+
+
+CALIBRATION_NONE = "none"
+CALIBRATION_TEMPERATURE = "temperature"
+CALIBRATION_METHODS = (CALIBRATION_NONE, CALIBRATION_TEMPERATURE)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """model.json `calibration`: how the decoded label probabilities are made to mean what
+    they say (absent: used as decoded).
+
+    `temperature`: p_i is replaced by p_i ** (1 / T), renormalised (temperature scaling of
+    the log-probabilities, Guo et al. 2017); T > 1 softens an overconfident model. `details`
+    records what it was fitted on and the expected calibration error before and after.
+    """
+
+    method: str = CALIBRATION_NONE
+    temperature: float = 1.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise ValueError(f"unknown calibration method {self.method!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"calibration temperature must be > 0, got {self.temperature}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "temperature": self.temperature, **self.details}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Calibration:
+        if not data:
+            return cls()
+        details = {k: v for k, v in data.items() if k not in ("method", "temperature")}
+        return cls(
+            method=str(data.get("method", CALIBRATION_NONE)),
+            temperature=float(data.get("temperature", 1.0)),
+            details=details,
+        )
+
+
+@dataclass(frozen=True)
+class UnknownRule:
+    """model.json `unknown`: when an image is labelled "unknown" instead of its top label
+    (absent: never).
+
+    An image is unknown when the decoder's evidence that it shows none of the labels is at
+    least `max_other` (for ImageNet-backed models: ImageNet's mass on the classes of the
+    labels' domain that no label owns) unless its calibrated top probability is at least
+    `keep_confidence`; or when its calibrated top probability is below `min_confidence`.
+    `details` says how the thresholds were chosen and on what.
+    """
+
+    max_other: float | None = None
+    min_confidence: float | None = None
+    keep_confidence: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    THRESHOLDS = ("max_other", "min_confidence", "keep_confidence")
+
+    def __post_init__(self) -> None:
+        for name in self.THRESHOLDS:
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"unknown.{name} must be within 0..1, got {value}")
+
+    @property
+    def active(self) -> bool:
+        return self.max_other is not None or self.min_confidence is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.THRESHOLDS} | self.details
+
+    @classmethod
+    def from_dict(cls, data: Any) -> UnknownRule:
+        if not data:
+            return cls()
+
+        def threshold(name: str) -> float | None:
+            value = data.get(name)
+            return None if value is None else float(value)
+
+        details = {k: v for k, v in data.items() if k not in cls.THRESHOLDS}
+        return cls(*(threshold(name) for name in cls.THRESHOLDS), details=details)
 
 
 @dataclass(frozen=True)
@@ -95,8 +198,15 @@ class ModelMetadata:
     dataset: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
     output: OutputSpec = field(default_factory=OutputSpec)
+    calibration: Calibration = field(default_factory=Calibration)
+    unknown: UnknownRule = field(default_factory=UnknownRule)
 
     def __post_init__(self) -> None:
+        if UNKNOWN_LABEL in self.labels:
+            raise ArtifactError(
+                f"{UNKNOWN_LABEL!r} cannot be a label: it is what an image outside the labels "
+                "is called"
+            )
         if self.output.groups and len(self.output.groups) != len(self.labels):
             raise ArtifactError(
                 f"model.json has {len(self.output.groups)} output groups "
@@ -115,6 +225,8 @@ class ModelMetadata:
             "input": self.input.to_dict(),
             "labels": list(self.labels),
             "output": self.output.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "unknown": self.unknown.to_dict(),
             "metrics": self.metrics,
             "dataset": self.dataset,
             "gate": self.gate,
@@ -133,6 +245,8 @@ class ModelMetadata:
                 dataset=dict(data.get("dataset", {})),
                 gate=dict(data.get("gate", {})),
                 output=OutputSpec.from_dict(data.get("output")),
+                calibration=Calibration.from_dict(data.get("calibration")),
+                unknown=UnknownRule.from_dict(data.get("unknown")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None

@@ -31,6 +31,11 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
 
 
+# The label of a CLASSIFIED image that shows none of the model's labels (model.json
+# `unknown` says when); no model may have a label of that name.
+UNKNOWN_LABEL = "unknown"
+
+
 def object_pk(bucket: str, key: str) -> str:
     """The results-table partition key for one object."""
     return f"{bucket}/{key}"

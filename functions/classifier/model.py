@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .artifact import (
+    CALIBRATION_TEMPERATURE,
     OUTPUT_GROUPED_LOGITS,
     OUTPUT_MIXTURE,
     ArtifactError,
@@ -25,7 +26,7 @@ from .artifact import (
     read_metadata,
     unpack_artifact,
 )
-from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
+from .contracts import ARTIFACT_MODEL_FILE, UNKNOWN_LABEL, ModelPointer
 
 try:
     from ai_edge_litert.interpreter import Interpreter
@@ -45,6 +46,24 @@ class Prediction:
     confidence: float
 
 
+@dataclass(frozen=True)
+class Classification:
+    """What the model says about one image.
+
+    `best` is the top label with its calibrated probability, or `unknown` with the evidence
+    that the image shows none of the labels (`other`, or 1 - the top probability when that
+    was the reason). `top_k` is always the labels' own top k, most likely first.
+    """
+
+    best: Prediction
+    top_k: list[Prediction]
+    other: float
+
+    @property
+    def unknown(self) -> bool:
+        return self.best.label == UNKNOWN_LABEL
+
+
 class LoadedModel:
     """One model version, ready to classify; one interpreter per thread (they are not
     thread-safe, and the local poller calls the handler from several threads)."""
@@ -59,7 +78,7 @@ class LoadedModel:
         self._local = threading.local()
         interpreter = self._interpreter()  # fail now, not on the first image
         outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
-        self._decode = output_decoder(metadata, outputs)
+        self.decider = Decider(metadata, outputs)
 
     @classmethod
     def from_directory(cls, directory: Path) -> LoadedModel:
@@ -87,26 +106,126 @@ class LoadedModel:
             self._local.output = interpreter.get_output_details()[0]
         return interpreter
 
-    def predict(self, image: np.ndarray, top_k: int = 3) -> list[Prediction]:
-        """Classify one H x W x 3 uint8 array; the best `top_k` labels, most likely first."""
+    def raw(self, image: np.ndarray) -> np.ndarray:
+        """The network's dequantized outputs for one H x W x 3 uint8 array."""
         interpreter = self._interpreter()
         input_details, output_details = self._local.input, self._local.output
         interpreter.set_tensor(input_details["index"], quantize(image[np.newaxis], input_details))
         interpreter.invoke()
-        raw = dequantize(interpreter.get_tensor(output_details["index"])[0], output_details)
-        scores = self._decode(raw)
+        return dequantize(interpreter.get_tensor(output_details["index"])[0], output_details)
+
+    def predict(self, image: np.ndarray, top_k: int = 3) -> list[Prediction]:
+        """The best `top_k` labels of one image with calibrated probabilities, most likely
+        first (never `unknown`: see `classify`)."""
+        return self.classify(image, top_k).top_k
+
+    def classify(self, image: np.ndarray, top_k: int = 3) -> Classification:
+        """One image's label (possibly `unknown`) and its labels' top k."""
+        return self.decider.classification(self.raw(image), top_k)
+
+
+class Decider:
+    """From a network's dequantized outputs to calibrated label probabilities and the
+    unknown decision, as model.json says; one row or a batch of rows. The Lambda, training's
+    evaluation and the gate all decide through this one class."""
+
+    def __init__(self, metadata: ModelMetadata, outputs: int) -> None:
+        self.metadata = metadata
+        self.labels = metadata.labels
+        self._decode = output_decoder(metadata, outputs)
+        self._other = other_evidence(metadata, outputs)
+        calibration = metadata.calibration
+        self.temperature = (
+            calibration.temperature if calibration.method == CALIBRATION_TEMPERATURE else 1.0
+        )
+        self.rule = metadata.unknown
+
+    def decoded(self, raw: np.ndarray) -> np.ndarray:
+        """Label probabilities as decoded, before calibration."""
+        return self._decode(raw)
+
+    def probabilities(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated label probabilities."""
+        return calibrate(self._decode(raw), self.temperature)
+
+    def other(self, raw: np.ndarray) -> np.ndarray:
+        """The evidence (0..1) that the image shows none of the labels."""
+        return self._other(raw)
+
+    def unknown(self, probabilities: np.ndarray, other: np.ndarray) -> np.ndarray:
+        """Whether each row is unknown, given its calibrated probabilities and evidence."""
+        return unknown_flags(
+            np.max(probabilities, axis=-1),
+            np.asarray(other),
+            self.rule.max_other,
+            self.rule.min_confidence,
+            self.rule.keep_confidence,
+        )
+
+    def label_ids(self, raw: np.ndarray) -> np.ndarray:
+        """The decided label index of each row, -1 for unknown (ties as `classification`)."""
+        raw = np.atleast_2d(raw)
+        probabilities = self.probabilities(raw)
+        ids = np.array([_best(row) for row in probabilities], np.int64)
+        ids[self.unknown(probabilities, self.other(raw))] = -1
+        return ids
+
+    def classification(self, raw: np.ndarray, top_k: int = 3) -> Classification:
+        """One row's classification."""
+        probabilities = self.probabilities(raw)
+        other = float(self.other(raw))
         k = min(top_k, len(self.labels))
-        best = np.argsort(scores)[::-1][:k]
-        return [Prediction(self.labels[i], float(scores[i])) for i in best]
+        best = np.argsort(probabilities, kind="stable")[::-1][:k]
+        ranked = [Prediction(self.labels[i], float(probabilities[i])) for i in best]
+        if not bool(self.unknown(probabilities, np.asarray(other))):
+            return Classification(ranked[0], ranked, other)
+        rule = self.rule
+        low = rule.min_confidence is not None and ranked[0].confidence < rule.min_confidence
+        evidence = 1.0 - ranked[0].confidence if low else other
+        return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other)
+
+
+def unknown_flags(
+    confidence: np.ndarray,
+    other: np.ndarray,
+    max_other: float | None,
+    min_confidence: float | None,
+    keep_confidence: float | None,
+) -> np.ndarray:
+    """Which images are unknown (see `UnknownRule`), from their calibrated top probability
+    and their evidence of showing none of the labels; one definition for the function and
+    for choosing the thresholds."""
+    flags = np.zeros(np.shape(other), bool)
+    if max_other is not None:
+        elsewhere = other >= max_other
+        if keep_confidence is not None:
+            elsewhere &= confidence < keep_confidence
+        flags |= elsewhere
+    if min_confidence is not None:
+        flags |= confidence < min_confidence
+    return flags
+
+
+def _best(row: np.ndarray) -> int:
+    return int(np.argsort(row, kind="stable")[::-1][0])
+
+
+def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities over the last axis: p ** (1/T), renormalised."""
+    values = np.asarray(probabilities, np.float64)
+    if temperature == 1.0:
+        return values
+    logs = np.log(np.clip(values, 1e-12, 1.0)) / temperature
+    return softmax(logs)
 
 
 def output_decoder(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The function from one image's dequantized outputs to its label probabilities."""
+    """The function from dequantized outputs (one row or a batch) to label probabilities."""
     kind, labels = metadata.output.kind, len(metadata.labels)
     if kind == OUTPUT_GROUPED_LOGITS:
-        matrix = group_matrix(metadata, outputs)
-        assert matrix is not None
-        return lambda raw: np.asarray(matrix @ softmax(raw))
+        grouped = group_matrix(metadata, outputs)
+        assert grouped is not None
+        return lambda raw: np.asarray(softmax(raw) @ grouped.T)
     if kind == OUTPUT_MIXTURE:
         sources, power = metadata.output.sources, metadata.output.power
         if outputs != sources + labels:
@@ -116,12 +235,38 @@ def output_decoder(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarra
             )
         matrix = group_matrix(metadata, sources)
         assert matrix is not None
-        return lambda raw: mixture(matrix @ softmax(raw[:sources]), softmax(raw[sources:]), power)
+        return lambda raw: mixture(
+            softmax(raw[..., :sources]) @ matrix.T, softmax(raw[..., sources:]), power
+        )
     if outputs != labels:
         raise ModelUnavailableError(
             f"model {metadata.version} has {outputs} outputs but {labels} labels"
         )
     return lambda raw: np.asarray(raw, np.float64)
+
+
+def other_evidence(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The function from dequantized outputs to the evidence (0..1) that an image shows none
+    of the labels: for a model backed by a source classifier, the source mass on the classes
+    of the output's domain that no label owns (ImageNet sees a giraffe, split between
+    "impala" and "gazelle"); for plain probabilities there is none (0)."""
+    spec = metadata.output
+    if spec.kind not in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE):
+        return lambda raw: np.zeros(np.shape(raw)[:-1])
+    sources = spec.sources if spec.kind == OUTPUT_MIXTURE else outputs
+    matrix = group_matrix(metadata, sources)
+    assert matrix is not None
+    counted = matrix.sum(axis=0) == 0
+    if spec.domain:
+        in_domain = np.zeros(sources, bool)
+        for low, high in spec.domain:
+            if high >= sources:
+                raise ModelUnavailableError(
+                    f"model {metadata.version}: output domain {low}-{high} is beyond {sources}"
+                )
+            in_domain[low : high + 1] = True
+        counted &= in_domain
+    return lambda raw: np.asarray(softmax(raw[..., :sources])[..., counted].sum(axis=-1))
 
 
 def mixture(grouped: np.ndarray, head: np.ndarray, power: float) -> np.ndarray:

@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.artifact import ModelMetadata, OutputSpec
+from classifier.artifact import ArtifactError, Calibration, ModelMetadata, OutputSpec, UnknownRule
 from classifier.contracts import ModelPointer
 from classifier.imaging import InputSpec
 from classifier.model import (
+    Decider,
     LoadedModel,
     ModelStore,
     ModelUnavailableError,
+    calibrate,
     dequantize,
     group_matrix,
     mixture,
@@ -290,3 +292,95 @@ def test_a_mixture_spec_round_trips_through_model_json() -> None:
     assert again.output == metadata.output
     with pytest.raises(ValueError, match="sources > 0"):
         OutputSpec("imagenet_mixture", ((0,),), sources=0)
+
+
+def decided_metadata(
+    *,
+    temperature: float = 1.0,
+    max_other: float | None = None,
+    min_conf: float | None = None,
+    domain: tuple[tuple[int, int], ...] = (),
+) -> ModelMetadata:
+    return ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=("label0", "label1"),
+        output=OutputSpec("grouped_logits", ((0, 1), (2, 3)), domain=domain),
+        calibration=Calibration("temperature", temperature, {"ece_before": 0.2}),
+        unknown=UnknownRule(max_other, min_conf, details={"chosen_by": "a test"}),
+    )
+
+
+def test_an_image_the_source_classifier_calls_something_else_is_unknown() -> None:
+    # Given 6 source classes: 0-1 are label0's, 2-3 label1's, 4-5 nobody's
+    decider = Decider(decided_metadata(max_other=0.5), 6)
+    # When the source classifier is sure of class 5 (a giraffe, for an animals model)
+    giraffe = decider.classification(np.array([0, 0, 1.0, 0, 0, 6.0]), top_k=2)
+    # Then the image is unknown, with that class's probability as the evidence,
+    # and the labels' own top-k are kept
+    assert giraffe.unknown and giraffe.best.confidence == pytest.approx(giraffe.other)
+    assert giraffe.other > 0.5
+    assert [p.label for p in giraffe.top_k] == ["label1", "label0"]
+    # When it is sure of label1's classes, the image is label1
+    photo = decider.classification(np.array([0, 0, 6.0, 5.0, 0, 0]), top_k=2)
+    assert photo.best.label == "label1" and not photo.unknown
+    # And a batch decides the same way: -1 for unknown
+    batch = np.array([[0, 0, 1.0, 0, 0, 6.0], [0, 0, 6.0, 5.0, 0, 0]])
+    assert decider.label_ids(batch).tolist() == [-1, 1]
+
+
+def test_only_the_domains_unowned_mass_is_evidence_of_something_else() -> None:
+    # Given a domain of source classes 0-4 (class 5 is, say, a teapot for an animals model)
+    decider = Decider(decided_metadata(max_other=0.5, domain=((0, 4),)), 6)
+    # The mass spread over the unowned in-domain class counts, the out-of-domain one not
+    assert decider.other(np.array([0, 0, 0, 0, 5.0, 0])) > 0.9
+    assert decider.other(np.array([0, 0, 0, 0, 0, 5.0])) < 0.01
+    # Without a domain, everything no label owns counts
+    assert Decider(decided_metadata(), 6).other(np.array([0, 0, 0, 0, 0, 5.0])) > 0.9
+    with pytest.raises(ModelUnavailableError, match="beyond 6"):
+        Decider(decided_metadata(domain=((0, 6),)), 6)
+
+
+def test_a_low_calibrated_confidence_is_unknown() -> None:
+    decider = Decider(decided_metadata(min_conf=0.9), 6)
+    unsure = decider.classification(np.array([1.0, 0, 1.2, 0, -9, -9]))
+    assert unsure.unknown
+    assert unsure.best.confidence == pytest.approx(1 - unsure.top_k[0].confidence)
+
+
+def test_temperature_scaling_softens_without_changing_the_ranking() -> None:
+    raw = np.array([3.0, 0, 1.0, 0, -9, -9])
+    plain = Decider(decided_metadata(), 6).probabilities(raw)
+    softened = Decider(decided_metadata(temperature=2.0), 6).probabilities(raw)
+    assert softened.argmax() == plain.argmax()
+    assert softened.max() < plain.max() and softened.sum() == pytest.approx(1.0)
+    # p ** (1/T), renormalised
+    expected = np.sqrt(plain) / np.sqrt(plain).sum()
+    assert softened == pytest.approx(expected)
+    assert calibrate(plain, 1.0) == pytest.approx(plain)
+
+
+def test_plain_probabilities_have_no_other_evidence(tiny_model_dir: Path) -> None:
+    model = LoadedModel.from_directory(tiny_model_dir)
+    result = model.classify(solid((220, 30, 30)))
+    assert result.other == 0.0 and result.best.label == "red"
+
+
+def test_calibration_and_unknown_round_trip_through_model_json() -> None:
+    metadata = decided_metadata(temperature=1.7, max_other=0.4, min_conf=0.3, domain=((0, 4),))
+    again = ModelMetadata.from_dict(json.loads(json.dumps(metadata.to_dict())))
+    assert again.calibration == metadata.calibration and again.unknown == metadata.unknown
+    # Older model.json files have neither: used as decoded, never unknown
+    data = metadata.to_dict()
+    del data["calibration"], data["unknown"]
+    old = ModelMetadata.from_dict(data)
+    assert old.calibration.temperature == 1.0 and not old.unknown.active
+
+
+def test_unknown_cannot_be_a_label() -> None:
+    with pytest.raises(ArtifactError, match="'unknown' cannot be a label"):
+        ModelMetadata(version="v", input=InputSpec(height=8, width=8), labels=("cat", "unknown"))
+    with pytest.raises(ValueError, match="within 0..1"):
+        UnknownRule(max_other=1.5)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        Calibration("temperature", 0.0)

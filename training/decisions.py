@@ -1,0 +1,123 @@
+"""Fit a model's decisions on held-out data: its calibration and its "unknown" rule.
+
+Both are fitted on the int8 model's outputs as the function decodes them, so model.json's
+figures are the function's. Training and the day-0 build call `fit_decisions` after the
+int8 conversion and before any evaluation, so every figure after it counts "unknown".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from classifier.artifact import ModelMetadata
+from classifier.imaging import InputSpec
+from classifier.model import Decider
+from training import calibration, evalsets
+from training.data import DataError, LoadedImages
+from training.evaluate import int8_outputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Images with label ids in the model's label order."""
+
+    images: np.ndarray
+    truth: np.ndarray
+
+    @classmethod
+    def of(cls, loaded: LoadedImages) -> Labelled:
+        return cls(loaded.images, loaded.label_ids)
+
+
+def outside_images(
+    outside_dir: Path | None, labels: tuple[str, ...], spec: InputSpec
+) -> np.ndarray | None:
+    """Photos of things outside the labels to choose the rule with: a folder given by the
+    user, else the packaged outside-calibration photos when the labels are Animals-10's."""
+    from training.datasets.animals10 import LABELS as ANIMALS10
+
+    try:
+        if outside_dir is not None:
+            return evalsets.load_outside(
+                evalsets.OUTSIDE_CALIBRATION, outside_dir, spec
+            ).images.images
+        if set(ANIMALS10) <= set(labels):
+            return evalsets.outside_set("calibration", spec).images.images
+    except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
+        if outside_dir is not None:
+            raise DataError(f"cannot read the outside photos in {outside_dir}: {error}") from None
+        log.warning("no outside photos to choose 'unknown' with: %s", error)
+    return None
+
+
+def fit_decisions(
+    metadata: ModelMetadata,
+    tflite_model: bytes,
+    *,
+    fit_on: tuple[str, Labelled],
+    in_class: Mapping[str, Labelled],
+    outside: np.ndarray | None,
+    budget: float,
+    checks: Mapping[str, Labelled] | None = None,
+    use_confidence: bool = True,
+) -> ModelMetadata:
+    """`metadata` with `calibration` (temperature fitted on `fit_on`, ECE before and after
+    on it and on `checks`) and `unknown` (chosen on `in_class` and `outside`)."""
+    raw_cache: dict[int, np.ndarray] = {}
+
+    def raw(images: np.ndarray) -> np.ndarray:
+        key = id(images)
+        if key not in raw_cache:
+            raw_cache[key] = int8_outputs(tflite_model, metadata, images)[0]
+        return raw_cache[key]
+
+    fit_name, fit_set = fit_on
+    outputs = raw(fit_set.images).shape[1]
+    decider = Decider(metadata, outputs)
+    fitted = calibration.fit_calibration(
+        decider.decoded(raw(fit_set.images)),
+        fit_set.truth,
+        fitted_on=fit_name,
+        checks={
+            name: (decider.decoded(raw(s.images)), s.truth)
+            for name, s in (checks or {}).items()
+            if len(s.truth) and bool(np.all(s.truth >= 0))
+        },
+    )
+    calibrated = replace(metadata, calibration=fitted)
+    decider = Decider(calibrated, outputs)
+    has_other = bool(np.any(decider.other(raw(fit_set.images)) > 0))
+    sets = {
+        name: calibration.InClass(
+            decider.probabilities(raw(s.images)), decider.other(raw(s.images)), s.truth
+        )
+        for name, s in in_class.items()
+        if len(s.truth)
+    }
+    outside_set = (
+        calibration.Outside(decider.probabilities(raw(outside)), decider.other(raw(outside)))
+        if outside is not None and len(outside)
+        else None
+    )
+    rule = calibration.choose_unknown_rule(
+        sets, outside_set, budget=budget, has_other=has_other, use_confidence=use_confidence
+    )
+    log.info(
+        "calibration: T=%.3f, ECE %s -> %s on %s; unknown when other >= %s (unless "
+        "confidence >= %s) or confidence < %s",
+        fitted.temperature,
+        fitted.details.get("ece_before"),
+        fitted.details.get("ece_after"),
+        fit_name,
+        rule.max_other,
+        rule.keep_confidence,
+        rule.min_confidence,
+    )
+    return replace(calibrated, unknown=rule)
