@@ -6,6 +6,7 @@ the CLI and training all import this module so none of them can drift from the f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -17,11 +18,60 @@ from enum import StrEnum
 TABLE_PARTITION_KEY = "pk"
 LABEL_INDEX = "by_label"  # "by label, newest first": label + classified_at
 STATUS_INDEX = "by_status"  # "by status": status + classified_at
+COLOUR_INDEX = "by_colour"  # "by dominant colour, newest first": colour_shard + classified_at
+COLOUR_SHARD_ATTRIBUTE = "colour_shard"  # "<family>#<shard>", see sharded_value
 INDEX_SORT_KEY = "classified_at"
 GSI_KEYS: dict[str, tuple[str, str]] = {
     LABEL_INDEX: ("label", INDEX_SORT_KEY),
     STATUS_INDEX: ("status", INDEX_SORT_KEY),
+    COLOUR_INDEX: (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
 }
+
+# The 11 basic colour terms (Berlin and Kay): every palette colour belongs to one, and the
+# dominant colour's family is what by_colour is partitioned by.
+COLOUR_FAMILIES = (
+    "black",
+    "white",
+    "grey",
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "brown",
+)
+
+# --- write sharding of low-cardinality GSI partitions ------------------------------------
+# A GSI partition key with few values (11 colour families) would put every write of one value
+# on one partition, whose write throughput is capped. Each item's value gets a shard suffix
+# taken from a stable hash of its pk, so one value spreads over `shards` partitions; a query
+# asks every shard in parallel and merges newest first. The shard count is the INDEX_SHARDS
+# setting (per environment). by_colour uses it now; by_label and by_status are to adopt the
+# same helpers. Changing the count moves items to other shards: re-write them (reclassify
+# with a new model version) before relying on queries.
+DEFAULT_INDEX_SHARDS = 4
+MAX_INDEX_SHARDS = 64
+
+
+def index_shard(pk: str, shards: int) -> int:
+    """The shard (0..shards-1) of one item: sha256 of its pk, not Python's salted hash()."""
+    if not 1 <= shards <= MAX_INDEX_SHARDS:
+        raise ValueError(f"shards must be 1..{MAX_INDEX_SHARDS}, got {shards}")
+    return int.from_bytes(hashlib.sha256(pk.encode("utf-8")).digest()[:8], "big") % shards
+
+
+def sharded_value(value: str, pk: str, shards: int) -> str:
+    """The GSI partition value of one item: `<value>#<shard>`."""
+    return f"{value}#{index_shard(pk, shards)}"
+
+
+def shard_values(value: str, shards: int) -> list[str]:
+    """Every partition value a query for `value` must ask."""
+    if not 1 <= shards <= MAX_INDEX_SHARDS:
+        raise ValueError(f"shards must be 1..{MAX_INDEX_SHARDS}, got {shards}")
+    return [f"{value}#{shard}" for shard in range(shards)]
 
 
 class Status(StrEnum):
@@ -45,7 +95,8 @@ def object_pk(bucket: str, key: str) -> str:
 TAG_LABEL = "imgclf:label"
 TAG_CONFIDENCE = "imgclf:confidence"
 TAG_MODEL = "imgclf:model"
-OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)
+TAG_COLOURS = "imgclf:colours"  # only with COLOUR_TAGS: the three colour names
+OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)  # always written (with tagging on)
 TAG_PREFIX = "imgclf:"
 MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
 

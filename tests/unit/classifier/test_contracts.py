@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from collections import Counter
 
 import pytest
 
 from classifier.contracts import (
+    COLOUR_FAMILIES,
+    COLOUR_INDEX,
+    COLOUR_SHARD_ATTRIBUTE,
+    GSI_KEYS,
+    INDEX_SORT_KEY,
+    MAX_INDEX_SHARDS,
     OUR_TAG_KEYS,
+    TAG_COLOURS,
     TAG_VALUE_MAX_LENGTH,
     TAG_VALUE_PATTERN,
+    index_shard,
+    shard_values,
+    sharded_value,
     tag_value_problem,
 )
 
@@ -73,3 +85,28 @@ def test_rule_matches_the_documented_pattern_for_every_assigned_bmp_character() 
 def test_our_tag_keys_use_only_characters_s3_accepts() -> None:
     # Keys share the values' pattern (and are far below their 128-character limit).
     assert [key for key in OUR_TAG_KEYS if tag_value_problem(key)] == []
+
+
+def test_index_shards_are_stable_spread_and_bounded() -> None:
+    # The shard is a pure function of the pk: sha256, not Python's per-process salted hash()
+    assert index_shard("images/cat.jpg", 4) == (
+        int.from_bytes(hashlib.sha256(b"images/cat.jpg").digest()[:8], "big") % 4
+    )
+    assert index_shard("images/cat.jpg", 1) == 0
+    # Keys spread over every shard, roughly evenly
+    counts = Counter(index_shard(f"images/photo-{i}.jpg", 4) for i in range(4000))
+    assert set(counts) == {0, 1, 2, 3} and min(counts.values()) > 900
+    # And a query asks exactly the partitions writes can land on
+    values = {sharded_value("blue", f"images/{i}.png", 8) for i in range(500)}
+    assert values == set(shard_values("blue", 8))
+    for bad in (0, MAX_INDEX_SHARDS + 1):
+        with pytest.raises(ValueError, match="shards must be 1.."):
+            index_shard("x", bad)
+        with pytest.raises(ValueError, match="shards must be 1.."):
+            shard_values("blue", bad)
+
+
+def test_the_colour_index_is_one_of_the_shared_gsis() -> None:
+    assert GSI_KEYS[COLOUR_INDEX] == (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY)
+    assert len(COLOUR_FAMILIES) == 11 and TAG_COLOURS not in OUR_TAG_KEYS
+    assert tag_value_problem(TAG_COLOURS) is None
