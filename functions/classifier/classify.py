@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .colours import dominant_colours
+from .contracts import DEFAULT_INDEX_SHARDS
 from .events import EventKind, ObjectEvent
 from .imaging import ImageLimits, RejectedImageError, check_size, prepare_image
 from .model import LoadedModel
@@ -26,6 +28,7 @@ from .results import (
     Decision,
     ObjectFacts,
     classified_item,
+    colour_tags,
     decide,
     merge_tags,
     our_tags,
@@ -105,6 +108,8 @@ class Classifier:
     gone_errors: tuple[type[Exception], ...] = (LookupError,)
     tagging_enabled: bool = True
     top_k: int = 3
+    colour_tags: bool = False
+    index_shards: int = DEFAULT_INDEX_SHARDS
 
     def handle(self, event: ObjectEvent) -> Result:
         """Apply one event; raises for anything transient so the record is retried."""
@@ -146,6 +151,7 @@ class Classifier:
             )
             prepared = prepare_image(data.body, model.spec, self.limits)
             predictions = model.predict(prepared.array, self.top_k)
+            colours = dominant_colours(prepared.thumbnail)
         except self.gone_errors:
             return Result(Outcome.GONE, event.bucket, event.key)
         except RejectedImageError as error:
@@ -161,7 +167,10 @@ class Classifier:
 
         # Tags before the item: if tagging fails transiently, the retry finds no item and
         # does the whole job again, so a recorded result always has its tags.
-        tag_state = self._tag(facts, our_tags(predictions[0], model.version))
+        ours = our_tags(predictions[0], model.version)
+        if self.colour_tags:
+            ours.update(colour_tags(colours))
+        tag_state = self._tag(facts, ours)
         latency_ms = (time.perf_counter() - started) * 1000
         item = classified_item(
             facts,
@@ -171,6 +180,8 @@ class Classifier:
             height=prepared.height,
             latency_ms=latency_ms,
             tags=tag_state,
+            colours=colours,
+            index_shards=self.index_shards,
         )
         if not self.results.put(item):
             return Result(Outcome.STALE, event.bucket, event.key)

@@ -70,6 +70,8 @@ def runtime() -> Runtime:
         gone_errors=(ObjectGoneError,),
         tagging_enabled=settings.tagging_enabled,
         top_k=settings.top_k,
+        colour_tags=settings.colour_tags,
+        index_shards=settings.index_shards,
     )
     return Runtime(classifier=classifier, models=models)
 

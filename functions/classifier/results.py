@@ -12,15 +12,20 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from .colours import DominantColour, tag_value
 from .contracts import (
+    COLOUR_SHARD_ATTRIBUTE,
+    DEFAULT_INDEX_SHARDS,
     MAX_OBJECT_TAGS,
     TABLE_PARTITION_KEY,
+    TAG_COLOURS,
     TAG_CONFIDENCE,
     TAG_LABEL,
     TAG_MODEL,
     TAG_PREFIX,
     Status,
     object_pk,
+    sharded_value,
     tag_value_problem,
 )
 from .model import Prediction
@@ -99,10 +104,16 @@ def classified_item(
     height: int,
     latency_ms: float,
     tags: str,
+    colours: Sequence[DominantColour] = (),
+    index_shards: int = DEFAULT_INDEX_SHARDS,
 ) -> dict[str, Any]:
-    """A CLASSIFIED item: the top label, its confidence and the whole top-k."""
+    """A CLASSIFIED item: the top label, its confidence and the whole top-k.
+
+    With `colours` (largest first), also the dominant colours and the by_colour partition
+    value: the first colour's family with the item's shard (contracts.sharded_value).
+    """
     best = predictions[0]
-    return {
+    item = {
         **_base_item(facts, model_version, latency_ms),
         "status": Status.CLASSIFIED.value,
         "label": best.label,
@@ -111,6 +122,22 @@ def classified_item(
         "width": width,
         "height": height,
         "tags": tags,
+    }
+    if colours:
+        item["colours"] = [colour_map(colour) for colour in colours]
+        item[COLOUR_SHARD_ATTRIBUTE] = sharded_value(
+            colours[0].family, item[TABLE_PARTITION_KEY], index_shards
+        )
+    return item
+
+
+def colour_map(colour: DominantColour) -> dict[str, Any]:
+    """One dominant colour as the item stores it: Lab to 0.1, the pixel share to 0.001."""
+    return {
+        "name": colour.name,
+        "family": colour.family,
+        "lab": [_decimal(value, 1) for value in colour.lab],
+        "fraction": _decimal(colour.fraction, 3),
     }
 
 
@@ -132,6 +159,11 @@ def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
         TAG_CONFIDENCE: f"{prediction.confidence:.4f}",
         TAG_MODEL: model_version,
     }
+
+
+def colour_tags(colours: Sequence[DominantColour]) -> dict[str, str]:
+    """The optional `imgclf:colours` tag (COLOUR_TAGS): the names, space-separated."""
+    return {TAG_COLOURS: tag_value(colours)} if colours else {}
 
 
 def tags_problem(ours: Mapping[str, str]) -> str | None:

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .contracts import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
+
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 
 
@@ -19,7 +21,9 @@ class Settings:
 
     Environment variables (the contract with infra and the local environment):
     RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGGING_ENABLED, MAX_IMAGE_BYTES,
-    MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS.
+    MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS,
+    COLOUR_TAGS (the imgclf:colours tag, default off), INDEX_SHARDS (write shards of the
+    by_colour index, 1..MAX_INDEX_SHARDS, default 4).
     """
 
     results_table: str
@@ -31,6 +35,8 @@ class Settings:
     top_k: int = 3
     model_cache_dir: str = "/tmp/imgclf-models"
     model_refresh_seconds: float = 60.0
+    colour_tags: bool = False
+    index_shards: int = DEFAULT_INDEX_SHARDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +61,22 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return float(value)
 
+        def flag(name: str, default: bool) -> bool:
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            if raw in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{name} must be true or false, got {env[name]!r}")
+
+        shards = env.get("INDEX_SHARDS", "").strip()
+        if shards and not (shards.isdigit() and 1 <= int(shards) <= MAX_INDEX_SHARDS):
+            raise SettingsError(
+                f"INDEX_SHARDS must be a whole number 1..{MAX_INDEX_SHARDS}, got {shards!r}"
+            )
+
         formats = env.get("ALLOWED_FORMATS")
         allowed = (
             frozenset(f.strip().upper() for f in formats.split(",") if f.strip())
@@ -76,4 +98,6 @@ class Settings:
             model_refresh_seconds=float(
                 number("MODEL_REFRESH_SECONDS", cls.model_refresh_seconds, float)
             ),
+            colour_tags=flag("COLOUR_TAGS", cls.colour_tags),
+            index_shards=int(shards) if shards else cls.index_shards,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from classifier.classify import Classifier, Outcome, TagsRejectedError
+from classifier.contracts import sharded_value
 from classifier.events import EventKind, ObjectEvent
 from classifier.imaging import ImageLimits
 from classifier.model import LoadedModel, ModelUnavailableError
@@ -268,3 +270,27 @@ def test_throttled_tagging_still_raises_so_the_record_is_retried(world: SimpleNa
     with pytest.raises(TimeoutError):
         world.classifier.handle(created("a.png"))
     assert world.results.items == {}
+
+
+def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
+    world: SimpleNamespace,
+) -> None:
+    # Given a navy image with colour tags off (the default)
+    world.objects.objects["n.png"] = (png((0, 0, 128)), "e1")
+    world.classifier.handle(created("n.png"))
+    item = world.results.items["n.png"]
+    # Then the item has its colours and the by_colour partition of its shard
+    assert [(c["name"], c["family"], c["fraction"]) for c in item["colours"]] == [
+        ("navy", "blue", Decimal("1.0"))
+    ]
+    assert item["colour_shard"] == sharded_value("blue", "images/n.png", 4)
+    assert "imgclf:colours" not in {t["Key"] for t in world.objects.tags["n.png"]}
+    # And with colour tags on and another shard count, the tag names the colours
+    world.classifier.colour_tags, world.classifier.index_shards = True, 16
+    world.objects.objects["o.png"] = (png((128, 128, 0)), "e1")
+    world.classifier.handle(created("o.png"))
+    tags = {t["Key"]: t["Value"] for t in world.objects.tags["o.png"]}
+    assert tags["imgclf:colours"] == "olive"
+    assert world.results.items["o.png"]["colour_shard"] == sharded_value(
+        "green", "images/o.png", 16
+    )

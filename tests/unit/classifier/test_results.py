@@ -6,12 +6,21 @@ from decimal import Decimal
 
 import pytest
 
-from classifier.contracts import MAX_OBJECT_TAGS, TAG_LABEL
+from classifier.colours import DominantColour
+from classifier.contracts import (
+    COLOUR_SHARD_ATTRIBUTE,
+    MAX_OBJECT_TAGS,
+    TAG_COLOURS,
+    TAG_LABEL,
+    index_shard,
+    sharded_value,
+)
 from classifier.model import Prediction
 from classifier.results import (
     Decision,
     ObjectFacts,
     classified_item,
+    colour_tags,
     decide,
     merge_tags,
     our_tags,
@@ -119,3 +128,67 @@ def test_tags_problem_names_the_tag_and_shortens_a_long_value() -> None:
     problem = tags_problem(our_tags(Prediction("x" * 300, 0.9), "v1"))
     assert problem is not None and problem.startswith(f"{TAG_LABEL} '{'x' * 40}…' ")
     assert "it is 300 characters long" in problem and len(problem) < 200
+
+
+COLOURS = [
+    DominantColour("navy", "blue", (12.97196, 47.50228, -64.70216), 0.62549),
+    DominantColour("white", "white", (100.0, 0.0, 0.0), 0.30001),
+    DominantColour("sky blue", "blue", (79.2, -14.8, -21.3), 0.0449),
+]
+
+
+def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -> None:
+    item = classified_item(
+        FACTS,
+        predictions=[Prediction("cat", 0.9)],
+        model_version="v1",
+        width=1,
+        height=1,
+        latency_ms=1,
+        tags="applied",
+        colours=COLOURS,
+        index_shards=4,
+    )
+    # Then each colour is a map of name, family, Lab to 0.1 and fraction to 0.001 (Decimals)
+    assert item["colours"][0] == {
+        "name": "navy",
+        "family": "blue",
+        "lab": [Decimal("13.0"), Decimal("47.5"), Decimal("-64.7")],
+        "fraction": Decimal("0.625"),
+    }
+    assert [c["name"] for c in item["colours"]] == ["navy", "white", "sky blue"]
+    assert item["colours"][2]["fraction"] == Decimal("0.045")
+    # And by_colour's partition is the dominant family with the pk's shard
+    assert item[COLOUR_SHARD_ATTRIBUTE] == sharded_value("blue", "b/k.jpg", 4)
+    assert item[COLOUR_SHARD_ATTRIBUTE] == f"blue#{index_shard('b/k.jpg', 4)}"
+
+
+def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
+    item = classified_item(
+        FACTS,
+        predictions=[Prediction("cat", 0.9)],
+        model_version="v1",
+        width=1,
+        height=1,
+        latency_ms=1,
+        tags="applied",
+    )
+    assert "colours" not in item and COLOUR_SHARD_ATTRIBUTE not in item
+    rejected = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
+    assert COLOUR_SHARD_ATTRIBUTE not in rejected
+
+
+def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
+    ours = our_tags(Prediction("cat", 0.9), "v") | colour_tags(COLOURS)
+    assert ours[TAG_COLOURS] == "navy white sky-blue"
+    assert tags_problem(ours) is None
+    assert colour_tags([]) == {}
+    # Then six user tags leave room for our four, seven do not (user tags are never dropped)
+    merged, state = merge_tags(user_tags(MAX_OBJECT_TAGS - 4), ours)
+    assert state == "applied" and merged is not None and len(merged) == MAX_OBJECT_TAGS
+    merged, state = merge_tags(user_tags(MAX_OBJECT_TAGS - 3), ours)
+    assert merged is None and state.startswith("skipped: the object has 7 user tags")
+    # And switching colour tags off removes an earlier imgclf:colours tag
+    earlier = user_tags(1) + [{"Key": k, "Value": v} for k, v in ours.items()]
+    merged, _ = merge_tags(earlier, our_tags(Prediction("cat", 0.9), "v"))
+    assert merged is not None and TAG_COLOURS not in {t["Key"] for t in merged}
