@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from classifier.contracts import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
 
 CONTEXT_KEY = "imgclf:environments"
@@ -34,6 +35,11 @@ class EnvironmentConfig:
     max_concurrency: int = 5
     max_receive_count: int = 3
     tagging_enabled: bool = True
+    # The imgclf:colours tag (the three dominant colour names); off by default, as it takes
+    # one more of the object's 10 tags.
+    colour_tags: bool = False
+    # Write shards of the low-cardinality GSIs (by_colour now): contracts.index_shard.
+    index_shards: int = DEFAULT_INDEX_SHARDS
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     key_prefix: str = ""
@@ -69,6 +75,8 @@ class EnvironmentConfig:
             and self.training_max_wait_seconds < self.training_max_run_seconds
         ):
             raise ConfigError(f"{self.name}: spot training needs max_wait >= max_run")
+        if not 1 <= self.index_shards <= MAX_INDEX_SHARDS:
+            raise ConfigError(f"{self.name}: index_shards must be 1..{MAX_INDEX_SHARDS}")
         if not 0 <= self.max_regression_pp <= 100:
             raise ConfigError(f"{self.name}: max_regression_pp must be 0..100")
 

@@ -66,6 +66,8 @@ def function_environment(
         "RESULTS_TABLE": results_table,
         "MODEL_POINTER_PARAMETER": model_pointer_parameter,
         "TAGGING_ENABLED": "true" if config.tagging_enabled else "false",
+        "COLOUR_TAGS": "true" if config.colour_tags else "false",
+        "INDEX_SHARDS": str(config.index_shards),
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
         "POWERTOOLS_SERVICE_NAME": "imgclf",
@@ -96,6 +98,9 @@ class StackOutputs:
     MODEL_POINTER_PARAMETER = "ModelPointerParameterName"
     DASHBOARD_NAME = "DashboardName"
     FUNCTION_NAME = "ClassifierFunctionName"
+    # How many write shards by_colour's partitions have (the function's INDEX_SHARDS): the
+    # CLI asks every one of them.
+    INDEX_SHARDS = "IndexShards"
 
     ALL = (
         IMAGES_BUCKET,
@@ -107,4 +112,5 @@ class StackOutputs:
         MODEL_POINTER_PARAMETER,
         DASHBOARD_NAME,
         FUNCTION_NAME,
+        INDEX_SHARDS,
     )

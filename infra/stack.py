@@ -117,6 +117,7 @@ class ImgclfStack(Stack):
             StackOutputs.MODEL_POINTER_PARAMETER: pointer,
             StackOutputs.DASHBOARD_NAME: monitoring.dashboard.dashboard_name,
             StackOutputs.FUNCTION_NAME: inference.function.function_name,
+            StackOutputs.INDEX_SHARDS: str(config.index_shards),
         }
         for key, value in outputs.items():
             CfnOutput(self, key, value=value)

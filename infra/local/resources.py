@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from classifier.contracts import model_pointer_name
+from classifier.contracts import DEFAULT_INDEX_SHARDS, model_pointer_name
 from infra.config import EnvironmentConfig
 from infra.resources import (
     NOTIFICATION_EVENTS,
@@ -32,6 +32,7 @@ class LocalResources:
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
     model_pointer_parameter: str
+    index_shards: int = DEFAULT_INDEX_SHARDS
 
     def stack_outputs(self) -> dict[str, str]:
         """The same keys a deployed stack's CloudFormation outputs have."""
@@ -42,6 +43,7 @@ class LocalResources:
             StackOutputs.QUEUE_URL: self.queue_url,
             StackOutputs.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
             StackOutputs.MODEL_POINTER_PARAMETER: self.model_pointer_parameter,
+            StackOutputs.INDEX_SHARDS: str(self.index_shards),
         }
 
     def to_dict(self) -> dict[str, str]:
@@ -128,4 +130,5 @@ def create_resources(
         dead_letter_queue_url=dlq_url,
         dead_letter_queue_arn=dlq_arn,
         model_pointer_parameter=names["model_pointer_parameter"],
+        index_shards=config.index_shards,
     )

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import App
 
 from infra.app import AppError, build_stack
-from infra.config import ConfigError
+from infra.config import ConfigError, load_environment
 from infra.resources import StackOutputs, stack_name
 
 RETAINED_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
@@ -89,6 +89,7 @@ def test_outputs_are_exactly_what_the_cli_reads(env: Any) -> None:
     assert set(env.data["Outputs"]) == set(StackOutputs.ALL)
     outputs = env.data["Outputs"]
     assert outputs[StackOutputs.MODEL_POINTER_PARAMETER]["Value"] == f"/imgclf/{env.name}/model"
+    assert outputs[StackOutputs.INDEX_SHARDS]["Value"] == str(env.config.index_shards)
     assert outputs[StackOutputs.IMAGES_BUCKET]["Value"] == {
         "Ref": env.logical_id("AWS::S3::Bucket", "ImagesBucket")
     }
@@ -121,3 +122,26 @@ def test_local_is_not_a_deployable_stack() -> None:
 def test_unknown_environment_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="unknown environment 'staging'"):
         build_stack(App(), "staging")
+
+
+def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> None:
+    # Given cdk.json's per-environment shard counts (different, so nothing passes by default)
+    assert (dev.config.index_shards, prod.config.index_shards) == (4, 8)
+    for env in (dev, prod):
+        _, function = env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
+        variables = function["Properties"]["Environment"]["Variables"]
+        # Then the function writes with the environment's shard count and colour-tag setting
+        assert variables["INDEX_SHARDS"] == str(env.config.index_shards)
+        assert variables["COLOUR_TAGS"] == "false" and not env.config.colour_tags
+        # And the CLI reads the same count from the stack's outputs
+        assert env.data["Outputs"][StackOutputs.INDEX_SHARDS]["Value"] == variables["INDEX_SHARDS"]
+
+
+def test_index_shards_and_colour_tags_are_validated() -> None:
+    assert load_environment("x", {"x": {}}).index_shards == 4
+    assert load_environment("x", {"x": {"colour_tags": True}}).colour_tags
+    for bad in ({"index_shards": 0}, {"index_shards": 65}, {"index_shards": "4"}):
+        with pytest.raises(ConfigError, match="index_shards"):
+            load_environment("x", {"x": bad})
+    with pytest.raises(ConfigError, match="colour_tags must be true or false"):
+        load_environment("x", {"x": {"colour_tags": "yes"}})

@@ -6,7 +6,15 @@ from typing import Any
 
 from aws_cdk.assertions import Capture, Match
 
-from classifier.contracts import GSI_KEYS, TABLE_PARTITION_KEY
+from classifier.contracts import (
+    COLOUR_INDEX,
+    COLOUR_SHARD_ATTRIBUTE,
+    GSI_KEYS,
+    INDEX_SORT_KEY,
+    LABEL_INDEX,
+    STATUS_INDEX,
+    TABLE_PARTITION_KEY,
+)
 from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES
 
 BLOCK_ALL = {
@@ -203,8 +211,14 @@ def test_results_table_has_the_design_query_paths(env: Any) -> None:
     # Given the GSIs of DESIGN.md (shared with the local environment)
     _, table = env.only("AWS::DynamoDB::Table")
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
-    # Then "by label, newest first" and "by status" exist with string keys, projecting all
+    # Then "by label, newest first", "by status" and "by dominant colour" exist with string
+    # keys, projecting all
     assert set(indexes) == set(GSI_KEYS) == {index.name for index in RESULTS_TABLE_INDEXES}
+    assert set(indexes) == {LABEL_INDEX, STATUS_INDEX, COLOUR_INDEX}
+    assert indexes[COLOUR_INDEX]["KeySchema"] == [
+        {"AttributeName": COLOUR_SHARD_ATTRIBUTE, "KeyType": "HASH"},
+        {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"},
+    ]
     for name, (partition_key, sort_key) in GSI_KEYS.items():
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": partition_key, "KeyType": "HASH"},
