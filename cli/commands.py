@@ -22,6 +22,7 @@ from .errors import CliError
 from .output import plain, progress, stderr, stdout
 from .results import (
     get_result,
+    parse_colour,
     parse_since,
     parse_status,
     query_results,
@@ -87,12 +88,14 @@ def _wait_with_progress(
 def results(args: argparse.Namespace) -> int:
     status = parse_status(args.status) if args.status else None
     since = parse_since(args.since) if args.since else None
+    colour = parse_colour(args.colour) if args.colour else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
     deployment = resolve(args.env)
     items = query_results(
         deployment,
         label=args.label,
+        colour=colour,
         status=status,
         min_confidence=args.min_confidence,
         since=since,
@@ -123,6 +126,11 @@ def result(args: argparse.Namespace) -> int:
         value = plain(item[name])
         if name == "top_k":
             value = ", ".join(f"{entry['label']} {entry['confidence']:.3f}" for entry in value)
+        elif name == "colours":
+            value = ", ".join(
+                f"{entry['name']} {entry['fraction']:.3f} (Lab {' '.join(map(str, entry['lab']))})"
+                for entry in value
+            )
         table.add_row(name, str(value))
     table.add_row("object tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-")
     stdout.print(table)

@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from classifier.contracts import artifact_key
+from classifier.contracts import MAX_INDEX_SHARDS, artifact_key
 from infra.config import ConfigError, load_environment
 from infra.local.server import DUMMY_CREDENTIALS, is_answering
 from infra.local.state import process_alive, read_state, state_path
@@ -68,6 +68,16 @@ class Deployment:
     @property
     def state_machine_arn(self) -> str:
         return self.output(StackOutputs.STATE_MACHINE_ARN)
+
+    @property
+    def index_shards(self) -> int:
+        """The write shards of by_colour's partitions (the function's INDEX_SHARDS)."""
+        raw = self.output(StackOutputs.INDEX_SHARDS)
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_INDEX_SHARDS:
+            raise CliError(
+                f"environment {self.env!r} has an unusable {StackOutputs.INDEX_SHARDS} {raw!r}"
+            )
+        return int(raw)
 
     def artifact_uri(self, version: str) -> str:
         return f"s3://{self.models_bucket}/{artifact_key(version)}"

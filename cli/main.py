@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     results = commands.add_parser("results", help="query the results table", parents=[env])
     results.add_argument("--label")
+    results.add_argument(
+        "--colour",
+        "--color",
+        dest="colour",
+        metavar="NAME",
+        help="dominant colour: a basic colour (blue) or a palette name (navy, sky blue)",
+    )
     results.add_argument("--status", help="CLASSIFIED or REJECTED")
     results.add_argument("--min-confidence", type=float, metavar="0..1")
     results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")

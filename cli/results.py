@@ -1,4 +1,10 @@
-"""Query the results table through its GSIs (never a Scan) and print items."""
+"""Query the results table through its GSIs (never a Scan) and print items.
+
+Every partition a query needs (one per status, one per shard of a colour) is asked on its own
+thread, and the streams are merged newest first. The queries go through the DynamoDB client,
+which is thread-safe, with expressions built per query (boto3's Table resource shares one
+expression builder between calls).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,48 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from rich.table import Table
 
-from classifier.contracts import INDEX_SORT_KEY, LABEL_INDEX, STATUS_INDEX, Status, object_pk
+from classifier.contracts import (
+    COLOUR_FAMILIES,
+    COLOUR_INDEX,
+    COLOUR_SHARD_ATTRIBUTE,
+    INDEX_SORT_KEY,
+    LABEL_INDEX,
+    STATUS_INDEX,
+    Status,
+    object_pk,
+    shard_values,
+)
 
 from .deployment import Deployment
 from .errors import CliError
 from .output import plain
 
-COLUMNS = ("key", "status", "label", "confidence", "model_version", "classified_at", "reason")
+COLUMNS = (
+    "key",
+    "status",
+    "label",
+    "confidence",
+    "colours",
+    "model_version",
+    "classified_at",
+    "reason",
+)
 CSV_COLUMNS = (*COLUMNS, "latency_ms", "width", "height", "size", "etag")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_PARALLEL_QUERIES = 16
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
 def parse_since(text: str, now: datetime | None = None) -> str:
@@ -52,22 +83,51 @@ def parse_status(text: str) -> Status:
         raise CliError(f"unknown status {text!r} (use {choices})") from None
 
 
-def _query(table: Any, **arguments: Any) -> Iterator[dict[str, Any]]:
-    while True:
-        page = table.query(**arguments)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+@dataclass(frozen=True)
+class ColourQuery:
+    """`--colour`: the by_colour family, and the palette name the dominant colour must have."""
+
+    family: str
+    name: str | None = None
 
 
-def _filters(min_confidence: float | None, status: Status | None) -> ConditionBase | None:
-    condition: ConditionBase | None = None
+def parse_colour(text: str) -> ColourQuery:
+    """A basic colour term (`blue`) or a palette name (`navy`, `sky blue`, `sky-blue`)."""
+    from classifier.colours import PALETTE, PALETTE_NAMES
+
+    name = " ".join(text.strip().lower().replace("-", " ").replace("_", " ").split())
+    name = {"gray": "grey", "dark gray": "dark grey"}.get(name, name)
+    if name in COLOUR_FAMILIES:
+        return ColourQuery(family=name)
+    if name in PALETTE_NAMES:
+        return ColourQuery(family=PALETTE_NAMES[name].family, name=name)
+    extra = sorted({colour.name for colour in PALETTE} - set(COLOUR_FAMILIES))
+    raise CliError(
+        f"unknown colour {text!r} (use one of {', '.join(COLOUR_FAMILIES)}; "
+        f"or a palette name: {', '.join(extra)})"
+    )
+
+
+def _filters(
+    min_confidence: float | None,
+    status: Status | None,
+    label: str | None = None,
+    colour_name: str | None = None,
+) -> ConditionBase | None:
+    conditions: list[ConditionBase] = []
     if min_confidence is not None:
-        condition = Attr("confidence").gte(Decimal(str(min_confidence)))
+        conditions.append(Attr("confidence").gte(Decimal(str(min_confidence))))
     if status is not None:
-        by_status = Attr("status").eq(status.value)
-        condition = by_status if condition is None else condition & by_status
+        conditions.append(Attr("status").eq(status.value))
+    if label is not None:
+        conditions.append(Attr("label").eq(label))
+    if colour_name is not None:
+        conditions.append(Attr("colours[0].name").eq(colour_name))
+    if not conditions:
+        return None
+    condition = conditions[0]
+    for other in conditions[1:]:
+        condition = condition & other
     return condition
 
 
@@ -75,45 +135,115 @@ def query_results(
     deployment: Deployment,
     *,
     label: str | None = None,
+    colour: ColourQuery | None = None,
     status: Status | None = None,
     min_confidence: float | None = None,
     since: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Items newest first. A label query uses by_label; otherwise by_status, per status."""
-    table = deployment.resource("dynamodb").Table(deployment.results_table)
-    if label is not None:
-        streams = [_index_items(table, LABEL_INDEX, "label", label, since, min_confidence, status)]
+    """Items newest first, from one GSI, each partition queried on its own thread.
+
+    A colour query asks every shard of its family on by_colour (a label is then a filter); a
+    label query uses by_label; otherwise by_status, per status.
+    """
+    filters = _filters(min_confidence, status)
+    if colour is not None:
+        filters = _filters(min_confidence, status, label, colour.name)
+        partitions = [
+            (COLOUR_INDEX, COLOUR_SHARD_ATTRIBUTE, value)
+            for value in shard_values(colour.family, deployment.index_shards)
+        ]
+    elif label is not None:
+        partitions = [(LABEL_INDEX, "label", label)]
     else:
         statuses = [status] if status is not None else list(Status)
-        streams = [
-            _index_items(table, STATUS_INDEX, "status", s.value, since, min_confidence, None)
-            for s in statuses
+        partitions = [(STATUS_INDEX, "status", s.value) for s in statuses]
+        filters = _filters(min_confidence, None)
+    client = deployment.client("dynamodb")
+    with ThreadPoolExecutor(min(len(partitions), MAX_PARALLEL_QUERIES)) as pool:
+        streams: list[Iterator[dict[str, Any]]] = [
+            _IndexItems(
+                pool,
+                client,
+                _query_arguments(deployment.results_table, index, attribute, value, since, filters),
+            )
+            for index, attribute, value in partitions
         ]
-    return _newest_first(streams, limit)
+        return _newest_first(streams, limit)
 
 
-def _index_items(
-    table: Any,
+def _query_arguments(
+    table_name: str,
     index: str,
     attribute: str,
     value: str,
     since: str | None,
-    min_confidence: float | None,
-    status: Status | None,
-) -> Iterator[dict[str, Any]]:
+    filters: ConditionBase | None,
+) -> dict[str, Any]:
+    """Query arguments for the DynamoDB client, newest first, from a fresh expression builder."""
     condition = Key(attribute).eq(value)
     if since is not None:
         condition = condition & Key(INDEX_SORT_KEY).gte(since)
+    builder = ConditionExpressionBuilder()
+    key = builder.build_expression(condition, is_key_condition=True)
+    names = dict(key.attribute_name_placeholders)
+    values = dict(key.attribute_value_placeholders)
     arguments: dict[str, Any] = {
+        "TableName": table_name,
         "IndexName": index,
-        "KeyConditionExpression": condition,
+        "KeyConditionExpression": key.condition_expression,
         "ScanIndexForward": False,
     }
-    filters = _filters(min_confidence, status)
     if filters is not None:
-        arguments["FilterExpression"] = filters
-    return _query(table, **arguments)
+        built = builder.build_expression(filters)
+        names.update(built.attribute_name_placeholders)
+        values.update(built.attribute_value_placeholders)
+        arguments["FilterExpression"] = built.condition_expression
+    arguments["ExpressionAttributeNames"] = names
+    arguments["ExpressionAttributeValues"] = {
+        placeholder: _SERIALIZER.serialize(value) for placeholder, value in values.items()
+    }
+    return arguments
+
+
+class _IndexItems(Iterator[dict[str, Any]]):
+    """One partition's items, newest first, page by page.
+
+    The first page is asked for on `pool` as soon as the stream is made, so every partition's
+    first page is fetched in parallel; later pages are fetched only when the merge needs them.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, client: Any, arguments: dict[str, Any]) -> None:
+        self._client = client
+        self._arguments = arguments
+        self._first: Future[tuple[list[dict[str, Any]], Any]] | None = pool.submit(self._page, None)
+        self._items: Iterator[dict[str, Any]] = iter(())
+        self._start: Any = None
+
+    def _page(self, start: Any) -> tuple[list[dict[str, Any]], Any]:
+        arguments = dict(self._arguments)
+        if start is not None:
+            arguments["ExclusiveStartKey"] = start
+        page = self._client.query(**arguments)
+        items = [
+            {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
+            for item in page.get("Items", [])
+        ]
+        return items, page.get("LastEvaluatedKey")
+
+    def __next__(self) -> dict[str, Any]:
+        while True:
+            item = next(self._items, None)
+            if item is not None:
+                return item
+            if self._first is not None:
+                items, self._start = self._first.result()
+                self._first = None
+            elif self._start is not None:
+                items, self._start = self._page(self._start)
+            else:
+                raise StopIteration
+            self._items = iter(items)
 
 
 def _newest_first(
@@ -165,6 +295,8 @@ def _cell(item: dict[str, Any], column: str) -> str:
         return ""
     if column == "confidence":
         return f"{float(value):.3f}"
+    if column == "colours":
+        return ", ".join(str(colour["name"]) for colour in value)
     return str(value)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +25,12 @@ from classifier.contracts import (
     STATUS_INDEX,
     ModelPointer,
     artifact_key,
+    sharded_value,
 )
+from imgclf import commands
+from imgclf.deployment import Deployment
+from imgclf.main import main as cli_main
+from infra.resources import StackOutputs
 from tests.fixtures.events import (
     FakeLambdaContext,
     s3_body,
@@ -291,3 +298,109 @@ def test_s3_refusing_tags_raises_tags_rejected_not_a_retryable_error(aws: Simple
     with pytest.raises(TagsRejectedError) as raised:
         S3Objects(aws.s3).put_tags("images", "v.png", None, [{"Key": "k", "Value": "bad?value"}])
     assert raised.value.reason.startswith("InvalidTag: ")
+
+
+def _results(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
+    """`imgclf results ARGS` against the moto account, found as a deployed stack's outputs."""
+    deployment = Deployment(
+        env="test",
+        outputs={
+            StackOutputs.IMAGES_BUCKET: "images",
+            StackOutputs.RESULTS_TABLE: "results",
+            StackOutputs.INDEX_SHARDS: os.environ["INDEX_SHARDS"],
+        },
+        region="us-east-1",
+    )
+    monkeypatch.setattr(commands, "resolve", lambda env: deployment)
+    capsys.readouterr()
+    code = cli_main(["results", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_colours_are_recorded_and_found_by_colour_over_every_shard(
+    aws: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given blue, navy and red images (navy is a shade of the blue family), then one more blue
+    shards = int(os.environ["INDEX_SHARDS"])
+    plan = [(f"blue-{i}.png", COLOURS["blue"]) for i in range(6)] + [
+        ("navy.png", (0, 0, 128)),
+        ("red.png", COLOURS["red"]),
+    ]
+    for key, colour in plan:
+        invoke(s3_body(s3_record("images", key, **put(aws, key, png(colour)))))
+    invoke(s3_body(s3_record("images", "last.png", **put(aws, "last.png", png(COLOURS["blue"])))))
+
+    # Then each item records its colours, and by_colour's partition is family + shard
+    navy = item(aws, "navy.png")
+    assert navy is not None
+    assert [(c["name"], c["family"], c["fraction"]) for c in navy["colours"]] == [
+        ("navy", "blue", Decimal("1.0"))
+    ]
+    assert navy["colour_shard"] == sharded_value("blue", "images/navy.png", shards)
+    blue_keys = [key for key, _ in plan[:7]] + ["last.png"]
+    used = {item(aws, key)["colour_shard"] for key in blue_keys}  # type: ignore[index]
+    assert len(used) > 1, "the blue items should spread over several shards"
+    # And tags stay the three of ours while COLOUR_TAGS is off
+    assert "imgclf:colours" not in tags(aws, "navy.png")
+
+    # When the CLI asks for blue
+    code, out, err = _results(capsys, monkeypatch, "--colour", "blue", "--format", "json")
+    # Then every blue-family item comes back from all shards, newest first, and no red one
+    assert code == 0, err
+    found = json.loads(out)
+    assert sorted(i["key"] for i in found) == sorted(blue_keys)
+    assert found[0]["key"] == "last.png"
+    times = [i["classified_at"] for i in found]
+    assert times == sorted(times, reverse=True)
+    # And a palette name narrows to dominant colours of that name; --limit and --since apply
+    code, out, _ = _results(capsys, monkeypatch, "--colour", "navy", "--format", "json")
+    assert [i["key"] for i in json.loads(out)] == ["navy.png"]
+    code, out, _ = _results(
+        capsys, monkeypatch, "--color", "BLUE", "--limit", "2", "--format", "csv"
+    )
+    lines = out.splitlines()
+    assert lines[0].split(",")[:5] == ["key", "status", "label", "confidence", "colours"]
+    assert len(lines) == 3 and lines[1].startswith("last.png,CLASSIFIED,blue,")
+    code, out, _ = _results(
+        capsys, monkeypatch, "--colour", "red", "--since", "1h", "--format", "json"
+    )
+    assert [i["key"] for i in json.loads(out)] == ["red.png"]
+    code, out, _ = _results(
+        capsys, monkeypatch, "--colour", "green", "--min-confidence", "0.1", "--format", "json"
+    )
+    assert json.loads(out) == []
+    # And the table output shows the colours
+    code, out, _ = _results(capsys, monkeypatch, "--colour", "navy")
+    assert code == 0 and "navy" in out and "colours" in out
+
+
+def test_an_unknown_colour_is_a_one_line_error_naming_the_valid_ones(
+    aws: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = _results(capsys, monkeypatch, "--colour", "chartreuse-ish")
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("imgclf: error: unknown colour 'chartreuse-ish' (use one of black, ")
+    assert "sky blue" in err and "Traceback" not in err
+
+
+def test_colour_tags_add_the_names_when_the_setting_asks(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLOUR_TAGS", "true")
+    handler.reset_runtime()
+    # Given an image with a transparent left half: composited on white, as the model sees it
+    image = Image.new("RGBA", (64, 32), (255, 0, 0, 0))
+    image.paste((0, 0, 128, 255), (32, 0, 64, 32))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    invoke(s3_body(s3_record("images", "t.png", **put(aws, "t.png", buffer.getvalue()))))
+    recorded = item(aws, "t.png")
+    assert recorded is not None
+    assert {c["name"] for c in recorded["colours"][:2]} == {"white", "navy"}
+    assert tags(aws, "t.png")["imgclf:colours"] == " ".join(
+        c["name"].replace(" ", "-") for c in recorded["colours"]
+    )

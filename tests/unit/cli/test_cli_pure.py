@@ -191,3 +191,16 @@ def test_every_subcommand_takes_env() -> None:
     ):
         assert parser.parse_args([*argv, "--env", "dev"]).env == "dev"
         assert parser.parse_args(["--env", "prod", *argv]).env == "prod"
+
+
+def test_colour_names_map_to_the_colour_index_family() -> None:
+    from imgclf.results import ColourQuery, parse_colour
+
+    assert parse_colour("Blue") == ColourQuery("blue")
+    assert parse_colour("gray") == ColourQuery("grey")
+    assert parse_colour("navy") == ColourQuery("blue", "navy")
+    assert (
+        parse_colour("sky-blue") == parse_colour(" Sky  Blue ") == ColourQuery("blue", "sky blue")
+    )
+    with pytest.raises(CliError, match=r"^unknown colour 'mauve' \(use one of black, white, "):
+        parse_colour("mauve")
