@@ -1,6 +1,6 @@
 """Benchmark the function's per-image path against a naive baseline measured in the same run.
 
-    .venv/bin/python bench/classify_bench.py [--repeats 40]
+    .venv/bin/python bench/classify_bench.py [--repeats 40] [--colours-only]
 
 Per-image path: bytes -> classifier.imaging.prepare_image (JPEG draft scaling, libspng with
 ISA-L inflate for PNG) -> LiteRT int8 -> top-k, on one thread. Baseline: full Pillow decode ->
@@ -13,6 +13,9 @@ run. Optional decoders are measured when importable, e.g. from
 `pip install --target .imgclf/bench-extras --no-deps zlib-ng deflate imagecodecs` and
 PYTHONPATH=.imgclf/bench-extras. Also: cold start of a fresh process (import, load, classify
 one image) with LiteRT vs with TensorFlow, and the installed size of the runtime requirements.
+Colours: the dominant-colour step alone (thumbnail from the model input + k-means in Lab +
+CIEDE2000 naming) and the classify p50 with and without it, interleaved in the same run
+(`--colours-only` runs just that, on Lite0).
 Prints figures only; targets are shown beside them, never asserted.
 """
 
@@ -44,6 +47,7 @@ from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 from classifier import imaging  # noqa: E402
 from classifier.artifact import ModelMetadata, write_artifact_dir  # noqa: E402
+from classifier.colours import dominant_colours  # noqa: E402
 from classifier.imaging import ImageLimits, InputSpec, prepare_image  # noqa: E402
 from classifier.model import LoadedModel  # noqa: E402
 
@@ -54,6 +58,7 @@ TARGETS = {
     "speed-up": ">= 10x",
     "cold start": "<= 1 s",
     "install": "<= 200 MB",
+    "colours": "<= 2 ms p50 added",
 }
 
 
@@ -250,6 +255,51 @@ def measure(
     infer = percentiles(time_calls(lambda: model.predict(blank), repeats))
     print(f"{label:<10} {'(inference only)':<24} {infer[0]:>8.1f}ms {infer[1]:>5.1f}ms")
     return ratios
+
+
+def colours_section(model: LoadedModel, images: dict[str, bytes], repeats: int) -> None:
+    """What the dominant colours add per image: the step alone, and classify with and without."""
+    print(
+        f"\ncolours (Lite0-224, p50 over {repeats} interleaved rounds; the colour step is "
+        "imaging.thumbnail of the model input + colours.dominant_colours)"
+    )
+    print(
+        f"  {'input':<24} {'colours':>9} {'classify':>10} {'+ colours':>10} {'added':>8} "
+        f"{'ratio':>7}  top colours"
+    )
+    added_all = []
+    for name, data in images.items():
+        prepared = prepare_image(data, model.spec, LIMITS)
+
+        def classify(data: bytes = data) -> None:
+            model.predict(prepare_image(data, model.spec, LIMITS).array)
+
+        def classify_with_colours(data: bytes = data) -> None:
+            ready = prepare_image(data, model.spec, LIMITS)
+            model.predict(ready.array)
+            dominant_colours(ready.thumbnail)
+
+        samples = interleaved(
+            {
+                "colours": lambda array=prepared.array: dominant_colours(imaging.thumbnail(array)),
+                "without": classify,
+                "with": classify_with_colours,
+            },
+            repeats,
+        )
+        p50 = {key: statistics.median(values) for key, values in samples.items()}
+        added = p50["with"] - p50["without"]
+        added_all.append(p50["colours"])
+        top = ", ".join(f"{c.name} {c.fraction:.2f}" for c in dominant_colours(prepared.thumbnail))
+        print(
+            f"  {name:<24} {p50['colours']:>7.2f}ms {p50['without']:>8.1f}ms "
+            f"{p50['with']:>8.1f}ms {added:>+6.2f}ms {p50['with'] / p50['without']:>6.3f}x  {top}"
+        )
+    worst = max(added_all)
+    print(
+        f"  colour step p50, worst input: {worst:.2f} ms  target {TARGETS['colours']} "
+        f"{'ok' if worst <= 2 else 'MISSED'}"
+    )
 
 
 def optional(module: str) -> Any:
@@ -525,6 +575,9 @@ def runtime_python() -> tuple[str, float | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument(
+        "--colours-only", action="store_true", help="only the dominant-colours section"
+    )
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -538,6 +591,9 @@ def main() -> None:
     )
     lite0_artifact, lite0_keras, lite0_weights = build_lite0(work, images)
     print(f"Lite0: EfficientNet-Lite0 224 px, {lite0_weights}, 10-class head, int8\n")
+    if args.colours_only:
+        colours_section(LoadedModel.from_directory(lite0_artifact), images, args.repeats)
+        return
     print(
         f"{'model':<10} {'input':<24} {'LiteRT p50':>10} {'p95':>7} {'naive p50':>10} "
         f"{'p95':>7} {'speed-up':>9}  target (p50)"
@@ -554,6 +610,7 @@ def main() -> None:
             images,
             args.repeats,
         )
+    colours_section(lite0, images, args.repeats)
     png_section(images["1 MP PNG (1000x1000)"], lite0, 2 * args.repeats)
 
     python, install_mb = runtime_python()
