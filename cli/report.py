@@ -108,6 +108,9 @@ td,th{border:1px solid #d9dde3;padding:4px 8px;font-size:13px;text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:16px}
 .plots img{max-width:560px;background:#fff;border:1px solid #d9dde3}
 pre{background:#fff;border:1px solid #d9dde3;padding:8px;font-size:12px;overflow:auto}
+.reliability{display:flex;flex-wrap:wrap;gap:16px;margin-top:10px}
+.reliability figure{margin:0;background:#fff;border:1px solid #d9dde3;padding:6px}
+.reliability figcaption{font-size:12px;color:#5b6472;text-align:center}
 """
 
 
@@ -134,6 +137,7 @@ def render(data: ReportData) -> str:
         parts.append(f"<div class='figure'><b>{_e(value)}</b><span>{_e(name)}</span></div>")
     parts.append("</div>")
     parts += _models(data)
+    parts += _decisions(data.metadata)
     shown: set[str] = set()
     for prefix, title in data.galleries.items():
         keys = {str(i["key"]) for i in data.items if str(i["key"]).startswith(prefix)}
@@ -184,6 +188,91 @@ def _models(data: ReportData) -> list[str]:
         parts.append(f"<tr><td>{_e(name)}</td>{cells}<td>{_e(data.live.get(name, '–'))}</td></tr>")
     parts.append("</table>")
     return parts
+
+
+def _decisions(metadata: dict[str, Any]) -> list[str]:
+    """How confident the live model may be, and when it says "unknown" (model.json)."""
+    calibration = metadata.get("calibration") or {}
+    unknown = metadata.get("unknown") or {}
+    if not calibration.get("sets") and not unknown:
+        return []
+    parts = ["<h2>Confidence and “unknown”</h2>"]
+    rule = [
+        f"{name.replace('_', ' ')} {unknown[name]}"
+        for name in ("max_other", "keep_confidence", "min_confidence")
+        if unknown.get(name) is not None
+    ]
+    outside = unknown.get("outside") or {}
+    caught = (
+        f"; on {outside['count']} calibration photos outside the labels it caught "
+        f"{outside['caught']:.0%}"
+        if outside.get("count")
+        else ""
+    )
+    parts.append(
+        f"<p>Unknown when: {_e(', '.join(rule) or 'never')}"
+        f"{' (' + _e(unknown['chosen_by']) + ')' if unknown.get('chosen_by') else ''}"
+        f"{_e(caught)}.</p>"
+    )
+    sets = calibration.get("sets") or {}
+    if sets:
+        parts.append(
+            f"<p>Temperature scaling T = {calibration.get('temperature', 1.0):.3f}, fitted on "
+            f"{_e(calibration.get('fitted_on', '?'))}. Expected calibration error "
+            f"({calibration.get('ece_bins', '?')} bins), before → after:</p>"
+            "<table><tr><th>set</th><th>images</th><th>ECE before</th><th>ECE after</th></tr>"
+        )
+        for name, entry in sets.items():
+            parts.append(
+                f"<tr><td>{_e(name)}</td><td>{_e(entry.get('count', ''))}</td>"
+                f"<td>{float(entry.get('ece_before', 0)):.3f}</td>"
+                f"<td>{float(entry.get('ece_after', 0)):.3f}</td></tr>"
+            )
+        parts.append("</table><div class='reliability'>")
+        for name, entry in sets.items():
+            for when in ("before", "after"):
+                bins = entry.get(f"reliability_{when}") or []
+                parts.append(
+                    f"<figure>{reliability_svg(bins)}<figcaption>{_e(name)}, {when}"
+                    "</figcaption></figure>"
+                )
+        parts.append("</div>")
+    return parts
+
+
+def reliability_svg(bins: list[dict[str, Any]], size: int = 160) -> str:
+    """A reliability diagram: per confidence bin, the accuracy as a bar (its width is the
+    bin), the diagonal where accuracy equals confidence, and a dot at the bin's mean
+    confidence. Bars below the diagonal: overconfident."""
+    pad = 4
+    inner = size - 2 * pad
+    shapes = [
+        f"<rect x='{pad}' y='{pad}' width='{inner}' height='{inner}' fill='#fff' "
+        "stroke='#d9dde3'/>",
+        f"<line x1='{pad}' y1='{pad + inner}' x2='{pad + inner}' y2='{pad}' "
+        "stroke='#9aa3af' stroke-dasharray='3 3'/>",
+    ]
+    for entry in bins:
+        if not entry.get("count"):
+            continue
+        low, high = float(entry["low"]), float(entry["high"])
+        accuracy, confidence = float(entry["accuracy"]), float(entry["confidence"])
+        x, width = pad + low * inner, (high - low) * inner
+        height = accuracy * inner
+        shapes.append(
+            f"<rect x='{x:.1f}' y='{pad + inner - height:.1f}' width='{width:.1f}' "
+            f"height='{height:.1f}' fill='#7aa6d8' stroke='#fff'>"
+            f"<title>{low:.1f}–{high:.1f}: {entry['count']} images, accuracy {accuracy:.0%}, "
+            f"confidence {confidence:.0%}</title></rect>"
+        )
+        dot = confidence * inner
+        shapes.append(
+            f"<circle cx='{pad + dot:.1f}' cy='{pad + inner - dot:.1f}' r='2' fill='#a33'/>"
+        )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
+        f"viewBox='0 0 {size} {size}' role='img'>{''.join(shapes)}</svg>"
+    )
 
 
 def _gallery(data: ReportData, title: str, keys: set[str]) -> list[str]:

@@ -28,7 +28,7 @@ RELIABILITY_BINS = 10
 TEMPERATURE_RANGE = (0.05, 20.0)
 DEFAULT_UNKNOWN_BUDGET = 0.02  # of each in-class set's correctly labelled images
 CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))  # 0.05 .. 0.90
-KEEP_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+KEEP_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.997, 0.998, 0.999, 0.9995)
 
 
 def negative_log_likelihood(probabilities: np.ndarray, truth: np.ndarray) -> float:
@@ -183,9 +183,9 @@ def _flags(
 
 
 def allowed(correct: int, budget: float) -> int:
-    """How many of a set's `correct` images "unknown" may take: the budget's share, and at
-    least one (a set of 30 photos could otherwise lose none)."""
-    return max(int(budget * correct + 1e-9), 1) if budget > 0 else 0
+    """How many of a set's `correct` images "unknown" may take: the budget's share, rounded
+    down (a set of 30 photos may lose none at 2%)."""
+    return int(budget * correct + 1e-9)
 
 
 def choose_unknown_rule(
@@ -197,7 +197,7 @@ def choose_unknown_rule(
     use_confidence: bool = True,
 ) -> UnknownRule:
     """The thresholds that catch the most, losing at most `budget` of any in-class set's
-    correctly labelled images (at least one image, see `allowed`).
+    correctly labelled images (see `allowed`).
 
     Score = (share of outside images caught, when there are any) - (share of correct
     in-class images lost, averaged over the in-class sets); between equal scores, the rule
@@ -260,8 +260,8 @@ def choose_unknown_rule(
         keep_confidence=keep_confidence,
         details={
             "chosen_by": (
-                f"the most caught for at most {budget:.0%} (or one) of each in-class set's "
-                "correct images lost"
+                f"the most caught for at most {budget:.0%} of each in-class set's correct "
+                "images lost"
             ),
             "budget": budget,
             "in_class": {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from classifier.artifact import (
     OUTPUT_GROUPED_LOGITS,
     ModelMetadata,
     OutputSpec,
+    UnknownRule,
     write_artifact_dir,
 )
 from classifier.imaging import InputSpec
@@ -126,9 +127,14 @@ def build_day0(
         return predicted
 
     evaluations: dict[str, Any] = {}
+    forced = replace(provisional, unknown=UnknownRule())
     for evaluation_set in sets:
         evaluations[evaluation_set.name], _ = evalsets.evaluate(
-            evaluation_set, labels, int8_predict, float_predict
+            evaluation_set,
+            labels,
+            int8_predict,
+            float_predict,
+            lambda images: int8_predictions(int8_tflite, forced, images)[0],
         )
     primary_name = PRIMARY_SET if PRIMARY_SET in evaluations else sets[-1].name
     primary = evaluations[primary_name]

@@ -149,12 +149,14 @@ def evaluate(
     labels: Sequence[str],
     int8_predict: Predict,
     float_predict: Predict | None = None,
+    forced_predict: Predict | None = None,
 ) -> tuple[dict[str, Any], Evaluation | None]:
     """model.json's entry for one set, and the int8 model's full evaluation (None for a set
-    outside the labels). Predictions are label ids, OUTSIDE for "unknown"."""
-    truth = evaluation_set.images.label_ids
-    int8_ids = int8_predict(evaluation_set.images.images)
-    float_ids = float_predict(evaluation_set.images.images) if float_predict is not None else None
+    outside the labels). Predictions are label ids, OUTSIDE for "unknown"; `forced_predict`
+    is the int8 model made to pick a label every time, the "before" of an outside set."""
+    truth, images = evaluation_set.images.label_ids, evaluation_set.images.images
+    int8_ids = int8_predict(images)
+    float_ids = float_predict(images) if float_predict is not None else None
     if evaluation_set.count and bool(np.all(truth == OUTSIDE)):
         caught = float(np.mean(int8_ids == OUTSIDE))
         forced = Counter(labels[i] for i in int8_ids if i != OUTSIDE)
@@ -166,6 +168,11 @@ def evaluate(
                 round(float(np.mean(float_ids == OUTSIDE)), 6) if float_ids is not None else None
             ),
             "forced_rate": round(1.0 - caught, 6),
+            "forced_rate_without_unknown": (
+                round(float(np.mean(forced_predict(images) != OUTSIDE)), 6)
+                if forced_predict is not None
+                else None
+            ),
             "forced_into": dict(sorted(forced.items())),
         }, None
     int8_eval = score(truth, int8_ids, labels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from classifier.artifact import ModelMetadata, OutputSpec, pack_artifact, write_artifact_dir
+from classifier.artifact import (
+    ModelMetadata,
+    OutputSpec,
+    UnknownRule,
+    pack_artifact,
+    write_artifact_dir,
+)
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import decisions, evalsets, export, mixture, pipeline, transfer
@@ -43,7 +49,6 @@ from training.report import write_report
 log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
 VALIDATION = "validation"
-FEW_SHOT = "few-shot photos"
 
 
 @dataclass(frozen=True)
@@ -106,14 +111,19 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         data.train.images, config.representative_count, config.seed
     )
     int8_tflite = export.to_int8_tflite(float_model, representative)
+    standard = evalsets.standard_sets(data.labels, spec) if config.evaluate_standard_sets else []
     provisional = decisions.fit_decisions(
         ModelMetadata(version=config.version, input=spec, labels=data.labels, output=output),
         int8_tflite,
         fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
-        in_class=_in_class_sets(config, data, spec),
+        # Held-out data only: the few-shot photos are training data for the head.
+        in_class={VALIDATION: decisions.Labelled.of(data.validation)},
         outside=decisions.outside_images(config.outside_dir, data.labels, spec),
         budget=config.unknown_budget,
-        checks={evalsets.TEST_SPLIT: decisions.Labelled.of(data.test)},
+        checks={
+            evalsets.TEST_SPLIT: decisions.Labelled.of(data.test),
+            **{e.name: decisions.Labelled.of(e.images) for e in standard},
+        },
     )
     decider = Decider(provisional, int(float_model.output.shape[-1]))
     float_eval = score(
@@ -138,14 +148,15 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         "float_accuracy": round(float_eval.accuracy, 6),
     }
     evaluations[evalsets.TEST_SPLIT] = test_entry
-    if config.evaluate_standard_sets:
-        for evaluation_set in evalsets.standard_sets(data.labels, spec):
-            evaluations[evaluation_set.name], _ = evalsets.evaluate(
-                evaluation_set,
-                data.labels,
-                lambda images: int8_predictions(int8_tflite, provisional, images)[0],
-                lambda images: _predict(float_model, images, decider),
-            )
+    forced = replace(provisional, unknown=UnknownRule())
+    for evaluation_set in standard:
+        evaluations[evaluation_set.name], _ = evalsets.evaluate(
+            evaluation_set,
+            data.labels,
+            lambda images: int8_predictions(int8_tflite, provisional, images)[0],
+            lambda images: _predict(float_model, images, decider),
+            lambda images: int8_predictions(int8_tflite, forced, images)[0],
+        )
     gate = check_gate(
         float_accuracy=float_eval.accuracy,
         int8_accuracy=int8_eval.accuracy,
@@ -248,19 +259,6 @@ def _fit_on_cached_activations(
         fine_tune_from=outcome.fine_tune_from,
         train_seconds=outcome.train_seconds,
     )
-
-
-def _in_class_sets(
-    config: TrainConfig, data: PreparedData, spec: InputSpec
-) -> dict[str, decisions.Labelled]:
-    """The held-out in-class images "unknown" may take only a budgeted share of: the
-    validation split and, when there are any, the few-shot photos (the only real photos of
-    a rendered data set; the head has seen them, the source classifier has not)."""
-    sets = {VALIDATION: decisions.Labelled.of(data.validation)}
-    if config.extra_train_dir is not None:
-        extra = load_images(list_class_files(config.extra_train_dir, data.labels), spec)
-        sets[FEW_SHOT] = decisions.Labelled.of(extra)
-    return sets
 
 
 def _predict(model: keras.Model, images: np.ndarray, decider: Decider) -> np.ndarray:

@@ -84,3 +84,40 @@ def test_thumbnails_of_cut_outs_are_on_white_as_the_function_sees_them(tmp_path:
     assert uri is not None
     with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as thumb:
         assert min(thumb.convert("L").getdata()) > 240
+
+
+def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
+    import numpy as np
+
+    from classifier.model import calibrate, softmax
+    from imgclf.report import reliability_svg
+    from training.calibration import fit_calibration
+
+    rng = np.random.default_rng(0)
+    probabilities = softmax(rng.normal(0, 1.5, (600, 4)))
+    truth = np.array([rng.choice(4, p=p) for p in probabilities])
+    fitted = fit_calibration(calibrate(probabilities, 0.4), truth, fitted_on="validation")
+    metadata = {
+        "version": "v1",
+        "calibration": fitted.to_dict(),
+        "unknown": {
+            "max_other": 0.44,
+            "keep_confidence": 0.98,
+            "min_confidence": None,
+            "chosen_by": "the most caught",
+            "outside": {"count": 32, "caught": 0.875},
+        },
+    }
+    html = render(
+        ReportData(title="t", items=[], files={}, truth={}, figures={}, metadata=metadata)
+    )
+    section = html[html.index("Confidence and") :]
+    assert "max other 0.44, keep confidence 0.98" in section and "caught 88%" in section
+    row = section[section.index("<td>validation</td>") :].split("</tr>")[0]
+    before, after = fitted.details["ece_before"], fitted.details["ece_after"]
+    assert f"{before:.3f}" in row and f"{after:.3f}" in row and after < before
+    assert section.count("<svg") == 2  # before and after
+    # one bar per non-empty bin, its height the bin's accuracy
+    bins = fitted.details["sets"]["validation"]["reliability_after"]
+    svg = reliability_svg(bins, size=108)
+    assert svg.count("<rect") == 1 + sum(1 for b in bins if b["count"])
