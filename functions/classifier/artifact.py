@@ -178,7 +178,12 @@ class UnknownRule:
             return None if value is None else float(value)
 
         details = {k: v for k, v in data.items() if k not in cls.THRESHOLDS}
-        return cls(*(threshold(name) for name in cls.THRESHOLDS), details=details)
+        return cls(
+            max_other=threshold("max_other"),
+            min_confidence=threshold("min_confidence"),
+            keep_confidence=threshold("keep_confidence"),
+            details=details,
+        )
 
 
 @dataclass(frozen=True)

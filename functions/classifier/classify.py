@@ -150,7 +150,7 @@ class Classifier:
                 order,
             )
             prepared = prepare_image(data.body, model.spec, self.limits)
-            predictions = model.predict(prepared.array, self.top_k)
+            classification = model.classify(prepared.array, self.top_k)
             colours = dominant_colours(prepared.thumbnail)
         except self.gone_errors:
             return Result(Outcome.GONE, event.bucket, event.key)
@@ -167,14 +167,14 @@ class Classifier:
 
         # Tags before the item: if tagging fails transiently, the retry finds no item and
         # does the whole job again, so a recorded result always has its tags.
-        ours = our_tags(predictions[0], model.version)
+        ours = our_tags(classification.best, model.version)
         if self.colour_tags:
             ours.update(colour_tags(colours))
         tag_state = self._tag(facts, ours)
         latency_ms = (time.perf_counter() - started) * 1000
         item = classified_item(
             facts,
-            predictions=predictions,
+            classification=classification,
             model_version=model.version,
             width=prepared.width,
             height=prepared.height,
@@ -185,7 +185,7 @@ class Classifier:
         )
         if not self.results.put(item):
             return Result(Outcome.STALE, event.bucket, event.key)
-        best = predictions[0]
+        best = classification.best
         return Result(
             Outcome.CLASSIFIED,
             event.bucket,

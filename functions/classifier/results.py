@@ -28,7 +28,7 @@ from .contracts import (
     sharded_value,
     tag_value_problem,
 )
-from .model import Prediction
+from .model import Classification, Prediction
 
 ORDER_ATTRIBUTE = "event_order"  # see events.ObjectEvent.order
 
@@ -98,7 +98,7 @@ def _base_item(facts: ObjectFacts, model_version: str, latency_ms: float) -> dic
 def classified_item(
     facts: ObjectFacts,
     *,
-    predictions: Sequence[Prediction],
+    classification: Classification,
     model_version: str,
     width: int,
     height: int,
@@ -107,18 +107,22 @@ def classified_item(
     colours: Sequence[DominantColour] = (),
     index_shards: int = DEFAULT_INDEX_SHARDS,
 ) -> dict[str, Any]:
-    """A CLASSIFIED item: the top label, its confidence and the whole top-k.
+    """A CLASSIFIED item: the top label and its calibrated probability, or `unknown` and the
+    evidence for it (see `Classification`), and the labels' own top-k either way.
 
     With `colours` (largest first), also the dominant colours and the by_colour partition
     value: the first colour's family with the item's shard (contracts.sharded_value).
     """
-    best = predictions[0]
+    best = classification.best
     item = {
         **_base_item(facts, model_version, latency_ms),
         "status": Status.CLASSIFIED.value,
         "label": best.label,
         "confidence": _decimal(best.confidence, 4),
-        "top_k": [{"label": p.label, "confidence": _decimal(p.confidence, 4)} for p in predictions],
+        "top_k": [
+            {"label": p.label, "confidence": _decimal(p.confidence, 4)}
+            for p in classification.top_k
+        ],
         "width": width,
         "height": height,
         "tags": tags,

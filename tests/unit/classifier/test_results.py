@@ -12,10 +12,11 @@ from classifier.contracts import (
     MAX_OBJECT_TAGS,
     TAG_COLOURS,
     TAG_LABEL,
+    UNKNOWN_LABEL,
     index_shard,
     sharded_value,
 )
-from classifier.model import Prediction
+from classifier.model import Classification, Prediction
 from classifier.results import (
     Decision,
     ObjectFacts,
@@ -56,7 +57,7 @@ def test_classified_item_has_the_contract_attributes() -> None:
     predictions = [Prediction("cat", 0.91234567), Prediction("dog", 0.05)]
     item = classified_item(
         FACTS,
-        predictions=predictions,
+        classification=Classification(predictions[0], predictions, other=0.0),
         model_version="v1",
         width=640,
         height=480,
@@ -137,10 +138,27 @@ COLOURS = [
 ]
 
 
+def test_an_unknown_image_keeps_the_labels_top_k_and_is_tagged_unknown() -> None:
+    top_k = [Prediction("sheep", 0.8), Prediction("cow", 0.15)]
+    macaw = Classification(Prediction(UNKNOWN_LABEL, 0.93), top_k, other=0.93)
+    item = classified_item(
+        FACTS,
+        classification=macaw,
+        model_version="v1",
+        width=1,
+        height=1,
+        latency_ms=1,
+        tags="applied",
+    )
+    assert item["label"] == "unknown" and item["confidence"] == Decimal("0.93")
+    assert [entry["label"] for entry in item["top_k"]] == ["sheep", "cow"]
+    assert our_tags(macaw.best, "v1")["imgclf:label"] == "unknown"
+
+
 def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -> None:
     item = classified_item(
         FACTS,
-        predictions=[Prediction("cat", 0.9)],
+        classification=Classification(Prediction("cat", 0.9), [Prediction("cat", 0.9)], 0.0),
         model_version="v1",
         width=1,
         height=1,
@@ -166,7 +184,7 @@ def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -
 def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
     item = classified_item(
         FACTS,
-        predictions=[Prediction("cat", 0.9)],
+        classification=Classification(Prediction("cat", 0.9), [Prediction("cat", 0.9)], 0.0),
         model_version="v1",
         width=1,
         height=1,
