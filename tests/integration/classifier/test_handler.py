@@ -17,7 +17,7 @@ from PIL import Image
 
 from classifier import handler
 from classifier.adapters import S3Objects
-from classifier.artifact import pack_artifact, read_metadata, write_artifact_dir
+from classifier.artifact import UnknownRule, pack_artifact, read_metadata, write_artifact_dir
 from classifier.classify import TagsRejectedError
 from classifier.contracts import (
     ARTIFACT_MODEL_FILE,
@@ -404,3 +404,45 @@ def test_colour_tags_add_the_names_when_the_setting_asks(
     assert tags(aws, "t.png")["imgclf:colours"] == " ".join(
         c["name"].replace(" ", "-") for c in recorded["colours"]
     )
+
+
+def test_an_image_outside_the_labels_is_unknown_and_found_by_label_unknown(
+    aws: SimpleNamespace,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a live model whose rule says "unknown" below a calibrated top probability of 0.9
+    metadata = dataclasses.replace(
+        read_metadata(tiny_model_dir),
+        version="unsure-v1",
+        unknown=UnknownRule(min_confidence=0.9, details={"chosen_by": "this test"}),
+    )
+    directory = write_artifact_dir(
+        tmp_path / "unsure", (tiny_model_dir / ARTIFACT_MODEL_FILE).read_bytes(), metadata
+    )
+    aws.s3.upload_file(
+        str(pack_artifact(directory, tmp_path / "unsure.tar.gz")),
+        "models",
+        artifact_key("unsure-v1"),
+    )
+    uri = f"s3://models/{artifact_key('unsure-v1')}"
+    aws.ssm.put_parameter(
+        Name=aws.pointer, Value=ModelPointer(uri, "unsure-v1").to_json(), Overwrite=True
+    )
+    handler.reset_runtime()
+    # When a red image (one of its colours) and a grey one (none of them) arrive
+    for key, colour in (("red.png", COLOURS["red"]), ("grey.png", (128, 128, 128))):
+        invoke(s3_body(s3_record("images", key, **put(aws, key, png(colour)))))
+    # Then the grey one is recorded and tagged unknown, its labels' top-k kept
+    grey = item(aws, "grey.png")
+    assert grey is not None and grey["status"] == "CLASSIFIED" and grey["label"] == "unknown"
+    assert len(grey["top_k"]) == 3 and "unknown" not in {e["label"] for e in grey["top_k"]}
+    assert grey["top_k"][0]["confidence"] < Decimal("0.9")
+    assert tags(aws, "grey.png")["imgclf:label"] == "unknown"
+    assert item(aws, "red.png")["label"] == "red"  # type: ignore[index]
+    # And `imgclf results --label unknown` finds it, and only it
+    code, out, err = _results(capsys, monkeypatch, "--label", "unknown", "--format", "json")
+    assert code == 0, err
+    assert [i["key"] for i in json.loads(out)] == ["grey.png"]
