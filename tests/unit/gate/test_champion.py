@@ -179,3 +179,18 @@ def test_comparison_renders_as_text_json_and_escaped_html() -> None:
     assert "&lt;b&gt;&amp;" in page and "v4&lt;script&gt;" in page
     assert page.startswith('<table class="champion failed">')
     assert "<td>-10.0</td>" in page and "<td>500</td>" in page
+
+
+def test_a_candidate_forcing_more_outside_photos_into_a_class_is_refused() -> None:
+    # outside-photos' accuracy is the share said "unknown": forcing more is a regression,
+    # whatever the in-class sets say; both figures are reported
+    outside = "sha256:outside"
+    live = model("v5", real_photos=(REAL, 0.865), outside_photos=(outside, 0.837))
+    candidate = model("v6", real_photos=(REAL, 0.892), outside_photos=(outside, 0.755))
+    comparison = compare(candidate, live, max_regression_pp=1.0)
+    assert comparison.passed is False
+    assert comparison.reasons == [
+        "outside-photos: 75.5% vs live 83.7% (-8.2 pp, more than the 1.0 pp allowed)"
+    ]
+    lines = comparison_lines(comparison)
+    assert any(line.startswith("real-photos: 89.2% vs live 86.5%") for line in lines)
