@@ -40,6 +40,10 @@ def _linear_table() -> np.ndarray:
 
 
 _LINEAR = _linear_table()  # sRGB 8-bit code -> linear light, one lookup per channel
+_LINEAR_TO_XYZ_WHITE = _SRGB_TO_XYZ.T / _D65_WHITE  # linear RGB row -> XYZ / white, one matmul
+# f(X), f(Y), f(Z) -> L = 116 f(Y) - 16, a = 500 (f(X) - f(Y)), b = 200 (f(Y) - f(Z))
+_F_TO_LAB = np.array([[0.0, 500.0, 0.0], [116.0, -500.0, 200.0], [0.0, 0.0, -200.0]])
+_LAB_OFFSET = np.array([-16.0, 0.0, 0.0])
 
 
 def srgb_to_lab(rgb: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -47,13 +51,20 @@ def srgb_to_lab(rgb: np.ndarray | Sequence[int]) -> np.ndarray:
     codes = np.asarray(rgb)
     if codes.dtype != np.uint8:
         codes = np.clip(np.rint(codes), 0, 255).astype(np.uint8)
-    xyz = _LINEAR[codes] @ _SRGB_TO_XYZ.T / _D65_WHITE
+    xyz = _LINEAR[codes] @ _LINEAR_TO_XYZ_WHITE
     f = np.where(xyz > _EPSILON, np.cbrt(xyz), xyz * _KAPPA_SLOPE + 4 / 29)
-    lab = np.empty(xyz.shape)
-    lab[..., 0] = 116 * f[..., 1] - 16
-    lab[..., 1] = 500 * (f[..., 0] - f[..., 1])
-    lab[..., 2] = 200 * (f[..., 1] - f[..., 2])
-    return lab
+    return np.asarray(f @ _F_TO_LAB + _LAB_OFFSET)
+
+
+# CIEDE2000 constants. Hue angles are in radians; T's four cosines are one call, cos(n h + p).
+_POW7_25 = 25.0**7
+_TWO_PI = 2 * np.pi
+_T_MULTIPLES = np.array([1.0, 2.0, 3.0, 4.0])
+_T_PHASES = np.radians([-30.0, 0.0, 6.0, -63.0])
+_T_WEIGHTS = np.array([-0.17, 0.24, 0.32, -0.20])
+_HUE_275 = np.radians(275.0)
+_PER_25_DEGREES = 1 / np.radians(25.0)
+_60_DEGREES = np.radians(60.0)  # 2 * the 30 degrees of delta theta
 
 
 def delta_e_2000(
@@ -63,47 +74,33 @@ def delta_e_2000(
     lab1, lab2 = np.asarray(lab1, np.float64), np.asarray(lab2, np.float64)
     l1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
     l2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
-    c_mean7 = ((np.hypot(a1, b1) + np.hypot(a2, b2)) / 2) ** 7
-    g = 0.5 * (1 - np.sqrt(c_mean7 / (c_mean7 + 25.0**7)))
-    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c_mean7 = ((np.hypot(a1, b1) + np.hypot(a2, b2)) * 0.5) ** 7
+    one_plus_g = 1.5 - 0.5 * np.sqrt(c_mean7 / (c_mean7 + _POW7_25))
+    a1p, a2p = one_plus_g * a1, one_plus_g * a2
     c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
-    # atan2(0, 0) is 0 in numpy, which is the convention Sharma et al. ask for.
-    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
-    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
-    chroma_product = c1p * c2p
-    neutral = chroma_product == 0
+    # Delta h' is the signed angle from (a1', b1) to (a2', b2), in [-pi, pi]: the wrapped
+    # h2' - h1' of Sharma et al. And h1' + delta h' / 2 is their mean hue h-bar' (mod 2 pi).
+    # With a neutral colour (C1' C2' = 0) delta H' is 0, so neither hue matters.
+    d_hue = np.arctan2(a1p * b2 - b1 * a2p, a1p * a2p + b1 * b2)
+    h_mean = (np.arctan2(b1, a1p) + 0.5 * d_hue) % _TWO_PI
+    d_h = 2 * np.sqrt(c1p * c2p) * np.sin(0.5 * d_hue)
 
-    dh = h2p - h1p
-    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
-    dh = np.where(neutral, 0.0, dh)
-    d_l, d_c = l2 - l1, c2p - c1p
-    d_h = 2 * np.sqrt(chroma_product) * np.sin(np.radians(dh / 2))
-
-    l_mean = (l1 + l2) / 2
-    c_mean = (c1p + c2p) / 2
-    h_sum = h1p + h2p
-    h_mean = np.where(
-        np.abs(h1p - h2p) <= 180,
-        h_sum / 2,
-        np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2),
-    )
-    h_mean = np.where(neutral, h_sum, h_mean)
-    t = (
-        1
-        - 0.17 * np.cos(np.radians(h_mean - 30))
-        + 0.24 * np.cos(np.radians(2 * h_mean))
-        + 0.32 * np.cos(np.radians(3 * h_mean + 6))
-        - 0.20 * np.cos(np.radians(4 * h_mean - 63))
-    )
-    d_theta = 30 * np.exp(-(((h_mean - 275) / 25) ** 2))
-    c_mean7p = c_mean**7
-    r_c = 2 * np.sqrt(c_mean7p / (c_mean7p + 25.0**7))
-    s_l = 1 + 0.015 * (l_mean - 50) ** 2 / np.sqrt(20 + (l_mean - 50) ** 2)
+    l_mean50 = 0.5 * (l1 + l2) - 50
+    l_mean50 *= l_mean50
+    s_l = 1 + 0.015 * l_mean50 / np.sqrt(20 + l_mean50)
+    c_mean = 0.5 * (c1p + c2p)
+    t = np.cos(h_mean[..., None] * _T_MULTIPLES + _T_PHASES) @ _T_WEIGHTS
     s_c = 1 + 0.045 * c_mean
-    s_h = 1 + 0.015 * c_mean * t
-    r_t = -np.sin(np.radians(2 * d_theta)) * r_c
-    term_l, term_c, term_h = d_l / s_l, d_c / s_c, d_h / s_h
-    return np.asarray(np.sqrt(term_l**2 + term_c**2 + term_h**2 + r_t * term_c * term_h))
+    s_h = 1 + 0.015 * c_mean * (1 + t)
+    c_mean7p = c_mean**7
+    rotation = (h_mean - _HUE_275) * _PER_25_DEGREES
+    r_t = (
+        -2
+        * np.sqrt(c_mean7p / (c_mean7p + _POW7_25))
+        * np.sin(_60_DEGREES * np.exp(-rotation * rotation))
+    )
+    term_l, term_c, term_h = (l2 - l1) / s_l, (c2p - c1p) / s_c, d_h / s_h
+    return np.asarray(np.sqrt(term_l**2 + term_c**2 + term_h * (term_h + r_t * term_c)))
 
 
 # --- the named palette -------------------------------------------------------------------
@@ -215,47 +212,21 @@ def dominant_colours(
     rgb = np.asarray(pixels, np.uint8).reshape(-1, 3)
     if rgb.shape[0] == 0:
         return []
-    packed = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
-    codes, weights = np.unique(packed, return_counts=True)
-    unique = np.stack([codes >> 16, (codes >> 8) & 0xFF, codes & 0xFF], axis=1).astype(np.uint8)
+    unique, weights = _distinct(rgb)
     points = srgb_to_lab(unique)
-    weights = weights.astype(np.float64)
-
-    centres = _seed_centres(points, weights, clusters)
-    weighted = weights * points.T  # 3 x N: each pixel's L, a, b times its count
-    for _ in range(MAX_ITERATIONS):
-        assignment = _closest(points, centres)
-        k = len(centres)
-        mass = np.bincount(assignment, weights, k)
-        sums = np.stack([np.bincount(assignment, row, k) for row in weighted], axis=1)
-        keep = mass > 0
-        updated = sums[keep] / mass[keep, None]
-        converged = updated.shape == centres.shape and (
-            float(np.abs(updated - centres).max()) < CONVERGED
-        )
-        centres = updated
-        if converged:
-            break
-    assignment = _closest(points, centres)
-    mass = np.bincount(assignment, weights, len(centres))
-    centres, mass = centres[mass > 0], mass[mass > 0]
+    centres, mass = _k_means(points, weights, _seed_centres(points, weights, clusters))
     # One CIEDE2000 call gives both the distances between clusters and to the palette.
     distances = delta_e_2000(centres[:, None, :], np.concatenate([centres, PALETTE_LAB])[None])
-    groups = _merged(list(zip(centres, mass.tolist(), strict=True)), distances[:, : len(centres)])
-    if len(groups) < len(centres):
-        labs = np.array([lab for lab, _ in groups])
-        names = np.argmin(delta_e_2000(labs[:, None, :], PALETTE_LAB[None, :, :]), axis=1)
-    else:
-        names = np.argmin(distances[:, len(centres) :], axis=1)
+    groups, names = _merged(list(zip(centres, mass.tolist(), strict=True)), distances)
     by_name: dict[int, tuple[np.ndarray, float]] = {}
-    for index, (lab, weight) in zip(names.tolist(), groups, strict=True):
+    for index, (lab, weight) in zip(names, groups, strict=True):
         if index in by_name:  # two shades with one name are one colour to the reader
             other_lab, other_weight = by_name[index]
             lab = (other_lab * other_weight + lab * weight) / (other_weight + weight)
             weight += other_weight
         by_name[index] = (lab, weight)
     ranked = sorted(by_name.items(), key=lambda entry: (-entry[1][1], PALETTE[entry[0]].name))
-    total = float(weights.sum())
+    total = float(rgb.shape[0])
     return [
         DominantColour(
             name=PALETTE[index].name,
@@ -267,53 +238,128 @@ def dominant_colours(
     ]
 
 
+def _distinct(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct colours of N x 3 uint8 pixels, sorted by (R, G, B), and their counts."""
+    n = rgb.shape[0]
+    padded = np.zeros((n, 4), np.uint8)
+    padded[:, 2::-1] = rgb  # little-endian bytes B, G, R, 0: the uint32 is R << 16 | G << 8 | B
+    packed = np.sort(padded.view("<u4")[:, 0])
+    edges = np.ones(n + 1, bool)  # where a run of one colour starts, and the end
+    np.not_equal(packed[1:], packed[:-1], out=edges[1:-1])
+    bounds = np.flatnonzero(edges)
+    counts = np.subtract(bounds[1:], bounds[:-1], dtype=np.float64)
+    codes = packed[bounds[:-1]]
+    return np.ascontiguousarray(codes.view(np.uint8).reshape(-1, 4)[:, 2::-1]), counts
+
+
 def _seed_centres(points: np.ndarray, weights: np.ndarray, clusters: int) -> np.ndarray:
     """k-means++ (Arthur and Vassilvitskii 2007) with fixed draws, weighted by pixel count."""
 
-    def draw(mass: np.ndarray, u: float) -> int:
-        cumulative = np.cumsum(mass)
-        index = int(np.searchsorted(cumulative, u * cumulative[-1], side="right"))
-        return min(index, len(mass) - 1)
+    def draw(cumulative: np.ndarray, u: float) -> int:
+        index = int(cumulative.searchsorted(u * cumulative[-1], side="right"))
+        return min(index, len(cumulative) - 1)
 
-    norms = np.einsum("ij,ij->i", points, points)
-    chosen = [draw(weights, _DRAWS[0])]
-    nearest_sq = norms - 2 * points @ points[chosen[0]] + norms[chosen[0]]
-    while len(chosen) < min(clusters, len(points), len(_DRAWS)):
-        spread = weights * np.maximum(nearest_sq, 0)
-        if not spread.any():
-            break  # fewer distinct colours than clusters
-        chosen.append(draw(spread, _DRAWS[len(chosen)]))
-        candidate = norms - 2 * points @ points[chosen[-1]] + norms[chosen[-1]]
-        nearest_sq = np.minimum(nearest_sq, candidate)
+    wanted = min(clusters, len(points), len(_DRAWS))
+    chosen = [draw(np.cumsum(weights), _DRAWS[0])]
+    if wanted > 1:
+        norms = np.einsum("ij,ij->i", points, points)
+        doubled = 2 * points
+        nearest_sq = norms - doubled @ points[chosen[0]]
+        nearest_sq += norms[chosen[0]]
+        spread = np.empty_like(nearest_sq)
+        while True:
+            np.maximum(nearest_sq, 0, out=spread)
+            cumulative = np.cumsum(np.multiply(weights, spread, out=spread), out=spread)
+            if not cumulative[-1] > 0:
+                break  # fewer distinct colours than clusters
+            chosen.append(draw(cumulative, _DRAWS[len(chosen)]))
+            if len(chosen) == wanted:
+                break
+            candidate = norms - doubled @ points[chosen[-1]]
+            candidate += norms[chosen[-1]]
+            np.minimum(nearest_sq, candidate, out=nearest_sq)
     return np.asarray(points[chosen])
 
 
-def _closest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of each point's nearest centre (squared Euclidean in Lab, ΔE76), by matmul."""
-    distances = points @ (-2 * centres.T) + np.einsum("ij,ij->i", centres, centres)[None, :]
-    return np.asarray(np.argmin(distances, axis=1))
+_max = np.maximum.reduce  # the ufunc's own reduce: no Python wrapper, these arrays are tiny
+_all = np.logical_and.reduce
+
+
+def _k_means(
+    points: np.ndarray, weights: np.ndarray, centres: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Lloyd iterations from `centres`; the final centres and their pixel counts.
+
+    A point's nearest centre (squared Euclidean in Lab, ΔE76) maximises p.c - |c|^2 / 2: one
+    matmul of [c, |c|^2] by [p, -1/2]. Its membership row (the first best centre) times
+    [w p, w] gives each cluster's sums and pixel count in another; dividing in place turns
+    that k x 4 into the next [c, |c|^2]. Centres that lose all their points are dropped.
+    """
+    n = len(points)
+    augmented = np.full((4, n), -0.5)
+    augmented[:3] = points.T
+    weighted = np.empty((n, 4))
+    np.multiply(points, weights[:, None], out=weighted[:, :3])
+    weighted[:, 3] = weights
+    scorer = np.empty((len(centres), 4))
+    scorer[:, :3] = centres
+    np.einsum("ij,ij->i", centres, centres, out=scorer[:, 3])
+    for _ in range(MAX_ITERATIONS):
+        scorer = _members(scorer @ augmented) @ weighted  # k x 4: sums of w L, w a, w b, w
+        if not _all(scorer[:, 3]):
+            scorer = scorer[scorer[:, 3] > 0]
+        updated = np.divide(scorer[:, :3], scorer[:, 3:], out=scorer[:, :3])
+        np.einsum("ij,ij->i", updated, updated, out=scorer[:, 3])
+        converged = updated.shape == centres.shape and (
+            float(_max(np.abs(updated - centres), axis=None)) < CONVERGED
+        )
+        centres = updated
+        if converged:
+            break
+    mass = _members(scorer @ augmented) @ weights
+    if not mass.all():
+        centres, mass = centres[mass > 0], mass[mass > 0]
+    return centres, mass
+
+
+def _members(scores: np.ndarray) -> np.ndarray:
+    """k x N booleans: True where centre i is point j's best (highest) score, the first if tied."""
+    best: np.ndarray = scores == _max(scores, axis=0)
+    if np.count_nonzero(best) != best.shape[1]:  # a tie: keep only the first best centre
+        best = np.argmax(scores, axis=0) == np.arange(len(scores))[:, None]
+    return best
 
 
 def _merged(
     groups: list[tuple[np.ndarray, float]], distances: np.ndarray
-) -> list[tuple[np.ndarray, float]]:
-    """Merge the closest pair of clusters while it is within MERGE_DELTA_E.
+) -> tuple[list[tuple[np.ndarray, float]], list[int]]:
+    """Merge the closest pair of clusters while it is within MERGE_DELTA_E; name each one.
 
-    `distances` is the CIEDE2000 matrix of `groups`; it is recomputed after each merge.
+    `distances` is CIEDE2000 from each group to the groups then to the palette, k x (k + 43).
+    A merged group goes last, and only its own row is computed: to the others and the palette.
+    Returns the groups and the index of each one's nearest palette colour.
     """
-    distances = distances.copy()
+    between = distances[:, : len(groups)].copy()
+    to_palette = distances[:, len(groups) :]
+    np.fill_diagonal(between, np.inf)
     while len(groups) > 1:
-        if len(distances) != len(groups):
-            labs = np.array([lab for lab, _ in groups])
-            distances = delta_e_2000(labs[:, None, :], labs[None, :, :])
-        np.fill_diagonal(distances, np.inf)
-        i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
-        if distances[i, j] >= MERGE_DELTA_E:
+        i, j = np.unravel_index(int(np.argmin(between)), between.shape)
+        if between[i, j] >= MERGE_DELTA_E:
             break
         (lab_i, w_i), (lab_j, w_j) = groups[i], groups[j]
         merged = ((lab_i * w_i + lab_j * w_j) / (w_i + w_j), w_i + w_j)
-        groups = [group for k, group in enumerate(groups) if k not in (i, j)] + [merged]
-    return groups
+        keep = [k for k in range(len(groups)) if k not in (i, j)]
+        groups = [groups[k] for k in keep] + [merged]
+        others = np.array([lab for lab, _ in groups[:-1]]).reshape(-1, 3)
+        row = delta_e_2000(merged[0], np.concatenate([others, PALETTE_LAB]))
+        size = len(groups)
+        grown = np.empty((size, size))
+        grown[:-1, :-1] = between[np.ix_(keep, keep)]
+        grown[-1, :-1] = grown[:-1, -1] = row[: size - 1]
+        grown[-1, -1] = np.inf
+        between = grown
+        to_palette = np.concatenate([to_palette[keep], row[None, size - 1 :]])
+    return groups, np.argmin(to_palette, axis=1).tolist()
 
 
 def tag_value(colours: Sequence[DominantColour]) -> str:
