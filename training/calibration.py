@@ -22,11 +22,11 @@ import numpy as np
 
 from classifier.artifact import CALIBRATION_TEMPERATURE, Calibration, UnknownRule
 from classifier.model import calibrate, unknown_flags
+from training.config import DEFAULT_UNKNOWN_BUDGET
 
 ECE_BINS = 15
 RELIABILITY_BINS = 10
 TEMPERATURE_RANGE = (0.05, 20.0)
-DEFAULT_UNKNOWN_BUDGET = 0.02  # of each in-class set's correctly labelled images
 CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))  # 0.05 .. 0.90
 KEEP_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.997, 0.998, 0.999, 0.9995)
 
@@ -202,8 +202,8 @@ def choose_unknown_rule(
     Score = (share of outside images caught, when there are any) - (share of correct
     in-class images lost, averaged over the in-class sets); between equal scores, the rule
     that turns more in-class errors into "unknown" (an error the user can see beats a wrong
-    label). Among equally good rules: the least aggressive `min_confidence`, the most
-    lenient `keep_confidence`, then the middle of the equally good `max_other` values (away
+    label). Among equally good rules: the least aggressive (the lowest `min_confidence`, the
+    lowest `keep_confidence`), then the middle of the equally good `max_other` values (away
     from both edges of what the calibration images could tell apart). Without
     `use_confidence`, only the evidence of something else decides (the day-0 model).
     """
@@ -243,13 +243,21 @@ def choose_unknown_rule(
                     round(float(np.mean(turned)), 9),
                 )
                 scored.append((score, thresholds, caught, lost, turned))
-    best_score = max(s[0] for s in scored)
-    best = [s for s in scored if s[0] == best_score]
-    # The least aggressive confidence threshold, the most lenient keep, then the middle
-    # of the equally good max_other values.
+    # One outside photo more or less is within the noise of a few dozen: among the rules
+    # within one of the best, the one that loses the fewest in-class images.
+    tolerance = 1.0 / len(outside.other) if outside is not None and len(outside.other) else 0.0
+    top = max(s[0][0] for s in scored)
+    near = [s for s in scored if s[0][0] >= top - tolerance - 1e-9]
+    fewest = min(float(np.mean(s[3])) for s in near)
+    near = [s for s in near if float(np.mean(s[3])) <= fewest + 1e-12]
+    best_score = max(s[0] for s in near)
+    best = [s for s in near if s[0] == best_score]
+    # The least aggressive: the lowest min_confidence (None: off), the lowest
+    # keep_confidence (it spares more; None spares nothing), then the middle of the equally
+    # good max_other values.
     min_conf = min(-1.0 if s[1][1] is None else s[1][1] for s in best)
     best = [s for s in best if (-1.0 if s[1][1] is None else s[1][1]) == min_conf]
-    keep = max(2.0 if s[1][2] is None else s[1][2] for s in best)
+    keep = min(2.0 if s[1][2] is None else s[1][2] for s in best)
     best = [s for s in best if (2.0 if s[1][2] is None else s[1][2]) == keep]
     _, thresholds, caught, lost, turned = best[len(best) // 2]
     names = list(in_class)

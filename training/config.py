@@ -16,6 +16,9 @@ from typing import Any
 from training import options
 from training.options import ARCHITECTURES, DATASETS, TRANSFER_ARCHITECTURES, option
 
+# "unknown" may take this share of each held-out in-class set's correctly labelled images.
+DEFAULT_UNKNOWN_BUDGET = 0.01
+
 SAGEMAKER_CHECKPOINT_DIR = Path("/opt/ml/checkpoints")
 LOCAL_ROOT = Path(".imgclf")
 
@@ -129,8 +132,15 @@ class TrainConfig:
         env="SM_CHANNEL_OUTSIDE",
         cli=True,
     )
+    outside_train_dir: Path | None = option(
+        None,
+        help="a flat folder of images outside the labels that the head learns to call "
+        "'none of these' (mixture models; default: $SM_CHANNEL_OUTSIDE_TRAIN; the emoji data "
+        "set: renderings of other animals)",
+        env="SM_CHANNEL_OUTSIDE_TRAIN",
+    )
     unknown_budget: float = option(
-        0.02,
+        DEFAULT_UNKNOWN_BUDGET,
         help="'unknown' may take at most this share of each held-out in-class set's "
         "correctly labelled images (0: never say 'unknown')",
         hyperparameter=True,

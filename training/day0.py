@@ -30,7 +30,7 @@ from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
-from training.calibration import DEFAULT_UNKNOWN_BUDGET
+from training.config import DEFAULT_UNKNOWN_BUDGET
 from training.evaluate import int8_predictions
 from training.gate import GateResult, check_gate
 from training.imagenet import (

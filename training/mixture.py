@@ -66,7 +66,11 @@ def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int,
 
 
 def output_spec(
-    mapping: Mapping[str, tuple[int, ...]], labels: Sequence[str], power: float
+    mapping: Mapping[str, tuple[int, ...]],
+    labels: Sequence[str],
+    power: float,
+    *,
+    head_outside: bool = False,
 ) -> OutputSpec:
     """model.json's `output` for a mixture over `labels` (in the model's label order)."""
     return OutputSpec(
@@ -75,6 +79,7 @@ def output_spec(
         sources=IMAGENET_CLASSES,
         power=power,
         domain=domain_of(mapping),
+        head_outside=head_outside,
     )
 
 

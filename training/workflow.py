@@ -49,6 +49,7 @@ from training.report import write_report
 log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
 VALIDATION = "validation"
+OUTSIDE_SEED = 50_000  # renderings of other animals: a seed no class rendering uses
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,15 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     if config.arch == lite.ARCH:
         # Resolved before training, so a bad mapping file fails in seconds, not after the fit.
         mapping = mixture.resolve_setting(config.imagenet_mapping, data.labels)
-        model, outcome = _fit_on_cached_activations(config, data, progress)
+        outside = _outside_training(config, data) if mapping is not None else None
+        model, outcome = _fit_on_cached_activations(config, data, progress, outside)
         if mapping is not None:
             model = mixture.mixture_network(
                 model, int(config.image_size), transfer.DEFAULT_CUT_BLOCK
             )
-            output = mixture.output_spec(mapping, data.labels, config.mixture_power)
+            output = mixture.output_spec(
+                mapping, data.labels, config.mixture_power, head_outside=outside is not None
+            )
             data.info["imagenet_mapping"] = describe_mapping(mapping, data.labels)
     else:
         with distribution() as strategy:
@@ -223,12 +227,41 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     )
 
 
+def _outside_training(
+    config: TrainConfig, data: PreparedData
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images outside the labels for the head's "none of these" output, (train, validation):
+    a user's folder (`--outside-train-dir`), else for the rendered Animals-10 set, renderings
+    of other animals. None: the head has no such output."""
+    spec = InputSpec(height=int(config.image_size or 0), width=int(config.image_size or 0))
+    directory = config.outside_train_dir
+    if directory is None and config.dataset == "emoji":
+        from training.datasets import emoji
+
+        count = int(config.images_per_class or 0) or len(data.train.label_ids) // len(data.labels)
+        directory = lite.cache_root() / "outside-emoji" / f"s{config.seed}-n{count}"
+        if not (directory / ".complete").is_file():
+            emoji.generate_outside(directory, count=count, seed=config.seed + OUTSIDE_SEED)
+            (directory / ".complete").write_text("ok\n")
+    if directory is None:
+        return None
+    images = evalsets.load_outside("outside-train", directory, spec).images.images
+    cut = max(1, int(len(images) * config.validation_fraction))
+    return images[cut:], images[:cut]
+
+
 def _fit_on_cached_activations(
-    config: TrainConfig, data: PreparedData, progress: ProgressCallback | None
+    config: TrainConfig,
+    data: PreparedData,
+    progress: ProgressCallback | None,
+    outside: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[keras.Model, FitOutcome]:
-    """EfficientNet-Lite0: the frozen base's activations are cached, the top is trained."""
+    """EfficientNet-Lite0: the frozen base's activations are cached, the top is trained.
+    With `outside` images, the head learns one more output, "none of the labels"."""
     assert config.epochs is not None and config.learning_rate is not None
     train_images, train_ids = data.train.images, data.train.label_ids
+    val_images, val_ids = data.validation.images, data.validation.label_ids
+    classes = len(data.labels)
     if config.extra_train_dir is not None:
         spec = InputSpec(height=int(config.image_size or 0), width=int(config.image_size or 0))
         extra = load_images(list_class_files(config.extra_train_dir, data.labels), spec)
@@ -238,11 +271,17 @@ def _fit_on_cached_activations(
             [train_ids, extra.label_ids, np.repeat(extra.label_ids, EXTRA_VIEWS)]
         )
         log.info("few-shot: %d extra photos as %d views", len(extra.label_ids), len(views))
+    if outside is not None:
+        none = classes  # the head's extra output
+        train_images = np.concatenate([train_images, outside[0]])
+        train_ids = np.concatenate([train_ids, np.full(len(outside[0]), none)])
+        val_images = np.concatenate([val_images, outside[1]])
+        val_ids = np.concatenate([val_ids, np.full(len(outside[1]), none)])
+        classes += 1
+        log.info("outside: %d + %d images for the head's none output", *map(len, outside))
     outcome = transfer.fit_transfer(
-        transfer.TransferData(
-            train_images, train_ids, data.validation.images, data.validation.label_ids
-        ),
-        len(data.labels),
+        transfer.TransferData(train_images, train_ids, val_images, val_ids),
+        classes,
         image_size=int(config.image_size or lite.IMAGE_SIZE),
         weights=None if config.weights.lower() == "none" else "imagenet",
         epochs=config.epochs,
@@ -250,7 +289,7 @@ def _fit_on_cached_activations(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
         seed=config.seed,
-        class_weight=class_weights(train_ids, len(data.labels)),
+        class_weight=class_weights(train_ids, classes),
         cache_dir=lite.cache_root() / "activations",
         progress=progress,
     )

@@ -49,6 +49,11 @@ class OutputSpec:
     Where the source classifier recognises the image (a real photograph) it decides; where
     it does not (a drawing, a rendering, a class it never saw) the trained head does.
 
+    `head_outside` (mixtures): the head has one more logit after the labels', "none of the
+    labels", trained on images outside them. The labels' head probabilities are then taken
+    among the labels, and (1 - w) * that output's probability is evidence of an image
+    outside the labels, with the domain's (below).
+
     `domain` (both kinds): inclusive ranges of source classes. The source mass on the
     classes in the domain that no label owns is the evidence that an image shows none of
     the labels (a giraffe, for an animals model: ImageNet's organisms are 0-397). Empty:
@@ -60,6 +65,7 @@ class OutputSpec:
     sources: int = 0
     power: float = 1.0
     domain: tuple[tuple[int, int], ...] = ()
+    head_outside: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in OUTPUT_KINDS:
@@ -68,6 +74,8 @@ class OutputSpec:
             raise ValueError(f"{self.kind} needs a non-empty group for every label")
         if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
             raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
+        if self.head_outside and self.kind != OUTPUT_MIXTURE:
+            raise ValueError("only an imagenet_mixture head can have an outside output")
         if any(len(r) != 2 or r[0] < 0 or r[0] > r[1] for r in self.domain):
             raise ValueError(f"output domain must be [low, high] ranges, got {self.domain}")
 
@@ -79,6 +87,8 @@ class OutputSpec:
             data.update(sources=self.sources, power=self.power)
         if self.domain:
             data["domain"] = [list(r) for r in self.domain]
+        if self.head_outside:
+            data["head_outside"] = True
         return data
 
     @classmethod
@@ -93,6 +103,7 @@ class OutputSpec:
             domain=tuple(
                 (int(r[0]), int(r[1])) if len(r) == 2 else (-1, -1) for r in data.get("domain", ())
             ),
+            head_outside=bool(data.get("head_outside", False)),
         )
 
 

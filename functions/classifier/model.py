@@ -228,15 +228,19 @@ def output_decoder(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarra
         return lambda raw: np.asarray(softmax(raw) @ grouped.T)
     if kind == OUTPUT_MIXTURE:
         sources, power = metadata.output.sources, metadata.output.power
-        if outputs != sources + labels:
+        head = labels + int(metadata.output.head_outside)
+        if outputs != sources + head:
             raise ModelUnavailableError(
                 f"model {metadata.version} has {outputs} outputs, not {sources} source logits "
-                f"and {labels} head logits"
+                f"and {head} head logits"
             )
         matrix = group_matrix(metadata, sources)
         assert matrix is not None
+        # Among the labels only: the head's outside output is evidence, not a label.
         return lambda raw: mixture(
-            softmax(raw[..., :sources]) @ matrix.T, softmax(raw[..., sources:]), power
+            softmax(raw[..., :sources]) @ matrix.T,
+            softmax(raw[..., sources : sources + labels]),
+            power,
         )
     if outputs != labels:
         raise ModelUnavailableError(
@@ -249,7 +253,9 @@ def other_evidence(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarra
     """The function from dequantized outputs to the evidence (0..1) that an image shows none
     of the labels: for a model backed by a source classifier, the source mass on the classes
     of the output's domain that no label owns (ImageNet sees a giraffe, split between
-    "impala" and "gazelle"); for plain probabilities there is none (0)."""
+    "impala" and "gazelle"), or, with a head that has an outside output, either that or
+    (1 - w) * the head's outside probability (a noisy-or); for plain probabilities there is
+    none (0)."""
     spec = metadata.output
     if spec.kind not in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE):
         return lambda raw: np.zeros(np.shape(raw)[:-1])
@@ -266,7 +272,18 @@ def other_evidence(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarra
                 )
             in_domain[low : high + 1] = True
         counted &= in_domain
-    return lambda raw: np.asarray(softmax(raw[..., :sources])[..., counted].sum(axis=-1))
+    if not spec.head_outside:
+        return lambda raw: np.asarray(softmax(raw[..., :sources])[..., counted].sum(axis=-1))
+    labels, power = len(metadata.labels), spec.power
+
+    def evidence(raw: np.ndarray) -> np.ndarray:
+        source = softmax(raw[..., :sources])
+        weight = np.clip(source @ matrix.T, 0.0, 1.0).sum(axis=-1) ** power
+        head_says = (1.0 - weight) * softmax(raw[..., sources:])[..., labels]
+        # either says "something else": the domain's unowned mass, or the head's outside
+        return np.asarray(1.0 - (1.0 - source[..., counted].sum(axis=-1)) * (1.0 - head_says))
+
+    return evidence
 
 
 def mixture(grouped: np.ndarray, head: np.ndarray, power: float) -> np.ndarray:

@@ -57,9 +57,9 @@ def offline_labels(model: CachedModel, paths: list[Path]) -> list[str]:
             unpack_artifact(model.tarball.read_bytes(), Path(directory))
         )
         return [
-            loaded.predict(prepare_image(path.read_bytes(), loaded.spec, ImageLimits()).array)[
-                0
-            ].label
+            loaded.classify(
+                prepare_image(path.read_bytes(), loaded.spec, ImageLimits()).array
+            ).best.label
             for path in paths
         ]
 

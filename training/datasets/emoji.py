@@ -53,6 +53,20 @@ GLYPHS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "squirrel": (("\U0001f43f\ufe0f",), ()),
 }
 LABELS: tuple[str, ...] = tuple(sorted(GLYPHS))
+# Animals that are none of the ten, rendered the same way: what the head learns to call
+# "none of the labels" (a mixture model's outside output). Nothing close to a class: no
+# wolf, fox, llama, bison, moth, scorpion or chipmunk.
+OUTSIDE_GLYPHS: tuple[str, ...] = tuple(
+    chr(code)
+    for code in (
+        0x1F992, 0x1F43C, 0x1F437, 0x1F416, 0x1F986, 0x1F989, 0x1F427, 0x1F993, 0x1F981,
+        0x1F42F, 0x1F405, 0x1F43B, 0x1F412, 0x1F98D, 0x1F41F, 0x1F420, 0x1F438, 0x1F422,
+        0x1F40D, 0x1F98E, 0x1F430, 0x1F98C, 0x1F410, 0x1F42A, 0x1F998, 0x1F9AD, 0x1F42C,
+        0x1F41D, 0x1F41E, 0x1F40C, 0x1F99C, 0x1F9A9, 0x1F99A, 0x1F40A, 0x1F988, 0x1F419,
+        0x1F980, 0x1F994, 0x1F987, 0x1F42D, 0x1F439, 0x1F99D, 0x1F98F, 0x1F99B, 0x1F417,
+        0x1F985, 0x1F9A2, 0x1F433, 0x1F41C, 0x1F428, 0x1F9A5, 0x1F9A6, 0x1F426,
+    )
+)  # fmt: skip
 
 
 class FontNotFoundError(FileNotFoundError):
@@ -99,6 +113,20 @@ def generate(
         "total": len(written),
         "fingerprint": fingerprint(out_dir, written),
     }
+
+
+def generate_outside(out_dir: Path, *, count: int, seed: int, image_size: int = 128) -> Path:
+    """Render `count` images of animals outside the ten classes into `out_dir` (flat)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        rng = np.random.default_rng([seed, len(GLYPH_SPLITS), i])
+        glyph = OUTSIDE_GLYPHS[i % len(OUTSIDE_GLYPHS)]
+        image = render_sample(glyph_image(glyph), rng, image_size)
+        (out_dir / f"outside_{seed}_{i:05d}.jpg").write_bytes(
+            _jpeg_bytes(image, int(rng.integers(35, 96)))
+        )
+    return out_dir
 
 
 def glyphs_for(label: str, glyph_split: str) -> tuple[str, ...]:

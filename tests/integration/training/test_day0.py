@@ -32,6 +32,13 @@ def test_the_day0_model_labels_real_photographs_through_the_functions_code(
     evaluations = result.metadata.metrics["evaluations"]
     assert evalsets.REAL_PHOTOS in evaluations and evalsets.EMOJI_RENDERINGS in evaluations
     assert evaluations[evalsets.REAL_PHOTOS]["accuracy"] >= 0.8
+    # And it says "unknown" for most photos of other animals, from ImageNet's own evidence,
+    # with a threshold and a temperature chosen on the photos it never saw
+    outside = evaluations[evalsets.OUTSIDE_PHOTOS]
+    assert outside["forced_rate_without_unknown"] == 1.0 and outside["forced_rate"] <= 0.3
+    rule, calibration = result.metadata.unknown, result.metadata.calibration
+    assert rule.max_other is not None and rule.min_confidence is None
+    assert calibration.details["ece_after"] < calibration.details["ece_before"]
     assert result.gate.passed, result.gate.reasons
     assert result.metadata.output.kind == "grouped_logits"
     # And the function's LoadedModel, given the artifact, labels held-out photos of cats as cat

@@ -384,3 +384,38 @@ def test_unknown_cannot_be_a_label() -> None:
         UnknownRule(max_other=1.5)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         Calibration("temperature", 0.0)
+
+
+def test_a_heads_outside_output_is_evidence_where_the_source_classifier_is_unsure() -> None:
+    # Given 6 source classes (labels own 0-1 and 2-3, domain 0-3: 4-5 are out of domain)
+    # and a head with two label logits and one "none of the labels" logit
+    metadata = ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=("label0", "label1"),
+        output=OutputSpec(
+            "imagenet_mixture",
+            ((0, 1), (2, 3)),
+            sources=6,
+            power=1.0,
+            domain=((0, 3),),
+            head_outside=True,
+        ),
+    )
+    decider = Decider(metadata, 9)
+    head_says_outside = [0.0, 0.0, 6.0]
+    # When the source classifier sees something out of its domain (a drawing) and the head
+    # says "none of these", that is evidence of an image outside the labels
+    drawing = np.array([0, 0, 0, 0, 9.0, 9.0, *head_says_outside])
+    assert decider.other(drawing) > 0.9
+    # and the labels' probabilities are still a distribution over the labels alone
+    assert decider.probabilities(drawing).sum() == pytest.approx(1.0)
+    # When the source classifier is sure of label1's classes, the head's outside barely counts
+    photo = np.array([0, 0, 9.0, 9.0, 0, 0, *head_says_outside])
+    assert decider.other(photo) < 0.01 and decider.probabilities(photo).argmax() == 1
+    with pytest.raises(ModelUnavailableError, match="not 6 source logits and 3 head logits"):
+        Decider(metadata, 8)
+    with pytest.raises(ValueError, match="only an imagenet_mixture head"):
+        OutputSpec("grouped_logits", ((0,),), head_outside=True)
+    again = ModelMetadata.from_dict(json.loads(json.dumps(metadata.to_dict())))
+    assert again.output.head_outside and again.output.domain == ((0, 3),)
