@@ -18,7 +18,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from classifier.artifact import read_metadata
-from classifier.contracts import OUR_TAG_KEYS, Status
+from classifier.contracts import OUR_TAG_KEYS, UNKNOWN_LABEL, Status
 from infra.local.environment import LocalEnvironment
 from infra.local.state import imgclf_home, read_state
 
@@ -53,7 +53,12 @@ DEMO_TRAINING = TrainingSettings(
 )
 RENDERINGS_PREFIX = "heldout/"
 PHOTOS_PREFIX = "photos/"
-UPLOAD_KINDS = {"renderings": RENDERINGS_PREFIX, "real photos": PHOTOS_PREFIX}
+OUTSIDE_PREFIX = "outside/"  # outside/unknown/<photo>: animals none of the labels name
+UPLOAD_KINDS = {
+    "renderings": RENDERINGS_PREFIX,
+    "real photos": PHOTOS_PREFIX,
+    "outside photos": OUTSIDE_PREFIX,
+}
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen
 CACHE_SOURCES = ("training", "classifier")
 
@@ -156,9 +161,21 @@ def _generate_inputs(
     if photos_dir is not None:
         shutil.copytree(photos_dir, images / "photos", dirs_exist_ok=True)
         folders.insert(1, images / "photos")
+        outside = _outside_photos(photos_dir)
+        if outside is not None:
+            shutil.copytree(outside, images / "outside" / UNKNOWN_LABEL, dirs_exist_ok=True)
+            folders.insert(2, images / "outside")
     plain_uploads = collect(folders)
     tagged_uploads = collect([images / "user-tagged"])
     return plain_uploads, tagged_uploads
+
+
+def _outside_photos(photos_dir: Path) -> Path | None:
+    """The held-out photos of animals outside the ten classes, beside the held-out photos."""
+    from training.datasets import photos
+
+    directory = photos.outside_dir("heldout", photos_dir.parent)
+    return directory if directory.is_dir() else None
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -250,7 +267,7 @@ def run_demo(
     stdout.print(Rule("5/6 results"))
     items = [accounting.items[key] for key in sorted(accounting.items)]
     stdout.print(render_table(items, title=f"{len(items)} results"))
-    labels = set(metadata.get("labels", []))
+    labels = {*metadata.get("labels", []), UNKNOWN_LABEL}
     truth = {u.key: t for u in uploads if (t := ground_truth(u.key, labels)) is not None}
     figures = _figures(items, truth, accounting, elapsed, stats, len(uploads))
     _print_summary(items, truth, figures, tags, tagged_uploads)
@@ -270,7 +287,10 @@ def run_demo(
             tags=tags,
             models=compared,
             live=_live_accuracy(_judged(items, truth)),
-            galleries={PHOTOS_PREFIX: "Real photographs, by label"},
+            galleries={
+                PHOTOS_PREFIX: "Real photographs, by label",
+                OUTSIDE_PREFIX: "Animals outside the labels (truth: unknown), by label",
+            },
         ),
         run_dir / "report.html",
     )
@@ -311,9 +331,13 @@ def _judged(
 
 def _live_accuracy(judged: dict[str, list[tuple[str, bool]]]) -> dict[str, str]:
     """The live model's accuracy through the pipeline, by evaluation set name."""
-    from training.evalsets import EMOJI_RENDERINGS, REAL_PHOTOS
+    from training.evalsets import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 
-    names = {"renderings": EMOJI_RENDERINGS, "real photos": REAL_PHOTOS}
+    names = {
+        "renderings": EMOJI_RENDERINGS,
+        "real photos": REAL_PHOTOS,
+        "outside photos": OUTSIDE_PHOTOS,
+    }
     return {
         names[kind]: f"{sum(r for _, r in rows) / len(rows):.1%} of {len(rows)}"
         for kind, rows in judged.items()
@@ -359,6 +383,11 @@ def _figures(
         correct = sum(r for _, r in rows)
         if rows:
             accuracy[f"accuracy, {kind}"] = f"{correct / len(rows):.1%} ({correct}/{len(rows)})"
+        if rows and kind == "outside photos":
+            forced = len(rows) - correct
+            accuracy["forced into a class, outside photos"] = (
+                f"{forced / len(rows):.1%} ({forced}/{len(rows)})"
+            )
     handler_ms = [float(plain(i.get("latency_ms", 0))) for i in items]
     end_to_end = list(stats.get("end_to_end_ms", []))
     return {
