@@ -50,6 +50,8 @@ log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
 VALIDATION = "validation"
 OUTSIDE_SEED = 50_000  # renderings of other animals: a seed no class rendering uses
+CALIBRATION_SEED = 31_337  # fresh renderings to choose "unknown" with; never trained on
+FRESH_RENDERINGS = "fresh renderings"
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         ModelMetadata(version=config.version, input=spec, labels=data.labels, output=output),
         int8_tflite,
         fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
-        # Held-out data only: the few-shot photos are training data for the head.
-        in_class={VALIDATION: decisions.Labelled.of(data.validation)},
+        in_class=_in_class_sets(config, data, spec),
         outside=decisions.outside_images(config.outside_dir, data.labels, spec),
         budget=config.unknown_budget,
         checks={
@@ -225,6 +226,26 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         history=outcome.history,
         wall_seconds=time.monotonic() - started,
     )
+
+
+def _in_class_sets(
+    config: TrainConfig, data: PreparedData, spec: InputSpec
+) -> dict[str, decisions.Labelled]:
+    """Held-out in-class images "unknown" may take only a budgeted share of: the validation
+    split (early stopping has seen it) and, for the rendered data set, fresh renderings no
+    part of training has seen. The few-shot photos are training data for the head."""
+    sets = {VALIDATION: decisions.Labelled.of(data.validation)}
+    if config.dataset == "emoji":
+        from training.datasets import emoji
+
+        count = max(1, len(data.validation.label_ids) // len(data.labels))
+        directory = lite.cache_root() / "calibration-renderings" / f"s{CALIBRATION_SEED}-n{count}"
+        if not (directory / ".complete").is_file():
+            emoji.generate(directory, images_per_class=count, seed=CALIBRATION_SEED)
+            (directory / ".complete").write_text("ok\n")
+        loaded = load_images(list_class_files(directory, data.labels), spec)
+        sets[FRESH_RENDERINGS] = decisions.Labelled.of(loaded)
+    return sets
 
 
 def _outside_training(
