@@ -36,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
+from classifier.artifact import UnknownRule  # noqa: E402
 from training.config import TrainConfig, parse_args  # noqa: E402
 from training.evalsets import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS  # noqa: E402
 
@@ -179,11 +180,7 @@ def print_rows(rows: list[Row]) -> None:
         calibration, unknown = m["calibration"], m["unknown"]
         photos = (calibration.get("sets") or {}).get(REAL_PHOTOS) or {}
         before, after = outside.get("forced_rate_without_unknown"), outside.get("forced_rate")
-        rule = ", ".join(
-            f"{key} {unknown[key]}"
-            for key in ("max_other", "keep_confidence", "min_confidence")
-            if unknown.get(key) is not None
-        )
+        rule = UnknownRule.from_dict(unknown).summary()
         verdict = (
             ""
             if after is None

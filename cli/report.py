@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from classifier.artifact import UnknownRule
 from classifier.contracts import Status
 
 from .output import plain
@@ -197,11 +198,7 @@ def _decisions(metadata: dict[str, Any]) -> list[str]:
     if not calibration.get("sets") and not unknown:
         return []
     parts = ["<h2>Confidence and “unknown”</h2>"]
-    rule = [
-        f"{name.replace('_', ' ')} {unknown[name]}"
-        for name in ("max_other", "keep_confidence", "min_confidence")
-        if unknown.get(name) is not None
-    ]
+    rule = UnknownRule.from_dict(unknown).summary()
     outside = unknown.get("outside") or {}
     caught = (
         f"; on {outside['count']} calibration photos outside the labels it caught "
@@ -210,7 +207,7 @@ def _decisions(metadata: dict[str, Any]) -> list[str]:
         else ""
     )
     parts.append(
-        f"<p>Unknown when: {_e(', '.join(rule) or 'never')}"
+        f"<p>Unknown when: {_e(rule or 'never')}"
         f"{' (' + _e(unknown['chosen_by']) + ')' if unknown.get('chosen_by') else ''}"
         f"{_e(caught)}.</p>"
     )

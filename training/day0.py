@@ -92,11 +92,11 @@ def build_day0(
             "no evaluation set for these labels: pass a folder of labelled photos (--eval-dir)"
         )
     network = lite.imagenet_classifier(lite.IMAGE_SIZE)
+    photos_train = _photos_train(labels, spec)
     if calibration_images is None:
-        calibration_images = _calibration_images(sets)
+        calibration_images = _calibration_images(photos_train, sets)
     int8_tflite = export.to_int8_tflite(network, calibration_images)
     float_tflite = export.to_float_tflite(network)
-    photos_train = _photos_train(labels, spec)
     provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
     if photos_train is not None:
         # ImageNet's own classifier is fitted on no photo of ours: the few-shot photos are
@@ -201,18 +201,11 @@ def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelle
         return None
 
 
-def _calibration_images(sets: list[evalsets.EvaluationSet]) -> np.ndarray:
-    """Calibration for int8: the real photos' training split, else the evaluation images."""
-    from training.data import list_class_files, load_images
-    from training.datasets import photos
-
-    spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
-    pools = []
-    try:
-        index = list_class_files(photos.train_dir())
-        pools.append(load_images(index, spec).images)
-    except Exception as error:  # noqa: BLE001 - any failure falls back to the eval images
-        log.warning("no real training photos for calibration: %s", error)
+def _calibration_images(
+    photos_train: decisions.Labelled | None, sets: list[evalsets.EvaluationSet]
+) -> np.ndarray:
+    """Calibration for int8: the real photos' training split, then the evaluation images."""
+    pools = [photos_train.images] if photos_train is not None else []
     pools += [s.images.images for s in sets]
     images = np.concatenate(pools)
     rng = np.random.default_rng(0)

@@ -110,14 +110,11 @@ def fit_decisions(
         sets, outside_set, budget=budget, has_other=has_other, use_confidence=use_confidence
     )
     log.info(
-        "calibration: T=%.3f, ECE %s -> %s on %s; unknown when other >= %s (unless "
-        "confidence >= %s) or confidence < %s",
+        "calibration: T=%.3f, ECE %s -> %s on %s; unknown: %s",
         fitted.temperature,
         fitted.details.get("ece_before"),
         fitted.details.get("ece_after"),
         fit_name,
-        rule.max_other,
-        rule.keep_confidence,
-        rule.min_confidence,
+        rule.summary() or "never",
     )
     return replace(calibrated, unknown=rule)

@@ -89,23 +89,31 @@ def outside_set(split: str, spec: InputSpec) -> EvaluationSet:
     return load_outside(name, photos.outside_dir(split), spec)
 
 
+def generated_once(directory: Path, generate: Callable[[Path], object]) -> Path:
+    """`directory`, filled by `generate(directory)` on first use; a completion marker makes
+    an interrupted generation start again rather than be used half-written."""
+    marker = directory / ".complete"
+    if not marker.is_file():
+        generate(directory)
+        marker.write_text("ok\n")
+    return directory
+
+
 def renderings_dir() -> Path:
     """The emoji evaluation renderings, generated on first use."""
     from training.datasets import emoji
 
-    directory = (
-        cache_root() / "evalsets" / f"{EMOJI_RENDERINGS}-s{RENDERINGS_SEED}-n{RENDERINGS_PER_CLASS}"
-    )
-    marker = directory / ".complete"
-    if not marker.is_file():
-        emoji.generate(
+    return generated_once(
+        cache_root()
+        / "evalsets"
+        / f"{EMOJI_RENDERINGS}-s{RENDERINGS_SEED}-n{RENDERINGS_PER_CLASS}",
+        lambda directory: emoji.generate(
             directory,
             images_per_class=RENDERINGS_PER_CLASS,
             seed=RENDERINGS_SEED,
             image_size=RENDERINGS_SIZE,
-        )
-        marker.write_text("ok\n")
-    return directory
+        ),
+    )
 
 
 def photos_dir() -> Path:

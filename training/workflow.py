@@ -239,10 +239,10 @@ def _in_class_sets(
         from training.datasets import emoji
 
         count = max(1, len(data.validation.label_ids) // len(data.labels))
-        directory = lite.cache_root() / "calibration-renderings" / f"s{CALIBRATION_SEED}-n{count}"
-        if not (directory / ".complete").is_file():
-            emoji.generate(directory, images_per_class=count, seed=CALIBRATION_SEED)
-            (directory / ".complete").write_text("ok\n")
+        directory = evalsets.generated_once(
+            lite.cache_root() / "calibration-renderings" / f"s{CALIBRATION_SEED}-n{count}",
+            lambda d: emoji.generate(d, images_per_class=count, seed=CALIBRATION_SEED),
+        )
         loaded = load_images(list_class_files(directory, data.labels), spec)
         sets[FRESH_RENDERINGS] = decisions.Labelled.of(loaded)
     return sets
@@ -260,10 +260,10 @@ def _outside_training(
         from training.datasets import emoji
 
         count = int(config.images_per_class or 0) or len(data.train.label_ids) // len(data.labels)
-        directory = lite.cache_root() / "outside-emoji" / f"s{config.seed}-n{count}"
-        if not (directory / ".complete").is_file():
-            emoji.generate_outside(directory, count=count, seed=config.seed + OUTSIDE_SEED)
-            (directory / ".complete").write_text("ok\n")
+        directory = evalsets.generated_once(
+            lite.cache_root() / "outside-emoji" / f"s{config.seed}-n{count}",
+            lambda d: emoji.generate_outside(d, count=count, seed=config.seed + OUTSIDE_SEED),
+        )
     if directory is None:
         return None
     images = evalsets.load_outside("outside-train", directory, spec).images.images

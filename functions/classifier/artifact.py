@@ -176,6 +176,11 @@ class UnknownRule:
     def active(self) -> bool:
         return self.max_other is not None or self.min_confidence is not None
 
+    def summary(self) -> str:
+        """The thresholds in one line: "max_other 0.57, keep_confidence 0.998"."""
+        values = [(name, getattr(self, name)) for name in self.THRESHOLDS]
+        return ", ".join(f"{name} {value}" for name, value in values if value is not None)
+
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.THRESHOLDS} | self.details
 

@@ -112,7 +112,7 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
         ReportData(title="t", items=[], files={}, truth={}, figures={}, metadata=metadata)
     )
     section = html[html.index("Confidence and") :]
-    assert "max other 0.44, keep confidence 0.98" in section and "caught 88%" in section
+    assert "max_other 0.44, keep_confidence 0.98" in section and "caught 88%" in section
     row = section[section.index("<td>validation</td>") :].split("</tr>")[0]
     before, after = fitted.details["ece_before"], fitted.details["ece_after"]
     assert f"{before:.3f}" in row and f"{after:.3f}" in row and after < before
