@@ -143,15 +143,19 @@ def _num(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else "-"
 
 
+def _header(header: str) -> None:
+    print()
+    print(header)
+    print("-" * len(header))
+
+
 def print_rows(rows: list[Row]) -> None:
     print()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    header = (
+    _header(
         f"{'recipe':11} {'float':>7} {'int8':>7} {'drop pp':>8} {'renders':>8} "
         f"{'photos':>7} {'photos f':>8} {'int8 KB':>8} {'ms/img':>7} {'wall s':>7}  verdict"
     )
-    print(header)
-    print("-" * len(header))
     for name, m, passed, wall in rows:
         target = TARGETS[name]
         checks = [m["drop_pp"] <= MAX_DROP_PP]
@@ -168,13 +172,10 @@ def print_rows(rows: list[Row]) -> None:
             f"{wall:7.0f}  {'targets met' if all(checks) else 'TARGET MISSED'}, "
             f"gate {'passed' if passed else 'FAILED'}"
         )
-    print()
-    header = (
+    _header(
         f"{'recipe':11} {'forced before':>13} {'forced after':>12} {'caught':>7} "
         f"{'T':>6} {'ECE before':>10} {'ECE after':>9} {'photos ECE':>13}  rule"
     )
-    print(header)
-    print("-" * len(header))
     for name, m, _, _ in rows:
         outside = (m.get("evaluations") or {}).get(OUTSIDE_PHOTOS) or {}
         calibration, unknown = m["calibration"], m["unknown"]

@@ -31,7 +31,7 @@ from classifier.model import Decider
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.config import DEFAULT_UNKNOWN_BUDGET
-from training.evaluate import int8_predictions
+from training.evaluate import Int8Outputs
 from training.gate import GateResult, check_gate
 from training.imagenet import (
     ANIMALS10_MAPPING,
@@ -98,12 +98,13 @@ def build_day0(
     int8_tflite = export.to_int8_tflite(network, calibration_images)
     float_tflite = export.to_float_tflite(network)
     provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
+    int8_outputs = Int8Outputs(int8_tflite, provisional)
     if photos_train is not None:
         # ImageNet's own classifier is fitted on no photo of ours: the few-shot photos are
         # held-out data for it.
         provisional = decisions.fit_decisions(
             provisional,
-            int8_tflite,
+            int8_outputs,
             fit_on=(CALIBRATION_SET, photos_train),
             in_class={CALIBRATION_SET: photos_train},
             outside=decisions.outside_images(None, labels, spec),
@@ -119,22 +120,15 @@ def build_day0(
         logits = np.asarray(network.predict(images.astype(np.float32), batch_size=32, verbose=0))
         return decider.label_ids(logits)
 
-    latencies: list[float] = []
-
-    def int8_predict(images: np.ndarray) -> np.ndarray:
-        predicted, latency_ms = int8_predictions(int8_tflite, provisional, images)
-        latencies.append(latency_ms)
-        return predicted
-
     evaluations: dict[str, Any] = {}
     forced = replace(provisional, unknown=UnknownRule())
     for evaluation_set in sets:
         evaluations[evaluation_set.name], _ = evalsets.evaluate(
             evaluation_set,
             labels,
-            int8_predict,
+            lambda images: int8_outputs.label_ids(provisional, images),
             float_predict,
-            lambda images: int8_predictions(int8_tflite, forced, images)[0],
+            lambda images: int8_outputs.label_ids(forced, images),
         )
     primary_name = PRIMARY_SET if PRIMARY_SET in evaluations else sets[-1].name
     primary = evaluations[primary_name]
@@ -164,7 +158,9 @@ def build_day0(
             "float_size_bytes": len(float_tflite),
             "int8_size_bytes": len(int8_tflite),
             "size_ratio": round(len(int8_tflite) / len(float_tflite), 4),
-            "int8_latency_ms_p50": round(float(np.median(latencies)), 3) if latencies else None,
+            "int8_latency_ms_p50": round(
+                float(np.median([int8_outputs.latency_ms(s.images.images) for s in sets])), 3
+            ),
             "params": int(network.count_params()),
             "wall_seconds": round(time.monotonic() - started, 1),
         },

@@ -19,7 +19,7 @@ from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import calibration, evalsets
 from training.data import DataError, LoadedImages
-from training.evaluate import int8_outputs
+from training.evaluate import Int8Outputs
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def outside_images(
 
 def fit_decisions(
     metadata: ModelMetadata,
-    tflite_model: bytes,
+    raw: Int8Outputs,
     *,
     fit_on: tuple[str, Labelled],
     in_class: Mapping[str, Labelled],
@@ -69,15 +69,8 @@ def fit_decisions(
     use_confidence: bool = True,
 ) -> ModelMetadata:
     """`metadata` with `calibration` (temperature fitted on `fit_on`, ECE before and after
-    on it and on `checks`) and `unknown` (chosen on `in_class` and `outside`)."""
-    raw_cache: dict[int, np.ndarray] = {}
-
-    def raw(images: np.ndarray) -> np.ndarray:
-        key = id(images)
-        if key not in raw_cache:
-            raw_cache[key] = int8_outputs(tflite_model, metadata, images)[0]
-        return raw_cache[key]
-
+    on it and on `checks`) and `unknown` (chosen on `in_class` and `outside`), from the int8
+    model's outputs `raw` (computed once per image array)."""
     fit_name, fit_set = fit_on
     outputs = raw(fit_set.images).shape[1]
     decider = Decider(metadata, outputs)

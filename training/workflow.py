@@ -30,7 +30,7 @@ from training import decisions, evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
 from training.config import TrainConfig
 from training.data import class_weights, list_class_files, load_images
-from training.evaluate import Evaluation, int8_predictions, score
+from training.evaluate import Evaluation, Int8Outputs, score
 from training.fitting import (
     EVAL_BATCH_SIZE,
     FitOutcome,
@@ -118,9 +118,13 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     )
     int8_tflite = export.to_int8_tflite(float_model, representative)
     standard = evalsets.standard_sets(data.labels, spec) if config.evaluate_standard_sets else []
+    provisional = ModelMetadata(
+        version=config.version, input=spec, labels=data.labels, output=output
+    )
+    int8_outputs = Int8Outputs(int8_tflite, provisional)
     provisional = decisions.fit_decisions(
-        ModelMetadata(version=config.version, input=spec, labels=data.labels, output=output),
-        int8_tflite,
+        provisional,
+        int8_outputs,
         fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
         in_class=_in_class_sets(config, data, spec),
         outside=decisions.outside_images(config.outside_dir, data.labels, spec),
@@ -135,14 +139,15 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         data.test.label_ids, _predict(float_model, data.test.images, decider), data.labels
     )
     # The Lambda's model code runs the int8 model: the gate measures what production does.
-    int8_predicted, latency_ms = int8_predictions(int8_tflite, provisional, data.test.images)
+    int8_predicted = int8_outputs.label_ids(provisional, data.test.images)
+    latency_ms = int8_outputs.latency_ms(data.test.images)
     int8_eval = score(data.test.label_ids, int8_predicted, data.labels)
     heldout_float = heldout_int8 = None
     if data.heldout is not None:
         heldout_float = score(
             data.heldout.label_ids, _predict(float_model, data.heldout.images, decider), data.labels
         )
-        heldout_predicted, _ = int8_predictions(int8_tflite, provisional, data.heldout.images)
+        heldout_predicted = int8_outputs.label_ids(provisional, data.heldout.images)
         heldout_int8 = score(data.heldout.label_ids, heldout_predicted, data.labels)
 
     evaluations: dict[str, Any] = {}
@@ -158,9 +163,9 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         evaluations[evaluation_set.name], _ = evalsets.evaluate(
             evaluation_set,
             data.labels,
-            lambda images: int8_predictions(int8_tflite, provisional, images)[0],
+            lambda images: int8_outputs.label_ids(provisional, images),
             lambda images: _predict(float_model, images, decider),
-            lambda images: int8_predictions(int8_tflite, forced, images)[0],
+            lambda images: int8_outputs.label_ids(forced, images),
         )
     gate = check_gate(
         float_accuracy=float_eval.accuracy,

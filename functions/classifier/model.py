@@ -132,8 +132,7 @@ class Decider:
     def __init__(self, metadata: ModelMetadata, outputs: int) -> None:
         self.metadata = metadata
         self.labels = metadata.labels
-        self._decode = output_decoder(metadata, outputs)
-        self._other = other_evidence(metadata, outputs)
+        self._decode = scores_decoder(metadata, outputs)
         calibration = metadata.calibration
         self.temperature = (
             calibration.temperature if calibration.method == CALIBRATION_TEMPERATURE else 1.0
@@ -142,15 +141,21 @@ class Decider:
 
     def decoded(self, raw: np.ndarray) -> np.ndarray:
         """Label probabilities as decoded, before calibration."""
-        return self._decode(raw)
+        return self._decode(raw)[0]
+
+    def scores(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated label probabilities and the evidence (0..1) that the image shows none
+        of the labels, from one decoding."""
+        decoded, other = self._decode(raw)
+        return calibrate(decoded, self.temperature), other
 
     def probabilities(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated label probabilities."""
-        return calibrate(self._decode(raw), self.temperature)
+        return self.scores(raw)[0]
 
     def other(self, raw: np.ndarray) -> np.ndarray:
         """The evidence (0..1) that the image shows none of the labels."""
-        return self._other(raw)
+        return self._decode(raw)[1]
 
     def unknown(self, probabilities: np.ndarray, other: np.ndarray) -> np.ndarray:
         """Whether each row is unknown, given its calibrated probabilities and evidence."""
@@ -164,16 +169,15 @@ class Decider:
 
     def label_ids(self, raw: np.ndarray) -> np.ndarray:
         """The decided label index of each row, -1 for unknown (ties as `classification`)."""
-        raw = np.atleast_2d(raw)
-        probabilities = self.probabilities(raw)
+        probabilities, other = self.scores(np.atleast_2d(raw))
         ids = np.array([_best(row) for row in probabilities], np.int64)
-        ids[self.unknown(probabilities, self.other(raw))] = -1
+        ids[self.unknown(probabilities, other)] = -1
         return ids
 
     def classification(self, raw: np.ndarray, top_k: int = 3) -> Classification:
         """One row's classification."""
-        probabilities = self.probabilities(raw)
-        other = float(self.other(raw))
+        probabilities, elsewhere = self.scores(raw)
+        other = float(elsewhere)
         k = min(top_k, len(self.labels))
         best = np.argsort(probabilities, kind="stable")[::-1][:k]
         ranked = [Prediction(self.labels[i], float(probabilities[i])) for i in best]
@@ -219,71 +223,85 @@ def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(logs)
 
 
+Decode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 def output_decoder(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarray], np.ndarray]:
     """The function from dequantized outputs (one row or a batch) to label probabilities."""
-    kind, labels = metadata.output.kind, len(metadata.labels)
-    if kind == OUTPUT_GROUPED_LOGITS:
-        grouped = group_matrix(metadata, outputs)
-        assert grouped is not None
-        return lambda raw: np.asarray(softmax(raw) @ grouped.T)
-    if kind == OUTPUT_MIXTURE:
-        sources, power = metadata.output.sources, metadata.output.power
-        head = labels + int(metadata.output.head_outside)
-        if outputs != sources + head:
-            raise ModelUnavailableError(
-                f"model {metadata.version} has {outputs} outputs, not {sources} source logits "
-                f"and {head} head logits"
-            )
-        matrix = group_matrix(metadata, sources)
-        assert matrix is not None
-        # Among the labels only: the head's outside output is evidence, not a label.
-        return lambda raw: mixture(
-            softmax(raw[..., :sources]) @ matrix.T,
-            softmax(raw[..., sources : sources + labels]),
-            power,
-        )
-    if outputs != labels:
-        raise ModelUnavailableError(
-            f"model {metadata.version} has {outputs} outputs but {labels} labels"
-        )
-    return lambda raw: np.asarray(raw, np.float64)
+    decode = scores_decoder(metadata, outputs)
+    return lambda raw: decode(raw)[0]
 
 
 def other_evidence(metadata: ModelMetadata, outputs: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The function from dequantized outputs to the evidence (0..1) that an image shows none
-    of the labels: for a model backed by a source classifier, the source mass on the classes
+    """The function from dequantized outputs to the evidence that an image shows none of the
+    labels (see `scores_decoder`)."""
+    decode = scores_decoder(metadata, outputs)
+    return lambda raw: decode(raw)[1]
+
+
+def scores_decoder(metadata: ModelMetadata, outputs: int) -> Decode:
+    """The function from dequantized outputs (one row or a batch) to (label probabilities,
+    evidence 0..1 that the image shows none of the labels), each softmax taken once.
+
+    The evidence: for a model backed by a source classifier, the source mass on the classes
     of the output's domain that no label owns (ImageNet sees a giraffe, split between
     "impala" and "gazelle"), or, with a head that has an outside output, either that or
-    (1 - w) * the head's outside probability (a noisy-or); for plain probabilities there is
-    none (0)."""
-    spec = metadata.output
+    (1 - w) * the head's outside probability (a noisy-or); for plain probabilities, none (0).
+    """
+    spec, labels = metadata.output, len(metadata.labels)
     if spec.kind not in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE):
-        return lambda raw: np.zeros(np.shape(raw)[:-1])
+        if outputs != labels:
+            raise ModelUnavailableError(
+                f"model {metadata.version} has {outputs} outputs but {labels} labels"
+            )
+        return lambda raw: (np.asarray(raw, np.float64), np.zeros(np.shape(raw)[:-1]))
     sources = spec.sources if spec.kind == OUTPUT_MIXTURE else outputs
+    head = labels + int(spec.head_outside)
+    if spec.kind == OUTPUT_MIXTURE and outputs != sources + head:
+        raise ModelUnavailableError(
+            f"model {metadata.version} has {outputs} outputs, not {sources} source logits "
+            f"and {head} head logits"
+        )
     matrix = group_matrix(metadata, sources)
     assert matrix is not None
-    counted = matrix.sum(axis=0) == 0
-    if spec.domain:
+    counted = _evidence_classes(metadata, matrix)
+
+    def decode(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        source = softmax(raw[..., :sources])
+        grouped = source @ matrix.T
+        elsewhere = source[..., counted].sum(axis=-1)
+        if spec.kind == OUTPUT_GROUPED_LOGITS:
+            return np.asarray(grouped), np.asarray(elsewhere)
+        head_probabilities = softmax(raw[..., sources:])
+        # Among the labels only: the head's outside output is evidence, not a label.
+        among_labels = head_probabilities[..., :labels]
+        among_labels = among_labels / among_labels.sum(axis=-1, keepdims=True)
+        probabilities = mixture(grouped, among_labels, spec.power)
+        if not spec.head_outside:
+            return probabilities, np.asarray(elsewhere)
+        weight = np.clip(grouped.sum(axis=-1), 0.0, 1.0) ** spec.power
+        head_says = (1.0 - weight) * head_probabilities[..., labels]
+        # either says "something else": the domain's unowned mass, or the head's outside
+        return probabilities, np.asarray(1.0 - (1.0 - elsewhere) * (1.0 - head_says))
+
+    return decode
+
+
+def _evidence_classes(metadata: ModelMetadata, matrix: np.ndarray) -> np.ndarray:
+    """The source classes whose mass is evidence of something else: no label owns them, and
+    they are in the output's domain (every class when it has none)."""
+    sources = matrix.shape[1]
+    counted = np.asarray(matrix.sum(axis=0) == 0)
+    if metadata.output.domain:
         in_domain = np.zeros(sources, bool)
-        for low, high in spec.domain:
+        for low, high in metadata.output.domain:
             if high >= sources:
                 raise ModelUnavailableError(
                     f"model {metadata.version}: output domain {low}-{high} is beyond {sources}"
                 )
             in_domain[low : high + 1] = True
         counted &= in_domain
-    if not spec.head_outside:
-        return lambda raw: np.asarray(softmax(raw[..., :sources])[..., counted].sum(axis=-1))
-    labels, power = len(metadata.labels), spec.power
-
-    def evidence(raw: np.ndarray) -> np.ndarray:
-        source = softmax(raw[..., :sources])
-        weight = np.clip(source @ matrix.T, 0.0, 1.0).sum(axis=-1) ** power
-        head_says = (1.0 - weight) * softmax(raw[..., sources:])[..., labels]
-        # either says "something else": the domain's unowned mass, or the head's outside
-        return np.asarray(1.0 - (1.0 - source[..., counted].sum(axis=-1)) * (1.0 - head_says))
-
-    return evidence
+    return counted
 
 
 def mixture(grouped: np.ndarray, head: np.ndarray, power: float) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -138,35 +139,34 @@ COLOURS = [
 ]
 
 
-def test_an_unknown_image_keeps_the_labels_top_k_and_is_tagged_unknown() -> None:
-    top_k = [Prediction("sheep", 0.8), Prediction("cow", 0.15)]
-    macaw = Classification(Prediction(UNKNOWN_LABEL, 0.93), top_k, other=0.93)
-    item = classified_item(
+CAT = Classification(Prediction("cat", 0.9), [Prediction("cat", 0.9)], 0.0)
+
+
+def small_item(classification: Classification, **extra: Any) -> dict[str, Any]:
+    """A CLASSIFIED item of a 1x1 image, as `classified_item` builds it."""
+    return classified_item(
         FACTS,
-        classification=macaw,
+        classification=classification,
         model_version="v1",
         width=1,
         height=1,
         latency_ms=1,
         tags="applied",
+        **extra,
     )
+
+
+def test_an_unknown_image_keeps_the_labels_top_k_and_is_tagged_unknown() -> None:
+    top_k = [Prediction("sheep", 0.8), Prediction("cow", 0.15)]
+    macaw = Classification(Prediction(UNKNOWN_LABEL, 0.93), top_k, other=0.93)
+    item = small_item(macaw)
     assert item["label"] == "unknown" and item["confidence"] == Decimal("0.93")
     assert [entry["label"] for entry in item["top_k"]] == ["sheep", "cow"]
     assert our_tags(macaw.best, "v1")["imgclf:label"] == "unknown"
 
 
 def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -> None:
-    item = classified_item(
-        FACTS,
-        classification=Classification(Prediction("cat", 0.9), [Prediction("cat", 0.9)], 0.0),
-        model_version="v1",
-        width=1,
-        height=1,
-        latency_ms=1,
-        tags="applied",
-        colours=COLOURS,
-        index_shards=4,
-    )
+    item = small_item(CAT, colours=COLOURS, index_shards=4)
     # Then each colour is a map of name, family, Lab to 0.1 and fraction to 0.001 (Decimals)
     assert item["colours"][0] == {
         "name": "navy",
@@ -182,15 +182,7 @@ def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -
 
 
 def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
-    item = classified_item(
-        FACTS,
-        classification=Classification(Prediction("cat", 0.9), [Prediction("cat", 0.9)], 0.0),
-        model_version="v1",
-        width=1,
-        height=1,
-        latency_ms=1,
-        tags="applied",
-    )
+    item = small_item(CAT)
     assert "colours" not in item and COLOUR_SHARD_ATTRIBUTE not in item
     rejected = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
     assert COLOUR_SHARD_ATTRIBUTE not in rejected
