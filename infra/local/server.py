@@ -66,6 +66,8 @@ class MotoServer:
         # Imported here so that importing the CLI stays fast.
         from moto.server import ThreadedMotoServer
 
+        from .s3_encryption import install as install_sse_c
+
         if self.separate_process:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
@@ -75,6 +77,7 @@ class MotoServer:
         else:
             # werkzeug logs every request at INFO; the environment prints its own summary.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            install_sse_c()  # GET/HEAD of an SSE-C object needs its key, as on S3
             server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
             server.start()
             self._server = server

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
+import time
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
+from classifier import imaging
 from classifier.imaging import (
     ImageLimits,
     InputSpec,
@@ -17,6 +20,7 @@ from classifier.imaging import (
     check_size,
     prepare_image,
 )
+from imgclf.corpus import CORPUS_MAX_IMAGE_BYTES, KINDS, RED, Kind, kind_named, noisy, png
 from imgclf.samples import decompression_bomb_png  # the demo's bomb
 
 SPEC = InputSpec(height=32, width=32)
@@ -383,3 +387,163 @@ def test_big_pngs_skip_pre_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
     assert imaging._pre_inflated(data) is not None
     monkeypatch.setattr(imaging, "PRE_INFLATE_MAX_BYTES", 30 * (1 + 20 * 3) - 1)
     assert imaging._pre_inflated(data) is None
+
+
+# --- the bad-input corpus (imgclf.corpus): every category gets a clear one-line reason ------
+
+CORPUS_LIMITS = ImageLimits(max_bytes=CORPUS_MAX_IMAGE_BYTES)
+FILE_KINDS = [k for k in KINDS if not k.s3_level or k.content_encoding]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL(\\..*)?")  # damaged EXIF: Pillow warns
+@pytest.mark.parametrize("kind", FILE_KINDS, ids=[k.name for k in FILE_KINDS])
+def test_each_corpus_file_is_classified_or_rejected_as_the_corpus_says(kind: Kind) -> None:
+    data = kind.make()
+    if kind.expected == "rejected":
+        with pytest.raises(RejectedImageError) as raised:
+            prepare_image(data, SPEC, CORPUS_LIMITS)
+        assert kind.reason_contains in raised.value.reason
+        assert "\n" not in raised.value.reason
+        return
+    prepared = prepare_image(data, SPEC, CORPUS_LIMITS)
+    assert prepared.array.shape == (32, 32, 3)
+    if kind.dimensions is not None:
+        assert (prepared.width, prepared.height) == kind.dimensions
+
+
+def test_a_png_whose_icc_profile_inflates_past_pillows_limit_is_decoded_without_it() -> None:
+    # Pillow refuses the whole file (ValueError: Decompressed data too large); the pixels are fine.
+    prepared = prepare_image(kind_named("icc-bomb").make(), SPEC, LIMITS)
+    assert prepared.format == "PNG"
+    assert prepared.array.reshape(-1, 3).mean(axis=0).tolist() == pytest.approx(RED, abs=1)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        png(0, 0, b""),
+        png(0, 5, b"\x00" * 5),
+        kind_named("zero-width-gif").make(),
+        b"BM" + struct.pack("<IHHI", 54, 0, 0, 54)
+        + struct.pack("<IiiHHIIiiII", 40, 16, 0, 1, 24, 0, 0, 0, 0, 0, 0),
+    ],
+    ids=["png-0x0", "png-0x5", "gif-0x16", "bmp-16x0"],
+)  # fmt: skip
+def test_an_image_without_pixels_says_so(data: bytes) -> None:
+    with pytest.raises(RejectedImageError, match=r"image has no pixels \(\d+x\d+\)"):
+        prepare_image(data, SPEC, LIMITS)
+
+
+def test_a_damaged_png_header_is_named_not_called_unrecognised() -> None:
+    with pytest.raises(RejectedImageError, match=r"corrupt or truncated PNG: .*IHDR"):
+        prepare_image(kind_named("png-bad-header-crc").make(), SPEC, LIMITS)
+
+
+def test_a_truncated_webp_says_how_much_is_missing() -> None:
+    data = encode(solid((200, 30, 30), size=(200, 200)), "WEBP", quality=90)
+    with pytest.raises(
+        RejectedImageError, match=rf"truncated WEBP: the file has 40 of the {len(data)}"
+    ):
+        prepare_image(data[:40], SPEC, LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"%PDF-1.7\n", "not a recognised image: looks like a PDF document"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "looks like an SVG drawing"),
+        (b"\xef\xbb\xbf<?xml version='1.0'?>\n<svg/>", "looks like an SVG drawing"),
+        (b"<!DOCTYPE html><html></html>", "looks like an HTML page"),
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 40, "looks like an ELF executable"),
+        (b"MZ\x90\x00" + b"\x00" * 40, "looks like a Windows executable"),
+        (b"PK\x03\x04" + b"\x00" * 40, "looks like a ZIP archive"),
+        (b"\x1f\x8b\x08\x00" + b"\x00" * 20, "looks like gzip-compressed data"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "format HEIF is not allowed"),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1avif", "format AVIF is not allowed"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00isommp41", "looks like an MP4"),
+        ("\ufeffplain words\n".encode("utf-16-le"), "not a recognised image: looks like text"),
+        (b"just some text\n", "not a recognised image: looks like text"),
+        (bytes(range(256)) * 4, "not a recognised image (allowed"),
+    ],
+)
+def test_what_a_non_image_looks_like_is_in_the_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(RejectedImageError) as raised:
+        prepare_image(data, SPEC, LIMITS)
+    assert reason in raised.value.reason
+
+
+@pytest.mark.parametrize("error", [ZeroDivisionError("x"), struct.error("y"), EOFError()])
+def test_any_decoder_exception_is_a_rejection_not_a_retry(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def failing_load(self: Image.Image) -> None:
+        raise error
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", failing_load)
+    with pytest.raises(RejectedImageError, match="corrupt or truncated JPEG"):
+        prepare_image(encode(solid((1, 2, 3)), "JPEG"), SPEC, LIMITS)
+
+
+def test_an_exception_while_opening_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_open(*args: object, **kwargs: object) -> None:
+        raise KeyError("plugin bug")
+
+    monkeypatch.setattr(imaging.Image, "open", failing_open)
+    with pytest.raises(RejectedImageError, match="corrupt or truncated JPEG: 'plugin bug'"):
+        prepare_image(encode(solid((1, 2, 3)), "JPEG"), SPEC, LIMITS)
+
+
+def test_a_failing_exif_transpose_keeps_the_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_transpose(image: Image.Image) -> Image.Image:
+        raise struct.error("unpack requires a buffer of 2 bytes")
+
+    monkeypatch.setattr(imaging.ImageOps, "exif_transpose", failing_transpose)
+    prepared = prepare_image(encode(solid((200, 30, 30)), "JPEG"), SPEC, LIMITS)
+    assert prepared.array[..., 0].mean() > 150
+
+
+def test_a_failing_conversion_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_fit(image: Image.Image, spec: InputSpec) -> Image.Image:
+        raise ValueError("conversion not supported")
+
+    monkeypatch.setattr(imaging, "_fit", failing_fit)
+    with pytest.raises(RejectedImageError, match=r"cannot convert GIF \(P\) to RGB"):
+        prepare_image(encode(solid((1, 2, 3)).convert("P"), "GIF"), SPEC, LIMITS)
+
+
+def test_a_failing_libspng_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_load(data: bytes) -> None:
+        raise ValueError("libspng surprise")
+
+    monkeypatch.setattr(imaging.pyspng, "load", failing_load)
+    with pytest.raises(RejectedImageError, match="corrupt or truncated PNG: libspng surprise"):
+        prepare_image(encode(solid((1, 2, 3)), "PNG"), SPEC, LIMITS)
+
+
+def test_an_image_data_bomb_is_decoded_from_what_the_pixels_need_only() -> None:
+    started = time.perf_counter()
+    prepared = prepare_image(kind_named("idat-bomb").make(), SPEC, LIMITS)
+    assert prepared.array.reshape(-1, 3).mean(axis=0).tolist() == pytest.approx(RED, abs=1)
+    assert time.perf_counter() - started < 2  # not 64 MB inflated (making it included)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL(\\..*)?")
+def test_mutated_files_only_ever_raise_rejected_image_error() -> None:
+    rng = random.Random(9)
+    seeds = [encode(noisy(), fmt) for fmt in ("JPEG", "PNG", "WEBP", "GIF", "BMP")]
+    seeds += [kind_named(name).make() for name in ("animated-gif", "sixteen-bit-png", "cmyk-jpeg")]
+    for _ in range(400):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.6:
+                data[position] = rng.randrange(256)
+            elif choice < 0.8:
+                del data[position : position + rng.randint(1, 32)]
+            else:
+                data[position : position + 4] = b"\xff\xff\xff\xff"
+        try:
+            prepare_image(bytes(data), SPEC, LIMITS)
+        except RejectedImageError as error:
+            assert error.reason and "\n" not in error.reason
