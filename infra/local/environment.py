@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 
 from infra.config import EnvironmentConfig, load_environment
+from infra.local import s3_fidelity
+from infra.local.faults import FaultInjector, FaultPlan
 from infra.local.poller import BatchOutcome, EventSourcePoller, Handler
 from infra.local.resources import LocalResources, create_resources
 from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
@@ -75,6 +77,7 @@ class LocalEnvironment:
         port: int | None = None,
         poll: bool = True,
         moto_process: bool = False,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.config = config or load_environment(LOCAL_ENV_NAME)
         self.workers = workers or self.config.max_concurrency
@@ -88,6 +91,8 @@ class LocalEnvironment:
         self.quiet_function = quiet_function
         self.on_batch = on_batch
         self.poll = poll  # False: the poller is built but waits for `poller.start()`
+        self.faults = faults  # None: no fault is injected (the journal still records)
+        self.injector: FaultInjector | None = None
         self.server = MotoServer(port=port, separate_process=moto_process)
         self.resources: LocalResources | None = None
         self.poller: EventSourcePoller | None = None
@@ -116,6 +121,8 @@ class LocalEnvironment:
         )
 
     def start(self) -> LocalEnvironment:
+        if not self.server.separate_process:
+            s3_fidelity.install()
         self.server.start()
         try:
             clients = {name: self.client(name) for name in ("s3", "sqs", "dynamodb")}
@@ -123,6 +130,7 @@ class LocalEnvironment:
                 clients, self.config, visibility_timeout_seconds=self.visibility_timeout_seconds
             )
             self._set_environ(self.resources)
+            self.injector = self._install_injector()
             self._binding = self._handler or classifier_handler()
             self._binding.reset()
             if self.quiet_function:
@@ -141,6 +149,8 @@ class LocalEnvironment:
                 memory_mb=self.config.function_memory_mb,
                 region=LOCAL_REGION,
                 on_batch=self.on_batch,
+                on_abandoned=self._binding.reset,
+                faults=self.injector if self.faults is not None else None,
             )
             if self.poll:
                 self.poller.start()
@@ -174,6 +184,7 @@ class LocalEnvironment:
         self.server.stop()
         if self._binding is not None:
             self._binding.reset()
+        boto3.DEFAULT_SESSION = None  # the function's session, with the injector's hooks
         self._restore_environ()
         if self._model_cache_dir is not None:
             shutil.rmtree(self._model_cache_dir, ignore_errors=True)
@@ -190,6 +201,15 @@ class LocalEnvironment:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def _install_injector(self) -> FaultInjector:
+        """A fresh default boto3 session for the function (it builds its clients from it),
+        with the fault injector's hooks: faults if a plan was given, the call journal always."""
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        injector = FaultInjector(self.faults)
+        injector.install(boto3.DEFAULT_SESSION.events)
+        return injector
 
     def _set_environ(self, resources: LocalResources) -> None:
         self._model_cache_dir = tempfile.mkdtemp(prefix="imgclf-local-models-")

@@ -5,6 +5,11 @@ the SQS event shape Lambda uses, deletes the records that succeeded and leaves t
 `batchItemFailures` (or the whole batch, if the handler raised) on the queue, where they
 become visible again after the visibility timeout. The queue's redrive policy moves a
 message to the DLQ after maxReceiveCount receives; moto implements that, as SQS does.
+
+As Lambda does, an invocation that runs past the function timeout, or whose worker dies
+(an injected `WorkerCrash`), acknowledges nothing: all its records reappear after the
+visibility timeout, and the worker's runtime is discarded (the next invocation starts cold).
+With a `FaultInjector`, each received message may also be delivered twice or late.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from infra.local.faults import FaultInjector, WorkerCrash
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,8 @@ class BatchOutcome:
     failed: int
     error: str | None
     seconds: float
+    request_id: str = ""
+    abandoned: bool = False  # timed out or crashed: nothing acknowledged, metrics never flushed
 
 
 @dataclass
@@ -70,7 +79,10 @@ class PollerStats:
     failed: int = 0
     handler_errors: int = 0
     over_timeout: int = 0
+    crashes: int = 0
     handler_seconds: float = 0.0
+    # Request ids of invocations whose results were thrown away (timeout, crash, error).
+    abandoned: set[str] = field(default_factory=set)
     # Queue-to-done latency of each succeeded record: SentTimestamp to deletion, in ms.
     end_to_end_ms: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -83,7 +95,10 @@ class PollerStats:
             self.failed += outcome.failed
             self.handler_errors += outcome.error is not None
             self.over_timeout += outcome.seconds > timeout_seconds
+            self.crashes += outcome.error is not None and outcome.error.startswith("WorkerCrash")
             self.handler_seconds += outcome.seconds
+            if outcome.abandoned or outcome.error is not None:
+                self.abandoned.add(outcome.request_id)
             self.end_to_end_ms.extend(latencies_ms)
 
     def snapshot(self) -> dict[str, Any]:
@@ -95,7 +110,9 @@ class PollerStats:
                 "failed": self.failed,
                 "handler_errors": self.handler_errors,
                 "over_timeout": self.over_timeout,
+                "crashes": self.crashes,
                 "handler_seconds": self.handler_seconds,
+                "abandoned": set(self.abandoned),
                 "end_to_end_ms": list(self.end_to_end_ms),
             }
 
@@ -167,6 +184,8 @@ class EventSourcePoller:
         memory_mb: int = 1024,
         region: str = "us-east-1",
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        on_abandoned: Callable[[], None] | None = None,
+        faults: FaultInjector | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("the poller needs at least one worker")
@@ -182,6 +201,8 @@ class EventSourcePoller:
         self.memory_mb = memory_mb
         self.region = region
         self.on_batch = on_batch
+        self.on_abandoned = on_abandoned  # drop the runtime, as Lambda drops the environment
+        self.faults = faults
         self.stats = PollerStats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -212,6 +233,8 @@ class EventSourcePoller:
         while not self._stop.is_set():
             try:
                 batch = self._receive_batch(sqs)
+                if batch and self.faults is not None:
+                    batch = self._deliver(sqs, batch, self.faults)
                 if batch:
                     self._invoke(sqs, batch)
             except Exception as error:  # keep polling, as the service would
@@ -252,6 +275,35 @@ class EventSourcePoller:
                 break
         return batch
 
+    def _deliver(
+        self, sqs: Any, batch: list[dict[str, Any]], faults: FaultInjector
+    ) -> list[dict[str, Any]]:
+        """Delivery faults: a copy sent again (a duplicate), or the message held back (late)."""
+        kept = []
+        late = []
+        for message in batch:
+            duplicate_delay, delay = faults.delivery_delays(message["MessageId"])
+            if duplicate_delay is not None:
+                self._resend(sqs, message, duplicate_delay)
+            if delay is not None:
+                self._resend(sqs, message, delay)
+                late.append(message)
+            else:
+                kept.append(message)
+        self._delete(sqs, [{"receiptHandle": message["ReceiptHandle"]} for message in late])
+        return kept
+
+    def _resend(self, sqs: Any, message: dict[str, Any], delay_seconds: int) -> None:
+        extra: dict[str, Any] = {}
+        if message.get("MessageAttributes"):
+            extra["MessageAttributes"] = message["MessageAttributes"]
+        sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message["Body"],
+            DelaySeconds=delay_seconds,
+            **extra,
+        )
+
     def _invoke(self, sqs: Any, batch: list[dict[str, Any]]) -> None:
         records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in batch]
         ids = [record["messageId"] for record in records]
@@ -264,13 +316,23 @@ class EventSourcePoller:
         started = time.monotonic()
         error: str | None = None
         try:
-            response = self.handler({"Records": records}, context)
+            response = self._call_handler(records, context)
             failed = failed_message_ids(response, ids)
+        except WorkerCrash as crash:  # the process died: nothing is acknowledged
+            error = f"WorkerCrash: {crash}"
+            failed = set(ids)
         except Exception as exc:  # a function error fails the whole batch, as in Lambda
             error = f"{type(exc).__name__}: {exc}"
             logger.warning("handler raised, the batch of %d will be retried: %s", len(ids), error)
             failed = set(ids)
         seconds = time.monotonic() - started
+        abandoned = error is not None and error.startswith("WorkerCrash")
+        if seconds > self.function_timeout_seconds:
+            # Lambda stops the function at its timeout: whatever it did, no record is deleted.
+            abandoned = True
+            failed = set(ids)
+        if abandoned and self.on_abandoned is not None:
+            self.on_abandoned()
         done = [record for record in records if record["messageId"] not in failed]
         self._delete(sqs, done)
         now_ms = time.time() * 1000
@@ -278,11 +340,23 @@ class EventSourcePoller:
             now_ms - float(record["attributes"].get("SentTimestamp", now_ms)) for record in done
         ]
         outcome = BatchOutcome(
-            size=len(records), succeeded=len(done), failed=len(failed), error=error, seconds=seconds
+            size=len(records),
+            succeeded=len(done),
+            failed=len(failed),
+            error=error,
+            seconds=seconds,
+            request_id=context.aws_request_id,
+            abandoned=abandoned,
         )
         self.stats.add(outcome, latencies, self.function_timeout_seconds)
         if self.on_batch is not None:
             self.on_batch(outcome)
+
+    def _call_handler(self, records: list[dict[str, Any]], context: LambdaContext) -> Any:
+        if self.faults is None:
+            return self.handler({"Records": records}, context)
+        with self.faults.invocation(context.aws_request_id):
+            return self.handler({"Records": records}, context)
 
     def _delete(self, sqs: Any, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), MAX_MESSAGES_PER_RECEIVE):

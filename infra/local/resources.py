@@ -85,6 +85,8 @@ def create_resources(
 
     for bucket in (names["images_bucket"], names["models_bucket"]):
         s3.create_bucket(Bucket=bucket)
+        if config.bucket_versioning:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
     dlq_url = sqs.create_queue(QueueName=names["dead_letter_queue"])["QueueUrl"]
     dlq_arn = _queue_arn(sqs, dlq_url)

@@ -1,0 +1,117 @@
+"""Where the in-process moto server is made to behave as S3 does (SSE-C: s3_encryption.py).
+
+Event notifications. moto 5.2 differs from S3 in three ways that matter to the function's
+ordering:
+
+- its records carry no `sequencer`, S3's per-key ordering of events. eventTime alone has
+  millisecond resolution, so a burst of overwrites of one key can tie;
+- they carry no `versionId` in a versioned bucket;
+- in a versioned bucket, a delete that creates a delete marker sends no event at all
+  (S3 sends `ObjectRemoved:DeleteMarkerCreated`), and deleting one version sends
+  `ObjectRemoved:Delete` only when it was the last one.
+
+Archived objects. moto answers GetObjectTagging on a GLACIER or DEEP_ARCHIVE object with
+InvalidObjectState; S3 reads and writes the tags of an object in any storage class.
+
+`install()` patches moto (once per process): events carry an increasing sequencer and the
+version, deletes in versioned buckets are notified, and archived objects' tags can be read.
+A separate moto process (`MotoServer(separate_process=True)`) is not patched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+_lock = threading.Lock()
+_installed = False
+_sequence = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class _DeleteMarker:
+    """What moto's event builder reads from a key, for a delete marker."""
+
+    name: str
+    version_id: str
+    etag: str = ""
+    size: int = 0
+
+
+def next_sequencer() -> str:
+    """An increasing hexadecimal sequencer, like S3's (compared after left-padding)."""
+    with _lock:
+        return f"{next(_sequence):016X}"
+
+
+def install() -> None:
+    """Patch moto's S3 notifications in this process; safe to call more than once."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    from moto.s3 import models, notifications, responses
+
+    get_object_tagging = responses.S3Response.get_object_tagging
+
+    def tagging_in_any_storage_class(self: Any) -> Any:
+        get_key = self._get_key
+        self._get_key = lambda validate_storage_class=True: get_key(validate_storage_class=False)
+        try:
+            return get_object_tagging(self)
+        finally:
+            del self._get_key
+
+    responses.S3Response.get_object_tagging = tagging_in_any_storage_class  # type: ignore[method-assign]
+
+    build_event = notifications._get_s3_event
+
+    def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
+        event = build_event(event_name, bucket, key, notification_id)
+        obj = event["Records"][0]["s3"]["object"]
+        obj["sequencer"] = next_sequencer()
+        version = getattr(key, "version_id", None)
+        if getattr(bucket, "is_versioned", False) and version and version != "null":
+            obj["versionId"] = str(version)
+        if not obj.get("eTag"):
+            obj.pop("eTag", None)
+            obj.pop("size", None)
+        return event
+
+    notifications._get_s3_event = get_s3_event
+
+    delete_object = models.S3Backend.delete_object
+    events = notifications.S3NotificationEvent
+
+    def notified_delete_object(
+        self: Any,
+        bucket_name: str,
+        key_name: str,
+        version_id: str | None = None,
+        bypass: bool = False,
+    ) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        versioned = bool(getattr(bucket, "is_versioned", False))
+        existed = key_name in getattr(bucket, "keys", {})
+        deleted, meta = delete_object(self, bucket_name, key_name, version_id, bypass)
+        if not (versioned and existed and deleted):
+            return deleted, meta
+        if version_id is None and meta.get("version-id"):
+            marker = _DeleteMarker(key_name, str(meta["version-id"]))
+            notifications.send_event(
+                self.account_id, events.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT, bucket, marker
+            )
+        elif version_id is not None and key_name in bucket.keys:
+            # moto notifies only when the last version goes; S3 notifies every version.
+            notifications.send_event(
+                self.account_id,
+                events.OBJECT_REMOVED_DELETE_EVENT,
+                bucket,
+                _DeleteMarker(key_name, str(version_id)),
+            )
+        return deleted, meta
+
+    models.S3Backend.delete_object = notified_delete_object  # type: ignore[method-assign]
