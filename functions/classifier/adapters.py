@@ -14,15 +14,37 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .classify import TagsRejectedError
+from .classify import ObjectChangedError, TagsRejectedError
 from .contracts import TABLE_PARTITION_KEY, ModelPointer, object_pk
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
 from .results import ORDER_ATTRIBUTE
 
-# Adaptive retries absorb short throttling bursts; whatever is left goes back to the queue.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 4, "mode": "adaptive"}, max_pool_connections=32)
-_MISSING_OBJECT_CODES = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
+# How a GetObject error is handled, code by code (S3 API reference, GetObject "Errors", and
+# the error-code list). Anything not listed is transient: retried, then the DLQ.
+# Gone: nothing left to read; the event is acknowledged and nothing is written.
+_GONE_CODES = ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "NotFound", "MethodNotAllowed")
+# Changed: If-Match failed, the key holds a newer object whose own event records it.
+_CHANGED_CODES = ("PreconditionFailed", "412")
+# Permanent: the object exists, but no retry will ever let the function read it.
+_UNREADABLE = {
+    "InvalidObjectState": (
+        "the object is archived ({storage_class}): restore it, or copy it to a readable "
+        "storage class, to classify it"
+    ),
+    "InvalidRequest": (
+        "the object cannot be read as stored: {message} (for example encrypted with a "
+        "customer-provided key, SSE-C, which the function never has)"
+    ),
+    "InvalidArgument": "S3 refuses to read the object: {message}",
+    "AccessDenied": (
+        "access denied: the function may not read this object (a bucket policy, object "
+        "ownership, or the KMS key it is encrypted with): {message}"
+    ),
+    "KMS.DisabledException": "the KMS key that encrypts the object is disabled: {message}",
+    "KMS.KMSInvalidStateException": "the object's KMS key cannot be used: {message}",
+    "KMS.NotFoundException": "the KMS key that encrypts the object no longer exists: {message}",
+}
 # What PutObjectTagging answers when the tag set itself is unacceptable (a value outside S3's
 # pattern, more than 10 tags, a malformed set): the same request would fail on every retry.
 _REJECTED_TAGS_CODES = ("InvalidTag", "BadRequest", "MalformedXML")
@@ -43,14 +65,32 @@ class ObjectData:
     size: int
 
 
-def client(service: str) -> Any:
+@dataclass(frozen=True)
+class RetryPolicy:
+    """botocore's retry mode and attempts, and the socket timeouts, for every client."""
+
+    mode: str = "standard"
+    max_attempts: int = 5
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+
+    def config(self) -> Config:
+        return Config(
+            retries={"mode": self.mode, "max_attempts": self.max_attempts},
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_pool_connections=32,
+        )
+
+
+def client(service: str, policy: RetryPolicy | None = None) -> Any:
     """A boto3 client with the function's retry policy."""
-    return boto3.client(service, config=_CLIENT_CONFIG)
+    return boto3.client(service, config=(policy or RetryPolicy()).config())
 
 
-def resource(service: str) -> Any:
+def resource(service: str, policy: RetryPolicy | None = None) -> Any:
     """A boto3 resource with the function's retry policy."""
-    return boto3.resource(service, config=_CLIENT_CONFIG)
+    return boto3.resource(service, config=(policy or RetryPolicy()).config())
 
 
 class S3Objects:
@@ -59,17 +99,16 @@ class S3Objects:
     def __init__(self, s3: Any) -> None:
         self._s3 = s3
 
-    def get(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> ObjectData:
-        """GET an object; rejects it from ContentLength before reading an oversized body."""
+    def get(self, bucket: str, key: str, expected_etag: str | None, max_bytes: int) -> ObjectData:
+        """GET the key's current object, if it is still `expected_etag`; rejects it from
+        ContentLength before reading an oversized body."""
         args: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            args["VersionId"] = version_id
+        if expected_etag:
+            args["IfMatch"] = f'"{expected_etag}"'
         try:
             response = self._s3.get_object(**args)
         except ClientError as error:
-            if _code(error) in _MISSING_OBJECT_CODES:
-                raise ObjectGoneError(f"s3://{bucket}/{key} no longer exists") from None
-            raise
+            raise _read_error(error, f"s3://{bucket}/{key}") from None
         size = int(response.get("ContentLength", 0))
         body = response["Body"]
         if size > max_bytes:
@@ -85,11 +124,26 @@ class S3Objects:
             size=len(data),
         )
 
+    def current_etag(self, bucket: str, key: str) -> str | None:
+        """The etag of the key's current object; None if it has none (or a delete marker)."""
+        try:
+            response = self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _GONE_CODES:
+                return None
+            raise
+        return str(response.get("ETag", "")).strip('"') or None
+
     def get_tags(self, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:
         args: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version_id:
             args["VersionId"] = version_id
-        return list(self._s3.get_object_tagging(**args).get("TagSet", []))
+        try:
+            return list(self._s3.get_object_tagging(**args).get("TagSet", []))
+        except ClientError as error:
+            if _code(error) in _GONE_CODES:
+                raise ObjectGoneError(f"s3://{bucket}/{key} no longer exists") from None
+            raise
 
     def put_tags(
         self, bucket: str, key: str, version_id: str | None, tags: list[dict[str, str]]
@@ -101,6 +155,8 @@ class S3Objects:
             self._s3.put_object_tagging(**args)
         except ClientError as error:
             code = _code(error)
+            if code in _GONE_CODES:
+                raise ObjectGoneError(f"s3://{bucket}/{key} no longer exists") from None
             if code in _REJECTED_TAGS_CODES:
                 message = " ".join(str(error.response.get("Error", {}).get("Message", "")).split())
                 raise TagsRejectedError(f"{code}: {message}"[:_MAX_REASON_CHARS]) from None
@@ -121,7 +177,11 @@ class DynamoResults:
         return dict(item) if item else None
 
     def put(self, item: dict[str, Any]) -> bool:
-        """Write unless the table holds a newer event, or this very result; False if not."""
+        """Write unless the table holds a newer event, or this very result; False if not.
+
+        If the condition fails because an earlier attempt of this same write took effect
+        (its answer was lost and botocore retried), the write counts as done.
+        """
         try:
             self._table.put_item(
                 Item=item,
@@ -133,6 +193,52 @@ class DynamoResults:
                 ExpressionAttributeValues={
                     ":order": item[ORDER_ATTRIBUTE],
                     ":model": item["model_version"],
+                    ":etag": item.get("etag", ""),
+                },
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                current = self.get(str(item["bucket"]), str(item["key"]))
+                return current == item
+            raise
+        return True
+
+    def advance(self, item: dict[str, Any], order: str) -> bool:
+        """Move an item's event order forward (a duplicate of a newer event), nothing else."""
+        try:
+            self._table.update_item(
+                Key={TABLE_PARTITION_KEY: item[TABLE_PARTITION_KEY]},
+                UpdateExpression="SET #order = :order",
+                ConditionExpression=(
+                    "attribute_exists(#pk) AND #order < :order AND #order = :was AND "
+                    "model_version = :model AND etag = :etag"
+                ),
+                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY, "#order": ORDER_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":order": order,
+                    ":was": item[ORDER_ATTRIBUTE],
+                    ":model": item.get("model_version", ""),
+                    ":etag": item.get("etag", ""),
+                },
+            )
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_tags(self, item: dict[str, Any], state: str) -> bool:
+        """Set the item's `tags` (what happened to its tags), if it is still this result."""
+        try:
+            self._table.update_item(
+                Key={TABLE_PARTITION_KEY: item[TABLE_PARTITION_KEY]},
+                UpdateExpression="SET #tags = :state",
+                ConditionExpression="#order = :order AND model_version = :model AND etag = :etag",
+                ExpressionAttributeNames={"#order": ORDER_ATTRIBUTE, "#tags": "tags"},
+                ExpressionAttributeValues={
+                    ":state": state,
+                    ":order": item[ORDER_ATTRIBUTE],
+                    ":model": item.get("model_version", ""),
                     ":etag": item.get("etag", ""),
                 },
             )
@@ -195,7 +301,7 @@ class S3Artifacts:
         try:
             response = self._s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
         except ClientError as error:
-            if _code(error) in _MISSING_OBJECT_CODES:
+            if _code(error) in _GONE_CODES:
                 raise ModelUnavailableError(f"model artifact {uri} does not exist") from None
             raise
         return bytes(response["Body"].read())
@@ -203,3 +309,21 @@ class S3Artifacts:
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _read_error(error: ClientError, where: str) -> Exception:
+    """What a failed GetObject means for the core: gone, changed, unreadable, or transient."""
+    code = _code(error)
+    details = error.response.get("Error", {})
+    if code in _GONE_CODES:
+        return ObjectGoneError(f"{where} no longer exists")
+    if code in _CHANGED_CODES:
+        return ObjectChangedError(f"{where} was replaced since the event")
+    template = _UNREADABLE.get(code)
+    if template is None:
+        transient: Exception = error  # retried, or a deployment fault for the DLQ and its alarm
+        return transient
+    message = " ".join(str(details.get("Message", "")).split()).rstrip(".") or code
+    storage_class = details.get("StorageClass") or "an archive storage class"
+    reason = template.format(message=message, storage_class=storage_class)
+    return RejectedImageError(reason[:_MAX_REASON_CHARS])

@@ -1,10 +1,23 @@
 """The core: one object event in, one outcome out. The failure policy is decided here.
 
-permanent (bad image)        -> REJECTED item, acknowledged
+permanent (bad image, an object S3 will never let us read)
+                             -> REJECTED item, acknowledged
 tags S3 will not store       -> CLASSIFIED item, `tags` says why they were skipped; acknowledged
+gone (deleted since the event)              -> nothing written, acknowledged
+changed (overwritten since the event), stale, duplicate
+                             -> nothing written, acknowledged (the newer event records it)
 transient (anything raised)  -> the caller reports the record failed; the queue retries, then DLQ
-duplicate / stale            -> nothing written, acknowledged
 noise                        -> handled by events.parse_body (no events)
+
+Ordering, so that any interleaving of retries, duplicates and races ends with the table and
+the tags describing each key's current object (docs/architecture.md, "Faults"):
+- the GET reads the key's current object, on condition that it is still the event's
+  (If-Match on the event's etag): a late event never records an object it did not announce;
+- the item is written first (conditional on the event order), the tags after, and the item
+  is read again: if a newer result landed meanwhile, the tags are made to match it. So the
+  last tag write always follows the last item write;
+- a duplicate with a newer event order advances the item's order, so that an older delete
+  cannot remove it, and re-applies the tags (its first delivery may have died before them).
 
 Adapters come in as arguments (ports below), so this module has no AWS dependency.
 """
@@ -14,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -28,11 +41,11 @@ from .results import (
     Decision,
     ObjectFacts,
     classified_item,
-    colour_tags,
     decide,
     merge_tags,
-    our_tags,
     rejected_item,
+    same_result,
+    tags_of_item,
     tags_problem,
 )
 
@@ -47,14 +60,26 @@ class TagsRejectedError(ValueError):
         self.reason = reason
 
 
+class ObjectChangedError(Exception):
+    """The object is no longer the one the event announced (a newer write replaced it)."""
+
+
+class TagSyncError(RuntimeError):
+    """Newer results kept landing while the tags were being matched to them: retry later."""
+
+
 class ObjectReader(Protocol):
     """Reads image bytes and reads/writes object tags.
 
+    `get` reads the key's current object; with `expected_etag` it raises `ObjectChangedError`
+    if that is not the object's etag. `current_etag` is None when the key has no object.
     `put_tags` raises `TagsRejectedError` when S3 refuses the tags themselves, and anything
     else for faults worth a retry.
     """
 
-    def get(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any: ...
+    def get(self, bucket: str, key: str, expected_etag: str | None, max_bytes: int) -> Any: ...
+
+    def current_etag(self, bucket: str, key: str) -> str | None: ...
 
     def get_tags(self, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]: ...
 
@@ -71,6 +96,10 @@ class ResultStore(Protocol):
     def put(self, item: dict[str, Any]) -> bool: ...
 
     def delete(self, bucket: str, key: str, order: str) -> bool: ...
+
+    def advance(self, item: dict[str, Any], order: str) -> bool: ...
+
+    def record_tags(self, item: dict[str, Any], state: str) -> bool: ...
 
 
 class Outcome(StrEnum):
@@ -115,8 +144,18 @@ class Classifier:
         """Apply one event; raises for anything transient so the record is retried."""
         started = time.perf_counter()
         if event.kind is EventKind.REMOVED:
-            deleted = self.results.delete(event.bucket, event.key, event.order)
-            return Result(Outcome.REMOVED if deleted else Outcome.STALE, event.bucket, event.key)
+            current = (
+                self.objects.current_etag(event.bucket, event.key)
+                if event.removes_version
+                else None
+            )
+            if current is None:
+                deleted = self.results.delete(event.bucket, event.key, event.order)
+                return Result(
+                    Outcome.REMOVED if deleted else Outcome.STALE, event.bucket, event.key
+                )
+            # One version went and the key still has a current one: that one is recorded.
+            event = replace(event, kind=EventKind.CREATED, etag=current)
 
         model = self.current_model()
         existing = self.results.get(event.bucket, event.key)
@@ -129,29 +168,32 @@ class Classifier:
             model_version=model.version,
             reclassify=reclassify,
         )
-        if decision is not Decision.PROCEED:
-            outcome = Outcome.DUPLICATE if decision is Decision.DUPLICATE else Outcome.STALE
-            return Result(outcome, event.bucket, event.key)
+        if decision is Decision.STALE:
+            return Result(Outcome.STALE, event.bucket, event.key)
+        if decision is Decision.DUPLICATE:
+            assert existing is not None
+            if not reclassify and str(existing.get(ORDER_ATTRIBUTE, "")) < order:
+                self.results.advance(existing, order)
+            self._sync_tags(existing)
+            return Result(Outcome.DUPLICATE, event.bucket, event.key)
 
+        expected_etag = (
+            str(existing.get("etag") or "") or None if reclassify and existing else (event.etag)
+        )
         facts = ObjectFacts(
             event.bucket, event.key, event.etag, event.version_id, event.size, order
         )
         try:
             check_size(event.size, self.limits)
-            data = self.objects.get(
-                event.bucket, event.key, event.version_id, self.limits.max_bytes
-            )
+            data = self.objects.get(event.bucket, event.key, expected_etag, self.limits.max_bytes)
             facts = ObjectFacts(
-                event.bucket,
-                event.key,
-                data.etag,
-                data.version_id or event.version_id,
-                data.size,
-                order,
+                event.bucket, event.key, data.etag, data.version_id, data.size, order
             )
             prepared = prepare_image(data.body, model.spec, self.limits)
             classification = model.classify(prepared.array, self.top_k)
             colours = dominant_colours(prepared.thumbnail)
+        except ObjectChangedError:
+            return Result(Outcome.STALE, event.bucket, event.key)
         except self.gone_errors:
             return Result(Outcome.GONE, event.bucket, event.key)
         except RejectedImageError as error:
@@ -159,18 +201,14 @@ class Classifier:
             item = rejected_item(
                 facts, reason=error.reason, model_version=model.version, latency_ms=latency_ms
             )
-            written = self.results.put(item)
-            outcome = Outcome.REJECTED if written else Outcome.STALE
+            if not self.results.put(item):
+                return Result(Outcome.STALE, event.bucket, event.key)
+            self._sync_tags(item)  # an earlier result's tags must not outlive it
             return Result(
-                outcome, event.bucket, event.key, reason=error.reason, latency_ms=latency_ms
-            )
+                Outcome.REJECTED, event.bucket, event.key, reason=error.reason,
+                latency_ms=latency_ms,
+            )  # fmt: skip
 
-        # Tags before the item: if tagging fails transiently, the retry finds no item and
-        # does the whole job again, so a recorded result always has its tags.
-        ours = our_tags(classification.best, model.version)
-        if self.colour_tags:
-            ours.update(colour_tags(colours))
-        tag_state = self._tag(facts, ours)
         latency_ms = (time.perf_counter() - started) * 1000
         item = classified_item(
             facts,
@@ -179,12 +217,24 @@ class Classifier:
             width=prepared.width,
             height=prepared.height,
             latency_ms=latency_ms,
-            tags=tag_state,
+            tags="applied",
             colours=colours,
             index_shards=self.index_shards,
         )
+        plan = self._plan_tags(facts, item)
+        item["tags"] = plan.state
+        # The item first, then its tags: a stale result never touches the tags.
         if not self.results.put(item):
             return Result(Outcome.STALE, event.bucket, event.key)
+        if plan.tags is not None:
+            try:
+                self.objects.put_tags(facts.bucket, facts.key, facts.version_id, plan.tags)
+            except TagsRejectedError as error:
+                # Rare: S3 refused what tags_problem allowed. The item says so.
+                state = _tags_skipped(facts, f"S3 rejected the tags ({error.reason})")
+                if self.results.record_tags(item, state):
+                    item = {**item, "tags": state}
+        self._confirm(item)
         best = classification.best
         return Result(
             Outcome.CLASSIFIED,
@@ -195,22 +245,65 @@ class Classifier:
             latency_ms=latency_ms,
         )
 
-    def _tag(self, facts: ObjectFacts, ours: dict[str, str]) -> str:
-        if not self.tagging_enabled:
-            return "disabled"
+    def _plan_tags(self, facts: ObjectFacts, item: dict[str, Any]) -> TagPlan:
+        """The tag set to write after the item (None: leave the tags) and the item's `tags`."""
+        ours = tags_of_item(item, colour_tags=self.colour_tags)
+        if not self.tagging_enabled or ours is None:
+            return TagPlan(None, "disabled")
         # A tag S3 refuses would be refused on every retry, and the image would end in the DLQ
         # although it was classified; so such tags are skipped and the item says why.
         problem = tags_problem(ours)
         if problem:
-            return _tags_skipped(facts, problem)
+            return TagPlan(None, _tags_skipped(facts, problem))
         existing = self.objects.get_tags(facts.bucket, facts.key, facts.version_id)
         merged, state = merge_tags(existing, ours)
-        if merged is not None:
-            try:
-                self.objects.put_tags(facts.bucket, facts.key, facts.version_id, merged)
-            except TagsRejectedError as error:
-                return _tags_skipped(facts, f"S3 rejected the tags ({error.reason})")
-        return state
+        return TagPlan(merged, state)
+
+    def _confirm(self, item: dict[str, Any]) -> None:
+        """After tagging: if a newer result replaced `item` meanwhile, match the tags to it."""
+        if not self.tagging_enabled:
+            return
+        current = self.results.get(str(item["bucket"]), str(item["key"]))
+        if current is not None and not same_result(current, item):
+            self._sync_tags(current)
+
+    def _sync_tags(self, item: dict[str, Any]) -> None:
+        """Make the object's imgclf tags say what `item` says, until the item stops changing."""
+        if not self.tagging_enabled:
+            return
+        bucket, key = str(item["bucket"]), str(item["key"])
+        for _ in range(TAG_SYNC_ROUNDS):
+            wanted = tags_of_item(item, colour_tags=self.colour_tags)
+            if wanted is not None:
+                version = item.get("version_id")
+                try:
+                    existing = self.objects.get_tags(bucket, key, version)
+                except self.gone_errors:
+                    return  # the version is gone: no tags to keep right
+                merged, _ = merge_tags(existing, wanted)
+                if merged is not None:
+                    try:
+                        self.objects.put_tags(bucket, key, version, merged)
+                    except TagsRejectedError:
+                        return  # the item already says the tags were skipped
+                    except self.gone_errors:
+                        return
+            current = self.results.get(bucket, key)
+            if current is None or same_result(current, item):
+                return
+            item = current
+        raise TagSyncError(f"s3://{bucket}/{key}: results kept changing while tagging")
+
+
+TAG_SYNC_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    """The tag set to put after the item write (None: none) and what the item records."""
+
+    tags: list[dict[str, str]] | None
+    state: str
 
 
 def _tags_skipped(facts: ObjectFacts, reason: str) -> str:

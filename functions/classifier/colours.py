@@ -16,7 +16,7 @@ same pixels always give the same colours.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -384,4 +384,9 @@ def _merged(
 
 def tag_value(colours: Sequence[DominantColour]) -> str:
     """The `imgclf:colours` tag: the names, space-separated; a name's own spaces become '-'."""
-    return " ".join(colour.name.replace(" ", "-") for colour in colours)
+    return names_tag_value(colour.name for colour in colours)
+
+
+def names_tag_value(names: Iterable[str]) -> str:
+    """`tag_value` from the colours' names alone (as a result item stores them)."""
+    return " ".join(name.replace(" ", "-") for name in names)

@@ -44,6 +44,15 @@ class ObjectEvent:
     sequencer: str | None = None
 
     @property
+    def removes_version(self) -> bool:
+        """A versioned bucket lost one version (not a delete marker): the key may live on."""
+        return (
+            self.kind is EventKind.REMOVED
+            and self.version_id is not None
+            and self.event_name == "ObjectRemoved:Delete"
+        )
+
+    @property
     def order(self) -> str:
         """`<eventTime>#<sequencer left-padded>`: S3's sequencer orders events of one key
         (compared as hex numbers, hence the padding); moto sends none, so time comes first."""

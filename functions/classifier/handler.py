@@ -23,7 +23,14 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .adapters import DynamoResults, ObjectGoneError, S3Artifacts, S3Objects, SsmModelPointer
+from .adapters import (
+    DynamoResults,
+    ObjectGoneError,
+    RetryPolicy,
+    S3Artifacts,
+    S3Objects,
+    SsmModelPointer,
+)
 from .adapters import client as aws_client
 from .adapters import resource as aws_resource
 from .classify import Classifier, Outcome, Result
@@ -51,16 +58,17 @@ class Runtime:
 def runtime() -> Runtime:
     """The composition root: settings, boto3 adapters and the model store, once per process."""
     settings = Settings.from_env()
-    s3 = aws_client("s3")
+    policy = RetryPolicy(mode=settings.retry_mode, max_attempts=settings.max_attempts)
+    s3 = aws_client("s3", policy)
     models = ModelStore(
-        read_pointer=SsmModelPointer(aws_client("ssm"), settings.model_pointer_parameter),
+        read_pointer=SsmModelPointer(aws_client("ssm", policy), settings.model_pointer_parameter),
         fetch_artifact=S3Artifacts(s3),
         cache_dir=Path(settings.model_cache_dir),
         refresh_seconds=settings.model_refresh_seconds,
     )
     classifier = Classifier(
         objects=S3Objects(s3),
-        results=DynamoResults(aws_resource("dynamodb"), settings.results_table),
+        results=DynamoResults(aws_resource("dynamodb", policy), settings.results_table),
         current_model=models.current,
         limits=ImageLimits(
             max_bytes=settings.max_image_bytes,
@@ -81,14 +89,27 @@ def reset_runtime() -> None:
     runtime.cache_clear()
 
 
+# A record is not started with less than this share of the invocation's time left: past the
+# function timeout Lambda stops the function and the whole batch comes back, so the records
+# it cannot finish are failed on their own instead (partial batch response), and retried.
+TIME_RESERVE_SHARE = 0.2
+
+
+class OutOfTimeError(TimeoutError):
+    """Too little of the invocation's time is left to start this record."""
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process one SQS batch; failed records come back in `batchItemFailures`."""
     classifier = runtime().classifier
     outcomes: list[Result] = []
     lock = threading.Lock()
+    reserve_ms = context.get_remaining_time_in_millis() * TIME_RESERVE_SHARE
 
     def handle_record(record: SQSRecord) -> None:
+        if context.get_remaining_time_in_millis() < reserve_ms:
+            raise OutOfTimeError("left for the next invocation: too little time remains")
         for object_event in parse_body(record.body):
             result = classifier.handle(object_event)
             logger.info(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from .colours import DominantColour, tag_value
+from .colours import DominantColour, names_tag_value, tag_value
 from .contracts import (
     COLOUR_SHARD_ATTRIBUTE,
     DEFAULT_INDEX_SHARDS,
@@ -168,6 +168,34 @@ def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
 def colour_tags(colours: Sequence[DominantColour]) -> dict[str, str]:
     """The optional `imgclf:colours` tag (COLOUR_TAGS): the names, space-separated."""
     return {TAG_COLOURS: tag_value(colours)} if colours else {}
+
+
+# What makes two items the same result: one event order, one object, one model's verdict.
+_RESULT_IDENTITY = (ORDER_ATTRIBUTE, "etag", "model_version", "status", "label")
+
+
+def same_result(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two items record the same result (the table's copy may be read back later)."""
+    return all(a.get(name) == b.get(name) for name in _RESULT_IDENTITY)
+
+
+def tags_of_item(item: Mapping[str, Any], *, colour_tags: bool = False) -> dict[str, str] | None:
+    """Our tags as an item says they should be: a CLASSIFIED item's label, confidence and
+    model (and colours); none of ours for a REJECTED one. None: the item says its tags were
+    skipped or tagging is disabled, so the object's tags are left alone."""
+    if item.get("status") != Status.CLASSIFIED.value:
+        return {}
+    if item.get("tags") != "applied":
+        return None
+    tags = {
+        TAG_LABEL: str(item["label"]),
+        TAG_CONFIDENCE: f"{float(item['confidence']):.4f}",
+        TAG_MODEL: str(item["model_version"]),
+    }
+    colours = item.get("colours") or []
+    if colour_tags and colours:
+        tags[TAG_COLOURS] = names_tag_value(str(colour["name"]) for colour in colours)
+    return tags
 
 
 def tags_problem(ours: Mapping[str, str]) -> str | None:

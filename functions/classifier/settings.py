@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .contracts import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
 
+RETRY_MODES = ("standard", "adaptive", "legacy")  # botocore's
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 
 
@@ -23,7 +24,8 @@ class Settings:
     RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGGING_ENABLED, MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS,
     COLOUR_TAGS (the imgclf:colours tag, default off), INDEX_SHARDS (write shards of the
-    by_colour index, 1..MAX_INDEX_SHARDS, default 4).
+    by_colour index, 1..MAX_INDEX_SHARDS, default 4), RETRY_MODE (botocore's `standard`,
+    the default, or `adaptive`; chosen by bench/soak.py) and MAX_ATTEMPTS (default 5).
     """
 
     results_table: str
@@ -37,6 +39,8 @@ class Settings:
     model_refresh_seconds: float = 60.0
     colour_tags: bool = False
     index_shards: int = DEFAULT_INDEX_SHARDS
+    retry_mode: str = "standard"
+    max_attempts: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +89,11 @@ class Settings:
         )
         if not allowed:
             raise SettingsError("ALLOWED_FORMATS must name at least one format")
+        retry_mode = env.get("RETRY_MODE", "").strip().lower() or cls.retry_mode
+        if retry_mode not in RETRY_MODES:
+            raise SettingsError(
+                f"RETRY_MODE must be one of {', '.join(RETRY_MODES)}, got {env['RETRY_MODE']!r}"
+            )
         return cls(
             results_table=required("RESULTS_TABLE"),
             model_pointer_parameter=required("MODEL_POINTER_PARAMETER"),
@@ -100,4 +109,6 @@ class Settings:
             ),
             colour_tags=flag("COLOUR_TAGS", cls.colour_tags),
             index_shards=int(shards) if shards else cls.index_shards,
+            retry_mode=retry_mode,
+            max_attempts=int(number("MAX_ATTEMPTS", cls.max_attempts)),
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 from PIL import Image
@@ -30,6 +31,7 @@ from classifier.contracts import (
 from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
+from infra.local.faults import FaultInjector, FaultPlan
 from infra.resources import StackOutputs
 from tests.fixtures.events import (
     FakeLambdaContext,
@@ -143,15 +145,30 @@ def test_out_of_order_events_keep_the_newest_result(aws: SimpleNamespace) -> Non
     assert recorded is not None and recorded["label"] == "blue" and recorded["etag"] == new["etag"]
 
 
-def test_one_failing_record_does_not_fail_the_batch(aws: SimpleNamespace) -> None:
+def test_one_failing_record_does_not_fail_the_batch(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given S3 answering InternalError to every GET under flaky/ (through botocore's retries,
+    # here a single attempt), and a bucket that no longer exists
+    monkeypatch.setenv("MAX_ATTEMPTS", "1")
+    handler.reset_runtime()
+    injector = FaultInjector(FaultPlan.from_dict({"calls": [
+        {"service": "s3", "operation": "GetObject", "key_prefix": "flaky/", "internal_error": 1},
+    ]}))  # fmt: skip
+    injector.install(boto3._get_default_session().events)
     good = s3_body(s3_record("images", "g.png", **put(aws, "g.png", png(COLOURS["green"]))))
+    flaky = s3_body(s3_record("images", "flaky/f.png", **put(aws, "flaky/f.png", png((0, 0, 0)))))
     missing_bucket = s3_body(s3_record("no-such-bucket", "x.png"))
-    event = sqs_event(good, missing_bucket, s3_test_event_body(), "garbage")
+    event = sqs_event(good, flaky, missing_bucket, s3_test_event_body(), "garbage")
+    # When the batch is handled
     response = handler.lambda_handler(event, FakeLambdaContext())
+    # Then only the transient fault and the malformed message are failed; the rest acknowledged
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     ids = [r["messageId"] for r in event["Records"]]
-    assert failed == {ids[1], ids[3]}  # transient fault + malformed; test event acknowledged
+    assert failed == {ids[1], ids[4]}
+    assert injector.counts()["internal_error"] >= 1
     assert item(aws, "g.png")["label"] == "green"  # type: ignore[index]
+    assert item(aws, "flaky/f.png") is None
 
 
 def test_user_tags_are_merged_not_replaced(aws: SimpleNamespace) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from classifier.classify import Classifier, Outcome, TagsRejectedError
+from classifier.classify import Classifier, ObjectChangedError, Outcome, TagsRejectedError
 from classifier.contracts import sharded_value
 from classifier.events import EventKind, ObjectEvent
 from classifier.imaging import ImageLimits
@@ -35,15 +35,21 @@ class MemoryObjects:
         self.tag_writes = 0
         self.failure: Exception | None = None
         self.tag_failure: Exception | None = None
+        self.before_put_tags: Any = None  # a race to run just before a tag write
 
-    def get(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> Any:
+    def get(self, bucket: str, key: str, expected_etag: str | None, max_bytes: int) -> Any:
         self.gets += 1
         if self.failure:
             raise self.failure
         if key not in self.objects:
             raise LookupError(key)
         body, etag = self.objects[key]
+        if expected_etag is not None and etag != expected_etag:
+            raise ObjectChangedError(key)
         return SimpleNamespace(body=body, etag=etag, version_id=None, size=len(body))
+
+    def current_etag(self, bucket: str, key: str) -> str | None:
+        return self.objects[key][1] if key in self.objects else None
 
     def get_tags(self, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:
         return list(self.tags.get(key, []))
@@ -53,6 +59,9 @@ class MemoryObjects:
     ) -> None:
         if self.tag_failure:
             raise self.tag_failure
+        if self.before_put_tags is not None:
+            race, self.before_put_tags = self.before_put_tags, None
+            race()
         self.tag_writes += 1
         self.tags[key] = tags
 
@@ -69,10 +78,29 @@ class MemoryResults:
 
     def put(self, item: dict[str, Any]) -> bool:
         existing = self.items.get(item["key"])
-        if existing and existing["event_order"] > item["event_order"]:
-            return False
+        if existing and (
+            existing["event_order"] > item["event_order"]
+            or existing["event_order"] == item["event_order"]
+            and (existing["model_version"], existing.get("etag"))
+            == (item["model_version"], item.get("etag"))
+        ):
+            return existing == item
         self.puts += 1
-        self.items[item["key"]] = item
+        self.items[item["key"]] = dict(item)
+        return True
+
+    def record_tags(self, item: dict[str, Any], state: str) -> bool:
+        existing = self.items.get(item["key"])
+        if existing is None or existing["event_order"] != item["event_order"]:
+            return False
+        existing["tags"] = state
+        return True
+
+    def advance(self, item: dict[str, Any], order: str) -> bool:
+        existing = self.items.get(item["key"])
+        if existing is None or existing["event_order"] >= order:
+            return False
+        existing["event_order"] = order
         return True
 
     def delete(self, bucket: str, key: str, order: str) -> bool:
@@ -170,7 +198,7 @@ def test_object_deleted_before_processing_is_acknowledged_without_a_write(
     assert world.results.items == {}
 
 
-@pytest.mark.parametrize("where", ["get", "tags", "model"])
+@pytest.mark.parametrize("where", ["get", "model"])
 def test_transient_faults_propagate_so_the_record_is_retried(
     world: SimpleNamespace, where: str
 ) -> None:
@@ -178,8 +206,6 @@ def test_transient_faults_propagate_so_the_record_is_retried(
     fault = ConnectionError("503 Slow Down")
     if where == "get":
         world.objects.failure = fault
-    elif where == "tags":
-        world.objects.tag_failure = fault
     else:
 
         def no_model() -> LoadedModel:
@@ -264,12 +290,102 @@ def test_tags_s3_rejects_are_recorded_as_skipped_and_the_record_acknowledged(
     ]
 
 
-def test_throttled_tagging_still_raises_so_the_record_is_retried(world: SimpleNamespace) -> None:
+def test_throttled_tagging_raises_and_the_retry_applies_the_tags(world: SimpleNamespace) -> None:
+    # Given tagging that fails transiently once the item is written
     world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
     world.objects.tag_failure = TimeoutError("SlowDown: Please reduce your request rate")
+    # When the record is handled, the fault propagates (the record is retried)
     with pytest.raises(TimeoutError):
         world.classifier.handle(created("a.png"))
-    assert world.results.items == {}
+    assert world.results.items["a.png"]["label"] == "green"
+    # Then the retry is a duplicate that needs no GET, and it applies the missing tags
+    world.objects.tag_failure = None
+    gets = world.objects.gets
+    assert world.classifier.handle(created("a.png")).outcome is Outcome.DUPLICATE
+    assert world.objects.gets == gets
+    assert {t["Key"]: t["Value"] for t in world.objects.tags["a.png"]}["imgclf:label"] == "green"
+
+
+def test_an_event_for_an_object_since_replaced_records_nothing(world: SimpleNamespace) -> None:
+    # Given an event for etag e1 that arrives after the key was overwritten (now e2)
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e2")
+    # When the late event is handled
+    result = world.classifier.handle(created("a.png", etag="e1", time="T1"))
+    # Then it records nothing and touches no tags: the newer event will record e2
+    assert result.outcome is Outcome.STALE
+    assert world.results.items == {} and world.objects.tag_writes == 0
+
+
+def test_a_result_that_lands_while_tagging_wins_the_tags(world: SimpleNamespace) -> None:
+    # Given an older event whose result is written, and a newer result for the same key
+    # that lands (item and tags) just before the older one writes its tags
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+
+    def newer_result_lands() -> None:
+        world.objects.objects["a.png"] = (png((220, 30, 30)), "e2")
+        newer = Classifier(
+            objects=world.objects, results=world.results,
+            current_model=lambda: world.model, limits=ImageLimits(),
+        )  # fmt: skip
+        assert newer.handle(created("a.png", etag="e2", time="T2")).outcome is Outcome.CLASSIFIED
+
+    world.objects.before_put_tags = newer_result_lands
+    # When the older event finishes after it
+    world.classifier.handle(created("a.png", etag="e1", time="T1"))
+    # Then the table and the tags both describe the newer object
+    item = world.results.items["a.png"]
+    tags = {t["Key"]: t["Value"] for t in world.objects.tags["a.png"]}
+    assert (item["etag"], item["label"]) == ("e2", "red")
+    assert tags["imgclf:label"] == "red"
+
+
+def test_a_newer_duplicate_advances_the_order_so_an_older_delete_keeps_the_item(
+    world: SimpleNamespace,
+) -> None:
+    # Given an item recorded by the event at T1, and the same bytes uploaded again at T3
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png", time="T1"))
+    assert world.classifier.handle(created("a.png", time="T3")).outcome is Outcome.DUPLICATE
+    # When the delete at T2, between them, arrives late
+    removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T2")
+    # Then it is stale: the object uploaded at T3 keeps its result
+    assert world.classifier.handle(removed).outcome is Outcome.STALE
+    assert world.results.items["a.png"]["event_order"] == created("a.png", time="T3").order
+
+
+def test_removing_one_version_of_a_key_that_lives_on_keeps_its_result(
+    world: SimpleNamespace,
+) -> None:
+    # Given a versioned key whose older version is deleted while the current one remains
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e2")
+    world.classifier.handle(created("a.png", etag="e2", time="T1"))
+    removed = ObjectEvent(
+        EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T2", version_id="v-old"
+    )
+    # When the removal is handled, the key is recorded again instead of deleted
+    assert world.classifier.handle(removed).outcome is Outcome.DUPLICATE
+    assert world.results.items["a.png"]["etag"] == "e2"
+    # And a delete marker (the key is gone) still deletes the result
+    del world.objects.objects["a.png"]
+    marker = ObjectEvent(
+        EventKind.REMOVED, "images", "a.png", "ObjectRemoved:DeleteMarkerCreated", "T3",
+        version_id="v-marker",
+    )  # fmt: skip
+    assert world.classifier.handle(marker).outcome is Outcome.REMOVED
+    assert "a.png" not in world.results.items
+
+
+def test_a_rejected_result_removes_tags_an_earlier_result_left(world: SimpleNamespace) -> None:
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png", time="T1"))
+    world.objects.objects["a.png"] = (b"not an image", "e2")
+    world.objects.tags["a.png"] = [
+        *world.objects.tags["a.png"], {"Key": "owner", "Value": "ana"},
+    ]  # fmt: skip
+    assert world.classifier.handle(created("a.png", etag="e2", time="T2")).outcome is (
+        Outcome.REJECTED
+    )
+    assert world.objects.tags["a.png"] == [{"Key": "owner", "Value": "ana"}]
 
 
 def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
