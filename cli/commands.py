@@ -43,6 +43,7 @@ def local(args: argparse.Namespace) -> int:
         visibility_timeout=args.visibility_timeout,
         seed=args.seed,
         verbose=args.verbose,
+        faults_file=args.faults,
     )
 
 

@@ -9,6 +9,7 @@ from types import FrameType
 
 from classifier.contracts import MODELS_PREFIX
 from infra.local.environment import LocalEnvironment
+from infra.local.faults import FaultPlan, FaultPlanError
 from infra.local.poller import BatchOutcome
 from infra.local.server import is_answering
 from infra.local.state import imgclf_home, process_alive, read_state
@@ -61,8 +62,26 @@ def ensure_not_running() -> None:
         )
 
 
-def up(*, workers: int | None, visibility_timeout: int | None, seed: bool, verbose: bool) -> int:
+def load_fault_plan(path: Path | None) -> FaultPlan | None:
+    """The plan `--faults FILE` names, or None; a bad file is a one-line CliError."""
+    if path is None:
+        return None
+    try:
+        return FaultPlan.load(path)
+    except FaultPlanError as error:
+        raise CliError(str(error)) from None
+
+
+def up(
+    *,
+    workers: int | None,
+    visibility_timeout: int | None,
+    seed: bool,
+    verbose: bool,
+    faults_file: Path | None = None,
+) -> int:
     """Run until Ctrl-C (or SIGTERM); state lives only while it runs."""
+    plan = load_fault_plan(faults_file)
     ensure_not_running()
     lock = threading.Lock()
 
@@ -81,6 +100,7 @@ def up(*, workers: int | None, visibility_timeout: int | None, seed: bool, verbo
         visibility_timeout_seconds=visibility_timeout,
         quiet_function=not verbose,
         on_batch=report,
+        faults=plan,
     )
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
@@ -101,6 +121,8 @@ def up(*, workers: int | None, visibility_timeout: int | None, seed: bool, verbo
         stdout.print(f"  queue / DLQ    {resources.queue_url} / {resources.dead_letter_queue_url}")
         stdout.print(f"  workers        {environment.workers}")
         stdout.print(f"  live model     {live or 'none (imgclf --env local train --promote)'}")
+        if plan is not None:
+            stdout.print(f"  [yellow]faults         {faults_file} (seed {plan.seed})[/]")
         stdout.print(
             "  try            aws --endpoint-url "
             f"{environment.endpoint_url} s3 cp cat.jpg s3://{resources.images_bucket}/"
@@ -119,4 +141,8 @@ def up(*, workers: int | None, visibility_timeout: int | None, seed: bool, verbo
             f"stopped: {stats['invocations']} invocations, {stats['succeeded']} records done, "
             f"{stats['failed']} retried"
         )
+    if environment.injector is not None and plan is not None:
+        injected = environment.injector.counts()
+        shown = ", ".join(f"{kind} {count}" for kind, count in sorted(injected.items()))
+        stdout.print(f"faults injected: {shown or 'none'}")
     return 0

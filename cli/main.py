@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not load cached model artifacts from earlier train/demo runs",
     )
     local_up.add_argument("--verbose", action="store_true", help="show the function's logs")
+    local_up.add_argument(
+        "--faults",
+        type=Path,
+        metavar="FILE",
+        help="inject the faults of this JSON plan into the function's AWS calls and the "
+        "queue's deliveries (docs/faults.md; off by default)",
+    )
 
     upload = commands.add_parser("upload", help="upload files or folders", parents=[env])
     upload.add_argument("paths", nargs="+", metavar="PATH")

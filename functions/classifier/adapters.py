@@ -70,13 +70,13 @@ class RetryPolicy:
     """botocore's retry mode and attempts, and the socket timeouts, for every client."""
 
     mode: str = "standard"
-    max_attempts: int = 5
+    max_attempts: int = 5  # in all, the first included (like AWS_MAX_ATTEMPTS)
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
 
     def config(self) -> Config:
         return Config(
-            retries={"mode": self.mode, "max_attempts": self.max_attempts},
+            retries={"mode": self.mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             max_pool_connections=32,

@@ -618,10 +618,10 @@ def _call_faults(rule: Any, index: int) -> CallFaults:
         if not isinstance(latency, Mapping):
             raise FaultPlanError(f"{where}.latency must be {{median_ms, p99_ms}}")
         _only(latency, {"median_ms", "p99_ms"}, f"{where}.latency")
-        try:
-            values["latency"] = Latency(float(latency["median_ms"]), float(latency["p99_ms"]))
-        except (KeyError, TypeError, ValueError):
-            raise FaultPlanError(f"{where}.latency needs numbers median_ms and p99_ms") from None
+        numbers = [latency.get(name) for name in ("median_ms", "p99_ms")]
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers):
+            raise FaultPlanError(f"{where}.latency needs numbers median_ms and p99_ms")
+        values["latency"] = Latency(float(numbers[0]), float(numbers[1]))  # type: ignore[arg-type]
     return CallFaults(**values)
 
 

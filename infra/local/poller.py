@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.local.faults import FaultInjector, WorkerCrash
+from infra.local.faults import DELAY, DUPLICATE, FaultInjector, WorkerCrash
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_MESSAGES_PER_RECEIVE = 10  # SQS's limit for one ReceiveMessage call
 POLL_WAIT_SECONDS = 1  # long-poll per receive; bounds how long shutdown waits
+FAULT_ATTRIBUTE = "imgclf-delivery-fault"  # marks a message the poller sent again
 RECORD_ATTRIBUTES = (
     "ApproximateReceiveCount",
     "SentTimestamp",
@@ -278,30 +279,37 @@ class EventSourcePoller:
     def _deliver(
         self, sqs: Any, batch: list[dict[str, Any]], faults: FaultInjector
     ) -> list[dict[str, Any]]:
-        """Delivery faults: a copy sent again (a duplicate), or the message held back (late)."""
+        """Delivery faults: a copy sent again (a duplicate), or the message held back (late).
+
+        Copies carry the FAULT_ATTRIBUTE message attribute and are not faulted again.
+        """
         kept = []
         late = []
         for message in batch:
+            if FAULT_ATTRIBUTE in message.get("MessageAttributes", {}):
+                kept.append(message)
+                continue
             duplicate_delay, delay = faults.delivery_delays(message["MessageId"])
             if duplicate_delay is not None:
-                self._resend(sqs, message, duplicate_delay)
+                self._resend(sqs, message, duplicate_delay, DUPLICATE)
             if delay is not None:
-                self._resend(sqs, message, delay)
+                self._resend(sqs, message, delay, DELAY)
                 late.append(message)
             else:
                 kept.append(message)
         self._delete(sqs, [{"receiptHandle": message["ReceiptHandle"]} for message in late])
         return kept
 
-    def _resend(self, sqs: Any, message: dict[str, Any], delay_seconds: int) -> None:
-        extra: dict[str, Any] = {}
-        if message.get("MessageAttributes"):
-            extra["MessageAttributes"] = message["MessageAttributes"]
+    def _resend(self, sqs: Any, message: dict[str, Any], delay_seconds: int, kind: str) -> None:
+        attributes = {
+            **message.get("MessageAttributes", {}),
+            FAULT_ATTRIBUTE: {"DataType": "String", "StringValue": kind},
+        }
         sqs.send_message(
             QueueUrl=self.queue_url,
             MessageBody=message["Body"],
             DelaySeconds=delay_seconds,
-            **extra,
+            MessageAttributes=attributes,
         )
 
     def _invoke(self, sqs: Any, batch: list[dict[str, Any]]) -> None:

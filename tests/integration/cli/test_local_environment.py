@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from classifier.contracts import COLOUR_INDEX, LABEL_INDEX, STATUS_INDEX
 from infra.config import load_environment
 from infra.local.environment import HandlerBinding, LocalEnvironment, wait_for
+from infra.local.faults import DeliveryFaults, FaultPlan, WorkerCrash
 from infra.local.state import read_state, state_path
 from infra.resources import NOTIFICATION_EVENTS, StackOutputs
 
@@ -226,3 +229,74 @@ def test_config_defaults_come_from_cdk_json() -> None:
     environment = LocalEnvironment(config, handler=HandlerBinding(lambda e, c: None, lambda: None))
     assert environment.workers == config.max_concurrency
     assert environment.visibility_timeout_seconds == config.queue_visibility_timeout_seconds
+
+
+class DyingHandler(RecordingHandler):
+    """Dies (an injected crash) or overruns the function timeout on a body's first delivery."""
+
+    def __init__(self, overrun_seconds: float) -> None:
+        super().__init__()
+        self.overrun_seconds = overrun_seconds
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response = super().__call__(event, context)
+        bodies = self.bodies()
+        for record in event["Records"]:
+            if bodies.count(record["body"]) == 1:
+                if record["body"] == "crash":
+                    raise WorkerCrash("injected")
+                if record["body"] == "slow":
+                    time.sleep(self.overrun_seconds)
+        return response
+
+
+@pytest.fixture()
+def short_env(tmp_path: Path):
+    """A 1 s function timeout; the handler crashes or overruns once per marked body."""
+    handler = DyingHandler(overrun_seconds=1.3)
+    config = dataclasses.replace(load_environment("local"), function_timeout_seconds=1)
+    environment = LocalEnvironment(
+        config,
+        workers=1,
+        visibility_timeout_seconds=VISIBILITY_SECONDS,
+        handler=HandlerBinding(handler=handler, reset=handler.reset),
+        home=tmp_path,
+        faults=FaultPlan(delivery=DeliveryFaults(duplicate=1.0, max_delay_seconds=1)),
+    )
+    with environment:
+        assert wait_for(lambda: any("s3:TestEvent" in body for body in handler.bodies()), 10)
+        yield environment, handler
+
+
+@pytest.mark.parametrize("body", ["crash", "slow"])
+def test_a_crashed_or_timed_out_batch_acknowledges_nothing_and_comes_back(
+    short_env: tuple[LocalEnvironment, DyingHandler], body: str
+) -> None:
+    # Given a batch whose worker dies, or runs past the function timeout, on first delivery
+    env, handler = short_env
+    assert env.resources is not None and env.poller is not None
+    sqs = env.client("sqs")
+    sqs.send_message(QueueUrl=env.resources.queue_url, MessageBody=body)
+    # When the visibility timeout passes
+    assert wait_for(lambda: handler.bodies().count(body) >= 3, 15)
+    # Then the message came back (it was not deleted), and the runtime was dropped
+    stats = env.poller.stats.snapshot()
+    assert handler.resets >= 2  # once at start, once per abandoned invocation
+    assert len(stats["abandoned"]) >= 1
+    assert (stats["crashes"] if body == "crash" else stats["over_timeout"]) >= 1
+    assert wait_for(lambda: queue_depth(env) == 0, 10)
+
+
+def test_delivery_faults_send_each_message_again_once(
+    short_env: tuple[LocalEnvironment, DyingHandler],
+) -> None:
+    # Given a plan that duplicates every delivery
+    env, handler = short_env
+    assert env.resources is not None and env.injector is not None
+    # When a message is sent
+    env.client("sqs").send_message(QueueUrl=env.resources.queue_url, MessageBody="twice")
+    # Then the handler sees it twice (the copy is not duplicated again), and the fault counted
+    assert wait_for(lambda: handler.bodies().count("twice") == 2, 10)
+    assert wait_for(lambda: queue_depth(env) == 0, 10)
+    assert handler.bodies().count("twice") == 2
+    assert env.injector.counts()["duplicate"] >= 1
