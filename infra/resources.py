@@ -13,7 +13,8 @@ from classifier.contracts import GSI_KEYS, TABLE_PARTITION_KEY
 from infra.config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
-NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+# ObjectRestore:Completed: an archived object (rejected as unreadable) can be read now.
+NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectRestore:Completed")
 
 
 @dataclass(frozen=True)

@@ -95,12 +95,12 @@ def _record_event(record: Any) -> ObjectEvent | None:
         key = unquote_plus(str(obj["key"]))
     except (KeyError, TypeError) as error:
         raise MalformedMessageError(f"S3 record lacks {error}") from None
-    if event_name.startswith("ObjectCreated:"):
-        kind = EventKind.CREATED
+    if event_name.startswith("ObjectCreated:") or event_name == "ObjectRestore:Completed":
+        kind = EventKind.CREATED  # a restored archive can be read now: classify it
     elif event_name.startswith("ObjectRemoved:"):
         kind = EventKind.REMOVED
     else:
-        return None  # ObjectTagging:*, ObjectAcl:*, restores...: nothing for us to do
+        return None  # ObjectTagging:*, ObjectAcl:*, ObjectRestore:Post...: nothing for us to do
     size = obj.get("size")
     etag = obj.get("eTag") or obj.get("etag")
     return ObjectEvent(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from .colours import DominantColour, names_tag_value, tag_value
+from .colours import DominantColour, names_tag_value
 from .contracts import (
     COLOUR_SHARD_ATTRIBUTE,
     DEFAULT_INDEX_SHARDS,
@@ -28,7 +28,7 @@ from .contracts import (
     sharded_value,
     tag_value_problem,
 )
-from .model import Classification, Prediction
+from .model import Classification
 
 ORDER_ATTRIBUTE = "event_order"  # see events.ObjectEvent.order
 
@@ -49,17 +49,21 @@ def decide(
     model_version: str,
     reclassify: bool = False,
 ) -> Decision:
-    """Duplicate: same etag (or a reclassify) and model version already recorded.
-    Stale: the table records a newer event for the key."""
+    """Duplicate: same etag (or a reclassify) and model version already recorded (for a
+    rejection, by this same event). Stale: the table records a newer event for the key."""
     if existing is None:
         return Decision.PROCEED
     same_model = existing.get("model_version") == model_version
     if reclassify:
         return Decision.DUPLICATE if same_model else Decision.PROCEED
-    if str(existing.get(ORDER_ATTRIBUTE, "")) > order:
+    existing_order = str(existing.get(ORDER_ATTRIBUTE, ""))
+    if existing_order > order:
         return Decision.STALE
     if same_model and etag is not None and existing.get("etag") == etag:
-        return Decision.DUPLICATE
+        # A rejection may depend on the object's state, not its bytes (archived, encrypted,
+        # access): only a redelivery of the same event repeats it; a new event tries again.
+        if existing.get("status") == Status.CLASSIFIED.value or existing_order == order:
+            return Decision.DUPLICATE
     return Decision.PROCEED
 
 
@@ -154,20 +158,6 @@ def rejected_item(
         "status": Status.REJECTED.value,
         "reason": reason,
     }
-
-
-def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
-    """The three imgclf tags for a classified object."""
-    return {
-        TAG_LABEL: prediction.label,
-        TAG_CONFIDENCE: f"{prediction.confidence:.4f}",
-        TAG_MODEL: model_version,
-    }
-
-
-def colour_tags(colours: Sequence[DominantColour]) -> dict[str, str]:
-    """The optional `imgclf:colours` tag (COLOUR_TAGS): the names, space-separated."""
-    return {TAG_COLOURS: tag_value(colours)} if colours else {}
 
 
 # What makes two items the same result: one event order, one object, one model's verdict.

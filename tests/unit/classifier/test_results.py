@@ -22,15 +22,16 @@ from classifier.results import (
     Decision,
     ObjectFacts,
     classified_item,
-    colour_tags,
     decide,
     merge_tags,
-    our_tags,
     rejected_item,
+    same_result,
+    tags_of_item,
     tags_problem,
 )
 
-RECORDED = {"event_order": "T2#0", "etag": "e1", "model_version": "v1"}
+RECORDED = {"event_order": "T2#0", "etag": "e1", "model_version": "v1", "status": "CLASSIFIED"}
+REJECTED = {**RECORDED, "status": "REJECTED"}
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,8 @@ RECORDED = {"event_order": "T2#0", "etag": "e1", "model_version": "v1"}
         (None, "T1#0", "e1", "v1", False, Decision.PROCEED),
         (RECORDED, "T2#0", "e1", "v1", False, Decision.DUPLICATE),  # redelivery
         (RECORDED, "T3#0", "e1", "v1", False, Decision.DUPLICATE),  # same bytes uploaded again
+        (REJECTED, "T2#0", "e1", "v1", False, Decision.DUPLICATE),  # a rejection redelivered
+        (REJECTED, "T3#0", "e1", "v1", False, Decision.PROCEED),  # restored, copied: try again
         (RECORDED, "T1#0", "e0", "v1", False, Decision.STALE),  # older event arrives late
         (RECORDED, "T3#0", "e2", "v1", False, Decision.PROCEED),  # new content
         (RECORDED, "T2#0", "e1", "v2", False, Decision.PROCEED),  # new model
@@ -88,6 +91,15 @@ def test_rejected_item_has_a_reason_and_no_label() -> None:
     item = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
     assert item["status"] == "REJECTED" and item["reason"] == "empty file (0 bytes)"
     assert "label" not in item  # keeps the by_label index free of rejects
+
+
+def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
+    """Our tags for a classified 1x1 image, as the function derives them from its item."""
+    classification = Classification(prediction, [prediction], 0.0)
+    item = {**small_item(classification), "model_version": model_version}
+    tags = tags_of_item(item)
+    assert tags is not None
+    return tags
 
 
 def user_tags(count: int) -> list[dict[str, str]]:
@@ -189,10 +201,12 @@ def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
 
 
 def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
-    ours = our_tags(Prediction("cat", 0.9), "v") | colour_tags(COLOURS)
-    assert ours[TAG_COLOURS] == "navy white sky-blue"
+    item = small_item(CAT, colours=COLOURS)
+    ours = tags_of_item(item, colour_tags=True)
+    assert ours is not None and ours[TAG_COLOURS] == "navy white sky-blue"
     assert tags_problem(ours) is None
-    assert colour_tags([]) == {}
+    assert tags_of_item(item) == our_tags(Prediction("cat", 0.9), "v1")  # the setting is off
+    assert TAG_COLOURS not in (tags_of_item(small_item(CAT), colour_tags=True) or {})
     # Then six user tags leave room for our four, seven do not (user tags are never dropped)
     merged, state = merge_tags(user_tags(MAX_OBJECT_TAGS - 4), ours)
     assert state == "applied" and merged is not None and len(merged) == MAX_OBJECT_TAGS
@@ -202,3 +216,21 @@ def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
     earlier = user_tags(1) + [{"Key": k, "Value": v} for k, v in ours.items()]
     merged, _ = merge_tags(earlier, our_tags(Prediction("cat", 0.9), "v"))
     assert merged is not None and TAG_COLOURS not in {t["Key"] for t in merged}
+
+
+def test_tags_of_an_item_follow_its_status_and_tag_state() -> None:
+    # A classified item's tags say its label, confidence to 4 places and model
+    assert tags_of_item(small_item(CAT)) == {
+        "imgclf:label": "cat", "imgclf:confidence": "0.9000", "imgclf:model": "v1",
+    }  # fmt: skip
+    # A rejected item wants none of ours; an item whose tags were skipped leaves them alone
+    rejected = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
+    assert tags_of_item(rejected) == {}
+    assert tags_of_item({**small_item(CAT), "tags": "disabled"}) is None
+
+
+def test_same_result_ignores_when_and_how_fast_but_not_what() -> None:
+    item = small_item(CAT)
+    assert same_result(item, {**item, "classified_at": "later", "latency_ms": Decimal(9)})
+    assert not same_result(item, {**item, "event_order": "T9#0"})
+    assert not same_result(item, {**item, "label": "dog"})
