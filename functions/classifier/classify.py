@@ -177,9 +177,8 @@ class Classifier:
             self._sync_tags(existing)
             return Result(Outcome.DUPLICATE, event.bucket, event.key)
 
-        expected_etag = (
-            str(existing.get("etag") or "") or None if reclassify and existing else (event.etag)
-        )
+        # A reclassify reads the object the item recorded; an event, the object it announced.
+        expected_etag = (existing or {}).get("etag") if reclassify else event.etag
         facts = ObjectFacts(
             event.bucket, event.key, event.etag, event.version_id, event.size, order
         )
@@ -197,35 +196,40 @@ class Classifier:
         except self.gone_errors:
             return Result(Outcome.GONE, event.bucket, event.key)
         except RejectedImageError as error:
-            latency_ms = (time.perf_counter() - started) * 1000
             item = rejected_item(
-                facts, reason=error.reason, model_version=model.version, latency_ms=latency_ms
-            )
-            if not self.results.put(item):
-                return Result(Outcome.STALE, event.bucket, event.key)
-            self._sync_tags(item)  # an earlier result's tags must not outlive it
-            return Result(
-                Outcome.REJECTED, event.bucket, event.key, reason=error.reason,
-                latency_ms=latency_ms,
+                facts, reason=error.reason, model_version=model.version,
+                latency_ms=_since(started),
             )  # fmt: skip
+            return self._record_rejection(item, error.reason)
 
-        latency_ms = (time.perf_counter() - started) * 1000
         item = classified_item(
             facts,
             classification=classification,
             model_version=model.version,
             width=prepared.width,
             height=prepared.height,
-            latency_ms=latency_ms,
+            latency_ms=_since(started),
             tags="applied",
             colours=colours,
             index_shards=self.index_shards,
         )
+        return self._record_classification(facts, item)
+
+    def _record_rejection(self, item: dict[str, Any], reason: str) -> Result:
+        bucket, key = str(item["bucket"]), str(item["key"])
+        if not self.results.put(item):
+            return Result(Outcome.STALE, bucket, key)
+        self._sync_tags(item)  # an earlier result's tags must not outlive it
+        latency_ms = float(item["latency_ms"])
+        return Result(Outcome.REJECTED, bucket, key, reason=reason, latency_ms=latency_ms)
+
+    def _record_classification(self, facts: ObjectFacts, item: dict[str, Any]) -> Result:
+        """The item first, then its tags, then a check: a stale result never touches the tags,
+        and a result that lands meanwhile gets the tags it says."""
         plan = self._plan_tags(facts, item)
         item["tags"] = plan.state
-        # The item first, then its tags: a stale result never touches the tags.
         if not self.results.put(item):
-            return Result(Outcome.STALE, event.bucket, event.key)
+            return Result(Outcome.STALE, facts.bucket, facts.key)
         if plan.tags is not None:
             try:
                 self.objects.put_tags(facts.bucket, facts.key, facts.version_id, plan.tags)
@@ -234,15 +238,15 @@ class Classifier:
                 state = _tags_skipped(facts, f"S3 rejected the tags ({error.reason})")
                 if self.results.record_tags(item, state):
                     item = {**item, "tags": state}
-        self._confirm(item)
-        best = classification.best
+            else:
+                self._confirm(item)
         return Result(
             Outcome.CLASSIFIED,
-            event.bucket,
-            event.key,
-            label=best.label,
-            confidence=best.confidence,
-            latency_ms=latency_ms,
+            facts.bucket,
+            facts.key,
+            label=str(item["label"]),
+            confidence=float(item["confidence"]),
+            latency_ms=float(item["latency_ms"]),
         )
 
     def _plan_tags(self, facts: ObjectFacts, item: dict[str, Any]) -> TagPlan:
@@ -304,6 +308,10 @@ class TagPlan:
 
     tags: list[dict[str, str]] | None
     state: str
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _tags_skipped(facts: ObjectFacts, reason: str) -> str:
