@@ -1,0 +1,81 @@
+"""A small chaos soak (bench/soak.py): every fault and every workload action, then the audit.
+
+Nothing is lost, wrong, left with stale tags, left in the DLQ or written twice; the metrics
+add up to the item writes; the DLQ held exactly the planted poison keys before the redrive.
+Seeded (workload and fault plan); every wait is on queue state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = 200
+# Seed 13: the chaos plan crashes a worker after each crash point (GET, tags, item write)
+# within its first ~100 calls, and duplicates and delays a delivery within the first ten.
+SEED = 13
+# Most of a batch's time under faults is botocore's backoff, not CPU: four workers halve the
+# test's time on two cores (the soak's default is the local config's two).
+WORKERS = 4
+
+
+def load_soak() -> ModuleType:
+    """bench/soak.py as a module (bench/ is not a package)."""
+    name = "imgclf_bench_soak"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "soak.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path) -> None:
+    soak = load_soak()
+    lines: list[str] = []
+
+    report = soak.run_soak(
+        IMAGES,
+        seed=SEED,
+        faults=True,
+        versioned=True,
+        workers=WORKERS,
+        baseline_images=0,
+        stable_seconds=2.0,
+        drain_timeout_seconds=150,
+        model_dir=tiny_model_dir,
+        say=lines.append,
+    )
+
+    text = "\n".join(lines)
+    result = report.result
+    # Every workload action happened, the model was promoted mid-run, faults of every kind
+    assert set(result.scenario_kinds) == {*soak.WEIGHTS, soak.POISON}, text
+    assert result.tagged_keys > 0 and result.scenario_kinds[soak.BAD] >= 2, text
+    assert result.promoted_after is not None, text
+    assert 0 < result.promoted_after < result.images, text
+    assert result.planned_fault_kinds, text
+    missing = [k for k in result.planned_fault_kinds if not result.fault_counts.get(k)]
+    assert not missing, f"never injected: {missing}\n{text}"
+    # And the audit holds
+    assert report.drained, text
+    assert report.dlq_before_ok, text
+    assert report.audit.poison_ok == len(result.poison_keys) > 0, text
+    assert report.metrics_add_up is True, text
+    assert report.counts == {
+        "lost": 0,
+        "wrong": 0,
+        "stale-tags": 0,
+        "dlq": 0,
+        "duplicates-written": 0,
+    }, text
+    assert lines[-1] == "lost 0, wrong 0, stale-tags 0, dlq 0, duplicates-written 0", text
+    assert report.ok, text
