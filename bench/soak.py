@@ -298,6 +298,7 @@ class EmfCapture(io.TextIOBase):
         self.completed: list[dict[str, Any]] = []
         self.abandoned: list[dict[str, Any]] = []
         self._held: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.outcomes: dict[str, Any] = {}  # request id -> the poller's BatchOutcome
         self._partial: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -329,6 +330,7 @@ class EmfCapture(io.TextIOBase):
     def end_invocation(self, outcome: Any) -> None:
         """The calling thread's invocation ended (the poller's on_batch, in that thread)."""
         with self._lock:
+            self.outcomes[str(getattr(outcome, "request_id", ""))] = outcome
             held = self._held.pop(threading.get_ident(), [])
             (self.abandoned if getattr(outcome, "abandoned", False) else self.completed).extend(
                 held
@@ -576,7 +578,9 @@ def run_pass(
 
             dlq_before: Counter[str] = Counter()
             for letter in list_dead_letters(deployment):
-                dlq_before.update(letter.keys or ("<not an object event>",))
+                for key in letter.keys or ("<not an object event>",):
+                    dlq_before[key] += 1
+                    history.add(key, _dead_letter_event(history, letter))
             if injector is not None:
                 injector.lift()
             redriven = redrive(deployment)
@@ -592,7 +596,14 @@ def run_pass(
             )
             planted = {s.key for s in scenarios if s.kind == POISON} if faults else set()
             audit = audit_pass(
-                environment, deployment, scenarios, history, injector, dlq_before, planted
+                environment,
+                deployment,
+                scenarios,
+                history,
+                injector,
+                dlq_before,
+                planted,
+                metrics.outcomes,
             )
             fault_counts = dict(injector.counts()) if injector is not None else {}
         finally:
@@ -813,6 +824,7 @@ def audit_pass(
     injector: FaultInjector | None,
     dlq_before: Counter[str],
     poison_keys: set[str],
+    outcomes: dict[str, Any],
 ) -> Audit:
     audit = Audit()
     bucket = deployment.images_bucket
@@ -844,7 +856,9 @@ def audit_pass(
         pk = object_pk(bucket, scenario_key)
         if scenario_key not in audit.histories:
             lines = [e.describe() for e in history.events.get(scenario_key, [])]
-            lines += [f"item write {_describe_write(w)}" for w in writes_by_pk.get(pk, [])]
+            for write in writes_by_pk.get(pk, []):
+                outcome = _describe_outcome(outcomes.get(str(write.invocation)))
+                lines.append(f"item write {_describe_write(write)}{outcome}")
             item = items.get(pk)
             lines.append("item now: " + (_describe_item(item) if item else "none"))
             state = states.get(scenario_key, {})
@@ -975,6 +989,32 @@ def _item_writes(injector: FaultInjector | None) -> list[ItemWrite] | None:
 def _abandoned(environment: LocalEnvironment) -> set[str]:
     assert environment.poller is not None
     return set(environment.poller.stats.snapshot().get("abandoned", set()))
+
+
+def _dead_letter_event(history: History, letter: Any) -> Event:
+    """A DLQ message, as a line of its key's history."""
+    detail = f"received {letter.receive_count}x"
+    try:
+        record = json.loads(letter.body)["Records"][0]
+        obj = record["s3"]["object"]
+        detail += (
+            f", {record.get('eventName')} sequencer {obj.get('sequencer')} "
+            f"etag {str(obj.get('eTag'))[:10]} version {str(obj.get('versionId'))[:12]}"
+        )
+    except (KeyError, IndexError, TypeError, ValueError):
+        detail += f", body {letter.body[:80]!r}"
+    return Event(history.now(), "in the DLQ before the redrive:", detail, "audit")
+
+
+def _describe_outcome(outcome: Any) -> str:
+    if outcome is None:
+        return ""
+    state = "abandoned" if outcome.abandoned else "completed"
+    error = f", {outcome.error[:80]}" if outcome.error else ""
+    return (
+        f" ({state} after {outcome.seconds:.1f} s: {outcome.succeeded}/{outcome.size} "
+        f"acknowledged{error})"
+    )
 
 
 def _describe_write(write: ItemWrite) -> str:
