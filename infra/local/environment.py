@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 
 from infra.config import EnvironmentConfig, load_environment
-from infra.local import s3_fidelity
+from infra.local import moto_fidelity
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.local.poller import BatchOutcome, EventSourcePoller, Handler
 from infra.local.resources import LocalResources, create_resources
@@ -122,7 +122,7 @@ class LocalEnvironment:
 
     def start(self) -> LocalEnvironment:
         if not self.server.separate_process:
-            s3_fidelity.install()
+            moto_fidelity.install()
         self.server.start()
         try:
             clients = {name: self.client(name) for name in ("s3", "sqs", "dynamodb")}
@@ -150,7 +150,7 @@ class LocalEnvironment:
                 region=LOCAL_REGION,
                 on_batch=self.on_batch,
                 on_abandoned=self._binding.reset,
-                faults=self.injector if self.faults is not None else None,
+                faults=self.injector,
             )
             if self.poll:
                 self.poller.start()

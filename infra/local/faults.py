@@ -301,7 +301,7 @@ class FaultInjector:
     def delivery_delays(self, message_id: str) -> tuple[int | None, int | None]:
         """(delay of a duplicate copy, delay of the message itself): None = no such fault."""
         faults = self.plan.delivery
-        if self.lifted or (faults.duplicate <= 0 and faults.delay <= 0):
+        if not self.delivers_faults:
             return None, None
         n = self._next("sqs.delivery")
         duplicate = delay = None
@@ -312,6 +312,12 @@ class FaultInjector:
             delay = 1 + int(self._draw("delay-s", "sqs.delivery", n) * faults.max_delay_seconds)
             self._count(DELAY)
         return duplicate, delay
+
+    @property
+    def delivers_faults(self) -> bool:
+        """Whether the plan has delivery faults (and they are not lifted)."""
+        faults = self.plan.delivery
+        return not self.lifted and (faults.duplicate > 0 or faults.delay > 0)
 
     # -- control ------------------------------------------------------------------------
     def lift(self) -> None:

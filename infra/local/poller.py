@@ -234,7 +234,7 @@ class EventSourcePoller:
         while not self._stop.is_set():
             try:
                 batch = self._receive_batch(sqs)
-                if batch and self.faults is not None:
+                if batch and self.faults is not None and self.faults.delivers_faults:
                     batch = self._deliver(sqs, batch, self.faults)
                 if batch:
                     self._invoke(sqs, batch)

@@ -22,6 +22,9 @@ SEED = 13
 # Most of a batch's time under faults is botocore's backoff, not CPU: four workers halve the
 # test's time on two cores (the soak's default is the local config's two).
 WORKERS = 4
+# Shorter than a deployed function's 30 s so that poison messages reach the DLQ (3 receives,
+# each after the visibility timeout: this plus 2 s) within the test's time.
+FUNCTION_TIMEOUT_SECONDS = 10
 
 
 def load_soak() -> ModuleType:
@@ -51,6 +54,7 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
         baseline_images=0,
         stable_seconds=2.0,
         drain_timeout_seconds=150,
+        function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
         model_dir=tiny_model_dir,
         say=lines.append,
     )

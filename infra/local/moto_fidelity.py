@@ -1,6 +1,6 @@
-"""Where the in-process moto server is made to behave as S3 does (SSE-C: s3_encryption.py).
+"""Where the in-process moto server is made to behave as AWS does (SSE-C: s3_encryption.py).
 
-Event notifications. moto 5.2 differs from S3 in three ways that matter to the function's
+S3 event notifications. moto 5.2 differs from S3 in three ways that matter to the function's
 ordering:
 
 - its records carry no `sequencer`, S3's per-key ordering of events. eventTime alone has
@@ -13,21 +13,29 @@ ordering:
 Archived objects. moto answers GetObjectTagging on a GLACIER or DEEP_ARCHIVE object with
 InvalidObjectState; S3 reads and writes the tags of an object in any storage class.
 
+SQS receives. moto's ReceiveMessage is not thread-safe: two concurrent receives that both
+move a message past maxReceiveCount to the DLQ put it there twice and answer 500
+(`list.remove(x): x not in list`). SQS moves it once.
+
 `install()` patches moto (once per process): events carry an increasing sequencer and the
-version, deletes in versioned buckets are notified, and archived objects' tags can be read.
-A separate moto process (`MotoServer(separate_process=True)`) is not patched.
+version, deletes in versioned buckets are notified, archived objects' tags can be read, and
+receives are serialized (each long poll waits outside the lock). A separate moto process
+(`MotoServer(separate_process=True)`) is not patched.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 _lock = threading.Lock()
 _installed = False
 _sequence = itertools.count(1)
+_receive_lock = threading.Lock()
+_RECEIVE_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,29 @@ def install() -> None:
             return
         _installed = True
     from moto.s3 import models, notifications, responses
+    from moto.sqs import models as sqs_models
+
+    receive_message = sqs_models.SQSBackend.receive_message
+
+    def serialized_receive(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            with _receive_lock:
+                received = receive_message(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            if received or time.monotonic() >= deadline:
+                return received
+            time.sleep(_RECEIVE_POLL_SECONDS)
+
+    sqs_models.SQSBackend.receive_message = serialized_receive  # type: ignore[method-assign]
 
     get_object_tagging = responses.S3Response.get_object_tagging
 
