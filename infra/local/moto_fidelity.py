@@ -15,7 +15,11 @@ InvalidObjectState; S3 reads and writes the tags of an object in any storage cla
 
 SQS receives. moto's ReceiveMessage is not thread-safe: two concurrent receives that both
 move a message past maxReceiveCount to the DLQ put it there twice and answer 500
-(`list.remove(x): x not in list`). SQS moves it once.
+(`list.remove(x): x not in list`). SQS moves it once. And for every message it returns, moto
+computes all the queue's attributes (each a pass over every message) to read the retention
+period, and SendMessage does the same to read one flag: a receive costs O(backlog²), which
+a 10,000-image backlog turns into minutes. The approximate counts (approximate on SQS too) are
+computed at most every 0.1 s per queue, and the retention period is read directly.
 
 `install()` patches moto (once per process): events carry an increasing sequencer and the
 version, deletes in versioned buckets are notified, archived objects' tags can be read, and
@@ -36,6 +40,12 @@ _installed = False
 _sequence = itertools.count(1)
 _receive_lock = threading.Lock()
 _RECEIVE_POLL_SECONDS = 0.05
+_COUNTS_FRESH_SECONDS = 0.1
+_APPROXIMATE_COUNTS = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_not_visible",
+    "approximate_number_of_messages_delayed",
+)
 
 
 @dataclass(frozen=True)
@@ -55,16 +65,21 @@ def next_sequencer() -> str:
 
 
 def install() -> None:
-    """Patch moto's S3 notifications in this process; safe to call more than once."""
+    """Patch moto in this process; safe to call more than once."""
     global _installed
     with _lock:
         if _installed:
             return
         _installed = True
-    from moto.s3 import models, notifications, responses
-    from moto.sqs import models as sqs_models
+    _patch_sqs()
+    _patch_s3_events()
+    _patch_archive_tagging()
 
-    receive_message = sqs_models.SQSBackend.receive_message
+
+def _patch_sqs() -> None:
+    from moto.sqs import models
+
+    receive_message = models.SQSBackend.receive_message
 
     def serialized_receive(
         self: Any,
@@ -84,7 +99,34 @@ def install() -> None:
                 return received
             time.sleep(_RECEIVE_POLL_SECONDS)
 
-    sqs_models.SQSBackend.receive_message = serialized_receive  # type: ignore[method-assign]
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
+    models.SQSBackend.receive_message = serialized_receive  # type: ignore[method-assign]
+    models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+    for name in _APPROXIMATE_COUNTS:
+        setattr(models.Queue, name, _recent(name, getattr(models.Queue, name)))
+
+
+def _recent(name: str, count: property) -> property:
+    """A queue's approximate count, recomputed at most every _COUNTS_FRESH_SECONDS."""
+
+    def fresh(queue: Any) -> int:
+        cache = queue.__dict__.setdefault("_imgclf_counts", {})
+        now = time.monotonic()
+        hit = cache.get(name)
+        if hit is not None and now - hit[0] < _COUNTS_FRESH_SECONDS:
+            return int(hit[1])
+        value = int(count.fget(queue))  # type: ignore[misc]
+        cache[name] = (now, value)
+        return value
+
+    return property(fresh)
+
+
+def _patch_archive_tagging() -> None:
+    from moto.s3 import responses
 
     get_object_tagging = responses.S3Response.get_object_tagging
 
@@ -97,6 +139,10 @@ def install() -> None:
             del self._get_key
 
     responses.S3Response.get_object_tagging = tagging_in_any_storage_class  # type: ignore[method-assign]
+
+
+def _patch_s3_events() -> None:
+    from moto.s3 import models, notifications
 
     build_event = notifications._get_s3_event
 
