@@ -29,9 +29,7 @@ import argparse
 import dataclasses
 import io
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +49,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from classifier.artifact import pack_artifact
 from classifier.contracts import (
     TAG_CONFIDENCE,
     TAG_LABEL,
@@ -382,38 +379,18 @@ def captured_metrics() -> Iterator[EmfCapture]:
 
 
 # --- the model ----------------------------------------------------------------------------
-def tiny_model_dir() -> Path:
-    """The tests' red/green/blue int8 model, cached by source hash (built once if missing)."""
+def tiny_artifacts(directory: Path, source: Path | None = None) -> dict[str, Path]:
+    """tiny-v1 and tiny-v2: the tests' red/green/blue int8 model under two versions."""
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
     try:
-        from tiny_model import source_hash
+        import tiny_model
     finally:
         sys.path.remove(str(REPO / "tests" / "fixtures"))
-    target = TEST_CACHE / f"tiny-model-{source_hash()}"
-    if not (target / "model.tflite").is_file():
-        subprocess.run(
-            [sys.executable, str(REPO / "tests" / "fixtures" / "tiny_model.py"), str(target)],
-            check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            capture_output=True,
-        )
-    return target
-
-
-def tiny_artifacts(directory: Path, source: Path | None = None) -> dict[str, Path]:
-    """tiny-v1 and tiny-v2: the same weights under two versions."""
-    import shutil
-
-    source = source or tiny_model_dir()
-    tarballs = {}
-    for version in (FIRST_MODEL, SECOND_MODEL):
-        target = directory / version
-        shutil.copytree(source, target, dirs_exist_ok=True)
-        metadata = json.loads((target / "model.json").read_text())
-        metadata["version"] = version
-        (target / "model.json").write_text(json.dumps(metadata))
-        tarballs[version] = pack_artifact(target, directory / f"{version}.tar.gz")
-    return tarballs
+    source = source or tiny_model.cached(TEST_CACHE)
+    return {
+        version: tiny_model.reversioned(source, version, directory / version)
+        for version in (FIRST_MODEL, SECOND_MODEL)
+    }
 
 
 # --- the queue ----------------------------------------------------------------------------

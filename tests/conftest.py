@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,19 +17,9 @@ CACHE = REPO / ".imgclf" / "test-cache"
 def tiny_model_dir() -> Path:
     """An unpacked artifact of a real int8 CNN that labels images red, green or blue."""
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
-    from tiny_model import source_hash
+    import tiny_model
 
-    target = CACHE / f"tiny-model-{source_hash()}"
-    if not (target / "model.tflite").is_file():
-        # A subprocess keeps TensorFlow out of this process (the function never imports it).
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        subprocess.run(
-            [sys.executable, str(REPO / "tests" / "fixtures" / "tiny_model.py"), str(target)],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-    return target
+    return tiny_model.cached(CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ process globals and the handler reads os.environ, so only one environment runs a
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier.artifact import pack_artifact
 from imgclf.accounting import Accounting, wait_until_accounted
 from imgclf.deployment import Deployment
 from imgclf.local import deployment_of
@@ -28,6 +26,7 @@ from imgclf.models import promote, upload_artifact
 from imgclf.upload import Upload, upload_all
 from infra.config import load_environment
 from infra.local.environment import LocalEnvironment
+from tests.fixtures.tiny_model import reversioned
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 FAST_MODEL_REFRESH_SECONDS = "0.5"
@@ -44,15 +43,6 @@ def imgclf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("IMGCLF_HOME", None)
     else:
         os.environ["IMGCLF_HOME"] = previous
-
-
-def reversioned(model_dir: Path, version: str, target: Path) -> Path:
-    """A copy of an artifact under another version (same weights): a 'new model' for tests."""
-    shutil.copytree(model_dir, target, dirs_exist_ok=True)
-    metadata = json.loads((target / "model.json").read_text())
-    metadata["version"] = version
-    (target / "model.json").write_text(json.dumps(metadata))
-    return pack_artifact(target, target.parent / f"{version}.tar.gz")
 
 
 @pytest.fixture(scope="session")
