@@ -463,3 +463,34 @@ def test_an_image_outside_the_labels_is_unknown_and_found_by_label_unknown(
     code, out, err = _results(capsys, monkeypatch, "--label", "unknown", "--format", "json")
     assert code == 0, err
     assert [i["key"] for i in json.loads(out)] == ["grey.png"]
+
+
+@dataclasses.dataclass
+class RunningOutContext(FakeLambdaContext):
+    """A context whose remaining time falls by `step_ms` at each look."""
+
+    remaining_ms: int = 10_000
+    step_ms: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        remaining, self.remaining_ms = self.remaining_ms, self.remaining_ms - self.step_ms
+        return remaining
+
+
+def test_records_are_not_started_when_too_little_time_is_left(aws: SimpleNamespace) -> None:
+    # Given a batch of three images, and an invocation whose time runs out as it goes:
+    # 10 s at the start, then 5.5 s, 1 s and none as each record is about to start
+    bodies = [
+        s3_body(s3_record("images", f"t{i}.png", **put(aws, f"t{i}.png", png(COLOURS["red"]))))
+        for i in range(3)
+    ]
+    event = sqs_event(*bodies)
+    context = RunningOutContext(remaining_ms=10_000, step_ms=4_500)
+    # When the handler runs
+    response = handler.lambda_handler(event, context)
+    # Then the first record is done, and the two that would start with less than 20% of the
+    # invocation's time left are failed alone (retried), instead of the whole batch timing out
+    ids = [r["messageId"] for r in event["Records"]]
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == set(ids[1:])
+    assert item(aws, "t0.png") is not None
+    assert item(aws, "t1.png") is None and item(aws, "t2.png") is None
