@@ -15,7 +15,7 @@ from classifier.contracts import reclassify_message
 from imgclf.demo import cache_key, source_fingerprint
 from imgclf.dlq import objects_of
 from imgclf.errors import CliError
-from imgclf.main import build_parser
+from imgclf.main import build_parser, main
 from imgclf.output import plain
 from imgclf.results import _newest_first, parse_since, parse_status, to_csv, to_json
 from imgclf.samples import decompression_bomb_png, ground_truth, write_bad_inputs
@@ -204,3 +204,28 @@ def test_colour_names_map_to_the_colour_index_family() -> None:
     )
     with pytest.raises(CliError, match=r"^unknown colour 'mauve' \(use one of black, white, "):
         parse_colour("mauve")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read fault plan"),
+        ("{", "is not JSON"),
+        ('{"calls": [{"throttle": 2}]}', "calls[0].throttle must be a probability 0..1"),
+    ],
+)
+def test_local_up_refuses_a_bad_fault_plan_in_one_line_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    plan = tmp_path / "plan.json"
+    if content is not None:
+        plan.write_text(content)
+    code = main(["local", "up", "--faults", str(plan)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("imgclf: error: ") and message in err
+    assert "\n" not in err
+
+
+def test_the_fault_plan_option_is_parsed() -> None:
+    args = build_parser().parse_args(["local", "up", "--faults", "docs/faults/chaos.json"])
+    assert args.faults == Path("docs/faults/chaos.json")
