@@ -88,9 +88,11 @@ FIRST_MODEL, SECOND_MODEL = "tiny-v1", "tiny-v2"
 # The function runs with a deployed environment's timeout (cdk.json `dev`, 30 s), not the
 # local environment's 5 s: under injected latency and botocore's backoff a 10-record batch can
 # need more than 5 s on two shared cores, and the soak is about AWS's behaviour. The queue's
-# visibility timeout is a little above it (Lambda's minimum), so crashed batches come back soon.
+# visibility timeout is twice that by default: deployed queues use six times (AWS's advice),
+# which would hold a crashed batch back for 3 minutes; much less than twice lets a batch that
+# overruns on these two busy cores reappear while it is still being deleted.
 DEPLOYED_ENV = "dev"
-VISIBILITY_MARGIN_SECONDS = 2
+VISIBILITY_TIMEOUTS = 2
 MODEL_REFRESH_SECONDS = "0.5"
 UPLOAD_THREADS = 4
 # Our own clients (uploads, audit) retry patiently: a fault aimed at them is not a finding.
@@ -499,6 +501,7 @@ def run_pass(
     upload_threads: int = UPLOAD_THREADS,
     poison: int = POISON_KEYS,
     function_timeout_seconds: int | None = None,
+    visibility_timeout_seconds: int | None = None,
     drain_timeout_seconds: float | None = None,
     stable_seconds: float = 3.0,
     say: Callable[[str], None] = print,
@@ -521,7 +524,8 @@ def run_pass(
         environment = LocalEnvironment(
             config,
             workers=workers,
-            visibility_timeout_seconds=config.function_timeout_seconds + VISIBILITY_MARGIN_SECONDS,
+            visibility_timeout_seconds=visibility_timeout_seconds
+            or config.function_timeout_seconds * VISIBILITY_TIMEOUTS,
             home=home,
             write_state_file=False,
             function_settings=settings,
@@ -1244,6 +1248,7 @@ def run_soak(
     stable_seconds: float = 3.0,
     drain_timeout_seconds: float | None = None,
     function_timeout_seconds: int | None = None,
+    visibility_timeout_seconds: int | None = None,
     function_settings: dict[str, str] | None = None,
     max_findings: int = 20,
     model_dir: Path | None = None,
@@ -1263,6 +1268,7 @@ def run_soak(
         "stable_seconds": stable_seconds,
         "drain_timeout_seconds": drain_timeout_seconds,
         "function_timeout_seconds": function_timeout_seconds,
+        "visibility_timeout_seconds": visibility_timeout_seconds,
         "say": say,
     }
     with tempfile.TemporaryDirectory(prefix="imgclf-soak-") as directory:

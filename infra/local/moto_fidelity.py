@@ -13,13 +13,16 @@ ordering:
 Archived objects. moto answers GetObjectTagging on a GLACIER or DEEP_ARCHIVE object with
 InvalidObjectState; S3 reads and writes the tags of an object in any storage class.
 
-SQS receives. moto's ReceiveMessage is not thread-safe: two concurrent receives that both
-move a message past maxReceiveCount to the DLQ put it there twice and answer 500
-(`list.remove(x): x not in list`). SQS moves it once. And for every message it returns, moto
-computes all the queue's attributes (each a pass over every message) to read the retention
-period, and SendMessage does the same to read one flag: a receive costs O(backlog²), which
-a 10,000-image backlog turns into minutes. The approximate counts (approximate on SQS too) are
-computed at most every 0.1 s per queue, and the retention period is read directly.
+SQS receives. moto's ReceiveMessage is not thread-safe: a receive that moves a message past
+maxReceiveCount to the DLQ while another receive does the same, or while a delete removes it,
+puts it in the DLQ and answers 500 (`list.remove(x): x not in list`). Receives, deletes and
+visibility changes of one process's queues are serialized here.
+
+And for every message it returns, moto computes all the queue's attributes (each a pass over
+every message) to read the retention period, and SendMessage does the same to read one flag:
+a receive costs O(backlog²), which a 10,000-image backlog turns into minutes. The approximate
+counts (approximate on SQS too) are computed at most every 0.1 s per queue, and the
+retention period is read directly.
 
 `install()` patches moto (once per process): events carry an increasing sequencer and the
 version, deletes in versioned buckets are notified, archived objects' tags can be read, and
@@ -104,9 +107,19 @@ def _patch_sqs() -> None:
         return bool(period + message.sent_timestamp / 1000 > time.time())
 
     models.SQSBackend.receive_message = serialized_receive  # type: ignore[method-assign]
+    for name in ("delete_message", "change_message_visibility"):
+        setattr(models.SQSBackend, name, _serialized(getattr(models.SQSBackend, name)))
     models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
     for name in _APPROXIMATE_COUNTS:
         setattr(models.Queue, name, _recent(name, getattr(models.Queue, name)))
+
+
+def _serialized(method: Any) -> Any:
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _receive_lock:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 def _recent(name: str, count: property) -> property:

@@ -22,9 +22,11 @@ SEED = 13
 # Most of a batch's time under faults is botocore's backoff, not CPU: four workers halve the
 # test's time on two cores (the soak's default is the local config's two).
 WORKERS = 4
-# Shorter than a deployed function's 30 s so that poison messages reach the DLQ (3 receives,
-# each after the visibility timeout: this plus 2 s) within the test's time.
+# Shorter than a deployed function's 30 s, and a visibility timeout just above it, so that
+# poison messages reach the DLQ (3 receives, each after the visibility timeout) within the
+# test's time. Four workers' batches stay well within it (200 images).
 FUNCTION_TIMEOUT_SECONDS = 10
+VISIBILITY_TIMEOUT_SECONDS = 12
 
 
 def load_soak() -> ModuleType:
@@ -55,6 +57,7 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
         stable_seconds=2.0,
         drain_timeout_seconds=150,
         function_timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+        visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
         model_dir=tiny_model_dir,
         say=lines.append,
     )
