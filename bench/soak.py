@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/soak.py [--images 10000] [--seed 0] [--no-faults] [--no-versioned]
         [--workers 2] [--retry-mode standard|adaptive|legacy] [--baseline-images N]
+        [--function-timeout SECONDS]
+
+All faults of `FaultPlan.chaos(seed)` (docs/faults/chaos.json) are on unless `--no-faults`.
+The function runs with a deployed environment's timeout (cdk.json `dev`: 30 s) and the queue's
+visibility timeout is twice that; `--workers` is the function's concurrency.
 
 The workload (ground truth known for every key): noisy red/green/blue JPEGs that the tiny
 test model labels correctly, uploaded from a few threads while the poller works. Keys are
