@@ -272,26 +272,25 @@ class Classifier:
             self._sync_tags(current)
 
     def _sync_tags(self, item: dict[str, Any]) -> None:
-        """Make the object's imgclf tags say what `item` says, until the item stops changing."""
+        """Make the object's imgclf tags say what `item` says. After each tag write the item
+        is read again, and followed if a newer result replaced it; no write, no re-read."""
         if not self.tagging_enabled:
             return
         bucket, key = str(item["bucket"]), str(item["key"])
         for _ in range(TAG_SYNC_ROUNDS):
             wanted = tags_of_item(item, colour_tags=self.colour_tags)
-            if wanted is not None:
-                version = item.get("version_id")
-                try:
-                    existing = self.objects.get_tags(bucket, key, version)
-                except self.gone_errors:
-                    return  # the version is gone: no tags to keep right
-                merged, _ = merge_tags(existing, wanted)
-                if merged is not None:
-                    try:
-                        self.objects.put_tags(bucket, key, version, merged)
-                    except TagsRejectedError:
-                        return  # the item already says the tags were skipped
-                    except self.gone_errors:
-                        return
+            if wanted is None:
+                return  # the item says its tags were skipped or are not ours to write
+            version = item.get("version_id")
+            try:
+                merged, _ = merge_tags(self.objects.get_tags(bucket, key, version), wanted)
+                if merged is None:
+                    return  # already right (or no room, as the item says)
+                self.objects.put_tags(bucket, key, version, merged)
+            except TagsRejectedError:
+                return  # S3 refuses this set; the item's `tags` says so
+            except self.gone_errors:
+                return  # the version is gone: no tags to keep right
             current = self.results.get(bucket, key)
             if current is None or same_result(current, item):
                 return
