@@ -19,7 +19,7 @@ from infra.local.faults import DeliveryFaults, FaultPlan, WorkerCrash
 from infra.local.state import read_state, state_path
 from infra.resources import NOTIFICATION_EVENTS, StackOutputs
 
-VISIBILITY_SECONDS = 1
+VISIBILITY_SECONDS = 2  # the delete must beat it even on a loaded machine
 
 
 class RecordingHandler:
@@ -253,7 +253,7 @@ class DyingHandler(RecordingHandler):
 @pytest.fixture()
 def short_env(tmp_path: Path):
     """A 1 s function timeout; the handler crashes or overruns once per marked body."""
-    handler = DyingHandler(overrun_seconds=1.3)
+    handler = DyingHandler(overrun_seconds=1.3)  # past the 1 s timeout, within the visibility
     config = dataclasses.replace(load_environment("local"), function_timeout_seconds=1)
     environment = LocalEnvironment(
         config,
