@@ -521,10 +521,14 @@ def run_pass(
     if retry_mode:
         settings["RETRY_MODE"] = retry_mode
     plan = FaultPlan.chaos(seed, poison_prefix=POISON_PREFIX) if faults else None
-    if drain_timeout_seconds is None:
-        drain_timeout_seconds = max(180.0, uploads * (0.5 if faults else 0.2))
-
     config = soak_config(function_timeout_seconds)
+    if drain_timeout_seconds is None:
+        # Long enough for a poison message's maxReceiveCount receives, one per visibility timeout.
+        receives = (config.max_receive_count + 1) * (
+            visibility_timeout_seconds or config.function_timeout_seconds * VISIBILITY_TIMEOUTS
+        )
+        drain_timeout_seconds = max(180.0, uploads * (0.5 if faults else 0.2), receives)
+
     with captured_metrics() as metrics:
         environment = LocalEnvironment(
             config,
