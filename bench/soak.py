@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
-import boto3
 import numpy as np
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -78,7 +77,6 @@ from infra.local.faults import (
     FaultPlan,
     ItemWrite,
 )
-from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CACHE = REPO / ".imgclf" / "test-cache"
@@ -635,14 +633,7 @@ def run_pass(
 
 
 def _harness_client(environment: LocalEnvironment, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,
-        endpoint_url=environment.endpoint_url,
-        region_name=LOCAL_REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=HARNESS_CLIENT_CONFIG,
-    )
+    return environment.client(service, HARNESS_CLIENT_CONFIG)
 
 
 def _upload(

@@ -205,41 +205,40 @@ class DynamoResults:
 
     def advance(self, item: dict[str, Any], order: str) -> bool:
         """Move an item's event order forward (a duplicate of a newer event), nothing else."""
-        try:
-            self._table.update_item(
-                Key={TABLE_PARTITION_KEY: item[TABLE_PARTITION_KEY]},
-                UpdateExpression="SET #order = :order",
-                ConditionExpression=(
-                    "attribute_exists(#pk) AND #order < :order AND #order = :was AND "
-                    "model_version = :model AND etag = :etag"
-                ),
-                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY, "#order": ORDER_ATTRIBUTE},
-                ExpressionAttributeValues={
-                    ":order": order,
-                    ":was": item[ORDER_ATTRIBUTE],
-                    ":model": item.get("model_version", ""),
-                    ":etag": item.get("etag", ""),
-                },
-            )
-        except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if_same(
+            item,
+            "SET #order = :order",
+            "#order < :order",
+            {":order": order},
+        )
 
     def record_tags(self, item: dict[str, Any], state: str) -> bool:
         """Set the item's `tags` (what happened to its tags), if it is still this result."""
+        return self._update_if_same(
+            item, "SET #tags = :state", None, {":state": state}, {"#tags": "tags"}
+        )
+
+    def _update_if_same(
+        self,
+        item: dict[str, Any],
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """Update the item if the table still holds this result (order, model, etag)."""
+        same = "#order = :was AND model_version = :model AND etag = :etag"
         try:
             self._table.update_item(
                 Key={TABLE_PARTITION_KEY: item[TABLE_PARTITION_KEY]},
-                UpdateExpression="SET #tags = :state",
-                ConditionExpression="#order = :order AND model_version = :model AND etag = :etag",
-                ExpressionAttributeNames={"#order": ORDER_ATTRIBUTE, "#tags": "tags"},
+                UpdateExpression=update,
+                ConditionExpression=f"{condition} AND {same}" if condition else same,
+                ExpressionAttributeNames={"#order": ORDER_ATTRIBUTE, **(names or {})},
                 ExpressionAttributeValues={
-                    ":state": state,
-                    ":order": item[ORDER_ATTRIBUTE],
+                    ":was": item[ORDER_ATTRIBUTE],
                     ":model": item.get("model_version", ""),
                     ":etag": item.get("etag", ""),
+                    **values,
                 },
             )
         except ClientError as error:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from infra.config import EnvironmentConfig, load_environment
 from infra.local import moto_fidelity
@@ -110,14 +111,15 @@ class LocalEnvironment:
     def region(self) -> str:
         return LOCAL_REGION
 
-    def client(self, service: str) -> Any:
-        """A boto3 client on this environment's endpoint."""
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A boto3 client on this environment's endpoint (never faulted)."""
         return boto3.session.Session().client(
             service,
             endpoint_url=self.endpoint_url,
             region_name=LOCAL_REGION,
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            config=config,
         )
 
     def start(self) -> LocalEnvironment:
