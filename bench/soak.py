@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak.py [--images 10000] [--seed 0] [--no-faults] [--no-versioned]
         [--workers 2] [--retry-mode standard|adaptive|legacy] [--baseline-images N]
-        [--function-timeout SECONDS]
+        [--function-timeout SECONDS] [--max-backlog 300]
 
 All faults of `FaultPlan.chaos(seed)` (docs/faults/chaos.json) are on unless `--no-faults`.
 The function runs with a deployed environment's timeout (cdk.json `dev`: 30 s) and the queue's
@@ -16,6 +16,9 @@ another thread right after the first), uploads carrying the user's own tags, bad
 (truth: REJECTED) and a few `poison/` keys whose GET fails while the faults are on. The
 images bucket is versioned unless `--no-versioned`. `tiny-v2` (the same weights) is promoted
 when half the uploads are done.
+
+Uploads wait while more than `--max-backlog` messages are visible in the queue: moto's
+ReceiveMessage walks the whole queue on every call, so an unbounded backlog slows every receive.
 
 Then: wait until the queue is empty (visible + in flight + delayed, stable for a few
 seconds), list the DLQ, lift the faults, redrive the DLQ, drain again and audit: one line per
@@ -98,6 +101,10 @@ DEPLOYED_ENV = "dev"
 VISIBILITY_TIMEOUTS = 2
 MODEL_REFRESH_SECONDS = "0.5"
 UPLOAD_THREADS = 4
+# Uploads wait while more than this many messages are visible in the queue. Only moto needs it:
+# its ReceiveMessage walks the whole queue on every call, so an unbounded backlog makes every
+# receive slower and the run never catches up. SQS itself does not care how deep a queue is.
+MAX_BACKLOG = 300
 # Our own clients (uploads, audit) retry patiently: a fault aimed at them is not a finding.
 HARNESS_CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=32
@@ -441,6 +448,50 @@ def drain(
         time.sleep(interval)
 
 
+class Backlog:
+    """Holds the upload threads back while the queue's visible backlog exceeds `limit`.
+
+    One count is shared by all threads and refreshed at most every `interval` seconds."""
+
+    def __init__(self, sqs: Any, queue_url: str, limit: int, interval: float = 0.25) -> None:
+        self._sqs, self._queue_url, self.limit, self._interval = sqs, queue_url, limit, interval
+        self._lock = threading.Lock()
+        self._visible = 0
+        self._read_at = float("-inf")
+        self.waited_seconds = 0.0
+
+    def _current(self) -> int:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._read_at >= self._interval:
+                self._visible = queue_counts(self._sqs, self._queue_url)[QUEUE_ATTRIBUTES[0]]
+                self._read_at = now
+            return self._visible
+
+    def wait(self) -> None:
+        if self.limit <= 0:
+            return
+        started = time.monotonic()
+        while self._current() > self.limit:
+            time.sleep(self._interval)
+        waited = time.monotonic() - started
+        if waited:
+            with self._lock:
+                self.waited_seconds += waited
+
+
+def default_drain_timeout(
+    uploads: int, *, faults: bool, max_receive_count: int, visibility_timeout_seconds: float
+) -> float:
+    """An upper bound on one drain: the backlog, then a poison message's receives twice over.
+
+    A poison message reaches the DLQ after maxReceiveCount receives, one per visibility
+    timeout. A duplicate delivered late in that cycle is a new message whose count starts
+    again, so the last poison copy can need two cycles after the last upload."""
+    receives = (max_receive_count + 1) * visibility_timeout_seconds
+    return max(180.0, uploads * (0.5 if faults else 0.2)) + (2 * receives if faults else receives)
+
+
 # --- one pass -----------------------------------------------------------------------------
 @dataclass
 class PassResult:
@@ -507,6 +558,7 @@ def run_pass(
     visibility_timeout_seconds: int | None = None,
     drain_timeout_seconds: float | None = None,
     stable_seconds: float = 3.0,
+    max_backlog: int = MAX_BACKLOG,
     say: Callable[[str], None] = print,
 ) -> PassResult:
     scenarios = plan_workload(images, seed, poison=poison)
@@ -520,19 +572,22 @@ def run_pass(
         settings["RETRY_MODE"] = retry_mode
     plan = FaultPlan.chaos(seed, poison_prefix=POISON_PREFIX) if faults else None
     config = soak_config(function_timeout_seconds)
+    visibility_timeout_seconds = (
+        visibility_timeout_seconds or config.function_timeout_seconds * VISIBILITY_TIMEOUTS
+    )
     if drain_timeout_seconds is None:
-        # Long enough for a poison message's maxReceiveCount receives, one per visibility timeout.
-        receives = (config.max_receive_count + 1) * (
-            visibility_timeout_seconds or config.function_timeout_seconds * VISIBILITY_TIMEOUTS
+        drain_timeout_seconds = default_drain_timeout(
+            uploads,
+            faults=faults,
+            max_receive_count=config.max_receive_count,
+            visibility_timeout_seconds=visibility_timeout_seconds,
         )
-        drain_timeout_seconds = max(180.0, uploads * (0.5 if faults else 0.2), receives)
 
     with captured_metrics() as metrics:
         environment = LocalEnvironment(
             config,
             workers=workers,
-            visibility_timeout_seconds=visibility_timeout_seconds
-            or config.function_timeout_seconds * VISIBILITY_TIMEOUTS,
+            visibility_timeout_seconds=visibility_timeout_seconds,
             home=home,
             write_state_file=False,
             function_settings=settings,
@@ -558,11 +613,17 @@ def run_pass(
             )
 
             history = History()
+            sqs = _harness_client(environment, "sqs")
+            backlog = Backlog(sqs, deployment.queue_url, max_backlog)
             started = time.monotonic()
             promoted_after = _upload(
-                s3, deployment, scenarios, history, upload_threads, uploads, say
+                s3, deployment, scenarios, history, upload_threads, uploads, say, backlog
             )
-            sqs = _harness_client(environment, "sqs")
+            if backlog.waited_seconds:
+                say(
+                    f"  uploads held back {backlog.waited_seconds:.0f} thread-seconds "
+                    f"(queue backlog over {max_backlog})"
+                )
             drained, left = drain(
                 sqs,
                 deployment.queue_url,
@@ -644,6 +705,7 @@ def _upload(
     threads: int,
     total_uploads: int,
     say: Callable[[str], None],
+    backlog: Backlog,
 ) -> int | None:
     """Run every scenario from `threads` threads; promote tiny-v2 when half are uploaded.
 
@@ -660,6 +722,8 @@ def _upload(
     def apply(key: str, step: Step) -> None:
         nonlocal done
         thread = threading.current_thread().name
+        if not step.other_thread:  # a racing step follows its first step at once
+            backlog.wait()
         if step.op == "delete":
             response = s3.delete_object(Bucket=bucket, Key=key)
             history.add(
@@ -1250,6 +1314,7 @@ def run_soak(
     function_timeout_seconds: int | None = None,
     visibility_timeout_seconds: int | None = None,
     function_settings: dict[str, str] | None = None,
+    max_backlog: int = MAX_BACKLOG,
     max_findings: int = 20,
     model_dir: Path | None = None,
     say: Callable[[str], None] = print,
@@ -1269,6 +1334,7 @@ def run_soak(
         "drain_timeout_seconds": drain_timeout_seconds,
         "function_timeout_seconds": function_timeout_seconds,
         "visibility_timeout_seconds": visibility_timeout_seconds,
+        "max_backlog": max_backlog,
         "say": say,
     }
     with tempfile.TemporaryDirectory(prefix="imgclf-soak-") as directory:
@@ -1314,6 +1380,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--drain-timeout", type=float, help="seconds per drain")
     parser.add_argument(
+        "--max-backlog",
+        type=int,
+        default=MAX_BACKLOG,
+        help=f"uploads wait while more messages than this are queued ({MAX_BACKLOG}; 0: never)",
+    )
+    parser.add_argument(
         "--function-timeout",
         type=int,
         help=f"the function's timeout in seconds (default: cdk.json {DEPLOYED_ENV}'s)",
@@ -1334,6 +1406,7 @@ def main(argv: list[str] | None = None) -> int:
         drain_timeout_seconds=args.drain_timeout,
         function_timeout_seconds=args.function_timeout,
         function_settings=settings,
+        max_backlog=args.max_backlog,
         max_findings=args.max_findings,
     )
     return 0 if report.ok else 1

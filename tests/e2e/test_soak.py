@@ -86,3 +86,45 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
     }, text
     assert lines[-1] == "lost 0, wrong 0, stale-tags 0, dlq 0, duplicates-written 0", text
     assert report.ok, text
+
+
+class QueueDraining:
+    """An SQS stand-in whose visible count falls by `step` on every read."""
+
+    def __init__(self, visible: int, step: int) -> None:
+        self.visible, self.step, self.reads = visible, step, 0
+
+    def get_queue_attributes(self, **_: object) -> dict[str, dict[str, str]]:
+        self.reads += 1
+        answer = {"ApproximateNumberOfMessages": str(self.visible)}
+        self.visible = max(0, self.visible - self.step)
+        return {"Attributes": answer}
+
+
+def test_uploads_wait_until_the_backlog_is_at_most_the_limit() -> None:
+    soak = load_soak()
+    sqs = QueueDraining(visible=500, step=100)
+    backlog = soak.Backlog(sqs, "queue", limit=250, interval=0.0)
+
+    backlog.wait()
+
+    assert sqs.reads == 4  # 500, 400, 300 are over the limit; 200 is not
+    assert backlog.waited_seconds >= 0.0
+    never = QueueDraining(visible=10_000, step=0)
+    soak.Backlog(never, "queue", limit=0).wait()  # 0: uploads never wait
+    assert never.reads == 0
+
+
+def test_the_drain_outlasts_two_poison_cycles_after_the_backlog() -> None:
+    soak = load_soak()
+    one_cycle = (3 + 1) * 60.0
+    with_faults = soak.default_drain_timeout(
+        10_000, faults=True, max_receive_count=3, visibility_timeout_seconds=60
+    )
+    assert with_faults == 10_000 * 0.5 + 2 * one_cycle
+    assert (
+        soak.default_drain_timeout(
+            100, faults=False, max_receive_count=3, visibility_timeout_seconds=60
+        )
+        == 180.0 + one_cycle
+    )
