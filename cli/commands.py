@@ -21,6 +21,7 @@ from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
 from .results import (
+    full_items,
     get_result,
     parse_colour,
     parse_since,
@@ -103,7 +104,7 @@ def results(args: argparse.Namespace) -> int:
         limit=args.limit or None,
     )
     if args.format == "json":
-        stdout.out(to_json(items), highlight=False)
+        stdout.out(to_json(full_items(deployment, items)), highlight=False)
     elif args.format == "csv":
         stdout.out(to_csv(items), end="", highlight=False)
     else:

@@ -71,7 +71,7 @@ class Deployment:
 
     @property
     def index_shards(self) -> int:
-        """The write shards of by_colour's partitions (the function's INDEX_SHARDS)."""
+        """The write shards of every index's partitions (the function's INDEX_SHARDS)."""
         raw = self.output(StackOutputs.INDEX_SHARDS)
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_INDEX_SHARDS:
             raise CliError(

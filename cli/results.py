@@ -1,9 +1,11 @@
 """Query the results table through its GSIs (never a Scan) and print items.
 
-Every partition a query needs (one per status, one per shard of a colour) is asked on its own
-thread, and the streams are merged newest first. The queries go through the DynamoDB client,
-which is thread-safe, with expressions built per query (boto3's Table resource shares one
-expression builder between calls).
+Every partition a query needs (each shard of a label, a status or a colour family; see
+classifier.contracts' write sharding) is asked on its own thread, and the streams are merged
+newest first. The queries go through the DynamoDB client, which is thread-safe, with
+expressions built per query (boto3's Table resource shares one expression builder between
+calls). The indexes project what the table and CSV formats show (contracts.INDEX_PROJECTION);
+`full_items` reads the whole items for JSON.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from rich.table import Table
 from classifier.contracts import (
     COLOUR_FAMILIES,
     COLOUR_INDEX,
-    COLOUR_SHARD_ATTRIBUTE,
     INDEX_SORT_KEY,
     LABEL_INDEX,
+    RESULTS_INDEXES,
     STATUS_INDEX,
     Status,
     object_pk,
@@ -140,36 +142,50 @@ def query_results(
     min_confidence: float | None = None,
     since: str | None = None,
     limit: int | None = None,
+    page_size: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Items newest first, from one GSI, each partition queried on its own thread.
+    """Items newest first (at most `limit`), from one GSI, each shard on its own thread.
 
     A colour query asks every shard of its family on by_colour (a label is then a filter); a
-    label query uses by_label; otherwise by_status, per status.
+    label query every shard of the label on by_label; otherwise by_status, every shard of each
+    status asked. Each Query reads at most `page_size` items (default: `limit`, as no partition
+    can contribute more; without either, DynamoDB's 1 MB pages) and pages on as the merge needs.
     """
-    filters = _filters(min_confidence, status)
     if colour is not None:
+        index, values = COLOUR_INDEX, [colour.family]
         filters = _filters(min_confidence, status, label, colour.name)
-        partitions = [
-            (COLOUR_INDEX, COLOUR_SHARD_ATTRIBUTE, value)
-            for value in shard_values(colour.family, deployment.index_shards)
-        ]
     elif label is not None:
-        partitions = [(LABEL_INDEX, "label", label)]
+        index, values = LABEL_INDEX, [label]
+        filters = _filters(min_confidence, status)
     else:
-        statuses = [status] if status is not None else list(Status)
-        partitions = [(STATUS_INDEX, "status", s.value) for s in statuses]
+        index = STATUS_INDEX
+        values = [s.value for s in ([status] if status is not None else list(Status))]
         filters = _filters(min_confidence, None)
+    attribute = RESULTS_INDEXES[index].partition_key
+    partitions = [
+        partition for value in values for partition in shard_values(value, deployment.index_shards)
+    ]
     client = deployment.client("dynamodb")
+    page = page_size if page_size is not None else limit
     with ThreadPoolExecutor(min(len(partitions), MAX_PARALLEL_QUERIES)) as pool:
         streams: list[Iterator[dict[str, Any]]] = [
             _IndexItems(
                 pool,
                 client,
-                _query_arguments(deployment.results_table, index, attribute, value, since, filters),
+                _query_arguments(
+                    deployment.results_table, index, attribute, partition, since, filters, page
+                ),
             )
-            for index, attribute, value in partitions
+            for partition in partitions
         ]
         return _newest_first(streams, limit)
+
+
+def full_items(deployment: Deployment, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The whole items (an index holds only the listed attributes), in the same order; an
+    item deleted since the query is left out."""
+    found = get_results(deployment, (str(item["key"]) for item in items))
+    return [found[str(item["key"])] for item in items if str(item["key"]) in found]
 
 
 def _query_arguments(
@@ -179,6 +195,7 @@ def _query_arguments(
     value: str,
     since: str | None,
     filters: ConditionBase | None,
+    page_size: int | None = None,
 ) -> dict[str, Any]:
     """Query arguments for the DynamoDB client, newest first, from a fresh expression builder."""
     condition = Key(attribute).eq(value)
@@ -194,6 +211,8 @@ def _query_arguments(
         "KeyConditionExpression": key.condition_expression,
         "ScanIndexForward": False,
     }
+    if page_size:
+        arguments["Limit"] = page_size
     if filters is not None:
         built = builder.build_expression(filters)
         names.update(built.attribute_name_placeholders)

@@ -38,7 +38,7 @@ class EnvironmentConfig:
     # The imgclf:colours tag (the three dominant colour names); off by default, as it takes
     # one more of the object's 10 tags.
     colour_tags: bool = False
-    # Write shards of the low-cardinality GSIs (by_colour now): contracts.index_shard.
+    # Write shards of the results indexes (by_label, by_status, by_colour): contracts.index_shard.
     index_shards: int = DEFAULT_INDEX_SHARDS
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 50_000_000

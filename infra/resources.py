@@ -6,10 +6,9 @@ environment cannot drift from what `cdk deploy` creates. Pure Python, no CDK imp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from classifier.contracts import GSI_KEYS, TABLE_PARTITION_KEY
+from classifier.contracts import RESULTS_INDEXES, TABLE_PARTITION_KEY
 from infra.config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
@@ -17,18 +16,7 @@ from infra.config import EnvironmentConfig
 NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectRestore:Completed")
 
 
-@dataclass(frozen=True)
-class IndexDefinition:
-    """A global secondary index with string keys, projecting all attributes."""
-
-    name: str
-    partition_key: str
-    sort_key: str
-
-
-RESULTS_TABLE_INDEXES = tuple(
-    IndexDefinition(name=name, partition_key=pk, sort_key=sk) for name, (pk, sk) in GSI_KEYS.items()
-)
+RESULTS_TABLE_INDEXES = tuple(RESULTS_INDEXES.values())
 RESULTS_TABLE_KEY_ATTRIBUTES = (TABLE_PARTITION_KEY,) + tuple(
     sorted(
         {attr for index in RESULTS_TABLE_INDEXES for attr in (index.partition_key, index.sort_key)}
@@ -52,7 +40,10 @@ def results_table_create_args(table_name: str) -> dict[str, Any]:
                     {"AttributeName": index.partition_key, "KeyType": "HASH"},
                     {"AttributeName": index.sort_key, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(index.projection),
+                },
             }
             for index in RESULTS_TABLE_INDEXES
         ],
@@ -99,7 +90,7 @@ class StackOutputs:
     MODEL_POINTER_PARAMETER = "ModelPointerParameterName"
     DASHBOARD_NAME = "DashboardName"
     FUNCTION_NAME = "ClassifierFunctionName"
-    # How many write shards by_colour's partitions have (the function's INDEX_SHARDS): the
+    # How many write shards each index's partitions have (the function's INDEX_SHARDS): the
     # CLI asks every one of them.
     INDEX_SHARDS = "IndexShards"
 

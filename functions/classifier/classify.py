@@ -198,7 +198,7 @@ class Classifier:
         except RejectedImageError as error:
             item = rejected_item(
                 facts, reason=error.reason, model_version=model.version,
-                latency_ms=_since(started),
+                latency_ms=_since(started), index_shards=self.index_shards,
             )  # fmt: skip
             return self._record_rejection(item, error.reason)
 

@@ -9,22 +9,75 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 # --- results table -----------------------------------------------------------------------
 # One item per object. The partition key is "<bucket>/<key>" rather than bucket+key so a
 # single busy bucket spreads over many partitions.
 TABLE_PARTITION_KEY = "pk"
-LABEL_INDEX = "by_label"  # "by label, newest first": label + classified_at
-STATUS_INDEX = "by_status"  # "by status": status + classified_at
+STATUS_ATTRIBUTE = "status"
+LABEL_ATTRIBUTE = "label"
+LABEL_INDEX = "by_label"  # "by label, newest first": label_shard + classified_at
+STATUS_INDEX = "by_status"  # "by status, newest first": status_shard + classified_at
 COLOUR_INDEX = "by_colour"  # "by dominant colour, newest first": colour_shard + classified_at
-COLOUR_SHARD_ATTRIBUTE = "colour_shard"  # "<family>#<shard>", see sharded_value
+LABEL_SHARD_ATTRIBUTE = "label_shard"  # "<label>#<shard>", see sharded_value
+STATUS_SHARD_ATTRIBUTE = "status_shard"  # "<status>#<shard>"
+COLOUR_SHARD_ATTRIBUTE = "colour_shard"  # "<family>#<shard>"
 INDEX_SORT_KEY = "classified_at"
+
+# The attributes every index projects besides its keys and the table's pk (INCLUDE): what
+# `imgclf results` shows (its table and CSV columns), filters on (confidence, status, label,
+# colours[0].name) and `reclassify` needs (bucket, key, model_version). Left out, and read
+# from the table only for `--format json`: top_k, version_id, tags and event_order. A GSI
+# write costs 1 WU per KB of the entry, and an update of attributes an index does not project
+# costs that index nothing. Measured (bench/index_costs.py: a classified item with top-3 and
+# three colours is 849 B under a 40-byte key; its INCLUDE entry 581 B, ALL 849 B, KEYS_ONLY
+# 154 B): a first write is 4 WU with any projection (table + 3 indexes, each under 1 KB), but
+# a duplicate that advances event_order costs 1 WU instead of ALL's 4, entries stay within
+# 1 WU up to keys of ~260 bytes (ALL: ~130), and index storage is 2.0 GB per 1M images
+# (ALL: 2.9). KEYS_ONLY saves storage only, and every listed item would cost a BatchGetItem.
+INDEX_PROJECTION = (
+    "bucket",
+    "key",
+    STATUS_ATTRIBUTE,
+    LABEL_ATTRIBUTE,
+    "confidence",
+    "colours",
+    "model_version",
+    "reason",
+    "latency_ms",
+    "width",
+    "height",
+    "size",
+    "etag",
+)
+
+
+@dataclass(frozen=True)
+class ShardedIndex:
+    """A GSI partitioned by `<value>#<shard>` (sharded_value) and sorted by classified_at."""
+
+    name: str
+    partition_key: str  # the attribute holding the sharded value
+    sort_key: str = INDEX_SORT_KEY
+    projection: tuple[str, ...] = INDEX_PROJECTION
+
+
+# The results table's query paths (DESIGN.md: "by label, newest first", "by status"), plus
+# by dominant colour. Every one is write-sharded, with the one INDEX_SHARDS count.
+RESULTS_INDEXES: dict[str, ShardedIndex] = {
+    index.name: index
+    for index in (
+        ShardedIndex(LABEL_INDEX, LABEL_SHARD_ATTRIBUTE),
+        ShardedIndex(STATUS_INDEX, STATUS_SHARD_ATTRIBUTE),
+        ShardedIndex(COLOUR_INDEX, COLOUR_SHARD_ATTRIBUTE),
+    )
+}
 GSI_KEYS: dict[str, tuple[str, str]] = {
-    LABEL_INDEX: ("label", INDEX_SORT_KEY),
-    STATUS_INDEX: ("status", INDEX_SORT_KEY),
-    COLOUR_INDEX: (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+    name: (index.partition_key, index.sort_key) for name, index in RESULTS_INDEXES.items()
 }
 
 # The 11 basic colour terms (Berlin and Kay): every palette colour belongs to one, and the
@@ -44,13 +97,16 @@ COLOUR_FAMILIES = (
 )
 
 # --- write sharding of low-cardinality GSI partitions ------------------------------------
-# A GSI partition key with few values (11 colour families) would put every write of one value
-# on one partition, whose write throughput is capped. Each item's value gets a shard suffix
-# taken from a stable hash of its pk, so one value spreads over `shards` partitions; a query
-# asks every shard in parallel and merges newest first. The shard count is the INDEX_SHARDS
-# setting (per environment). by_colour uses it now; by_label and by_status are to adopt the
-# same helpers. Changing the count moves items to other shards: re-write them (reclassify
-# with a new model version) before relying on queries.
+# A GSI partition key with few values (2 statuses, ~10 labels, 11 colour families) would put
+# every write of one value on one partition, and DynamoDB allows 1,000 write units per second
+# per partition key value, on a GSI too; a throttled GSI throttles the table's writes. So each
+# item's value gets a shard suffix taken from a stable hash of its pk, and one value spreads
+# over `shards` partitions; a query asks every shard in parallel and merges newest first. The
+# shard count is the INDEX_SHARDS setting (per environment), one count for every index: the
+# busiest partition is CLASSIFIED on by_status (every classified image), and a count that
+# serves it serves the labels and colours too; a higher count costs only queries (one Query
+# per shard). Raising the count keeps old items findable (shard n < old count < new count);
+# lowering it hides the items of the dropped shards until `imgclf reindex` rewrites them.
 DEFAULT_INDEX_SHARDS = 4
 MAX_INDEX_SHARDS = 64
 
@@ -72,6 +128,26 @@ def shard_values(value: str, shards: int) -> list[str]:
     if not 1 <= shards <= MAX_INDEX_SHARDS:
         raise ValueError(f"shards must be 1..{MAX_INDEX_SHARDS}, got {shards}")
     return [f"{value}#{shard}" for shard in range(shards)]
+
+
+def index_values(item: Mapping[str, Any]) -> dict[str, str]:
+    """What each index is partitioned by for one item, by index name: its status, its label
+    (a REJECTED item has none, so by_label stays free of rejects) and its dominant colour's
+    family (an item without colours is not in by_colour)."""
+    values = {STATUS_INDEX: item.get(STATUS_ATTRIBUTE), LABEL_INDEX: item.get(LABEL_ATTRIBUTE)}
+    colours = item.get("colours") or []
+    if colours:
+        values[COLOUR_INDEX] = colours[0].get("family")
+    return {name: str(value) for name, value in values.items() if value is not None}
+
+
+def shard_attributes(item: Mapping[str, Any], shards: int) -> dict[str, str]:
+    """The sharded partition attributes one item carries: `<value>#<shard of its pk>`."""
+    pk = str(item[TABLE_PARTITION_KEY])
+    return {
+        RESULTS_INDEXES[name].partition_key: sharded_value(value, pk, shards)
+        for name, value in index_values(item).items()
+    }
 
 
 class Status(StrEnum):

@@ -14,7 +14,6 @@ from typing import Any
 
 from .colours import DominantColour, names_tag_value
 from .contracts import (
-    COLOUR_SHARD_ATTRIBUTE,
     DEFAULT_INDEX_SHARDS,
     MAX_OBJECT_TAGS,
     TABLE_PARTITION_KEY,
@@ -25,7 +24,7 @@ from .contracts import (
     TAG_PREFIX,
     Status,
     object_pk,
-    sharded_value,
+    shard_attributes,
     tag_value_problem,
 )
 from .model import Classification
@@ -114,8 +113,9 @@ def classified_item(
     """A CLASSIFIED item: the top label and its calibrated probability, or `unknown` and the
     evidence for it (see `Classification`), and the labels' own top-k either way.
 
-    With `colours` (largest first), also the dominant colours and the by_colour partition
-    value: the first colour's family with the item's shard (contracts.sharded_value).
+    With `colours` (largest first), also the dominant colours. The by_status and by_label
+    partition values, and with colours by_colour's (the first colour's family), carry the
+    item's shard of `index_shards` (contracts.shard_attributes).
     """
     best = classification.best
     item = {
@@ -133,9 +133,7 @@ def classified_item(
     }
     if colours:
         item["colours"] = [colour_map(colour) for colour in colours]
-        item[COLOUR_SHARD_ATTRIBUTE] = sharded_value(
-            colours[0].family, item[TABLE_PARTITION_KEY], index_shards
-        )
+    item.update(shard_attributes(item, index_shards))
     return item
 
 
@@ -150,14 +148,21 @@ def colour_map(colour: DominantColour) -> dict[str, Any]:
 
 
 def rejected_item(
-    facts: ObjectFacts, *, reason: str, model_version: str, latency_ms: float
+    facts: ObjectFacts,
+    *,
+    reason: str,
+    model_version: str,
+    latency_ms: float,
+    index_shards: int = DEFAULT_INDEX_SHARDS,
 ) -> dict[str, Any]:
-    """A REJECTED item with its one-line, human-readable reason."""
-    return {
+    """A REJECTED item with its one-line, human-readable reason; in by_status only."""
+    item = {
         **_base_item(facts, model_version, latency_ms),
         "status": Status.REJECTED.value,
         "reason": reason,
     }
+    item.update(shard_attributes(item, index_shards))
+    return item
 
 
 # What makes two items the same result: one event order, one object, one model's verdict.

@@ -24,7 +24,7 @@ class Settings:
     RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGGING_ENABLED, MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS,
     COLOUR_TAGS (the imgclf:colours tag, default off), INDEX_SHARDS (write shards of the
-    by_colour index, 1..MAX_INDEX_SHARDS, default 4), RETRY_MODE (botocore's `standard`,
+    results indexes, 1..MAX_INDEX_SHARDS, default 4), RETRY_MODE (botocore's `standard`,
     the default, or `adaptive`; chosen by bench/soak.py) and MAX_ATTEMPTS (default 5).
     """
 

@@ -157,6 +157,8 @@ class StorageConstruct(Construct):
             deletion_protection=deletion_protection,
             removal_policy=self._removal_policy,
         )
+        # Write-sharded partitions and an INCLUDE projection of what queries show and filter
+        # on (classifier.contracts.RESULTS_INDEXES says why).
         for index in RESULTS_TABLE_INDEXES:
             table.add_global_secondary_index(
                 index_name=index.name,
@@ -166,6 +168,7 @@ class StorageConstruct(Construct):
                 sort_key=dynamodb.Attribute(
                     name=index.sort_key, type=dynamodb.AttributeType.STRING
                 ),
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(index.projection),
             )
         return table

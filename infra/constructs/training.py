@@ -54,9 +54,8 @@ from constructs import Construct
 
 from classifier.contracts import (
     DATA_PREFIX,
-    GSI_KEYS,
     MODELS_PREFIX,
-    STATUS_INDEX,
+    STATUS_ATTRIBUTE,
     TABLE_PARTITION_KEY,
     Status,
     artifact_key,
@@ -83,8 +82,7 @@ STATE_MACHINE_TIMEOUT = Duration.hours(24)
 GATE_TIMEOUT = Duration.seconds(120)
 GATE_MEMORY_MB = 512
 GATE_RUNTIME = lambda_.Runtime.PYTHON_3_14
-# Result attributes the reclassify step reads (DESIGN.md's results table).
-STATUS_ATTRIBUTE = GSI_KEYS[STATUS_INDEX][0]
+# Result attributes the reclassify step reads (DESIGN.md's results table), besides status.
 MODEL_VERSION_ATTRIBUTE = "model_version"
 RECLASSIFY_BATCH_ITEMS = 250  # keys per Express child workflow (well under its 5 minutes)
 RECLASSIFY_CHILD_CONCURRENCY = 20  # child workflows at once

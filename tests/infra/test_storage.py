@@ -10,11 +10,15 @@ from classifier.contracts import (
     COLOUR_INDEX,
     COLOUR_SHARD_ATTRIBUTE,
     GSI_KEYS,
+    INDEX_PROJECTION,
     INDEX_SORT_KEY,
     LABEL_INDEX,
+    LABEL_SHARD_ATTRIBUTE,
     STATUS_INDEX,
+    STATUS_SHARD_ATTRIBUTE,
     TABLE_PARTITION_KEY,
 )
+from classifier.results import ORDER_ATTRIBUTE
 from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES
 
 BLOCK_ALL = {
@@ -212,20 +216,29 @@ def test_results_table_has_the_design_query_paths(env: Any) -> None:
     _, table = env.only("AWS::DynamoDB::Table")
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
     # Then "by label, newest first", "by status" and "by dominant colour" exist with string
-    # keys, projecting all
+    # keys, each partitioned by its write-sharded attribute, never by the raw low-cardinality
+    # value (one hot partition per label or status)
     assert set(indexes) == set(GSI_KEYS) == {index.name for index in RESULTS_TABLE_INDEXES}
     assert set(indexes) == {LABEL_INDEX, STATUS_INDEX, COLOUR_INDEX}
-    assert indexes[COLOUR_INDEX]["KeySchema"] == [
-        {"AttributeName": COLOUR_SHARD_ATTRIBUTE, "KeyType": "HASH"},
-        {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"},
-    ]
-    for name, (partition_key, sort_key) in GSI_KEYS.items():
+    sharded = {
+        LABEL_INDEX: LABEL_SHARD_ATTRIBUTE,
+        STATUS_INDEX: STATUS_SHARD_ATTRIBUTE,
+        COLOUR_INDEX: COLOUR_SHARD_ATTRIBUTE,
+    }
+    for name, partition_key in sharded.items():
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": partition_key, "KeyType": "HASH"},
-            {"AttributeName": sort_key, "KeyType": "RANGE"},
+            {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"},
         ]
-        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+        # And each projects only the listed attributes (INCLUDE), never ALL: the attributes
+        # later updates set (event_order on a duplicate, tags) stay out of every index
+        projection = indexes[name]["Projection"]
+        assert projection["ProjectionType"] == "INCLUDE"
+        assert projection["NonKeyAttributes"] == list(INDEX_PROJECTION)
+        assert {ORDER_ATTRIBUTE, "tags", "top_k"}.isdisjoint(projection["NonKeyAttributes"])
     types = {
         d["AttributeName"]: d["AttributeType"] for d in table["Properties"]["AttributeDefinitions"]
     }
     assert set(types.values()) == {"S"}
+    # And the raw label and status are no key of any index any more
+    assert set(types) == {TABLE_PARTITION_KEY, INDEX_SORT_KEY, *sharded.values()}

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 from PIL import Image
 
 from classifier import handler
@@ -22,15 +21,15 @@ from classifier.artifact import UnknownRule, pack_artifact, read_metadata, write
 from classifier.classify import TagsRejectedError
 from classifier.contracts import (
     ARTIFACT_MODEL_FILE,
-    LABEL_INDEX,
-    STATUS_INDEX,
     ModelPointer,
+    Status,
     artifact_key,
     sharded_value,
 )
 from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
+from imgclf.results import query_results
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.resources import StackOutputs
 from tests.fixtures.events import (
@@ -61,6 +60,19 @@ def invoke(*bodies: str) -> dict[str, Any]:
 
 def item(aws: SimpleNamespace, key: str) -> dict[str, Any] | None:
     return aws.table.get_item(Key={"pk": f"images/{key}"}).get("Item")
+
+
+def deployment() -> Deployment:
+    """The moto account as the CLI finds a deployed stack: by its outputs."""
+    return Deployment(
+        env="test",
+        outputs={
+            StackOutputs.IMAGES_BUCKET: "images",
+            StackOutputs.RESULTS_TABLE: "results",
+            StackOutputs.INDEX_SHARDS: os.environ["INDEX_SHARDS"],
+        },
+        region="us-east-1",
+    )
 
 
 def tags(aws: SimpleNamespace, key: str) -> dict[str, str]:
@@ -208,10 +220,9 @@ def test_bad_inputs_are_rejected_with_reasons(aws: SimpleNamespace) -> None:
     assert reasons["text.jpg"].startswith("not a recognised image")
     assert reasons["empty.png"] == "empty file (0 bytes)"
     assert "truncated" in reasons["cut.png"] or "unreadable" in reasons["cut.png"]
-    rejected = aws.table.query(
-        IndexName=STATUS_INDEX, KeyConditionExpression=Key("status").eq("REJECTED")
-    )
-    assert rejected["Count"] == 3
+    # And by_status finds the three over its shards
+    rejected = query_results(deployment(), status=Status.REJECTED)
+    assert {i["key"] for i in rejected} == {"text.jpg", "empty.png", "cut.png"}
 
 
 def test_removal_deletes_the_item(aws: SimpleNamespace) -> None:
@@ -234,12 +245,8 @@ def test_removal_deletes_the_item(aws: SimpleNamespace) -> None:
 def test_labels_are_queryable_newest_first(aws: SimpleNamespace) -> None:
     for key in ("l1.png", "l2.png"):
         invoke(s3_body(s3_record("images", key, **put(aws, key, png(COLOURS["green"])))))
-    result = aws.table.query(
-        IndexName=LABEL_INDEX,
-        KeyConditionExpression=Key("label").eq("green"),
-        ScanIndexForward=False,
-    )
-    assert [i["key"] for i in result["Items"]] == ["l2.png", "l1.png"]
+    result = query_results(deployment(), label="green")
+    assert [i["key"] for i in result] == ["l2.png", "l1.png"]
 
 
 def test_no_model_promoted_is_transient_for_every_record(aws: SimpleNamespace) -> None:
@@ -321,16 +328,8 @@ def _results(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
 ) -> tuple[int, str, str]:
     """`imgclf results ARGS` against the moto account, found as a deployed stack's outputs."""
-    deployment = Deployment(
-        env="test",
-        outputs={
-            StackOutputs.IMAGES_BUCKET: "images",
-            StackOutputs.RESULTS_TABLE: "results",
-            StackOutputs.INDEX_SHARDS: os.environ["INDEX_SHARDS"],
-        },
-        region="us-east-1",
-    )
-    monkeypatch.setattr(commands, "resolve", lambda env: deployment)
+    found = deployment()
+    monkeypatch.setattr(commands, "resolve", lambda env: found)
     capsys.readouterr()
     code = cli_main(["results", *args])
     captured = capsys.readouterr()
