@@ -1,0 +1,207 @@
+"""Requests and compute per image, to dollars: the pure half of bench/cost.py."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+from . import prices
+
+PER_MILLION = 1_000_000
+SQS_RECEIVE_MAX_MESSAGES = 10  # one ReceiveMessage or DeleteMessageBatch handles up to 10
+
+
+# --- rounding rules ---------------------------------------------------------------------
+def billed_ms(seconds: float) -> int:
+    """Lambda bills each invocation's duration rounded up to the next 1 ms (at least 1 ms)."""
+    # The epsilon keeps a float like 0.1 s (100.00000000000001 ms) from billing 101 ms.
+    return max(1, math.ceil(seconds * 1000 - 1e-9))
+
+
+def gb_seconds(milliseconds: float, memory_mb: int) -> float:
+    """Lambda's GB-seconds: billed time times configured memory (1 GB = 1,024 MB)."""
+    return milliseconds / 1000 * memory_mb / 1024
+
+
+def sqs_billed_requests(payload_bytes: int) -> int:
+    """An SQS request is billed once per started 64 KB chunk of its payload."""
+    return max(1, math.ceil(payload_bytes / prices.SQS_BILLING_CHUNK_BYTES))
+
+
+def write_units(item_bytes: int) -> int:
+    """DynamoDB standard write request units for one write of an item this size (1 KB each)."""
+    return max(1, math.ceil(item_bytes / prices.DYNAMODB_WRITE_UNIT_BYTES))
+
+
+def read_units(item_bytes: int, *, consistent: bool = True) -> float:
+    """Read request units for one GetItem: 4 KB per unit, halved when eventually consistent."""
+    units = max(1, math.ceil(item_bytes / prices.DYNAMODB_READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
+
+
+# --- DynamoDB item size (Developer Guide, "Item sizes and formats") ------------------------
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """The size DynamoDB bills for an item in the low-level typed form ({"S": "..."}, ...).
+
+    Each attribute costs its name's UTF-8 bytes plus its value: strings their UTF-8 bytes,
+    binary its bytes, numbers 1 byte per two significant digits plus 1, null and booleans 1,
+    lists and maps 3 bytes plus 1 byte per element plus the elements (map keys count).
+    """
+    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
+
+
+def value_bytes(value: Mapping[str, Any]) -> int:
+    """The size of one typed attribute value."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        return number_bytes(str(raw))
+    if kind == "B":
+        return len(raw if isinstance(raw, bytes | bytearray) else str(raw).encode())
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(v).encode()) for v in raw)
+    if kind == "NS":
+        return sum(number_bytes(str(v)) for v in raw)
+    if kind == "BS":
+        return sum(len(v) for v in raw)
+    if kind == "L":
+        return 3 + sum(1 + value_bytes(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + value_bytes(v) for k, v in raw.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def number_bytes(text: str) -> int:
+    """A number: 1 byte per two significant digits (leading/trailing zeros trimmed) plus 1."""
+    digits = Decimal(text).normalize().as_tuple().digits
+    significant = len(digits) if any(digits) else 1
+    return math.ceil(significant / 2) + 1
+
+
+@dataclass(frozen=True)
+class IndexShape:
+    """A GSI as DescribeTable gives it: its key attributes and what it projects."""
+
+    keys: tuple[str, ...]
+    projection: str = "ALL"  # ALL | KEYS_ONLY | INCLUDE
+    non_key: tuple[str, ...] = ()  # INCLUDE's attributes
+
+    @classmethod
+    def of(cls, description: Mapping[str, Any]) -> IndexShape:
+        projection = description.get("Projection", {})
+        return cls(
+            keys=tuple(key["AttributeName"] for key in description["KeySchema"]),
+            projection=str(projection.get("ProjectionType", "ALL")),
+            non_key=tuple(projection.get("NonKeyAttributes", ())),
+        )
+
+    def holds(self, item: Mapping[str, Any]) -> bool:
+        """Whether the item appears in the index (it has every key attribute: sparse GSIs)."""
+        return all(key in item for key in self.keys)
+
+    def projected(self, item: Mapping[str, Any], table_keys: Iterable[str]) -> dict[str, Any]:
+        """The index's copy of the item: table and index keys, plus the projected attributes."""
+        if self.projection == "ALL":
+            return dict(item)
+        wanted = {*table_keys, *self.keys, *(self.non_key if self.projection == "INCLUDE" else ())}
+        return {name: value for name, value in item.items() if name in wanted}
+
+
+def item_write_units(
+    item: Mapping[str, Any], indexes: Mapping[str, IndexShape], table_keys: Iterable[str]
+) -> tuple[int, dict[str, int]]:
+    """(table units, units per GSI) of one PutItem of a new item: each GSI the item appears in
+    is a write of its projected copy, at least one unit (Developer Guide, "Provisioned
+    throughput considerations for global secondary indexes")."""
+    keys = tuple(table_keys)
+    return write_units(item_bytes(item)), {
+        name: write_units(item_bytes(shape.projected(item, keys)))
+        for name, shape in indexes.items()
+        if shape.holds(item)
+    }
+
+
+# --- usage per image, and its price ----------------------------------------------------------
+@dataclass(frozen=True)
+class Usage:
+    """What one image costs, averaged over a run: requests by billing class and compute."""
+
+    lambda_invocations: float = 0.0
+    lambda_billed_ms: float = 0.0
+    memory_mb: int = 1024
+    sqs_requests: float = 0.0  # billed requests (64 KB chunks counted)
+    s3_get_class: float = 0.0
+    s3_put_class: float = 0.0
+    dynamodb_read_units: float = 0.0
+    dynamodb_write_units: float = 0.0
+    ssm_interactions: float = 0.0  # free at standard throughput
+    log_bytes: float = 0.0
+
+    def scaled(self, factor: float) -> Usage:
+        """Every count multiplied by `factor` (memory unchanged)."""
+        values = {
+            spec.name: getattr(self, spec.name) * (1 if spec.name == "memory_mb" else factor)
+            for spec in fields(self)
+        }
+        values["memory_mb"] = self.memory_mb
+        return Usage(**values)
+
+
+def cost_per_image(usage: Usage, *, ssm_higher_throughput: bool = False) -> dict[str, float]:
+    """Dollars per image, by line of the bill."""
+    return {
+        "Lambda requests": usage.lambda_invocations * prices.LAMBDA_REQUEST,
+        "Lambda duration (arm64)": gb_seconds(usage.lambda_billed_ms, usage.memory_mb)
+        * prices.LAMBDA_ARM64_GB_SECOND,
+        "SQS requests": usage.sqs_requests * prices.SQS_STANDARD_REQUEST,
+        "S3 GET-class requests": usage.s3_get_class * prices.S3_GET_CLASS_REQUEST,
+        "S3 PUT-class requests": usage.s3_put_class * prices.S3_PUT_CLASS_REQUEST,
+        "DynamoDB reads (on-demand)": usage.dynamodb_read_units * prices.DYNAMODB_READ_REQUEST_UNIT,
+        "DynamoDB writes (on-demand)": usage.dynamodb_write_units
+        * prices.DYNAMODB_WRITE_REQUEST_UNIT,
+        "SSM GetParameter": usage.ssm_interactions
+        * (prices.SSM_HIGHER_THROUGHPUT_INTERACTION if ssm_higher_throughput else 0.0),
+        "CloudWatch Logs ingestion": usage.log_bytes / 1024**3 * prices.CLOUDWATCH_LOGS_INGESTED_GB,
+    }
+
+
+def per_million(dollars_per_image: float) -> float:
+    return dollars_per_image * PER_MILLION
+
+
+def floor_usage(*, tags: bool, message_bytes: int) -> Usage:
+    """The requests no design can avoid: one GET, one queue message (its send, and its share
+    of a 10-message receive and delete), one 1-unit write, and one tag write if tags are on."""
+    share = 1 / SQS_RECEIVE_MAX_MESSAGES
+    return Usage(
+        sqs_requests=sqs_billed_requests(message_bytes) + 2 * share,
+        s3_get_class=1.0,
+        s3_put_class=1.0 if tags else 0.0,
+        dynamodb_write_units=1.0,
+    )
+
+
+def tag_storage_per_million_objects_month(tags_per_object: float) -> float:
+    """S3 object tag storage, dollars per month for 1M tagged objects."""
+    return tags_per_object * PER_MILLION * prices.S3_TAG_MONTH
+
+
+def rekognition_detect_labels_per_million() -> float:
+    return per_million(prices.REKOGNITION_DETECT_LABELS_IMAGE)
+
+
+def custom_labels_per_million(images_per_second_per_unit: float) -> float:
+    """Custom Labels at full utilisation: unit-hours for 1M images at the assumed throughput."""
+    hours = PER_MILLION / images_per_second_per_unit / 3600
+    return hours * prices.REKOGNITION_CUSTOM_LABELS_INFERENCE_UNIT_HOUR
+
+
+def last_line(tags_off: float, tags_on: float) -> str:
+    """The bench's last line: dollars per 1M images, 2 decimals."""
+    return f"per 1M images: ${tags_off:.2f} tags off, ${tags_on:.2f} tags on"

@@ -1,0 +1,283 @@
+"""bench/cost.py's pure model: rounding rules, item sizes, request prices, capacity, last line.
+
+bench/ is not a package; its `costmodel` package is imported from the bench directory.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[3] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from costmodel import capacity, prices, pricing, usage  # noqa: E402
+from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
+
+LAST_LINE = re.compile(r"^per 1M images: \$\d+\.\d{2} tags off, \$\d+\.\d{2} tags on$")
+
+
+# --- rounding ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("seconds", "expected_ms"),
+    [(0.1, 100), (0.1004, 101), (0.0000001, 1), (1.5, 1500), (0.0, 1)],
+)
+def test_billed_duration_rounds_up_to_the_next_millisecond(
+    seconds: float, expected_ms: int
+) -> None:
+    # Given a handler wall time / Then Lambda's billed duration (1 ms granularity, >= 1 ms)
+    assert pricing.billed_ms(seconds) == expected_ms
+
+
+def test_gb_seconds_use_1024_mb_per_gb() -> None:
+    assert pricing.gb_seconds(1000, 1769) == pytest.approx(1769 / 1024)
+    assert pricing.gb_seconds(250, 2048) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("payload", "billed"), [(1, 1), (65_536, 1), (65_537, 2), (256 * 1024, 4), (0, 1)]
+)
+def test_sqs_bills_each_started_64_kb_chunk(payload: int, billed: int) -> None:
+    assert pricing.sqs_billed_requests(payload) == billed
+
+
+@pytest.mark.parametrize(("size", "units"), [(0, 1), (1024, 1), (1025, 2), (4000, 4)])
+def test_write_units_are_per_started_kilobyte(size: int, units: int) -> None:
+    assert pricing.write_units(size) == units
+
+
+def test_read_units_are_per_4_kb_and_halved_when_eventually_consistent() -> None:
+    assert pricing.read_units(4096) == 1.0
+    assert pricing.read_units(4097) == 2.0
+    assert pricing.read_units(100, consistent=False) == 0.5
+    assert pricing.read_units(8192, consistent=False) == 1.0
+
+
+# --- DynamoDB item size ------------------------------------------------------------------
+def test_item_size_counts_names_and_values_by_type() -> None:
+    item = {
+        "pk": {"S": "b/k.jpg"},  # 2 + 7
+        "size": {"N": "12345"},  # 4 + (3 pairs of digits + 1)
+        "confidence": {"N": "0.500"},  # 10 + (1 significant digit -> 1 + 1)
+        "ok": {"BOOL": True},  # 2 + 1
+        "top_k": {"L": [{"S": "ab"}, {"N": "1"}]},  # 5 + 3 + (1 + 2) + (1 + 2)
+        "m": {"M": {"a": {"S": "x"}}},  # 1 + 3 + (1 + 1 + 1)
+    }
+    assert pricing.item_bytes(item) == 9 + 8 + 12 + 3 + 14 + 7
+
+
+def test_number_size_trims_leading_and_trailing_zeros() -> None:
+    assert pricing.number_bytes("1000") == 2  # one significant digit
+    assert pricing.number_bytes("0.0012") == 2
+    assert pricing.number_bytes("123456789") == 6
+    assert pricing.number_bytes("0") == 2
+
+
+def test_index_writes_follow_sparseness_and_projection() -> None:
+    # Given an item of about 1.5 KB that has the label index's keys but not the colour's
+    item = {
+        "pk": {"S": "b/k"},
+        "label_shard": {"S": "cat#3"},
+        "classified_at": {"S": "2026-11-23T00:00:00.000Z"},
+        "blob": {"S": "x" * 1500},
+    }
+    indexes = {
+        "by_label_all": pricing.IndexShape(("label_shard", "classified_at"), "ALL"),
+        "by_label_keys": pricing.IndexShape(("label_shard", "classified_at"), "KEYS_ONLY"),
+        "by_label_include": pricing.IndexShape(
+            ("label_shard", "classified_at"), "INCLUDE", ("pk",)
+        ),
+        "by_colour": pricing.IndexShape(("colour_shard", "classified_at"), "ALL"),
+    }
+    # When / Then: the table write is 2 units; ALL copies the whole item (2 units), the
+    # others only keys (1 unit); the colour index is not written at all
+    table, per_index = pricing.item_write_units(item, indexes, ["pk"])
+    assert table == 2
+    assert per_index == {"by_label_all": 2, "by_label_keys": 1, "by_label_include": 1}
+
+
+def test_index_shape_reads_describe_table() -> None:
+    shape = pricing.IndexShape.of(
+        {
+            "KeySchema": [{"AttributeName": "s", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["label"]},
+        }
+    )
+    assert shape == pricing.IndexShape(("s",), "INCLUDE", ("label",))
+
+
+# --- dollars -----------------------------------------------------------------------------
+def test_each_request_class_is_priced_per_million_images() -> None:
+    cost = pricing.cost_per_image(
+        pricing.Usage(
+            s3_put_class=1,
+            s3_get_class=1,
+            dynamodb_write_units=1,
+            dynamodb_read_units=1,
+            sqs_requests=1,
+            lambda_invocations=0.1,
+            lambda_billed_ms=100,
+            memory_mb=1024,
+            log_bytes=1024**3 / 1_000_000,
+        )
+    )
+    million = {line: pricing.per_million(dollars) for line, dollars in cost.items()}
+    assert million["S3 PUT-class requests"] == pytest.approx(5.00)
+    assert million["S3 GET-class requests"] == pytest.approx(0.40)
+    assert million["DynamoDB writes (on-demand)"] == pytest.approx(0.625)
+    assert million["DynamoDB reads (on-demand)"] == pytest.approx(0.125)
+    assert million["SQS requests"] == pytest.approx(0.40)
+    assert million["Lambda requests"] == pytest.approx(0.02)
+    assert million["Lambda duration (arm64)"] == pytest.approx(0.1 * 0.0000133334 * 1e6)
+    assert million["CloudWatch Logs ingestion"] == pytest.approx(0.50)
+    assert million["SSM GetParameter"] == 0.0  # standard throughput is free
+
+
+def test_the_floor_is_one_get_one_message_one_write_and_one_tag_write() -> None:
+    off = pricing.per_million(
+        sum(pricing.cost_per_image(pricing.floor_usage(tags=False, message_bytes=1500)).values())
+    )
+    on = pricing.per_million(
+        sum(pricing.cost_per_image(pricing.floor_usage(tags=True, message_bytes=1500)).values())
+    )
+    # SQS: send + a tenth of a receive and of a delete = 1.2 requests
+    assert off == pytest.approx(0.40 + 1.2 * 0.40 + 0.625)
+    assert on - off == pytest.approx(5.00)
+
+
+def test_tag_storage_and_rekognition_prices() -> None:
+    assert pricing.tag_storage_per_million_objects_month(3) == pytest.approx(3.00)
+    assert pricing.rekognition_detect_labels_per_million() == pytest.approx(1000.0)
+    assert pricing.custom_labels_per_million(5.0) == pytest.approx(1e6 / 5 / 3600 * 4.0)
+
+
+def test_prices_are_dated() -> None:
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", prices.PRICES_READ_ON)
+
+
+def test_last_line_reads_exactly() -> None:
+    line = pricing.last_line(2.5, 7.999)
+    assert line == "per 1M images: $2.50 tags off, $8.00 tags on"
+    assert LAST_LINE.match(line)
+
+
+# --- what a run measured -----------------------------------------------------------------
+def measured(**changes: object) -> usage.Measured:
+    base: dict[str, object] = {
+        "images": 20,
+        "enqueued": 20,
+        "attempts": {
+            "s3.GetObject": 20,
+            "s3.GetObjectTagging": 20,
+            "s3.PutObjectTagging": 20,
+            "s3.DeleteObjectTagging": 5,
+            "dynamodb.GetItem": 40,
+            "dynamodb.PutItem": 20,
+        },
+        "batches": [usage.Batch(10, 10, 0.5004), usage.Batch(10, 9, 0.25)],
+        "body_bytes": [1500] * 20,
+        "items": [{"pk": {"S": f"b/{i}"}, "s": {"S": f"CLASSIFIED#{i % 4}"}} for i in range(20)],
+        "indexes": {"by_status": pricing.IndexShape(("s",), "KEYS_ONLY")},
+        "table_keys": ["pk"],
+        "log_bytes": 0,
+    }
+    base.update(changes)
+    return usage.Measured(**base)  # type: ignore[arg-type]
+
+
+def test_usage_per_image_from_a_run() -> None:
+    run = measured()
+    got = usage.usage_of(run, 1024)
+    assert got.lambda_invocations == pytest.approx(2 / 20)
+    assert got.lambda_billed_ms == pytest.approx((501 + 250) / 20)
+    assert got.s3_get_class == 2.0 and got.s3_put_class == 1.0  # DELETEs are free
+    assert got.dynamodb_read_units == 2.0
+    assert got.dynamodb_write_units == 2.0  # table + the status index
+    # one send per object, one receive and one delete per batch of 10
+    assert got.sqs_requests == pytest.approx(1 + 2 / 20 + 2 / 20)
+    assert got.log_bytes > 0  # Lambda's own START/END/REPORT lines
+
+
+def test_index_shards_are_read_from_the_partition_values() -> None:
+    assert usage.index_shards(measured()) == {"by_status": 4}
+
+
+# --- capacity ----------------------------------------------------------------------------
+def profile(**changes: object) -> capacity.Profile:
+    base: dict[str, object] = {
+        "s3_get_per_image": 2.0,
+        "s3_put_per_image": 1.0,
+        "ms_per_image": 20.0,
+        "batch_seconds": 0.2,
+        "table_write_units": 1.0,
+        "table_read_units": 2.0,
+        "index_write_units": {"by_status": 1.0},
+        "index_shards": {"by_status": 1},
+    }
+    base.update(changes)
+    return capacity.Profile(**base)  # type: ignore[arg-type]
+
+
+def test_a_limit_saturates_at_quota_over_demand() -> None:
+    limit = capacity.Limit("x", quota=5_500, demand=2.0, setting="", source="")
+    assert limit.max_rate == pytest.approx(2_750)
+    assert limit.utilisation(1_000) == pytest.approx(1_000 * 2 / 5_500)
+
+
+def test_the_binding_limit_and_the_backfill() -> None:
+    rows = capacity.limits(profile(), capacity.Quotas(name="p", max_concurrency=50))
+    first = capacity.binding(rows)
+    # 50 concurrent executions at 20 ms per image: 2,500 images/s; an unsharded status index
+    # takes every write on one key value: 1,000 write units per second bind first
+    assert first.name.startswith("GSI by_status")
+    assert first.max_rate == pytest.approx(1_000)
+    assert capacity.backfill_hours(rows) == pytest.approx(100e6 / 1_000 / 3600)
+
+
+def test_sharding_and_raised_quotas_move_the_binding_limit() -> None:
+    # Given tags off (no tag writes) and a status index over 8 shards (8,000 images/s)
+    sharded = profile(index_shards={"by_status": 8}, s3_put_per_image=0.0)
+    default = capacity.Quotas(name="p", max_concurrency=50)
+    rows = capacity.limits(sharded, default)
+    # Then 50 executions at 20 ms per image bind first
+    assert capacity.binding(rows).name == "ESM MaximumConcurrency"
+    assert capacity.binding(rows).max_rate == pytest.approx(2_500)
+    # And with every quota raised, 2 GETs per image over 10 prefixes bind at 27,500/s
+    raised = capacity.raised(default, sharded, max_shards=64)
+    assert raised.max_concurrency == 1_000 and raised.index_shards == {"by_status": 64}
+    first = capacity.binding(capacity.limits(sharded, raised))
+    assert first.name == "S3 GET/HEAD per prefix"
+    assert first.max_rate == pytest.approx(27_500)
+
+
+def test_ssm_rate_is_environments_over_the_refresh_interval() -> None:
+    rows = capacity.limits(profile(), capacity.Quotas(name="p", max_concurrency=1000))
+    ssm = next(row for row in rows if row.name.startswith("SSM"))
+    # 1,000 images/s at 20 ms = 20 environments, each reading every 60 s
+    assert ssm.utilisation(1_000) * ssm.quota == pytest.approx(20 / 60)
+
+
+def test_ramps() -> None:
+    quotas = capacity.Quotas(name="p", max_concurrency=1000)
+    assert capacity.esm_ramp_minutes(profile(), 10_000, quotas) == pytest.approx(195 / 300)
+    # 10,000 write units a second from a new table's 4,000: two doublings of 30 minutes
+    assert capacity.dynamodb_ramp_minutes(profile(), 10_000) == 60
+    assert capacity.dynamodb_ramp_minutes(profile(), 1_000) == 0
+    assert math.isinf(capacity.Limit("x", 1, 0.0, "", "").max_rate)
+
+
+# --- the latency plan --------------------------------------------------------------------
+def test_the_latency_plan_only_adds_latency() -> None:
+    plan = aws_latency_plan(seed=1)
+    for (service, operation), (median, p99) in AWS_LATENCY_MS.items():
+        rule = plan.faults_for(service, operation, None)
+        assert rule is not None and rule.latency is not None
+        assert (rule.latency.median_ms, rule.latency.p99_ms) == (median, p99)
+        assert all(rule.probability(kind) == 0 for kind in ("throttle", "internal_error"))
+        assert rule.probability("crash_after") == 0
+    assert plan.delivery.duplicate == 0 and plan.delivery.delay == 0
