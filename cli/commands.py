@@ -244,6 +244,31 @@ def reclassify(args: argparse.Namespace) -> int:
     return 0
 
 
+def reindex(args: argparse.Namespace) -> int:
+    from .reindex import MAX_SEGMENTS, SCAN_SEGMENTS
+    from .reindex import reindex as reindex_items
+
+    segments = SCAN_SEGMENTS if args.segments is None else args.segments
+    if not 1 <= segments <= MAX_SEGMENTS:
+        raise CliError(f"--segments must be 1..{MAX_SEGMENTS}")
+    deployment = resolve(args.env)
+    with progress() as bar:
+        task = bar.add_task("scanning the results table", total=None)
+        counted = reindex_items(
+            deployment,
+            dry_run=args.dry_run,
+            segments=segments,
+            on_progress=lambda count: bar.advance(task, count.scanned),
+        )
+    verb = "would rewrite" if args.dry_run else "rewrote"
+    stdout.print(
+        f"scanned {counted.scanned} results; {verb} the index attributes of "
+        f"{counted.rewritten} for {deployment.index_shards} shards"
+        + (f"; {counted.changed} changed meanwhile (already current)" if counted.changed else "")
+    )
+    return 0
+
+
 def dlq(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     if args.dlq_command == "redrive":

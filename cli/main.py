@@ -163,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     reclassify.add_argument("--wait", action="store_true", help="wait until all are updated")
     reclassify.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
 
+    reindex = commands.add_parser(
+        "reindex",
+        help="re-write the index shard attributes of items written before them (or under "
+        "another INDEX_SHARDS)",
+        parents=[env],
+    )
+    reindex.add_argument("--dry-run", action="store_true", help="only count the stale items")
+    reindex.add_argument("--segments", type=int, help="parallel Scan segments (threads)")
+
     dlq = commands.add_parser("dlq", help="the dead-letter queue", parents=[env])
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_commands.add_parser("list", help="messages in the DLQ", parents=[env])
@@ -230,6 +239,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         "model": commands.model,
         "train": commands.train,
         "reclassify": commands.reclassify,
+        "reindex": commands.reindex,
         "dlq": commands.dlq,
         "demo": commands.demo,
     }[args.command]

@@ -153,6 +153,13 @@ def test_bad_image_is_rejected_with_a_reason_and_acknowledged(world: SimpleNames
     item = world.results.items["notes.jpg"]
     assert item["status"] == "REJECTED" and item["reason"].startswith("not a recognised image")
     assert world.objects.tag_writes == 0
+    # And it is on by_status's shard for the classifier's shard count
+    world.classifier.index_shards = 16
+    world.objects.objects["more.jpg"] = (b"more text", "e1")
+    world.classifier.handle(created("more.jpg"))
+    assert world.results.items["more.jpg"]["status_shard"] == sharded_value(
+        "REJECTED", "images/more.jpg", 16
+    )
 
 
 def test_oversized_object_is_rejected_from_the_event_without_downloading(

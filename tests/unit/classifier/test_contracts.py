@@ -1,4 +1,4 @@
-"""contracts: the S3 tag value rule that training and the function both apply."""
+"""contracts: the S3 tag value rule that training and the function both apply; index sharding."""
 
 from __future__ import annotations
 
@@ -14,12 +14,23 @@ from classifier.contracts import (
     COLOUR_SHARD_ATTRIBUTE,
     GSI_KEYS,
     INDEX_SORT_KEY,
+    LABEL_ATTRIBUTE,
+    LABEL_INDEX,
+    LABEL_SHARD_ATTRIBUTE,
     MAX_INDEX_SHARDS,
     OUR_TAG_KEYS,
+    RESULTS_INDEXES,
+    STATUS_ATTRIBUTE,
+    STATUS_INDEX,
+    STATUS_SHARD_ATTRIBUTE,
     TAG_COLOURS,
     TAG_VALUE_MAX_LENGTH,
     TAG_VALUE_PATTERN,
+    UNKNOWN_LABEL,
+    Status,
     index_shard,
+    index_values,
+    shard_attributes,
     shard_values,
     sharded_value,
     tag_value_problem,
@@ -110,3 +121,44 @@ def test_the_colour_index_is_one_of_the_shared_gsis() -> None:
     assert GSI_KEYS[COLOUR_INDEX] == (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY)
     assert len(COLOUR_FAMILIES) == 11 and TAG_COLOURS not in OUR_TAG_KEYS
     assert tag_value_problem(TAG_COLOURS) is None
+
+
+def test_every_results_index_is_write_sharded_with_one_definition() -> None:
+    # Every GSI is partitioned by its own shard attribute and sorted newest first
+    assert GSI_KEYS == {
+        LABEL_INDEX: (LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+        STATUS_INDEX: (STATUS_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+        COLOUR_INDEX: (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+    }
+    assert {index.name for index in RESULTS_INDEXES.values()} == set(GSI_KEYS)
+    # And none of them is keyed by a raw low-cardinality attribute any more
+    assert {STATUS_ATTRIBUTE, LABEL_ATTRIBUTE}.isdisjoint(key for key, _ in GSI_KEYS.values())
+
+
+def test_shard_attributes_follow_status_label_and_dominant_colour() -> None:
+    pk = "images/photo.jpg"
+    shard = index_shard(pk, 8)
+    colours = [{"name": "navy", "family": "blue"}, {"name": "white", "family": "white"}]
+    classified = {"pk": pk, "status": "CLASSIFIED", "label": "cat", "colours": colours}
+    # A classified item with colours is in all three indexes, on its pk's one shard
+    assert shard_attributes(classified, 8) == {
+        STATUS_SHARD_ATTRIBUTE: f"CLASSIFIED#{shard}",
+        LABEL_SHARD_ATTRIBUTE: f"cat#{shard}",
+        COLOUR_SHARD_ATTRIBUTE: f"blue#{shard}",
+    }
+    # "unknown" is a label like any other; an item without colours is not in by_colour
+    unknown = {"pk": pk, "status": "CLASSIFIED", "label": UNKNOWN_LABEL}
+    assert shard_attributes(unknown, 8) == {
+        STATUS_SHARD_ATTRIBUTE: f"CLASSIFIED#{shard}",
+        LABEL_SHARD_ATTRIBUTE: f"{UNKNOWN_LABEL}#{shard}",
+    }
+    # A rejected item has no label: it is in by_status only
+    rejected = {"pk": pk, "status": Status.REJECTED, "reason": "empty file (0 bytes)"}
+    assert shard_attributes(rejected, 8) == {STATUS_SHARD_ATTRIBUTE: f"REJECTED#{shard}"}
+    assert index_values(rejected) == {STATUS_INDEX: "REJECTED"}
+    # And every value lands on a partition its query asks
+    for value in shard_attributes(classified, 8).values():
+        name, _, _ = value.partition("#")
+        assert value in shard_values(name, 8)
+    with pytest.raises(ValueError, match="shards must be 1.."):
+        shard_attributes(classified, 0)

@@ -10,7 +10,10 @@ import pytest
 from classifier.colours import DominantColour
 from classifier.contracts import (
     COLOUR_SHARD_ATTRIBUTE,
+    DEFAULT_INDEX_SHARDS,
+    LABEL_SHARD_ATTRIBUTE,
     MAX_OBJECT_TAGS,
+    STATUS_SHARD_ATTRIBUTE,
     TAG_COLOURS,
     TAG_LABEL,
     UNKNOWN_LABEL,
@@ -91,6 +94,23 @@ def test_rejected_item_has_a_reason_and_no_label() -> None:
     item = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
     assert item["status"] == "REJECTED" and item["reason"] == "empty file (0 bytes)"
     assert "label" not in item  # keeps the by_label index free of rejects
+    assert LABEL_SHARD_ATTRIBUTE not in item
+
+
+def test_items_carry_the_sharded_status_and_label_partitions() -> None:
+    # Given the shard count of an environment (on which b/k.jpg is not on its default shard)
+    shards = 12
+    shard = index_shard("b/k.jpg", shards)
+    assert shard != index_shard("b/k.jpg", DEFAULT_INDEX_SHARDS)
+    # Then a classified item is on its pk's shard of its status and of its label
+    item = small_item(CAT, index_shards=shards)
+    assert item[STATUS_SHARD_ATTRIBUTE] == f"CLASSIFIED#{shard}"
+    assert item[LABEL_SHARD_ATTRIBUTE] == sharded_value(item["label"], "b/k.jpg", shards)
+    # And a rejected one is on the same shard of REJECTED, with the same count
+    rejected = rejected_item(
+        FACTS, reason="empty", model_version="v1", latency_ms=1, index_shards=shards
+    )
+    assert rejected[STATUS_SHARD_ATTRIBUTE] == f"REJECTED#{shard}"
 
 
 def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:

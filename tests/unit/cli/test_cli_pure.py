@@ -11,13 +11,27 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from classifier.contracts import reclassify_message
+from classifier.contracts import (
+    INDEX_PROJECTION,
+    INDEX_SORT_KEY,
+    TABLE_PARTITION_KEY,
+    reclassify_message,
+)
 from imgclf.demo import cache_key, source_fingerprint
 from imgclf.dlq import objects_of
 from imgclf.errors import CliError
 from imgclf.main import build_parser, main
 from imgclf.output import plain
-from imgclf.results import _newest_first, parse_since, parse_status, to_csv, to_json
+from imgclf.results import (
+    COLUMNS,
+    CSV_COLUMNS,
+    _newest_first,
+    _query_arguments,
+    parse_since,
+    parse_status,
+    to_csv,
+    to_json,
+)
 from imgclf.samples import decompression_bomb_png, ground_truth, write_bad_inputs
 from imgclf.trainer import TrainingSettings
 from imgclf.upload import collect, parse_tags
@@ -229,3 +243,25 @@ def test_local_up_refuses_a_bad_fault_plan_in_one_line_before_starting(
 def test_the_fault_plan_option_is_parsed() -> None:
     args = build_parser().parse_args(["local", "up", "--faults", "docs/faults/chaos.json"])
     assert args.faults == Path("docs/faults/chaos.json")
+
+
+def test_the_indexes_project_every_column_and_filter_the_cli_reads() -> None:
+    # The table and CSV formats print only what the index holds (its keys and INCLUDE list),
+    # and every FilterExpression attribute is projected (a GSI filter sees nothing else)
+    held = {*INDEX_PROJECTION, INDEX_SORT_KEY, TABLE_PARTITION_KEY}
+    assert {*COLUMNS, *CSV_COLUMNS} <= held
+    assert {"confidence", "status", "label", "colours"} <= held
+    # And reclassify's re-enqueue message needs only projected attributes
+    assert {"bucket", "key", "model_version"} <= held
+
+
+def test_each_partition_query_is_newest_first_and_reads_at_most_a_page() -> None:
+    arguments = _query_arguments("t", "by_label", "label_shard", "red#3", "2026-01-01", None, 50)
+    assert arguments["IndexName"] == "by_label" and arguments["ScanIndexForward"] is False
+    assert arguments["Limit"] == 50
+    assert sorted(value["S"] for value in arguments["ExpressionAttributeValues"].values()) == [
+        "2026-01-01",
+        "red#3",
+    ]
+    # Without a limit or page size, DynamoDB's own 1 MB pages
+    assert "Limit" not in _query_arguments("t", "by_label", "label_shard", "red#3", None, None)
