@@ -166,7 +166,7 @@ def limits(profile: Profile, quotas: Quotas, *, uploads_per_image: float = 1.0) 
         )
         rows.append(
             Limit(
-                f"GSI {index}: one key value (1 label/status/colour)",
+                f"GSI {index}: busiest key value",
                 DYNAMODB_PARTITION_WRITE_UNITS,
                 units / shards,
                 setting,

@@ -40,6 +40,16 @@ class Batch:
     records: int
     succeeded: int
     seconds: float
+    local_seconds: float = 0.0  # time moto itself took to answer the function's calls
+
+    def aws_seconds(self, record_concurrency: int) -> float:
+        """The handler's time with moto's own answer time taken out, leaving the injected AWS
+        latency and the compute: each record waited for its own calls, and the records ran
+        in ceil(records / concurrency) rounds, so the batch waited about that many records'
+        share of it."""
+        rounds = math.ceil(self.records / max(1, record_concurrency))
+        share = self.local_seconds * rounds / max(1, self.records)
+        return max(0.0, self.seconds - share)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,14 @@ class Measured:
     indexes: Mapping[str, IndexShape]  # the table's GSIs
     table_keys: Sequence[str]  # the table's key attributes
     log_bytes: int  # what the function printed (JSON logs, EMF)
+    record_concurrency: int = 1
+
+    def billed_ms(self, *, local: bool = False) -> list[int]:
+        """Each invocation's billed ms: as measured (`local`), or with moto's time taken out."""
+        return [
+            billed_ms(b.seconds if local else b.aws_seconds(self.record_concurrency))
+            for b in self.batches
+        ]
 
     def per_image(self, count: float) -> float:
         return count / self.images
@@ -132,15 +150,16 @@ def platform_log_bytes(batches: Sequence[Batch], memory_mb: int) -> int:
     )
 
 
-def usage_of(measured: Measured, memory_mb: int) -> Usage:
-    """Usage per image, by billing class."""
+def usage_of(measured: Measured, memory_mb: int, *, local: bool = False) -> Usage:
+    """Usage per image, by billing class; Lambda's duration without moto's own time unless
+    `local` (as measured here)."""
     get, put = s3_classes(measured.attempts)
     writes = sum(measured.attempts.get(name, 0) for name in DYNAMODB_WRITES)
     table_units, index_units = write_units_per_write(measured)
     reads = measured.attempts.get("dynamodb.GetItem", 0)
     return Usage(
         lambda_invocations=measured.per_image(len(measured.batches)),
-        lambda_billed_ms=measured.per_image(sum(billed_ms(b.seconds) for b in measured.batches)),
+        lambda_billed_ms=measured.per_image(sum(measured.billed_ms(local=local))),
         memory_mb=memory_mb,
         sqs_requests=sum(sqs_requests(measured).values()),
         s3_get_class=measured.per_image(get),
@@ -176,7 +195,7 @@ def profile_of(
     """Per-image demand on each limit, from one pass."""
     writes = measured.per_image(sum(measured.attempts.get(name, 0) for name in DYNAMODB_WRITES))
     table_units, index_units = write_units_per_write(measured)
-    batch_ms = fmean(billed_ms(b.seconds) for b in measured.batches) if measured.batches else 0
+    batch_ms = fmean(measured.billed_ms()) if measured.batches else 0
     return capacity.Profile(
         s3_get_per_image=usage.s3_get_class,
         s3_put_per_image=usage.s3_put_class,

@@ -203,6 +203,19 @@ def test_usage_per_image_from_a_run() -> None:
     assert got.log_bytes > 0  # Lambda's own START/END/REPORT lines
 
 
+def test_moto_time_is_taken_out_per_round_of_records() -> None:
+    # Given a batch of 10 records that took 1 s, 0.4 s of it moto answering calls
+    batch = usage.Batch(10, 10, 1.0, local_seconds=0.4)
+    # Then sequentially every record waited for its own calls: all 0.4 s comes out
+    assert batch.aws_seconds(1) == pytest.approx(0.6)
+    # And 8 at a time, the batch ran in 2 rounds: 2 records' share (0.08 s) comes out
+    assert batch.aws_seconds(8) == pytest.approx(0.92)
+    run = measured(batches=[batch], record_concurrency=1)
+    assert run.billed_ms() == [600] and run.billed_ms(local=True) == [1000]
+    assert usage.usage_of(run, 1024).lambda_billed_ms == pytest.approx(600 / 20)
+    assert usage.usage_of(run, 1024, local=True).lambda_billed_ms == pytest.approx(1000 / 20)
+
+
 def test_index_shards_are_read_from_the_partition_values() -> None:
     assert usage.index_shards(measured()) == {"by_status": 4}
 
