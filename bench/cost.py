@@ -14,9 +14,9 @@ From each pass: requests per image by service and operation; the SQS side (one S
 per object from S3's notification, and the event source mapping's ReceiveMessage and
 DeleteMessageBatch per batch, all billed to the queue's owner); Lambda billed ms per image
 (each invocation's handler wall time rounded up to 1 ms, over its records); DynamoDB units
-from the items written (size, and the GSIs each item appears in); the bytes the function
-logs. Priced with costmodel/prices.py (dated), beside the floor and Rekognition; then the
-capacity table (costmodel/capacity.py) under default and raised quotas.
+from the items written (infra.table_costs: each item and the entry of each GSI it is in);
+the bytes the function logs. Priced with costmodel/prices.py (dated), beside the floor and
+Rekognition; then the capacity table (costmodel/capacity.py) under default and raised quotas.
 
 The concurrent passes are the ones priced. The last line reads
 `per 1M images: $A tags off, $B tags on`.
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,7 +47,7 @@ import soak  # noqa: E402  (bench/soak.py: images, the tiny model, queue drain)
 from costmodel import capacity, prices, pricing, report, usage  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
 
-from classifier.contracts import MAX_INDEX_SHARDS  # noqa: E402
+from classifier.contracts import MAX_INDEX_SHARDS, RESULTS_INDEXES  # noqa: E402
 from classifier.settings import Settings  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
@@ -251,17 +252,11 @@ def run_pass(
         attempts = Counter(environment.injector.journal.attempts())
         attempts.subtract(before)
 
-        dynamodb = environment.client("dynamodb")
-        table = deployment.results_table
-        described = dynamodb.describe_table(TableName=table)["Table"]
-        indexes = {
-            index["IndexName"]: pricing.IndexShape.of(index)
-            for index in described.get("GlobalSecondaryIndexes", [])
-        }
-        table_keys = [key["AttributeName"] for key in described["KeySchema"]]
+        table = environment.client("dynamodb").get_paginator("scan")
+        plain = TypeDeserializer()
         items = [
-            item
-            for page in dynamodb.get_paginator("scan").paginate(TableName=table)
+            {name: plain.deserialize(value) for name, value in item.items()}
+            for page in table.paginate(TableName=deployment.results_table)
             for item in page["Items"]
             if item.get("key", {}).get("S", "").startswith(IMAGE_PREFIX)
         ]
@@ -278,8 +273,7 @@ def run_pass(
         batches=list(recorder.batches),
         body_bytes=list(recorder.body_bytes),
         items=items,
-        indexes=indexes,
-        table_keys=table_keys,
+        indexes=RESULTS_INDEXES,
         log_bytes=capture.bytes,
         record_concurrency=record_concurrency,
     )

@@ -12,7 +12,8 @@ Sources (the public pages, as stored copies were read on that date):
   HeadObject GET-class).
 - DynamoDB: https://aws.amazon.com/dynamodb/pricing/on-demand/ (on-demand after the
   November 2024 cut: $0.625 per million write request units, $0.125 per million read request
-  units; a standard write unit covers 1 KB, a strongly consistent read unit 4 KB).
+  units; a standard write unit covers 1 KB (infra.table_costs), a strongly consistent read
+  unit 4 KB).
 - CloudWatch: https://aws.amazon.com/cloudwatch/pricing/ (Logs standard ingestion $0.50 per
   GB, the first tier of Lambda's vended-log pricing; storage $0.03 per GB-month).
 - SSM: https://aws.amazon.com/systems-manager/pricing/ (standard throughput free; higher
@@ -39,7 +40,6 @@ S3_TAG_MONTH = 0.01 / 10_000
 
 DYNAMODB_WRITE_REQUEST_UNIT = 0.625 / 1_000_000
 DYNAMODB_READ_REQUEST_UNIT = 0.125 / 1_000_000
-DYNAMODB_WRITE_UNIT_BYTES = 1024
 DYNAMODB_READ_UNIT_BYTES = 4096
 
 CLOUDWATCH_LOGS_INGESTED_GB = 0.50

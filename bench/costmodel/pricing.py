@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from decimal import Decimal
-from typing import Any
 
 from . import prices
 
@@ -31,100 +28,11 @@ def sqs_billed_requests(payload_bytes: int) -> int:
     return max(1, math.ceil(payload_bytes / prices.SQS_BILLING_CHUNK_BYTES))
 
 
-def write_units(item_bytes: int) -> int:
-    """DynamoDB standard write request units for one write of an item this size (1 KB each)."""
-    return max(1, math.ceil(item_bytes / prices.DYNAMODB_WRITE_UNIT_BYTES))
-
-
-def read_units(item_bytes: int, *, consistent: bool = True) -> float:
-    """Read request units for one GetItem: 4 KB per unit, halved when eventually consistent."""
-    units = max(1, math.ceil(item_bytes / prices.DYNAMODB_READ_UNIT_BYTES))
+def read_units(size_bytes: int, *, consistent: bool = True) -> float:
+    """Read request units for one GetItem: 4 KB per unit, halved when eventually consistent.
+    (Item sizes and write units: infra.table_costs.)"""
+    units = max(1, math.ceil(size_bytes / prices.DYNAMODB_READ_UNIT_BYTES))
     return float(units) if consistent else units / 2
-
-
-# --- DynamoDB item size (Developer Guide, "Item sizes and formats") ------------------------
-def item_bytes(item: Mapping[str, Any]) -> int:
-    """The size DynamoDB bills for an item in the low-level typed form ({"S": "..."}, ...).
-
-    Each attribute costs its name's UTF-8 bytes plus its value: strings their UTF-8 bytes,
-    binary its bytes, numbers 1 byte per two significant digits plus 1, null and booleans 1,
-    lists and maps 3 bytes plus 1 byte per element plus the elements (map keys count).
-    """
-    return sum(len(name.encode()) + value_bytes(value) for name, value in item.items())
-
-
-def value_bytes(value: Mapping[str, Any]) -> int:
-    """The size of one typed attribute value."""
-    (kind, raw), *_ = value.items()
-    if kind == "S":
-        return len(str(raw).encode())
-    if kind == "N":
-        return number_bytes(str(raw))
-    if kind == "B":
-        return len(raw if isinstance(raw, bytes | bytearray) else str(raw).encode())
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(str(v).encode()) for v in raw)
-    if kind == "NS":
-        return sum(number_bytes(str(v)) for v in raw)
-    if kind == "BS":
-        return sum(len(v) for v in raw)
-    if kind == "L":
-        return 3 + sum(1 + value_bytes(v) for v in raw)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + value_bytes(v) for k, v in raw.items())
-    raise ValueError(f"unknown DynamoDB type {kind!r}")
-
-
-def number_bytes(text: str) -> int:
-    """A number: 1 byte per two significant digits (leading/trailing zeros trimmed) plus 1."""
-    digits = Decimal(text).normalize().as_tuple().digits
-    significant = len(digits) if any(digits) else 1
-    return math.ceil(significant / 2) + 1
-
-
-@dataclass(frozen=True)
-class IndexShape:
-    """A GSI as DescribeTable gives it: its key attributes and what it projects."""
-
-    keys: tuple[str, ...]
-    projection: str = "ALL"  # ALL | KEYS_ONLY | INCLUDE
-    non_key: tuple[str, ...] = ()  # INCLUDE's attributes
-
-    @classmethod
-    def of(cls, description: Mapping[str, Any]) -> IndexShape:
-        projection = description.get("Projection", {})
-        return cls(
-            keys=tuple(key["AttributeName"] for key in description["KeySchema"]),
-            projection=str(projection.get("ProjectionType", "ALL")),
-            non_key=tuple(projection.get("NonKeyAttributes", ())),
-        )
-
-    def holds(self, item: Mapping[str, Any]) -> bool:
-        """Whether the item appears in the index (it has every key attribute: sparse GSIs)."""
-        return all(key in item for key in self.keys)
-
-    def projected(self, item: Mapping[str, Any], table_keys: Iterable[str]) -> dict[str, Any]:
-        """The index's copy of the item: table and index keys, plus the projected attributes."""
-        if self.projection == "ALL":
-            return dict(item)
-        wanted = {*table_keys, *self.keys, *(self.non_key if self.projection == "INCLUDE" else ())}
-        return {name: value for name, value in item.items() if name in wanted}
-
-
-def item_write_units(
-    item: Mapping[str, Any], indexes: Mapping[str, IndexShape], table_keys: Iterable[str]
-) -> tuple[int, dict[str, int]]:
-    """(table units, units per GSI) of one PutItem of a new item: each GSI the item appears in
-    is a write of its projected copy, at least one unit (Developer Guide, "Provisioned
-    throughput considerations for global secondary indexes")."""
-    keys = tuple(table_keys)
-    return write_units(item_bytes(item)), {
-        name: write_units(item_bytes(shape.projected(item, keys)))
-        for name, shape in indexes.items()
-        if shape.holds(item)
-    }
 
 
 # --- usage per image, and its price ----------------------------------------------------------

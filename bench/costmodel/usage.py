@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
+from classifier.contracts import ShardedIndex
+from infra.table_costs import index_entry, item_size, write_units
+
 from . import capacity, prices
 from .pricing import (
     SQS_RECEIVE_MAX_MESSAGES,
-    IndexShape,
     Usage,
     billed_ms,
-    item_bytes,
-    item_write_units,
     read_units,
     sqs_billed_requests,
 )
@@ -61,9 +61,8 @@ class Measured:
     attempts: Mapping[str, int]  # the function's HTTP attempts by service.Operation
     batches: Sequence[Batch]
     body_bytes: Sequence[int]  # each delivered message's body
-    items: Sequence[Mapping[str, Any]]  # the items written, low-level typed form
-    indexes: Mapping[str, IndexShape]  # the table's GSIs
-    table_keys: Sequence[str]  # the table's key attributes
+    items: Sequence[Mapping[str, Any]]  # the items written (deserialized)
+    indexes: Mapping[str, ShardedIndex]  # the table's GSIs (contracts.RESULTS_INDEXES)
     log_bytes: int  # what the function printed (JSON logs, EMF)
     record_concurrency: int = 1
 
@@ -120,22 +119,21 @@ def s3_classes(attempts: Mapping[str, int]) -> tuple[int, int]:
 
 
 def mean_item_bytes(measured: Measured) -> float:
-    return fmean(item_bytes(item) for item in measured.items) if measured.items else 1.0
+    return fmean(item_size(item) for item in measured.items) if measured.items else 1.0
 
 
 def write_units_per_write(measured: Measured) -> tuple[float, dict[str, float]]:
-    """(table units, units per GSI) of an average item write (pricing.item_write_units)."""
+    """(table units, units per GSI) of an average first write of an item: the item, then the
+    entry of every GSI it is in (its keys and projection; infra.table_costs)."""
     if not measured.items:
         return 1.0, {}
-    table = 0.0
-    indexes = dict.fromkeys(measured.indexes, 0.0)
-    for item in measured.items:
-        units, per_index = item_write_units(item, measured.indexes, measured.table_keys)
-        table += units
-        for name, count in per_index.items():
-            indexes[name] += count
     count = len(measured.items)
-    return table / count, {name: units / count for name, units in indexes.items()}
+    table = sum(write_units(item_size(item)) for item in measured.items) / count
+    indexes = {}
+    for name, index in measured.indexes.items():
+        entries = [index_entry(item, index) for item in measured.items]
+        indexes[name] = sum(write_units(item_size(e)) for e in entries if e is not None) / count
+    return table, indexes
 
 
 def platform_log_bytes(batches: Sequence[Batch], memory_mb: int) -> int:
@@ -178,10 +176,10 @@ def usage_of(measured: Measured, memory_mb: int, *, local: bool = False) -> Usag
 def index_shards(measured: Measured) -> dict[str, int]:
     """Write shards seen on each GSI's partition values (`<value>#<n>`); 1 if unsharded."""
     shards: dict[str, int] = {}
-    for name, shape in measured.indexes.items():
+    for name, index in measured.indexes.items():
         seen: dict[str, set[str]] = {}
         for item in measured.items:
-            value = item.get(shape.keys[0], {}).get("S")
+            value = item.get(index.partition_key)
             match = SHARD_SUFFIX.match(value) if isinstance(value, str) else None
             if match:
                 seen.setdefault(match.group(1), set()).add(match.group(2))

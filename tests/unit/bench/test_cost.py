@@ -19,6 +19,8 @@ if str(BENCH) not in sys.path:
 from costmodel import capacity, prices, pricing, usage  # noqa: E402
 from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
 
+from classifier.contracts import ShardedIndex  # noqa: E402
+
 LAST_LINE = re.compile(r"^per 1M images: \$\d+\.\d{2} tags off, \$\d+\.\d{2} tags on$")
 
 
@@ -46,69 +48,11 @@ def test_sqs_bills_each_started_64_kb_chunk(payload: int, billed: int) -> None:
     assert pricing.sqs_billed_requests(payload) == billed
 
 
-@pytest.mark.parametrize(("size", "units"), [(0, 1), (1024, 1), (1025, 2), (4000, 4)])
-def test_write_units_are_per_started_kilobyte(size: int, units: int) -> None:
-    assert pricing.write_units(size) == units
-
-
 def test_read_units_are_per_4_kb_and_halved_when_eventually_consistent() -> None:
     assert pricing.read_units(4096) == 1.0
     assert pricing.read_units(4097) == 2.0
     assert pricing.read_units(100, consistent=False) == 0.5
     assert pricing.read_units(8192, consistent=False) == 1.0
-
-
-# --- DynamoDB item size ------------------------------------------------------------------
-def test_item_size_counts_names_and_values_by_type() -> None:
-    item = {
-        "pk": {"S": "b/k.jpg"},  # 2 + 7
-        "size": {"N": "12345"},  # 4 + (3 pairs of digits + 1)
-        "confidence": {"N": "0.500"},  # 10 + (1 significant digit -> 1 + 1)
-        "ok": {"BOOL": True},  # 2 + 1
-        "top_k": {"L": [{"S": "ab"}, {"N": "1"}]},  # 5 + 3 + (1 + 2) + (1 + 2)
-        "m": {"M": {"a": {"S": "x"}}},  # 1 + 3 + (1 + 1 + 1)
-    }
-    assert pricing.item_bytes(item) == 9 + 8 + 12 + 3 + 14 + 7
-
-
-def test_number_size_trims_leading_and_trailing_zeros() -> None:
-    assert pricing.number_bytes("1000") == 2  # one significant digit
-    assert pricing.number_bytes("0.0012") == 2
-    assert pricing.number_bytes("123456789") == 6
-    assert pricing.number_bytes("0") == 2
-
-
-def test_index_writes_follow_sparseness_and_projection() -> None:
-    # Given an item of about 1.5 KB that has the label index's keys but not the colour's
-    item = {
-        "pk": {"S": "b/k"},
-        "label_shard": {"S": "cat#3"},
-        "classified_at": {"S": "2026-11-23T00:00:00.000Z"},
-        "blob": {"S": "x" * 1500},
-    }
-    indexes = {
-        "by_label_all": pricing.IndexShape(("label_shard", "classified_at"), "ALL"),
-        "by_label_keys": pricing.IndexShape(("label_shard", "classified_at"), "KEYS_ONLY"),
-        "by_label_include": pricing.IndexShape(
-            ("label_shard", "classified_at"), "INCLUDE", ("pk",)
-        ),
-        "by_colour": pricing.IndexShape(("colour_shard", "classified_at"), "ALL"),
-    }
-    # When / Then: the table write is 2 units; ALL copies the whole item (2 units), the
-    # others only keys (1 unit); the colour index is not written at all
-    table, per_index = pricing.item_write_units(item, indexes, ["pk"])
-    assert table == 2
-    assert per_index == {"by_label_all": 2, "by_label_keys": 1, "by_label_include": 1}
-
-
-def test_index_shape_reads_describe_table() -> None:
-    shape = pricing.IndexShape.of(
-        {
-            "KeySchema": [{"AttributeName": "s", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["label"]},
-        }
-    )
-    assert shape == pricing.IndexShape(("s",), "INCLUDE", ("label",))
 
 
 # --- dollars -----------------------------------------------------------------------------
@@ -168,6 +112,7 @@ def test_last_line_reads_exactly() -> None:
 
 # --- what a run measured -----------------------------------------------------------------
 def measured(**changes: object) -> usage.Measured:
+    index = ShardedIndex("by_status", "status_shard", projection=())
     base: dict[str, object] = {
         "images": 20,
         "enqueued": 20,
@@ -181,9 +126,16 @@ def measured(**changes: object) -> usage.Measured:
         },
         "batches": [usage.Batch(10, 10, 0.5004), usage.Batch(10, 9, 0.25)],
         "body_bytes": [1500] * 20,
-        "items": [{"pk": {"S": f"b/{i}"}, "s": {"S": f"CLASSIFIED#{i % 4}"}} for i in range(20)],
-        "indexes": {"by_status": pricing.IndexShape(("s",), "KEYS_ONLY")},
-        "table_keys": ["pk"],
+        "items": [
+            {
+                "pk": f"b/{i}",
+                "status_shard": f"CLASSIFIED#{i % 4}",
+                "classified_at": "2026-11-23T00:00:00.000Z",
+                "blob": "x" * 1500,  # the table write is 2 units, the index entry 1
+            }
+            for i in range(20)
+        ],
+        "indexes": {index.name: index, "by_label": ShardedIndex("by_label", "label_shard")},
         "log_bytes": 0,
     }
     base.update(changes)
@@ -197,7 +149,9 @@ def test_usage_per_image_from_a_run() -> None:
     assert got.lambda_billed_ms == pytest.approx((501 + 250) / 20)
     assert got.s3_get_class == 2.0 and got.s3_put_class == 1.0  # DELETEs are free
     assert got.dynamodb_read_units == 2.0
-    assert got.dynamodb_write_units == 2.0  # table + the status index
+    # 2 units for the table's copy, 1 for the status index's entry (keys only), none for the
+    # label index the items are not in (sparse)
+    assert got.dynamodb_write_units == 3.0
     # one send per object, one receive and one delete per batch of 10
     assert got.sqs_requests == pytest.approx(1 + 2 / 20 + 2 / 20)
     assert got.log_bytes > 0  # Lambda's own START/END/REPORT lines
@@ -217,7 +171,7 @@ def test_moto_time_is_taken_out_per_round_of_records() -> None:
 
 
 def test_index_shards_are_read_from_the_partition_values() -> None:
-    assert usage.index_shards(measured()) == {"by_status": 4}
+    assert usage.index_shards(measured()) == {"by_status": 4, "by_label": 1}
 
 
 # --- capacity ----------------------------------------------------------------------------
