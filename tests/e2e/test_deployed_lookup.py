@@ -44,6 +44,7 @@ def stack_template(state_machine_arn: str | None = None, prefix: str = ENV) -> d
         "Outputs": {
             **{key: {"Value": value} for key, value in outputs.items()},
             StackOutputs.MODEL_POINTER_PARAMETER: {"Value": model_pointer_name(ENV)},
+            StackOutputs.INDEX_SHARDS: {"Value": "8"},  # every query asks each shard
             **(
                 {StackOutputs.STATE_MACHINE_ARN: {"Value": state_machine_arn}}
                 if state_machine_arn
