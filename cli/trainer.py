@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
+from classifier.contracts import model_version_problem
 from infra.local.state import imgclf_home
 from training.config import TrainConfig
 from training.options import cli_option_names, command_line, defaults, sagemaker_hyperparameters
@@ -131,6 +132,7 @@ def train_to_cache(
 
 
 def train_command(args: argparse.Namespace) -> int:
+    check_version_option(args.version)
     deployment = resolve(args.env)
     if args.force and not args.promote:
         raise CliError("--force only applies with --promote")
@@ -154,6 +156,13 @@ def train_command(args: argparse.Namespace) -> int:
         promote(deployment, version, force=args.force)
         stdout.print(f"model {version} is live in {deployment.env}")
     return 0
+
+
+def check_version_option(version: str | None) -> None:
+    """A given --version must name a model version (models/<version>/, the training job)."""
+    problem = None if version is None else model_version_problem(version)
+    if problem is not None:
+        raise CliError(f"--version {version!r} is not valid: {problem}")
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from classifier.contracts import model_version_problem
 from training import options
 from training.options import ARCHITECTURES, DATASETS, TRANSFER_ARCHITECTURES, option
 
@@ -286,6 +287,10 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
     """Arguments and SageMaker's SM_* variables to a config; unknown arguments are ignored."""
     args, _unknown = build_parser().parse_known_args(argv)
     version = args.version or default_version()
+    # SageMaker passes `--version str(json.loads(value))`: "1e5" arrives here as "100000.0".
+    problem = model_version_problem(version)
+    if problem is not None:
+        raise ConfigError(f"--version {version!r} is not valid: {problem}")
     variables = {item.name: item.option.env for item in options.declared(TrainConfig)}
 
     def directory(name: str, fallback: Path | None) -> Path | None:

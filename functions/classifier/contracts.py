@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -216,6 +217,52 @@ DATA_PREFIX = "data/"  # training data in the models bucket
 def artifact_key(version: str) -> str:
     """Where a model version's artifact lives in the models bucket."""
     return f"{MODELS_PREFIX}{version}/{ARTIFACT_NAME}"
+
+
+# --- model versions -------------------------------------------------------------------------
+# A version names models/<version>/, a SageMaker training job and the `version` hyperparameter,
+# so it must survive all three. Job names are [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} (the state
+# machine adds a prefix and an 8-character suffix, hence the shorter maximum), and SageMaker's
+# training toolkit JSON-decodes every hyperparameter: "1e5" would arrive as 100000.0 and
+# "true" as True. Starting with a letter rules out every JSON number; the lookahead rules out
+# the JSON words Python's decoder accepts. The state machine checks the same pattern (a
+# JSONata regex: the syntax below is common to Python's re and JavaScript).
+MODEL_VERSION_PATTERN = r"(?!(?:true|false|null|NaN|Infinity)$)[A-Za-z](?:-*[A-Za-z0-9])*"
+MODEL_VERSION_MAX_LENGTH = 36
+MODEL_VERSION_RULE = (
+    f"a letter, then letters, digits and hyphens, not ending in a hyphen, at most "
+    f"{MODEL_VERSION_MAX_LENGTH} characters, and not a JSON word (true, false, null, NaN, "
+    "Infinity)"
+)
+
+
+def model_version_problem(version: object) -> str | None:
+    """Why `version` cannot name a model version, or None when it can."""
+    if not isinstance(version, str):
+        return f"it is {type(version).__name__}, not a string"
+    try:
+        decoded = json.loads(version)
+    except ValueError:
+        decoded = version
+    if not isinstance(decoded, str):
+        return (
+            "SageMaker JSON-decodes hyperparameters, so it would reach training as "
+            f"{type(decoded).__name__} {decoded!r}"
+        )
+    if len(version) > MODEL_VERSION_MAX_LENGTH:
+        return f"it is {len(version)} characters long ({MODEL_VERSION_RULE})"
+    if not re.fullmatch(MODEL_VERSION_PATTERN, version):
+        return f"it must be {MODEL_VERSION_RULE}"
+    return None
+
+
+def check_model_version(version: object) -> str:
+    """`version` when it can name a model version; otherwise ValueError, one line."""
+    problem = model_version_problem(version)
+    if problem is not None:
+        raise ValueError(f"model version {version!r} is not valid: {problem}")
+    assert isinstance(version, str)
+    return version
 
 
 # --- model pointer (one SSM parameter per environment) -----------------------------------
