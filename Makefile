@@ -7,7 +7,7 @@ APT_PACKAGES := fonts-noto-color-emoji chromium
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt cli/requirements.txt requirements-dev.txt
 
-.PHONY: demo test lint bench venv system-deps node-deps clean
+.PHONY: demo test lint bench litert-parity venv system-deps node-deps clean
 
 demo: venv system-deps ## the main job: train, deploy locally, classify, report
 	$(BIN)/imgclf demo
@@ -22,6 +22,12 @@ bench: venv system-deps ## figures for the README: function, local pipeline, tra
 	$(BIN)/python bench/classify_bench.py
 	$(BIN)/python bench/local_pipeline.py
 	$(BIN)/python bench/training_accuracy.py
+
+# Opt-in (minutes): the arm64 Lambda's LiteRT on an emulated aarch64 Python against the gate's.
+# Caches a Debian arm64 sysroot and the function's aarch64 wheels under ~/.cache/imgclf.
+litert-parity: venv system-deps
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES=qemu-user-static
+	$(BIN)/python bench/litert_parity.py
 
 venv: $(VENV)/.installed
 
