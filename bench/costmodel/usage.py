@@ -41,13 +41,14 @@ class Batch:
     succeeded: int
     seconds: float
     local_seconds: float = 0.0  # time moto itself took to answer the function's calls
+    threads: int = 1  # threads that made the function's calls: records handled at once
 
-    def aws_seconds(self, record_concurrency: int) -> float:
+    def aws_seconds(self) -> float:
         """The handler's time with moto's own answer time taken out, leaving the injected AWS
         latency and the compute: each record waited for its own calls, and the records ran
-        in ceil(records / concurrency) rounds, so the batch waited about that many records'
+        in ceil(records / threads) rounds, so the batch waited about that many records'
         share of it."""
-        rounds = math.ceil(self.records / max(1, record_concurrency))
+        rounds = math.ceil(self.records / max(1, self.threads))
         share = self.local_seconds * rounds / max(1, self.records)
         return max(0.0, self.seconds - share)
 
@@ -64,14 +65,10 @@ class Measured:
     items: Sequence[Mapping[str, Any]]  # the items written (deserialized)
     indexes: Mapping[str, ShardedIndex]  # the table's GSIs (contracts.RESULTS_INDEXES)
     log_bytes: int  # what the function printed (JSON logs, EMF)
-    record_concurrency: int = 1
 
     def billed_ms(self, *, local: bool = False) -> list[int]:
         """Each invocation's billed ms: as measured (`local`), or with moto's time taken out."""
-        return [
-            billed_ms(b.seconds if local else b.aws_seconds(self.record_concurrency))
-            for b in self.batches
-        ]
+        return [billed_ms(b.seconds if local else b.aws_seconds()) for b in self.batches]
 
     def per_image(self, count: float) -> float:
         return count / self.images

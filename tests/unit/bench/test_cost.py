@@ -159,12 +159,11 @@ def test_usage_per_image_from_a_run() -> None:
 
 def test_moto_time_is_taken_out_per_round_of_records() -> None:
     # Given a batch of 10 records that took 1 s, 0.4 s of it moto answering calls
-    batch = usage.Batch(10, 10, 1.0, local_seconds=0.4)
-    # Then sequentially every record waited for its own calls: all 0.4 s comes out
-    assert batch.aws_seconds(1) == pytest.approx(0.6)
-    # And 8 at a time, the batch ran in 2 rounds: 2 records' share (0.08 s) comes out
-    assert batch.aws_seconds(8) == pytest.approx(0.92)
-    run = measured(batches=[batch], record_concurrency=1)
+    # Then sequentially (one thread) every record waited for its own calls: all of it comes out
+    assert usage.Batch(10, 10, 1.0, 0.4, threads=1).aws_seconds() == pytest.approx(0.6)
+    # And from 8 threads the batch ran in 2 rounds: 2 records' share (0.08 s) comes out
+    assert usage.Batch(10, 10, 1.0, 0.4, threads=8).aws_seconds() == pytest.approx(0.92)
+    run = measured(batches=[usage.Batch(10, 10, 1.0, 0.4)])
     assert run.billed_ms() == [600] and run.billed_ms(local=True) == [1000]
     assert usage.usage_of(run, 1024).lambda_billed_ms == pytest.approx(600 / 20)
     assert usage.usage_of(run, 1024, local=True).lambda_billed_ms == pytest.approx(1000 / 20)
