@@ -5,8 +5,9 @@ Execution input (every field optional except `version` when training):
     {
       "action": "train",            # or "reclassify": skip training, re-enqueue objects whose
                                     #   recorded model_version differs from the live model's
-      "version": "v20260101-1",     # train: the new model's version; [A-Za-z0-9-], names the
-                                    #   job and models/<version>/model.tar.gz
+      "version": "v20260101-1",     # train: the new model's version (contracts'
+                                    #   MODEL_VERSION_RULE, checked first); names the job
+                                    #   and models/<version>/model.tar.gz
       "data_uri": "s3://<models-bucket>/data/<set>/",  # train: the training channel
                                     #   (default: the whole data/ prefix)
       "hyperparameters": {"epochs": "10", "arch": "..."},  # train: strings, passed to
@@ -54,6 +55,9 @@ from constructs import Construct
 
 from classifier.contracts import (
     DATA_PREFIX,
+    MODEL_VERSION_MAX_LENGTH,
+    MODEL_VERSION_PATTERN,
+    MODEL_VERSION_RULE,
     MODELS_PREFIX,
     STATUS_ATTRIBUTE,
     TABLE_PARTITION_KEY,
@@ -75,6 +79,10 @@ from infra.constructs.training_job import (
 from infra.constructs.training_source import TRAINING_PROGRAM, training_source_asset
 
 ACTION_TRAIN = "train"
+VERSION_CHOICE = "ValidVersion?"
+INVALID_VERSION = "InvalidVersion"
+TRAINING_JOB_NAME_MAX_LENGTH = 63  # SageMaker: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+JOB_NAME_SUFFIX_LENGTH = 8  # the first group of a UUID
 ACTION_RECLASSIFY = "reclassify"
 TRAINING_CHANNEL = "train"  # SM_CHANNEL_TRAIN in the container
 TRAINING_VOLUME = Size.gibibytes(50)
@@ -106,6 +114,28 @@ _TASK_RETRY: dict[str, Any] = {
     "backoff_rate": 2.0,
     "jitter_strategy": sfn.JitterType.FULL,
 }
+
+
+def version_condition(path: str) -> str:
+    """A JSONata condition: the value at `path` is a string that can name a model version.
+
+    The same rule as `classifier.contracts.model_version_problem`, in the state machine.
+    """
+    return (
+        f"{{% $type({path}) = 'string' and $length({path}) <= {MODEL_VERSION_MAX_LENGTH} "
+        f"and $contains({path}, /^(?:{MODEL_VERSION_PATTERN})$/) %}}"
+    )
+
+
+def check_job_name_prefix(prefix: str) -> str:
+    """`prefix` if every job name PrepareTraining builds from it fits SageMaker's limit."""
+    longest = len(prefix) + 1 + MODEL_VERSION_MAX_LENGTH + 1 + JOB_NAME_SUFFIX_LENGTH
+    if longest > TRAINING_JOB_NAME_MAX_LENGTH:
+        raise ValueError(
+            f"training job names {prefix}-<version>-<suffix> could be {longest} characters "
+            f"long (SageMaker allows {TRAINING_JOB_NAME_MAX_LENGTH}): shorten the prefix"
+        )
+    return prefix
 
 
 def reclassify_message_fields(*, bucket_path: str, key_path: str) -> dict[str, str]:
@@ -153,6 +183,7 @@ class TrainingConstruct(Construct):
         log_retention_days: int,
         retain_logs: bool,
     ) -> None:
+        check_job_name_prefix(job_name_prefix)
         super().__init__(scope, id_)
         self._models_bucket = models_bucket
         self._model_pointer_parameter = model_pointer_parameter
@@ -335,7 +366,8 @@ class TrainingConstruct(Construct):
             "PrepareTraining",
             comment="Job name, output, checkpoint and artifact locations of this version",
             parameters={
-                # A short random suffix: a retried version gets a fresh job name.
+                # A short random suffix (a UUID's first group): a retried version gets a fresh
+                # job name.
                 "name.$": (
                     f"States.Format('{job_name_prefix}-{{}}-{{}}', $.args.version, "
                     "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0))"
@@ -558,27 +590,29 @@ class TrainingConstruct(Construct):
             .next(gate)
             .next(gate_choice)
         )
-        has_version = (
-            sfn.Choice(self, "HasVersion?")
+        # JSONata (this state only): JSONPath conditions cannot match a regex or a length.
+        valid_version = (
+            sfn.Choice.jsonata(
+                self,
+                VERSION_CHOICE,
+                comment="The version names the job, the hyperparameter and models/<version>/",
+            )
             .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.args.version"),
-                    sfn.Condition.is_string("$.args.version"),
-                ),
+                sfn.Condition.jsonata(version_condition("$states.input.args.version")),
                 training_path,
             )
             .otherwise(
                 sfn.Fail(
                     self,
-                    "MissingVersion",
-                    error="MissingVersion",
-                    cause='training needs "version" in the execution input',
+                    INVALID_VERSION,
+                    error=INVALID_VERSION,
+                    cause=f'training needs "version" in the execution input: {MODEL_VERSION_RULE}',
                 )
             )
         )
         action = (
             sfn.Choice(self, "Action?")
-            .when(sfn.Condition.string_equals("$.args.action", ACTION_TRAIN), has_version)
+            .when(sfn.Condition.string_equals("$.args.action", ACTION_TRAIN), valid_version)
             .when(
                 sfn.Condition.string_equals("$.args.action", ACTION_RECLASSIFY),
                 read_pointer.next(set_live_version).next(reclassify),

@@ -12,7 +12,12 @@ from aws_cdk.assertions import Match
 
 from classifier.contracts import ModelPointer, artifact_key, reclassify_message
 from infra.config import ConfigError, load_environment
-from infra.constructs.training import DEFAULT_INPUT, reclassify_message_fields
+from infra.constructs.training import (
+    DEFAULT_INPUT,
+    INVALID_VERSION,
+    VERSION_CHOICE,
+    reclassify_message_fields,
+)
 from infra.constructs.training_job import (
     DLC_REGISTRY_ACCOUNTS,
     TRAINING_IMAGE_REPOSITORY,
@@ -246,13 +251,14 @@ def test_input_defaults_are_merged_under_the_execution_input(env: Any) -> None:
     assert states["ReadInput"]["Parameters"] == {
         "args.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"
     }
-    # And training without a version fails by name instead of deep inside SageMaker
-    assert states["HasVersion?"]["Default"] == "MissingVersion"
-    assert states["MissingVersion"]["Type"] == "Fail"
+    # And training without a valid version fails by name instead of deep inside SageMaker
+    # (test_training_version.py: what a valid version is)
+    assert states[VERSION_CHOICE]["Default"] == INVALID_VERSION
+    assert states[INVALID_VERSION]["Type"] == "Fail"
 
 
 @pytest.mark.parametrize(
-    ("action", "first_state"), [("train", "HasVersion?"), ("reclassify", "ReadModelPointer")]
+    ("action", "first_state"), [("train", VERSION_CHOICE), ("reclassify", "ReadModelPointer")]
 )
 def test_action_selects_training_or_reclassify_only(
     env: Any, action: str, first_state: str
