@@ -15,8 +15,10 @@ tensors:
   axis; minutes per real model: about 1.8 s an image emulated).
 
 Per model it prints top-1 agreement, decided-label agreement, and the largest output
-difference (dequantized, and in int8 steps). Models default to the tiny test model and each
-cached demo model (.imgclf/cache/*/model); images to the project's photo set (every split).
+difference (dequantized, and in int8 steps); with emulation, also whether the function's
+preprocessing on aarch64 (its own Pillow, libspng, ISA-L wheels) gives the same pixels.
+Models default to the tiny test model and each cached demo model (.imgclf/cache/*/model);
+images to the project's photo set (every split).
 The last line: `litert parity: top-1 agree N/N (<aarch64 runtime> vs <gate runtime>)`.
 """
 
@@ -35,9 +37,9 @@ sys.path[:0] = [str(REPO), str(REPO / "functions")]
 import numpy as np  # noqa: E402
 
 from bench import litert_runtimes as runtimes  # noqa: E402
+from bench.litert_worker import preprocess  # noqa: E402
 from classifier.artifact import read_metadata  # noqa: E402
 from classifier.contracts import ARTIFACT_MODEL_FILE  # noqa: E402
-from classifier.imaging import ImageLimits, RejectedImageError, prepare_image  # noqa: E402
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})
 
@@ -76,20 +78,6 @@ def photo_files(root: Path, limit: int | None = None) -> list[Path]:
     return files[:limit] if limit is not None else files
 
 
-def preprocess(files: Sequence[Path], model_dir: Path, out: Path) -> int:
-    """The function's preprocessing of each file for this model, saved as one .npy
-    (rejected files are left out); returns how many images were kept."""
-    spec = read_metadata(model_dir).input
-    arrays = []
-    for path in files:
-        try:
-            arrays.append(prepare_image(path.read_bytes(), spec, ImageLimits()).array)
-        except RejectedImageError:
-            continue
-    np.save(out, np.stack(arrays))
-    return len(arrays)
-
-
 def default_models() -> list[Path]:
     """The tiny test model (built once, cached) and every cached demo/day-0 model."""
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
@@ -105,6 +93,17 @@ def default_images() -> Path:
     from training.datasets import photos
 
     return photos.assemble()
+
+
+def decode_line(host: np.ndarray, other: np.ndarray, machine: str, host_machine: str) -> str:
+    """How the function's preprocessing on another machine compares with this host's."""
+    if host.shape != other.shape:
+        return f"decoding on {machine}: shape {other.shape}, on {host_machine} {host.shape}"
+    delta = np.abs(host.astype(np.int16) - other.astype(np.int16)).reshape(len(host), -1)
+    return (
+        f"decoding on {machine} vs {host_machine}: pixels differ on "
+        f"{int(np.sum(delta.max(axis=1) > 0))}/{len(host)} images, max |Δ| {int(delta.max())}"
+    )
 
 
 def line(name: str, reference: str, agreement: Agreement, seconds: float) -> str:
@@ -165,9 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 total[runtime.name][1] += agreement.images
             if len(others) == 2:  # the architecture alone: same version, two machines
                 agreement = compare(outputs[others[0].name], outputs[others[1].name])
+                emulated = others[1]
                 print(
-                    line(others[1].name, others[0].name, agreement, outputs[others[1].name].seconds)
+                    line(emulated.name, others[0].name, agreement, outputs[emulated.name].seconds)
                 )
+                decoded = emulated.decode(model_dir, files, Path(scratch) / f"decoded-{number}.npy")
+                print("  " + decode_line(np.load(inputs), decoded, emulated.machine, gate.machine))
     last = others[-1].name
     agree, images = total[last]
     print(f"litert parity: top-1 agree {agree}/{images} ({last} vs {gate.name})")

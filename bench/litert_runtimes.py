@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from packaging.markers import default_environment
@@ -95,20 +96,9 @@ class Runtime:
 
     def run(self, model_dir: Path, inputs: Path, out: Path, timeout: float = 3600) -> Outputs:
         """Run the model on the inputs (.npy of H x W x 3 uint8) in this runtime."""
-        path = [*self.pythonpath, REPO / "functions"]
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join(str(p) for p in path),
-            "PYTHONNOUSERSITE": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        args = [*self.command, str(WORKER), str(model_dir), str(inputs), str(out)]
         started = time.perf_counter()
-        run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout)
+        report = self._worker([str(model_dir), str(inputs), str(out)], timeout)
         seconds = time.perf_counter() - started
-        if run.returncode != 0:
-            raise RuntimeUnavailableError(f"{self.name} failed: {run.stderr.strip()[-1500:]}")
-        report = json.loads(run.stdout.strip().splitlines()[-1])
         if (report["litert"], report["machine"]) != (self.litert, self.machine):
             raise RuntimeMismatchError(
                 f"expected LiteRT {self.name}, the worker ran {report['litert']} "
@@ -125,6 +115,33 @@ class Runtime:
                 scale=float(saved["scale"]),
                 seconds=seconds,
             )
+
+    def decode(self, model_dir: Path, files: Sequence[Path], out: Path) -> np.ndarray:
+        """The function's preprocessing of `files` for the model, with this runtime's
+        decoders (Pillow, libjpeg-turbo, libspng, ISA-L as its wheels ship them)."""
+        listing = out.with_suffix(".txt")
+        listing.write_text("".join(f"{path}\n" for path in files))
+        report = self._worker(["--decode", str(model_dir), str(listing), str(out)], 3600)
+        if report["machine"] != self.machine:
+            raise RuntimeMismatchError(f"expected {self.machine}, decoded on {report['machine']}")
+        decoded: np.ndarray = np.load(out)
+        return decoded
+
+    def _worker(self, args: Sequence[str], timeout: float) -> dict[str, Any]:
+        """Run bench/litert_worker.py here with the function's source on PYTHONPATH."""
+        path = [*self.pythonpath, REPO / "functions"]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        command = [*self.command, str(WORKER), *args]
+        run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+        if run.returncode != 0:
+            raise RuntimeUnavailableError(f"{self.name} failed: {run.stderr.strip()[-1500:]}")
+        report: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+        return report
 
 
 def pinned(requirements: Path, machine: str, python_version: str = EMULATED_PYTHON) -> list[str]:

@@ -1,11 +1,14 @@
 """Run one int8 model on preprocessed images with whichever LiteRT this Python imports.
 
     python bench/litert_worker.py MODEL_DIR INPUTS.npy OUT.npz
+    python bench/litert_worker.py --decode MODEL_DIR FILES.txt OUT.npy
 
 Started by bench/litert_runtimes.py inside each runtime (the project's venv, a target
 directory holding another ai-edge-litert, or an aarch64 Python under qemu), so it imports
-only numpy and the function's own model wrapper: the outputs are what the Lambda computes.
-Prints one JSON line: the LiteRT version and machine that actually ran.
+only numpy and the function's own code: the outputs are what the Lambda computes. The
+first form prints one JSON line: the LiteRT version and machine that actually ran. The
+second preprocesses image files (one path a line) for the model with this runtime's
+decoders, as `preprocess` does for the bench on the host.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ import importlib.metadata
 import json
 import platform
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from classifier.artifact import read_metadata
 from classifier.contracts import ARTIFACT_MODEL_FILE
+from classifier.imaging import ImageLimits, RejectedImageError, prepare_image
 from classifier.model import LoadedModel
 
 
@@ -31,8 +37,8 @@ def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
     top1 = np.array([model.labels.index(model.classify(i).top_k[0].label) for i in images])
     decided = model.decider.label_ids(raw)
     # the output tensor's quantization step, to express differences in int8 steps
-    details = Interpreter(model_path=str(model_dir / ARTIFACT_MODEL_FILE)).get_output_details()[0]
-    scale = float(details["quantization"][0]) or 1.0
+    details = Interpreter(model_path=str(model_dir / ARTIFACT_MODEL_FILE)).get_output_details()
+    scale = float(details[0]["quantization"][0]) or 1.0
     np.savez(out, raw=raw, top1=top1, decided=decided, scale=np.float64(scale))
     return {
         "litert": importlib.metadata.version("ai-edge-litert"),
@@ -42,5 +48,24 @@ def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
     }
 
 
+def preprocess(files: Sequence[Path], model_dir: Path, out: Path) -> int:
+    """The function's preprocessing of each file for this model, saved as one .npy
+    (rejected files are left out); returns how many images were kept."""
+    spec = read_metadata(model_dir).input
+    arrays = []
+    for path in files:
+        try:
+            arrays.append(prepare_image(path.read_bytes(), spec, ImageLimits()).array)
+        except RejectedImageError:
+            continue
+    np.save(out, np.stack(arrays))
+    return len(arrays)
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))))
+    if sys.argv[1] == "--decode":
+        listing = Path(sys.argv[3]).read_text().splitlines()
+        kept = preprocess([Path(p) for p in listing], Path(sys.argv[2]), Path(sys.argv[4]))
+        print(json.dumps({"machine": platform.machine(), "images": kept}))
+    else:
+        print(json.dumps(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))))

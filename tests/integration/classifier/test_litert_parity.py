@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[3]
 IMAGES_SEED = 2  # the tiny model's own test split (tests/fixtures/tiny_model.py)
@@ -116,17 +117,21 @@ def test_the_lambda_arm64_litert_version_gives_the_gate_top1_on_x86_64(
     assert agreement.top1 == agreement.decided == agreement.images == 200
 
 
-def test_the_lambda_arm64_runtime_gives_the_gate_top1_under_emulation(
-    tiny_model_dir: Path, tiny_inputs: Path, tmp_path: Path
-) -> None:
+def emulated_or_skip() -> Any:
     cache = runtimes.cache_root()
     if not runtimes.provisioned(cache):
         pytest.skip(
             "the aarch64 runtime is not provisioned: `make litert-parity` installs "
             "qemu-user-static and caches a Debian arm64 Python with the function's wheels"
         )
+    return runtimes.emulated_runtime(cache)
+
+
+def test_the_lambda_arm64_runtime_gives_the_gate_top1_under_emulation(
+    tiny_model_dir: Path, tiny_inputs: Path, tmp_path: Path
+) -> None:
     # Given the function's aarch64 requirements on Debian's aarch64 Python under qemu
-    emulated = runtimes.emulated_runtime(cache)
+    emulated = emulated_or_skip()
     # When it and the gate's runtime run the same tensors
     reference = runtimes.host_runtime().run(tiny_model_dir, tiny_inputs, tmp_path / "gate.npz")
     candidate = emulated.run(tiny_model_dir, tiny_inputs, tmp_path / "arm64.npz")
@@ -134,3 +139,24 @@ def test_the_lambda_arm64_runtime_gives_the_gate_top1_under_emulation(
     assert candidate.machine == "aarch64"
     agreement = parity.compare(reference, candidate)
     assert agreement.top1 == agreement.decided == agreement.images == 200
+
+
+def test_the_function_decodes_the_same_pixels_on_aarch64(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given JPEGs (DCT-scaled decode) and PNGs (libspng with ISA-L inflate) of photo size
+    emulated = emulated_or_skip()
+    rng = np.random.default_rng(5)
+    files: list[Path] = []
+    for number in range(4):
+        gradient = np.linspace(0, 255, 640, dtype=np.float32)[None, :, None]
+        pixels = np.clip(gradient + rng.normal(0, 40, (480, 640, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels)
+        image.save(tmp_path / f"photo-{number}.jpg", quality=90)
+        image.save(tmp_path / f"photo-{number}.png")
+        files += [tmp_path / f"photo-{number}.jpg", tmp_path / f"photo-{number}.png"]
+    # When the function's preprocessing runs here and on the emulated aarch64 runtime
+    parity.preprocess(files, tiny_model_dir, tmp_path / "host.npy")
+    decoded = emulated.decode(tiny_model_dir, files, tmp_path / "arm64.npy")
+    # Then every pixel of every model input is the same
+    np.testing.assert_array_equal(decoded, np.load(tmp_path / "host.npy"))
