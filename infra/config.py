@@ -11,7 +11,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from classifier.contracts import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
+from classifier.contracts import (
+    DEFAULT_INDEX_SHARDS,
+    DEFAULT_RECORD_CONCURRENCY,
+    DEFAULT_TAGS,
+    MAX_INDEX_SHARDS,
+    MAX_RECORD_CONCURRENCY,
+    parse_tag_names,
+)
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
 
 CONTEXT_KEY = "imgclf:environments"
@@ -38,6 +45,11 @@ class EnvironmentConfig:
     # The imgclf:colours tag (the three dominant colour names); off by default, as it takes
     # one more of the object's 10 tags.
     colour_tags: bool = False
+    # Which imgclf tags are written (the function's TAGS): "label,confidence,model,colours"
+    # or a subset, "none" for none. Unset: what tagging_enabled and colour_tags say.
+    tags: str | None = None
+    # Records of one SQS batch the function handles at once (1: one after another).
+    record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
     # Write shards of the results indexes (by_label, by_status, by_colour): contracts.index_shard.
     index_shards: int = DEFAULT_INDEX_SHARDS
     max_image_bytes: int = 25 * 1024 * 1024
@@ -79,11 +91,33 @@ class EnvironmentConfig:
             raise ConfigError(f"{self.name}: index_shards must be 1..{MAX_INDEX_SHARDS}")
         if not 0 <= self.max_regression_pp <= 100:
             raise ConfigError(f"{self.name}: max_regression_pp must be 0..100")
+        if not 1 <= self.record_concurrency <= MAX_RECORD_CONCURRENCY:
+            raise ConfigError(
+                f"{self.name}: record_concurrency must be 1..{MAX_RECORD_CONCURRENCY}"
+            )
+        if self.tags is not None:
+            try:
+                names = parse_tag_names(self.tags)
+            except ValueError as error:
+                raise ConfigError(f"{self.name}: tags: {error}") from None
+            if not self.tagging_enabled and names:
+                raise ConfigError(f"{self.name}: tagging_enabled false contradicts tags")
+            if self.colour_tags and "colours" not in names:
+                raise ConfigError(f"{self.name}: colour_tags true contradicts tags")
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
         """AWS advises at least 6x the function timeout for SQS event sources."""
         return VISIBILITY_TIMEOUT_FACTOR * self.function_timeout_seconds
+
+    @property
+    def tag_names(self) -> frozenset[str]:
+        """The imgclf tags the function writes: `tags`, or the older two flags."""
+        if self.tags is not None:
+            return parse_tag_names(self.tags)
+        if not self.tagging_enabled:
+            return frozenset()
+        return DEFAULT_TAGS | {"colours"} if self.colour_tags else DEFAULT_TAGS
 
     @property
     def retain_data(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from classifier.contracts import RESULTS_INDEXES, TABLE_PARTITION_KEY
+from classifier.contracts import RESULTS_INDEXES, TABLE_PARTITION_KEY, tag_names_text
 from infra.config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
@@ -57,8 +57,8 @@ def function_environment(
     return {
         "RESULTS_TABLE": results_table,
         "MODEL_POINTER_PARAMETER": model_pointer_parameter,
-        "TAGGING_ENABLED": "true" if config.tagging_enabled else "false",
-        "COLOUR_TAGS": "true" if config.colour_tags else "false",
+        "TAGS": tag_names_text(config.tag_names),
+        "RECORD_CONCURRENCY": str(config.record_concurrency),
         "INDEX_SHARDS": str(config.index_shards),
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),

@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .classify import ObjectChangedError, TagsRejectedError
-from .contracts import TABLE_PARTITION_KEY, ModelPointer, object_pk
+from .contracts import MAX_RECORD_CONCURRENCY, TABLE_PARTITION_KEY, ModelPointer, object_pk
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
 from .results import ORDER_ATTRIBUTE
@@ -63,6 +63,10 @@ class ObjectData:
     etag: str | None
     version_id: str | None
     size: int
+    # The object's tag count as the GET reported it. S3 omits the header for an object with
+    # no tags, and also to a caller without s3:GetObjectTagging, which the function always
+    # has (infra/constructs/inference.py): so an absent count is 0.
+    tag_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class RetryPolicy:
             retries={"mode": self.mode, "total_max_attempts": self.max_attempts},
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
-            max_pool_connections=32,
+            max_pool_connections=MAX_RECORD_CONCURRENCY,  # a socket for each record at once
         )
 
 
@@ -122,6 +126,7 @@ class S3Objects:
             etag=str(response.get("ETag", "")).strip('"') or None,
             version_id=response.get("VersionId") if response.get("VersionId") != "null" else None,
             size=len(data),
+            tag_count=int(response.get("TagCount") or 0),
         )
 
     def current_etag(self, bucket: str, key: str) -> str | None:

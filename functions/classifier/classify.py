@@ -32,7 +32,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .colours import dominant_colours
-from .contracts import DEFAULT_INDEX_SHARDS
+from .contracts import DEFAULT_INDEX_SHARDS, DEFAULT_TAGS
 from .events import EventKind, ObjectEvent
 from .imaging import ImageLimits, RejectedImageError, check_size, prepare_image
 from .model import LoadedModel
@@ -72,7 +72,9 @@ class ObjectReader(Protocol):
     """Reads image bytes and reads/writes object tags.
 
     `get` reads the key's current object; with `expected_etag` it raises `ObjectChangedError`
-    if that is not the object's etag. `current_etag` is None when the key has no object.
+    if that is not the object's etag. What it returns has `body`, `etag`, `version_id`,
+    `size` and `tag_count` (how many tags the object had when read; None if unknown).
+    `current_etag` is None when the key has no object.
     `put_tags` raises `TagsRejectedError` when S3 refuses the tags themselves, and anything
     else for faults worth a retry.
     """
@@ -135,10 +137,13 @@ class Classifier:
     current_model: Callable[[], LoadedModel]
     limits: ImageLimits
     gone_errors: tuple[type[Exception], ...] = (LookupError,)
-    tagging_enabled: bool = True
+    tag_names: frozenset[str] = DEFAULT_TAGS  # which of our tags are written; none: no tagging
     top_k: int = 3
-    colour_tags: bool = False
     index_shards: int = DEFAULT_INDEX_SHARDS
+
+    @property
+    def tagging_enabled(self) -> bool:
+        return bool(self.tag_names)
 
     def handle(self, event: ObjectEvent) -> Result:
         """Apply one event; raises for anything transient so the record is retried."""
@@ -182,12 +187,14 @@ class Classifier:
         facts = ObjectFacts(
             event.bucket, event.key, event.etag, event.version_id, event.size, order
         )
+        tag_count: int | None = None
         try:
             check_size(event.size, self.limits)
             data = self.objects.get(event.bucket, event.key, expected_etag, self.limits.max_bytes)
             facts = ObjectFacts(
                 event.bucket, event.key, data.etag, data.version_id, data.size, order
             )
+            tag_count = data.tag_count
             prepared = prepare_image(data.body, model.spec, self.limits)
             classification = model.classify(prepared.array, self.top_k)
             colours = dominant_colours(prepared.thumbnail)
@@ -213,7 +220,7 @@ class Classifier:
             colours=colours,
             index_shards=self.index_shards,
         )
-        return self._record_classification(facts, item)
+        return self._record_classification(facts, item, tag_count)
 
     def _record_rejection(self, item: dict[str, Any], reason: str) -> Result:
         bucket, key = str(item["bucket"]), str(item["key"])
@@ -223,10 +230,12 @@ class Classifier:
         latency_ms = float(item["latency_ms"])
         return Result(Outcome.REJECTED, bucket, key, reason=reason, latency_ms=latency_ms)
 
-    def _record_classification(self, facts: ObjectFacts, item: dict[str, Any]) -> Result:
+    def _record_classification(
+        self, facts: ObjectFacts, item: dict[str, Any], tag_count: int | None
+    ) -> Result:
         """The item first, then its tags, then a check: a stale result never touches the tags,
         and a result that lands meanwhile gets the tags it says."""
-        plan = self._plan_tags(facts, item)
+        plan = self._plan_tags(facts, item, tag_count)
         item["tags"] = plan.state
         if not self.results.put(item):
             return Result(Outcome.STALE, facts.bucket, facts.key)
@@ -249,9 +258,17 @@ class Classifier:
             latency_ms=float(item["latency_ms"]),
         )
 
-    def _plan_tags(self, facts: ObjectFacts, item: dict[str, Any]) -> TagPlan:
-        """The tag set to write after the item (None: leave the tags) and the item's `tags`."""
-        ours = tags_of_item(item, colour_tags=self.colour_tags)
+    def _plan_tags(
+        self, facts: ObjectFacts, item: dict[str, Any], tag_count: int | None
+    ) -> TagPlan:
+        """The tag set to write after the item (None: leave the tags) and the item's `tags`.
+
+        The object's tags are read only if the GET said it has some: with none, the set to
+        put is ours alone. (Either way they are read before the item write, so a tag a user
+        adds between that read and our write is lost: PutObjectTagging replaces the set and
+        has no condition. The GET only moves the read earlier by the inference time.)
+        """
+        ours = tags_of_item(item, self.tag_names)
         if not self.tagging_enabled or ours is None:
             return TagPlan(None, "disabled")
         # A tag S3 refuses would be refused on every retry, and the image would end in the DLQ
@@ -259,7 +276,11 @@ class Classifier:
         problem = tags_problem(ours)
         if problem:
             return TagPlan(None, _tags_skipped(facts, problem))
-        existing = self.objects.get_tags(facts.bucket, facts.key, facts.version_id)
+        existing = (
+            []
+            if tag_count == 0
+            else self.objects.get_tags(facts.bucket, facts.key, facts.version_id)
+        )
         merged, state = merge_tags(existing, ours)
         return TagPlan(merged, state)
 
@@ -278,7 +299,7 @@ class Classifier:
             return
         bucket, key = str(item["bucket"]), str(item["key"])
         for _ in range(TAG_SYNC_ROUNDS):
-            wanted = tags_of_item(item, colour_tags=self.colour_tags)
+            wanted = tags_of_item(item, self.tag_names)
             if wanted is None:
                 return  # the item says its tags were skipped or are not ours to write
             version = item.get("version_id")

@@ -176,6 +176,43 @@ TAG_COLOURS = "imgclf:colours"  # only with COLOUR_TAGS: the three colour names
 OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)  # always written (with tagging on)
 TAG_PREFIX = "imgclf:"
 MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
+# Which of our tags a deployment writes (the function's TAGS, cdk.json `tags`): a name per tag.
+# S3 bills tag storage per tag per month, so each one is a choice.
+TAG_NAMES = {
+    "label": TAG_LABEL,
+    "confidence": TAG_CONFIDENCE,
+    "model": TAG_MODEL,
+    "colours": TAG_COLOURS,
+}
+DEFAULT_TAGS = frozenset({"label", "confidence", "model"})  # OUR_TAG_KEYS
+NO_TAGS = "none"
+
+
+def parse_tag_names(raw: str) -> frozenset[str]:
+    """TAGS as written (`label,confidence`; empty or `none`: no tags) -> the tag names."""
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    if names == [NO_TAGS]:
+        return frozenset()
+    unknown = [name for name in names if name not in TAG_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown tag name(s) {', '.join(map(repr, unknown))}: use a comma-separated "
+            f"subset of {', '.join(TAG_NAMES)}, or {NO_TAGS!r}"
+        )
+    return frozenset(names)
+
+
+def tag_names_text(names: frozenset[str]) -> str:
+    """The TAGS value for a set of names, in TAG_NAMES order (`none` for no tags)."""
+    return ",".join(name for name in TAG_NAMES if name in names) or NO_TAGS
+
+
+# --- records of one batch ----------------------------------------------------------------
+# How many records of one SQS batch the function handles at once (RECORD_CONCURRENCY,
+# cdk.json `record_concurrency`); 1 handles them one after another. The bound is the size of
+# each boto3 client's connection pool (adapters.RetryPolicy), so no record waits for a socket.
+DEFAULT_RECORD_CONCURRENCY = 8
+MAX_RECORD_CONCURRENCY = 32
 
 # What S3 accepts in a tag value, as its API Reference documents it (the Tag and S3Tag
 # shapes): the pattern below, 0 to 256 characters. The S3 User Guide adds that tags are held

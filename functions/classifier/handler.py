@@ -1,13 +1,16 @@
 """Lambda entry point: SQS batch of S3 notifications -> the core -> partial batch response.
 
 Thin: it parses records, calls the core once per object event and reports failed records
-through `batchItemFailures`. The composition root (`runtime`) reads the settings and builds
-the real adapters once per process.
+through `batchItemFailures`. Records run RECORD_CONCURRENCY at a time, those of one object
+in batch order (`scheduling.run_in_key_order`). The composition root (`runtime`) reads the
+settings and builds the real adapters once per process.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,11 +18,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -34,9 +32,10 @@ from .adapters import (
 from .adapters import client as aws_client
 from .adapters import resource as aws_resource
 from .classify import Classifier, Outcome, Result
-from .events import parse_body
+from .events import ObjectEvent, parse_body
 from .imaging import ImageLimits
 from .model import ModelStore
+from .scheduling import run_in_key_order
 from .settings import Settings
 
 logger = Logger(service="imgclf")
@@ -52,6 +51,7 @@ class Runtime:
 
     classifier: Classifier
     models: ModelStore
+    record_concurrency: int
 
 
 @lru_cache(maxsize=1)
@@ -76,12 +76,13 @@ def runtime() -> Runtime:
             formats=settings.allowed_formats,
         ),
         gone_errors=(ObjectGoneError,),
-        tagging_enabled=settings.tagging_enabled,
+        tag_names=settings.tags,
         top_k=settings.top_k,
-        colour_tags=settings.colour_tags,
         index_shards=settings.index_shards,
     )
-    return Runtime(classifier=classifier, models=models)
+    return Runtime(
+        classifier=classifier, models=models, record_concurrency=settings.record_concurrency
+    )
 
 
 def reset_runtime() -> None:
@@ -102,15 +103,66 @@ class OutOfTimeError(TimeoutError):
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Process one SQS batch; failed records come back in `batchItemFailures`."""
-    classifier = runtime().classifier
+    setup = runtime()
+    records = [_Record.parse(SQSRecord(raw)) for raw in event["Records"]]
     outcomes: list[Result] = []
     lock = threading.Lock()
     reserve_ms = context.get_remaining_time_in_millis() * TIME_RESERVE_SHARE
 
-    def handle_record(record: SQSRecord) -> None:
+    def before_start(_: _Record) -> None:
         if context.get_remaining_time_in_millis() < reserve_ms:
             raise OutOfTimeError("left for the next invocation: too little time remains")
-        for object_event in parse_body(record.body):
+
+    def handle_record(record: _Record) -> None:
+        for result in record.handle(setup.classifier):
+            with lock:
+                outcomes.append(result)
+
+    failures = run_in_key_order(
+        records,
+        keys=lambda record: record.keys,
+        work=handle_record,
+        concurrency=setup.record_concurrency,
+        executor=_record_pool(setup.record_concurrency),
+        before_start=before_start,
+    )
+    for index, error in sorted(failures.items()):
+        logger.warning(
+            "record failed, left for a retry",
+            extra={"message_id": records[index].message_id, "error": repr(error)[:500]},
+        )
+    _publish_metrics(outcomes, len(failures))
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": records[index].message_id} for index in sorted(failures)
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One SQS record: its object events, or why its body cannot be read."""
+
+    message_id: str
+    events: tuple[ObjectEvent, ...]
+    malformed: Exception | None = None
+
+    @classmethod
+    def parse(cls, record: SQSRecord) -> _Record:
+        try:
+            return cls(record.message_id, tuple(parse_body(record.body)))
+        except Exception as error:  # failed when handled, so it ends in the DLQ
+            return cls(record.message_id, (), error)
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        """The objects it touches: records sharing one run in batch order, one at a time."""
+        return {(event.bucket, event.key) for event in self.events}
+
+    def handle(self, classifier: Classifier) -> Iterator[Result]:
+        if self.malformed is not None:
+            raise self.malformed
+        for object_event in self.events:
             result = classifier.handle(object_event)
             logger.info(
                 "object handled",
@@ -123,16 +175,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                     "latency_ms": round(result.latency_ms, 1),
                 },
             )
-            with lock:
-                outcomes.append(result)
+            yield result
 
-    # A fresh processor per invocation: BatchProcessor keeps per-batch state.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response = process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
-    _publish_metrics(outcomes, len(response.get("batchItemFailures", [])))
-    return dict(response)
+
+# One pool per calling thread, kept across invocations: its threads keep their LiteRT
+# interpreters (model.LoadedModel holds one per thread). Lambda calls from one thread; the
+# local poller from one per worker, each an execution environment of its own.
+_pools = threading.local()
+
+
+def _record_pool(concurrency: int) -> ThreadPoolExecutor | None:
+    if concurrency <= 1:
+        return None
+    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
+    if pool is None or getattr(_pools, "size", 0) != concurrency:
+        if pool is not None:
+            pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="imgclf-record")
+        _pools.pool, _pools.size = pool, concurrency
+    return pool
 
 
 def _publish_metrics(outcomes: list[Result], failed_records: int) -> None:

@@ -5,7 +5,7 @@ Pure: the boto3 adapters in adapters.py write what these functions build.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,12 +15,10 @@ from typing import Any
 from .colours import DominantColour, names_tag_value
 from .contracts import (
     DEFAULT_INDEX_SHARDS,
+    DEFAULT_TAGS,
     MAX_OBJECT_TAGS,
     TABLE_PARTITION_KEY,
-    TAG_COLOURS,
-    TAG_CONFIDENCE,
-    TAG_LABEL,
-    TAG_MODEL,
+    TAG_NAMES,
     TAG_PREFIX,
     Status,
     object_pk,
@@ -174,23 +172,26 @@ def same_result(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all(a.get(name) == b.get(name) for name in _RESULT_IDENTITY)
 
 
-def tags_of_item(item: Mapping[str, Any], *, colour_tags: bool = False) -> dict[str, str] | None:
-    """Our tags as an item says they should be: a CLASSIFIED item's label, confidence and
-    model (and colours); none of ours for a REJECTED one. None: the item says its tags were
-    skipped or tagging is disabled, so the object's tags are left alone."""
+def tags_of_item(
+    item: Mapping[str, Any], names: Collection[str] = DEFAULT_TAGS
+) -> dict[str, str] | None:
+    """Our tags as an item says they should be: of a CLASSIFIED item's label, confidence,
+    model and colours, those `names` lists (TAG_NAMES); none of ours for a REJECTED one.
+    None: the item says its tags were skipped or tagging is disabled, so the object's tags
+    are left alone."""
     if item.get("status") != Status.CLASSIFIED.value:
         return {}
     if item.get("tags") != "applied":
         return None
-    tags = {
-        TAG_LABEL: str(item["label"]),
-        TAG_CONFIDENCE: f"{float(item['confidence']):.4f}",
-        TAG_MODEL: str(item["model_version"]),
+    values = {
+        "label": str(item["label"]),
+        "confidence": f"{float(item['confidence']):.4f}",
+        "model": str(item["model_version"]),
     }
     colours = item.get("colours") or []
-    if colour_tags and colours:
-        tags[TAG_COLOURS] = names_tag_value(str(colour["name"]) for colour in colours)
-    return tags
+    if colours:
+        values["colours"] = names_tag_value(str(colour["name"]) for colour in colours)
+    return {tag: values[name] for name, tag in TAG_NAMES.items() if name in names & values.keys()}
 
 
 def tags_problem(ours: Mapping[str, str]) -> str | None:

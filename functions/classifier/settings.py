@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .contracts import DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS
+from .contracts import (
+    DEFAULT_INDEX_SHARDS,
+    DEFAULT_RECORD_CONCURRENCY,
+    DEFAULT_TAGS,
+    MAX_INDEX_SHARDS,
+    MAX_RECORD_CONCURRENCY,
+    parse_tag_names,
+)
 
 RETRY_MODES = ("standard", "adaptive", "legacy")  # botocore's
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
@@ -21,24 +28,29 @@ class Settings:
     """Everything the function reads from its environment.
 
     Environment variables (the contract with infra and the local environment):
-    RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGGING_ENABLED, MAX_IMAGE_BYTES,
-    MAX_IMAGE_PIXELS, ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS,
-    COLOUR_TAGS (the imgclf:colours tag, default off), INDEX_SHARDS (write shards of the
-    results indexes, 1..MAX_INDEX_SHARDS, default 4), RETRY_MODE (botocore's `standard`,
-    the default, or `adaptive`; chosen by bench/soak.py) and MAX_ATTEMPTS (default 5).
+    RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGS (which imgclf tags are written:
+    a comma-separated subset of label, confidence, model, colours; empty or `none` for no
+    tags; default label,confidence,model), MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS,
+    ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS, INDEX_SHARDS (write
+    shards of the results indexes, 1..MAX_INDEX_SHARDS, default 4), RECORD_CONCURRENCY
+    (records of a batch handled at once, 1..MAX_RECORD_CONCURRENCY; 1 = one after another),
+    RETRY_MODE (botocore's `standard`, the default, or `adaptive`; chosen by bench/soak.py)
+    and MAX_ATTEMPTS (default 5).
+    The older TAGGING_ENABLED (false: no tags) and COLOUR_TAGS (true: add colours) still
+    work when TAGS is not set; with TAGS set they must not contradict it.
     """
 
     results_table: str
     model_pointer_parameter: str
-    tagging_enabled: bool = True
+    tags: frozenset[str] = DEFAULT_TAGS
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     allowed_formats: frozenset[str] = field(default_factory=lambda: DEFAULT_FORMATS)
     top_k: int = 3
     model_cache_dir: str = "/tmp/imgclf-models"
     model_refresh_seconds: float = 60.0
-    colour_tags: bool = False
     index_shards: int = DEFAULT_INDEX_SHARDS
+    record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
     retry_mode: str = "standard"
     max_attempts: int = 5
 
@@ -81,6 +93,15 @@ class Settings:
                 f"INDEX_SHARDS must be a whole number 1..{MAX_INDEX_SHARDS}, got {shards!r}"
             )
 
+        concurrency = env.get("RECORD_CONCURRENCY", "").strip()
+        if concurrency and not (
+            concurrency.isdigit() and 1 <= int(concurrency) <= MAX_RECORD_CONCURRENCY
+        ):
+            raise SettingsError(
+                f"RECORD_CONCURRENCY must be a whole number 1..{MAX_RECORD_CONCURRENCY}, "
+                f"got {concurrency!r}"
+            )
+
         formats = env.get("ALLOWED_FORMATS")
         allowed = (
             frozenset(f.strip().upper() for f in formats.split(",") if f.strip())
@@ -97,8 +118,7 @@ class Settings:
         return cls(
             results_table=required("RESULTS_TABLE"),
             model_pointer_parameter=required("MODEL_POINTER_PARAMETER"),
-            tagging_enabled=env.get("TAGGING_ENABLED", "true").strip().lower()
-            in ("1", "true", "yes", "on"),
+            tags=_tag_names(env, flag),
             max_image_bytes=int(number("MAX_IMAGE_BYTES", cls.max_image_bytes)),
             max_image_pixels=int(number("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
             allowed_formats=allowed,
@@ -107,8 +127,27 @@ class Settings:
             model_refresh_seconds=float(
                 number("MODEL_REFRESH_SECONDS", cls.model_refresh_seconds, float)
             ),
-            colour_tags=flag("COLOUR_TAGS", cls.colour_tags),
             index_shards=int(shards) if shards else cls.index_shards,
+            record_concurrency=int(concurrency) if concurrency else cls.record_concurrency,
             retry_mode=retry_mode,
             max_attempts=int(number("MAX_ATTEMPTS", cls.max_attempts)),
         )
+
+
+def _tag_names(env: Mapping[str, str], flag: Callable[[str, bool], bool]) -> frozenset[str]:
+    """TAGS, or what the older TAGGING_ENABLED and COLOUR_TAGS say when it is not set."""
+    enabled, colours = flag("TAGGING_ENABLED", True), flag("COLOUR_TAGS", False)
+    if "TAGS" not in env:
+        return (DEFAULT_TAGS | {"colours"} if colours else DEFAULT_TAGS) if enabled else frozenset()
+    try:
+        names = parse_tag_names(env["TAGS"])
+    except ValueError as error:
+        raise SettingsError(f"TAGS: {error}") from None
+    # An explicit older flag that says otherwise is a configuration mistake, not a choice.
+    if "TAGGING_ENABLED" in env and env["TAGGING_ENABLED"].strip() and enabled != bool(names):
+        raise SettingsError(
+            f"TAGGING_ENABLED={env['TAGGING_ENABLED']!r} contradicts TAGS={env['TAGS']!r}"
+        )
+    if "COLOUR_TAGS" in env and env["COLOUR_TAGS"].strip() and colours and "colours" not in names:
+        raise SettingsError(f"COLOUR_TAGS=true contradicts TAGS={env['TAGS']!r} (no colours)")
+    return names

@@ -130,11 +130,35 @@ def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> 
     for env in (dev, prod):
         _, function = env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
         variables = function["Properties"]["Environment"]["Variables"]
-        # Then the function writes with the environment's shard count and colour-tag setting
+        # Then the function writes with the environment's shard count and tag names (no
+        # colours while colour_tags is off), and handles the records of a batch concurrently
         assert variables["INDEX_SHARDS"] == str(env.config.index_shards)
-        assert variables["COLOUR_TAGS"] == "false" and not env.config.colour_tags
+        assert variables["TAGS"] == "label,confidence,model" and not env.config.colour_tags
+        assert variables["RECORD_CONCURRENCY"] == str(env.config.record_concurrency)
         # And the CLI reads the same count from the stack's outputs
         assert env.data["Outputs"][StackOutputs.INDEX_SHARDS]["Value"] == variables["INDEX_SHARDS"]
+
+
+def test_tags_subsume_tagging_enabled_and_colour_tags() -> None:
+    def names(raw: dict[str, Any]) -> frozenset[str]:
+        return load_environment("x", {"x": raw}).tag_names
+
+    # Given older blocks (the two flags) and newer ones (tags), both mean the same names
+    assert names({}) == {"label", "confidence", "model"}
+    assert names({"colour_tags": True}) == {"label", "confidence", "model", "colours"}
+    assert names({"tagging_enabled": False}) == names({"tags": "none"}) == frozenset()
+    assert names({"tags": "label, colours"}) == {"label", "colours"}
+    # And a tag name the function does not know, or flags that contradict tags, are refused
+    for bad, why in (
+        ({"tags": "label,colour"}, "unknown tag name"),
+        ({"tags": "label", "tagging_enabled": False}, "tagging_enabled false contradicts"),
+        ({"tags": "label", "colour_tags": True}, "colour_tags true contradicts"),
+        ({"record_concurrency": 0}, "record_concurrency must be"),
+        ({"record_concurrency": 33}, "record_concurrency must be"),
+        ({"record_concurrency": "8"}, "record_concurrency must be a whole number"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            load_environment("x", {"x": bad})
 
 
 def test_index_shards_and_colour_tags_are_validated() -> None:

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -81,18 +82,21 @@ class FaultInjector:
         self._counts: Counter[str] = Counter()
         self._calls: Counter[str] = Counter()
         self._lifted = threading.Event()
-        self._local = threading.local()
+        # A context variable, not a thread-local: the handler runs a batch's records on its
+        # own threads, each in a copy of the invoking thread's context.
+        self._invocation: ContextVar[str | None] = ContextVar("imgclf_invocation", default=None)
         self._http: URLLib3Session | None = None
 
     # -- the poller's side -------------------------------------------------------------
     @contextmanager
     def invocation(self, request_id: str) -> Iterator[None]:
-        """Calls made by this thread inside the block belong to this invocation."""
-        self._local.invocation = request_id
+        """Calls made inside the block (and in contexts copied from it) belong to this
+        invocation."""
+        token = self._invocation.set(request_id)
         try:
             yield
         finally:
-            self._local.invocation = None
+            self._invocation.reset(token)
 
     def delivery_delays(self, message_id: str) -> tuple[int | None, int | None]:
         """(delay of a duplicate copy, delay of the message itself): None = no such fault."""
@@ -198,7 +202,7 @@ class FaultInjector:
     def _record_write(self, body: Any) -> None:
         item = _put_item(body)
         if item is not None:
-            self.journal.wrote(replace(item, invocation=getattr(self._local, "invocation", None)))
+            self.journal.wrote(replace(item, invocation=self._invocation.get()))
 
     def _next(self, name: str) -> int:
         with self._lock:

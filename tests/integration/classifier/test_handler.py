@@ -406,7 +406,7 @@ def test_an_unknown_colour_is_a_one_line_error_naming_the_valid_ones(
 def test_colour_tags_add_the_names_when_the_setting_asks(
     aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLOUR_TAGS", "true")
+    monkeypatch.setenv("TAGS", "label,confidence,model,colours")
     handler.reset_runtime()
     # Given an image with a transparent left half: composited on white, as the model sees it
     image = Image.new("RGBA", (64, 32), (255, 0, 0, 0))

@@ -32,6 +32,7 @@ class MemoryObjects:
         self.objects: dict[str, tuple[bytes, str]] = {}
         self.tags: dict[str, list[dict[str, str]]] = {}
         self.gets = 0
+        self.tag_reads = 0
         self.tag_writes = 0
         self.failure: Exception | None = None
         self.tag_failure: Exception | None = None
@@ -46,12 +47,16 @@ class MemoryObjects:
         body, etag = self.objects[key]
         if expected_etag is not None and etag != expected_etag:
             raise ObjectChangedError(key)
-        return SimpleNamespace(body=body, etag=etag, version_id=None, size=len(body))
+        tag_count = len(self.tags.get(key, []))  # as S3's x-amz-tagging-count
+        return SimpleNamespace(
+            body=body, etag=etag, version_id=None, size=len(body), tag_count=tag_count
+        )
 
     def current_etag(self, bucket: str, key: str) -> str | None:
         return self.objects[key][1] if key in self.objects else None
 
     def get_tags(self, bucket: str, key: str, version_id: str | None) -> list[dict[str, str]]:
+        self.tag_reads += 1
         return list(self.tags.get(key, []))
 
     def put_tags(
@@ -238,10 +243,47 @@ def test_reclassify_writes_only_for_a_newer_model(
 
 
 def test_tagging_can_be_switched_off(world: SimpleNamespace) -> None:
-    world.classifier.tagging_enabled = False
+    world.classifier.tag_names = frozenset()
     world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
     world.classifier.handle(created("a.png"))
     assert world.results.items["a.png"]["tags"] == "disabled" and world.objects.tag_writes == 0
+    assert world.objects.tag_reads == 0
+
+
+def test_an_object_the_get_reports_untagged_is_tagged_without_reading_its_tags(
+    world: SimpleNamespace,
+) -> None:
+    # Given one object without tags and one with a user tag
+    world.objects.objects["bare.png"] = (png((220, 30, 30)), "e1")
+    world.objects.objects["tagged.png"] = (png((220, 30, 30)), "e1")
+    world.objects.tags["tagged.png"] = [{"Key": "owner", "Value": "ana"}]
+    # When both are classified
+    world.classifier.handle(created("bare.png"))
+    assert world.objects.tag_reads == 0
+    world.classifier.handle(created("tagged.png"))
+    # Then the untagged one is tagged with ours alone, without a GetObjectTagging; the tagged
+    # one's tags are read (one call) and merged
+    assert world.objects.tag_reads == 1
+    assert {t["Key"] for t in world.objects.tags["bare.png"]} == {
+        "imgclf:label", "imgclf:confidence", "imgclf:model",
+    }  # fmt: skip
+    assert {"Key": "owner", "Value": "ana"} in world.objects.tags["tagged.png"]
+
+
+def test_the_tags_setting_picks_which_of_our_tags_are_written(world: SimpleNamespace) -> None:
+    # Given an object tagged by an earlier model with all three of our tags, and a user tag
+    world.objects.objects["a.png"] = (png((220, 30, 30)), "e1")
+    world.classifier.handle(created("a.png"))
+    world.objects.tags["a.png"].append({"Key": "owner", "Value": "ana"})
+    # When a newer model classifies it while only the label is asked for
+    world.classifier.tag_names = frozenset({"label"})
+    world.model = LoadedModel(
+        world.model._model_bytes, dataclasses.replace(world.model.metadata, version="v2")
+    )
+    assert world.classifier.handle(created("a.png")).outcome is Outcome.CLASSIFIED
+    # Then the object carries the label and the user's tag; the other two of ours are gone
+    tags = {t["Key"]: t["Value"] for t in world.objects.tags["a.png"]}
+    assert tags == {"imgclf:label": "red", "owner": "ana"}
 
 
 @pytest.mark.parametrize(
@@ -409,7 +451,8 @@ def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
     assert item["colour_shard"] == sharded_value("blue", "images/n.png", 4)
     assert "imgclf:colours" not in {t["Key"] for t in world.objects.tags["n.png"]}
     # And with colour tags on and another shard count, the tag names the colours
-    world.classifier.colour_tags, world.classifier.index_shards = True, 16
+    world.classifier.tag_names = world.classifier.tag_names | {"colours"}
+    world.classifier.index_shards = 16
     world.objects.objects["o.png"] = (png((128, 128, 0)), "e1")
     world.classifier.handle(created("o.png"))
     tags = {t["Key"]: t["Value"] for t in world.objects.tags["o.png"]}

@@ -16,6 +16,7 @@ from classifier.contracts import (
     STATUS_SHARD_ATTRIBUTE,
     TAG_COLOURS,
     TAG_LABEL,
+    TAG_NAMES,
     UNKNOWN_LABEL,
     index_shard,
     sharded_value,
@@ -222,11 +223,11 @@ def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
 
 def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
     item = small_item(CAT, colours=COLOURS)
-    ours = tags_of_item(item, colour_tags=True)
+    ours = tags_of_item(item, ALL_TAGS)
     assert ours is not None and ours[TAG_COLOURS] == "navy white sky-blue"
     assert tags_problem(ours) is None
     assert tags_of_item(item) == our_tags(Prediction("cat", 0.9), "v1")  # the setting is off
-    assert TAG_COLOURS not in (tags_of_item(small_item(CAT), colour_tags=True) or {})
+    assert TAG_COLOURS not in (tags_of_item(small_item(CAT), ALL_TAGS) or {})
     # Then six user tags leave room for our four, seven do not (user tags are never dropped)
     merged, state = merge_tags(user_tags(MAX_OBJECT_TAGS - 4), ours)
     assert state == "applied" and merged is not None and len(merged) == MAX_OBJECT_TAGS
@@ -236,6 +237,20 @@ def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
     earlier = user_tags(1) + [{"Key": k, "Value": v} for k, v in ours.items()]
     merged, _ = merge_tags(earlier, our_tags(Prediction("cat", 0.9), "v"))
     assert merged is not None and TAG_COLOURS not in {t["Key"] for t in merged}
+
+
+ALL_TAGS = frozenset(TAG_NAMES)
+
+
+def test_tags_of_an_item_are_the_ones_the_setting_names() -> None:
+    item = small_item(CAT, colours=COLOURS)
+    # Given TAGS naming a subset, only those are ours to write, in TAG_NAMES order
+    assert tags_of_item(item, {"confidence", "label"}) == {
+        "imgclf:label": "cat", "imgclf:confidence": "0.9000",
+    }  # fmt: skip
+    assert tags_of_item(item, {"colours"}) == {TAG_COLOURS: "navy white sky-blue"}
+    # And no names: nothing of ours (merge_tags then removes earlier imgclf tags)
+    assert tags_of_item(item, frozenset()) == {}
 
 
 def test_tags_of_an_item_follow_its_status_and_tag_state() -> None:

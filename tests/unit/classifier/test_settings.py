@@ -5,12 +5,13 @@ import pytest
 from classifier.settings import Settings, SettingsError
 
 REQUIRED = {"RESULTS_TABLE": "t", "MODEL_POINTER_PARAMETER": "/imgclf/dev/model"}
+DEFAULT = {"label", "confidence", "model"}
 
 
 def test_defaults_apply_when_only_required_values_are_set() -> None:
     settings = Settings.from_env(REQUIRED)
-    assert settings.tagging_enabled and settings.top_k == 3
-    assert not settings.colour_tags and settings.index_shards == 4
+    assert settings.tags == {"label", "confidence", "model"} and settings.top_k == 3
+    assert settings.index_shards == 4 and settings.record_concurrency == 8
     assert settings.allowed_formats == frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 
 
@@ -18,16 +19,16 @@ def test_values_are_parsed_with_their_types() -> None:
     settings = Settings.from_env(
         {
             **REQUIRED,
-            "TAGGING_ENABLED": "false",
+            "TAGS": "label, Colours",
             "MAX_IMAGE_BYTES": "10",
             "ALLOWED_FORMATS": "jpeg, png",
             "MODEL_REFRESH_SECONDS": "0.5",
-            "COLOUR_TAGS": "true",
             "INDEX_SHARDS": "16",
+            "RECORD_CONCURRENCY": "3",
         }
     )
-    assert settings.colour_tags and settings.index_shards == 16
-    assert not settings.tagging_enabled and settings.max_image_bytes == 10
+    assert settings.tags == {"label", "colours"} and settings.index_shards == 16
+    assert settings.record_concurrency == 3 and settings.max_image_bytes == 10
     assert settings.allowed_formats == frozenset({"JPEG", "PNG"})
     assert settings.model_refresh_seconds == 0.5
 
@@ -42,8 +43,35 @@ def test_values_are_parsed_with_their_types() -> None:
         ({**REQUIRED, "INDEX_SHARDS": "65"}, "INDEX_SHARDS must be a whole number 1..64"),
         ({**REQUIRED, "INDEX_SHARDS": "2.5"}, "INDEX_SHARDS must be a whole number"),
         ({**REQUIRED, "COLOUR_TAGS": "maybe"}, "COLOUR_TAGS must be true or false"),
+        ({**REQUIRED, "TAGS": "label,colour"}, "TAGS: unknown tag name.*'colour'"),
+        ({**REQUIRED, "TAGS": "none", "TAGGING_ENABLED": "true"}, "contradicts TAGS"),
+        ({**REQUIRED, "TAGS": "label", "COLOUR_TAGS": "true"}, "contradicts TAGS"),
+        ({**REQUIRED, "RECORD_CONCURRENCY": "0"}, "RECORD_CONCURRENCY must be a whole number"),
+        ({**REQUIRED, "RECORD_CONCURRENCY": "33"}, "RECORD_CONCURRENCY must be .*1..32"),
     ],
 )
 def test_bad_values_fail_with_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        # The older flags alone still mean what they meant
+        ({}, {"label", "confidence", "model"}),
+        ({"TAGGING_ENABLED": "false"}, set()),
+        ({"COLOUR_TAGS": "true"}, {"label", "confidence", "model", "colours"}),
+        ({"TAGGING_ENABLED": "false", "COLOUR_TAGS": "true"}, set()),
+        # TAGS, when set, says it alone (empty or none: no tags)
+        ({"TAGS": ""}, set()),
+        ({"TAGS": "none"}, set()),
+        ({"TAGS": " NONE "}, set()),
+        ({"TAGS": "model"}, {"model"}),
+        ({"TAGS": "label,confidence,model", "TAGGING_ENABLED": "true"}, DEFAULT),
+        ({"TAGS": "none", "TAGGING_ENABLED": "false"}, set()),
+        ({"TAGS": "label,colours", "COLOUR_TAGS": "false"}, {"label", "colours"}),
+    ],
+)
+def test_tags_subsume_tagging_enabled_and_colour_tags(env: dict[str, str], names: set[str]) -> None:
+    assert Settings.from_env({**REQUIRED, **env}).tags == names
