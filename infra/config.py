@@ -7,6 +7,7 @@ Only `app.py` (and the local environment, for "local") names environments.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +59,13 @@ class EnvironmentConfig:
     key_suffix: str = ""
     removal_policy: Literal["destroy", "retain"] = "destroy"
     bucket_versioning: bool = False
+    # Versioned buckets delete an object's old versions this many days after it is overwritten
+    # or deleted (and every bucket aborts multipart uploads left incomplete for a week).
+    noncurrent_version_expiration_days: int = 30
+    # S3 server access logs for the images and models buckets, into a log bucket. Only where
+    # data is retained: logs are delivered best-effort, up to hours late, so a log bucket that
+    # `cdk destroy` empties can fill again before it is deleted (BucketNotEmpty).
+    access_logs: bool = False
     table_deletion_protection: bool = False
     alarm_email: str | None = None
     oldest_message_age_alarm_seconds: int = 600
@@ -104,6 +112,18 @@ class EnvironmentConfig:
                 raise ConfigError(f"{self.name}: tagging_enabled false contradicts tags")
             if self.colour_tags and "colours" not in names:
                 raise ConfigError(f"{self.name}: colour_tags true contradicts tags")
+        if self.alarm_email is not None and not EMAIL_ADDRESS.fullmatch(self.alarm_email):
+            raise ConfigError(
+                f"{self.name}: alarm_email must be one e-mail address (name@domain), "
+                f"got {self.alarm_email!r}"
+            )
+        if self.noncurrent_version_expiration_days < 1:
+            raise ConfigError(f"{self.name}: noncurrent_version_expiration_days must be >= 1")
+        if self.access_logs and not self.retain_data:
+            raise ConfigError(
+                f"{self.name}: access_logs needs removal_policy retain (late log deliveries "
+                "would make `cdk destroy` fail on a non-empty log bucket)"
+            )
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -125,6 +145,8 @@ class EnvironmentConfig:
 
 
 VISIBILITY_TIMEOUT_FACTOR = 6
+# One address: a local part and a dotted domain, no spaces, commas or second "@".
+EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;.]+(?:\.[^@\s,;.]+)+")
 
 
 def read_context(path: Path = CDK_JSON) -> dict[str, Any]:

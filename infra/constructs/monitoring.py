@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -30,6 +32,7 @@ OLDEST_MESSAGE_EVALUATION_PERIODS = 3
 FUNCTION_PERIOD = Duration.minutes(5)
 TRAINING_PERIOD = Duration.minutes(5)
 WIDGET_WIDTH = 8
+CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
 class MonitoringConstruct(Construct):
@@ -41,6 +44,7 @@ class MonitoringConstruct(Construct):
         id_: str,
         *,
         dashboard_name: str,
+        alarm_name_prefix: str,
         alarm_email: str | None,
         queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
@@ -51,6 +55,7 @@ class MonitoringConstruct(Construct):
         retain_key: bool,
     ) -> None:
         super().__init__(scope, id_)
+        self._alarm_name_prefix = alarm_name_prefix
         self.topic = self._build_topic(alarm_email=alarm_email, retain_key=retain_key)
         self.alarms = [
             self._build_dlq_alarm(dead_letter_queue),
@@ -88,21 +93,53 @@ class MonitoringConstruct(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN if retain_key else RemovalPolicy.DESTROY,
         )
+        # An explicit topic policy (enforce_ssl's Deny) replaces SNS's default one, so
+        # CloudWatch is allowed by name; both grants only for this stack's alarms, in this
+        # account (AWS's confused-deputy advice: aws:SourceAccount and aws:SourceArn).
+        from_our_alarms = self._from_our_alarms()
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                sid="CloudWatchAlarmsUseTheKey",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy "*" means this key
+                conditions=from_our_alarms,
             )
         )
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH_PRINCIPAL)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=from_our_alarms,
+            )
+        )
         if alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         return topic
 
+    def _from_our_alarms(self) -> dict[str, Any]:
+        """Conditions: the request comes from one of this construct's alarms."""
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{self._alarm_name_prefix}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": alarms},
+        }
+
+    def _alarm(self, id_: str, **props: Any) -> cloudwatch.Alarm:
+        """An alarm named <prefix>-<id>, so the topic's conditions can name it."""
+        return cloudwatch.Alarm(self, id_, alarm_name=f"{self._alarm_name_prefix}-{id_}", **props)
+
     def _build_dlq_alarm(self, dead_letter_queue: sqs.IQueue) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
+        return self._alarm(
             "DeadLetterQueueNotEmpty",
             alarm_description="Messages in the DLQ: objects failed maxReceiveCount times "
             "(`imgclf dlq redrive` after fixing the cause)",
@@ -116,8 +153,7 @@ class MonitoringConstruct(Construct):
         )
 
     def _build_oldest_message_alarm(self, queue: sqs.IQueue, seconds: int) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
+        return self._alarm(
             "OldestMessageTooOld",
             alarm_description=f"An image has waited more than {seconds} s in the queue",
             metric=queue.metric_approximate_age_of_oldest_message(
@@ -140,8 +176,7 @@ class MonitoringConstruct(Construct):
             period=THROUGHPUT_PERIOD,
             label="below throughput floor with a backlog",
         )
-        return cloudwatch.Alarm(
-            self,
+        return self._alarm(
             "ThroughputBelowFloor",
             alarm_description=f"Fewer than {floor} images classified per 5 minutes "
             "while the queue has a backlog",
@@ -155,8 +190,7 @@ class MonitoringConstruct(Construct):
     def _build_function_alarm(
         self, id_: str, metric: cloudwatch.IMetric, what: str
     ) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
+        return self._alarm(
             id_,
             alarm_description=f"The classifier function reported {what}",
             metric=metric,
@@ -177,8 +211,7 @@ class MonitoringConstruct(Construct):
             period=TRAINING_PERIOD,
             label="failed training executions",
         )
-        return cloudwatch.Alarm(
-            self,
+        return self._alarm(
             "TrainingFailed",
             alarm_description="A training / reclassify execution failed, timed out or was aborted",
             metric=failed,

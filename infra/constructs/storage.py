@@ -1,4 +1,5 @@
-"""Storage: images, models and access-log buckets, the queue and its DLQ, the results table."""
+"""Storage: images, models and (where data is retained) access-log buckets, the queue and its
+DLQ, the results table."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from classifier.contracts import TABLE_PARTITION_KEY
 from infra.constructs.nag import suppress
 from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES
 
+# Parts of a multipart upload that never completed are billed until aborted.
+ABORT_INCOMPLETE_UPLOADS = Duration.days(7)
 DLQ_RETENTION = Duration.days(14)  # SQS's maximum: time to notice the alarm and redrive
 QUEUE_RETENTION = Duration.days(4)
 # infra.resources.NOTIFICATION_EVENTS (S3's names) -> CDK's enum; a new event there fails here.
@@ -33,6 +36,8 @@ class StorageConstruct(Construct):
         *,
         retain_data: bool,
         bucket_versioning: bool,
+        noncurrent_version_expiration_days: int,
+        access_logs: bool,
         table_deletion_protection: bool,
         key_prefix: str,
         key_suffix: str,
@@ -43,8 +48,15 @@ class StorageConstruct(Construct):
         super().__init__(scope, id_)
         self._retain_data = retain_data
         self._removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
-        self.access_logs_bucket = self._build_access_logs_bucket(
-            versioned=bucket_versioning, retention_days=access_log_retention_days
+        self._noncurrent_expiration = Duration.days(noncurrent_version_expiration_days)
+        # Without access logs there is no log bucket: S3 delivers logs best-effort and up to
+        # hours late, so no deletion order can keep a destroyable log bucket empty.
+        self.access_logs_bucket = (
+            self._build_access_logs_bucket(
+                versioned=bucket_versioning, retention_days=access_log_retention_days
+            )
+            if access_logs
+            else None
         )
         self.images_bucket = self._build_data_bucket("ImagesBucket", "images/", bucket_versioning)
         self.models_bucket = self._build_data_bucket("ModelsBucket", "models/", bucket_versioning)
@@ -60,28 +72,43 @@ class StorageConstruct(Construct):
 
     def _build_access_logs_bucket(self, *, versioned: bool, retention_days: int) -> s3.Bucket:
         return self._build_bucket(
-            "AccessLogsBucket",
-            versioned=versioned,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
+            "AccessLogsBucket", versioned=versioned, expiration=Duration.days(retention_days)
         )
 
     def _build_data_bucket(self, id_: str, log_prefix: str, versioned: bool) -> s3.Bucket:
-        return self._build_bucket(
+        bucket = self._build_bucket(
             id_,
             versioned=versioned,
             server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix=log_prefix,
+            server_access_logs_prefix=log_prefix if self.access_logs_bucket else None,
         )
+        if self.access_logs_bucket is None:
+            suppress(
+                bucket.node.default_child,  # type: ignore[arg-type]
+                "AwsSolutions-S1",
+                "Server access logs only where data is retained (the access_logs setting): "
+                "logs arrive up to hours late, so a log bucket that `cdk destroy` empties "
+                "fills again and its deletion fails with BucketNotEmpty. This is a disposable "
+                "environment; where data is kept, every request is logged.",
+            )
+        return bucket
 
     def _build_bucket(
         self,
         id_: str,
         *,
         versioned: bool,
-        lifecycle_rules: list[s3.LifecycleRule] | None = None,
+        expiration: Duration | None = None,
         server_access_logs_bucket: s3.IBucket | None = None,
         server_access_logs_prefix: str | None = None,
     ) -> s3.Bucket:
+        # Every bucket aborts abandoned multipart uploads; a versioned one also deletes the
+        # versions an overwrite or a delete left behind, once they are that many days old.
+        lifecycle_rule = s3.LifecycleRule(
+            expiration=expiration,
+            abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS,
+            noncurrent_version_expiration=self._noncurrent_expiration if versioned else None,
+        )
         # Server access logs support SSE-S3 only, hence S3_MANAGED on every bucket.
         return s3.Bucket(
             self,
@@ -92,7 +119,7 @@ class StorageConstruct(Construct):
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=versioned,
-            lifecycle_rules=lifecycle_rules,
+            lifecycle_rules=[lifecycle_rule],
             server_access_logs_bucket=server_access_logs_bucket,
             server_access_logs_prefix=server_access_logs_prefix,
             removal_policy=self._removal_policy,

@@ -12,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
+from infra.config import load_environment
 from infra.constructs.monitoring import METRICS_DIMENSIONS, METRICS_NAMESPACE, MonitoringConstruct
 from infra.resources import function_environment
 
@@ -177,13 +178,15 @@ def test_one_dashboard_per_environment_shows_the_pipeline(env: Any) -> None:
 
 
 def test_alarm_email_subscribes_the_address() -> None:
-    # Given the monitoring construct in a bare stack, with an address configured
+    # Given the monitoring construct in a bare stack, with an address set in the settings
+    config = load_environment("test", {"test": {"alarm_email": "ops@example.com"}})
     stack = Stack(App(), "Bare")
     MonitoringConstruct(
         stack,
         "Monitoring",
         dashboard_name="imgclf-test",
-        alarm_email="ops@example.com",
+        alarm_name_prefix="imgclf-test",
+        alarm_email=config.alarm_email,
         queue=sqs.Queue.from_queue_arn(stack, "Q", "arn:aws:sqs:us-east-1:111111111111:q"),
         dead_letter_queue=sqs.Queue.from_queue_arn(
             stack, "D", "arn:aws:sqs:us-east-1:111111111111:d"
