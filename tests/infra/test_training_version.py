@@ -2,7 +2,7 @@
 
 Asserted from the synthesized ASL: the check comes before anything starts, and the job
 name it guards cannot exceed SageMaker's 63 characters. The JSONata condition is evaluated
-with the `jsonata` npm package (asl-validator's dependency, the engine Step Functions runs)
+with the `jsonata` npm package at 2.0.6 (package.json), the version Step Functions implements,
 and must agree with `classifier.contracts.model_version_problem` on every sample.
 """
 
