@@ -18,6 +18,7 @@ from .deployment import resolve
 from .errors import CliError
 from .models import promote, upload_artifact
 from .output import progress, stdout
+from .trainer import check_version_option
 
 VERSION_FILE = "VERSION"
 
@@ -68,6 +69,7 @@ def cached_day0(cache_root: Path, sources: str) -> Day0Model:
 
 
 def day0_command(args: argparse.Namespace) -> int:
+    check_version_option(args.version)
     deployment = resolve(args.env)
     for path in (args.mapping, args.eval_dir):
         if path is not None and not path.exists():

@@ -67,11 +67,12 @@ def test_a_non_string_is_refused() -> None:
 
 
 @pytest.mark.parametrize("version", ["1e5", "true", "v1.0"])
-def test_imgclf_train_refuses_a_bad_version_in_one_line_before_anything_starts(
-    capsys: pytest.CaptureFixture[str], version: str
+@pytest.mark.parametrize("command", [["train"], ["model", "day0"]])
+def test_imgclf_refuses_a_bad_version_in_one_line_before_anything_starts(
+    capsys: pytest.CaptureFixture[str], version: str, command: list[str]
 ) -> None:
     # No environment is resolved: the version is checked first (env "nowhere" does not exist)
-    code = main(["train", "--env", "nowhere", "--version", version])
+    code = main([*command, "--env", "nowhere", "--version", version])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("imgclf: error: --version"), err
     assert "is not valid" in err and "\n" not in err
