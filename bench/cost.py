@@ -5,10 +5,11 @@
 
 Four passes of the embedded environment (moto, the tiny test model, one Lambda environment
 at a time, cdk.json `prod`'s batch size, memory and index shards), each on N fresh images:
-tags on and off (TAGS / TAGGING_ENABLED), records one at a time (RECORD_CONCURRENCY=1, the
-baseline) and concurrently (--concurrency). Every AWS call of the function waits an AWS-like
-latency (costmodel/latency.py: a latency-only fault plan) and is counted, attempt by attempt,
-by the fault injector's journal; a warm-up image first loads the model, and is not counted.
+tags on (cdk.json's tag set) and off (TAGS), records one at a time (RECORD_CONCURRENCY=1,
+the baseline) and concurrently (--concurrency, default cdk.json's record_concurrency). Every
+AWS call of the function waits an AWS-like latency (costmodel/latency.py: a latency-only
+fault plan) and is counted, attempt by attempt, by the fault injector's journal; a warm-up
+image first loads the model, and is not counted.
 
 From each pass: requests per image by service and operation; the SQS side (one SendMessage
 per object from S3's notification, and the event source mapping's ReceiveMessage and
@@ -47,7 +48,7 @@ import soak  # noqa: E402  (bench/soak.py: images, the tiny model, queue drain)
 from costmodel import capacity, prices, pricing, report, usage  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
 
-from classifier.contracts import MAX_INDEX_SHARDS, RESULTS_INDEXES  # noqa: E402
+from classifier.contracts import MAX_INDEX_SHARDS, RESULTS_INDEXES, tag_names_text  # noqa: E402
 from classifier.settings import Settings  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
@@ -56,7 +57,6 @@ from infra.local.environment import HandlerBinding, LocalEnvironment, classifier
 from infra.local.poller import BatchOutcome  # noqa: E402
 
 PRICED_ENV = "prod"  # memory, batch size and index shards come from this environment
-TAGS_ON = "label,confidence,model"  # cdk.json prod: colour_tags false
 UPLOAD_THREADS = 4
 IMAGE_PREFIX = "cost/"
 
@@ -180,6 +180,7 @@ def pass_config() -> EnvironmentConfig:
         function_memory_mb=priced.function_memory_mb,
         index_shards=priced.index_shards,
         colour_tags=priced.colour_tags,
+        tags=priced.tags,
     )
 
 
@@ -197,8 +198,8 @@ def run_pass(
     config = pass_config()
     settings = {
         "RECORD_CONCURRENCY": str(record_concurrency),
-        "TAGS": TAGS_ON if tags else "none",
-        "TAGGING_ENABLED": "true" if tags else "false",
+        # Tags on: the priced environment's tag set (cdk.json tags, or its older flags).
+        "TAGS": tag_names_text(config.tag_names if tags else frozenset()),
         "POWERTOOLS_METRICS_DISABLED": "false",
         "POWERTOOLS_LOG_LEVEL": "INFO",  # the deployed function's default
     }
@@ -300,8 +301,13 @@ def run_pass(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=200, help="images per pass (200)")
+    priced = load_environment(PRICED_ENV)
     parser.add_argument(
-        "--concurrency", type=int, default=8, help="RECORD_CONCURRENCY of the priced passes (8)"
+        "--concurrency",
+        type=int,
+        default=priced.record_concurrency,
+        help=f"RECORD_CONCURRENCY of the priced passes ({PRICED_ENV}'s: "
+        f"{priced.record_concurrency})",
     )
     parser.add_argument("--seed", type=int, default=0, help="images and latency draws (0)")
     parser.add_argument(
@@ -398,6 +404,13 @@ def report_lines(
     table, totals = report.cost_table({**usages, **floors})
     lines += table
     tags_off, tags_on = totals[off.label], totals[on.label]
+    _, measured_totals = report.cost_table(
+        {r.label: usage.usage_of(r.measured, memory_mb, local=True) for r in (off, on)}
+    )
+    lines.append(
+        f"  with Lambda's duration as measured here (moto's time left in): "
+        f"${measured_totals[off.label]:.2f} tags off, ${measured_totals[on.label]:.2f} tags on"
+    )
     lines += report.comparison_lines(
         tags_off,
         tags_on,
