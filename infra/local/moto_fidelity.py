@@ -13,6 +13,10 @@ ordering:
 Archived objects. moto answers GetObjectTagging on a GLACIER or DEEP_ARCHIVE object with
 InvalidObjectState; S3 reads and writes the tags of an object in any storage class.
 
+Empty tag sets. PutObjectTagging with an empty TagSet removes every tag on S3; moto fails with
+a TypeError (a 500), which the function would retry into the DLQ. It sends one when a rejection
+removes the imgclf tags of an object that has no user tags.
+
 SQS receives. moto's ReceiveMessage is not thread-safe: a receive that moves a message past
 maxReceiveCount to the DLQ while another receive does the same, or while a delete removes it,
 puts it in the DLQ and answers 500 (`list.remove(x): x not in list`). Receives, deletes and
@@ -77,6 +81,7 @@ def install() -> None:
     _patch_sqs()
     _patch_s3_events()
     _patch_archive_tagging()
+    _patch_empty_tag_set()
 
 
 def _patch_sqs() -> None:
@@ -152,6 +157,21 @@ def _patch_archive_tagging() -> None:
             del self._get_key
 
     responses.S3Response.get_object_tagging = tagging_in_any_storage_class  # type: ignore[method-assign]
+
+
+def _patch_empty_tag_set() -> None:
+    import xmltodict  # moto's own XML parser
+    from moto.s3 import responses
+
+    tagging_from_xml = responses.S3Response._tagging_from_xml
+
+    def tags_or_none(self: Any) -> dict[str, str]:
+        parsed = xmltodict.parse(self.body or b"<Tagging/>")
+        if not (parsed.get("Tagging") or {}).get("TagSet"):
+            return {}
+        return dict(tagging_from_xml(self))
+
+    responses.S3Response._tagging_from_xml = tags_or_none  # type: ignore[method-assign]
 
 
 def _patch_s3_events() -> None:

@@ -1,0 +1,42 @@
+"""Where the patched in-process moto must answer as S3 does (infra/local/moto_fidelity.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from infra.local import moto_fidelity
+from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Any]:
+    moto_fidelity.install()
+    with MotoServer() as server:
+        yield boto3.session.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=LOCAL_REGION,
+        ).client("s3", endpoint_url=server.endpoint_url)
+
+
+def test_an_empty_tag_set_removes_every_tag(s3: Any) -> None:
+    # Given an object with tags (as a rejection finds one an earlier result tagged)
+    client = s3
+    client.create_bucket(Bucket="images")
+    client.put_object(Bucket="images", Key="a.jpg", Body=b"x", Tagging="imgclf:label=cat")
+
+    # When the whole set is replaced by an empty one
+    client.put_object_tagging(Bucket="images", Key="a.jpg", Tagging={"TagSet": []})
+
+    # Then the object has no tags, and a non-empty set still works
+    assert client.get_object_tagging(Bucket="images", Key="a.jpg")["TagSet"] == []
+    client.put_object_tagging(
+        Bucket="images", Key="a.jpg", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]}
+    )
+    assert client.get_object_tagging(Bucket="images", Key="a.jpg")["TagSet"] == [
+        {"Key": "k", "Value": "v"}
+    ]
