@@ -105,21 +105,22 @@ class Recorder:
         self.batches: list[usage.Batch] = []
         self.body_bytes: list[int] = []
         self.moto_seconds = 0.0
-        self._moto_at_last_batch = 0.0
         self._threads: set[int] = set()
+        self._batch_moto: Counter[int] = Counter()  # moto's time per calling thread
         self._lock = threading.Lock()
         self._local = threading.local()
 
     def on_batch(self, outcome: BatchOutcome) -> None:
-        """One worker: every function call since the last batch belongs to this one."""
+        """One worker: every function call since the last batch belongs to this one. The
+        batch's own moto time is that of its busiest calling thread (the critical path)."""
         with self._lock:
             if self.active:
-                local = self.moto_seconds - self._moto_at_last_batch
+                local = max(self._batch_moto.values(), default=0.0)
                 threads = max(1, len(self._threads))
                 self.batches.append(
                     usage.Batch(outcome.size, outcome.succeeded, outcome.seconds, local, threads)
                 )
-            self._moto_at_last_batch = self.moto_seconds
+            self._batch_moto.clear()
             self._threads.clear()
 
     def binding(self) -> HandlerBinding:
@@ -150,8 +151,10 @@ class Recorder:
     def _answered(self, **_: Any) -> None:
         sent = getattr(self._local, "sent", None)
         if sent is not None and self.active:
+            elapsed = time.perf_counter() - sent
             with self._lock:
-                self.moto_seconds += time.perf_counter() - sent
+                self.moto_seconds += elapsed
+                self._batch_moto[threading.get_ident()] += elapsed
         self._local.sent = None
 
 

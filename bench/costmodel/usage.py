@@ -40,17 +40,14 @@ class Batch:
     records: int
     succeeded: int
     seconds: float
-    local_seconds: float = 0.0  # time moto itself took to answer the function's calls
+    local_seconds: float = 0.0  # moto's own answer time along the batch's busiest thread
     threads: int = 1  # threads that made the function's calls: records handled at once
 
     def aws_seconds(self) -> float:
-        """The handler's time with moto's own answer time taken out, leaving the injected AWS
-        latency and the compute: each record waited for its own calls, and the records ran
-        in ceil(records / threads) rounds, so the batch waited about that many records'
-        share of it."""
-        rounds = math.ceil(self.records / max(1, self.threads))
-        share = self.local_seconds * rounds / max(1, self.records)
-        return max(0.0, self.seconds - share)
+        """The handler's time without moto's own answer time, leaving the injected AWS latency
+        and the compute. The batch took as long as its busiest thread, so that thread's moto
+        time is what comes out (all of it when the records ran one after another)."""
+        return max(0.0, self.seconds - self.local_seconds)
 
 
 @dataclass(frozen=True)
