@@ -84,11 +84,16 @@ def capacity_lines(profile: capacity.Profile, quotas: Sequence[capacity.Quotas])
         hours = capacity.backfill_hours(backfill)
         bound = capacity.binding(backfill)
         ramp = capacity.dynamodb_ramp_minutes(profile, bound.max_rate)
+        warm_up = (
+            f"; a new on-demand table needs up to {ramp:.0f} min more to double up to that "
+            "rate, unless pre-warmed"
+            if ramp
+            else ""
+        )
         lines.append(
             f"  binds first: {first.name} at {first.max_rate:,.0f} images/s; backfill of "
             f"{capacity.BACKFILL_OBJECTS / 1e6:,.0f}M objects: {hours:,.1f} h "
-            f"({bound.name} at {bound.max_rate:,.0f}/s; a new on-demand table needs up to "
-            f"{ramp:.0f} min more to double up to that rate, unless pre-warmed)"
+            f"({bound.name} at {bound.max_rate:,.0f}/s{warm_up})"
         )
         ramps = ", ".join(
             f"{rate:,}/s: concurrency {capacity.concurrency(profile, rate):,.0f}, ESM ramp "
