@@ -12,7 +12,7 @@ tensors:
 - the gate's runtime (this venv);
 - the Lambda's aarch64 LiteRT version as an x86_64 wheel, in this Python (version axis);
 - the Lambda's aarch64 requirements on Debian's aarch64 Python under qemu (architecture
-  axis; minutes per real model: about 1.8 s an image emulated).
+  axis; minutes per real model: 1.6-1.9 s an image emulated).
 
 Per model it prints top-1 agreement, decided-label agreement, and the largest output
 difference (dequantized, and in int8 steps); with emulation, also whether the function's
