@@ -7,14 +7,13 @@ Seeded (workload and fault plan); every wait is on queue state.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fixtures.bench import load_bench
+
 IMAGES = 200
 # Seed 13: the chaos plan crashes a worker after each crash point (GET, tags, item write)
 # within its first ~100 calls, and duplicates and delays a delivery within the first ten.
@@ -30,16 +29,7 @@ VISIBILITY_TIMEOUT_SECONDS = 12
 
 
 def load_soak() -> ModuleType:
-    """bench/soak.py as a module (bench/ is not a package)."""
-    name = "imgclf_bench_soak"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "soak.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("soak")
 
 
 @pytest.mark.slow

@@ -8,8 +8,6 @@ architecture axis runs under qemu once `make litert-parity` has provisioned it.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,21 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.fixtures.bench import load_bench
+
 REPO = Path(__file__).resolve().parents[3]
 IMAGES_SEED = 2  # the tiny model's own test split (tests/fixtures/tiny_model.py)
 
 
 def load_parity() -> ModuleType:
-    """bench/litert_parity.py as a module (bench/ is not a package)."""
-    name = "imgclf_bench_litert_parity"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "litert_parity.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("litert_parity")
 
 
 parity = load_parity()
