@@ -18,7 +18,6 @@ from PIL import Image
 
 from tests.fixtures.bench import load_bench
 
-REPO = Path(__file__).resolve().parents[3]
 IMAGES_SEED = 2  # the tiny model's own test split (tests/fixtures/tiny_model.py)
 
 
