@@ -119,16 +119,20 @@ def index_shard(pk: str, shards: int) -> int:
     return int.from_bytes(hashlib.sha256(pk.encode("utf-8")).digest()[:8], "big") % shards
 
 
+def _in_shard(value: str, shard: int) -> str:
+    return f"{value}#{shard}"
+
+
 def sharded_value(value: str, pk: str, shards: int) -> str:
     """The GSI partition value of one item: `<value>#<shard>`."""
-    return f"{value}#{index_shard(pk, shards)}"
+    return _in_shard(value, index_shard(pk, shards))
 
 
 def shard_values(value: str, shards: int) -> list[str]:
     """Every partition value a query for `value` must ask."""
     if not 1 <= shards <= MAX_INDEX_SHARDS:
         raise ValueError(f"shards must be 1..{MAX_INDEX_SHARDS}, got {shards}")
-    return [f"{value}#{shard}" for shard in range(shards)]
+    return [_in_shard(value, shard) for shard in range(shards)]
 
 
 def index_values(item: Mapping[str, Any]) -> dict[str, str]:
@@ -144,9 +148,9 @@ def index_values(item: Mapping[str, Any]) -> dict[str, str]:
 
 def shard_attributes(item: Mapping[str, Any], shards: int) -> dict[str, str]:
     """The sharded partition attributes one item carries: `<value>#<shard of its pk>`."""
-    pk = str(item[TABLE_PARTITION_KEY])
+    shard = index_shard(str(item[TABLE_PARTITION_KEY]), shards)  # one hash for every index
     return {
-        RESULTS_INDEXES[name].partition_key: sharded_value(value, pk, shards)
+        RESULTS_INDEXES[name].partition_key: _in_shard(value, shard)
         for name, value in index_values(item).items()
     }
 
