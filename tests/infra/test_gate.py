@@ -293,18 +293,11 @@ def test_settings_come_from_the_environment(gate: ModuleType) -> None:
 
 
 def test_handler_reads_s3_and_ssm_through_boto3(
-    gate: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gate: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_aws: str
 ) -> None:
     # Given moto: a losing candidate, the live artifact, the pointer, and the gate's environment
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MODEL_POINTER_PARAMETER": POINTER,
-        "MAX_REGRESSION_PP": "1.0",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("MODEL_POINTER_PARAMETER", POINTER)
+    monkeypatch.setenv("MAX_REGRESSION_PP", "1.0")
     objects, event = _champion_case(gate, tmp_path, candidate=0.812, live=0.880)
     caches = (gate._s3, gate._ssm, gate._settings)
     with mock_aws():

@@ -21,17 +21,9 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def aws(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model_tarball: Path
+    monkeypatch: pytest.MonkeyPatch, fake_aws: str, tmp_path: Path, tiny_model_tarball: Path
 ) -> Iterator[SimpleNamespace]:
     """Images bucket, results table, models bucket, the pointer, and the handler's env vars."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         dynamodb = boto3.resource("dynamodb", region_name=REGION)

@@ -24,15 +24,8 @@ POINTER = model_pointer_name("test")
 
 
 @pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def deployment(fake_aws: str) -> Iterator[Deployment]:
     """A deployed environment's outputs, backed by moto: the models bucket and no pointer yet."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=MODELS_BUCKET)
         yield Deployment(
