@@ -148,8 +148,9 @@ def query_results(
 
     A colour query asks every shard of its family on by_colour (a label is then a filter); a
     label query every shard of the label on by_label; otherwise by_status, every shard of each
-    status asked. Each Query reads at most `page_size` items (default: `limit`, as no partition
-    can contribute more; without either, DynamoDB's 1 MB pages) and pages on as the merge needs.
+    status asked. Each Query reads at most `page_size` items (default: `limit` when nothing is
+    filtered, as no partition can contribute more; otherwise DynamoDB's 1 MB pages) and pages
+    on as the merge needs.
     """
     if colour is not None:
         index, values = COLOUR_INDEX, [colour.family]
@@ -166,7 +167,9 @@ def query_results(
         partition for value in values for partition in shard_values(value, deployment.index_shards)
     ]
     client = deployment.client("dynamodb")
-    page = page_size if page_size is not None else limit
+    # `limit` bounds a page only when nothing is filtered out: DynamoDB applies Limit before
+    # the FilterExpression, so a filtered query would page `limit` items at a time.
+    page = page_size if page_size is not None else (limit if filters is None else None)
     with ThreadPoolExecutor(min(len(partitions), MAX_PARALLEL_QUERIES)) as pool:
         streams: list[Iterator[dict[str, Any]]] = [
             _IndexItems(
