@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := fonts-noto-color-emoji chromium
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
-	training/requirements-cpu.txt infra/requirements.txt cli/requirements.txt requirements-dev.txt
+	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
 
 .PHONY: demo test lint bench litert-parity venv system-deps node-deps clean
 

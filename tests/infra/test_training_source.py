@@ -28,7 +28,7 @@ def repo(tmp_path: Path) -> Path:
         "training/__pycache__/train.cpython-311.pyc": "compiled",
         "functions/classifier/.mypy_cache/x.json": "{}",
         "training/model.pyc": "compiled",
-        "cli/main.py": "not shipped\n",
+        "imgclf/main.py": "not shipped\n",
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
