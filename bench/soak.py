@@ -57,6 +57,8 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from classifier.contracts import (
+    LABEL_REGISTRY_PK,
+    TABLE_PARTITION_KEY,
     TAG_CONFIDENCE,
     TAG_LABEL,
     TAG_MODEL,
@@ -825,11 +827,16 @@ class Audit:
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every result item (the label registry is not one)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
     while True:
         response = dynamodb.scan(**kwargs)
-        items.extend(response.get("Items", []))
+        items.extend(
+            item
+            for item in response.get("Items", [])
+            if item[TABLE_PARTITION_KEY]["S"] != LABEL_REGISTRY_PK
+        )
         if "LastEvaluatedKey" not in response:
             return items
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

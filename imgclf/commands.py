@@ -265,6 +265,7 @@ def reindex(args: argparse.Namespace) -> int:
         f"scanned {counted.scanned} results; {verb} the index attributes of "
         f"{counted.rewritten} for {deployment.index_shards} shards"
         + (f"; {counted.changed} changed meanwhile (already current)" if counted.changed else "")
+        + f"; index values seen: {', '.join(sorted(counted.values)) or 'none'}"
     )
     return 0
 

@@ -15,7 +15,7 @@ BATCH = 10
 
 
 def stale_items(deployment: Deployment, live_version: str) -> list[dict[str, Any]]:
-    """CLASSIFIED items recorded with another model version (by_status index).
+    """CLASSIFIED items recorded with another model version (every registered label on by_label).
 
     REJECTED items are left alone, as the state machine's reclassify does: their reasons
     (not an image, too large, ...) do not depend on the model.

@@ -1,17 +1,19 @@
-"""Re-write the sharded index attributes of items that lack them or carry another shard count.
+"""Re-write the sharded index attribute of items that lack it or carry another shard count.
 
-Items written before an index was sharded (or before INDEX_SHARDS changed) are missing from
-that index, or sit on a shard no query asks. This walks the table with a parallel Scan (an
-operator's maintenance pass, never a user query) and sets each stale item's attributes to
-`contracts.shard_attributes`, the function's own definition. An update applies only if the
-item still records the same event and model: a result written meanwhile already carries them.
+Items written before the index was sharded, before the one-index table (REJECTED items had
+no label_shard then), or before INDEX_SHARDS changed are missing from by_label or sit on a
+shard no query asks. This walks the table with a parallel Scan (an operator's maintenance
+pass, never a user query), sets each stale item's attribute to `contracts.shard_attributes`,
+the function's own definition, removes the retired indexes' attributes, and adds every value
+it saw to the label registry. An update applies only if the item still records the same event
+and model: a result written meanwhile already carries them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -19,9 +21,12 @@ from botocore.exceptions import ClientError
 
 from classifier.contracts import (
     LABEL_ATTRIBUTE,
+    LABEL_REGISTRY_PK,
+    LABEL_REGISTRY_VALUES,
     RESULTS_INDEXES,
     STATUS_ATTRIBUTE,
     TABLE_PARTITION_KEY,
+    index_value,
     shard_attributes,
 )
 from classifier.results import ORDER_ATTRIBUTE
@@ -30,13 +35,18 @@ from .deployment import Deployment
 
 SCAN_SEGMENTS = 4  # parallel Scan segments, each on its own thread
 MAX_SEGMENTS = 64
-SHARD_ATTRIBUTES = tuple(index.partition_key for index in RESULTS_INDEXES.values())
+# The partition attributes of the indexes the table has, and of the ones it no longer has
+# (by_status and by_colour, retired for the one-index table): the latter are removed.
+SHARD_ATTRIBUTES = (
+    *(index.partition_key for index in RESULTS_INDEXES.values()),
+    "status_shard",
+    "colour_shard",
+)
 # What deciding an item's shard attributes and guarding its update needs.
 _READ = (
     TABLE_PARTITION_KEY,
     STATUS_ATTRIBUTE,
     LABEL_ATTRIBUTE,
-    "colours",
     ORDER_ATTRIBUTE,
     "model_version",
     *SHARD_ATTRIBUTES,
@@ -52,11 +62,13 @@ class ReindexCount:
     scanned: int = 0
     rewritten: int = 0
     changed: int = 0
+    values: set[str] = field(default_factory=set)  # the index values of the items read
 
     def add(self, other: ReindexCount) -> None:
         self.scanned += other.scanned
         self.rewritten += other.rewritten
         self.changed += other.changed
+        self.values |= other.values
 
 
 def stale_attributes(item: Mapping[str, Any], shards: int) -> dict[str, str | None] | None:
@@ -77,7 +89,8 @@ def reindex(
     page_size: int | None = None,
     on_progress: Callable[[ReindexCount], None] | None = None,
 ) -> ReindexCount:
-    """Scan every item and rewrite the stale shard attributes (with `dry_run`, only count)."""
+    """Scan every item, rewrite the stale shard attributes and register the index values
+    seen (with `dry_run`, only count)."""
     shards = deployment.index_shards
     client = deployment.client("dynamodb")
     table = deployment.results_table
@@ -85,7 +98,9 @@ def reindex(
     def segment(number: int) -> ReindexCount:
         total = ReindexCount()
         for page in _scan(client, table, number, segments, page_size):
+            page = [item for item in page if item[TABLE_PARTITION_KEY] != LABEL_REGISTRY_PK]
             count = ReindexCount(scanned=len(page))
+            count.values = {value for item in page if (value := index_value(item)) is not None}
             for item in page:
                 change = stale_attributes(item, shards)
                 if change is None:
@@ -103,6 +118,14 @@ def reindex(
     with ThreadPoolExecutor(segments) as pool:
         for counted in pool.map(segment, range(segments)):
             result.add(counted)
+    if result.values and not dry_run:
+        client.update_item(
+            TableName=table,
+            Key={TABLE_PARTITION_KEY: {"S": LABEL_REGISTRY_PK}},
+            UpdateExpression="ADD #values :values",
+            ExpressionAttributeNames={"#values": LABEL_REGISTRY_VALUES},
+            ExpressionAttributeValues={":values": {"SS": sorted(result.values)}},
+        )
     return result
 
 

@@ -1,11 +1,13 @@
-"""Query the results table through its GSIs (never a Scan) and print items.
+"""Query the results table through its one GSI, by_label (never a Scan), and print items.
 
-Every partition a query needs (each shard of a label, a status or a colour family; see
+Every partition a query needs (each shard of a label, or of the rejects; see
 classifier.contracts' write sharding) is asked on its own thread, and the streams are merged
-newest first. The queries go through the DynamoDB client, which is thread-safe, with
-expressions built per query (boto3's Table resource shares one expression builder between
-calls). The indexes project what the table and CSV formats show (contracts.INDEX_PROJECTION);
-`full_items` reads the whole items for JSON.
+newest first. A query across labels asks every value in the label registry
+(contracts.LABEL_REGISTRY_PK), which the function fills before it writes under a new value.
+The queries go through the DynamoDB client, which is thread-safe, with expressions built per
+query (boto3's Table resource shares one expression builder between calls). The index
+projects what the table and CSV formats show (contracts.INDEX_PROJECTION); `full_items`
+reads the whole items for JSON.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from rich.table import Table
 
 from classifier.contracts import (
     COLOUR_FAMILIES,
-    COLOUR_INDEX,
     INDEX_SORT_KEY,
     LABEL_INDEX,
-    RESULTS_INDEXES,
-    STATUS_INDEX,
+    LABEL_REGISTRY_PK,
+    LABEL_REGISTRY_VALUES,
+    LABEL_SHARD_ATTRIBUTE,
+    REJECTED_PARTITION,
+    TABLE_PARTITION_KEY,
     Status,
     object_pk,
     shard_values,
@@ -87,7 +91,7 @@ def parse_status(text: str) -> Status:
 
 @dataclass(frozen=True)
 class ColourQuery:
-    """`--colour`: the by_colour family, and the palette name the dominant colour must have."""
+    """`--colour`: the family, and the palette name, the dominant colour must have."""
 
     family: str
     name: str | None = None
@@ -110,27 +114,42 @@ def parse_colour(text: str) -> ColourQuery:
     )
 
 
-def _filters(
-    min_confidence: float | None,
-    status: Status | None,
-    label: str | None = None,
-    colour_name: str | None = None,
-) -> ConditionBase | None:
+def _filters(min_confidence: float | None, colour: ColourQuery | None) -> ConditionBase | None:
     conditions: list[ConditionBase] = []
     if min_confidence is not None:
         conditions.append(Attr("confidence").gte(Decimal(str(min_confidence))))
-    if status is not None:
-        conditions.append(Attr("status").eq(status.value))
-    if label is not None:
-        conditions.append(Attr("label").eq(label))
-    if colour_name is not None:
-        conditions.append(Attr("colours[0].name").eq(colour_name))
+    if colour is not None:
+        conditions.append(Attr("colours[0].family").eq(colour.family))
+        if colour.name is not None:
+            conditions.append(Attr("colours[0].name").eq(colour.name))
     if not conditions:
         return None
     condition = conditions[0]
     for other in conditions[1:]:
         condition = condition & other
     return condition
+
+
+def registered_values(deployment: Deployment) -> list[str]:
+    """Every by_label value the function has written under (labels, and REJECTED_PARTITION
+    once anything was rejected), from the registry item; sorted."""
+    table = deployment.resource("dynamodb").Table(deployment.results_table)
+    item = table.get_item(Key={TABLE_PARTITION_KEY: LABEL_REGISTRY_PK}, ConsistentRead=True)
+    return sorted(str(value) for value in item.get("Item", {}).get(LABEL_REGISTRY_VALUES, ()))
+
+
+def index_values(
+    deployment: Deployment, label: str | None = None, status: Status | None = None
+) -> list[str]:
+    """The by_label values a query asks: the label's, the rejects', or the registry's."""
+    if label is not None:
+        return [] if status is Status.REJECTED else [label]
+    if status is Status.REJECTED:
+        return [REJECTED_PARTITION]
+    values = registered_values(deployment)
+    if status is Status.CLASSIFIED:
+        return [value for value in values if value != REJECTED_PARTITION]
+    return values
 
 
 def query_results(
@@ -144,28 +163,23 @@ def query_results(
     limit: int | None = None,
     page_size: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Items newest first (at most `limit`), from one GSI, each shard on its own thread.
+    """Items newest first (at most `limit`), from by_label, each shard on its own thread.
 
-    A colour query asks every shard of its family on by_colour (a label is then a filter); a
-    label query every shard of the label on by_label; otherwise by_status, every shard of each
-    status asked. Each Query reads at most `page_size` items (default: `limit` when nothing is
-    filtered, as no partition can contribute more; otherwise DynamoDB's 1 MB pages) and pages
-    on as the merge needs.
+    A label query asks every shard of the label; `--status rejected` every shard of the
+    rejects; anything else every shard of every registered value. A colour is a filter on
+    the dominant colour (no index of its own: it would cost a write unit per image). Each
+    Query reads at most `page_size` items (default: `limit` when nothing is filtered, as no
+    partition can contribute more; otherwise DynamoDB's 1 MB pages) and pages on as the merge
+    needs.
     """
-    if colour is not None:
-        index, values = COLOUR_INDEX, [colour.family]
-        filters = _filters(min_confidence, status, label, colour.name)
-    elif label is not None:
-        index, values = LABEL_INDEX, [label]
-        filters = _filters(min_confidence, status)
-    else:
-        index = STATUS_INDEX
-        values = [s.value for s in ([status] if status is not None else list(Status))]
-        filters = _filters(min_confidence, None)
-    attribute = RESULTS_INDEXES[index].partition_key
+    filters = _filters(min_confidence, colour)
     partitions = [
-        partition for value in values for partition in shard_values(value, deployment.index_shards)
+        partition
+        for value in index_values(deployment, label, status)
+        for partition in shard_values(value, deployment.index_shards)
     ]
+    if not partitions:
+        return []
     client = deployment.client("dynamodb")
     # `limit` bounds a page only when nothing is filtered out: DynamoDB applies Limit before
     # the FilterExpression, so a filtered query would page `limit` items at a time.
@@ -176,7 +190,13 @@ def query_results(
                 pool,
                 client,
                 _query_arguments(
-                    deployment.results_table, index, attribute, partition, since, filters, page
+                    deployment.results_table,
+                    LABEL_INDEX,
+                    LABEL_SHARD_ATTRIBUTE,
+                    partition,
+                    since,
+                    filters,
+                    page,
                 ),
             )
             for partition in partitions
@@ -285,13 +305,15 @@ def _newest_first(
 
 
 def all_items(deployment: Deployment) -> list[dict[str, Any]]:
-    """Every item, by status (the by_status index covers every item)."""
+    """Every item (by_label holds every item: the rejects under their own value)."""
     return query_results(deployment)
 
 
 def get_result(deployment: Deployment, key: str) -> dict[str, Any] | None:
     table = deployment.resource("dynamodb").Table(deployment.results_table)
-    return table.get_item(Key={"pk": object_pk(deployment.images_bucket, key)}).get("Item")
+    pk = object_pk(deployment.images_bucket, key)
+    item: dict[str, Any] | None = table.get_item(Key={TABLE_PARTITION_KEY: pk}).get("Item")
+    return item
 
 
 def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -299,7 +321,7 @@ def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[s
     dynamodb = deployment.resource("dynamodb")
     bucket, table = deployment.images_bucket, deployment.results_table
     found: dict[str, dict[str, Any]] = {}
-    pending = [{"pk": object_pk(bucket, key)} for key in dict.fromkeys(keys)]
+    pending = [{TABLE_PARTITION_KEY: object_pk(bucket, key)} for key in dict.fromkeys(keys)]
     while pending:
         request = {table: {"Keys": pending[:100]}}
         pending = pending[100:]

@@ -51,7 +51,7 @@ class EnvironmentConfig:
     tags: str | None = None
     # Records of one SQS batch the function handles at once (1: one after another).
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
-    # Write shards of the results indexes (by_label, by_status, by_colour): contracts.index_shard.
+    # Write shards of the results index (by_label, every value): contracts.index_shard.
     index_shards: int = DEFAULT_INDEX_SHARDS
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 50_000_000

@@ -15,7 +15,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .classify import ObjectChangedError, TagsRejectedError
-from .contracts import MAX_RECORD_CONCURRENCY, TABLE_PARTITION_KEY, ModelPointer, object_pk
+from .contracts import (
+    LABEL_REGISTRY_PK,
+    LABEL_REGISTRY_VALUES,
+    MAX_RECORD_CONCURRENCY,
+    TABLE_PARTITION_KEY,
+    ModelPointer,
+    index_value,
+    object_pk,
+)
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
 from .results import ORDER_ATTRIBUTE
@@ -173,6 +181,7 @@ class DynamoResults:
 
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._table = dynamodb.Table(table_name)
+        self._registered: set[str] = set()  # index values this runtime has registered
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         response = self._table.get_item(
@@ -185,8 +194,12 @@ class DynamoResults:
         """Write unless the table holds a newer event, or this very result; False if not.
 
         If the condition fails because an earlier attempt of this same write took effect
-        (its answer was lost and botocore retried), the write counts as done.
+        (its answer was lost and botocore retried), the write counts as done. The item's
+        index value is registered first (`register`), so a listing never misses it.
         """
+        value = index_value(item)
+        if value is not None:
+            self.register(value)
         try:
             self._table.put_item(
                 Item=item,
@@ -207,6 +220,19 @@ class DynamoResults:
                 return current == item
             raise
         return True
+
+    def register(self, value: str) -> None:
+        """Add a by_label value to the registry item (contracts.LABEL_REGISTRY_PK), once per
+        runtime and value: an idempotent ADD to a string set."""
+        if value in self._registered:
+            return
+        self._table.update_item(
+            Key={TABLE_PARTITION_KEY: LABEL_REGISTRY_PK},
+            UpdateExpression="ADD #values :value",
+            ExpressionAttributeNames={"#values": LABEL_REGISTRY_VALUES},
+            ExpressionAttributeValues={":value": {value}},
+        )
+        self._registered.add(value)
 
     def advance(self, item: dict[str, Any], order: str) -> bool:
         """Move an item's event order forward (a duplicate of a newer event), nothing else."""

@@ -17,6 +17,7 @@ from .contracts import (
     ARTIFACT_METADATA_FILE,
     ARTIFACT_MODEL_FILE,
     UNKNOWN_LABEL,
+    label_problem,
 )
 from .imaging import InputSpec
 
@@ -228,6 +229,9 @@ class ModelMetadata:
                 f"{UNKNOWN_LABEL!r} cannot be a label: it is what an image outside the labels "
                 "is called"
             )
+        problems = [problem for label in self.labels if (problem := label_problem(label))]
+        if problems:
+            raise ArtifactError(problems[0])
         if self.output.groups and len(self.output.groups) != len(self.labels):
             raise ArtifactError(
                 f"model.json has {len(self.output.groups)} output groups "

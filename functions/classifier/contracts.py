@@ -21,12 +21,19 @@ from typing import Any
 TABLE_PARTITION_KEY = "pk"
 STATUS_ATTRIBUTE = "status"
 LABEL_ATTRIBUTE = "label"
-LABEL_INDEX = "by_label"  # "by label, newest first": label_shard + classified_at
-STATUS_INDEX = "by_status"  # "by status, newest first": status_shard + classified_at
-COLOUR_INDEX = "by_colour"  # "by dominant colour, newest first": colour_shard + classified_at
-LABEL_SHARD_ATTRIBUTE = "label_shard"  # "<label>#<shard>", see sharded_value
-STATUS_SHARD_ATTRIBUTE = "status_shard"  # "<status>#<shard>"
-COLOUR_SHARD_ATTRIBUTE = "colour_shard"  # "<family>#<shard>"
+# The one index (see RESULTS_INDEXES): "by label, newest first". A CLASSIFIED item sits under
+# its label, a REJECTED item under REJECTED_PARTITION, so status queries need no index of
+# their own; each value is write-sharded ("<value>#<shard>", see sharded_value).
+LABEL_INDEX = "by_label"  # label_shard + classified_at
+LABEL_SHARD_ATTRIBUTE = "label_shard"
+# The by_label value of every REJECTED item. Labels may not start with "!" (label_problem).
+REJECTED_PARTITION = "!rejected"
+RESERVED_LABEL_PREFIX = "!"
+# One item that lists every by_label value ever written (a string set, LABEL_REGISTRY_VALUES),
+# so listings across labels know which partitions to ask. Its pk cannot be an object's: bucket
+# names have no "#". The function adds a value before it writes the first item under it.
+LABEL_REGISTRY_PK = "#labels"
+LABEL_REGISTRY_VALUES = "values"
 INDEX_SORT_KEY = "classified_at"
 
 # The attributes every index projects besides its keys and the table's pk (INCLUDE): what
@@ -67,22 +74,19 @@ class ShardedIndex:
     projection: tuple[str, ...] = INDEX_PROJECTION
 
 
-# The results table's query paths (DESIGN.md: "by label, newest first", "by status"), plus
-# by dominant colour. Every one is write-sharded, with the one INDEX_SHARDS count.
+# The results table's one GSI. Why one: every index entry is a write unit per image (about
+# $0.63 per 1M images each; bench/cost.py), and the label path is the one that must scale.
+# Status queries read REJECTED_PARTITION or the registry's labels; colour queries filter on
+# the item's dominant colour (an over-read of 1/share of that colour, docs/architecture.md).
 RESULTS_INDEXES: dict[str, ShardedIndex] = {
-    index.name: index
-    for index in (
-        ShardedIndex(LABEL_INDEX, LABEL_SHARD_ATTRIBUTE),
-        ShardedIndex(STATUS_INDEX, STATUS_SHARD_ATTRIBUTE),
-        ShardedIndex(COLOUR_INDEX, COLOUR_SHARD_ATTRIBUTE),
-    )
+    index.name: index for index in (ShardedIndex(LABEL_INDEX, LABEL_SHARD_ATTRIBUTE),)
 }
 GSI_KEYS: dict[str, tuple[str, str]] = {
     name: (index.partition_key, index.sort_key) for name, index in RESULTS_INDEXES.items()
 }
 
 # The 11 basic colour terms (Berlin and Kay): every palette colour belongs to one, and the
-# dominant colour's family is what by_colour is partitioned by.
+# dominant colour's family is what `imgclf results --colour` asks for.
 COLOUR_FAMILIES = (
     "black",
     "white",
@@ -98,16 +102,16 @@ COLOUR_FAMILIES = (
 )
 
 # --- write sharding of low-cardinality GSI partitions ------------------------------------
-# A GSI partition key with few values (2 statuses, ~10 labels, 11 colour families) would put
+# A GSI partition key with few values (~10 labels and the rejects) would put
 # every write of one value on one partition, and DynamoDB allows 1,000 write units per second
 # per partition key value, on a GSI too; a throttled GSI throttles the table's writes. So each
 # item's value gets a shard suffix taken from a stable hash of its pk, and one value spreads
 # over `shards` partitions; a query asks every shard in parallel and merges newest first. The
-# shard count is the INDEX_SHARDS setting (per environment), one count for every index: the
-# busiest partition is CLASSIFIED on by_status (every classified image), and a count that
-# serves it serves the labels and colours too; a higher count costs only queries (one Query
-# per shard). Raising the count keeps old items findable (shard n < old count < new count);
-# lowering it hides the items of the dropped shards until `imgclf reindex` rewrites them.
+# shard count is the INDEX_SHARDS setting (per environment), one count for every value: it
+# must serve the busiest label (every image, in a backfill of one class); a higher count
+# costs only queries (one Query per shard and value). Raising the count keeps old items
+# findable (shard n < old count < new count); lowering it hides the items of the dropped
+# shards until `imgclf reindex` rewrites them.
 DEFAULT_INDEX_SHARDS = 4
 MAX_INDEX_SHARDS = 64
 
@@ -135,24 +139,30 @@ def shard_values(value: str, shards: int) -> list[str]:
     return [_in_shard(value, shard) for shard in range(shards)]
 
 
-def index_values(item: Mapping[str, Any]) -> dict[str, str]:
-    """What each index is partitioned by for one item, by index name: its status, its label
-    (a REJECTED item has none, so by_label stays free of rejects) and its dominant colour's
-    family (an item without colours is not in by_colour)."""
-    values = {STATUS_INDEX: item.get(STATUS_ATTRIBUTE), LABEL_INDEX: item.get(LABEL_ATTRIBUTE)}
-    colours = item.get("colours") or []
-    if colours:
-        values[COLOUR_INDEX] = colours[0].get("family")
-    return {name: str(value) for name, value in values.items() if value is not None}
+def index_value(item: Mapping[str, Any]) -> str | None:
+    """What by_label is partitioned by for one item: its label when CLASSIFIED,
+    REJECTED_PARTITION when REJECTED (None: an item in no index)."""
+    if item.get(STATUS_ATTRIBUTE) == "REJECTED":
+        return REJECTED_PARTITION
+    label = item.get(LABEL_ATTRIBUTE)
+    return None if label is None else str(label)
 
 
 def shard_attributes(item: Mapping[str, Any], shards: int) -> dict[str, str]:
-    """The sharded partition attributes one item carries: `<value>#<shard of its pk>`."""
-    shard = index_shard(str(item[TABLE_PARTITION_KEY]), shards)  # one hash for every index
-    return {
-        RESULTS_INDEXES[name].partition_key: _in_shard(value, shard)
-        for name, value in index_values(item).items()
-    }
+    """The sharded partition attribute one item carries: `<value>#<shard of its pk>`."""
+    value = index_value(item)
+    if value is None:
+        return {}
+    return {LABEL_SHARD_ATTRIBUTE: sharded_value(value, str(item[TABLE_PARTITION_KEY]), shards)}
+
+
+def label_problem(label: str) -> str | None:
+    """Why a model cannot have this label, or None."""
+    if not label.strip():
+        return "a label cannot be empty"
+    if label.startswith(RESERVED_LABEL_PREFIX):
+        return f"label {label!r} starts with {RESERVED_LABEL_PREFIX!r}, reserved for the index"
+    return None
 
 
 class Status(StrEnum):

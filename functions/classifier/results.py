@@ -111,9 +111,8 @@ def classified_item(
     """A CLASSIFIED item: the top label and its calibrated probability, or `unknown` and the
     evidence for it (see `Classification`), and the labels' own top-k either way.
 
-    With `colours` (largest first), also the dominant colours. The by_status and by_label
-    partition values, and with colours by_colour's (the first colour's family), carry the
-    item's shard of `index_shards` (contracts.shard_attributes).
+    With `colours` (largest first), also the dominant colours. The by_label partition value
+    carries the item's shard of `index_shards` (contracts.shard_attributes).
     """
     best = classification.best
     item = {
@@ -153,7 +152,8 @@ def rejected_item(
     latency_ms: float,
     index_shards: int = DEFAULT_INDEX_SHARDS,
 ) -> dict[str, Any]:
-    """A REJECTED item with its one-line, human-readable reason; in by_status only."""
+    """A REJECTED item with its one-line, human-readable reason; in by_label under
+    contracts.REJECTED_PARTITION."""
     item = {
         **_base_item(facts, model_version, latency_ms),
         "status": Status.REJECTED.value,

@@ -7,15 +7,11 @@ from typing import Any
 from aws_cdk.assertions import Capture, Match
 
 from classifier.contracts import (
-    COLOUR_INDEX,
-    COLOUR_SHARD_ATTRIBUTE,
     GSI_KEYS,
     INDEX_PROJECTION,
     INDEX_SORT_KEY,
     LABEL_INDEX,
     LABEL_SHARD_ATTRIBUTE,
-    STATUS_INDEX,
-    STATUS_SHARD_ATTRIBUTE,
     TABLE_PARTITION_KEY,
 )
 from classifier.results import ORDER_ATTRIBUTE
@@ -213,16 +209,12 @@ def test_results_table_has_the_design_query_paths(env: Any) -> None:
     # Given the GSIs of DESIGN.md (shared with the local environment)
     _, table = env.only("AWS::DynamoDB::Table")
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
-    # Then "by label, newest first", "by status" and "by dominant colour" exist with string
-    # keys, each partitioned by its write-sharded attribute, never by the raw low-cardinality
-    # value (one hot partition per label or status)
+    # Then "by label, newest first" (the rejects under their own value) is the one index, with
+    # string keys, partitioned by its write-sharded attribute, never by the raw
+    # low-cardinality label (one hot partition per label)
     assert set(indexes) == set(GSI_KEYS) == {index.name for index in RESULTS_TABLE_INDEXES}
-    assert set(indexes) == {LABEL_INDEX, STATUS_INDEX, COLOUR_INDEX}
-    sharded = {
-        LABEL_INDEX: LABEL_SHARD_ATTRIBUTE,
-        STATUS_INDEX: STATUS_SHARD_ATTRIBUTE,
-        COLOUR_INDEX: COLOUR_SHARD_ATTRIBUTE,
-    }
+    assert set(indexes) == {LABEL_INDEX}
+    sharded = {LABEL_INDEX: LABEL_SHARD_ATTRIBUTE}
     for name, partition_key in sharded.items():
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": partition_key, "KeyType": "HASH"},

@@ -220,7 +220,7 @@ def test_bad_inputs_are_rejected_with_reasons(aws: SimpleNamespace) -> None:
     assert reasons["text.jpg"].startswith("not a recognised image")
     assert reasons["empty.png"] == "empty file (0 bytes)"
     assert "truncated" in reasons["cut.png"] or "unreadable" in reasons["cut.png"]
-    # And by_status finds the three over its shards
+    # And --status rejected finds the three over the rejects' shards of by_label
     rejected = query_results(deployment(), status=Status.REJECTED)
     assert {i["key"] for i in rejected} == {"text.jpg", "empty.png", "cut.png"}
 
@@ -349,16 +349,16 @@ def test_colours_are_recorded_and_found_by_colour_over_every_shard(
         invoke(s3_body(s3_record("images", key, **put(aws, key, png(colour)))))
     invoke(s3_body(s3_record("images", "last.png", **put(aws, "last.png", png(COLOURS["blue"])))))
 
-    # Then each item records its colours, and by_colour's partition is family + shard
+    # Then each item records its colours, and is in by_label under its label's shards
     navy = item(aws, "navy.png")
     assert navy is not None
     assert [(c["name"], c["family"], c["fraction"]) for c in navy["colours"]] == [
         ("navy", "blue", Decimal("1.0"))
     ]
-    assert navy["colour_shard"] == sharded_value("blue", "images/navy.png", shards)
+    assert navy["label_shard"] == sharded_value(navy["label"], "images/navy.png", shards)
     blue_keys = [key for key, _ in plan[:7]] + ["last.png"]
-    used = {item(aws, key)["colour_shard"] for key in blue_keys}  # type: ignore[index]
-    assert len(used) > 1, "the blue items should spread over several shards"
+    used = {item(aws, key)["label_shard"] for key in blue_keys}  # type: ignore[index]
+    assert len(used) > 1, "the blue items should spread over several partitions"
     # And tags stay the three of ours while COLOUR_TAGS is off
     assert "imgclf:colours" not in tags(aws, "navy.png")
 

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from classifier import handler
-from classifier.contracts import DEFAULT_RECORD_CONCURRENCY
+from classifier.contracts import DEFAULT_RECORD_CONCURRENCY, LABEL_REGISTRY_PK
 from infra.local.faults import FaultInjector, FaultPlan, WorkerCrash
 from tests.fixtures.events import FakeLambdaContext, s3_body, s3_record, sqs_event
 
@@ -62,10 +62,21 @@ class Calls:
             self.log.append((f"{service}.{operation}", str(key), threading.current_thread().name))
 
     def take(self) -> list[str]:
-        """The calls since the last take, SSM's model pointer (per process, not per image) aside."""
+        """The calls since the last take, aside from those made once per runtime, not per
+        image: SSM's model pointer, and registering an index value (see `registrations`)."""
         with self.lock:
-            names, self.log = [c[0] for c in self.log if c[0] != "ssm.GetParameter"], []
+            names = [
+                name
+                for name, key, _ in self.log
+                if name != "ssm.GetParameter" and key != LABEL_REGISTRY_PK
+            ]
+            self.log = []
         return names
+
+    def registrations(self) -> int:
+        """Label-registry writes since the last take."""
+        with self.lock:
+            return sum(key == LABEL_REGISTRY_PK for _, key, _ in self.log)
 
     def of(self, key: str) -> list[str]:
         return [name for name, k, _ in self.log if k == key]
@@ -135,6 +146,27 @@ def test_a_new_image_with_tags_on_and_no_user_tags_costs_five_calls(
     # are not read; the item is written, then the tags, then the item is read again
     invoke(upload(aws, "a.png", png((220, 30, 30))))
     assert calls.take() == [GET_ITEM, GET_OBJECT, PUT_ITEM, PUT_TAGS, GET_ITEM]
+
+
+def test_a_runtime_registers_each_index_value_once_before_its_first_item(
+    aws: SimpleNamespace, calls: Calls
+) -> None:
+    # Given a cold runtime, two red images, then a reject
+    invoke(upload(aws, "r1.png", png((220, 30, 30))))
+    first = [(name, key) for name, key, _ in calls.log if name.startswith("dynamodb")]
+    assert calls.registrations() == 1  # "red", written before r1's item
+    registered = first.index(("dynamodb.UpdateItem", LABEL_REGISTRY_PK))
+    assert registered < first.index((PUT_ITEM, "r1.png"))
+    calls.take()
+    invoke(upload(aws, "r2.png", png((220, 30, 30))))
+    assert calls.registrations() == 0  # red is registered already in this runtime
+    calls.take()
+    invoke(upload(aws, "bad.png", b"not an image"))
+    assert calls.registrations() == 1  # the rejects' value
+    calls.take()
+    # Then the registry lists both values
+    registry = aws.table.get_item(Key={"pk": LABEL_REGISTRY_PK})["Item"]
+    assert registry["values"] == {"red", "!rejected"}
 
 
 def test_a_new_image_with_user_tags_reads_them_to_keep_them(

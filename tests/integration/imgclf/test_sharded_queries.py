@@ -1,4 +1,4 @@
-"""Queries over the write-sharded indexes on moto, and `imgclf reindex` for older items."""
+"""Queries over the write-sharded index on moto, and `imgclf reindex` for older items."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from classifier.adapters import DynamoResults
 from classifier.contracts import (
-    COLOUR_SHARD_ATTRIBUTE,
     INDEX_PROJECTION,
+    LABEL_REGISTRY_PK,
     LABEL_SHARD_ATTRIBUTE,
-    STATUS_SHARD_ATTRIBUTE,
     Status,
     index_shard,
 )
@@ -27,7 +27,7 @@ from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
 from imgclf.reindex import reindex
-from imgclf.results import query_results
+from imgclf.results import ColourQuery, query_results, registered_values
 from infra.resources import StackOutputs, results_table_create_args
 
 REGION = "us-east-1"
@@ -89,7 +89,14 @@ def rejected(key: str, minute: int) -> dict[str, Any]:
     return {**item, "classified_at": at(minute)}
 
 
-def write(aws: SimpleNamespace, items: list[dict[str, Any]]) -> None:
+def write(aws: SimpleNamespace, items: list[dict[str, Any]], *, legacy: bool = False) -> None:
+    """Write items as the function does (registering their index values first), or, with
+    `legacy`, as a table from before the label registry holds them."""
+    if not legacy:
+        results = DynamoResults(aws.dynamodb, "results")
+        for item in items:
+            assert results.put(item)
+        return
     with aws.table.batch_writer() as batch:
         for item in items:
             batch.put_item(Item=item)
@@ -151,9 +158,36 @@ def test_status_queries_and_the_unfiltered_listing_cover_every_shard(
     assert len(kept) == 50 and all(item["status"] == "CLASSIFIED" for item in kept)
     assert [item["key"] for item in every] == everything
     assert [i["key"] for i in query_results(aws.deployment, limit=5)] == everything[:5]
-    # And a label filter on the status index (--label with --status) still applies
+    # And a label with a status is that label's partition, or nothing for the rejects
     greens = query_results(aws.deployment, label="green", status=Status.CLASSIFIED)
     assert [item["key"] for item in greens] == labelled["green"]
+    assert query_results(aws.deployment, label="green", status=Status.REJECTED) == []
+    # And the listings across labels asked exactly the registered values
+    assert registered_values(aws.deployment) == ["!rejected", "green", "red"]
+
+
+def test_a_colour_query_filters_every_label_on_the_dominant_colour(
+    aws: SimpleNamespace,
+) -> None:
+    # Given navy, sky blue and white dominant colours across two labels, newest last
+    colours = [("navy", "blue"), ("sky blue", "blue"), ("white", "white")]
+    items = []
+    for minute in range(12):
+        name, family = colours[minute % 3]
+        item = classified(f"c/{minute}.jpg", "red" if minute % 2 else "green", minute)
+        items.append({**item, "colours": [{"name": name, "family": family}]})
+    write(aws, items)
+    # When blue, and then navy, are asked for across labels, and blue within one label
+    blue = query_results(aws.deployment, colour=ColourQuery("blue"), page_size=2)
+    navy = query_results(aws.deployment, colour=ColourQuery("blue", "navy"))
+    green_blue = query_results(aws.deployment, label="green", colour=ColourQuery("blue"))
+    # Then each is the matching items newest first, from every label's shards
+    expect = [f"c/{m}.jpg" for m in range(11, -1, -1) if m % 3 != 2]
+    assert [item["key"] for item in blue] == expect
+    assert [item["key"] for item in navy] == [f"c/{m}.jpg" for m in range(11, -1, -1) if m % 3 == 0]
+    assert [item["key"] for item in green_blue] == [k for k in expect if int(k[2:-4]) % 2 == 0]
+    limited = query_results(aws.deployment, colour=ColourQuery("blue"), limit=3)
+    assert [item["key"] for item in limited] == expect[:3]
 
 
 def test_results_show_the_same_columns_from_the_projected_index(
@@ -187,14 +221,19 @@ def test_results_show_the_same_columns_from_the_projected_index(
 def test_reindex_finds_items_written_before_sharding_and_after_a_shard_count_change(
     aws: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given 12 items written before the indexes were sharded (no shard attributes at all)
-    # and 12 written with 2 shards, while the stack now says 4
+    # Given, in a table from before the label registry, 12 items written before the index was
+    # sharded (no label_shard; a retired index's attribute instead), a reject from the
+    # three-index table (status_shard only), and 12 written with 2 shards, while the stack
+    # now says 4
     old = [classified(f"old/{m}.jpg", "red", m) for m in range(12)]
     for item in old:
-        for name in (LABEL_SHARD_ATTRIBUTE, STATUS_SHARD_ATTRIBUTE, COLOUR_SHARD_ATTRIBUTE):
-            item.pop(name, None)
+        item.pop(LABEL_SHARD_ATTRIBUTE)
+        item["colour_shard"] = "blue#0"
+    reject = rejected("bad/0.jpg", 50)
+    reject["status_shard"] = reject.pop(LABEL_SHARD_ATTRIBUTE).replace("!rejected", "REJECTED")
     two = [classified(f"two/{m}.jpg", "red", 100 + m, shards=2) for m in range(12)]
-    write(aws, old + two)
+    write(aws, [*old, reject, *two], legacy=True)
+    assert query_results(aws.deployment) == []  # nothing registered yet
     # Then the old ones are in no index, and the 2-shard ones are found (shards 0 and 1
     # are among 4); with 1 shard configured, those on shard 1 are hidden
     keys = {i["key"] for i in query_results(aws.deployment, label="red")}
@@ -204,7 +243,7 @@ def test_reindex_finds_items_written_before_sharding_and_after_a_shard_count_cha
     # When the operator counts, then reindexes
     moved = [i for i in two if index_shard(i["pk"], SHARDS) != index_shard(i["pk"], 2)]
     assert 0 < len(moved) < len(two)
-    stale = len(old) + len(moved)
+    stale = len(old) + 1 + len(moved)
     monkeypatch.setattr(commands, "resolve", lambda env: aws.deployment)
     capsys.readouterr()
     assert cli_main(["reindex", "--dry-run"]) == 0
@@ -214,15 +253,24 @@ def test_reindex_finds_items_written_before_sharding_and_after_a_shard_count_cha
     assert len(query_results(aws.deployment, label="red")) == 12  # a dry run writes nothing
     counted = reindex(aws.deployment, segments=3, page_size=5)
     # Then every item is found by label and by status, newest first, from the right shard
-    assert (counted.scanned, counted.rewritten, counted.changed) == (24, stale, 0)
+    assert (counted.scanned, counted.rewritten, counted.changed) == (25, stale, 0)
+    assert counted.values == {"red", "!rejected"}
+    assert registered_values(aws.deployment) == ["!rejected", "red"]
     expected = [item["key"] for item in (two[::-1] + old[::-1])]
     assert [i["key"] for i in query_results(aws.deployment, label="red")] == expected
     by_status = query_results(aws.deployment, status=Status.CLASSIFIED, page_size=4)
     assert [i["key"] for i in by_status] == expected
+    assert [i["key"] for i in query_results(aws.deployment, status=Status.REJECTED)] == [
+        "bad/0.jpg"
+    ]
     stored = aws.table.get_item(Key={"pk": "images/old/3.jpg"})["Item"]
     assert stored[LABEL_SHARD_ATTRIBUTE] == f"red#{index_shard('images/old/3.jpg', SHARDS)}"
-    # And a second pass has nothing left to do
-    assert reindex(aws.deployment).rewritten == 0
+    assert "colour_shard" not in stored  # the retired indexes' attributes are removed
+    assert "status_shard" not in aws.table.get_item(Key={"pk": "images/bad/0.jpg"})["Item"]
+    # And a second pass has nothing left to do, and never treats the registry as a result
+    again = reindex(aws.deployment)
+    assert (again.rewritten, again.scanned) == (0, 25)
+    assert LABEL_REGISTRY_PK not in {i["pk"] for i in query_results(aws.deployment)}
 
 
 def test_reindex_leaves_an_item_rewritten_meanwhile_alone(
@@ -231,7 +279,7 @@ def test_reindex_leaves_an_item_rewritten_meanwhile_alone(
     # Given an old item without shard attributes
     item = classified("k.jpg", "red", 1)
     item.pop(LABEL_SHARD_ATTRIBUTE)
-    write(aws, [item])
+    write(aws, [item], legacy=True)
     # When a newer event's result lands between the Scan and the update (simulated by
     # a scan that sees the old item while the table holds the new one)
     newer = classified("k.jpg", "green", 2, shards=2)

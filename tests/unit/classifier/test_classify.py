@@ -158,12 +158,12 @@ def test_bad_image_is_rejected_with_a_reason_and_acknowledged(world: SimpleNames
     item = world.results.items["notes.jpg"]
     assert item["status"] == "REJECTED" and item["reason"].startswith("not a recognised image")
     assert world.objects.tag_writes == 0
-    # And it is on by_status's shard for the classifier's shard count
+    # And it is on the rejects' shard of by_label for the classifier's shard count
     world.classifier.index_shards = 16
     world.objects.objects["more.jpg"] = (b"more text", "e1")
     world.classifier.handle(created("more.jpg"))
-    assert world.results.items["more.jpg"]["status_shard"] == sharded_value(
-        "REJECTED", "images/more.jpg", 16
+    assert world.results.items["more.jpg"]["label_shard"] == sharded_value(
+        "!rejected", "images/more.jpg", 16
     )
 
 
@@ -444,11 +444,11 @@ def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
     world.objects.objects["n.png"] = (png((0, 0, 128)), "e1")
     world.classifier.handle(created("n.png"))
     item = world.results.items["n.png"]
-    # Then the item has its colours and the by_colour partition of its shard
+    # Then the item has its colours and its label's partition of its shard
     assert [(c["name"], c["family"], c["fraction"]) for c in item["colours"]] == [
         ("navy", "blue", Decimal("1.0"))
     ]
-    assert item["colour_shard"] == sharded_value("blue", "images/n.png", 4)
+    assert item["label_shard"] == sharded_value(item["label"], "images/n.png", 4)
     assert "imgclf:colours" not in {t["Key"] for t in world.objects.tags["n.png"]}
     # And with colour tags on and another shard count, the tag names the colours
     world.classifier.tag_names = world.classifier.tag_names | {"colours"}
@@ -457,6 +457,5 @@ def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
     world.classifier.handle(created("o.png"))
     tags = {t["Key"]: t["Value"] for t in world.objects.tags["o.png"]}
     assert tags["imgclf:colours"] == "olive"
-    assert world.results.items["o.png"]["colour_shard"] == sharded_value(
-        "green", "images/o.png", 16
-    )
+    olive = world.results.items["o.png"]
+    assert olive["label_shard"] == sharded_value(olive["label"], "images/o.png", 16)

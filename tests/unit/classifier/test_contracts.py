@@ -10,8 +10,6 @@ import pytest
 
 from classifier.contracts import (
     COLOUR_FAMILIES,
-    COLOUR_INDEX,
-    COLOUR_SHARD_ATTRIBUTE,
     GSI_KEYS,
     INDEX_SORT_KEY,
     LABEL_ATTRIBUTE,
@@ -19,17 +17,17 @@ from classifier.contracts import (
     LABEL_SHARD_ATTRIBUTE,
     MAX_INDEX_SHARDS,
     OUR_TAG_KEYS,
+    REJECTED_PARTITION,
     RESULTS_INDEXES,
     STATUS_ATTRIBUTE,
-    STATUS_INDEX,
-    STATUS_SHARD_ATTRIBUTE,
     TAG_COLOURS,
     TAG_VALUE_MAX_LENGTH,
     TAG_VALUE_PATTERN,
     UNKNOWN_LABEL,
     Status,
     index_shard,
-    index_values,
+    index_value,
+    label_problem,
     shard_attributes,
     shard_values,
     sharded_value,
@@ -117,48 +115,47 @@ def test_index_shards_are_stable_spread_and_bounded() -> None:
             shard_values("blue", bad)
 
 
-def test_the_colour_index_is_one_of_the_shared_gsis() -> None:
-    assert GSI_KEYS[COLOUR_INDEX] == (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY)
+def test_colours_are_tags_and_filters_not_an_index() -> None:
     assert len(COLOUR_FAMILIES) == 11 and TAG_COLOURS not in OUR_TAG_KEYS
     assert tag_value_problem(TAG_COLOURS) is None
+    assert not any("colour" in name for name in GSI_KEYS)
 
 
-def test_every_results_index_is_write_sharded_with_one_definition() -> None:
-    # Every GSI is partitioned by its own shard attribute and sorted newest first
-    assert GSI_KEYS == {
-        LABEL_INDEX: (LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
-        STATUS_INDEX: (STATUS_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
-        COLOUR_INDEX: (COLOUR_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
-    }
+def test_the_results_table_has_one_write_sharded_index() -> None:
+    # One GSI, partitioned by its shard attribute and sorted newest first: every index entry
+    # is a write unit per image, so the table keeps one
+    assert GSI_KEYS == {LABEL_INDEX: (LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY)}
     assert {index.name for index in RESULTS_INDEXES.values()} == set(GSI_KEYS)
-    # And none of them is keyed by a raw low-cardinality attribute any more
+    # And it is not keyed by a raw low-cardinality attribute
     assert {STATUS_ATTRIBUTE, LABEL_ATTRIBUTE}.isdisjoint(key for key, _ in GSI_KEYS.values())
 
 
-def test_shard_attributes_follow_status_label_and_dominant_colour() -> None:
+def test_shard_attributes_put_labels_and_rejects_in_the_one_index() -> None:
     pk = "images/photo.jpg"
     shard = index_shard(pk, 8)
     colours = [{"name": "navy", "family": "blue"}, {"name": "white", "family": "white"}]
     classified = {"pk": pk, "status": "CLASSIFIED", "label": "cat", "colours": colours}
-    # A classified item with colours is in all three indexes, on its pk's one shard
-    assert shard_attributes(classified, 8) == {
-        STATUS_SHARD_ATTRIBUTE: f"CLASSIFIED#{shard}",
-        LABEL_SHARD_ATTRIBUTE: f"cat#{shard}",
-        COLOUR_SHARD_ATTRIBUTE: f"blue#{shard}",
-    }
-    # "unknown" is a label like any other; an item without colours is not in by_colour
+    # A classified item is under its label, on its pk's shard
+    assert shard_attributes(classified, 8) == {LABEL_SHARD_ATTRIBUTE: f"cat#{shard}"}
+    # "unknown" is a label like any other
     unknown = {"pk": pk, "status": "CLASSIFIED", "label": UNKNOWN_LABEL}
-    assert shard_attributes(unknown, 8) == {
-        STATUS_SHARD_ATTRIBUTE: f"CLASSIFIED#{shard}",
-        LABEL_SHARD_ATTRIBUTE: f"{UNKNOWN_LABEL}#{shard}",
-    }
-    # A rejected item has no label: it is in by_status only
+    assert shard_attributes(unknown, 8) == {LABEL_SHARD_ATTRIBUTE: f"{UNKNOWN_LABEL}#{shard}"}
+    # A rejected item has no label: it is under the reserved rejects value
     rejected = {"pk": pk, "status": Status.REJECTED, "reason": "empty file (0 bytes)"}
-    assert shard_attributes(rejected, 8) == {STATUS_SHARD_ATTRIBUTE: f"REJECTED#{shard}"}
-    assert index_values(rejected) == {STATUS_INDEX: "REJECTED"}
+    assert shard_attributes(rejected, 8) == {LABEL_SHARD_ATTRIBUTE: f"!rejected#{shard}"}
+    assert index_value(rejected) == REJECTED_PARTITION
+    # An item with neither is in no index
+    assert shard_attributes({"pk": pk}, 8) == {} and index_value({"pk": pk}) is None
     # And every value lands on a partition its query asks
     for value in shard_attributes(classified, 8).values():
         name, _, _ = value.partition("#")
         assert value in shard_values(name, 8)
     with pytest.raises(ValueError, match="shards must be 1.."):
         shard_attributes(classified, 0)
+
+
+def test_no_label_can_take_the_rejects_partition() -> None:
+    assert label_problem("cat") is None and label_problem("sky blue") is None
+    assert "reserved" in (label_problem(REJECTED_PARTITION) or "")
+    assert "reserved" in (label_problem("!cat") or "")
+    assert "empty" in (label_problem(" ") or "")

@@ -380,6 +380,10 @@ def test_calibration_and_unknown_round_trip_through_model_json() -> None:
 def test_unknown_cannot_be_a_label() -> None:
     with pytest.raises(ArtifactError, match="'unknown' cannot be a label"):
         ModelMetadata(version="v", input=InputSpec(height=8, width=8), labels=("cat", "unknown"))
+    # Nor can a label take the rejects' index value, or be blank
+    for bad in ("!rejected", "!cat", ""):
+        with pytest.raises(ArtifactError, match="reserved for the index|cannot be empty"):
+            ModelMetadata(version="v", input=InputSpec(height=8, width=8), labels=("cat", bad))
     with pytest.raises(ValueError, match="within 0..1"):
         UnknownRule(max_other=1.5)
     with pytest.raises(ValueError, match="temperature must be > 0"):

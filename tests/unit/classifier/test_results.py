@@ -9,11 +9,9 @@ import pytest
 
 from classifier.colours import DominantColour
 from classifier.contracts import (
-    COLOUR_SHARD_ATTRIBUTE,
     DEFAULT_INDEX_SHARDS,
     LABEL_SHARD_ATTRIBUTE,
     MAX_OBJECT_TAGS,
-    STATUS_SHARD_ATTRIBUTE,
     TAG_COLOURS,
     TAG_LABEL,
     TAG_NAMES,
@@ -94,24 +92,24 @@ def test_classified_item_has_the_contract_attributes() -> None:
 def test_rejected_item_has_a_reason_and_no_label() -> None:
     item = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
     assert item["status"] == "REJECTED" and item["reason"] == "empty file (0 bytes)"
-    assert "label" not in item  # keeps the by_label index free of rejects
-    assert LABEL_SHARD_ATTRIBUTE not in item
+    assert "label" not in item  # a reject has no label: by_label holds it under !rejected
+    assert str(item[LABEL_SHARD_ATTRIBUTE]).startswith("!rejected#")
 
 
-def test_items_carry_the_sharded_status_and_label_partitions() -> None:
+def test_items_carry_the_sharded_label_partition() -> None:
     # Given the shard count of an environment (on which b/k.jpg is not on its default shard)
     shards = 12
     shard = index_shard("b/k.jpg", shards)
     assert shard != index_shard("b/k.jpg", DEFAULT_INDEX_SHARDS)
-    # Then a classified item is on its pk's shard of its status and of its label
+    # Then a classified item is on its pk's shard of its label
     item = small_item(CAT, index_shards=shards)
-    assert item[STATUS_SHARD_ATTRIBUTE] == f"CLASSIFIED#{shard}"
     assert item[LABEL_SHARD_ATTRIBUTE] == sharded_value(item["label"], "b/k.jpg", shards)
-    # And a rejected one is on the same shard of REJECTED, with the same count
+    assert item[LABEL_SHARD_ATTRIBUTE] == f"{item['label']}#{shard}"
+    # And a rejected one is on the same shard of the rejects, with the same count
     rejected = rejected_item(
         FACTS, reason="empty", model_version="v1", latency_ms=1, index_shards=shards
     )
-    assert rejected[STATUS_SHARD_ATTRIBUTE] == f"REJECTED#{shard}"
+    assert rejected[LABEL_SHARD_ATTRIBUTE] == f"!rejected#{shard}"
 
 
 def our_tags(prediction: Prediction, model_version: str) -> dict[str, str]:
@@ -198,7 +196,7 @@ def test_an_unknown_image_keeps_the_labels_top_k_and_is_tagged_unknown() -> None
     assert our_tags(macaw.best, "v1")["imgclf:label"] == "unknown"
 
 
-def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -> None:
+def test_classified_item_stores_the_colours() -> None:
     item = small_item(CAT, colours=COLOURS, index_shards=4)
     # Then each colour is a map of name, family, Lab to 0.1 and fraction to 0.001 (Decimals)
     assert item["colours"][0] == {
@@ -209,16 +207,15 @@ def test_classified_item_stores_the_colours_and_the_sharded_colour_partition() -
     }
     assert [c["name"] for c in item["colours"]] == ["navy", "white", "sky blue"]
     assert item["colours"][2]["fraction"] == Decimal("0.045")
-    # And by_colour's partition is the dominant family with the pk's shard
-    assert item[COLOUR_SHARD_ATTRIBUTE] == sharded_value("blue", "b/k.jpg", 4)
-    assert item[COLOUR_SHARD_ATTRIBUTE] == f"blue#{index_shard('b/k.jpg', 4)}"
+    # And colours put the item in no index of their own (a query filters on them)
+    assert set(item) - {"colours"} == set(small_item(CAT, index_shards=4))
 
 
-def test_an_item_without_colours_stays_out_of_the_colour_index() -> None:
+def test_an_item_without_colours_has_no_colours_attribute() -> None:
     item = small_item(CAT)
-    assert "colours" not in item and COLOUR_SHARD_ATTRIBUTE not in item
+    assert "colours" not in item
     rejected = rejected_item(FACTS, reason="empty file (0 bytes)", model_version="v1", latency_ms=1)
-    assert COLOUR_SHARD_ATTRIBUTE not in rejected
+    assert "colours" not in rejected
 
 
 def test_the_colour_tag_is_a_fourth_tag_within_the_ten_tag_limit() -> None:
