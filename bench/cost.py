@@ -184,6 +184,7 @@ def pass_config() -> EnvironmentConfig:
         index_shards=priced.index_shards,
         colour_tags=priced.colour_tags,
         tags=priced.tags,
+        log_level=priced.log_level,
     )
 
 
@@ -204,7 +205,7 @@ def run_pass(
         # Tags on: the priced environment's tag set (cdk.json tags, or its older flags).
         "TAGS": tag_names_text(config.tag_names if tags else frozenset()),
         "POWERTOOLS_METRICS_DISABLED": "false",
-        "POWERTOOLS_LOG_LEVEL": "INFO",  # the deployed function's default
+        "POWERTOOLS_LOG_LEVEL": config.log_level,  # the priced environment's
     }
     recorder = Recorder()
     environment = LocalEnvironment(

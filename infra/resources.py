@@ -62,6 +62,7 @@ def function_environment(
         "INDEX_SHARDS": str(config.index_shards),
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
         "POWERTOOLS_SERVICE_NAME": "imgclf",
         "POWERTOOLS_METRICS_NAMESPACE": "imgclf",
     }

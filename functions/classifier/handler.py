@@ -164,7 +164,9 @@ class _Record:
             raise self.malformed
         for object_event in self.events:
             result = classifier.handle(object_event)
-            logger.info(
+            # DEBUG: the results table is the record of every image; at INFO each line would
+            # be billed as log ingestion per image (infra.config log_level says per env)
+            logger.debug(
                 "object handled",
                 extra={
                     "outcome": result.outcome.value,

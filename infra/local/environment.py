@@ -228,9 +228,9 @@ class LocalEnvironment:
             "MODEL_CACHE_DIR": self._model_cache_dir,
             **self.function_settings,
         }
-        if self.quiet_function:
-            values.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-            values.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        if self.quiet_function:  # unless the caller's function_settings say otherwise
+            quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+            values.update({k: v for k, v in quiet.items() if k not in self.function_settings})
         for name in _SHADOWING_VARIABLES:
             values[name] = None
         for name, value in values.items():

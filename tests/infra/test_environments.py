@@ -138,8 +138,16 @@ def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> 
         assert variables["INDEX_SHARDS"] == str(env.config.index_shards)
         assert variables["TAGS"] == "label,confidence,model" and not env.config.colour_tags
         assert variables["RECORD_CONCURRENCY"] == str(env.config.record_concurrency)
+        # And logs at the environment's level: dev shows each image's DEBUG line, prod not
+        assert variables["POWERTOOLS_LOG_LEVEL"] == env.config.log_level
         # And the CLI reads the same count from the stack's outputs
         assert env.data["Outputs"][StackOutputs.INDEX_SHARDS]["Value"] == variables["INDEX_SHARDS"]
+
+
+def test_each_images_log_line_is_shown_in_dev_and_not_billed_in_prod(dev: Any, prod: Any) -> None:
+    assert (dev.config.log_level, prod.config.log_level) == ("DEBUG", "INFO")
+    with pytest.raises(ConfigError, match="log_level must be"):
+        load_environment("x", {"x": {"log_level": "VERBOSE"}})
 
 
 def test_tags_subsume_tagging_enabled_and_colour_tags() -> None:

@@ -493,3 +493,24 @@ def test_records_are_not_started_when_too_little_time_is_left(aws: SimpleNamespa
     assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == set(ids[1:])
     assert item(aws, "t0.png") is not None
     assert item(aws, "t1.png") is None and item(aws, "t2.png") is None
+
+
+def test_each_images_line_is_logged_at_debug_only(aws: SimpleNamespace) -> None:
+    # Given the logger at prod's level (INFO), then at dev's (DEBUG), writing to a buffer
+    level, stream = handler.logger.log_level, handler.logger.registered_handler
+    buffer = io.StringIO()
+    previous = stream.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        for logged_level, key in (("INFO", "quiet.png"), ("DEBUG", "loud.png")):
+            handler.logger.setLevel(logged_level)
+            buffer.seek(0)
+            buffer.truncate()
+            invoke(s3_body(s3_record("images", key, **put(aws, key, png(COLOURS["red"])))))
+            lines = [json.loads(line) for line in buffer.getvalue().splitlines() if key in line]
+            # Then only DEBUG shows the image's "object handled" line (the table has it)
+            shown = any(line.get("message") == "object handled" for line in lines)
+            assert shown is (logged_level == "DEBUG")
+            assert item(aws, key) is not None
+    finally:
+        handler.logger.setLevel(level)
+        stream.setStream(previous)  # type: ignore[attr-defined]
