@@ -144,6 +144,11 @@ def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> 
         assert env.data["Outputs"][StackOutputs.INDEX_SHARDS]["Value"] == variables["INDEX_SHARDS"]
 
 
+def test_prod_handles_a_whole_batch_at_once(prod: Any) -> None:
+    # One wave of records per invocation: billed ms per image is what the price goal rests on
+    assert prod.config.record_concurrency == prod.config.batch_size == 10
+
+
 def test_each_images_log_line_is_shown_in_dev_and_not_billed_in_prod(dev: Any, prod: Any) -> None:
     assert (dev.config.log_level, prod.config.log_level) == ("DEBUG", "INFO")
     with pytest.raises(ConfigError, match="log_level must be"):
