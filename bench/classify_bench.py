@@ -45,7 +45,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions")]
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
-from classifier import imaging  # noqa: E402
+from classifier import imaging, png_bytes  # noqa: E402
 from classifier.artifact import ModelMetadata, write_artifact_dir  # noqa: E402
 from classifier.colours import dominant_colours  # noqa: E402
 from classifier.imaging import ImageLimits, InputSpec, prepare_image  # noqa: E402
@@ -311,17 +311,17 @@ def optional(module: str) -> Any:
 
 
 def idat_stream(data: bytes) -> bytes:
-    chunks = imaging._png_chunks(data)
+    chunks = png_bytes.png_chunks(data)
     assert chunks is not None
     return b"".join(data[start + 8 : end - 4] for kind, start, end in chunks if kind == b"IDAT")
 
 
 def with_stored_idat(data: bytes, raw: bytes) -> bytes:
     """The same PNG with `raw` (filtered scanlines) as its image data, stored uncompressed."""
-    chunks = imaging._png_chunks(data)
+    chunks = png_bytes.png_chunks(data)
     assert chunks is not None
     idat = [(start, end) for kind, start, end in chunks if kind == b"IDAT"]
-    return b"".join([data[: idat[0][0]], *imaging._stored_idat(raw), data[idat[-1][1] :]])
+    return b"".join([data[: idat[0][0]], *png_bytes.stored_idat(raw), data[idat[-1][1] :]])
 
 
 def pre_inflate_with(inflate: Callable[[bytes, int], bytes]) -> Callable[[bytes], bytes]:
@@ -336,11 +336,11 @@ def pre_inflate_with(inflate: Callable[[bytes, int], bytes]) -> Callable[[bytes]
 
 def prepare_without_isal(data: bytes, spec: InputSpec) -> np.ndarray:
     """prepare_image as it was before ISA-L: libspng inflates with its own zlib."""
-    saved, imaging.isal_zlib = imaging.isal_zlib, None
+    saved, png_bytes.isal_zlib = png_bytes.isal_zlib, None
     try:
         return prepare_image(data, spec, LIMITS).array
     finally:
-        imaging.isal_zlib = saved
+        png_bytes.isal_zlib = saved
 
 
 def png_section(data: bytes, model: LoadedModel, repeats: int) -> None:

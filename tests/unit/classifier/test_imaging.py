@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from classifier import imaging
+from classifier import imaging, png_bytes
 from classifier.imaging import (
     ImageLimits,
     InputSpec,
@@ -282,13 +282,11 @@ def photo_png(mode: str = "RGB", size: tuple[int, int] = (300, 200)) -> bytes:
 def test_isal_pre_inflated_png_decodes_to_the_same_pixels(mode: str) -> None:
     import pyspng
 
-    from classifier import imaging
-
-    assert imaging.isal_zlib is not None  # the runtime requirements ship it
+    assert png_bytes.isal_zlib is not None  # the runtime requirements ship it
     data = photo_png(mode)
     filters = set(zlib.decompress(b"".join(png_idat(data)))[:: 1 + 300 * len(mode)])
     assert len(filters) > 1  # several filter types to undo, not only "none"
-    pre_inflated = imaging._pre_inflated(data)
+    pre_inflated = png_bytes.pre_inflated(data)
     assert pre_inflated is not None
     assert np.array_equal(pyspng.load(pre_inflated), pyspng.load(data))
     assert np.array_equal(
@@ -297,20 +295,19 @@ def test_isal_pre_inflated_png_decodes_to_the_same_pixels(mode: str) -> None:
 
 
 def png_idat(data: bytes) -> list[bytes]:
-    from classifier.imaging import _png_chunks
+    from classifier.png_bytes import png_chunks
 
-    chunks = _png_chunks(data)
+    chunks = png_chunks(data)
     assert chunks is not None
     return [data[start + 8 : end - 4] for kind, start, end in chunks if kind == b"IDAT"]
 
 
 def test_pre_inflating_keeps_the_other_chunks_and_joins_split_image_data() -> None:
-    from classifier import imaging
 
     pixels = np.random.default_rng(6).integers(0, 255, (40, 50, 3), dtype=np.uint8)
     data = hand_made_png(pixels, idat_pieces=4)
     assert len(png_idat(data)) == 4
-    pre_inflated = imaging._pre_inflated(data)
+    pre_inflated = png_bytes.pre_inflated(data)
     assert pre_inflated is not None and len(png_idat(pre_inflated)) == 1
     for text in (b"before the pixels", b"after the pixels"):
         assert png_chunk(b"tEXt", b"Comment\x00" + text) in pre_inflated
@@ -321,26 +318,26 @@ def test_prepare_image_is_the_same_with_and_without_isal(monkeypatch: pytest.Mon
     from classifier import imaging
 
     calls: list[bool] = []
-    original = imaging._pre_inflated
+    original = png_bytes.pre_inflated
 
     def spy(data: bytes) -> bytes | None:
         result = original(data)
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(imaging, "_pre_inflated", spy)
+    monkeypatch.setattr(png_bytes, "pre_inflated", spy)
     data = photo_png("RGB", (640, 480))
     with_isal = prepare_image(data, SPEC, LIMITS).array
     assert calls == [True]
-    monkeypatch.setattr(imaging, "isal_zlib", None)
+    monkeypatch.setattr(png_bytes, "isal_zlib", None)
     assert np.array_equal(with_isal, prepare_image(data, SPEC, LIMITS).array)
     assert calls == [True, False]
 
 
 def corrupt_idat_crc(data: bytes) -> bytes:
-    from classifier.imaging import _png_chunks
+    from classifier.png_bytes import png_chunks
 
-    chunks = _png_chunks(data)
+    chunks = png_chunks(data)
     assert chunks is not None
     end = next(end for kind, _, end in chunks if kind == b"IDAT")
     return data[: end - 1] + bytes([data[end - 1] ^ 0xFF]) + data[end:]
@@ -363,30 +360,26 @@ PIXELS = np.random.default_rng(7).integers(0, 255, (30, 20, 3), dtype=np.uint8)
     ],
 )
 def test_anything_unusual_is_left_to_libspng(data: bytes) -> None:
-    from classifier import imaging
 
-    assert imaging._pre_inflated(data) is None
+    assert png_bytes.pre_inflated(data) is None
 
 
 def test_a_bad_idat_crc_is_ignored_as_libspng_ignores_it() -> None:
     import pyspng
 
-    from classifier import imaging
-
     data = corrupt_idat_crc(hand_made_png(PIXELS))
-    pre_inflated = imaging._pre_inflated(data)
+    pre_inflated = png_bytes.pre_inflated(data)
     assert pre_inflated is not None
     assert np.array_equal(pyspng.load(pre_inflated), pyspng.load(data))
     assert np.array_equal(pyspng.load(data), PIXELS)
 
 
 def test_big_pngs_skip_pre_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
-    from classifier import imaging
 
     data = hand_made_png(PIXELS)
-    assert imaging._pre_inflated(data) is not None
-    monkeypatch.setattr(imaging, "PRE_INFLATE_MAX_BYTES", 30 * (1 + 20 * 3) - 1)
-    assert imaging._pre_inflated(data) is None
+    assert png_bytes.pre_inflated(data) is not None
+    monkeypatch.setattr(png_bytes, "PRE_INFLATE_MAX_BYTES", 30 * (1 + 20 * 3) - 1)
+    assert png_bytes.pre_inflated(data) is None
 
 
 # --- the bad-input corpus (imgclf.corpus): every category gets a clear one-line reason ------
