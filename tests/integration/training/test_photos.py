@@ -15,7 +15,7 @@ import pytest
 
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from training.data import list_class_files
-from training.datasets import photos
+from training.datasets import photo_manifest, photos
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,12 +30,12 @@ def root() -> Path:
 
 @pytest.fixture(scope="module")
 def sources(root: Path) -> dict[str, dict[str, object]]:
-    summary = json.loads((root / photos.SOURCES_JSON).read_text())
+    summary = json.loads((root / photo_manifest.SOURCES_JSON).read_text())
     return {record["file"]: record for record in summary["files"]}
 
 
 def test_every_listed_photo_is_written_once(root: Path, sources: dict) -> None:
-    manifest = photos.load_manifest()
+    manifest = photo_manifest.load_manifest()
     expected = {photo.relative_path().as_posix() for photo in manifest}
     written = {
         path.relative_to(root).as_posix()
@@ -43,12 +43,13 @@ def test_every_listed_photo_is_written_once(root: Path, sources: dict) -> None:
         if path.is_file() and path.parent != root
     }
     assert written == expected == set(sources)
-    assert (root / photos.SOURCES_MD).is_file()
-    assert (root / photos.MARKER).read_text().strip() == photos.manifest_hash(manifest)
+    assert (root / photo_manifest.SOURCES_MD).is_file()
+    marker = (root / photo_manifest.MARKER).read_text().strip()
+    assert marker == photo_manifest.manifest_hash(manifest)
 
 
 def test_files_match_the_manifest_sha256(root: Path, sources: dict) -> None:
-    by_path = {photo.relative_path().as_posix(): photo for photo in photos.load_manifest()}
+    by_path = {photo.relative_path().as_posix(): photo for photo in photo_manifest.load_manifest()}
     for name, record in sources.items():
         data = (root / name).read_bytes()
         digest = hashlib.sha256(data).hexdigest()
@@ -69,8 +70,8 @@ def test_every_photo_decodes_for_the_function(root: Path, sources: dict) -> None
 
 
 def test_the_folder_loader_reads_both_splits(root: Path) -> None:
-    counts = photos.class_counts(photos.load_manifest())
-    for split in photos.SPLITS:
+    counts = photo_manifest.class_counts(photo_manifest.load_manifest())
+    for split in photo_manifest.SPLITS:
         index = list_class_files(root / split)
         found: dict[str, int] = {}
         for label_id in index.label_ids:
@@ -82,12 +83,12 @@ def test_imagenet_photos_have_their_indices(root: Path) -> None:
     pairs = photos.imagenet_photos()
     assert len(pairs) >= 15
     for path, indices in pairs:
-        assert path.is_file() and path.parent == root / photos.IMAGENET_DIR
+        assert path.is_file() and path.parent == root / photo_manifest.IMAGENET_DIR
         assert indices and all(0 <= i < 1000 for i in indices)
 
 
 def test_a_warm_cache_is_reused(root: Path) -> None:
-    marker = root / photos.MARKER
+    marker = root / photo_manifest.MARKER
     before = marker.stat().st_mtime_ns
     assert photos.assemble() == root
     assert marker.stat().st_mtime_ns == before

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from training.datasets import photos
+from training.datasets import packages, photo_manifest, photos
 from training.datasets.animals10 import LABELS
 
 # What the packages could honestly give (see training/datasets/PHOTOS.md). The floors stop
@@ -25,36 +25,38 @@ MIN_IMAGENET = 15
 MIN_OUTSIDE = 45
 MIN_OUTSIDE_ANIMALS = 15
 
+Manifest = tuple[photo_manifest.Photo, ...]
+
 
 @pytest.fixture(scope="module")
-def manifest() -> tuple[photos.Photo, ...]:
-    return photos.load_manifest()
+def manifest() -> Manifest:
+    return photo_manifest.load_manifest()
 
 
-def test_manifest_is_well_formed(manifest: tuple[photos.Photo, ...]) -> None:
-    assert photos.manifest_problems(manifest) == []
+def test_manifest_is_well_formed(manifest: Manifest) -> None:
+    assert photo_manifest.manifest_problems(manifest) == []
     for photo in manifest:
         assert photo.licence and photo.version and photo.package and photo.path
-        assert photo.kind in photos.KINDS
+        assert photo.kind in photo_manifest.KINDS
         assert len(photo.sha256) == 64
-        if photo.split in photos.SPLITS:
+        if photo.split in photo_manifest.SPLITS:
             assert photo.label in LABELS
-        elif photo.split in photos.OUTSIDE_SPLITS:
+        elif photo.split in photo_manifest.OUTSIDE_SPLITS:
             assert photo.animal and photo.label is None and not photo.imagenet
         else:
-            assert photo.split == photos.IMAGENET_DIR
+            assert photo.split == photo_manifest.IMAGENET_DIR
             assert photo.imagenet and all(0 <= i < 1000 for i in photo.imagenet)
 
 
-def test_no_photo_is_listed_twice_in_one_set(manifest: tuple[photos.Photo, ...]) -> None:
-    animals = [p.sha256 for p in manifest if p.split in photos.SPLITS]
-    imagenet = [p.sha256 for p in manifest if p.split == photos.IMAGENET_DIR]
+def test_no_photo_is_listed_twice_in_one_set(manifest: Manifest) -> None:
+    animals = [p.sha256 for p in manifest if p.split in photo_manifest.SPLITS]
+    imagenet = [p.sha256 for p in manifest if p.split == photo_manifest.IMAGENET_DIR]
     assert len(animals) == len(set(animals))
     assert len(imagenet) == len(set(imagenet))
 
 
-def test_counts_per_class_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> None:
-    counts = photos.class_counts(manifest)
+def test_counts_per_class_meet_the_floor(manifest: Manifest) -> None:
+    counts = photo_manifest.class_counts(manifest)
     for label in LABELS:
         total = counts["train"][label] + counts["heldout"][label]
         if label in SHORT_CLASSES:
@@ -64,11 +66,11 @@ def test_counts_per_class_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> 
         assert counts["train"][label] >= 1, f"{label} has no training photo"
         assert counts["heldout"][label] >= 1, f"{label} has no held-out photo"
         assert counts["heldout"][label] >= counts["train"][label], label
-    assert sum(p.split == photos.IMAGENET_DIR for p in manifest) >= MIN_IMAGENET
+    assert sum(p.split == photo_manifest.IMAGENET_DIR for p in manifest) >= MIN_IMAGENET
 
 
-def test_every_class_short_of_the_floor_is_declared(manifest: tuple[photos.Photo, ...]) -> None:
-    counts = photos.class_counts(manifest)
+def test_every_class_short_of_the_floor_is_declared(manifest: Manifest) -> None:
+    counts = photo_manifest.class_counts(manifest)
     short = {
         label
         for label in LABELS
@@ -79,23 +81,23 @@ def test_every_class_short_of_the_floor_is_declared(manifest: tuple[photos.Photo
     assert short == set(SHORT_CLASSES)
 
 
-def test_a_source_never_straddles_the_split(manifest: tuple[photos.Photo, ...]) -> None:
+def test_a_source_never_straddles_the_split(manifest: Manifest) -> None:
     """The same file (by package path and member) is never in both train and heldout."""
     by_source: dict[tuple[str, str, str | None], set[str]] = {}
     for photo in manifest:
-        if photo.split in photos.SPLITS:
+        if photo.split in photo_manifest.SPLITS:
             by_source.setdefault((photo.package, photo.path, photo.member), set()).add(photo.split)
     assert all(len(splits) == 1 for splits in by_source.values())
 
 
-def test_the_set_comes_from_several_packages(manifest: tuple[photos.Photo, ...]) -> None:
+def test_the_set_comes_from_several_packages(manifest: Manifest) -> None:
     packages = {(p.kind, p.package) for p in manifest}
     assert len(packages) >= 5
     assert {kind for kind, _ in packages} == {"deb", "pypi"}
 
 
-def test_outside_counts_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> None:
-    counts = photos.animal_counts(manifest)
+def test_outside_counts_meet_the_floor(manifest: Manifest) -> None:
+    counts = photo_manifest.animal_counts(manifest)
     assert set(counts) == {"calibration", "heldout"}
     assert all(counts[folder] for folder in counts), "both outside splits need photos"
     total = sum(sum(animals.values()) for animals in counts.values())
@@ -106,34 +108,34 @@ def test_outside_counts_meet_the_floor(manifest: tuple[photos.Photo, ...]) -> No
     assert len(shared) >= len(counts["calibration"]) // 2
 
 
-def test_no_photo_is_both_inside_and_outside(manifest: tuple[photos.Photo, ...]) -> None:
-    inside = [p for p in manifest if p.split in photos.SPLITS]
-    outside = [p for p in manifest if p.split in photos.OUTSIDE_SPLITS]
+def test_no_photo_is_both_inside_and_outside(manifest: Manifest) -> None:
+    inside = [p for p in manifest if p.split in photo_manifest.SPLITS]
+    outside = [p for p in manifest if p.split in photo_manifest.OUTSIDE_SPLITS]
     assert not {p.sha256 for p in inside} & {p.sha256 for p in outside}
     assert not {(p.package, p.path, p.member) for p in inside} & {
         (p.package, p.path, p.member) for p in outside
     }
-    assert all(p.animal not in photos.INSIDE_NAMES for p in outside)
-    assert all(p.animal is None for p in manifest if p.split not in photos.OUTSIDE_SPLITS)
+    assert all(p.animal not in photo_manifest.INSIDE_NAMES for p in outside)
+    assert all(p.animal is None for p in manifest if p.split not in photo_manifest.OUTSIDE_SPLITS)
 
 
-def test_an_outside_photo_is_in_one_split_only(manifest: tuple[photos.Photo, ...]) -> None:
+def test_an_outside_photo_is_in_one_split_only(manifest: Manifest) -> None:
     by_source: dict[tuple[str, str, str | None], set[str]] = {}
     for photo in manifest:
-        if photo.split in photos.OUTSIDE_SPLITS:
+        if photo.split in photo_manifest.OUTSIDE_SPLITS:
             by_source.setdefault((photo.package, photo.path, photo.member), set()).add(photo.split)
     assert by_source and all(len(splits) == 1 for splits in by_source.values())
 
 
-def test_outside_photos_are_laid_out_by_split(manifest: tuple[photos.Photo, ...]) -> None:
+def test_outside_photos_are_laid_out_by_split(manifest: Manifest) -> None:
     photo = next(p for p in manifest if p.split == "outside-heldout")
     assert photo.relative_path() == Path("outside", "heldout", photo.name)
     photo = next(p for p in manifest if p.split == "outside-calibration")
     assert photo.relative_path() == Path("outside", "calibration", photo.name)
 
 
-def _one_problem(photo: photos.Photo) -> str:
-    problems = photos.manifest_problems([photo])
+def _one_problem(photo: photo_manifest.Photo) -> str:
+    problems = photo_manifest.manifest_problems([photo])
     assert len(problems) == 1, problems
     assert "\n" not in problems[0]
     return problems[0]
@@ -155,38 +157,38 @@ def _one_problem(photo: photos.Photo) -> str:
     ],
 )
 def test_a_malformed_outside_entry_is_reported(
-    manifest: tuple[photos.Photo, ...], change: dict[str, object], expected: str
+    manifest: Manifest, change: dict[str, object], expected: str
 ) -> None:
-    outside = next(p for p in manifest if p.split in photos.OUTSIDE_SPLITS)
-    assert photos.manifest_problems([outside]) == []
+    outside = next(p for p in manifest if p.split in photo_manifest.OUTSIDE_SPLITS)
+    assert photo_manifest.manifest_problems([outside]) == []
     problem = _one_problem(dataclasses.replace(outside, **change))  # type: ignore[arg-type]
     assert problem.startswith(f"{outside.name}: ") and expected in problem
 
 
-def test_only_an_outside_photo_names_an_animal(manifest: tuple[photos.Photo, ...]) -> None:
-    inside = next(p for p in manifest if p.split in photos.SPLITS)
+def test_only_an_outside_photo_names_an_animal(manifest: Manifest) -> None:
+    inside = next(p for p in manifest if p.split in photo_manifest.SPLITS)
     problem = _one_problem(dataclasses.replace(inside, animal="giraffe"))
     assert problem == f"{inside.name}: only an outside photo names an animal"
 
 
-def test_a_photo_both_inside_and_outside_is_reported(manifest: tuple[photos.Photo, ...]) -> None:
-    inside = next(p for p in manifest if p.split in photos.SPLITS)
-    outside = next(p for p in manifest if p.split in photos.OUTSIDE_SPLITS)
+def test_a_photo_both_inside_and_outside_is_reported(manifest: Manifest) -> None:
+    inside = next(p for p in manifest if p.split in photo_manifest.SPLITS)
+    outside = next(p for p in manifest if p.split in photo_manifest.OUTSIDE_SPLITS)
     twin = dataclasses.replace(outside, sha256=inside.sha256)
-    assert photos.manifest_problems([inside, twin]) == [
+    assert photo_manifest.manifest_problems([inside, twin]) == [
         f"{outside.name}: same sha256 as {inside.name}"
     ]
 
 
 def test_outside_dir_names_a_bad_split(tmp_path: Path) -> None:
-    with pytest.raises(photos.PhotoSetError, match=r"^outside split 'train' is not one of"):
+    with pytest.raises(photo_manifest.PhotoSetError, match=r"^outside split 'train' is not one of"):
         photos.outside_dir("train", tmp_path)
-    with pytest.raises(photos.PhotoSetError, match="outside split 'outside-heldout'"):
+    with pytest.raises(photo_manifest.PhotoSetError, match="outside split 'outside-heldout'"):
         photos.outside_photos("outside-heldout", tmp_path)
 
 
 def test_outside_photos_come_from_the_assembled_root(
-    manifest: tuple[photos.Photo, ...], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    manifest: Manifest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(photos, "assemble", lambda cache_root=None: tmp_path)
     assert photos.outside_dir("calibration") == tmp_path / "outside" / "calibration"
@@ -196,38 +198,38 @@ def test_outside_photos_come_from_the_assembled_root(
     assert all(path.parent == tmp_path / "outside" / "heldout" for path, _ in listed)
 
 
-def test_a_bad_entry_is_reported(manifest: tuple[photos.Photo, ...]) -> None:
+def test_a_bad_entry_is_reported(manifest: Manifest) -> None:
     first = manifest[0]
     broken = [
         dataclasses.replace(first, label="giraffe"),
         dataclasses.replace(first, name="x.jpg", licence=""),
         dataclasses.replace(first, name="y.jpg", sha256="00"),
     ]
-    problems = photos.manifest_problems(broken)
+    problems = photo_manifest.manifest_problems(broken)
     assert any("giraffe" in p for p in problems)
     assert any("licence is empty" in p for p in problems)
     assert any("sha256" in p for p in problems)
 
 
-def test_the_cache_hash_follows_the_manifest(manifest: tuple[photos.Photo, ...]) -> None:
+def test_the_cache_hash_follows_the_manifest(manifest: Manifest) -> None:
     changed = (dataclasses.replace(manifest[0], split="heldout"), *manifest[1:])
-    assert photos.manifest_hash(manifest) == photos.manifest_hash(manifest)
-    assert photos.manifest_hash(changed) != photos.manifest_hash(manifest)
+    assert photo_manifest.manifest_hash(manifest) == photo_manifest.manifest_hash(manifest)
+    assert photo_manifest.manifest_hash(changed) != photo_manifest.manifest_hash(manifest)
 
 
 def test_default_root_honours_imgclf_cache(
-    manifest: tuple[photos.Photo, ...], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    manifest: Manifest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(photos.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(photo_manifest.CACHE_ENV, str(tmp_path))
     root = photos.default_root(manifest)
-    assert root == tmp_path / "photos" / photos.manifest_hash(manifest)
+    assert root == tmp_path / "photos" / photo_manifest.manifest_hash(manifest)
 
 
 def test_a_complete_cache_is_reused_without_downloading(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    digest = photos.manifest_hash(photos.load_manifest())
-    (tmp_path / photos.MARKER).write_text(digest + "\n")
+    digest = photo_manifest.manifest_hash(photo_manifest.load_manifest())
+    (tmp_path / photo_manifest.MARKER).write_text(digest + "\n")
 
     def no_build(*args: object) -> None:
         raise AssertionError("a complete cache must not be rebuilt")
@@ -262,11 +264,11 @@ def _rcc(files: dict[str, tuple[bytes, bool]]) -> bytes:
 
 def test_read_rcc_reads_stored_and_compressed_files() -> None:
     bundle = _rcc({"a.webp": (b"plain bytes", False), "b.png": (b"squeezed " * 20, True)})
-    assert sorted(photos.rcc_entries(bundle)) == ["/dir/a.webp", "/dir/b.png"]
-    assert photos.read_rcc(bundle, "/dir/a.webp") == b"plain bytes"
-    assert photos.read_rcc(bundle, "/dir/b.png") == b"squeezed " * 20
-    with pytest.raises(photos.PhotoSetError, match="no /dir/c.jpg"):
-        photos.read_rcc(bundle, "/dir/c.jpg")
+    assert sorted(packages.rcc_entries(bundle)) == ["/dir/a.webp", "/dir/b.png"]
+    assert packages.read_rcc(bundle, "/dir/a.webp") == b"plain bytes"
+    assert packages.read_rcc(bundle, "/dir/b.png") == b"squeezed " * 20
+    with pytest.raises(packages.PackageError, match="no /dir/c.jpg"):
+        packages.read_rcc(bundle, "/dir/c.jpg")
 
 
 def test_read_pzl_reads_the_embedded_picture() -> None:
@@ -279,25 +281,21 @@ def test_read_pzl_reads_the_embedded_picture() -> None:
         + picture
         + b"\x89PNG..."
     )
-    assert photos.read_pzl(puzzle, "horse-4x3-t.jpg") == picture
-    with pytest.raises(photos.PhotoSetError, match="not a Jigzo puzzle"):
-        photos.read_pzl(b"GIF89a", "horse-4x3-t.jpg")
+    assert packages.read_pzl(puzzle, "horse-4x3-t.jpg") == picture
+    with pytest.raises(packages.PackageError, match="not a Jigzo puzzle"):
+        packages.read_pzl(b"GIF89a", "horse-4x3-t.jpg")
 
 
-def test_a_sha256_mismatch_names_the_file(
-    manifest: tuple[photos.Photo, ...], tmp_path: Path
-) -> None:
+def test_a_sha256_mismatch_names_the_file(manifest: Manifest, tmp_path: Path) -> None:
     photo = next(p for p in manifest if p.container == "file")
-    with pytest.raises(photos.PhotoSetError) as raised:
+    with pytest.raises(photo_manifest.PhotoSetError) as raised:
         photos._write_photo(photo, b"not the photo", photo.version, tmp_path)
     message = str(raised.value)
     assert photo.path in message and hashlib.sha256(b"not the photo").hexdigest() in message
     assert "\n" not in message
 
 
-def test_conversion_to_png_keeps_the_pixels(
-    manifest: tuple[photos.Photo, ...], tmp_path: Path
-) -> None:
+def test_conversion_to_png_keeps_the_pixels(manifest: Manifest, tmp_path: Path) -> None:
     ppm = io.BytesIO()
     Image.new("RGB", (4, 3), (200, 30, 40)).save(ppm, format="PPM")
     data = ppm.getvalue()
@@ -311,8 +309,8 @@ def test_conversion_to_png_keeps_the_pixels(
     assert record["file_sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
 
 
-def test_manifest_json_round_trips(manifest: tuple[photos.Photo, ...]) -> None:
-    raw = json.loads(photos.MANIFEST_PATH.read_text())
-    assert [photos._entry(photo) for photo in manifest] == [
+def test_manifest_json_round_trips(manifest: Manifest) -> None:
+    raw = json.loads(photo_manifest.MANIFEST_PATH.read_text())
+    assert [photo_manifest._entry(photo) for photo in manifest] == [
         {k: v for k, v in entry.items() if v} for entry in raw["photos"]
     ]
