@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from classifier.contracts import Status
-from imgclf.corpus import CORPUS_MAX_IMAGE_BYTES, KINDS, Kind
+from imgclf.corpus import KINDS, Kind
+from imgclf.corpus_files import CORPUS_MAX_IMAGE_BYTES
 from imgclf.dlq import list_dead_letters
 
 from .conftest import RunningEnvironment

@@ -20,7 +20,8 @@ from classifier.imaging import (
     check_size,
     prepare_image,
 )
-from imgclf.corpus import CORPUS_MAX_IMAGE_BYTES, KINDS, RED, Kind, kind_named, noisy, png
+from imgclf.corpus import KINDS, Kind, kind_named
+from imgclf.corpus_files import CORPUS_MAX_IMAGE_BYTES, RED, noisy, png
 from imgclf.samples import decompression_bomb_png  # the demo's bomb
 
 SPEC = InputSpec(height=32, width=32)
@@ -315,7 +316,6 @@ def test_pre_inflating_keeps_the_other_chunks_and_joins_split_image_data() -> No
 
 
 def test_prepare_image_is_the_same_with_and_without_isal(monkeypatch: pytest.MonkeyPatch) -> None:
-    from classifier import imaging
 
     calls: list[bool] = []
     original = png_bytes.pre_inflated
