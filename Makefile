@@ -7,7 +7,7 @@ APT_PACKAGES := fonts-noto-color-emoji chromium
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
 
-.PHONY: demo test lint bench litert-parity venv system-deps node-deps clean
+.PHONY: demo test test-unit test-integration test-infra test-e2e lint typecheck bench litert-parity venv system-deps node-deps clean
 
 demo: venv system-deps ## the main job: train, deploy locally, classify, report
 	$(BIN)/imgclf demo
@@ -15,8 +15,25 @@ demo: venv system-deps ## the main job: train, deploy locally, classify, report
 test: venv system-deps node-deps lint ## lint, then the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint: venv
-	$(BIN)/ruff check . && $(BIN)/ruff format --check -q . && $(BIN)/mypy
+# One layer of the suite each (make test runs them all, after lint): pure code, code on moto
+# and real libraries, the synthesized CDK templates, the whole pipeline.
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: venv system-deps
+	$(BIN)/python -m pytest tests/integration
+
+test-infra: venv node-deps
+	$(BIN)/python -m pytest tests/infra
+
+test-e2e: venv system-deps
+	$(BIN)/python -m pytest tests/e2e
+
+lint: venv typecheck
+	$(BIN)/ruff check . && $(BIN)/ruff format --check -q .
+
+typecheck: venv ## mypy --strict over the whole tree (pyproject.toml [tool.mypy])
+	$(BIN)/mypy
 
 bench: venv system-deps ## figures for the README: function, local pipeline, training
 	$(BIN)/python bench/classify_bench.py
