@@ -37,6 +37,14 @@ def suppress(resource: IConstruct, rule: str, reason: str, *applies_to: str) -> 
     )
 
 
+def default_policy(role: IConstruct | None) -> Any:
+    """The CfnPolicy of a role's default policy, where IAM5 findings on its grants land."""
+    assert role is not None
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    assert policy is not None
+    return policy
+
+
 def logical_id(construct: IConstruct) -> str:
     """The CloudFormation logical ID of an L2 construct's resource, as cdk-nag prints it."""
     element = construct.node.default_child if construct.node.default_child else construct

@@ -1,4 +1,5 @@
-"""The SageMaker training task: AWS's TensorFlow GPU container, managed spot, checkpoints.
+"""The SageMaker training task: AWS's TensorFlow GPU container, managed spot, checkpoints,
+and the role the job runs as.
 
 `SageMakerCreateTrainingJob` has no properties for managed spot, MaxWaitTimeInSeconds or
 CheckpointConfig, although the Step Functions integration passes them through to
@@ -10,10 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnMapping, Stack
+from aws_cdk import ArnFormat, CfnMapping, Duration, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from classifier.contracts import DATA_PREFIX, MODELS_PREFIX
 
 # AWS Deep Learning Containers: TensorFlow 2.21 training, GPU (CUDA 12.9), Python 3.12 (the
 # training requirements pin numpy 2.4, which needs Python >= 3.11). Its TensorFlow minor must
@@ -21,6 +28,10 @@ from constructs import Construct
 TRAINING_IMAGE_REPOSITORY = "tensorflow-training"
 TRAINING_IMAGE_TAG = "2.21.0-gpu-py312"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+TRAINING_CHANNEL = "train"  # SM_CHANNEL_TRAIN in the container
+TRAINING_VOLUME = Size.gibibytes(50)
+# The training job's checkpoints (spot resume), under its version in the models bucket.
+CHECKPOINTS_PATTERN = f"{MODELS_PREFIX}*/checkpoints/*"
 
 # The registry account that serves the Deep Learning Containers in each commercial region.
 DLC_REGISTRY_ACCOUNTS = {
@@ -145,3 +156,125 @@ class ManagedSpotTrainingJob(tasks.SageMakerCreateTrainingJob):
             parameters["EnableManagedSpotTraining"] = True
             parameters["StoppingCondition"]["MaxWaitTimeInSeconds"] = self._max_wait_seconds
         return state
+
+
+def training_logs_arn(scope: Construct) -> str:
+    """The log group SageMaker writes one stream per training job into."""
+    return Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        resource_name="/aws/sagemaker/TrainingJobs:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def sagemaker_role(
+    scope: Construct, bucket: s3.IBucket, registry_account: str, source: s3_assets.Asset
+) -> iam.Role:
+    """Reads the data prefix (and its own checkpoints), writes only the models prefix."""
+    role = iam.Role(
+        scope,
+        "SageMakerRole",
+        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        description="imgclf training jobs",
+    )
+    statements = [
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{DATA_PREFIX}*", f"{MODELS_PREFIX}*"]}},
+        ),
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[
+                bucket.arn_for_objects(f"{DATA_PREFIX}*"),
+                bucket.arn_for_objects(CHECKPOINTS_PATTERN),  # resume after a spot stop
+                source.bucket.arn_for_objects(source.s3_object_key),
+            ],
+        ),
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{MODELS_PREFIX}*")]
+        ),
+        iam.PolicyStatement(
+            actions=[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            resources=[training_image_repository_arn(scope, registry_account)],
+        ),
+        # GetAuthorizationToken has no resource type: it can only be granted on "*".
+        iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]),
+        iam.PolicyStatement(
+            actions=[
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+            ],
+            resources=[training_logs_arn(scope)],
+        ),
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        ),
+    ]
+    for statement in statements:
+        role.add_to_policy(statement)
+    return role
+
+
+def training_task(
+    scope: Construct,
+    role: iam.IRole,
+    *,
+    registry_account: str,
+    instance_type: str,
+    use_spot: bool,
+    max_run_seconds: int,
+    max_wait_seconds: int,
+) -> ManagedSpotTrainingJob:
+    return ManagedSpotTrainingJob(
+        scope,
+        "Train",
+        use_spot=use_spot,
+        max_wait_seconds=max_wait_seconds,
+        checkpoint_uri_path="$.job.checkpoint_uri",
+        hyperparameters_path="$.hyperparameters.merged",
+        integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+        training_job_name=sfn.JsonPath.string_at("$.job.name"),
+        role=role,
+        algorithm_specification=tasks.AlgorithmSpecification(
+            training_image=tasks.DockerImage.from_registry(
+                training_image_uri(scope, registry_account)
+            ),
+            training_input_mode=tasks.InputMode.FILE,
+        ),
+        input_data_config=[
+            tasks.Channel(
+                channel_name=TRAINING_CHANNEL,
+                data_source=tasks.DataSource(
+                    s3_data_source=tasks.S3DataSource(
+                        s3_location=InputS3Location("$.args.data_uri"),
+                        s3_data_type=tasks.S3DataType.S3_PREFIX,
+                    )
+                ),
+            )
+        ],
+        output_data_config=tasks.OutputDataConfig(
+            s3_output_location=InputS3Location("$.job.output_uri")
+        ),
+        resource_config=tasks.ResourceConfig(
+            instance_count=1,
+            instance_type=ec2.InstanceType(instance_type.removeprefix("ml.")),
+            volume_size=TRAINING_VOLUME,
+        ),
+        stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(max_run_seconds)),
+        result_selector={
+            "artifact_uri.$": "$.ModelArtifacts.S3ModelArtifacts",
+            "job_name.$": "$.TrainingJobName",
+            "billable_seconds.$": "$.BillableTimeInSeconds",
+        },
+        result_path="$.training",
+    )

@@ -12,11 +12,11 @@ from aws_cdk.assertions import Match
 
 from classifier.contracts import ModelPointer, artifact_key, reclassify_message
 from infra.config import ConfigError, load_environment
-from infra.constructs.training import (
+from infra.constructs.reclassify import reclassify_message_fields
+from infra.constructs.training_input import (
     DEFAULT_INPUT,
     INVALID_VERSION,
     VERSION_CHOICE,
-    reclassify_message_fields,
 )
 from infra.constructs.training_job import (
     DLC_REGISTRY_ACCOUNTS,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from classifier.contracts import MODEL_VERSION_MAX_LENGTH, model_version_problem
-from infra.constructs.training import (
+from infra.constructs.training_input import (
     INVALID_VERSION,
     TRAINING_JOB_NAME_MAX_LENGTH,
     VERSION_CHOICE,
