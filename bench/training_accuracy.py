@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
 from classifier.artifact import UnknownRule  # noqa: E402
+from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS  # noqa: E402
 from training.config import TrainConfig, parse_args  # noqa: E402
-from training.evalsets import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS  # noqa: E402
 
 TARGETS = {"cnn-emoji": 0.95, "cnn-digits": 0.97, "lite0-demo": 0.95, "day0": None}
 REAL_PHOTOS_TARGET = 0.85

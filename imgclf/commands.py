@@ -21,12 +21,13 @@ from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
 from .results import (
+    ResultQuery,
     full_items,
     get_result,
     parse_colour,
     parse_since,
     parse_status,
-    query_results,
+    read_items,
     render_table,
     to_csv,
     to_json,
@@ -93,22 +94,20 @@ def results(args: argparse.Namespace) -> int:
     colour = parse_colour(args.colour) if args.colour else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
-    deployment = resolve(args.env)
-    items = query_results(
-        deployment,
-        label=args.label,
-        colour=colour,
-        status=status,
-        min_confidence=args.min_confidence,
-        since=since,
-        limit=args.limit or None,
-    )
+    query = ResultQuery(args.label, colour, status, args.min_confidence, since, args.limit or None)
+    if args.file is not None:
+        items, where = query.of_items(read_items(args.file)), str(args.file)
+    else:
+        deployment = resolve(args.env)
+        items, where = query.run(deployment), deployment.env
+        if args.format == "json":
+            items = full_items(deployment, items)
     if args.format == "json":
-        stdout.out(to_json(full_items(deployment, items)), highlight=False)
+        stdout.out(to_json(items), highlight=False)
     elif args.format == "csv":
         stdout.out(to_csv(items), end="", highlight=False)
     else:
-        stdout.print(render_table(items, title=f"{len(items)} results in {deployment.env}"))
+        stdout.print(render_table(items, title=f"{len(items)} results in {where}"))
     return 0
 
 
@@ -267,6 +266,17 @@ def reindex(args: argparse.Namespace) -> int:
         + (f"; {counted.changed} changed meanwhile (already current)" if counted.changed else "")
         + f"; index values seen: {', '.join(sorted(counted.values)) or 'none'}"
     )
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from .status import gather, render
+
+    since = datetime.fromisoformat(parse_since(args.since).replace("Z", "+00:00"))
+    for line in render(gather(resolve(args.env), since=since)):
+        stdout.print(line, highlight=False, markup=False)
     return 0
 
 

@@ -5,33 +5,37 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shlex
 import shutil
-import statistics
 import time
-from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.rule import Rule
-from rich.table import Table
-
 from classifier.artifact import read_metadata
-from classifier.contracts import OUR_TAG_KEYS, UNKNOWN_LABEL, Status
+from classifier.contracts import (
+    EMOJI_RENDERINGS,
+    OUR_TAG_KEYS,
+    OUTSIDE_PHOTOS,
+    REAL_PHOTOS,
+    UNKNOWN_LABEL,
+)
 from infra.local.environment import LocalEnvironment
 from infra.local.state import imgclf_home, read_state
 
+from . import demo_summary as summary
 from .accounting import Accounting, wait_until_accounted
 from .day0 import cached_day0
+from .demo_summary import Judged
 from .deployment import Deployment
 from .dlq import list_dead_letters
 from .errors import CliError
 from .local import deployment_of
 from .models import promote, upload_artifact
-from .output import plain, progress, stderr, stdout
-from .report import ReportData, evaluation_rows, write_report
-from .results import render_table
+from .output import native_stderr_to, progress, stderr, stdout
+from .report import ReportData, write_report
+from .results import to_json
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all
@@ -59,6 +63,8 @@ UPLOAD_KINDS = {
     "real photos": PHOTOS_PREFIX,
     "outside photos": OUTSIDE_PREFIX,
 }
+NATIVE_LOG = "native.log"  # TensorFlow's, absl's and LiteRT's C++ lines during the run
+RESULTS_FILE = "results.json"  # every item of the run, as `imgclf results --format json` prints
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen
 CACHE_SOURCES = ("training", "classifier")
 
@@ -178,13 +184,6 @@ def _outside_photos(photos_dir: Path) -> Path | None:
     return directory if directory.is_dir() else None
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def run_demo(
     *,
     images_per_class: int = 20,
@@ -195,98 +194,54 @@ def run_demo(
     settings: TrainingSettings = DEMO_TRAINING,
     cache_root: Path | None = None,
 ) -> int:
-    """Start, train or reuse, promote, upload, wait, summarise, report. Returns the exit code."""
+    """Start, train or reuse, promote, upload, wait, summarise, report. Returns the exit code.
+
+    Progress goes to stderr, a line per step (bars vanish when done); the summary is one
+    screen on stdout (demo_summary.screen)."""
     home = imgclf_home()
     run_dir = out or home / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
-    other = read_state()
-    environment = LocalEnvironment(workers=workers, write_state_file=other is None)
-
-    stdout.print(Rule("1/6 local environment"))
-    with environment:
+    environment = LocalEnvironment(workers=workers, write_state_file=read_state() is None)
+    with native_stderr_to(run_dir / NATIVE_LOG), environment:
         deployment = deployment_of(environment)
-        stdout.print(f"moto on {environment.endpoint_url}, {environment.workers} workers")
-
-        stdout.print(Rule("2/6 model"))
+        stderr.print(f"local environment: moto on {environment.endpoint_url}")
         settings, photos_dir = with_photos(settings)
-        compared: dict[str, dict[str, Any]] = {}
-        if settings.arch == "efficientnet_lite0":
-            day0 = cached_day0(cache_root or home / "cache", source_fingerprint())
-            upload_artifact(deployment, day0.tarball, day0.version)
-            compared["day-0"] = read_metadata(day0.model_dir).to_dict()
-            stdout.print(
-                f"{'reusing cached' if day0.reused else 'built'} day-0 model {day0.version}"
-            )
-        model = cached_or_trained(settings, home=home, cache_root=cache_root, retrain=retrain)
-        stdout.print(
-            f"{'reusing cached' if model.reused else 'trained'} model {model.version} "
-            f"({model.tarball})"
-        )
-        upload_artifact(deployment, model.tarball, model.version)
-        promote(deployment, model.version, force=True)
-        metadata = read_metadata(model.model_dir).to_dict()
-        compared["trained"] = metadata
-        if len(compared) > 1:
-            stdout.print(_comparison(compared))
-        stdout.print(f"promoted {model.version}: {_gate_line(metadata)}")
-        stdout.print(
-            f"live model: {model.version} ({metadata.get('architecture')}), {model.tarball}"
-        )
-
-        stdout.print(Rule("3/6 inputs"))
-        plain_uploads, tagged_uploads = _generate_inputs(run_dir, images_per_class, photos_dir)
-        uploads = plain_uploads + tagged_uploads
-        stdout.print(
-            f"{len(plain_uploads)} generated images and bad inputs, "
-            f"{len(tagged_uploads)} with user tags, in {run_dir / 'images'}"
-        )
-        started = time.monotonic()
-        with progress() as bar:
-            task = bar.add_task("uploading", total=len(uploads))
-            upload_all(deployment, plain_uploads, on_done=lambda _: bar.advance(task))
-            upload_all(
-                deployment, tagged_uploads, tags=USER_TAGS, on_done=lambda _: bar.advance(task)
-            )
-
-        stdout.print(Rule("4/6 classification"))
-        with progress() as bar:
-            task = bar.add_task("waiting until every object is accounted for", total=len(uploads))
-            accounting = wait_until_accounted(
-                deployment,
-                [u.key for u in uploads],
-                timeout_seconds=timeout_seconds,
-                on_progress=lambda done: bar.update(task, completed=done),
-            )
-        elapsed = time.monotonic() - started
+        live = _live_model(deployment, settings, home, cache_root, retrain)
+        run = _classify(deployment, run_dir, images_per_class, photos_dir, timeout_seconds)
         stats = environment.poller.stats.snapshot() if environment.poller else {}
-        tags = _object_tags(deployment, [u.key for u in tagged_uploads] + _sample(accounting))
+        tags = _object_tags(deployment, [u.key for u in run.tagged])
         dead_letters = [
             (", ".join(letter.keys), letter.body) for letter in list_dead_letters(deployment)
         ]
-
-    stdout.print(Rule("5/6 results"))
-    items = [accounting.items[key] for key in sorted(accounting.items)]
-    stdout.print(render_table(items, title=f"{len(items)} results"))
-    labels = {*metadata.get("labels", []), UNKNOWN_LABEL}
-    truth = {u.key: t for u in uploads if (t := ground_truth(u.key, labels)) is not None}
-    figures = _figures(items, truth, accounting, elapsed, stats, len(uploads))
-    _print_summary(items, truth, figures, tags, tagged_uploads)
-
-    stdout.print(Rule("6/6 report"))
+    items = [run.accounting.items[key] for key in sorted(run.accounting.items)]
+    labels = {*live.metadata.get("labels", []), UNKNOWN_LABEL}
+    truth = {u.key: t for u in run.uploads if (t := ground_truth(u.key, labels)) is not None}
+    judged = Judged.of(items, truth, UPLOAD_KINDS)
+    shown = summary.figures(
+        items,
+        judged,
+        uploaded=len(run.uploads),
+        dead_lettered=len(run.accounting.dead_lettered),
+        missing=len(run.accounting.missing),
+        elapsed=run.elapsed,
+        end_to_end_ms=list(stats.get("end_to_end_ms", [])),
+    )
+    results = run_dir / RESULTS_FILE
+    results.write_text(to_json(items) + "\n", encoding="utf-8")
     report = write_report(
         ReportData(
             title="imgclf demo",
             items=items,
-            files={u.key: u.path for u in uploads},
+            files={u.key: u.path for u in run.uploads},
             truth=truth,
-            figures=figures,
-            metadata=metadata,
-            model_report_dir=model.model_dir / "report",
+            figures=shown,
+            metadata=live.metadata,
+            model_report_dir=live.model.model_dir / "report",
             dead_letters=dead_letters,
-            missing=sorted(accounting.missing),
+            missing=sorted(run.accounting.missing),
             tags=tags,
-            models=compared,
-            live=_live_accuracy(_judged(items, truth)),
+            models=live.compared,
+            live=_live_accuracy(judged),
             galleries={
                 PHOTOS_PREFIX: "Real photographs, by label",
                 OUTSIDE_PREFIX: "Animals outside the labels (truth: unknown), by label",
@@ -294,45 +249,92 @@ def run_demo(
         ),
         run_dir / "report.html",
     )
-    stdout.print(f"report: {report}")
-    if accounting.missing:
-        raise CliError(f"{len(accounting.missing)} objects were not accounted for")
+    for line in summary.screen(
+        live_model=f"{live.model.version} ({live.metadata.get('architecture')}), "
+        + _gate_line(live.metadata),
+        judged=judged,
+        items=items,
+        figures=shown,
+        tag_lines=_tag_lines(tags, run.tagged),
+        report=_shown(report),
+        results_command=f"imgclf results --file {shlex.quote(_shown(results))} --limit 0",
+    ):
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    if run.accounting.missing:
+        raise CliError(f"{len(run.accounting.missing)} objects were not accounted for")
     return 0
 
 
-def _comparison(models: dict[str, dict[str, Any]]) -> Table:
-    """int8 accuracy of each model on each evaluation set, as measured when it was made."""
-    table = Table(title="models by evaluation set (int8 accuracy)")
-    table.add_column("evaluation set")
-    for role, metadata in models.items():
-        table.add_column(f"{role} {metadata.get('version', '')}", justify="right")
-    for name, entries in evaluation_rows(models):
-        cells = [f"{e['accuracy']:.1%} of {e['count']}" if e else "–" for e in entries]
-        table.add_row(name, *cells)
-    return table
+@dataclass(frozen=True)
+class _Live:
+    model: CachedModel
+    metadata: dict[str, Any]
+    compared: dict[str, dict[str, Any]]  # by role: the day-0 model (if any) and the trained one
 
 
-def _judged(
-    items: list[dict[str, Any]], truth: dict[str, str]
-) -> dict[str, list[tuple[str, bool]]]:
-    """Per kind of upload: (true label, labelled right?) of each classified object with a
-    ground truth."""
-    judged: dict[str, list[tuple[str, bool]]] = {kind: [] for kind in UPLOAD_KINDS}
-    for item in items:
-        key = str(item["key"])
-        expected = truth.get(key)
-        if expected is None or item.get("status") != Status.CLASSIFIED:
-            continue
-        for kind, prefix in UPLOAD_KINDS.items():
-            if key.startswith(prefix):
-                judged[kind].append((expected, item.get("label") == expected))
-    return judged
+def _live_model(
+    deployment: Deployment,
+    settings: TrainingSettings,
+    home: Path,
+    cache_root: Path | None,
+    retrain: bool,
+) -> _Live:
+    """The day-0 model (for the comparison) and the trained one, uploaded; the trained one
+    promoted whatever its gate says (the demo shows the verdict)."""
+    compared: dict[str, dict[str, Any]] = {}
+    if settings.arch == "efficientnet_lite0":
+        day0 = cached_day0(cache_root or home / "cache", source_fingerprint())
+        upload_artifact(deployment, day0.tarball, day0.version)
+        compared["day-0"] = read_metadata(day0.model_dir).to_dict()
+    model = cached_or_trained(settings, home=home, cache_root=cache_root, retrain=retrain)
+    upload_artifact(deployment, model.tarball, model.version)
+    promote(deployment, model.version, force=True)
+    metadata = read_metadata(model.model_dir).to_dict()
+    compared["trained"] = metadata
+    stderr.print(f"model: {'cached' if model.reused else 'trained'} {model.version}, promoted")
+    return _Live(model, metadata, compared)
 
 
-def _live_accuracy(judged: dict[str, list[tuple[str, bool]]]) -> dict[str, str]:
+@dataclass(frozen=True)
+class _Run:
+    uploads: list[Upload]
+    tagged: list[Upload]
+    accounting: Accounting
+    elapsed: float
+
+
+def _classify(
+    deployment: Deployment,
+    run_dir: Path,
+    images_per_class: int,
+    photos_dir: Path | None,
+    timeout_seconds: float,
+) -> _Run:
+    """Generate and upload the inputs, then wait until every object is accounted for."""
+    plain_uploads, tagged = _generate_inputs(run_dir, images_per_class, photos_dir)
+    uploads = plain_uploads + tagged
+    stderr.print(
+        f"inputs: {len(plain_uploads)} images and bad files, {len(tagged)} with user tags, "
+        f"in {run_dir / 'images'}"
+    )
+    started = time.monotonic()
+    with progress(transient=True) as bar:
+        task = bar.add_task("uploading", total=len(uploads))
+        upload_all(deployment, plain_uploads, on_done=lambda _: bar.advance(task))
+        upload_all(deployment, tagged, tags=USER_TAGS, on_done=lambda _: bar.advance(task))
+    with progress(transient=True) as bar:
+        task = bar.add_task("classifying", total=len(uploads))
+        accounting = wait_until_accounted(
+            deployment,
+            [u.key for u in uploads],
+            timeout_seconds=timeout_seconds,
+            on_progress=lambda done: bar.update(task, completed=done),
+        )
+    return _Run(uploads, tagged, accounting, time.monotonic() - started)
+
+
+def _live_accuracy(judged: Judged) -> dict[str, str]:
     """The live model's accuracy through the pipeline, by evaluation set name."""
-    from training.evalsets import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
-
     names = {
         "renderings": EMOJI_RENDERINGS,
         "real photos": REAL_PHOTOS,
@@ -340,7 +342,7 @@ def _live_accuracy(judged: dict[str, list[tuple[str, bool]]]) -> dict[str, str]:
     }
     return {
         names[kind]: f"{sum(r for _, r in rows) / len(rows):.1%} of {len(rows)}"
-        for kind, rows in judged.items()
+        for kind, rows in judged.rows.items()
         if rows
     }
 
@@ -353,11 +355,28 @@ def _gate_line(metadata: dict[str, Any]) -> str:
     if gate.get("passed", True):
         return f"quality gate passed ({measured})"
     reasons = "; ".join(gate.get("reasons", [])) or measured
-    return f"[yellow]quality gate failed ({reasons}); promoted anyway for the demo[/]"
+    return f"quality gate failed ({reasons}); promoted anyway for the demo"
 
 
-def _sample(accounting: Accounting) -> list[str]:
-    return sorted(accounting.items)[:3]
+def _shown(path: Path) -> str:
+    """A path as short as it can be said from here (relative under the current directory)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _tag_lines(tags: dict[str, dict[str, str]], tagged: list[Upload]) -> list[str]:
+    lines = []
+    for upload in tagged:
+        object_tags = tags.get(upload.key, {})
+        kept = all(object_tags.get(k) == v for k, v in USER_TAGS.items())
+        ours = all(k in object_tags for k in OUR_TAG_KEYS)
+        lines.append(
+            f"tags on {upload.key}: user tags {'kept' if kept else 'LOST'}, "
+            f"imgclf tags {'added' if ours else 'missing'}"
+        )
+    return lines
 
 
 def _object_tags(deployment: Deployment, keys: list[str]) -> dict[str, dict[str, str]]:
@@ -367,80 +386,3 @@ def _object_tags(deployment: Deployment, keys: list[str]) -> dict[str, dict[str,
         response = s3.get_object_tagging(Bucket=deployment.images_bucket, Key=key)
         tags[key] = {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
     return tags
-
-
-def _figures(
-    items: list[dict[str, Any]],
-    truth: dict[str, str],
-    accounting: Accounting,
-    elapsed: float,
-    stats: dict[str, Any],
-    uploaded: int,
-) -> dict[str, str]:
-    classified = [i for i in items if i.get("status") == Status.CLASSIFIED]
-    accuracy = {}
-    for kind, rows in _judged(items, truth).items():
-        correct = sum(r for _, r in rows)
-        if rows:
-            accuracy[f"accuracy, {kind}"] = f"{correct / len(rows):.1%} ({correct}/{len(rows)})"
-        if rows and kind == "outside photos":
-            forced = len(rows) - correct
-            accuracy["forced into a class, outside photos"] = (
-                f"{forced / len(rows):.1%} ({forced}/{len(rows)})"
-            )
-    handler_ms = [float(plain(i.get("latency_ms", 0))) for i in items]
-    end_to_end = list(stats.get("end_to_end_ms", []))
-    return {
-        **accuracy,
-        "uploaded": str(uploaded),
-        "classified": str(len(classified)),
-        "rejected": str(sum(1 for i in items if i.get("status") == Status.REJECTED)),
-        "in DLQ": str(len(accounting.dead_lettered)),
-        "unaccounted": str(len(accounting.missing)),
-        "throughput": f"{uploaded / elapsed:.1f} img/s" if elapsed > 0 else "n/a",
-        "wall time": f"{elapsed:.1f} s",
-        "handler p50": f"{statistics.median(handler_ms):.0f} ms" if handler_ms else "n/a",
-        "handler p95": f"{_percentile(handler_ms, 0.95):.0f} ms" if handler_ms else "n/a",
-        "queue→done p50": f"{statistics.median(end_to_end):.0f} ms" if end_to_end else "n/a",
-        "queue→done p95": f"{_percentile(end_to_end, 0.95):.0f} ms" if end_to_end else "n/a",
-    }
-
-
-def _print_summary(
-    items: list[dict[str, Any]],
-    truth: dict[str, str],
-    figures: dict[str, str],
-    tags: dict[str, dict[str, str]],
-    tagged_uploads: list[Upload],
-) -> None:
-    judged = _judged(items, truth)
-    counts = {kind: Counter(label for label, _ in rows) for kind, rows in judged.items()}
-    right = {kind: Counter(label for label, ok in rows if ok) for kind, rows in judged.items()}
-    table = Table(title="accuracy by label (ground truth = folder)")
-    table.add_column("label")
-    shown = [kind for kind in UPLOAD_KINDS if counts[kind]]
-    for kind in shown:
-        table.add_column(kind, justify="right")
-    for label in sorted({label for kind in shown for label in counts[kind]}):
-        cells = []
-        for kind in shown:
-            n = counts[kind][label]
-            cells.append(f"{right[kind][label]}/{n} ({right[kind][label] / n:.0%})" if n else "–")
-        table.add_row(label, *cells)
-    stdout.print(table)
-    summary = Table(title="demo figures", show_header=False)
-    summary.add_column("figure", style="bold")
-    summary.add_column("value", justify="right")
-    for name, value in figures.items():
-        summary.add_row(name, value)
-    stdout.print(summary)
-    for upload in tagged_uploads:
-        object_tags = tags.get(upload.key, {})
-        kept = all(object_tags.get(k) == v for k, v in USER_TAGS.items())
-        ours = all(k in object_tags for k in OUR_TAG_KEYS)
-        stdout.print(
-            f"tags on {upload.key}: user tags {'kept' if kept else '[red]LOST[/]'}, "
-            f"imgclf tags {'added' if ours else '[red]missing[/]'}"
-        )
-    if any(figures.get(k) not in (None, "0") for k in ("in DLQ", "unaccounted")):
-        stderr.print("[yellow]some objects did not reach the table: see the report[/]")

@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")
     results.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
     results.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    results.add_argument(
+        "--file",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="read the items from a file (a demo run's results.json) instead of a table",
+    )
 
     result = commands.add_parser("result", help="one object's result and tags", parents=[env])
     result.add_argument("key")
@@ -171,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reindex.add_argument("--dry-run", action="store_true", help="only count the stale items")
     reindex.add_argument("--segments", type=int, help="parallel Scan segments (threads)")
+
+    status = commands.add_parser(
+        "status",
+        help="one screen: live model, backlog, DLQ, counts by label, throughput",
+        parents=[env],
+    )
+    status.add_argument(
+        "--since", default="24h", help="count results since (a duration or an ISO date/time)"
+    )
 
     dlq = commands.add_parser("dlq", help="the dead-letter queue", parents=[env])
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -240,6 +255,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         "train": commands.train,
         "reclassify": commands.reclassify,
         "reindex": commands.reindex,
+        "status": commands.status,
         "dlq": commands.dlq,
         "demo": commands.demo,
     }[args.command]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -49,3 +53,34 @@ def plain(value: Any) -> Any:
     if isinstance(value, set):
         return sorted(plain(inner) for inner in value)
     return value
+
+
+@contextmanager
+def native_stderr_to(path: Path) -> Iterator[None]:
+    """What native libraries write to file descriptor 2 goes to `path` meanwhile.
+
+    TensorFlow's and absl's C++ start-up lines, the TFLite converter's and LiteRT's are
+    written straight to fd 2, whatever Python's logging says. Python's own `sys.stderr`
+    (progress bars, warnings, our messages) keeps the terminal: it is reopened on a copy of
+    the original descriptor. On an error the log's path is printed, so nothing is hidden.
+    """
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    python_stderr = sys.stderr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        sys.stderr = open(  # noqa: SIM115 - closed below, after fd 2 is restored
+            os.dup(terminal), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+        )
+        try:
+            yield
+        except BaseException:
+            sys.stderr.write(f"native libraries' output of this run: {path}\n")
+            raise
+        finally:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = python_stderr
+            os.dup2(terminal, 2)
+            os.close(terminal)

@@ -1,9 +1,10 @@
-"""The demo's HTML report: one self-contained file (images inlined as data URIs)."""
+"""The demo's HTML report: one self-contained file (images inlined as data URIs), rendered from
+Jinja2 templates (imgclf/templates/) with autoescaping on. This module builds the view: plain
+values the templates print; it writes no markup itself."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections import defaultdict
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image, UnidentifiedImageError
 
 from classifier.artifact import UnknownRule
@@ -20,6 +22,12 @@ from .output import plain
 
 THUMBNAIL_PIXELS = 96
 REPORT_IMAGES = ("learning_curves.png", "confusion_matrix.png")
+TEMPLATE = "report.html.j2"
+_TEMPLATES = Environment(
+    loader=PackageLoader("imgclf", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    keep_trailing_newline=True,
+)
 
 
 @dataclass
@@ -44,6 +52,28 @@ class ReportData:
     galleries: Mapping[str, str] = field(default_factory=dict)
 
 
+def render(data: ReportData) -> str:
+    """The report as one HTML string."""
+    return _TEMPLATES.get_template(TEMPLATE).render(
+        title=data.title,
+        subtitle=_subtitle(data.metadata),
+        figures=list(data.figures.items()),
+        models=_models(data),
+        decisions=_decisions(data.metadata),
+        galleries=_galleries(data),
+        rejected=_rejected(data.items),
+        dead_letters=data.dead_letters,
+        missing=sorted(data.missing),
+        training=_training(data.model_report_dir),
+    )
+
+
+def write_report(data: ReportData, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(data), encoding="utf-8")
+    return path
+
+
 def _thumbnail(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -64,57 +94,6 @@ def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value))
-
-
-STYLE = """
-body{
-  font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
-  margin:24px;
-  color:#1d2430;
-  background:#f6f7f9;
-}
-h1{margin:0 0 4px}
-h2{margin:28px 0 10px;border-bottom:1px solid #d9dde3;padding-bottom:4px}
-.sub{color:#5b6472;margin-bottom:16px}
-.figures{display:flex;flex-wrap:wrap;gap:10px}
-.figure{
-  background:#fff;
-  border:1px solid #d9dde3;
-  border-radius:8px;
-  padding:10px 14px;
-  min-width:130px;
-}
-.figure b{display:block;font-size:22px}
-.figure span{color:#5b6472;font-size:12px}
-.label{margin:14px 0 4px;font-weight:600}
-.label small{color:#5b6472;font-weight:400}
-.gallery{display:flex;flex-wrap:wrap;gap:8px}
-.card{
-  width:104px;
-  background:#fff;
-  border:2px solid #cfe8d4;
-  border-radius:6px;
-  padding:3px;
-  font-size:11px;
-  text-align:center;
-}
-.card.wrong{border-color:#e8a0a0;background:#fff3f3}
-.card img{width:96px;height:96px;object-fit:cover;border-radius:4px;display:block;margin:0 auto}
-.conf{font-weight:600}
-.truth{color:#a33}
-table{border-collapse:collapse;background:#fff}
-td,th{border:1px solid #d9dde3;padding:4px 8px;font-size:13px;text-align:left}
-.plots{display:flex;flex-wrap:wrap;gap:16px}
-.plots img{max-width:560px;background:#fff;border:1px solid #d9dde3}
-pre{background:#fff;border:1px solid #d9dde3;padding:8px;font-size:12px;overflow:auto}
-.reliability{display:flex;flex-wrap:wrap;gap:16px;margin-top:10px}
-.reliability figure{margin:0;background:#fff;border:1px solid #d9dde3;padding:6px}
-.reliability figcaption{font-size:12px;color:#5b6472;text-align:center}
-"""
-
-
 def _subtitle(metadata: dict[str, Any]) -> str:
     parts = [f"model {metadata.get('version', '?')}", metadata.get("architecture")]
     dataset = metadata.get("dataset") or {}
@@ -123,33 +102,6 @@ def _subtitle(metadata: dict[str, Any]) -> str:
     if metadata.get("created_at"):
         parts.append(str(metadata["created_at"]))
     return " · ".join(str(part) for part in parts if part)
-
-
-def render(data: ReportData) -> str:
-    """The report as one HTML string."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{_e(data.title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{_e(data.title)}</h1>",
-        f"<div class='sub'>{_e(_subtitle(data.metadata))}</div>",
-        "<div class='figures'>",
-    ]
-    for name, value in data.figures.items():
-        parts.append(f"<div class='figure'><b>{_e(value)}</b><span>{_e(name)}</span></div>")
-    parts.append("</div>")
-    parts += _models(data)
-    parts += _decisions(data.metadata)
-    shown: set[str] = set()
-    for prefix, title in data.galleries.items():
-        keys = {str(i["key"]) for i in data.items if str(i["key"]).startswith(prefix)}
-        parts += _gallery(data, title, keys)
-        shown |= keys
-    rest = {str(i["key"]) for i in data.items} - shown
-    parts += _gallery(data, "Classified, by label" if not shown else "Other images, by label", rest)
-    parts += _rejected(data)
-    parts += _training(data)
-    parts.append("</body></html>")
-    return "".join(parts)
 
 
 def evaluation_rows(
@@ -164,192 +116,148 @@ def evaluation_rows(
     return [(name, [evaluations.get(name) for evaluations in sets]) for name in names]
 
 
-def _models(data: ReportData) -> list[str]:
+def _models(data: ReportData) -> dict[str, Any] | None:
     """Accuracy per evaluation set: each compared model as measured at training or build
     time (int8), and the live model through the pipeline in this run."""
     if not data.models:
-        return []
+        return None
     rows = evaluation_rows(data.models)
     rows += [(name, [None] * len(data.models)) for name in data.live if name not in dict(rows)]
-    header = "".join(
-        f"<th>{_e(role)}<br><small>{_e(metadata.get('version', ''))}</small></th>"
-        for role, metadata in data.models.items()
-    )
-    parts = [
-        "<h2>Models, by evaluation set</h2>",
-        f"<table><tr><th>evaluation set</th>{header}<th>live, this run</th></tr>",
-    ]
-    for name, entries in rows:
-        cells = "".join(
-            f"<td>{entry['accuracy']:.1%} <small>of {entry['count']}</small></td>"
-            if entry
-            else "<td>–</td>"
-            for entry in entries
-        )
-        parts.append(f"<tr><td>{_e(name)}</td>{cells}<td>{_e(data.live.get(name, '–'))}</td></tr>")
-    parts.append("</table>")
-    return parts
+    return {
+        "columns": [(role, m.get("version", "")) for role, m in data.models.items()],
+        "rows": [
+            {"name": name, "cells": cells, "live": data.live.get(name, "–")} for name, cells in rows
+        ],
+    }
 
 
-def _decisions(metadata: dict[str, Any]) -> list[str]:
+def _decisions(metadata: dict[str, Any]) -> dict[str, Any] | None:
     """How confident the live model may be, and when it says "unknown" (model.json)."""
     calibration = metadata.get("calibration") or {}
     unknown = metadata.get("unknown") or {}
     if not calibration.get("sets") and not unknown:
-        return []
-    parts = ["<h2>Confidence and “unknown”</h2>"]
-    rule = UnknownRule.from_dict(unknown).summary()
+        return None
     outside = unknown.get("outside") or {}
-    caught = (
-        f"; on {outside['count']} calibration photos outside the labels it caught "
-        f"{outside['caught']:.0%}"
-        if outside.get("count")
-        else ""
-    )
-    parts.append(
-        f"<p>Unknown when: {_e(rule or 'never')}"
-        f"{' (' + _e(unknown['chosen_by']) + ')' if unknown.get('chosen_by') else ''}"
-        f"{_e(caught)}.</p>"
-    )
     sets = calibration.get("sets") or {}
-    if sets:
-        parts.append(
-            f"<p>Temperature scaling T = {calibration.get('temperature', 1.0):.3f}, fitted on "
-            f"{_e(calibration.get('fitted_on', '?'))}. Expected calibration error "
-            f"({calibration.get('ece_bins', '?')} bins), before → after:</p>"
-            "<table><tr><th>set</th><th>images</th><th>ECE before</th><th>ECE after</th></tr>"
-        )
-        for name, entry in sets.items():
-            parts.append(
-                f"<tr><td>{_e(name)}</td><td>{_e(entry.get('count', ''))}</td>"
-                f"<td>{float(entry.get('ece_before', 0)):.3f}</td>"
-                f"<td>{float(entry.get('ece_after', 0)):.3f}</td></tr>"
-            )
-        parts.append("</table><div class='reliability'>")
-        for name, entry in sets.items():
-            for when in ("before", "after"):
-                bins = entry.get(f"reliability_{when}") or []
-                parts.append(
-                    f"<figure>{reliability_svg(bins)}<figcaption>{_e(name)}, {when}"
-                    "</figcaption></figure>"
-                )
-        parts.append("</div>")
-    return parts
+    return {
+        "rule": UnknownRule.from_dict(unknown).summary() or "never",
+        "chosen_by": unknown.get("chosen_by"),
+        "caught": (
+            f"; on {outside['count']} calibration photos outside the labels it caught "
+            f"{outside['caught']:.0%}"
+            if outside.get("count")
+            else ""
+        ),
+        "temperature": float(calibration.get("temperature", 1.0)),
+        "fitted_on": calibration.get("fitted_on", "?"),
+        "bins": calibration.get("ece_bins", "?"),
+        "sets": [
+            {
+                "name": name,
+                "count": entry.get("count", ""),
+                "ece_before": float(entry.get("ece_before", 0)),
+                "ece_after": float(entry.get("ece_after", 0)),
+                "diagrams": [
+                    (when, reliability(entry.get(f"reliability_{when}") or []))
+                    for when in ("before", "after")
+                ],
+            }
+            for name, entry in sets.items()
+        ],
+    }
 
 
-def reliability_svg(bins: list[dict[str, Any]], size: int = 160) -> str:
-    """A reliability diagram: per confidence bin, the accuracy as a bar (its width is the
-    bin), the diagonal where accuracy equals confidence, and a dot at the bin's mean
-    confidence. Bars below the diagonal: overconfident."""
+def reliability(bins: list[dict[str, Any]], size: int = 160) -> dict[str, Any]:
+    """A reliability diagram's geometry (the template draws it): per confidence bin, a bar as
+    high as the accuracy and as wide as the bin, and a dot at the bin's mean confidence on the
+    diagonal's scale. Bars below the diagonal: overconfident."""
     pad = 4
     inner = size - 2 * pad
-    shapes = [
-        f"<rect x='{pad}' y='{pad}' width='{inner}' height='{inner}' fill='#fff' "
-        "stroke='#d9dde3'/>",
-        f"<line x1='{pad}' y1='{pad + inner}' x2='{pad + inner}' y2='{pad}' "
-        "stroke='#9aa3af' stroke-dasharray='3 3'/>",
-    ]
+    bars = []
     for entry in bins:
         if not entry.get("count"):
             continue
         low, high = float(entry["low"]), float(entry["high"])
         accuracy, confidence = float(entry["accuracy"]), float(entry["confidence"])
-        x, width = pad + low * inner, (high - low) * inner
-        height = accuracy * inner
-        shapes.append(
-            f"<rect x='{x:.1f}' y='{pad + inner - height:.1f}' width='{width:.1f}' "
-            f"height='{height:.1f}' fill='#7aa6d8' stroke='#fff'>"
-            f"<title>{low:.1f}–{high:.1f}: {entry['count']} images, accuracy {accuracy:.0%}, "
-            f"confidence {confidence:.0%}</title></rect>"
+        height, dot = accuracy * inner, confidence * inner
+        bars.append(
+            {
+                "x": f"{pad + low * inner:.1f}",
+                "y": f"{pad + inner - height:.1f}",
+                "width": f"{(high - low) * inner:.1f}",
+                "height": f"{height:.1f}",
+                "title": f"{low:.1f}–{high:.1f}: {entry['count']} images, accuracy "
+                f"{accuracy:.0%}, confidence {confidence:.0%}",
+                "dot_x": f"{pad + dot:.1f}",
+                "dot_y": f"{pad + inner - dot:.1f}",
+            }
         )
-        dot = confidence * inner
-        shapes.append(
-            f"<circle cx='{pad + dot:.1f}' cy='{pad + inner - dot:.1f}' r='2' fill='#a33'/>"
-        )
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
-        f"viewBox='0 0 {size} {size}' role='img'>{''.join(shapes)}</svg>"
-    )
+    return {"size": size, "pad": pad, "inner": inner, "bars": bars}
 
 
-def _gallery(data: ReportData, title: str, keys: set[str]) -> list[str]:
+def _galleries(data: ReportData) -> list[dict[str, Any]]:
+    """The configured galleries in order, then the other classified images."""
+    galleries, shown = [], set()
+    for prefix, title in data.galleries.items():
+        keys = {str(i["key"]) for i in data.items if str(i["key"]).startswith(prefix)}
+        galleries.append(_gallery(data, title, keys))
+        shown |= keys
+    rest = {str(i["key"]) for i in data.items} - shown
+    title = "Classified, by label" if not shown else "Other images, by label"
+    galleries.append(_gallery(data, title, rest))
+    return [gallery for gallery in galleries if gallery["labels"]]
+
+
+def _gallery(data: ReportData, title: str, keys: set[str]) -> dict[str, Any]:
     by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in data.items:
         if item.get("status") == Status.CLASSIFIED and str(item["key"]) in keys:
             by_label[str(item.get("label"))].append(item)
-    if not by_label:
-        return []
-    parts = [f"<h2>{_e(title)}</h2>"]
+    labels = []
     for label in sorted(by_label):
         items = sorted(by_label[label], key=lambda i: -float(i.get("confidence", 0)))
         judged = [i for i in items if str(i["key"]) in data.truth]
         correct = sum(1 for i in judged if data.truth[str(i["key"])] == label)
-        score = f"{correct}/{len(judged)} correct" if judged else ""
-        parts.append(
-            f"<div class='label'>{_e(label)} <small>{len(items)} images {score}</small></div>"
-        )
-        parts.append("<div class='gallery'>")
-        for item in items:
-            key = str(item["key"])
-            truth = data.truth.get(key)
-            wrong = truth is not None and truth != label
-            thumb = _thumbnail(data.files.get(key))
-            image = f"<img src='{thumb}' alt='{_e(key)}'>" if thumb else "<div>(no preview)</div>"
-            user_tags = {
-                k: v for k, v in (data.tags.get(key) or {}).items() if not k.startswith("imgclf:")
+        labels.append(
+            {
+                "label": label,
+                "count": len(items),
+                "score": f"{correct}/{len(judged)} correct" if judged else "",
+                "cards": [_card(data, item, label) for item in items],
             }
-            note = f"<div class='truth'>is {_e(truth)}</div>" if wrong else ""
-            if user_tags:
-                note += (
-                    f"<div>tags: {_e(', '.join(f'{k}={v}' for k, v in user_tags.items()))}</div>"
-                )
-            parts.append(
-                f"<div class='card{' wrong' if wrong else ''}' title='{_e(key)}'>{image}"
-                f"<div class='conf'>{float(plain(item.get('confidence', 0))):.0%}</div>{note}</div>"
-            )
-        parts.append("</div>")
-    return parts
+        )
+    return {"title": title, "labels": labels}
 
 
-def _rejected(data: ReportData) -> list[str]:
-    rejected = [i for i in data.items if i.get("status") == Status.REJECTED]
-    parts = [f"<h2>Rejected ({len(rejected)})</h2>"]
-    if rejected:
-        parts.append("<table><tr><th>key</th><th>size</th><th>reason</th></tr>")
-        for item in sorted(rejected, key=lambda i: str(i["key"])):
-            parts.append(
-                f"<tr><td>{_e(item['key'])}</td><td>{_e(plain(item.get('size', '')))}</td>"
-                f"<td>{_e(item.get('reason', ''))}</td></tr>"
-            )
-        parts.append("</table>")
-    if data.dead_letters:
-        parts.append(f"<h2>In the dead-letter queue ({len(data.dead_letters)})</h2><table>")
-        for keys, body in data.dead_letters:
-            parts.append(f"<tr><td>{_e(keys or '-')}</td><td>{_e(body[:200])}</td></tr>")
-        parts.append("</table>")
-    if data.missing:
-        parts.append(f"<h2>Not accounted for ({len(data.missing)})</h2><pre>")
-        parts.append(_e("\n".join(sorted(data.missing))) + "</pre>")
-    return parts
+def _card(data: ReportData, item: dict[str, Any], label: str) -> dict[str, Any]:
+    key = str(item["key"])
+    truth = data.truth.get(key)
+    user_tags = {k: v for k, v in (data.tags.get(key) or {}).items() if not k.startswith("imgclf:")}
+    return {
+        "key": key,
+        "thumbnail": _thumbnail(data.files.get(key)),
+        "confidence": float(plain(item.get("confidence", 0))),
+        "truth": truth,
+        "wrong": truth is not None and truth != label,
+        "user_tags": ", ".join(f"{k}={v}" for k, v in user_tags.items()),
+    }
 
 
-def _training(data: ReportData) -> list[str]:
-    parts = ["<h2>Training</h2>"]
-    directory = data.model_report_dir
+def _rejected(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rejected = [i for i in items if i.get("status") == Status.REJECTED]
+    return [
+        {"key": i["key"], "size": plain(i.get("size", "")), "reason": i.get("reason", "")}
+        for i in sorted(rejected, key=lambda i: str(i["key"]))
+    ]
+
+
+def _training(directory: Path | None) -> dict[str, Any] | None:
     if directory is None or not directory.is_dir():
-        return [*parts, "<p>No training report in the artifact.</p>"]
-    parts.append("<div class='plots'>")
-    for name in REPORT_IMAGES:
-        if (directory / name).is_file():
-            parts.append(f"<img src='{_png(directory / name)}' alt='{_e(name)}'>")
-    parts.append("</div>")
+        return None
     text = directory / "classification_report.txt"
-    if text.is_file():
-        parts.append(f"<pre>{_e(text.read_text())}</pre>")
-    return parts
-
-
-def write_report(data: ReportData, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data), encoding="utf-8")
-    return path
+    return {
+        "plots": [
+            (name, _png(directory / name)) for name in REPORT_IMAGES if (directory / name).is_file()
+        ],
+        "text": text.read_text() if text.is_file() else "",
+    }

@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
@@ -202,6 +203,64 @@ def query_results(
             for partition in partitions
         ]
         return _newest_first(streams, limit)
+
+
+@dataclass(frozen=True)
+class ResultQuery:
+    """What `imgclf results` asks for: from a table (`run`), or from items already read
+    (`of_items`, e.g. a demo run's results.json), with the same meaning."""
+
+    label: str | None = None
+    colour: ColourQuery | None = None
+    status: Status | None = None
+    min_confidence: float | None = None
+    since: str | None = None
+    limit: int | None = None
+
+    def run(self, deployment: Deployment) -> list[dict[str, Any]]:
+        return query_results(
+            deployment,
+            label=self.label,
+            colour=self.colour,
+            status=self.status,
+            min_confidence=self.min_confidence,
+            since=self.since,
+            limit=self.limit,
+        )
+
+    def of_items(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The matching items, newest first, at most `limit`."""
+        found = [item for item in items if self._matches(item)]
+        found.sort(key=lambda item: str(item.get(INDEX_SORT_KEY, "")), reverse=True)
+        return found[: self.limit] if self.limit else found
+
+    def _matches(self, item: dict[str, Any]) -> bool:
+        dominant = (item.get("colours") or [{}])[0]
+        checks = (
+            self.label is None or item.get("label") == self.label,
+            self.status is None or item.get("status") == self.status.value,
+            self.min_confidence is None or float(item.get("confidence", -1)) >= self.min_confidence,
+            self.since is None or str(item.get(INDEX_SORT_KEY, "")) >= self.since,
+            self.colour is None
+            or (
+                dominant.get("family") == self.colour.family
+                and self.colour.name in (None, dominant.get("name"))
+            ),
+        )
+        return all(checks)
+
+
+def read_items(path: Path) -> list[dict[str, Any]]:
+    """Items from a JSON file of them (what `--format json` and the demo's results.json hold)."""
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot read results from {path}: {error}") from None
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and "key" in item for item in items
+    ):
+        raise CliError(f"{path} is not a list of results (objects with a key)")
+    return items
 
 
 def full_items(deployment: Deployment, items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.imaging import InputSpec
 from training.backbones.efficientnet_lite import cache_root
 from training.data import (
@@ -39,9 +40,6 @@ from training.evaluate import Evaluation, score
 log = logging.getLogger(__name__)
 
 TEST_SPLIT = "test"
-EMOJI_RENDERINGS = "emoji-renderings"
-REAL_PHOTOS = "real-photos"
-OUTSIDE_PHOTOS = "outside-photos"
 OUTSIDE_CALIBRATION = "outside-calibration"  # chooses thresholds; never an evaluation set
 OUTSIDE = -1  # the truth of an image outside the labels, and the prediction "unknown"
 RENDERINGS_SEED = 7_777  # training renders with its own seed; the demo uploads with 90_210

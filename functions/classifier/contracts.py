@@ -182,6 +182,19 @@ def object_pk(bucket: str, key: str) -> str:
     return f"{bucket}/{key}"
 
 
+# --- metrics ------------------------------------------------------------------------------
+# What the function publishes (EMF, once per invocation), what the stack's alarms and
+# dashboard read, and what the soak audits: one definition for all of them.
+SERVICE_NAME = "imgclf"  # POWERTOOLS_SERVICE_NAME, and the metrics' `service` dimension
+METRICS_NAMESPACE = "imgclf"
+METRIC_CLASSIFIED = "ImagesClassified"
+METRIC_REJECTED = "ImagesRejected"
+METRIC_DUPLICATES = "DuplicatesSkipped"
+METRIC_RECORDS_FAILED = "RecordsFailed"
+METRIC_LATENCY = "ImageLatency"
+METRIC_MODEL_LOAD = "ModelLoadTime"
+
+
 # --- object tags -------------------------------------------------------------------------
 TAG_LABEL = "imgclf:label"
 TAG_CONFIDENCE = "imgclf:confidence"
@@ -317,6 +330,13 @@ def check_model_version(version: object) -> str:
 
 
 # --- model pointer (one SSM parameter per environment) -----------------------------------
+# The standard evaluation sets a model.json's metrics.evaluations names (training.evalsets
+# builds them; the gate compares models on the ones they share; the demo and the CLI show them).
+EMOJI_RENDERINGS = "emoji-renderings"
+REAL_PHOTOS = "real-photos"
+OUTSIDE_PHOTOS = "outside-photos"
+
+
 def model_pointer_name(env_name: str) -> str:
     """The SSM parameter that names the live model of an environment."""
     return f"/imgclf/{env_name}/model"

@@ -27,6 +27,7 @@ from .artifact import (
     unpack_artifact,
 )
 from .contracts import ARTIFACT_MODEL_FILE, UNKNOWN_LABEL, ModelPointer
+from .native_log import first_quietly
 
 try:
     from ai_edge_litert.interpreter import Interpreter
@@ -97,13 +98,17 @@ class LoadedModel:
         interpreter = getattr(self._local, "interpreter", None)
         if interpreter is None:
             try:
-                interpreter = Interpreter(model_content=self._model_bytes, num_threads=1)
-                interpreter.allocate_tensors()
+                interpreter = first_quietly(self._new_interpreter)
             except (ValueError, RuntimeError) as error:
                 raise ModelUnavailableError(f"model {self.version} is corrupt: {error}") from None
             self._local.interpreter = interpreter
             self._local.input = interpreter.get_input_details()[0]
             self._local.output = interpreter.get_output_details()[0]
+        return interpreter
+
+    def _new_interpreter(self) -> Any:
+        interpreter = Interpreter(model_content=self._model_bytes, num_threads=1)
+        interpreter.allocate_tensors()
         return interpreter
 
     def raw(self, image: np.ndarray) -> np.ndarray:

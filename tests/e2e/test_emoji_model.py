@@ -19,6 +19,8 @@ from classifier.contracts import Status
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel
 from imgclf.demo import CachedModel, cached_or_trained, run_demo
+from imgclf.demo_summary import SCREEN_LINES
+from imgclf.main import main as cli_main
 from imgclf.trainer import TrainingSettings
 from imgclf.upload import collect
 
@@ -91,7 +93,7 @@ def test_held_out_images_are_classified_correctly(
 
 
 def test_the_demo_runs_end_to_end_and_its_report_renders(
-    emoji_model: CachedModel, tmp_path: Path
+    emoji_model: CachedModel, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # When the demo runs with the cached model (no environment of this module is running)
     code = run_demo(
@@ -101,8 +103,29 @@ def test_the_demo_runs_end_to_end_and_its_report_renders(
         settings=FAST_TRAINING,
         cache_root=MODEL_CACHE,
     )
-    # Then it succeeds and writes a report with the training plots
+    # Then it succeeds, and its summary is one screen: per-label accuracy, the rejects with
+    # their reasons, the figures, the live model, the report and the full table's command
     assert code == 0
+    shown = capfd.readouterr()
+    lines = shown.out.rstrip("\n").splitlines()
+    assert len(lines) <= SCREEN_LINES, shown.out
+    paths = ("report: ", "full table: ")  # a path is as long as the run directory's
+    assert all(len(line) <= 100 for line in lines if not line.startswith(paths)), shown.out
+    text = shown.out
+    assert text.startswith("live model: ") and "quality gate" in lines[0]
+    assert "accuracy by label" in text and "\nall " in text and "renderings" in text
+    assert "rejected (4):" in text and "bomb.png" in text and "MP limit" in text
+    assert "uploaded · " in text and "throughput " in text and "report: " in text
+    assert "user tags kept, imgclf tags added" in text
+    # And no framework's log line reaches the terminal (TensorFlow, absl, LiteRT, warnings)
+    for noise in ("INFO:", "I0000", "W0000", "WARNING", "tensorflow", "absl", "XNNPACK"):
+        assert noise not in shown.out + shown.err, noise
+    # And the full table is the command it prints
+    command = text.split("full table: ", 1)[1].strip().split()
+    assert command[:3] == ["imgclf", "results", "--file"]
+    assert cli_main(command[1:]) == 0
+    table = capfd.readouterr().out
+    assert "results in" in table and "bomb.png" in table
     page = tmp_path / "demo" / "report.html"
     html = page.read_text()
     assert "Rejected (4)" in html and "bomb.png" in html

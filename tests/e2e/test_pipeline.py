@@ -153,6 +153,16 @@ def test_results_by_status_and_csv(cli: Callable[..., CliRun], uploaded) -> None
     )
 
 
+def test_status_shows_the_running_environment(cli: Callable[..., CliRun], uploaded) -> None:
+    run = cli("status")
+    assert run.code == 0, run.err
+    rejected = sum(1 for k in uploaded["keys"] if k.startswith("bad/"))
+    classified = len(uploaded["keys"]) - rejected
+    assert "imgclf status: local" in run.out and "live model: " in run.out
+    assert f"{classified} classified, {rejected} rejected" in run.out
+    assert "dead-letter queue: 0" in run.out
+
+
 def test_results_without_filters_lists_both_statuses(cli, uploaded) -> None:
     run = cli("results", "--format", "json", "--limit", "0")
     assert {item["key"] for item in json.loads(run.out)} == set(uploaded["keys"])

@@ -90,7 +90,7 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
     import numpy as np
 
     from classifier.model import calibrate, softmax
-    from imgclf.report import reliability_svg
+    from imgclf.report import reliability
     from training.calibration import fit_calibration
 
     rng = np.random.default_rng(0)
@@ -119,5 +119,35 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
     assert section.count("<svg") == 2  # before and after
     # one bar per non-empty bin, its height the bin's accuracy
     bins = fitted.details["sets"]["validation"]["reliability_after"]
-    svg = reliability_svg(bins, size=108)
-    assert svg.count("<rect") == 1 + sum(1 for b in bins if b["count"])
+    diagram = reliability(bins, size=108)
+    assert len(diagram["bars"]) == sum(1 for b in bins if b["count"])
+    svg = section[section.index("<svg") : section.index("</svg>")]
+    assert svg.count("<rect") == 1 + sum(
+        1 for b in fitted.details["sets"]["validation"]["reliability_before"] if b["count"]
+    )
+
+
+def test_every_value_the_report_shows_is_escaped(tmp_path: Path) -> None:
+    # Given a key, a label, a reason, a tag, a figure and a model version that hold markup
+    evil = "<script>alert(1)</script>"
+    items = [
+        {"key": f"k/{evil}.jpg", "status": Status.CLASSIFIED, "label": evil, "confidence": 0.9},
+        {"key": "bad.jpg", "status": Status.REJECTED, "reason": f"not an image: {evil}"},
+    ]
+    html = render(
+        ReportData(
+            title=f"demo {evil}",
+            items=items,
+            files={},
+            truth={f"k/{evil}.jpg": "cat"},
+            figures={evil: evil},
+            tags={f"k/{evil}.jpg": {"owner": evil}},
+            metadata={"version": evil},
+            dead_letters=[(evil, evil)],
+            missing=[evil],
+            models={"trained": {"version": evil, **evaluations(**{evil: (0.5, 2)})}},
+        )
+    )
+    # Then no script element reaches the page, and each value shows as text
+    assert "<script" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10

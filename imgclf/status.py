@@ -1,0 +1,231 @@
+"""`imgclf status`: one screen for an environment, local or deployed, through the same calls.
+
+The live model and its gate figures (the SSM pointer and the artifact's model.json), the
+queue's backlog and what is in flight, the DLQ's depth, counts by status and label over a
+window, and throughput over the last minutes. The counts are `Select=COUNT` Queries on the
+one index, by_label (every shard of every registered value, the rejects under their own
+value), bounded by `classified_at`: never a Scan, and as cheap as the window is short.
+`gather` reads; `render` is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
+
+from classifier.contracts import (
+    INDEX_SORT_KEY,
+    LABEL_INDEX,
+    LABEL_SHARD_ATTRIBUTE,
+    REJECTED_PARTITION,
+    shard_values,
+)
+
+from .deployment import Deployment
+from .models import live_pointer, read_artifact_metadata
+from .results import MAX_PARALLEL_QUERIES, registered_values
+
+THROUGHPUT_MINUTES = (1, 5, 15)
+QUEUE_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    version: str
+    promoted_at: str | None = None
+    architecture: str | None = None
+    labels: int = 0
+    gate: str = "no gate verdict in model.json"
+    accuracy: Mapping[str, str] = field(default_factory=dict)  # evaluation set -> figure
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What `imgclf status` shows, as read at `taken_at`."""
+
+    env: str
+    taken_at: datetime
+    since: datetime
+    live: LiveModel | None
+    queue: Mapping[str, int]  # visible, in flight, delayed
+    dead_letters: int
+    counts: Mapping[str, int]  # by_label value -> items since `since`
+    throughput: Mapping[int, int]  # minutes -> items in the last that many minutes
+
+
+def gather(deployment: Deployment, *, since: datetime, now: datetime | None = None) -> Snapshot:
+    """Read every figure of the screen from the environment."""
+    now = now or datetime.now(UTC)
+    sqs = deployment.client("sqs")
+    queue = _queue_depths(sqs, deployment.queue_url)
+    dead = _queue_depths(sqs, deployment.dead_letter_queue_url)
+    values = registered_values(deployment)
+    windows = {
+        0: _sort_key(since),
+        **{m: _sort_key(now - timedelta(minutes=m)) for m in THROUGHPUT_MINUTES},
+    }
+    counted = _count(deployment, values, windows)
+    return Snapshot(
+        env=deployment.env,
+        taken_at=now,
+        since=since,
+        live=_live_model(deployment),
+        queue=queue,
+        dead_letters=sum(dead.values()),
+        counts={value: counted[value, 0] for value in values},
+        throughput={m: sum(counted[value, m] for value in values) for m in THROUGHPUT_MINUTES},
+    )
+
+
+def render(snapshot: Snapshot) -> list[str]:
+    """The screen, as lines (at most about 30 for ten labels)."""
+    lines = [
+        f"imgclf status: {snapshot.env}, {snapshot.taken_at:%Y-%m-%d %H:%M:%S} UTC",
+        "",
+        *_model_lines(snapshot.live),
+        "",
+        (
+            f"queue: {snapshot.queue.get('visible', 0)} waiting, "
+            f"{snapshot.queue.get('in flight', 0)} in flight, "
+            f"{snapshot.queue.get('delayed', 0)} delayed; "
+            f"dead-letter queue: {snapshot.dead_letters}"
+        ),
+        "throughput: "
+        + ", ".join(
+            f"{snapshot.throughput.get(m, 0) / m:.1f}/min over {m} min" for m in THROUGHPUT_MINUTES
+        ),
+        "",
+        *_count_lines(snapshot),
+    ]
+    return lines
+
+
+def _model_lines(live: LiveModel | None) -> list[str]:
+    if live is None:
+        return ["live model: none promoted (imgclf model list; imgclf model promote VERSION)"]
+    promoted = f", promoted {live.promoted_at}" if live.promoted_at else ""
+    lines = [
+        f"live model: {live.version} ({live.architecture or '?'}, {live.labels} labels){promoted}",
+        f"  gate: {live.gate}",
+    ]
+    lines += [f"  {name}: {figure}" for name, figure in live.accuracy.items()]
+    return lines
+
+
+def _count_lines(snapshot: Snapshot) -> list[str]:
+    rejected = snapshot.counts.get(REJECTED_PARTITION, 0)
+    labels = {k: v for k, v in snapshot.counts.items() if k != REJECTED_PARTITION}
+    classified = sum(labels.values())
+    since = f"{snapshot.since:%Y-%m-%d %H:%M} UTC"
+    lines = [f"since {since}: {classified} classified, {rejected} rejected"]
+    width = max((len(label) for label in labels), default=5)
+    for label, count in sorted(labels.items(), key=lambda pair: (-pair[1], pair[0])):
+        share = f"{count / classified:6.1%}" if classified else ""
+        lines.append(f"  {label.ljust(width)}  {count:>8}  {share}")
+    return lines
+
+
+def _sort_key(moment: datetime) -> str:
+    """A moment as the index's sort key writes it (UTC, milliseconds, `Z`)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _queue_depths(sqs: Any, url: str) -> dict[str, int]:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(QUEUE_ATTRIBUTES))
+    raw = attributes.get("Attributes", {})
+    names = dict(zip(QUEUE_ATTRIBUTES, ("visible", "in flight", "delayed"), strict=True))
+    return {names[name]: int(raw.get(name, 0)) for name in QUEUE_ATTRIBUTES}
+
+
+def _count(
+    deployment: Deployment, values: Sequence[str], windows: Mapping[int, str]
+) -> dict[tuple[str, int], int]:
+    """(value, window) -> items of that value whose classified_at is at or after the window's
+    start: one paginated COUNT Query per shard, value and window, at most 16 at once."""
+    client = deployment.client("dynamodb")
+    jobs = [
+        (value, window, partition)
+        for value in values
+        for window in windows
+        for partition in shard_values(value, deployment.index_shards)
+    ]
+
+    def count(job: tuple[str, int, str]) -> int:
+        _, window, partition = job
+        return _count_partition(client, deployment.results_table, partition, windows[window])
+
+    totals: dict[tuple[str, int], int] = {(v, w): 0 for v in values for w in windows}
+    if not jobs:
+        return totals
+    with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL_QUERIES)) as pool:
+        for job, counted in zip(jobs, pool.map(count, jobs), strict=True):
+            totals[job[0], job[1]] += counted
+    return totals
+
+
+def _count_partition(client: Any, table: str, partition: str, since: str) -> int:
+    condition = Key(LABEL_SHARD_ATTRIBUTE).eq(partition) & Key(INDEX_SORT_KEY).gte(since)
+    built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": LABEL_INDEX,
+        "Select": "COUNT",
+        "KeyConditionExpression": built.condition_expression,
+        "ExpressionAttributeNames": built.attribute_name_placeholders,
+        "ExpressionAttributeValues": {
+            name: {"S": str(value)} for name, value in built.attribute_value_placeholders.items()
+        },
+    }
+    total = 0
+    while True:
+        page = client.query(**arguments)
+        total += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return total
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _live_model(deployment: Deployment) -> LiveModel | None:
+    pointer = live_pointer(deployment)
+    if pointer is None:
+        return None
+    parameter = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
+    modified = parameter["Parameter"].get("LastModifiedDate")
+    promoted = f"{modified.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if modified else None
+    metadata = read_artifact_metadata(deployment, pointer.version) or {}
+    return LiveModel(
+        version=pointer.version,
+        promoted_at=promoted,
+        architecture=metadata.get("architecture"),
+        labels=len(metadata.get("labels", [])),
+        gate=_gate(metadata.get("gate") or {}),
+        accuracy=_accuracy(metadata.get("metrics") or {}),
+    )
+
+
+def _gate(gate: Mapping[str, Any]) -> str:
+    if not gate:
+        return "no gate verdict in model.json"
+    if gate.get("passed"):
+        return "passed"
+    return "failed: " + ("; ".join(gate.get("reasons", [])) or "no reason given")
+
+
+def _accuracy(metrics: Mapping[str, Any]) -> dict[str, str]:
+    """int8 accuracy overall and on each evaluation set, as measured when the model was made."""
+    shown = {}
+    if isinstance(metrics.get("int8_accuracy"), float):
+        shown["int8 test accuracy"] = f"{metrics['int8_accuracy']:.1%}"
+    for name, entry in (metrics.get("evaluations") or {}).items():
+        if isinstance(entry, Mapping) and "accuracy" in entry:
+            shown[name] = f"{float(entry['accuracy']):.1%} of {entry.get('count', '?')}"
+    return shown

@@ -1,0 +1,178 @@
+"""`imgclf status` on moto: the live model, the queues, counts by label and throughput."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from classifier.adapters import DynamoResults
+from classifier.contracts import ModelPointer, artifact_key
+from classifier.model import Classification, Prediction
+from classifier.results import ObjectFacts, classified_item, rejected_item
+from imgclf import commands
+from imgclf.deployment import Deployment
+from imgclf.main import main as cli_main
+from imgclf.status import LiveModel, Snapshot, gather, render
+from infra.resources import StackOutputs, results_table_create_args
+
+REGION = "us-east-1"
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(fake_aws: str) -> Iterator[SimpleNamespace]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        dynamodb.create_table(**results_table_create_args("results"))
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="models")
+        deployment = Deployment(
+            env="test",
+            outputs={
+                StackOutputs.IMAGES_BUCKET: "images",
+                StackOutputs.MODELS_BUCKET: "models",
+                StackOutputs.RESULTS_TABLE: "results",
+                StackOutputs.QUEUE_URL: queue,
+                StackOutputs.DEAD_LETTER_QUEUE_URL: dlq,
+                StackOutputs.MODEL_POINTER_PARAMETER: "/imgclf/test/model",
+                StackOutputs.INDEX_SHARDS: "4",
+            },
+            region=REGION,
+        )
+        yield SimpleNamespace(
+            deployment=deployment, results=DynamoResults(dynamodb, "results"), sqs=sqs, s3=s3
+        )
+
+
+def at(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write(aws: SimpleNamespace, key: str, label: str | None, moment: datetime) -> None:
+    facts = ObjectFacts("images", key, f"e-{key}", None, 10, at(moment))
+    if label is None:
+        item = rejected_item(facts, reason="empty", model_version="v1", latency_ms=1)
+    else:
+        best = Prediction(label, 0.9)
+        item = classified_item(
+            facts,
+            classification=Classification(best, [best], other=0),
+            model_version="v1",
+            width=1,
+            height=1,
+            latency_ms=1,
+            tags="applied",
+        )
+    assert aws.results.put({**item, "classified_at": at(moment)})
+
+
+def promote(aws: SimpleNamespace, metadata: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = json.dumps(metadata).encode()
+        info = tarfile.TarInfo("model.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    aws.s3.put_object(Bucket="models", Key=artifact_key("v1"), Body=buffer.getvalue())
+    pointer = ModelPointer(uri=f"s3://models/{artifact_key('v1')}", version="v1")
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/imgclf/test/model", Value=pointer.to_json(), Type="String"
+    )
+
+
+def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespace) -> None:
+    # Given a promoted model, 3 messages waiting (1 in flight), 2 dead letters, and results:
+    # 6 cats and 2 dogs over the last 12 minutes, a reject 3 minutes ago, 4 cats two days ago
+    promote(
+        aws,
+        {
+            "version": "v1",
+            "architecture": "efficientnet_lite0",
+            "labels": ["cat", "dog"],
+            "gate": {"passed": True},
+            "metrics": {
+                "int8_accuracy": 0.97,
+                "evaluations": {"real-photos": {"accuracy": 0.903, "count": 31}},
+            },
+        },
+    )
+    for i in range(4):
+        aws.sqs.send_message(QueueUrl=aws.deployment.queue_url, MessageBody=f"m{i}")
+    aws.sqs.receive_message(QueueUrl=aws.deployment.queue_url, MaxNumberOfMessages=1)
+    for _ in range(2):
+        aws.sqs.send_message(QueueUrl=aws.deployment.dead_letter_queue_url, MessageBody="x")
+    for i in range(6):
+        write(aws, f"cat/{i}.jpg", "cat", NOW - timedelta(minutes=2 * i, seconds=30))
+    write(aws, "dog/0.jpg", "dog", NOW - timedelta(seconds=20))
+    write(aws, "dog/1.jpg", "dog", NOW - timedelta(minutes=30))
+    write(aws, "bad.jpg", None, NOW - timedelta(minutes=3))
+    for i in range(4):
+        write(aws, f"old/{i}.jpg", "cat", NOW - timedelta(days=2))
+    # When the status is gathered for the last 24 hours
+    snapshot = gather(aws.deployment, since=NOW - timedelta(hours=24), now=NOW)
+    # Then each figure is what was written
+    assert snapshot.live is not None and snapshot.live.version == "v1"
+    assert snapshot.live.gate == "passed" and snapshot.live.labels == 2
+    assert snapshot.live.accuracy == {"int8 test accuracy": "97.0%", "real-photos": "90.3% of 31"}
+    assert snapshot.queue == {"visible": 3, "in flight": 1, "delayed": 0}
+    assert snapshot.dead_letters == 2
+    assert snapshot.counts == {"cat": 6, "dog": 2, "!rejected": 1}
+    # within 1 min: cat/0 (0:30 ago), dog/0; 5 min: + cat/1 (2:30), cat/2 (4:30), the reject
+    assert snapshot.throughput == {1: 2, 5: 5, 15: 8}
+    lines = render(snapshot)
+    text = "\n".join(lines)
+    assert len(lines) <= 30 and "v1 (efficientnet_lite0, 2 labels)" in text
+    assert "3 waiting, 1 in flight, 0 delayed; dead-letter queue: 2" in text
+    assert "8 classified, 1 rejected" in text
+    assert "2.0/min over 1 min" in text and "1.0/min over 5 min" in text
+
+
+def test_status_of_an_empty_environment_says_what_is_missing() -> None:
+    snapshot = Snapshot(
+        env="dev",
+        taken_at=NOW,
+        since=NOW - timedelta(hours=24),
+        live=None,
+        queue={"visible": 0, "in flight": 0, "delayed": 0},
+        dead_letters=0,
+        counts={},
+        throughput={1: 0, 5: 0, 15: 0},
+    )
+    text = "\n".join(render(snapshot))
+    assert "none promoted" in text and "0 classified, 0 rejected" in text
+    failed = LiveModel(version="v2", gate="failed: worse than the live model")
+    assert "gate: failed: worse" in "\n".join(
+        render(Snapshot(**{**snapshot.__dict__, "live": failed}))
+    )
+
+
+def test_the_command_prints_the_screen_and_refuses_a_bad_window(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(commands, "resolve", lambda env: aws.deployment)
+    assert cli_main(["status", "--since", "2h"]) == 0
+    assert "imgclf status: test" in capsys.readouterr().out
+    assert cli_main(["status", "--since", "yesterday-ish"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--since" in err
+
+
+def test_status_without_a_running_local_environment_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IMGCLF_HOME", str(tmp_path))
+    assert cli_main(["status", "--env", "local"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
