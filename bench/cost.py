@@ -124,20 +124,20 @@ class Recorder:
             self._threads.clear()
 
     def binding(self) -> HandlerBinding:
-        real: list[HandlerBinding] = []
+        """The real function's environments, each handler counting the message bodies."""
 
-        def function() -> HandlerBinding:
-            if not real:
-                real.append(classifier_handler())  # imported once the environment is set
-            return real[0]
+        def new_environment() -> Any:
+            real = classifier_handler().new_environment()  # imported once the env is set
 
-        def handler(event: dict[str, Any], context: Any) -> Any:
-            if self.active:
-                with self._lock:
-                    self.body_bytes += [len(r["body"].encode()) for r in event["Records"]]
-            return function().handler(event, context)
+            def handler(event: dict[str, Any], context: Any) -> Any:
+                if self.active:
+                    with self._lock:
+                        self.body_bytes += [len(r["body"].encode()) for r in event["Records"]]
+                return real(event, context)
 
-        return HandlerBinding(handler=handler, reset=lambda: function().reset())
+            return handler
+
+        return HandlerBinding(new_environment=new_environment)
 
     def install(self, events: Any) -> None:
         events.register("before-send", self._sent, unique_id="imgclf-cost-sent")

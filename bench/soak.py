@@ -58,6 +58,10 @@ from PIL import Image
 
 from classifier.contracts import (
     LABEL_REGISTRY_PK,
+    METRIC_CLASSIFIED,
+    METRIC_DUPLICATES,
+    METRIC_RECORDS_FAILED,
+    METRIC_REJECTED,
     TABLE_PARTITION_KEY,
     TAG_CONFIDENCE,
     TAG_LABEL,
@@ -1141,7 +1145,7 @@ class SoakReport:
 
     @property
     def metrics_counted(self) -> int:
-        return self.result.metrics["ImagesClassified"] + self.result.metrics["ImagesRejected"]
+        return self.result.metrics[METRIC_CLASSIFIED] + self.result.metrics[METRIC_REJECTED]
 
     @property
     def metrics_add_up(self) -> bool | None:
@@ -1256,21 +1260,21 @@ def audit_lines(result: PassResult, *, max_findings: int = 20) -> list[str]:
     totals = result.metrics
     if audit.completed_writes is None:
         lines.append(
-            f"  metrics: ImagesClassified {totals['ImagesClassified']} + ImagesRejected "
-            f"{totals['ImagesRejected']} = {report.metrics_counted}; no journal to compare with"
+            f"  metrics: ImagesClassified {totals[METRIC_CLASSIFIED]} + ImagesRejected "
+            f"{totals[METRIC_REJECTED]} = {report.metrics_counted}; no journal to compare with"
         )
     elif not audit.attributed:
         lines.append(
             f"  metrics add up: {'yes' if report.metrics_add_up else 'NO'} (the journal does "
             f"not name invocations without a fault plan, so every flush is compared: "
-            f"ImagesClassified {totals['ImagesClassified']} + ImagesRejected "
-            f"{totals['ImagesRejected']} + {_sum_images(result.abandoned_metrics)} from "
+            f"ImagesClassified {totals[METRIC_CLASSIFIED]} + ImagesRejected "
+            f"{totals[METRIC_REJECTED]} + {_sum_images(result.abandoned_metrics)} from "
             f"timed-out invocations; item writes {audit.item_writes})"
         )
     else:
         lines.append(
             f"  metrics add up: {'yes' if report.metrics_add_up else 'NO'} (ImagesClassified "
-            f"{totals['ImagesClassified']} + ImagesRejected {totals['ImagesRejected']} = "
+            f"{totals[METRIC_CLASSIFIED]} + ImagesRejected {totals[METRIC_REJECTED]} = "
             f"{report.metrics_counted}; item writes in completed invocations "
             f"{audit.completed_writes} of {audit.item_writes}"
             + (
@@ -1278,8 +1282,8 @@ def audit_lines(result: PassResult, *, max_findings: int = 20) -> list[str]:
                 if audit.writes_without_invocation
                 else ""
             )
-            + f"; DuplicatesSkipped {totals['DuplicatesSkipped']}, "
-            f"RecordsFailed {totals['RecordsFailed']}; not counted, from invocations Lambda "
+            + f"; DuplicatesSkipped {totals[METRIC_DUPLICATES]}, "
+            f"RecordsFailed {totals[METRIC_RECORDS_FAILED]}; not counted, from invocations Lambda "
             f"would have stopped: {_sum_images(result.abandoned_metrics)})"
         )
     lines.append(f"  item writes repeating the key's previous write: {audit.duplicates_written}")
@@ -1302,7 +1306,7 @@ def audit_lines(result: PassResult, *, max_findings: int = 20) -> list[str]:
 
 
 def _sum_images(totals: Counter[str]) -> int:
-    return totals["ImagesClassified"] + totals["ImagesRejected"]
+    return totals[METRIC_CLASSIFIED] + totals[METRIC_REJECTED]
 
 
 def run_soak(

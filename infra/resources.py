@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from classifier.contracts import RESULTS_INDEXES, TABLE_PARTITION_KEY, tag_names_text
+from classifier.contracts import (
+    METRICS_NAMESPACE,
+    RESULTS_INDEXES,
+    SERVICE_NAME,
+    TABLE_PARTITION_KEY,
+    tag_names_text,
+)
 from infra.config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
@@ -63,8 +69,8 @@ def function_environment(
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
         "POWERTOOLS_LOG_LEVEL": config.log_level,
-        "POWERTOOLS_SERVICE_NAME": "imgclf",
-        "POWERTOOLS_METRICS_NAMESPACE": "imgclf",
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
 
 

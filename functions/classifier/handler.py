@@ -1,23 +1,30 @@
 """Lambda entry point: SQS batch of S3 notifications -> the core -> partial batch response.
 
-Thin: it parses records, calls the core once per object event and reports failed records
-through `batchItemFailures`. Records run RECORD_CONCURRENCY at a time, those of one object
-in batch order (`scheduling.run_in_key_order`). The composition root (`runtime`) reads the
-settings and builds the real adapters once per process.
+Thin, and as Powertools' docs show it: `@metrics.log_metrics` and
+`process_partial_response(event, record_handler, processor, context)`. The processor is
+Powertools' SQS BatchProcessor with its records run by `scheduling.run_in_key_order`
+(RECORD_CONCURRENCY at once, those of one object in batch order): `process()` is the
+documented extension point. One `FunctionEnvironment` is one Lambda execution environment: its
+runtime (settings, adapters, the model store), metrics (EphemeralMetrics: its own set) and
+record threads. Lambda builds one per process (`lambda_handler`); the local poller one per
+worker, so nothing here is shared between concurrent invocations and nothing needs a lock.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -32,17 +39,32 @@ from .adapters import (
 from .adapters import client as aws_client
 from .adapters import resource as aws_resource
 from .classify import Classifier, Outcome, Result
-from .events import ObjectEvent, parse_body
+from .contracts import (
+    METRIC_CLASSIFIED,
+    METRIC_DUPLICATES,
+    METRIC_LATENCY,
+    METRIC_MODEL_LOAD,
+    METRIC_RECORDS_FAILED,
+    METRIC_REJECTED,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+from .events import parse_body
 from .imaging import ImageLimits
 from .model import ModelStore
 from .scheduling import run_in_key_order
 from .settings import Settings
 
-logger = Logger(service="imgclf")
-metrics = Metrics(namespace="imgclf", service="imgclf")
-# Powertools keeps one metric set per process; the local poller calls this handler from
-# several threads, so each invocation collects its own figures and flushes them under a lock.
-_metrics_lock = threading.Lock()
+logger = Logger(service=SERVICE_NAME)
+
+# A record is not started with less than this share of the invocation's time left: past the
+# function timeout Lambda stops the function and the whole batch comes back, so the records
+# it cannot finish are failed on their own instead (partial batch response), and retried.
+TIME_RESERVE_SHARE = 0.2
+
+
+class OutOfTimeError(TimeoutError):
+    """Too little of the invocation's time is left to start this record."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +76,9 @@ class Runtime:
     record_concurrency: int
 
 
-@lru_cache(maxsize=1)
-def runtime() -> Runtime:
-    """The composition root: settings, boto3 adapters and the model store, once per process."""
+def build_runtime() -> Runtime:
+    """The composition root: settings, boto3 adapters and the model store, once per
+    execution environment."""
     settings = Settings.from_env()
     policy = RetryPolicy(mode=settings.retry_mode, max_attempts=settings.max_attempts)
     s3 = aws_client("s3", policy)
@@ -85,134 +107,172 @@ def runtime() -> Runtime:
     )
 
 
-def reset_runtime() -> None:
-    """Forget the cached runtime (tests and the local environment switch environments)."""
-    runtime.cache_clear()
+class FunctionEnvironment:
+    """One execution environment: built cold, its runtime kept across invocations."""
+
+    def __init__(self, build: Callable[[], Runtime] = build_runtime) -> None:
+        self._build = build
+        self._runtime: Runtime | None = None
+        self._pool: ThreadPoolExecutor | None = None  # its threads keep their interpreters
+        self.metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+        self.handler = logger.inject_lambda_context(clear_state=True)(
+            self.metrics.log_metrics(self._handle)
+        )
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        response: dict[str, Any] = self.handler(event, context)
+        return response
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = self._build()
+        return self._runtime
+
+    def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        setup = self.runtime()
+        self.metrics.clear_metrics()  # POWERTOOLS_METRICS_DISABLED: flushing keeps the set
+        processor = KeyOrderedBatchProcessor(
+            concurrency=setup.record_concurrency,
+            executor=self._record_pool(setup.record_concurrency),
+            before_start=_time_check(context),
+        )
+        response = process_partial_response(
+            event=event,
+            record_handler=lambda record: list(_handle_record(record, setup.classifier)),
+            processor=processor,
+            context=context,
+        )
+        for message_id, error in processor.failures:
+            logger.warning(
+                "record failed, left for a retry",
+                extra={"message_id": message_id, "error": repr(error)[:500]},
+            )
+        self._add_metrics(processor.results, len(processor.failures), setup.models)
+        return dict(response)
+
+    def _record_pool(self, concurrency: int) -> ThreadPoolExecutor | None:
+        if concurrency <= 1:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="imgclf-record")
+        return self._pool
+
+    def _add_metrics(self, results: list[Result], failed: int, models: ModelStore) -> None:
+        counts = {outcome: 0 for outcome in Outcome}
+        for result in results:
+            counts[result.outcome] += 1
+        self.metrics.add_metric(METRIC_CLASSIFIED, MetricUnit.Count, counts[Outcome.CLASSIFIED])
+        self.metrics.add_metric(METRIC_REJECTED, MetricUnit.Count, counts[Outcome.REJECTED])
+        self.metrics.add_metric(METRIC_DUPLICATES, MetricUnit.Count, counts[Outcome.DUPLICATE])
+        self.metrics.add_metric(METRIC_RECORDS_FAILED, MetricUnit.Count, failed)
+        for result in results:
+            if result.outcome in (Outcome.CLASSIFIED, Outcome.REJECTED):
+                self.metrics.add_metric(METRIC_LATENCY, MetricUnit.Milliseconds, result.latency_ms)
+        load_ms = models.take_load_ms()
+        if load_ms is not None:
+            self.metrics.add_metric(METRIC_MODEL_LOAD, MetricUnit.Milliseconds, load_ms)
 
 
-# A record is not started with less than this share of the invocation's time left: past the
-# function timeout Lambda stops the function and the whole batch comes back, so the records
-# it cannot finish are failed on their own instead (partial batch response), and retried.
-TIME_RESERVE_SHARE = 0.2
+class KeyOrderedBatchProcessor(BatchProcessor):
+    """Powertools' SQS BatchProcessor, records run concurrently in key order.
+
+    `process()` hands the records to `scheduling.run_in_key_order`; each runs through
+    Powertools' own `_process_record` (an Exception fails its record alone, through
+    `failure_handler`), and a BaseException (a crash) leaves the handler so nothing is
+    acknowledged. A record refused by the time check fails alone too. Every failed record
+    is in `batchItemFailures`, even all of them (no BatchProcessingError): the same retry.
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        executor: ThreadPoolExecutor | None,
+        before_start: Callable[[], None],
+    ) -> None:
+        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        self._concurrency = concurrency
+        self._executor = executor
+        self._before_start = before_start
+        self.results: list[Result] = []  # of the records that succeeded
+        self.failures: list[tuple[str, BaseException]] = []  # (message id, error)
+
+    def process(self) -> list[tuple[Any, ...]]:
+        records: list[dict[str, Any]] = list(self.records)
+        outputs: list[tuple[Any, ...]] = [()] * len(records)
+
+        def work(index: int) -> None:
+            outputs[index] = self._process_record(records[index])
+
+        refused = run_in_key_order(
+            range(len(records)),
+            keys=lambda index: _keys(records[index]),
+            work=work,
+            concurrency=self._concurrency,
+            executor=self._executor,
+            before_start=lambda _: self._before_start(),
+        )
+        for index, error in refused.items():
+            record = self._to_batch_type(records[index], self.event_type, self.model)
+            outputs[index] = self.failure_handler(record, (type(error), error, error.__traceback__))
+        return outputs
+
+    def success_handler(self, record: Any, result: Any) -> Any:
+        self.results.extend(result)  # one C call: whole under the GIL
+        return super().success_handler(record, result)
+
+    def failure_handler(self, record: Any, exception: Any) -> Any:
+        self.failures.append((record.message_id, exception[1]))
+        return super().failure_handler(record, exception)
 
 
-class OutOfTimeError(TimeoutError):
-    """Too little of the invocation's time is left to start this record."""
-
-
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Process one SQS batch; failed records come back in `batchItemFailures`."""
-    setup = runtime()
-    records = [_Record.parse(SQSRecord(raw)) for raw in event["Records"]]
-    outcomes: list[Result] = []
-    lock = threading.Lock()
+def _time_check(context: LambdaContext) -> Callable[[], None]:
     reserve_ms = context.get_remaining_time_in_millis() * TIME_RESERVE_SHARE
 
-    def before_start(_: _Record) -> None:
+    def check() -> None:
         if context.get_remaining_time_in_millis() < reserve_ms:
             raise OutOfTimeError("left for the next invocation: too little time remains")
 
-    def handle_record(record: _Record) -> None:
-        for result in record.handle(setup.classifier):
-            with lock:
-                outcomes.append(result)
+    return check
 
-    failures = run_in_key_order(
-        records,
-        keys=lambda record: record.keys,
-        work=handle_record,
-        concurrency=setup.record_concurrency,
-        executor=_record_pool(setup.record_concurrency),
-        before_start=before_start,
-    )
-    for index, error in sorted(failures.items()):
-        logger.warning(
-            "record failed, left for a retry",
-            extra={"message_id": records[index].message_id, "error": repr(error)[:500]},
+
+def _keys(record: dict[str, Any]) -> Iterable[Hashable]:
+    """The objects a record touches: records sharing one run in batch order."""
+    try:
+        return {(event.bucket, event.key) for event in parse_body(str(record.get("body", "")))}
+    except Exception:  # unreadable: it fails when handled, on its own
+        return ()
+
+
+def _handle_record(record: SQSRecord, classifier: Classifier) -> Iterator[Result]:
+    for object_event in parse_body(record.body):
+        result = classifier.handle(object_event)
+        # DEBUG: the results table is the record of every image; at INFO each line would
+        # be billed as log ingestion per image (infra.config log_level says per env)
+        logger.debug(
+            "object handled",
+            extra={
+                "outcome": result.outcome.value,
+                "bucket": result.bucket,
+                "key": result.key,
+                "label": result.label,
+                "reason": result.reason,
+                "latency_ms": round(result.latency_ms, 1),
+            },
         )
-    _publish_metrics(outcomes, len(failures))
-    return {
-        "batchItemFailures": [
-            {"itemIdentifier": records[index].message_id} for index in sorted(failures)
-        ]
-    }
+        yield result
 
 
-@dataclass(frozen=True)
-class _Record:
-    """One SQS record: its object events, or why its body cannot be read."""
-
-    message_id: str
-    events: tuple[ObjectEvent, ...]
-    malformed: Exception | None = None
-
-    @classmethod
-    def parse(cls, record: SQSRecord) -> _Record:
-        try:
-            return cls(record.message_id, tuple(parse_body(record.body)))
-        except Exception as error:  # failed when handled, so it ends in the DLQ
-            return cls(record.message_id, (), error)
-
-    @property
-    def keys(self) -> set[tuple[str, str]]:
-        """The objects it touches: records sharing one run in batch order, one at a time."""
-        return {(event.bucket, event.key) for event in self.events}
-
-    def handle(self, classifier: Classifier) -> Iterator[Result]:
-        if self.malformed is not None:
-            raise self.malformed
-        for object_event in self.events:
-            result = classifier.handle(object_event)
-            # DEBUG: the results table is the record of every image; at INFO each line would
-            # be billed as log ingestion per image (infra.config log_level says per env)
-            logger.debug(
-                "object handled",
-                extra={
-                    "outcome": result.outcome.value,
-                    "bucket": result.bucket,
-                    "key": result.key,
-                    "label": result.label,
-                    "reason": result.reason,
-                    "latency_ms": round(result.latency_ms, 1),
-                },
-            )
-            yield result
+# Lambda: one execution environment per process.
+_environment = FunctionEnvironment()
 
 
-# One pool per calling thread, kept across invocations: its threads keep their LiteRT
-# interpreters (model.LoadedModel holds one per thread). Lambda calls from one thread; the
-# local poller from one per worker, each an execution environment of its own.
-_pools = threading.local()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Process one SQS batch; failed records come back in `batchItemFailures`."""
+    return _environment(event, context)
 
 
-def _record_pool(concurrency: int) -> ThreadPoolExecutor | None:
-    if concurrency <= 1:
-        return None
-    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
-    if pool is None or getattr(_pools, "size", 0) != concurrency:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="imgclf-record")
-        _pools.pool, _pools.size = pool, concurrency
-    return pool
-
-
-def _publish_metrics(outcomes: list[Result], failed_records: int) -> None:
-    counts = {outcome: 0 for outcome in Outcome}
-    for result in outcomes:
-        counts[result.outcome] += 1
-    with _metrics_lock:
-        metrics.add_metric("ImagesClassified", MetricUnit.Count, counts[Outcome.CLASSIFIED])
-        metrics.add_metric("ImagesRejected", MetricUnit.Count, counts[Outcome.REJECTED])
-        metrics.add_metric("DuplicatesSkipped", MetricUnit.Count, counts[Outcome.DUPLICATE])
-        metrics.add_metric("RecordsFailed", MetricUnit.Count, failed_records)
-        for result in outcomes:
-            if result.outcome in (Outcome.CLASSIFIED, Outcome.REJECTED):
-                metrics.add_metric("ImageLatency", MetricUnit.Milliseconds, result.latency_ms)
-        load_ms = runtime().models.take_load_ms()
-        if load_ms is not None:
-            metrics.add_metric("ModelLoadTime", MetricUnit.Milliseconds, load_ms)
-        metrics.flush_metrics()
-        # With POWERTOOLS_METRICS_DISABLED, flush keeps the set; never let it grow across calls.
-        metrics.clear_metrics()
+def reset_runtime() -> None:
+    """A new execution environment for `lambda_handler` (tests switch environments)."""
+    global _environment
+    _environment = FunctionEnvironment()

@@ -16,14 +16,18 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from classifier.contracts import (
+    METRIC_CLASSIFIED,
+    METRIC_LATENCY,
+    METRIC_RECORDS_FAILED,
+    METRIC_REJECTED,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+
 # What the function emits through Powertools Metrics (classifier/handler.py): namespace and
 # the `service` dimension come from POWERTOOLS_* in infra.resources.function_environment.
-METRICS_NAMESPACE = "imgclf"
-METRICS_DIMENSIONS = {"service": "imgclf"}
-METRIC_CLASSIFIED = "ImagesClassified"
-METRIC_REJECTED = "ImagesRejected"
-METRIC_LATENCY = "ImageLatency"
-METRIC_RECORDS_FAILED = "RecordsFailed"
+METRICS_DIMENSIONS = {"service": SERVICE_NAME}
 
 THROUGHPUT_PERIOD = Duration.minutes(5)  # the floor is "per 5 minutes"
 THROUGHPUT_EVALUATION_PERIODS = 2  # ten minutes of a backlog that is not draining

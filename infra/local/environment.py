@@ -40,10 +40,10 @@ class LocalEnvironmentError(RuntimeError):
 
 @dataclass(frozen=True)
 class HandlerBinding:
-    """The function's handler and how to drop its cached runtime."""
+    """How to make one execution environment of the function (a handler with its own
+    runtime): each poller worker makes one, and a new one after a crash or a timeout."""
 
-    handler: Handler
-    reset: Callable[[], None]
+    new_environment: Callable[[], Handler]
 
 
 def classifier_handler() -> HandlerBinding:
@@ -52,7 +52,7 @@ def classifier_handler() -> HandlerBinding:
         from classifier import handler as module
     except ImportError as error:
         raise LocalEnvironmentError(f"the classifier function is not importable: {error}") from None
-    return HandlerBinding(handler=module.lambda_handler, reset=module.reset_runtime)
+    return HandlerBinding(new_environment=module.FunctionEnvironment)
 
 
 class LocalEnvironment:
@@ -134,7 +134,6 @@ class LocalEnvironment:
             self._set_environ(self.resources)
             self.injector = self._install_injector()
             self._binding = self._handler or classifier_handler()
-            self._binding.reset()
             if self.quiet_function:
                 # The function logs JSON per record; locally the CLI prints its own summary.
                 logging.getLogger("imgclf").setLevel(logging.WARNING)
@@ -142,7 +141,7 @@ class LocalEnvironment:
                 sqs_factory=lambda: self.client("sqs"),
                 queue_url=self.resources.queue_url,
                 queue_arn=self.resources.queue_arn,
-                handler=self._binding.handler,
+                new_environment=self._binding.new_environment,
                 workers=self.workers,
                 batch_size=self.config.batch_size,
                 batch_window_seconds=self.config.batch_window_seconds,
@@ -151,7 +150,6 @@ class LocalEnvironment:
                 memory_mb=self.config.function_memory_mb,
                 region=LOCAL_REGION,
                 on_batch=self.on_batch,
-                on_abandoned=self._binding.reset,
                 faults=self.injector,
             )
             if self.poll:
@@ -184,8 +182,6 @@ class LocalEnvironment:
         if self.write_state_file:
             remove_state(self.home, pid=os.getpid())
         self.server.stop()
-        if self._binding is not None:
-            self._binding.reset()
         boto3.DEFAULT_SESSION = None  # the function's session, with the injector's hooks
         self._restore_environ()
         if self._model_cache_dir is not None:

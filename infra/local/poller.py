@@ -6,9 +6,11 @@ the SQS event shape Lambda uses, deletes the records that succeeded and leaves t
 become visible again after the visibility timeout. The queue's redrive policy moves a
 message to the DLQ after maxReceiveCount receives; moto implements that, as SQS does.
 
-As Lambda does, an invocation that runs past the function timeout, or whose worker dies
-(an injected `WorkerCrash`), acknowledges nothing: all its records reappear after the
-visibility timeout, and the worker's runtime is discarded (the next invocation starts cold).
+Each worker is one execution environment, as Lambda gives each concurrent invocation its
+own: it makes its handler with `new_environment()` when it starts. As Lambda does, an
+invocation that runs past the function timeout, or whose worker dies (an injected
+`WorkerCrash`), acknowledges nothing: all its records reappear after the visibility
+timeout, and the worker's environment is discarded (the next invocation starts cold).
 With a `FaultInjector`, each received message may also be delivered twice or late.
 """
 
@@ -176,7 +178,7 @@ class EventSourcePoller:
         sqs_factory: Callable[[], Any],
         queue_url: str,
         queue_arn: str,
-        handler: Handler,
+        new_environment: Callable[[], Handler],
         workers: int,
         batch_size: int,
         batch_window_seconds: float,
@@ -185,7 +187,6 @@ class EventSourcePoller:
         memory_mb: int = 1024,
         region: str = "us-east-1",
         on_batch: Callable[[BatchOutcome], None] | None = None,
-        on_abandoned: Callable[[], None] | None = None,
         faults: FaultInjector | None = None,
     ) -> None:
         if workers < 1:
@@ -193,7 +194,7 @@ class EventSourcePoller:
         self._sqs_factory = sqs_factory
         self.queue_url = queue_url
         self.queue_arn = queue_arn
-        self.handler = handler
+        self.new_environment = new_environment
         self.workers = workers
         self.batch_size = batch_size
         self.batch_window_seconds = batch_window_seconds
@@ -202,7 +203,6 @@ class EventSourcePoller:
         self.memory_mb = memory_mb
         self.region = region
         self.on_batch = on_batch
-        self.on_abandoned = on_abandoned  # drop the runtime, as Lambda drops the environment
         self.faults = faults
         self.stats = PollerStats()
         self._stop = threading.Event()
@@ -231,13 +231,14 @@ class EventSourcePoller:
 
     def _run(self) -> None:
         sqs = self._sqs_factory()
+        handler = self.new_environment()  # this worker's execution environment, cold
         while not self._stop.is_set():
             try:
                 batch = self._receive_batch(sqs)
                 if batch and self.faults is not None and self.faults.delivers_faults:
                     batch = self._deliver(sqs, batch, self.faults)
-                if batch:
-                    self._invoke(sqs, batch)
+                if batch and self._invoke(sqs, batch, handler):
+                    handler = self.new_environment()  # Lambda dropped the old one
             except Exception as error:  # keep polling, as the service would
                 logger.warning("poller: %s: %s", type(error).__name__, error)
                 self._stop.wait(1.0)
@@ -312,7 +313,8 @@ class EventSourcePoller:
             MessageAttributes=attributes,
         )
 
-    def _invoke(self, sqs: Any, batch: list[dict[str, Any]]) -> None:
+    def _invoke(self, sqs: Any, batch: list[dict[str, Any]], handler: Handler) -> bool:
+        """One invocation; True if it was abandoned (crashed or timed out)."""
         records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in batch]
         ids = [record["messageId"] for record in records]
         context = LambdaContext(
@@ -324,7 +326,7 @@ class EventSourcePoller:
         started = time.monotonic()
         error: str | None = None
         try:
-            response = self._call_handler(records, context)
+            response = self._call_handler(handler, records, context)
             failed = failed_message_ids(response, ids)
         except WorkerCrash as crash:  # the process died: nothing is acknowledged
             error = f"WorkerCrash: {crash}"
@@ -339,8 +341,6 @@ class EventSourcePoller:
             # Lambda stops the function at its timeout: whatever it did, no record is deleted.
             abandoned = True
             failed = set(ids)
-        if abandoned and self.on_abandoned is not None:
-            self.on_abandoned()
         done = [record for record in records if record["messageId"] not in failed]
         self._delete(sqs, done)
         now_ms = time.time() * 1000
@@ -359,12 +359,15 @@ class EventSourcePoller:
         self.stats.add(outcome, latencies, self.function_timeout_seconds)
         if self.on_batch is not None:
             self.on_batch(outcome)
+        return abandoned
 
-    def _call_handler(self, records: list[dict[str, Any]], context: LambdaContext) -> Any:
+    def _call_handler(
+        self, handler: Handler, records: list[dict[str, Any]], context: LambdaContext
+    ) -> Any:
         if self.faults is None:
-            return self.handler({"Records": records}, context)
+            return handler({"Records": records}, context)
         with self.faults.invocation(context.aws_request_id):
-            return self.handler({"Records": records}, context)
+            return handler({"Records": records}, context)
 
     def _delete(self, sqs: Any, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), MAX_MESSAGES_PER_RECEIVE):

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import os
+import threading
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -514,3 +515,34 @@ def test_each_images_line_is_logged_at_debug_only(aws: SimpleNamespace) -> None:
     finally:
         handler.logger.setLevel(level)
         stream.setStream(previous)  # type: ignore[attr-defined]
+
+
+def test_execution_environments_share_nothing_and_publish_their_own_metrics(
+    aws: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two execution environments, as the local poller's two workers have
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    first, second = handler.FunctionEnvironment(), handler.FunctionEnvironment()
+    bodies = {
+        key: s3_body(s3_record("images", key, **put(aws, key, png(COLOURS[colour]))))
+        for key, colour in (("e1.png", "red"), ("e2.png", "green"), ("e3.png", "blue"))
+    }
+    capsys.readouterr()
+    # When both are invoked at once, one with two images and one with one
+    calls = [(first, [bodies["e1.png"], bodies["e2.png"]]), (second, [bodies["e3.png"]])]
+    threads = [
+        threading.Thread(target=env, args=(sqs_event(*batch), FakeLambdaContext()))
+        for env, batch in calls
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then each built its own runtime (model store, adapters) and metric set, and each
+    # invocation's EMF line counts its own images only
+    assert first.runtime() is not second.runtime()
+    assert first.runtime().models is not second.runtime().models
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counts = [line["ImagesClassified"] for line in emf]  # one value, or a list of one
+    assert sorted(sum(c) if isinstance(c, list) else c for c in counts) == [1.0, 2.0]
+    assert all(item(aws, key) is not None for key in bodies)

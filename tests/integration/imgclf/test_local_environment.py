@@ -29,7 +29,7 @@ class RecordingHandler:
         self.events: list[dict[str, Any]] = []
         self.contexts: list[Any] = []
         self.raise_next = False
-        self.resets = 0
+        self.environments = 0  # execution environments the poller made of it
         self._lock = threading.Lock()
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -46,8 +46,10 @@ class RecordingHandler:
         ]
         return {"batchItemFailures": failures}
 
-    def reset(self) -> None:
-        self.resets += 1
+    def new_environment(self) -> RecordingHandler:
+        with self._lock:
+            self.environments += 1
+        return self
 
     def bodies(self) -> list[str]:
         with self._lock:
@@ -64,7 +66,7 @@ def env(handler: RecordingHandler, tmp_path: Path):
     environment = LocalEnvironment(
         workers=2,
         visibility_timeout_seconds=VISIBILITY_SECONDS,
-        handler=HandlerBinding(handler=handler, reset=handler.reset),
+        handler=HandlerBinding(handler.new_environment),
         home=tmp_path,
     )
     with environment:
@@ -127,12 +129,12 @@ def test_restores_the_process_environment_on_stop(
     handler: RecordingHandler, tmp_path: Path
 ) -> None:
     before = os.environ.get("AWS_ENDPOINT_URL")
-    binding = HandlerBinding(handler=handler, reset=handler.reset)
+    binding = HandlerBinding(handler.new_environment)
     with LocalEnvironment(handler=binding, home=tmp_path, workers=2):
         assert os.environ.get("AWS_ENDPOINT_URL") != before
     assert os.environ.get("AWS_ENDPOINT_URL") == before
-    # the function's cached runtime was dropped at start and at stop
-    assert handler.resets == 2
+    # each of the two workers made its own execution environment
+    assert handler.environments == 2
 
 
 def test_upload_reaches_the_handler_as_an_sqs_event_of_s3_records(
@@ -211,7 +213,7 @@ def test_batches_are_at_most_batch_size(env: LocalEnvironment, handler: Recordin
 def test_writes_the_state_file_while_running_and_removes_it(
     handler: RecordingHandler, tmp_path: Path
 ) -> None:
-    binding = HandlerBinding(handler=handler, reset=handler.reset)
+    binding = HandlerBinding(handler.new_environment)
     with LocalEnvironment(handler=binding, home=tmp_path, workers=2) as env:
         state = read_state(tmp_path)
         assert state is not None
@@ -222,7 +224,7 @@ def test_writes_the_state_file_while_running_and_removes_it(
 
 def test_config_defaults_come_from_cdk_json() -> None:
     config = load_environment("local")
-    environment = LocalEnvironment(config, handler=HandlerBinding(lambda e, c: None, lambda: None))
+    environment = LocalEnvironment(config, handler=HandlerBinding(lambda: lambda e, c: None))
     assert environment.workers == config.max_concurrency
     assert environment.visibility_timeout_seconds == config.queue_visibility_timeout_seconds
 
@@ -255,7 +257,7 @@ def short_env(tmp_path: Path):
         config,
         workers=1,
         visibility_timeout_seconds=VISIBILITY_SECONDS,
-        handler=HandlerBinding(handler=handler, reset=handler.reset),
+        handler=HandlerBinding(handler.new_environment),
         home=tmp_path,
         faults=FaultPlan(delivery=DeliveryFaults(duplicate=1.0, max_delay_seconds=1)),
     )
@@ -275,9 +277,9 @@ def test_a_crashed_or_timed_out_batch_acknowledges_nothing_and_comes_back(
     sqs.send_message(QueueUrl=env.resources.queue_url, MessageBody=body)
     # When the visibility timeout passes
     assert wait_for(lambda: handler.bodies().count(body) >= 3, 15)
-    # Then the message came back (it was not deleted), and the runtime was dropped
+    # Then the message came back (it was not deleted), and the environment was dropped
     stats = env.poller.stats.snapshot()
-    assert handler.resets >= 2  # once at start, once per abandoned invocation
+    assert handler.environments >= 2  # one at start, a new one per abandoned invocation
     assert len(stats["abandoned"]) >= 1
     assert (stats["crashes"] if body == "crash" else stats["over_timeout"]) >= 1
     assert wait_for(lambda: queue_depth(env) == 0, 10)
