@@ -226,6 +226,37 @@ def run_demo(
         elapsed=run.elapsed,
         end_to_end_ms=list(stats.get("end_to_end_ms", [])),
     )
+    results, report = _write_outputs(
+        run_dir, live, run, items, truth, judged, shown, tags, dead_letters
+    )
+    for line in summary.screen(
+        live_model=f"{live.model.version} ({live.metadata.get('architecture')}), "
+        + _gate_line(live.metadata),
+        judged=judged,
+        items=items,
+        figures=shown,
+        tag_lines=_tag_lines(tags, run.tagged),
+        report=_shown(report),
+        results_command=f"imgclf results --file {shlex.quote(_shown(results))} --limit 0",
+    ):
+        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
+    if run.accounting.missing:
+        raise CliError(f"{len(run.accounting.missing)} objects were not accounted for")
+    return 0
+
+
+def _write_outputs(
+    run_dir: Path,
+    live: _Live,
+    run: _Run,
+    items: list[dict[str, Any]],
+    truth: dict[str, str],
+    judged: Judged,
+    shown: dict[str, str],
+    tags: dict[str, dict[str, str]],
+    dead_letters: list[tuple[str, str]],
+) -> tuple[Path, Path]:
+    """results.json (what `imgclf results --file` reads) and report.html."""
     results = run_dir / RESULTS_FILE
     results.write_text(to_json(items) + "\n", encoding="utf-8")
     report = write_report(
@@ -249,20 +280,7 @@ def run_demo(
         ),
         run_dir / "report.html",
     )
-    for line in summary.screen(
-        live_model=f"{live.model.version} ({live.metadata.get('architecture')}), "
-        + _gate_line(live.metadata),
-        judged=judged,
-        items=items,
-        figures=shown,
-        tag_lines=_tag_lines(tags, run.tagged),
-        report=_shown(report),
-        results_command=f"imgclf results --file {shlex.quote(_shown(results))} --limit 0",
-    ):
-        stdout.print(line, highlight=False, markup=False, soft_wrap=True)
-    if run.accounting.missing:
-        raise CliError(f"{len(run.accounting.missing)} objects were not accounted for")
-    return 0
+    return results, report
 
 
 @dataclass(frozen=True)
