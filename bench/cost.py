@@ -48,7 +48,12 @@ import soak  # noqa: E402  (bench/soak.py: images, the tiny model, queue drain)
 from costmodel import capacity, prices, pricing, report, usage  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
 
-from classifier.contracts import MAX_INDEX_SHARDS, RESULTS_INDEXES, tag_names_text  # noqa: E402
+from classifier.contracts import (  # noqa: E402
+    LOCAL_ENV,
+    MAX_INDEX_SHARDS,
+    RESULTS_INDEXES,
+    tag_names_text,
+)
 from classifier.settings import Settings  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
@@ -176,7 +181,7 @@ def pass_config() -> EnvironmentConfig:
     """The local environment with the priced environment's batch, timeout, memory, shards."""
     priced = load_environment(PRICED_ENV)
     return dataclasses.replace(
-        load_environment("local"),
+        load_environment(LOCAL_ENV),
         batch_size=priced.batch_size,
         batch_window_seconds=priced.batch_window_seconds,
         function_timeout_seconds=priced.function_timeout_seconds,

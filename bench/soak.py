@@ -58,6 +58,7 @@ from PIL import Image
 
 from classifier.contracts import (
     LABEL_REGISTRY_PK,
+    LOCAL_ENV,
     METRIC_CLASSIFIED,
     METRIC_DUPLICATES,
     METRIC_RECORDS_FAILED,
@@ -544,7 +545,7 @@ def _planned_kinds(plan: FaultPlan) -> list[str]:
 def soak_config(function_timeout_seconds: int | None = None) -> EnvironmentConfig:
     """The local environment with a deployed environment's function timeout (or this one)."""
     timeout = function_timeout_seconds or load_environment(DEPLOYED_ENV).function_timeout_seconds
-    return dataclasses.replace(load_environment("local"), function_timeout_seconds=timeout)
+    return dataclasses.replace(load_environment(LOCAL_ENV), function_timeout_seconds=timeout)
 
 
 def run_pass(

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from classifier.contracts import Status
+from classifier.contracts import LOCAL_ENV, Status
 from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
 from . import dlq as dead_letters
@@ -24,6 +24,7 @@ from .results import (
     ResultQuery,
     full_items,
     get_result,
+    object_tags,
     parse_colour,
     parse_since,
     parse_status,
@@ -36,7 +37,7 @@ from .upload import collect, parse_tags, upload_all
 
 
 def local(args: argparse.Namespace) -> int:
-    if args.env != "local":
+    if args.env != LOCAL_ENV:
         raise CliError(f"`local up` runs the local environment; --env {args.env} is deployed")
     from .local import up
 
@@ -116,7 +117,7 @@ def result(args: argparse.Namespace) -> int:
     item = get_result(deployment, args.key)
     if item is None:
         raise CliError(f"no result for {args.key!r} in environment {deployment.env!r}")
-    tags = _object_tags(deployment, args.key)
+    tags = object_tags(deployment, args.key)
     if args.format == "json":
         stdout.out(json.dumps({**plain(item), "object_tags": tags}, indent=2, sort_keys=True))
         return 0
@@ -136,18 +137,6 @@ def result(args: argparse.Namespace) -> int:
     table.add_row("object tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-")
     stdout.print(table)
     return 0
-
-
-def _object_tags(deployment, key: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from botocore.exceptions import ClientError
-
-    try:
-        response = deployment.client("s3").get_object_tagging(
-            Bucket=deployment.images_bucket, Key=key
-        )
-    except ClientError:
-        return {}
-    return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
 
 
 def model(args: argparse.Namespace) -> int:
@@ -328,7 +317,7 @@ def _time(timestamp_ms: int) -> str:
 
 
 def demo(args: argparse.Namespace) -> int:
-    if args.env != "local":
+    if args.env != LOCAL_ENV:
         raise CliError("the demo runs on the embedded environment only (--env local)")
     from .demo import run_demo
 

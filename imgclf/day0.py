@@ -7,11 +7,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
+from classifier.contracts import new_model_version
 from infra.local.state import imgclf_home
 
 from .deployment import resolve
@@ -74,7 +74,7 @@ def day0_command(args: argparse.Namespace) -> int:
     for path in (args.mapping, args.eval_dir):
         if path is not None and not path.exists():
             raise CliError(f"no such file or folder: {path}")
-    version = args.version or datetime.now(UTC).strftime("day0-%Y%m%d-%H%M%S")
+    version = args.version or new_model_version("day0-")
     model = build_packed(
         imgclf_home() / "models" / version,
         version=version,

@@ -35,7 +35,7 @@ from .local import deployment_of
 from .models import promote, upload_artifact
 from .output import native_stderr_to, progress, stderr, stdout
 from .report import ReportData, write_report
-from .results import to_json
+from .results import object_tags, to_json
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all
@@ -209,7 +209,7 @@ def run_demo(
         live = _live_model(deployment, settings, home, cache_root, retrain)
         run = _classify(deployment, run_dir, images_per_class, photos_dir, timeout_seconds)
         stats = environment.poller.stats.snapshot() if environment.poller else {}
-        tags = _object_tags(deployment, [u.key for u in run.tagged])
+        tags = {u.key: object_tags(deployment, u.key) for u in run.tagged}
         dead_letters = [
             (", ".join(letter.keys), letter.body) for letter in list_dead_letters(deployment)
         ]
@@ -395,12 +395,3 @@ def _tag_lines(tags: dict[str, dict[str, str]], tagged: list[Upload]) -> list[st
             f"imgclf tags {'added' if ours else 'missing'}"
         )
     return lines
-
-
-def _object_tags(deployment: Deployment, keys: list[str]) -> dict[str, dict[str, str]]:
-    s3 = deployment.client("s3")
-    tags: dict[str, dict[str, str]] = {}
-    for key in keys:
-        response = s3.get_object_tagging(Bucket=deployment.images_bucket, Key=key)
-        tags[key] = {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
-    return tags

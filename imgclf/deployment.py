@@ -9,7 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from classifier.contracts import MAX_INDEX_SHARDS, artifact_key
+from classifier.contracts import LOCAL_ENV, MAX_INDEX_SHARDS, artifact_key
 from infra.config import ConfigError, load_environment
 from infra.local.server import DUMMY_CREDENTIALS, is_answering
 from infra.local.state import process_alive, read_state, state_path
@@ -17,7 +17,6 @@ from infra.resources import StackOutputs, stack_name
 
 from .errors import CliError
 
-LOCAL = "local"
 _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
 
 
@@ -111,12 +110,14 @@ def _session(deployment: Deployment) -> boto3.session.Session:
 
 def local_deployment(endpoint_url: str, region: str, outputs: dict[str, str]) -> Deployment:
     """A Deployment for a local environment known in this process (the demo, tests)."""
-    return Deployment(env=LOCAL, outputs=dict(outputs), endpoint_url=endpoint_url, region=region)
+    return Deployment(
+        env=LOCAL_ENV, outputs=dict(outputs), endpoint_url=endpoint_url, region=region
+    )
 
 
 def resolve(env_name: str) -> Deployment:
     """`local`: the environment `imgclf local up` runs; any other name: stack imgclf-<name>."""
-    if env_name == LOCAL:
+    if env_name == LOCAL_ENV:
         return _resolve_local()
     try:
         load_environment(env_name)

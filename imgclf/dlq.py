@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
 
-from classifier.contracts import RECLASSIFY_MESSAGE_TYPE
+from classifier.events import objects_in
 
 from .deployment import Deployment
 
@@ -31,26 +29,6 @@ class DeadLetter:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(key for _, key in self.objects)
-
-
-def objects_of(body: str) -> tuple[tuple[str, str], ...]:
-    """The (bucket, key) pairs a queue message is about; none if it is not ours or S3's."""
-    try:
-        message = json.loads(body)
-    except (json.JSONDecodeError, TypeError):
-        return ()
-    if not isinstance(message, dict):
-        return ()
-    if message.get("type") == RECLASSIFY_MESSAGE_TYPE:
-        return ((str(message.get("bucket")), str(message.get("key"))),)
-    objects = []
-    for record in message.get("Records", []) if isinstance(message.get("Records"), list) else []:
-        try:
-            s3 = record["s3"]
-            objects.append((str(s3["bucket"]["name"]), unquote_plus(str(s3["object"]["key"]))))
-        except (KeyError, TypeError):
-            continue
-    return tuple(objects)
 
 
 def _receive_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
@@ -79,7 +57,7 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
         sent_timestamp_ms=int(attributes.get("SentTimestamp", 0)),
         body=message["Body"],
-        objects=objects_of(message["Body"]),
+        objects=objects_in(message["Body"]),
         receipt_handle=message["ReceiptHandle"],
         attributes=message.get("MessageAttributes", {}),
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from classifier.contracts import LOCAL_ENV
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
 from training.config import add_cli_arguments as add_training_flags
 
@@ -60,7 +61,7 @@ def _percentage_points(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     env = _env_parent()
     parser = _Parser(prog="imgclf", description=__doc__.splitlines()[0] if __doc__ else None)
-    _add_env(parser, os.environ.get(DEFAULT_ENV_VARIABLE, "local"))
+    _add_env(parser, os.environ.get(DEFAULT_ENV_VARIABLE, LOCAL_ENV))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     local = commands.add_parser("local", help="the embedded local environment", parents=[env])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from classifier.adapters import error_code
+from classifier.artifact import ArtifactError, metadata_in_tarball
 from classifier.contracts import (
     ARTIFACT_METADATA_FILE,
     ARTIFACT_NAME,
@@ -46,16 +45,12 @@ class ModelVersion:
         return "passed" if gate["passed"] else "failed"
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def live_pointer(deployment: Deployment) -> ModelPointer | None:
     """The promoted model, or None when nothing is promoted."""
     try:
         response = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
     except ClientError as error:
-        if _error_code(error) == "ParameterNotFound":
+        if error_code(error) == "ParameterNotFound":
             return None
         raise
     try:
@@ -82,16 +77,9 @@ def read_artifact_metadata(deployment: Deployment, version: str) -> dict[str, An
             .get_object(Bucket=deployment.models_bucket, Key=artifact_key(version))["Body"]
             .read()
         )
-        with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
-            for member in archive.getmembers():
-                if member.isfile() and member.name.rsplit("/", 1)[-1] == ARTIFACT_METADATA_FILE:
-                    source = archive.extractfile(member)
-                    if source is not None:
-                        data = json.loads(source.read())
-                        return data if isinstance(data, dict) else None
-    except (ClientError, tarfile.TarError, OSError, EOFError, json.JSONDecodeError):
+        return metadata_in_tarball(body)
+    except (ClientError, ArtifactError):
         return None
-    return None
 
 
 def list_versions(deployment: Deployment, *, with_metadata: bool = True) -> list[ModelVersion]:
@@ -161,7 +149,7 @@ def promote(
             Bucket=deployment.models_bucket, Key=artifact_key(version)
         )
     except ClientError as error:
-        if _error_code(error) in ("404", "NoSuchKey", "NotFound"):
+        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
             raise CliError(
                 f"no model version {version!r} in s3://{deployment.models_bucket}/"
                 f"{MODELS_PREFIX} (see `imgclf model list`)"

@@ -19,6 +19,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from classifier.adapters import error_code
 from classifier.contracts import (
     LABEL_ATTRIBUTE,
     LABEL_REGISTRY_PK,
@@ -191,7 +192,7 @@ def _rewrite(
     try:
         client.update_item(**arguments)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if error_code(error) == "ConditionalCheckFailedException":
             return False
         raise
     return True

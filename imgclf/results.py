@@ -26,6 +26,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 from rich.table import Table
 
 from classifier.contracts import (
@@ -390,6 +391,17 @@ def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[s
                 found[str(item["key"])] = item
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+def object_tags(deployment: Deployment, key: str) -> dict[str, str]:
+    """An image's tags as S3 holds them now ({} if the object is gone or unreadable)."""
+    try:
+        response = deployment.client("s3").get_object_tagging(
+            Bucket=deployment.images_bucket, Key=key
+        )
+    except ClientError:
+        return {}
+    return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
 
 
 def _cell(item: dict[str, Any], column: str) -> str:

@@ -7,12 +7,11 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
-from classifier.contracts import model_version_problem
+from classifier.contracts import model_version_problem, new_model_version
 from infra.local.state import imgclf_home
 from training.config import TrainConfig
 from training.options import cli_option_names, command_line, defaults, sagemaker_hyperparameters
@@ -142,7 +141,7 @@ def train_command(args: argparse.Namespace) -> int:
         raise CliError("--dataset folder needs --data-dir")
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise CliError(f"no such folder: {args.data_dir}")
-    version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    version = args.version or new_model_version()
     settings = TrainingSettings.from_args(args)
     target = imgclf_home() / "models" / version
     tarball = train_to_cache(settings, target=target, version=version, label=f"training {version}")
@@ -172,7 +171,7 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
     if deployment.is_local:
         raise CliError("--cloud starts the deployed state machine; the local environment has none")
-    version = args.version or datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    version = args.version or new_model_version()
     # The given flags that are training hyperparameters, as strings SageMaker decodes back.
     hyperparameters = sagemaker_hyperparameters(TrainConfig, vars(args))
     execution = deployment.client("stepfunctions").start_execution(

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from aws_cdk import App, Environment
 
+from classifier.contracts import LOCAL_ENV
 from infra.config import ConfigError, load_environment, read_context
 from infra.constructs.nag import add_nag_checks
 from infra.resources import stack_name
 from infra.stack import REPO_ROOT, ImgclfStack
 
 ENV_CONTEXT_KEY = "env"
-LOCAL_ENVIRONMENT = "local"  # the embedded environment (infra/local), never deployed
 
 
 class AppError(ValueError):
@@ -28,7 +28,7 @@ class AppError(ValueError):
 
 def build_stack(app: App, env_name: str, *, repo_root: Path = REPO_ROOT) -> ImgclfStack:
     """The stack of one environment, with the cdk-nag packs attached."""
-    if env_name == LOCAL_ENVIRONMENT:
+    if env_name == LOCAL_ENV:
         raise AppError("'local' is the embedded environment (`imgclf local up`), not a stack")
     config = load_environment(env_name)
     stack = ImgclfStack(
@@ -50,7 +50,7 @@ def main() -> int:
     app = App()
     env_name = app.node.try_get_context(ENV_CONTEXT_KEY)
     if not env_name:
-        deployable = sorted(set(read_context()) - {LOCAL_ENVIRONMENT})
+        deployable = sorted(set(read_context()) - {LOCAL_ENV})
         print(f"error: pass -c env=NAME (one of: {', '.join(deployable)})", file=sys.stderr)
         return 2
     try:

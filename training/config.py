@@ -7,13 +7,12 @@ hyperparameters as `--key value` arguments; locally the same arguments are typed
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from classifier.contracts import model_version_problem
+from classifier.contracts import model_version_problem, new_model_version
 from training import options
 from training.options import ARCHITECTURES, DATASETS, TRANSFER_ARCHITECTURES, option
 
@@ -280,7 +279,7 @@ class TrainConfig:
 
 def default_version() -> str:
     """A sortable version from the UTC time, e.g. v20250101-120000."""
-    return time.strftime("v%Y%m%d-%H%M%S", time.gmtime())
+    return new_model_version()
 
 
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfig:

@@ -142,7 +142,7 @@ class S3Objects:
         try:
             response = self._s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if _code(error) in _GONE_CODES:
+            if error_code(error) in _GONE_CODES:
                 return None
             raise
         return str(response.get("ETag", "")).strip('"') or None
@@ -154,7 +154,7 @@ class S3Objects:
         try:
             return list(self._s3.get_object_tagging(**args).get("TagSet", []))
         except ClientError as error:
-            if _code(error) in _GONE_CODES:
+            if error_code(error) in _GONE_CODES:
                 raise ObjectGoneError(f"s3://{bucket}/{key} no longer exists") from None
             raise
 
@@ -167,7 +167,7 @@ class S3Objects:
         try:
             self._s3.put_object_tagging(**args)
         except ClientError as error:
-            code = _code(error)
+            code = error_code(error)
             if code in _GONE_CODES:
                 raise ObjectGoneError(f"s3://{bucket}/{key} no longer exists") from None
             if code in _REJECTED_TAGS_CODES:
@@ -215,7 +215,7 @@ class DynamoResults:
                 },
             )
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 current = self.get(str(item["bucket"]), str(item["key"]))
                 return current == item
             raise
@@ -273,7 +273,7 @@ class DynamoResults:
                 },
             )
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -288,7 +288,7 @@ class DynamoResults:
                 ExpressionAttributeValues={":order": order},
             )
         except ClientError as error:
-            if _code(error) == "ConditionalCheckFailedException":
+            if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -305,7 +305,7 @@ class SsmModelPointer:
         try:
             value = self._ssm.get_parameter(Name=self._name)["Parameter"]["Value"]
         except ClientError as error:
-            if _code(error) == "ParameterNotFound":
+            if error_code(error) == "ParameterNotFound":
                 raise ModelUnavailableError(
                     f"no model promoted: parameter {self._name} does not exist"
                 ) from None
@@ -331,19 +331,20 @@ class S3Artifacts:
         try:
             response = self._s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
         except ClientError as error:
-            if _code(error) in _GONE_CODES:
+            if error_code(error) in _GONE_CODES:
                 raise ModelUnavailableError(f"model artifact {uri} does not exist") from None
             raise
         return bytes(response["Body"].read())
 
 
-def _code(error: ClientError) -> str:
+def error_code(error: ClientError) -> str:
+    """An AWS error's code (`NoSuchKey`, `ConditionalCheckFailedException`, `404`, ...)."""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _read_error(error: ClientError, where: str) -> Exception:
     """What a failed GetObject means for the core: gone, changed, unreadable, or transient."""
-    code = _code(error)
+    code = error_code(error)
     details = error.response.get("Error", {})
     if code in _GONE_CODES:
         return ObjectGoneError(f"{where} no longer exists")

@@ -320,6 +320,24 @@ def unpack_artifact(data: bytes, directory: Path) -> Path:
     return directory
 
 
+def metadata_in_tarball(data: bytes) -> dict[str, Any]:
+    """model.json straight from model.tar.gz bytes, unchecked (listings read it without
+    unpacking the model); ArtifactError when the tarball or its model.json is unreadable."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                if member.isfile() and Path(member.name).name == ARTIFACT_METADATA_FILE:
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    metadata = json.loads(source.read())
+                    if isinstance(metadata, dict):
+                        return metadata
+                    raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
+    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
+    raise ArtifactError(f"artifact has no {ARTIFACT_METADATA_FILE}")
+
+
 def read_metadata(directory: Path) -> ModelMetadata:
     """Read model.json (and check labels.json agrees with it)."""
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -335,6 +336,15 @@ def check_model_version(version: object) -> str:
 EMOJI_RENDERINGS = "emoji-renderings"
 REAL_PHOTOS = "real-photos"
 OUTSIDE_PHOTOS = "outside-photos"
+
+
+# The embedded environment's name (infra/local): never a deployed stack.
+LOCAL_ENV = "local"
+
+
+def new_model_version(prefix: str = "v", now: float | None = None) -> str:
+    """A model version named by the UTC time it was made: `<prefix>YYYYmmdd-HHMMSS`."""
+    return time.strftime(f"{prefix}%Y%m%d-%H%M%S", time.gmtime(now))
 
 
 def model_pointer_name(env_name: str) -> str:

@@ -86,13 +86,38 @@ def _reclassify_event(message: dict[str, Any]) -> ObjectEvent:
     return ObjectEvent(kind=EventKind.RECLASSIFY, bucket=bucket, key=key)
 
 
+def objects_in(body: str) -> tuple[tuple[str, str], ...]:
+    """The (bucket, key) pairs a message is about, as far as it can be read: never raises
+    (a dead letter may be malformed; the DLQ listing still names what it can)."""
+    try:
+        message = json.loads(body)
+    except (json.JSONDecodeError, TypeError):
+        return ()
+    if not isinstance(message, dict):
+        return ()
+    if message.get("type") == RECLASSIFY_MESSAGE_TYPE:
+        return ((str(message.get("bucket")), str(message.get("key"))),)
+    records = message.get("Records")
+    objects = []
+    for record in records if isinstance(records, list) else []:
+        try:
+            objects.append(_bucket_and_key(record))
+        except (KeyError, TypeError):
+            continue
+    return tuple(objects)
+
+
+def _bucket_and_key(record: Any) -> tuple[str, str]:
+    """An S3 record's bucket and URL-decoded key (KeyError/TypeError when it has none)."""
+    s3 = record["s3"]
+    return str(s3["bucket"]["name"]), unquote_plus(str(s3["object"]["key"]))
+
+
 def _record_event(record: Any) -> ObjectEvent | None:
     try:
         event_name = str(record["eventName"])
-        s3 = record["s3"]
-        bucket = str(s3["bucket"]["name"])
-        obj = s3["object"]
-        key = unquote_plus(str(obj["key"]))
+        bucket, key = _bucket_and_key(record)
+        obj = record["s3"]["object"]
     except (KeyError, TypeError) as error:
         raise MalformedMessageError(f"S3 record lacks {error}") from None
     if event_name.startswith("ObjectCreated:") or event_name == "ObjectRestore:Completed":

@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from classifier.contracts import LOCAL_ENV
 from infra.config import EnvironmentConfig, load_environment
 from infra.local import moto_fidelity
 from infra.local.faults import FaultInjector, FaultPlan
@@ -29,7 +30,6 @@ from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
 from infra.local.state import imgclf_home, remove_state, write_state
 from infra.resources import function_environment, stack_name
 
-LOCAL_ENV_NAME = "local"
 # Variables that would make boto3 look beyond the moto endpoint.
 _SHADOWING_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
@@ -80,7 +80,7 @@ class LocalEnvironment:
         moto_process: bool = False,
         faults: FaultPlan | None = None,
     ) -> None:
-        self.config = config or load_environment(LOCAL_ENV_NAME)
+        self.config = config or load_environment(LOCAL_ENV)
         self.workers = workers or self.config.max_concurrency
         self.visibility_timeout_seconds = (
             visibility_timeout_seconds or self.config.queue_visibility_timeout_seconds

@@ -423,3 +423,14 @@ def test_a_heads_outside_output_is_evidence_where_the_source_classifier_is_unsur
         OutputSpec("grouped_logits", ((0,),), head_outside=True)
     again = ModelMetadata.from_dict(json.loads(json.dumps(metadata.to_dict())))
     assert again.output.head_outside and again.output.domain == ((0, 3),)
+
+
+def test_model_json_is_read_straight_from_the_tarball(tmp_path: Path) -> None:
+    from classifier.artifact import metadata_in_tarball, pack_artifact, write_artifact_dir
+
+    metadata = ModelMetadata(version="v7", input=InputSpec(height=8, width=8), labels=("a", "b"))
+    directory = write_artifact_dir(tmp_path / "m", b"not a real model", metadata)
+    tarball = pack_artifact(directory, tmp_path / "model.tar.gz")
+    assert metadata_in_tarball(tarball.read_bytes()) == metadata.to_dict()
+    with pytest.raises(ArtifactError, match="not a readable model.tar.gz"):
+        metadata_in_tarball(b"not a tarball")

@@ -17,8 +17,8 @@ from classifier.contracts import (
     TABLE_PARTITION_KEY,
     reclassify_message,
 )
+from classifier.events import objects_in
 from imgclf.demo import cache_key, source_fingerprint
-from imgclf.dlq import objects_of
 from imgclf.errors import CliError
 from imgclf.main import build_parser, main
 from imgclf.output import plain
@@ -134,9 +134,9 @@ def test_dead_letters_name_their_objects() -> None:
     s3_body = json.dumps(
         {"Records": [{"s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2Fc.jpg"}}}]}
     )
-    assert objects_of(s3_body) == (("b", "a b/c.jpg"),)
-    assert objects_of(reclassify_message("b", "k.jpg")) == (("b", "k.jpg"),)
-    assert objects_of("not json") == ()
+    assert objects_in(s3_body) == (("b", "a b/c.jpg"),)
+    assert objects_in(reclassify_message("b", "k.jpg")) == (("b", "k.jpg"),)
+    assert objects_in("not json") == ()
 
 
 def test_partial_batch_responses_are_read_as_lambda_reads_them() -> None:
