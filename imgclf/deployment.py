@@ -126,17 +126,23 @@ def resolve(env_name: str) -> Deployment:
     return _resolve_stack(env_name)
 
 
-def _resolve_local() -> Deployment:
+def running_local_state() -> dict[str, Any] | None:
+    """The running local environment's state file, or None: no file, or a stale one (its
+    process gone, or its endpoint not answering)."""
     state = read_state()
     if state is None:
-        raise CliError("no local environment is running; start one with `imgclf local up`")
-    endpoint_url = str(state.get("endpoint_url", ""))
+        return None
     pid = state.get("pid")
-    if not isinstance(pid, int) or not process_alive(pid) or not is_answering(endpoint_url):
-        raise CliError(
-            "no local environment is running (stale state file "
-            f"{state_path()}); start one with `imgclf local up`"
-        )
+    alive = isinstance(pid, int) and process_alive(pid)
+    return state if alive and is_answering(str(state.get("endpoint_url", ""))) else None
+
+
+def _resolve_local() -> Deployment:
+    state = running_local_state()
+    if state is None:
+        stale = f" (stale state file {state_path()})" if read_state() is not None else ""
+        raise CliError(f"no local environment is running{stale}; start one with `imgclf local up`")
+    endpoint_url = str(state.get("endpoint_url", ""))
     return local_deployment(endpoint_url, str(state.get("region")), dict(state.get("outputs", {})))
 
 

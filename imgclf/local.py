@@ -11,10 +11,9 @@ from classifier.contracts import MODELS_PREFIX
 from infra.local.environment import LocalEnvironment
 from infra.local.faults import FaultPlan, FaultPlanError
 from infra.local.poller import BatchOutcome
-from infra.local.server import is_answering
-from infra.local.state import imgclf_home, process_alive, read_state
+from infra.local.state import imgclf_home
 
-from .deployment import Deployment, local_deployment
+from .deployment import Deployment, local_deployment, running_local_state
 from .errors import CliError
 from .models import promote, upload_artifact
 from .output import stderr, stdout
@@ -52,13 +51,11 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
 
 
 def ensure_not_running() -> None:
-    state = read_state()
-    if state is None:
-        return
-    pid = state.get("pid")
-    if isinstance(pid, int) and process_alive(pid) and is_answering(str(state.get("endpoint_url"))):
+    state = running_local_state()
+    if state is not None:
         raise CliError(
-            f"a local environment is already running (pid {pid}, {state.get('endpoint_url')})"
+            f"a local environment is already running (pid {state.get('pid')}, "
+            f"{state.get('endpoint_url')})"
         )
 
 
