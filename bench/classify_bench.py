@@ -35,6 +35,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
 import numpy as np  # noqa: E402
+import PIL  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 from classifier import imaging, png_bytes  # noqa: E402
@@ -281,7 +283,7 @@ def colours_section(model: LoadedModel, images: dict[str, bytes], repeats: int) 
 
         samples = interleaved(
             {
-                "colours": lambda array=prepared.array: dominant_colours(imaging.thumbnail(array)),
+                "colours": partial(colours_of, prepared.array),
                 "without": classify,
                 "with": classify_with_colours,
             },
@@ -334,9 +336,20 @@ def pre_inflate_with(inflate: Callable[[bytes, int], bytes]) -> Callable[[bytes]
     return run
 
 
+def colours_of(array: np.ndarray) -> list[Any]:
+    return list(dominant_colours(imaging.thumbnail(array)))
+
+
+def load_pre_inflated(data: bytes) -> Any:
+    import pyspng
+
+    return pyspng.load(png_bytes.pre_inflated(data) or data)
+
+
 def prepare_without_isal(data: bytes, spec: InputSpec) -> np.ndarray:
     """prepare_image as it was before ISA-L: libspng inflates with its own zlib."""
-    saved, png_bytes.isal_zlib = png_bytes.isal_zlib, None
+    saved = png_bytes.isal_zlib
+    setattr(png_bytes, "isal_zlib", None)  # noqa: B010 - the module's optional import
     try:
         return prepare_image(data, spec, LIMITS).array
     finally:
@@ -380,8 +393,8 @@ def png_section(data: bytes, model: LoadedModel, repeats: int) -> None:
         "libspng decode alone": lambda: pyspng.load(data),
         "libspng decode, stored IDAT, same filters": lambda: pyspng.load(stored_same),
         "libspng decode, stored IDAT, no filters": lambda: pyspng.load(stored_none),
-        "pre-inflate (ISA-L inflate + stored IDAT)": lambda: imaging._pre_inflated(data),
-        "libspng decode with ISA-L pre-inflate": lambda: pyspng.load(imaging._pre_inflated(data)),
+        "pre-inflate (ISA-L inflate + stored IDAT)": lambda: png_bytes.pre_inflated(data),
+        "libspng decode with ISA-L pre-inflate": lambda: pyspng.load(png_bytes.pre_inflated(data)),
         "Image.fromarray": lambda: Image.fromarray(decoded, "RGB"),
         "resize (bilinear, reducing_gap 3)": lambda: imaging._fit(image, spec),
         "np.asarray of the 224 image": lambda: np.asarray(Image.fromarray(current), np.uint8),
@@ -427,8 +440,9 @@ def png_section(data: bytes, model: LoadedModel, repeats: int) -> None:
         f"where the time goes, p50 over {repeats} interleaved rounds"
     )
     print(
-        f"Pillow {Image.__version__}: zlib loaded {features.version('zlib')}, compiled for "
-        f"zlib-ng {Image.core.zlib_ng_version}; pyspng {pyspng.__version__} bundles zlib 1.2.11"
+        f"Pillow {PIL.__version__}: zlib loaded {features.version('zlib')}, compiled for "
+        f"zlib-ng {importlib.import_module('PIL._imaging').zlib_ng_version}; "
+        f"pyspng {pyspng.__version__} bundles zlib 1.2.11"
     )
     stages = [
         ("header: Image.open", p50["header: Image.open"]),
@@ -522,9 +536,9 @@ def png_sizes(repeats: int) -> None:
 
     print(
         f"\n  pre-inflate by size (imaging uses it up to "
-        f"{imaging.PRE_INFLATE_MAX_BYTES / 2**20:.0f} MB of scanlines)"
+        f"{png_bytes.PRE_INFLATE_MAX_BYTES / 2**20:.0f} MB of scanlines)"
     )
-    limit, imaging.PRE_INFLATE_MAX_BYTES = imaging.PRE_INFLATE_MAX_BYTES, 1 << 40
+    limit, png_bytes.PRE_INFLATE_MAX_BYTES = png_bytes.PRE_INFLATE_MAX_BYTES, 1 << 40
     try:
         for width, height in ((1000, 1000), (1920, 1080), (2000, 2000), (3000, 2500)):
             buffer = io.BytesIO()
@@ -534,8 +548,8 @@ def png_sizes(repeats: int) -> None:
                 name: statistics.median(samples)
                 for name, samples in interleaved(
                     {
-                        "alone": lambda data=data: pyspng.load(data),
-                        "pre": lambda data=data: pyspng.load(imaging._pre_inflated(data)),
+                        "alone": partial(pyspng.load, data),
+                        "pre": partial(load_pre_inflated, data),
                     },
                     max(5, repeats // 4),
                 ).items()
@@ -547,7 +561,7 @@ def png_sizes(repeats: int) -> None:
                 f"{p50['alone'] / p50['pre']:.2f}x"
             )
     finally:
-        imaging.PRE_INFLATE_MAX_BYTES = limit
+        png_bytes.PRE_INFLATE_MAX_BYTES = limit
 
 
 def cold_start(python: str, script: str, *args: str, env: dict[str, str]) -> float:

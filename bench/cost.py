@@ -171,7 +171,7 @@ def queued_messages(sqs: Any, queue_url: str, *, expected: int, wait_seconds: fl
     while time.monotonic() < deadline:
         latest = soak.queue_counts(sqs, queue_url)[soak.QUEUE_ATTRIBUTES[0]]
         if latest >= expected or latest == count:
-            return latest
+            return int(latest)
         count = latest
         time.sleep(0.3)
     return count

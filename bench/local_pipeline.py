@@ -62,7 +62,9 @@ class CallTimer:
 
     def install(self) -> None:
         boto3.setup_default_session()
-        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        session = boto3.DEFAULT_SESSION
+        assert session is not None
+        events = session.events
         events.register("before-call", self._before)
         events.register("after-call", self._after)
 
@@ -92,7 +94,7 @@ class MotoTimer:
 
     def wrap(self, environment: LocalEnvironment) -> None:
         # moto's ThreadedMotoServer keeps its werkzeug server in a private attribute.
-        server = environment.server._server._server  # type: ignore[union-attr]
+        server = environment.server._server._server  # type: ignore[attr-defined]
         app = server.app
 
         def timed(environ: dict[str, Any], start_response: Any) -> Any:

@@ -41,9 +41,9 @@ def _add_env(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-def _env_parent() -> argparse.ArgumentParser:
+def _env_parent() -> _Parser:
     # SUPPRESS: a subcommand's --env must not reset one given before the subcommand.
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     _add_env(parent, argparse.SUPPRESS)
     return parent
 

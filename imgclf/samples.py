@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .corpus import decompression_bomb_png
+from .corpus_files import decompression_bomb_png
 
 __all__ = ["USER_TAGS", "decompression_bomb_png", "ground_truth", "write_bad_inputs"]
 

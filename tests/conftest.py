@@ -26,7 +26,7 @@ def tiny_model_dir() -> Path:
     sys.path.insert(0, str(REPO / "tests" / "fixtures"))
     import tiny_model
 
-    return tiny_model.cached(CACHE)
+    return Path(tiny_model.cached(CACHE))
 
 
 @pytest.fixture(scope="session")

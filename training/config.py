@@ -316,7 +316,7 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
     data_dir = directory("data_dir", LOCAL_ROOT / "data" / args.dataset)
     model_dir = directory("model_dir", run_root / "model")
     assert data_dir is not None and model_dir is not None
-    paths = {
+    paths: dict[str, Any] = {
         "data_dir": data_dir,
         "model_dir": model_dir,
         "output_dir": output_dir,

@@ -26,6 +26,7 @@ from classifier.artifact import (
     UnknownRule,
     write_artifact_dir,
 )
+from classifier.contracts import REAL_PHOTOS
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import decisions, evalsets, export
@@ -43,7 +44,7 @@ from training.imagenet import (
 log = logging.getLogger(__name__)
 
 ARCHITECTURE = f"{lite.ARCH}-imagenet-day0"
-PRIMARY_SET = evalsets.REAL_PHOTOS
+PRIMARY_SET = REAL_PHOTOS
 MIN_ACCURACY = 0.80
 MAX_DROP_PP = 1.0
 REPRESENTATIVE_COUNT = 200

@@ -265,7 +265,7 @@ def _callbacks(
     return callbacks
 
 
-class EpochProgress(keras.callbacks.Callback):
+class EpochProgress(keras.callbacks.Callback):  # type: ignore[misc]  # keras is untyped
     """Reports (epoch, total, logs) after each epoch."""
 
     def __init__(self, report: ProgressCallback, total_epochs: int) -> None:

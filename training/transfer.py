@@ -100,7 +100,8 @@ def cached_activations(
     digest.update(np.ascontiguousarray(images).tobytes())
     path = cache_dir / f"activations-{digest.hexdigest()[:20]}.npy" if cache_dir else None
     if path is not None and path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     result = np.asarray(
         front.predict(images.astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
     )

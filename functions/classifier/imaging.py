@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from . import png_bytes, reasons
 
 try:  # libspng unfilters with SIMD: ~2x faster than Pillow on 8-bit RGB(A) PNGs
-    import pyspng
+    import pyspng as pyspng  # a module attribute: tests swap its load
 except ImportError:  # pragma: no cover - Pillow decodes every PNG, only slower
     pyspng = None
 

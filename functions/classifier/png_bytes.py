@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 try:  # ISA-L inflates ~3x faster than the zlib 1.2.11 bundled in pyspng's libspng
-    from isal import isal_zlib
+    from isal import isal_zlib as isal_zlib  # a module attribute: benches swap it
 except ImportError:  # pragma: no cover - libspng inflates, only slower
     isal_zlib = None  # type: ignore[assignment]
 

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 try:
     import champion  # the Lambda zip: champion.py sits beside gate.py on sys.path
 except ModuleNotFoundError:  # imported as the installed package `gate`
-    from gate import champion  # type: ignore[attr-defined]
+    from gate import champion
 
 # classifier.contracts.ARTIFACT_METADATA_FILE; tests/infra/test_gate.py keeps the two equal.
 METADATA_FILE = "model.json"

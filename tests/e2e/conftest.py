@@ -26,6 +26,7 @@ from imgclf.models import promote, upload_artifact
 from imgclf.upload import Upload, upload_all
 from infra.config import load_environment
 from infra.local.environment import LocalEnvironment
+from infra.local.poller import EventSourcePoller
 from tests.fixtures.tiny_model import reversioned
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
@@ -165,9 +166,17 @@ def screenshot(page: Path, png: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -
 
 
 @pytest.fixture(scope="module")
-def env(environment_factory, tiny_artifacts) -> Iterator[RunningEnvironment]:
+def env(
+    environment_factory: Callable[..., RunningEnvironment], tiny_artifacts: dict[str, Path]
+) -> Iterator[RunningEnvironment]:
     """A running environment with the tiny model promoted (modules may override it)."""
     running = environment_factory(workers=2)
     running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
     yield running
     running.environment.stop()
+
+
+def poller_of(env: RunningEnvironment) -> EventSourcePoller:
+    """The running environment's poller (it has one while it runs)."""
+    assert env.environment.poller is not None
+    return env.environment.poller

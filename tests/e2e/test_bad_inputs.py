@@ -8,9 +8,10 @@ record is read; then the poller starts and everything is waited for once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,7 +39,9 @@ def key_of(kind: Kind) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(environment_factory, tiny_artifacts) -> Iterator[RunningEnvironment]:
+def env(
+    environment_factory: Callable[..., RunningEnvironment], tiny_artifacts: dict[str, Path]
+) -> Iterator[RunningEnvironment]:
     running = environment_factory(
         workers=2,
         poll=False,

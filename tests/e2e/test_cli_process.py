@@ -61,7 +61,7 @@ def test_usage_errors_are_one_line(home: Path, args: tuple[str, ...], text: str)
 
 
 def test_local_up_serves_the_cli_and_stops_cleanly_on_ctrl_c(
-    home: Path, tiny_artifacts, tmp_path: Path
+    home: Path, tiny_artifacts: dict[str, Path], tmp_path: Path
 ) -> None:
     # Given a model artifact cached by an earlier `train`
     cached = home / "models" / "tiny-v1"

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from classifier.contracts import Status
 from imgclf.upload import collect
 
-from .conftest import RunningEnvironment, write_colour_images
+from .conftest import CliRun, RunningEnvironment, poller_of, write_colour_images
 
 VISIBILITY_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
-def env(environment_factory) -> Iterator[RunningEnvironment]:
+def env(environment_factory: Callable[..., RunningEnvironment]) -> Iterator[RunningEnvironment]:
     # A short visibility timeout so that maxReceiveCount receives take seconds, not minutes.
     running = environment_factory(workers=2, visibility_timeout_seconds=VISIBILITY_SECONDS)
     yield running
@@ -33,11 +34,16 @@ def wait_for_dlq(env: RunningEnvironment, count: int, timeout: float = 30) -> No
     raise AssertionError(f"DLQ holds {env.queue_depth(dead_letter=True)}, wanted {count}")
 
 
-def test_dlq_then_redrive(env: RunningEnvironment, tiny_artifacts, cli, tmp_path) -> None:
+def test_dlq_then_redrive(
+    env: RunningEnvironment,
+    tiny_artifacts: dict[str, Path],
+    cli: Callable[..., CliRun],
+    tmp_path: Path,
+) -> None:
     # Given no model is promoted yet (a transient failure) and a message that is not JSON
     write_colour_images(tmp_path / "early", 1)
     uploads = collect([tmp_path / "early"])
-    stats_before = env.environment.poller.stats.snapshot()  # before anything can fail
+    stats_before = poller_of(env).stats.snapshot()  # before anything can fail
     env.upload(uploads)
     env.sqs().send_message(QueueUrl=env.deployment.queue_url, MessageBody="poison: not json")
 
@@ -45,7 +51,7 @@ def test_dlq_then_redrive(env: RunningEnvironment, tiny_artifacts, cli, tmp_path
     wait_for_dlq(env, len(uploads) + 1)
 
     # Then each message was tried maxReceiveCount times and nothing reached the table
-    stats = env.environment.poller.stats.snapshot()
+    stats = poller_of(env).stats.snapshot()
     max_receives = env.environment.config.max_receive_count
     assert stats["failed"] - stats_before["failed"] >= (len(uploads) + 1) * max_receives
     accounting = env.wait([u.key for u in uploads], timeout=5)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,6 +14,8 @@ import pytest
 from classifier.contracts import model_pointer_name
 from infra.local.server import DUMMY_CREDENTIALS, MotoServer
 from infra.resources import StackOutputs, results_table_create_args, stack_name
+
+from .conftest import CliRun
 
 ENV = "dev"  # a name cdk.json knows
 
@@ -71,7 +74,9 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.stop()
 
 
-def test_a_deployed_environment_is_found_from_its_stack_outputs(deployed, cli, tmp_path) -> None:
+def test_a_deployed_environment_is_found_from_its_stack_outputs(
+    deployed: str, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
     from imgclf.deployment import resolve
 
     deployment = resolve(ENV)
@@ -95,7 +100,9 @@ def test_a_deployed_environment_is_found_from_its_stack_outputs(deployed, cli, t
     assert run.code == 1 and "no model is promoted in environment 'dev'" in run.err
 
 
-def test_a_stack_that_is_not_deployed_is_a_one_line_error(deployed, cli) -> None:
+def test_a_stack_that_is_not_deployed_is_a_one_line_error(
+    deployed: str, cli: Callable[..., CliRun]
+) -> None:
     run = cli("results", "--env", "prod")
     assert run.code == 1
     assert run.err.strip() == (
@@ -104,14 +111,16 @@ def test_a_stack_that_is_not_deployed_is_a_one_line_error(deployed, cli) -> None
     )
 
 
-def test_a_stack_without_a_state_machine_cannot_train_in_the_cloud(deployed, cli) -> None:
+def test_a_stack_without_a_state_machine_cannot_train_in_the_cloud(
+    deployed: str, cli: Callable[..., CliRun]
+) -> None:
     run = cli("train", "--cloud", "--env", ENV)
     assert run.code == 1
     assert "has no TrainingStateMachineArn" in run.err
     assert os.environ["AWS_ENDPOINT_URL"] == deployed
 
 
-def test_train_cloud_starts_the_state_machine(deployed, cli) -> None:
+def test_train_cloud_starts_the_state_machine(deployed: str, cli: Callable[..., CliRun]) -> None:
     # Given a stack whose outputs name a training state machine
     stepfunctions = boto3.client("stepfunctions")
     arn = stepfunctions.create_state_machine(
@@ -137,7 +146,9 @@ def test_train_cloud_starts_the_state_machine(deployed, cli) -> None:
     }
 
 
-def test_force_without_promote_is_a_one_line_error(deployed, cli) -> None:
+def test_force_without_promote_is_a_one_line_error(
+    deployed: str, cli: Callable[..., CliRun]
+) -> None:
     run = cli("train", "--cloud", "--env", ENV, "--force")
     assert run.code == 1
     assert run.err.strip() == "imgclf: error: --force only applies with --promote"

@@ -7,7 +7,7 @@ second run of the suite reuses it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,9 @@ def emoji_model() -> CachedModel:
 
 
 @pytest.fixture(scope="module")
-def env(environment_factory, emoji_model: CachedModel) -> Iterator[RunningEnvironment]:
+def env(
+    environment_factory: Callable[..., RunningEnvironment], emoji_model: CachedModel
+) -> Iterator[RunningEnvironment]:
     running = environment_factory(workers=2)
     running.promote(emoji_model.tarball, emoji_model.version)
     yield running

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
@@ -14,13 +15,13 @@ from classifier.contracts import OUR_TAG_KEYS, Status
 from imgclf.samples import USER_TAGS, write_bad_inputs
 from imgclf.upload import collect
 
-from .conftest import CliRun, RunningEnvironment, colour_jpeg, write_colour_images
+from .conftest import CliRun, RunningEnvironment, colour_jpeg, poller_of, write_colour_images
 
 PER_COLOUR = 4
 
 
 @pytest.fixture(scope="module")
-def uploaded(env: RunningEnvironment, tmp_path_factory: pytest.TempPathFactory):
+def uploaded(env: RunningEnvironment, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Colour images, the bad inputs and one image with the user's own tags, all processed."""
     root = tmp_path_factory.mktemp("pipeline")
     write_colour_images(root / "colours", PER_COLOUR)
@@ -36,14 +37,14 @@ def uploaded(env: RunningEnvironment, tmp_path_factory: pytest.TempPathFactory):
     return {"keys": keys, "accounting": accounting, "tagged": tagged[0].key}
 
 
-def test_every_object_is_accounted_for_in_the_table(uploaded) -> None:
+def test_every_object_is_accounted_for_in_the_table(uploaded: dict[str, Any]) -> None:
     accounting = uploaded["accounting"]
     assert accounting.missing == set()
     assert accounting.dead_lettered == set()
     assert set(accounting.items) == set(uploaded["keys"])
 
 
-def test_images_are_classified_as_their_colour(uploaded) -> None:
+def test_images_are_classified_as_their_colour(uploaded: dict[str, Any]) -> None:
     items = uploaded["accounting"].items
     colour_items = {k: v for k, v in items.items() if k.startswith("colours/")}
     assert len(colour_items) == 3 * PER_COLOUR
@@ -54,7 +55,7 @@ def test_images_are_classified_as_their_colour(uploaded) -> None:
         assert [entry["label"] for entry in item["top_k"]][0] == item["label"]
 
 
-def test_bad_inputs_are_rejected_with_reasons(uploaded) -> None:
+def test_bad_inputs_are_rejected_with_reasons(uploaded: dict[str, Any]) -> None:
     items = uploaded["accounting"].items
     bad = {k.split("/")[-1]: v for k, v in items.items() if k.startswith("bad/")}
     assert set(bad) == {"truncated.jpg", "not-an-image.jpg", "empty.jpg", "bomb.png"}
@@ -73,7 +74,9 @@ def object_tags(env: RunningEnvironment, key: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in response["TagSet"]}
 
 
-def test_tags_are_added_and_the_users_own_tags_kept(env: RunningEnvironment, uploaded) -> None:
+def test_tags_are_added_and_the_users_own_tags_kept(
+    env: RunningEnvironment, uploaded: dict[str, Any]
+) -> None:
     tags = object_tags(env, uploaded["tagged"])
     assert {k: tags.get(k) for k in USER_TAGS} == USER_TAGS
     assert tags["imgclf:label"] == "blue"
@@ -82,7 +85,7 @@ def test_tags_are_added_and_the_users_own_tags_kept(env: RunningEnvironment, upl
     assert set(plain_tags) == set(OUR_TAG_KEYS)
 
 
-def s3_notification(env: RunningEnvironment, item: dict) -> str:
+def s3_notification(env: RunningEnvironment, item: dict[str, Any]) -> str:
     """The body S3 (as moto shapes it) sends for this object's creation."""
     return json.dumps(
         {
@@ -107,12 +110,14 @@ def s3_notification(env: RunningEnvironment, item: dict) -> str:
     )
 
 
-def test_duplicate_deliveries_write_nothing(env: RunningEnvironment, uploaded) -> None:
+def test_duplicate_deliveries_write_nothing(
+    env: RunningEnvironment, uploaded: dict[str, Any]
+) -> None:
     # Given classified objects and their items
     keys = ["colours/green/green-0-1.jpg", uploaded["tagged"]]
     before = {key: uploaded["accounting"].items[key] for key in keys}
     tags_before = {key: object_tags(env, key) for key in keys}
-    stats_before = env.environment.poller.stats.snapshot()
+    stats_before = poller_of(env).stats.snapshot()
     # When S3 delivers the same notification three more times
     for key in keys:
         for _ in range(3):
@@ -121,18 +126,20 @@ def test_duplicate_deliveries_write_nothing(env: RunningEnvironment, uploaded) -
             )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        stats = env.environment.poller.stats.snapshot()
+        stats = poller_of(env).stats.snapshot()
         if stats["succeeded"] - stats_before["succeeded"] >= 6 and env.queue_depth() == 0:
             break
         time.sleep(0.2)
     # Then every delivery was acknowledged, and neither the items nor the tags changed
-    assert env.environment.poller.stats.snapshot()["succeeded"] - stats_before["succeeded"] >= 6
+    assert poller_of(env).stats.snapshot()["succeeded"] - stats_before["succeeded"] >= 6
     after = env.wait(keys).items
     assert after == before
     assert {key: object_tags(env, key) for key in keys} == tags_before
 
 
-def test_results_by_label_uses_the_label_index(cli: Callable[..., CliRun], uploaded) -> None:
+def test_results_by_label_uses_the_label_index(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("results", "--env", "local", "--label", "red", "--format", "json", "--limit", "0")
     assert run.code == 0, run.err
     items = json.loads(run.out)
@@ -143,7 +150,7 @@ def test_results_by_label_uses_the_label_index(cli: Callable[..., CliRun], uploa
     assert times == sorted(times, reverse=True)  # newest first
 
 
-def test_results_by_status_and_csv(cli: Callable[..., CliRun], uploaded) -> None:
+def test_results_by_status_and_csv(cli: Callable[..., CliRun], uploaded: dict[str, Any]) -> None:
     run = cli("results", "--status", "rejected", "--format", "csv")
     assert run.code == 0, run.err
     lines = run.out.strip().splitlines()
@@ -153,7 +160,9 @@ def test_results_by_status_and_csv(cli: Callable[..., CliRun], uploaded) -> None
     )
 
 
-def test_status_shows_the_running_environment(cli: Callable[..., CliRun], uploaded) -> None:
+def test_status_shows_the_running_environment(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("status")
     assert run.code == 0, run.err
     rejected = sum(1 for k in uploaded["keys"] if k.startswith("bad/"))
@@ -163,7 +172,9 @@ def test_status_shows_the_running_environment(cli: Callable[..., CliRun], upload
     assert "dead-letter queue: 0" in run.out
 
 
-def test_results_without_filters_lists_both_statuses(cli, uploaded) -> None:
+def test_results_without_filters_lists_both_statuses(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("results", "--format", "json", "--limit", "0")
     assert {item["key"] for item in json.loads(run.out)} == set(uploaded["keys"])
     run = cli("results", "--format", "json", "--limit", "5", "--min-confidence", "0.5")
@@ -173,7 +184,9 @@ def test_results_without_filters_lists_both_statuses(cli, uploaded) -> None:
     assert json.loads(run.out) == []
 
 
-def test_result_shows_the_item_and_object_tags(cli, uploaded) -> None:
+def test_result_shows_the_item_and_object_tags(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("result", uploaded["tagged"], "--format", "json")
     assert run.code == 0, run.err
     shown = json.loads(run.out)
@@ -181,13 +194,17 @@ def test_result_shows_the_item_and_object_tags(cli, uploaded) -> None:
     assert shown["object_tags"]["owner"] == USER_TAGS["owner"]
 
 
-def test_model_list_marks_the_live_version(cli, uploaded) -> None:
+def test_model_list_marks_the_live_version(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("model", "list")
     assert run.code == 0
     assert "tiny-v1" in run.out and "*" in run.out
 
 
-def test_upload_command_uploads_a_folder_and_waits(cli, uploaded, tmp_path: Path) -> None:
+def test_upload_command_uploads_a_folder_and_waits(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any], tmp_path: Path
+) -> None:
     write_colour_images(tmp_path / "more", 1, seed=5)
     run = cli("upload", str(tmp_path / "more"), "--prefix", "cli", "--wait", "--timeout", "60")
     assert run.code == 0, run.err
@@ -196,14 +213,18 @@ def test_upload_command_uploads_a_folder_and_waits(cli, uploaded, tmp_path: Path
     assert json.loads(run.out)["label"] == "green"
 
 
-def test_a_missing_result_is_a_one_line_error(cli, uploaded) -> None:
+def test_a_missing_result_is_a_one_line_error(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("result", "no/such/key.jpg")
     assert run.code == 1
     assert run.err.strip().count("\n") == 0
     assert "no result for 'no/such/key.jpg'" in run.err
 
 
-def test_promoting_a_missing_version_is_a_one_line_error(cli, uploaded) -> None:
+def test_promoting_a_missing_version_is_a_one_line_error(
+    cli: Callable[..., CliRun], uploaded: dict[str, Any]
+) -> None:
     run = cli("model", "promote", "v404")
     assert run.code == 1
     assert (

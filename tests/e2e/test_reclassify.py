@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from imgclf.upload import collect
 
-from .conftest import RunningEnvironment, write_colour_images
+from .conftest import CliRun, RunningEnvironment, write_colour_images
 
 
 @pytest.fixture(scope="module")
-def env(environment_factory) -> Iterator[RunningEnvironment]:
+def env(environment_factory: Callable[..., RunningEnvironment]) -> Iterator[RunningEnvironment]:
     running = environment_factory(workers=2)
     yield running
     running.environment.stop()
 
 
 def test_reclassify_updates_only_older_versions(
-    env: RunningEnvironment, tiny_artifacts, cli, tmp_path
+    env: RunningEnvironment,
+    tiny_artifacts: dict[str, Path],
+    cli: Callable[..., CliRun],
+    tmp_path: Path,
 ) -> None:
     # Given objects classified by tiny-v1
     env.promote(tiny_artifacts["tiny-v1"], "tiny-v1")

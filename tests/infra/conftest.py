@@ -139,7 +139,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesiz
                 stack=stack,
                 template=template,
                 outdir=outdir,
-                data=template.to_json(),
+                data=dict(template.to_json()),
             )
     return result
 

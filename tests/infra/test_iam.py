@@ -57,7 +57,8 @@ def _is_ssm_pointer(resource: Any) -> bool:
 
 
 def _function_statements(env: Any) -> list[dict[str, Any]]:
-    return env.policy_statements("InferenceRole")
+    statements: list[dict[str, Any]] = env.policy_statements("InferenceRole")
+    return statements
 
 
 def test_function_gets_exactly_read_and_tag_on_the_images_bucket(env: Any) -> None:

@@ -13,7 +13,10 @@ ARCHITECTURES = {"arm64": "arm64", "x86_64": "x86_64"}
 
 
 def _function(env: Any) -> tuple[str, dict[str, Any]]:
-    return env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
+    found: tuple[str, dict[str, Any]] = env.only(
+        "AWS::Lambda::Function", id_contains="InferenceFunction"
+    )
+    return found
 
 
 def test_function_is_a_container_image_with_the_configured_size(env: Any) -> None:

@@ -12,8 +12,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
+from classifier.contracts import METRICS_NAMESPACE
 from infra.config import load_environment
-from infra.constructs.monitoring import METRICS_DIMENSIONS, METRICS_NAMESPACE, MonitoringConstruct
+from infra.constructs.monitoring import METRICS_DIMENSIONS, MonitoringConstruct
 from infra.resources import function_environment
 
 

@@ -10,10 +10,11 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from PIL import Image
 
 from classifier import handler
@@ -35,6 +36,7 @@ from infra.local.faults import FaultInjector, FaultPlan
 from infra.resources import StackOutputs
 from tests.fixtures.events import (
     FakeLambdaContext,
+    fake_context,
     s3_body,
     s3_record,
     s3_test_event_body,
@@ -56,11 +58,12 @@ def put(aws: SimpleNamespace, key: str, body: bytes, **extra: Any) -> dict[str, 
 
 
 def invoke(*bodies: str) -> dict[str, Any]:
-    return handler.lambda_handler(sqs_event(*bodies), FakeLambdaContext())
+    return handler.lambda_handler(sqs_event(*bodies), fake_context())
 
 
 def item(aws: SimpleNamespace, key: str) -> dict[str, Any] | None:
-    return aws.table.get_item(Key={"pk": f"images/{key}"}).get("Item")
+    found: dict[str, Any] | None = aws.table.get_item(Key={"pk": f"images/{key}"}).get("Item")
+    return found
 
 
 def deployment() -> Deployment:
@@ -174,7 +177,7 @@ def test_one_failing_record_does_not_fail_the_batch(
     missing_bucket = s3_body(s3_record("no-such-bucket", "x.png"))
     event = sqs_event(good, flaky, missing_bucket, s3_test_event_body(), "garbage")
     # When the batch is handled
-    response = handler.lambda_handler(event, FakeLambdaContext())
+    response = handler.lambda_handler(event, fake_context())
     # Then only the transient fault and the malformed message are failed; the rest acknowledged
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     ids = [r["messageId"] for r in event["Records"]]
@@ -487,7 +490,7 @@ def test_records_are_not_started_when_too_little_time_is_left(aws: SimpleNamespa
     event = sqs_event(*bodies)
     context = RunningOutContext(remaining_ms=10_000, step_ms=4_500)
     # When the handler runs
-    response = handler.lambda_handler(event, context)
+    response = handler.lambda_handler(event, cast(LambdaContext, context))
     # Then the first record is done, and the two that would start with less than 20% of the
     # invocation's time left are failed alone (retried), instead of the whole batch timing out
     ids = [r["messageId"] for r in event["Records"]]

@@ -26,7 +26,7 @@ from PIL import Image
 from classifier import handler
 from classifier.contracts import DEFAULT_RECORD_CONCURRENCY, LABEL_REGISTRY_PK
 from infra.local.faults import FaultInjector, FaultPlan, WorkerCrash
-from tests.fixtures.events import FakeLambdaContext, s3_body, s3_record, sqs_event
+from tests.fixtures.events import fake_context, s3_body, s3_record, sqs_event
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"  # not a package: see tests/unit/bench
 if str(BENCH) not in sys.path:
@@ -52,10 +52,10 @@ class Calls:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, params: dict[str, Any], event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".")[:3]
+        service, operation = event_name.split(".")[1:3]
         key = params.get("Key")
         if service == "dynamodb":
-            pk = (params.get("Key") or params.get("Item") or {}).get("pk", "")
+            pk: Any = (params.get("Key") or params.get("Item") or {}).get("pk", "")
             pk = pk.get("S", "") if isinstance(pk, dict) else pk  # serialized or not yet
             key = str(pk).split("/", 1)[-1]
         with self.lock:
@@ -100,7 +100,7 @@ def upload(aws: SimpleNamespace, key: str, body: bytes, **extra: Any) -> str:
 
 
 def invoke(*bodies: str) -> dict[str, Any]:
-    return handler.lambda_handler(sqs_event(*bodies), FakeLambdaContext())
+    return handler.lambda_handler(sqs_event(*bodies), fake_context())
 
 
 @contextmanager

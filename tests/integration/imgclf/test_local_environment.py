@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def handler() -> RecordingHandler:
 
 
 @pytest.fixture()
-def env(handler: RecordingHandler, tmp_path: Path):
+def env(handler: RecordingHandler, tmp_path: Path) -> Iterator[LocalEnvironment]:
     environment = LocalEnvironment(
         workers=2,
         visibility_timeout_seconds=VISIBILITY_SECONDS,
@@ -218,6 +219,7 @@ def test_writes_the_state_file_while_running_and_removes_it(
         state = read_state(tmp_path)
         assert state is not None
         assert state["endpoint_url"] == env.endpoint_url
+        assert env.resources is not None
         assert state["outputs"][StackOutputs.IMAGES_BUCKET] == env.resources.images_bucket
     assert not state_path(tmp_path).exists()
 
@@ -249,7 +251,7 @@ class DyingHandler(RecordingHandler):
 
 
 @pytest.fixture()
-def short_env(tmp_path: Path):
+def short_env(tmp_path: Path) -> Iterator[tuple[LocalEnvironment, DyingHandler]]:
     """A 1 s function timeout; the handler crashes or overruns once per marked body."""
     handler = DyingHandler(overrun_seconds=1.3)  # past the 1 s timeout, within the visibility
     config = dataclasses.replace(load_environment("local"), function_timeout_seconds=1)

@@ -106,7 +106,8 @@ def write(aws: SimpleNamespace, items: list[dict[str, Any]], *, legacy: bool = F
 def labelled(aws: SimpleNamespace) -> dict[str, list[str]]:
     """39 red and 11 green images interleaved in time, and 6 rejects; keys by kind, newest
     first."""
-    items, kinds = [], {"red": [], "green": [], "rejected": []}
+    items: list[dict[str, Any]] = []
+    kinds: dict[str, list[str]] = {"red": [], "green": [], "rejected": []}
     for minute in range(56):
         if minute % 8 == 3 and len(kinds["rejected"]) < 6:
             key, kind = f"bad/{minute}.jpg", "rejected"

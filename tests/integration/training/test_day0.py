@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from classifier.model import LoadedModel
-from training import evalsets
 from training.backbones import efficientnet_lite as lite
 from training.data import list_class_files, load_images
 from training.datasets import photos
@@ -30,15 +30,15 @@ def test_the_day0_model_labels_real_photographs_through_the_functions_code(
     result = build_day0(tmp_path / "model", version="day0-test", calibration_images=calibration)
     # Then it is evaluated on the shared sets and passes its gate on the real photos
     evaluations = result.metadata.metrics["evaluations"]
-    assert evalsets.REAL_PHOTOS in evaluations and evalsets.EMOJI_RENDERINGS in evaluations
-    assert evaluations[evalsets.REAL_PHOTOS]["accuracy"] >= 0.8
+    assert REAL_PHOTOS in evaluations and EMOJI_RENDERINGS in evaluations
+    assert evaluations[REAL_PHOTOS]["accuracy"] >= 0.8
     # And it says "unknown" for most photos of other animals, from ImageNet's own evidence,
     # with a threshold and a temperature chosen on the photos it never saw
-    outside = evaluations[evalsets.OUTSIDE_PHOTOS]
+    outside = evaluations[OUTSIDE_PHOTOS]
     assert outside["forced_rate_without_unknown"] == 1.0 and outside["forced_rate"] <= 0.3
-    rule, calibration = result.metadata.unknown, result.metadata.calibration
+    rule, fitted = result.metadata.unknown, result.metadata.calibration
     assert rule.max_other is not None and rule.min_confidence is None
-    assert calibration.details["ece_after"] < calibration.details["ece_before"]
+    assert fitted.details["ece_after"] < fitted.details["ece_before"]
     assert result.gate.passed, result.gate.reasons
     assert result.metadata.output.kind == "grouped_logits"
     # And the function's LoadedModel, given the artifact, labels held-out photos of cats as cat

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_auto_maps_the_animals10_labels_and_nothing_else() -> None:
     assert mixture.resolve_setting("none", LABELS) is None
 
 
-def test_a_mapping_file_must_name_exactly_the_labels(tmp_path) -> None:
+def test_a_mapping_file_must_name_exactly_the_labels(tmp_path: Path) -> None:
     path = tmp_path / "mapping.json"
     path.write_text(json.dumps({"cat": ["281-285"], "dog": ["151-268"]}))
     assert mixture.resolve_setting(str(path), ("cat", "dog")) is not None

@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def sources(root: Path) -> dict[str, dict[str, object]]:
     return {record["file"]: record for record in summary["files"]}
 
 
-def test_every_listed_photo_is_written_once(root: Path, sources: dict) -> None:
+def test_every_listed_photo_is_written_once(root: Path, sources: dict[str, Any]) -> None:
     manifest = photo_manifest.load_manifest()
     expected = {photo.relative_path().as_posix() for photo in manifest}
     written = {
@@ -48,7 +49,7 @@ def test_every_listed_photo_is_written_once(root: Path, sources: dict) -> None:
     assert marker == photo_manifest.manifest_hash(manifest)
 
 
-def test_files_match_the_manifest_sha256(root: Path, sources: dict) -> None:
+def test_files_match_the_manifest_sha256(root: Path, sources: dict[str, Any]) -> None:
     by_path = {photo.relative_path().as_posix(): photo for photo in photo_manifest.load_manifest()}
     for name, record in sources.items():
         data = (root / name).read_bytes()
@@ -62,7 +63,7 @@ def test_files_match_the_manifest_sha256(root: Path, sources: dict) -> None:
             assert record["converted"], name
 
 
-def test_every_photo_decodes_for_the_function(root: Path, sources: dict) -> None:
+def test_every_photo_decodes_for_the_function(root: Path, sources: dict[str, Any]) -> None:
     spec = InputSpec(height=224, width=224)
     for name in sources:
         prepared = prepare_image((root / name).read_bytes(), spec, ImageLimits())

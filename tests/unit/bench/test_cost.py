@@ -139,7 +139,7 @@ def measured(**changes: object) -> usage.Measured:
         "log_bytes": 0,
     }
     base.update(changes)
-    return usage.Measured(**base)  # type: ignore[arg-type]
+    return usage.Measured(**base)
 
 
 def test_usage_per_image_from_a_run() -> None:
@@ -185,7 +185,7 @@ def profile(**changes: object) -> capacity.Profile:
         "index_shards": {"by_status": 1},
     }
     base.update(changes)
-    return capacity.Profile(**base)  # type: ignore[arg-type]
+    return capacity.Profile(**base)
 
 
 def test_a_limit_saturates_at_quota_over_demand() -> None:

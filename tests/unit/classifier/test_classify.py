@@ -302,7 +302,8 @@ def test_tag_value_s3_cannot_store_is_never_sent_and_the_item_says_why(
 ) -> None:
     # Given a model whose label or version S3 would refuse as a tag value (an old model.json)
     world.model = LoadedModel(
-        tiny._model_bytes, dataclasses.replace(tiny.metadata, **{field: value})
+        tiny._model_bytes,
+        dataclasses.replace(tiny.metadata, **{field: value}),  # type: ignore[arg-type]
     )
     world.objects.objects["cat.png"] = (png((220, 30, 30)), "e1")
     world.objects.tags["cat.png"] = [{"Key": "owner", "Value": "ana"}]

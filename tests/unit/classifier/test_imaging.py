@@ -9,6 +9,7 @@ import time
 import zlib
 
 import numpy as np
+import PIL.ImageOps
 import pytest
 from PIL import Image, JpegImagePlugin
 
@@ -41,7 +42,8 @@ def solid(
 
 
 def mean_rgb(data: bytes, spec: InputSpec = SPEC) -> np.ndarray:
-    return prepare_image(data, spec, LIMITS).array.reshape(-1, 3).mean(axis=0)
+    means: np.ndarray = prepare_image(data, spec, LIMITS).array.reshape(-1, 3).mean(axis=0)
+    return means
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
@@ -151,8 +153,8 @@ def test_cmyk_jpeg_is_converted_to_rgb() -> None:
 
 
 def test_greyscale_and_bilevel_images_become_rgb() -> None:
-    assert mean_rgb(encode(solid(200, "L"), "PNG")).tolist() == pytest.approx([200] * 3, abs=1)
-    assert mean_rgb(encode(solid(1, "1"), "BMP")).tolist() == [255.0, 255.0, 255.0]
+    assert mean_rgb(encode(solid((200,), "L"), "PNG")).tolist() == pytest.approx([200] * 3, abs=1)
+    assert mean_rgb(encode(solid((1,), "1"), "BMP")).tolist() == [255.0, 255.0, 255.0]
 
 
 def test_animated_image_uses_its_first_frame() -> None:
@@ -481,7 +483,7 @@ def test_an_exception_while_opening_is_a_rejection(monkeypatch: pytest.MonkeyPat
     def failing_open(*args: object, **kwargs: object) -> None:
         raise KeyError("plugin bug")
 
-    monkeypatch.setattr(imaging.Image, "open", failing_open)
+    monkeypatch.setattr(Image, "open", failing_open)
     with pytest.raises(RejectedImageError, match="corrupt or truncated JPEG: 'plugin bug'"):
         prepare_image(encode(solid((1, 2, 3)), "JPEG"), SPEC, LIMITS)
 
@@ -490,7 +492,7 @@ def test_a_failing_exif_transpose_keeps_the_image(monkeypatch: pytest.MonkeyPatc
     def failing_transpose(image: Image.Image) -> Image.Image:
         raise struct.error("unpack requires a buffer of 2 bytes")
 
-    monkeypatch.setattr(imaging.ImageOps, "exif_transpose", failing_transpose)
+    monkeypatch.setattr(PIL.ImageOps, "exif_transpose", failing_transpose)
     prepared = prepare_image(encode(solid((200, 30, 30)), "JPEG"), SPEC, LIMITS)
     assert prepared.array[..., 0].mean() > 150
 

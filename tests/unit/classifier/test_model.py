@@ -7,6 +7,7 @@ import json
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,7 +147,7 @@ def test_cached_artifact_on_disk_is_not_downloaded_again(
     ],
 )
 def test_missing_or_corrupt_model_is_a_loud_transient_error(
-    tiny_model_dir: Path, tmp_path: Path, artifact: object, message: str
+    tiny_model_dir: Path, tmp_path: Path, artifact: Any, message: str
 ) -> None:
     if artifact == "missing-labels":
         partial = tmp_path / "partial"

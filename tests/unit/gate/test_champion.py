@@ -164,8 +164,9 @@ def test_malformed_entries_are_ignored() -> None:
 
 def test_comparison_renders_as_text_json_and_escaped_html() -> None:
     # Given a set name that is not safe in HTML
-    live = model("v3", **{"<b>&": (REAL, 0.9)})
-    candidate = model("v4<script>", **{"<b>&": (REAL, 0.8)})
+    unsafe: dict[str, Any] = {"<b>&": (REAL, 0.9)}
+    live = model("v3", **unsafe)
+    candidate = model("v4<script>", **{**unsafe, "<b>&": (REAL, 0.8)})
     comparison = compare(candidate, live, max_regression_pp=1.0)
     # Then the text has the summary then one line per set
     lines = comparison_lines(comparison)

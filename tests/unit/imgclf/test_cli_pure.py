@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -68,7 +70,7 @@ def test_status_is_case_insensitive_and_checked() -> None:
 def test_merging_index_streams_keeps_newest_first_and_reads_lazily() -> None:
     consumed: list[str] = []
 
-    def stream(times: list[str]):
+    def stream(times: list[str]) -> Iterator[dict[str, Any]]:
         for value in times:
             consumed.append(value)
             yield {"classified_at": value}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -130,7 +131,7 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
 def test_every_value_the_report_shows_is_escaped(tmp_path: Path) -> None:
     # Given a key, a label, a reason, a tag, a figure and a model version that hold markup
     evil = "<script>alert(1)</script>"
-    items = [
+    items: list[dict[str, Any]] = [
         {"key": f"k/{evil}.jpg", "status": Status.CLASSIFIED, "label": evil, "confidence": 0.9},
         {"key": "bad.jpg", "status": Status.REJECTED, "reason": f"not an image: {evil}"},
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -17,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 CHAOS_FILE = REPO / "docs" / "faults" / "chaos.json"
 
 
-def client(service: str, injector: FaultInjector, attempts: int = 1):
+def client(service: str, injector: FaultInjector, attempts: int = 1) -> Any:
     """A client whose every call the plan answers (no request leaves the process)."""
     made = boto3.session.Session(
         aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1"
@@ -34,7 +35,7 @@ def always(service: str, **kinds: float) -> FaultPlan:
     return FaultPlan.from_dict({"seed": 3, "calls": [{"service": service, **kinds}]})
 
 
-def codes(made, calls: int, operation: str, **params: object) -> list[str]:
+def codes(made: Any, calls: int, operation: str, **params: object) -> list[str]:
     seen = []
     for _ in range(calls):
         with pytest.raises(ClientError) as caught:
