@@ -423,8 +423,7 @@ class ModelStore:
             partial = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", dir=self._cache_dir))
             try:
                 unpack_artifact(data, partial)
-                shutil.rmtree(directory, ignore_errors=True)
-                partial.rename(directory)  # atomic: a half-written model is never loaded
+                _publish(partial, directory)
             except ArtifactError as error:
                 raise ModelUnavailableError(f"model {pointer.version}: {error}") from None
             finally:
@@ -435,6 +434,25 @@ class ModelStore:
                 f"pointer names version {pointer.version} but its model.json says {model.version}"
             )
         return model
+
+
+def _publish(partial: Path, directory: Path) -> None:
+    """Move an unpacked model into place with one atomic rename, so a half-written model is
+    never loaded. Stores that share the cache directory (the local poller's workers; on Lambda
+    each execution environment has its own /tmp) may publish the same version at once: the
+    first rename wins and the others keep its copy. A directory without the model file (left
+    by an older layout) is replaced; a complete one is never removed, because a loader may be
+    reading it."""
+    for attempt in range(2):
+        try:
+            partial.rename(directory)
+            return
+        except OSError:
+            if (directory / ARTIFACT_MODEL_FILE).is_file():
+                return  # another store published this version first
+            if attempt:
+                raise
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _safe_name(version: str) -> str:

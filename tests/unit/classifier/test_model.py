@@ -6,6 +6,8 @@ import io
 import json
 import shutil
 import tarfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,63 @@ def test_cached_artifact_on_disk_is_not_downloaded_again(
     store(tmp_path, pointers, artifacts, FakeClock())[0].current()
     second, fetched = store(tmp_path, pointers, artifacts, FakeClock())  # a new process
     assert second.current().version == "v1" and fetched == []
+
+
+def test_stores_sharing_a_cache_keep_the_copy_published_first(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given two stores on one cache directory (two local workers; on Lambda /tmp is not
+    # shared), where the first publishes the version while the second is downloading it
+    artifact = with_version(tiny_model_dir, "v1")
+    pointers = [ModelPointer("s3://m/v1", "v1")]
+    first, _ = store(tmp_path, pointers, {"s3://m/v1": artifact}, FakeClock())
+
+    def fetch_while_the_first_publishes(uri: str) -> bytes:
+        first.current()
+        (tmp_path / "cache" / "v1" / "in-use").touch()  # the first's copy, being read
+        return artifact
+
+    second = ModelStore(
+        read_pointer=lambda: pointers[-1],
+        fetch_artifact=fetch_while_the_first_publishes,
+        cache_dir=tmp_path / "cache",
+        clock=FakeClock(),
+    )
+    # When the second publishes too, onto the first's complete copy
+    model = second.current()
+    # Then it loads the first's copy, which it never removed, and leaves no partial directory
+    assert model.version == "v1" and (tmp_path / "cache" / "v1" / "in-use").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["v1"]
+
+
+def test_a_directory_without_its_model_file_is_replaced(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given a directory named after the version that holds no model (an older layout)
+    (tmp_path / "cache" / "v1").mkdir(parents=True)
+    (tmp_path / "cache" / "v1" / "stale.txt").write_text("left over")
+    artifacts = {"s3://m/v1": with_version(tiny_model_dir, "v1")}
+    models, fetched = store(tmp_path, [ModelPointer("s3://m/v1", "v1")], artifacts, FakeClock())
+    # When the store loads that version, then it downloads and replaces the directory
+    assert models.current().version == "v1" and fetched == ["s3://m/v1"]
+    assert not (tmp_path / "cache" / "v1" / "stale.txt").exists()
+
+
+def test_many_stores_loading_one_version_at_once_all_succeed(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    artifacts = {"s3://m/v1": with_version(tiny_model_dir, "v1")}
+    pointers = [ModelPointer("s3://m/v1", "v1")]
+    stores = [store(tmp_path, pointers, artifacts, FakeClock())[0] for _ in range(8)]
+    start = threading.Barrier(len(stores))
+
+    def load(models: ModelStore) -> str:
+        start.wait()
+        return models.current().version
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        assert list(pool.map(load, stores)) == ["v1"] * len(stores)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["v1"]
 
 
 @pytest.mark.parametrize(
