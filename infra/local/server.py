@@ -6,10 +6,12 @@ import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import ClassVar
 
 LOOPBACK = "127.0.0.1"
 LOCAL_REGION = "us-east-1"
@@ -58,6 +60,11 @@ class MotoServer:
         self._server: object | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
+    # moto's backends are process globals: a second in-process server would share the first's
+    # resources, and its start-up reset would delete them under the first's poller.
+    _in_process: ClassVar[MotoServer | None] = None
+    _in_process_lock: ClassVar[threading.Lock] = threading.Lock()
+
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -75,6 +82,7 @@ class MotoServer:
                 stderr=subprocess.DEVNULL,
             )
         else:
+            self._claim_process()
             # werkzeug logs every request at INFO; the environment prints its own summary.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             install_sse_c()  # GET/HEAD of an SSE-C object needs its key, as on S3
@@ -106,6 +114,9 @@ class MotoServer:
             except (urllib.error.URLError, OSError):
                 pass
             server.stop()  # type: ignore[attr-defined]
+        with MotoServer._in_process_lock:
+            if MotoServer._in_process is self:
+                MotoServer._in_process = None
         if process is not None:
             process.terminate()
             try:
@@ -113,6 +124,16 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def _claim_process(self) -> None:
+        with MotoServer._in_process_lock:
+            running = MotoServer._in_process
+            if running is not None and running is not self:
+                raise LocalServerError(
+                    f"a local environment already runs in this process (moto at "
+                    f"{running.endpoint_url}); stop it first, or use separate_process=True"
+                )
+            MotoServer._in_process = self
 
     def __enter__(self) -> MotoServer:
         return self.start()

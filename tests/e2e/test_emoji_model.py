@@ -45,7 +45,7 @@ def emoji_model() -> CachedModel:
     return cached_or_trained(FAST_TRAINING, cache_root=MODEL_CACHE)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def env(
     environment_factory: Callable[..., RunningEnvironment], emoji_model: CachedModel
 ) -> Iterator[RunningEnvironment]:
