@@ -64,6 +64,7 @@ UPLOAD_KINDS = {
     "outside photos": OUTSIDE_PREFIX,
 }
 NATIVE_LOG = "native.log"  # TensorFlow's, absl's and LiteRT's C++ lines during the run
+FUNCTION_LOG = "function.log"  # the function's own JSON lines (CloudWatch Logs on AWS)
 RESULTS_FILE = "results.json"  # every item of the run, as `imgclf results --format json` prints
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen
 CACHE_SOURCES = ("training", "classifier")
@@ -184,6 +185,16 @@ def _outside_photos(photos_dir: Path) -> Path | None:
     return directory if directory.is_dir() else None
 
 
+def _environment(run_dir: Path, workers: int | None) -> LocalEnvironment:
+    """The demo's own local environment (a state file only if no other one runs); the
+    function's log lines go to the run's directory, as CloudWatch Logs would keep them."""
+    return LocalEnvironment(
+        workers=workers,
+        write_state_file=read_state() is None,
+        function_log=run_dir / FUNCTION_LOG,
+    )
+
+
 def run_demo(
     *,
     images_per_class: int = 20,
@@ -201,7 +212,7 @@ def run_demo(
     home = imgclf_home()
     run_dir = out or home / "demo" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=True)
-    environment = LocalEnvironment(workers=workers, write_state_file=read_state() is None)
+    environment = _environment(run_dir, workers)
     with native_stderr_to(run_dir / NATIVE_LOG), environment:
         deployment = deployment_of(environment)
         stderr.print(f"local environment: moto on {environment.endpoint_url}")

@@ -20,10 +20,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from classifier.contracts import LOCAL_ENV
+from classifier.contracts import LOCAL_ENV, SERVICE_NAME
 from infra.config import EnvironmentConfig, load_environment
 from infra.local import moto_fidelity
 from infra.local.faults import FaultInjector, FaultPlan
+from infra.local.function_log import FunctionLog
 from infra.local.poller import BatchOutcome, EventSourcePoller, Handler
 from infra.local.resources import LocalResources, create_resources
 from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
@@ -79,6 +80,7 @@ class LocalEnvironment:
         poll: bool = True,
         moto_process: bool = False,
         faults: FaultPlan | None = None,
+        function_log: Path | None = None,
     ) -> None:
         self.config = config or load_environment(LOCAL_ENV)
         self.workers = workers or self.config.max_concurrency
@@ -94,6 +96,8 @@ class LocalEnvironment:
         self.poll = poll  # False: the poller is built but waits for `poller.start()`
         self.faults = faults  # None: no fault is injected (the journal still records)
         self.injector: FaultInjector | None = None
+        # None: the function logs to this process's stdout; a path: to that file instead
+        self.function_log = FunctionLog(function_log) if function_log else None
         self.server = MotoServer(port=port, separate_process=moto_process)
         self.resources: LocalResources | None = None
         self.poller: EventSourcePoller | None = None
@@ -136,7 +140,9 @@ class LocalEnvironment:
             self._binding = self._handler or classifier_handler()
             if self.quiet_function:
                 # The function logs JSON per record; locally the CLI prints its own summary.
-                logging.getLogger("imgclf").setLevel(logging.WARNING)
+                logging.getLogger(SERVICE_NAME).setLevel(logging.WARNING)
+            if self.function_log is not None:
+                self.function_log.open()
             self.poller = EventSourcePoller(
                 sqs_factory=lambda: self.client("sqs"),
                 queue_url=self.resources.queue_url,
@@ -179,6 +185,8 @@ class LocalEnvironment:
         """Stop polling, drop every resource, restore the process environment."""
         if self.poller is not None:
             self.poller.stop()
+        if self.function_log is not None:
+            self.function_log.close()
         if self.write_state_file:
             remove_state(self.home, pid=os.getpid())
         self.server.stop()

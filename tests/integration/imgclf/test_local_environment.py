@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from classifier.contracts import LABEL_INDEX
 from infra.config import load_environment
 from infra.local.environment import HandlerBinding, LocalEnvironment, wait_for
 from infra.local.faults import DeliveryFaults, FaultPlan, WorkerCrash
+from infra.local.server import LocalServerError
 from infra.local.state import read_state, state_path
 from infra.resources import NOTIFICATION_EVENTS, StackOutputs
 
@@ -136,6 +138,41 @@ def test_restores_the_process_environment_on_stop(
     assert os.environ.get("AWS_ENDPOINT_URL") == before
     # each of the two workers made its own execution environment
     assert handler.environments == 2
+
+
+def test_a_second_in_process_environment_is_refused_while_one_runs(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    # Given a running environment, when a second starts in the same process
+    before = dict(os.environ)
+    second = LocalEnvironment(home=tmp_path / "second", workers=1)
+    # Then it is refused in one line, and the first keeps its resources and its settings
+    with pytest.raises(LocalServerError, match="already runs in this process"):
+        second.start()
+    assert env.resources is not None
+    assert env.client("sqs").get_queue_attributes(
+        QueueUrl=env.resources.queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]
+    assert dict(os.environ) == before
+
+
+def test_the_functions_log_lines_can_go_to_a_file(tmp_path: Path) -> None:
+    from classifier import handler as function
+
+    # Given an environment whose function logs to a file
+    log = tmp_path / "function.log"
+    handler = function.logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = handler.stream
+    with LocalEnvironment(home=tmp_path, workers=1, function_log=log):
+        # When the function logs a warning (as a record left for a retry does)
+        function.logger.warning("record failed, left for a retry", extra={"key": "a.png"})
+        # Then its logger writes to the file, not where it wrote before
+        assert handler.stream is not stream
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(line["level"], line["key"]) for line in lines] == [("WARNING", "a.png")]
+    # And after the environment stops it writes where it did before
+    assert handler.stream is stream
 
 
 def test_upload_reaches_the_handler_as_an_sqs_event_of_s3_records(
