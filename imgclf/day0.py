@@ -12,7 +12,7 @@ from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
 from classifier.contracts import new_model_version
-from infra.local.state import imgclf_home
+from infra.local import imgclf_home
 
 from .deployment import resolve
 from .errors import CliError

@@ -21,8 +21,7 @@ from classifier.contracts import (
     REAL_PHOTOS,
     UNKNOWN_LABEL,
 )
-from infra.local.environment import LocalEnvironment
-from infra.local.state import imgclf_home, read_state
+from infra.local import LocalEnvironment, imgclf_home, read_state
 
 from . import demo_summary as summary
 from .accounting import Accounting, wait_until_accounted

@@ -8,10 +8,7 @@ from pathlib import Path
 from types import FrameType
 
 from classifier.contracts import MODELS_PREFIX
-from infra.local.environment import LocalEnvironment
-from infra.local.faults import FaultPlan, FaultPlanError
-from infra.local.poller import BatchOutcome
-from infra.local.state import imgclf_home
+from infra.local import BatchOutcome, FaultPlan, FaultPlanError, LocalEnvironment, imgclf_home
 
 from .deployment import Deployment, local_deployment, running_local_state
 from .errors import CliError

@@ -12,7 +12,7 @@ from typing import Any
 
 from classifier.artifact import pack_artifact, read_metadata
 from classifier.contracts import model_version_problem, new_model_version
-from infra.local.state import imgclf_home
+from infra.local import imgclf_home
 from training.config import TrainConfig
 from training.options import cli_option_names, command_line, defaults, sagemaker_hyperparameters
 
