@@ -51,6 +51,11 @@ class MotoServer:
     (faster on several cores; see bench/local_pipeline.py).
     """
 
+    # moto's backends are process globals: a second in-process server would share the first's
+    # resources, and its start-up reset would delete them under the first's poller.
+    _in_process: ClassVar[MotoServer | None] = None
+    _in_process_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(
         self, *, port: int | None = None, host: str = LOOPBACK, separate_process: bool = False
     ) -> None:
@@ -59,11 +64,6 @@ class MotoServer:
         self.separate_process = separate_process
         self._server: object | None = None
         self._process: subprocess.Popen[bytes] | None = None
-
-    # moto's backends are process globals: a second in-process server would share the first's
-    # resources, and its start-up reset would delete them under the first's poller.
-    _in_process: ClassVar[MotoServer | None] = None
-    _in_process_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @property
     def endpoint_url(self) -> str:
@@ -75,28 +75,32 @@ class MotoServer:
 
         from .s3_encryption import install as install_sse_c
 
-        if self.separate_process:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        else:
+        if not self.separate_process:
             self._claim_process()
-            # werkzeug logs every request at INFO; the environment prints its own summary.
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)
-            install_sse_c()  # GET/HEAD of an SSE-C object needs its key, as on S3
-            server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-            server.start()
-            self._server = server
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not is_answering(self.endpoint_url):
-            if time.monotonic() > deadline:
-                self.stop()
-                raise LocalServerError(f"moto server did not answer at {self.endpoint_url}")
-            time.sleep(0.05)
-        # moto keeps its backends in process globals: start from nothing, as a new stack does.
-        self.reset()
+        try:
+            if self.separate_process:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            else:
+                # werkzeug logs every request at INFO; the environment prints its own summary.
+                logging.getLogger("werkzeug").setLevel(logging.ERROR)
+                install_sse_c()  # GET/HEAD of an SSE-C object needs its key, as on S3
+                server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+                server.start()
+                self._server = server
+            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            while not is_answering(self.endpoint_url):
+                if time.monotonic() > deadline:
+                    raise LocalServerError(f"moto server did not answer at {self.endpoint_url}")
+                time.sleep(0.05)
+            # moto keeps its backends in process globals: start from nothing, as a new stack does.
+            self.reset()
+        except BaseException:
+            self.stop()  # also gives up this process's claim, so a later start can succeed
+            raise
         return self
 
     def reset(self) -> None:
@@ -131,7 +135,7 @@ class MotoServer:
             if running is not None and running is not self:
                 raise LocalServerError(
                     f"a local environment already runs in this process (moto at "
-                    f"{running.endpoint_url}); stop it first, or use separate_process=True"
+                    f"{running.endpoint_url}); stop it first"
                 )
             MotoServer._in_process = self
 
