@@ -1,6 +1,7 @@
 """The model artifact, both ways: training packs it, the function unpacks and reads it.
 
-model.tar.gz holds model.tflite (full-integer int8), labels.json and model.json.
+model.tar.gz holds model.tflite (full-integer int8), labels.json and model.json, and, for a
+model that outputs ImageNet's logits, hierarchy.json (the label hierarchy over them).
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from .contracts import (
+    ARTIFACT_HIERARCHY_FILE,
     ARTIFACT_LABELS_FILE,
     ARTIFACT_METADATA_FILE,
     ARTIFACT_MODEL_FILE,
     UNKNOWN_LABEL,
     label_problem,
 )
+from .hierarchy import HierarchyError, LabelHierarchy
 from .imaging import InputSpec
 
 ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
+OPTIONAL_ARTIFACT_FILES = (ARTIFACT_HIERARCHY_FILE,)
 
 
 class ArtifactError(ValueError):
@@ -31,7 +35,8 @@ class ArtifactError(ValueError):
 OUTPUT_PROBABILITIES = "probabilities"
 OUTPUT_GROUPED_LOGITS = "grouped_logits"
 OUTPUT_MIXTURE = "imagenet_mixture"
-OUTPUT_KINDS = (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE)
+OUTPUT_GENERIC = "imagenet_logits"
+OUTPUT_KINDS = (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE, OUTPUT_GENERIC)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class OutputSpec:
     among the labels, and (1 - w) * that output's probability is evidence of an image
     outside the labels, with the domain's (below).
 
+    `imagenet_logits`: the generic labeller. The model outputs `sources` source logits
+    (ImageNet's 1,000) and has no labels of its own; its labels are the hierarchy's
+    (model.json `hierarchy`), at every level.
+
     `domain` (both kinds): inclusive ranges of source classes. The source mass on the
     classes in the domain that no label owns is the evidence that an image shows none of
     the labels (a giraffe, for an animals model: ImageNet's organisms are 0-397). Empty:
@@ -71,18 +80,30 @@ class OutputSpec:
     def __post_init__(self) -> None:
         if self.kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {self.kind!r}")
-        if self.kind != OUTPUT_PROBABILITIES and not (self.groups and all(self.groups)):
+        if self.kind in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE) and not (
+            self.groups and all(self.groups)
+        ):
             raise ValueError(f"{self.kind} needs a non-empty group for every label")
         if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
             raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
+        if self.kind == OUTPUT_GENERIC and (self.sources <= 0 or self.groups):
+            raise ValueError("imagenet_logits needs sources > 0 and no groups")
         if self.head_outside and self.kind != OUTPUT_MIXTURE:
             raise ValueError("only an imagenet_mixture head can have an outside output")
         if any(len(r) != 2 or r[0] < 0 or r[0] > r[1] for r in self.domain):
             raise ValueError(f"output domain must be [low, high] ranges, got {self.domain}")
 
+    @property
+    def source_classes(self) -> int | None:
+        """How many of the outputs are source (ImageNet) logits, when known from the spec
+        alone (a grouped model's are all its outputs: None)."""
+        return self.sources if self.kind in (OUTPUT_MIXTURE, OUTPUT_GENERIC) else None
+
     def to_dict(self) -> dict[str, Any]:
         if self.kind == OUTPUT_PROBABILITIES:
             return {"kind": self.kind}
+        if self.kind == OUTPUT_GENERIC:
+            return {"kind": self.kind, "sources": self.sources}
         data: dict[str, Any] = {"kind": self.kind, "groups": [list(g) for g in self.groups]}
         if self.kind == OUTPUT_MIXTURE:
             data.update(sources=self.sources, power=self.power)
@@ -204,6 +225,42 @@ class UnknownRule:
 
 
 @dataclass(frozen=True)
+class HierarchyRef:
+    """model.json `hierarchy`: which label hierarchy travels in the artifact (its file,
+    version and source), so that a model and its hierarchy stay together."""
+
+    version: str
+    classes: int  # how many of the model's outputs (the first ones) it covers
+    source: str = ""
+    file: str = ARTIFACT_HIERARCHY_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "version": self.version,
+            "classes": self.classes,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HierarchyRef | None:
+        if not data:
+            return None
+        if str(data.get("file", ARTIFACT_HIERARCHY_FILE)) != ARTIFACT_HIERARCHY_FILE:
+            raise ValueError(f"hierarchy file must be {ARTIFACT_HIERARCHY_FILE}")
+        return cls(
+            version=str(data["version"]),
+            classes=int(data["classes"]),
+            source=str(data.get("source", "")),
+        )
+
+    @classmethod
+    def of(cls, hierarchy: LabelHierarchy) -> HierarchyRef:
+        """The reference model.json records for a hierarchy."""
+        return cls(hierarchy.version, len(hierarchy.class_ids), hierarchy.source)
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     """model.json: what the function needs to preprocess, plus what training measured.
 
@@ -222,6 +279,7 @@ class ModelMetadata:
     output: OutputSpec = field(default_factory=OutputSpec)
     calibration: Calibration = field(default_factory=Calibration)
     unknown: UnknownRule = field(default_factory=UnknownRule)
+    hierarchy: HierarchyRef | None = None
 
     def __post_init__(self) -> None:
         if UNKNOWN_LABEL in self.labels:
@@ -237,6 +295,16 @@ class ModelMetadata:
                 f"model.json has {len(self.output.groups)} output groups "
                 f"but {len(self.labels)} labels"
             )
+        if self.output.kind == OUTPUT_GENERIC and self.labels:
+            raise ArtifactError("a generic (imagenet_logits) model has no labels of its own")
+        sources = self.output.source_classes
+        if self.hierarchy and sources is not None and self.hierarchy.classes != sources:
+            raise ArtifactError(
+                f"model.json `hierarchy` covers {self.hierarchy.classes} classes but the model "
+                f"has {sources} source outputs"
+            )
+        if self.output.kind == OUTPUT_GENERIC and self.hierarchy is None:
+            raise ArtifactError("a generic (imagenet_logits) model needs model.json `hierarchy`")
 
     @property
     def gate_passed(self) -> bool:
@@ -255,7 +323,7 @@ class ModelMetadata:
             "metrics": self.metrics,
             "dataset": self.dataset,
             "gate": self.gate,
-        }
+        } | ({"hierarchy": self.hierarchy.to_dict()} if self.hierarchy else {})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
@@ -272,29 +340,47 @@ class ModelMetadata:
                 output=OutputSpec.from_dict(data.get("output")),
                 calibration=Calibration.from_dict(data.get("calibration")),
                 unknown=UnknownRule.from_dict(data.get("unknown")),
+                hierarchy=HierarchyRef.from_dict(data.get("hierarchy")),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None
 
 
-def write_artifact_dir(directory: Path, tflite_model: bytes, metadata: ModelMetadata) -> Path:
-    """Write model.tflite, labels.json and model.json into a directory."""
+def write_artifact_dir(
+    directory: Path,
+    tflite_model: bytes,
+    metadata: ModelMetadata,
+    hierarchy: LabelHierarchy | None = None,
+) -> Path:
+    """Write model.tflite, labels.json and model.json into a directory, and hierarchy.json
+    when the model has one (model.json `hierarchy` must name it)."""
+    if (hierarchy is None) != (metadata.hierarchy is None) or (
+        hierarchy is not None
+        and metadata.hierarchy is not None
+        and hierarchy.version != metadata.hierarchy.version
+    ):
+        raise ArtifactError("model.json `hierarchy` and the hierarchy written disagree")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / ARTIFACT_MODEL_FILE).write_bytes(tflite_model)
     (directory / ARTIFACT_LABELS_FILE).write_text(json.dumps(list(metadata.labels), indent=2))
     (directory / ARTIFACT_METADATA_FILE).write_text(json.dumps(metadata.to_dict(), indent=2))
+    if hierarchy is not None:
+        text = json.dumps(hierarchy.to_dict(), separators=(",", ":"))
+        (directory / ARTIFACT_HIERARCHY_FILE).write_text(text)
     return directory
 
 
 def pack_artifact(directory: Path, tarball: Path) -> Path:
     """Pack an artifact directory into model.tar.gz, as SageMaker packs SM_MODEL_DIR.
 
-    The three contract files must be there; anything else (the evaluation report's PNGs)
-    travels along. The function extracts only the three.
+    The three contract files must be there (and hierarchy.json when model.json names it);
+    anything else (the evaluation report's PNGs) travels along. The function extracts only
+    the contract files.
     """
     missing = [name for name in ARTIFACT_FILES if not (directory / name).is_file()]
     if missing:
         raise ArtifactError(f"artifact directory {directory} has no {', '.join(missing)}")
+    read_hierarchy(directory, read_metadata(directory))
     tarball.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(tarball, "w:gz") as archive:
         for path in sorted(directory.rglob("*")):
@@ -304,13 +390,15 @@ def pack_artifact(directory: Path, tarball: Path) -> Path:
 
 
 def unpack_artifact(data: bytes, directory: Path) -> Path:
-    """Extract the three artifact files from model.tar.gz bytes; nothing else is written."""
+    """Extract the contract files from model.tar.gz bytes; nothing else is written."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-            for name in ARTIFACT_FILES:
+            for name in ARTIFACT_FILES + OPTIONAL_ARTIFACT_FILES:
                 if name not in members:
+                    if name in OPTIONAL_ARTIFACT_FILES:
+                        continue
                     raise ArtifactError(f"artifact has no {name}")
                 source = archive.extractfile(members[name])
                 assert source is not None
@@ -320,22 +408,40 @@ def unpack_artifact(data: bytes, directory: Path) -> Path:
     return directory
 
 
+def _member_json(archive: tarfile.TarFile, name: str) -> Any:
+    for member in archive.getmembers():
+        if member.isfile() and Path(member.name).name == name:
+            source = archive.extractfile(member)
+            assert source is not None
+            return json.loads(source.read())
+    raise ArtifactError(f"artifact has no {name}")
+
+
 def metadata_in_tarball(data: bytes) -> dict[str, Any]:
     """model.json straight from model.tar.gz bytes, unchecked (listings read it without
     unpacking the model); ArtifactError when the tarball or its model.json is unreadable."""
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            for member in archive.getmembers():
-                if member.isfile() and Path(member.name).name == ARTIFACT_METADATA_FILE:
-                    source = archive.extractfile(member)
-                    assert source is not None
-                    metadata = json.loads(source.read())
-                    if isinstance(metadata, dict):
-                        return metadata
-                    raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
+            metadata = _member_json(archive, ARTIFACT_METADATA_FILE)
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
         raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
-    raise ArtifactError(f"artifact has no {ARTIFACT_METADATA_FILE}")
+    if not isinstance(metadata, dict):
+        raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
+    return metadata
+
+
+def hierarchy_in_tarball(data: bytes) -> LabelHierarchy | None:
+    """The artifact's label hierarchy, checked against its model.json (promotion calls this,
+    so that a missing or mismatched hierarchy is refused there, never at run time)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            metadata = ModelMetadata.from_dict(_member_json(archive, ARTIFACT_METADATA_FILE))
+            if metadata.hierarchy is None:
+                return None
+            raw = _member_json(archive, ARTIFACT_HIERARCHY_FILE)
+    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
+    return _checked_hierarchy(raw, metadata)
 
 
 def read_metadata(directory: Path) -> ModelMetadata:
@@ -349,3 +455,35 @@ def read_metadata(directory: Path) -> ModelMetadata:
     if list(metadata.labels) != labels:
         raise ArtifactError("labels.json and model.json disagree on the labels")
     return metadata
+
+
+def read_hierarchy(directory: Path, metadata: ModelMetadata) -> LabelHierarchy | None:
+    """The hierarchy an unpacked artifact carries, checked against model.json (None: the
+    model has none)."""
+    if metadata.hierarchy is None:
+        return None
+    try:
+        raw = json.loads((directory / ARTIFACT_HIERARCHY_FILE).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"model.json names hierarchy {metadata.hierarchy.version} but the artifact has no "
+            f"{ARTIFACT_HIERARCHY_FILE}"
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"cannot read {ARTIFACT_HIERARCHY_FILE}: {error}") from None
+    return _checked_hierarchy(raw, metadata)
+
+
+def _checked_hierarchy(raw: Any, metadata: ModelMetadata) -> LabelHierarchy:
+    assert metadata.hierarchy is not None
+    try:
+        hierarchy = LabelHierarchy.from_dict(raw)
+        if hierarchy.version != metadata.hierarchy.version:
+            raise HierarchyError(
+                f"{ARTIFACT_HIERARCHY_FILE} is version {hierarchy.version} but model.json "
+                f"names {metadata.hierarchy.version}"
+            )
+        hierarchy.check_outputs(metadata.hierarchy.classes)
+    except HierarchyError as error:
+        raise ArtifactError(str(error)) from None
+    return hierarchy

@@ -34,8 +34,10 @@ from typing import Any, Protocol
 from .colours import dominant_colours
 from .contracts import DEFAULT_INDEX_SHARDS, DEFAULT_TAGS
 from .events import EventKind, ObjectEvent
+from .hierarchy import LabelSettings
 from .imaging import ImageLimits, RejectedImageError, check_size, prepare_image
 from .model import LoadedModel
+from .quality import image_quality
 from .results import (
     ORDER_ATTRIBUTE,
     Decision,
@@ -140,6 +142,7 @@ class Classifier:
     tag_names: frozenset[str] = DEFAULT_TAGS  # which of our tags are written; none: no tagging
     top_k: int = 3
     index_shards: int = DEFAULT_INDEX_SHARDS
+    labelling: LabelSettings = LabelSettings()  # which generic labels an item keeps
 
     @property
     def tagging_enabled(self) -> bool:
@@ -196,8 +199,9 @@ class Classifier:
             )
             tag_count = data.tag_count
             prepared = prepare_image(data.body, model.spec, self.limits)
-            classification = model.classify(prepared.array, self.top_k)
+            classification = model.classify(prepared.array, self.top_k, self.labelling)
             colours = dominant_colours(prepared.thumbnail)
+            quality = image_quality(prepared.array)
         except ObjectChangedError:
             return Result(Outcome.STALE, event.bucket, event.key)
         except self.gone_errors:
@@ -218,6 +222,7 @@ class Classifier:
             latency_ms=_since(started),
             tags="applied",
             colours=colours,
+            quality=quality,
             index_shards=self.index_shards,
         )
         return self._record_classification(facts, item, tag_count)

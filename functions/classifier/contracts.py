@@ -36,6 +36,11 @@ RESERVED_LABEL_PREFIX = "!"
 LABEL_REGISTRY_PK = "#labels"
 LABEL_REGISTRY_VALUES = "values"
 INDEX_SORT_KEY = "classified_at"
+# Generic labels (models with ImageNet's logits): the item's `labels` map holds each label's
+# name and confidence, and nothing derivable (parents, aliases and categories come from the
+# model's hierarchy when read), so that a classified item stays within one 1 KB write unit.
+LABELS_ATTRIBUTE = "labels"
+QUALITY_ATTRIBUTE = "quality"
 
 # The attributes every index projects besides its keys and the table's pk (INCLUDE): what
 # `imgclf results` shows (its table and CSV columns), filters on (confidence, status, label,
@@ -55,6 +60,7 @@ INDEX_PROJECTION = (
     LABEL_ATTRIBUTE,
     "confidence",
     "colours",
+    LABELS_ATTRIBUTE,
     "model_version",
     "reason",
     "latency_ms",
@@ -201,6 +207,7 @@ TAG_LABEL = "imgclf:label"
 TAG_CONFIDENCE = "imgclf:confidence"
 TAG_MODEL = "imgclf:model"
 TAG_COLOURS = "imgclf:colours"  # only with COLOUR_TAGS: the three colour names
+TAG_LABELS = "imgclf:labels"  # only when asked: the top generic labels' names
 OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)  # always written (with tagging on)
 TAG_PREFIX = "imgclf:"
 MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
@@ -211,6 +218,7 @@ TAG_NAMES = {
     "confidence": TAG_CONFIDENCE,
     "model": TAG_MODEL,
     "colours": TAG_COLOURS,
+    "labels": TAG_LABELS,
 }
 DEFAULT_TAGS = frozenset({"label", "confidence", "model"})  # OUR_TAG_KEYS
 NO_TAGS = "none"
@@ -275,6 +283,9 @@ ARTIFACT_NAME = "model.tar.gz"
 ARTIFACT_MODEL_FILE = "model.tflite"
 ARTIFACT_LABELS_FILE = "labels.json"
 ARTIFACT_METADATA_FILE = "model.json"
+# The label hierarchy over the model's ImageNet outputs (classifier.hierarchy), in every
+# artifact whose model outputs ImageNet's logits; model.json `hierarchy` names its version.
+ARTIFACT_HIERARCHY_FILE = "hierarchy.json"
 MODELS_PREFIX = "models/"  # models/<version>/model.tar.gz in the models bucket
 DATA_PREFIX = "data/"  # training data in the models bucket
 

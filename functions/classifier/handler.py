@@ -100,6 +100,7 @@ def build_runtime() -> Runtime:
         gone_errors=(ObjectGoneError,),
         tag_names=settings.tags,
         top_k=settings.top_k,
+        labelling=settings.labelling,
         index_shards=settings.index_shards,
     )
     return Runtime(

@@ -19,14 +19,17 @@ import numpy as np
 
 from .artifact import (
     CALIBRATION_TEMPERATURE,
+    OUTPUT_GENERIC,
     OUTPUT_GROUPED_LOGITS,
     OUTPUT_MIXTURE,
     ArtifactError,
     ModelMetadata,
+    read_hierarchy,
     read_metadata,
     unpack_artifact,
 )
 from .contracts import ARTIFACT_MODEL_FILE, UNKNOWN_LABEL, ModelPointer
+from .hierarchy import GenericLabel, LabelHierarchy, LabelSettings
 from .native_log import first_quietly
 
 try:
@@ -53,12 +56,15 @@ class Classification:
 
     `best` is the top label with its calibrated probability, or `unknown` with the evidence
     that the image shows none of the labels (`other`, or 1 - the top probability when that
-    was the reason). `top_k` is always the labels' own top k, most likely first.
+    was the reason). `top_k` is always the labels' own top k, most likely first. `generic`
+    holds the hierarchy's labels at every level (models with ImageNet's logits), most
+    confident first; a generic model's `best` is the most specific of them.
     """
 
     best: Prediction
     top_k: list[Prediction]
     other: float
+    generic: tuple[GenericLabel, ...] = ()
 
     @property
     def unknown(self) -> bool:
@@ -69,17 +75,24 @@ class LoadedModel:
     """One model version, ready to classify; one interpreter per thread (they are not
     thread-safe, and the local poller calls the handler from several threads)."""
 
-    def __init__(self, model_bytes: bytes, metadata: ModelMetadata, load_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        model_bytes: bytes,
+        metadata: ModelMetadata,
+        load_ms: float = 0.0,
+        hierarchy: LabelHierarchy | None = None,
+    ) -> None:
         self.metadata = metadata
         self.version = metadata.version
         self.spec = metadata.input
         self.labels = metadata.labels
         self.load_ms = load_ms
+        self.hierarchy = hierarchy
         self._model_bytes = model_bytes
         self._local = threading.local()
         interpreter = self._interpreter()  # fail now, not on the first image
         outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
-        self.decider = Decider(metadata, outputs)
+        self.decider = Decider(metadata, outputs, hierarchy)
 
     @classmethod
     def from_directory(cls, directory: Path) -> LoadedModel:
@@ -87,8 +100,10 @@ class LoadedModel:
         started = time.perf_counter()
         try:
             metadata = read_metadata(directory)
+            hierarchy = read_hierarchy(directory, metadata)
             model_bytes = (directory / ARTIFACT_MODEL_FILE).read_bytes()
-            return cls(model_bytes, metadata, load_ms=(time.perf_counter() - started) * 1000)
+            load_ms = (time.perf_counter() - started) * 1000
+            return cls(model_bytes, metadata, load_ms=load_ms, hierarchy=hierarchy)
         except (ArtifactError, OSError, ValueError, RuntimeError) as error:
             if isinstance(error, ModelUnavailableError):
                 raise
@@ -124,9 +139,11 @@ class LoadedModel:
         first (never `unknown`: see `classify`)."""
         return self.classify(image, top_k).top_k
 
-    def classify(self, image: np.ndarray, top_k: int = 3) -> Classification:
-        """One image's label (possibly `unknown`) and its labels' top k."""
-        return self.decider.classification(self.raw(image), top_k)
+    def classify(
+        self, image: np.ndarray, top_k: int = 3, labelling: LabelSettings | None = None
+    ) -> Classification:
+        """One image's label (possibly `unknown`), its labels' top k and its generic labels."""
+        return self.decider.classification(self.raw(image), top_k, labelling)
 
 
 class Decider:
@@ -134,10 +151,14 @@ class Decider:
     unknown decision, as model.json says; one row or a batch of rows. The Lambda, training's
     evaluation and the gate all decide through this one class."""
 
-    def __init__(self, metadata: ModelMetadata, outputs: int) -> None:
+    def __init__(
+        self, metadata: ModelMetadata, outputs: int, hierarchy: LabelHierarchy | None = None
+    ) -> None:
         self.metadata = metadata
         self.labels = metadata.labels
-        self._decode = scores_decoder(metadata, outputs)
+        self.hierarchy = _fitted(metadata, outputs, hierarchy)
+        self.generic_only = metadata.output.kind == OUTPUT_GENERIC
+        self._decode = _no_labels if self.generic_only else scores_decoder(metadata, outputs)
         calibration = metadata.calibration
         self.temperature = (
             calibration.temperature if calibration.method == CALIBRATION_TEMPERATURE else 1.0
@@ -179,19 +200,63 @@ class Decider:
         ids[self.unknown(probabilities, other)] = -1
         return ids
 
-    def classification(self, raw: np.ndarray, top_k: int = 3) -> Classification:
+    def generic_labels(
+        self, raw: np.ndarray, labelling: LabelSettings | None = None
+    ) -> tuple[GenericLabel, ...]:
+        """One row's labels from the hierarchy (none without one): summed ImageNet mass."""
+        if self.hierarchy is None:
+            return ()
+        settings = labelling or LabelSettings()
+        source = softmax(np.asarray(raw)[..., : len(self.hierarchy.class_ids)])
+        return tuple(self.hierarchy.labels(source, settings.min_confidence, settings.max_labels))
+
+    def classification(
+        self, raw: np.ndarray, top_k: int = 3, labelling: LabelSettings | None = None
+    ) -> Classification:
         """One row's classification."""
+        generic = self.generic_labels(raw, labelling)
+        if self.generic_only:
+            assert self.hierarchy is not None
+            primary = self.hierarchy.primary(generic)
+            if primary is None:
+                top = max(self.hierarchy.confidences(softmax(raw)), default=0.0)
+                return Classification(Prediction(UNKNOWN_LABEL, 1.0 - float(top)), [], 0.0)
+            return Classification(Prediction(primary.name, primary.confidence), [], 0.0, generic)
         probabilities, elsewhere = self.scores(raw)
         other = float(elsewhere)
         k = min(top_k, len(self.labels))
         best = np.argsort(probabilities, kind="stable")[::-1][:k]
         ranked = [Prediction(self.labels[i], float(probabilities[i])) for i in best]
         if not bool(self.unknown(probabilities, np.asarray(other))):
-            return Classification(ranked[0], ranked, other)
+            return Classification(ranked[0], ranked, other, generic)
         rule = self.rule
         low = rule.min_confidence is not None and ranked[0].confidence < rule.min_confidence
         evidence = 1.0 - ranked[0].confidence if low else other
-        return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other)
+        return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other, generic)
+
+
+def _no_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A generic model's own labels: none."""
+    shape = np.shape(raw)[:-1]
+    return np.zeros((*shape, 0)), np.zeros(shape)
+
+
+def _fitted(
+    metadata: ModelMetadata, outputs: int, hierarchy: LabelHierarchy | None
+) -> LabelHierarchy | None:
+    """The hierarchy, once its classes are known to be the model's first outputs."""
+    if hierarchy is None:
+        if metadata.output.kind == OUTPUT_GENERIC:
+            raise ModelUnavailableError(f"model {metadata.version} is generic but has no hierarchy")
+        return None
+    classes = len(hierarchy.class_ids)
+    expected = outputs if metadata.output.kind == OUTPUT_GROUPED_LOGITS else classes
+    if classes > outputs or classes != expected:
+        raise ModelUnavailableError(
+            f"model {metadata.version} has {outputs} outputs, which its hierarchy of "
+            f"{classes} classes does not fit"
+        )
+    return hierarchy
 
 
 def unknown_flags(

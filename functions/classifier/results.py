@@ -16,16 +16,22 @@ from .colours import DominantColour, names_tag_value
 from .contracts import (
     DEFAULT_INDEX_SHARDS,
     DEFAULT_TAGS,
+    LABELS_ATTRIBUTE,
     MAX_OBJECT_TAGS,
+    QUALITY_ATTRIBUTE,
     TABLE_PARTITION_KEY,
     TAG_NAMES,
     TAG_PREFIX,
+    TAG_VALUE_MAX_LENGTH,
+    TAG_VALUE_SYMBOLS,
     Status,
     object_pk,
     shard_attributes,
     tag_value_problem,
 )
+from .hierarchy import GenericLabel
 from .model import Classification
+from .quality import Quality
 
 ORDER_ATTRIBUTE = "event_order"  # see events.ObjectEvent.order
 
@@ -106,12 +112,15 @@ def classified_item(
     latency_ms: float,
     tags: str,
     colours: Sequence[DominantColour] = (),
+    quality: Quality | None = None,
     index_shards: int = DEFAULT_INDEX_SHARDS,
 ) -> dict[str, Any]:
     """A CLASSIFIED item: the top label and its calibrated probability, or `unknown` and the
-    evidence for it (see `Classification`), and the labels' own top-k either way.
+    evidence for it (see `Classification`), and the labels' own top-k either way (a generic
+    model has none: its `label` is its most specific generic label).
 
-    With `colours` (largest first), also the dominant colours. The by_label partition value
+    With `colours` (largest first), also the dominant colours; with generic labels, `labels`
+    (name -> confidence); with `quality`, its three figures. The by_label partition value
     carries the item's shard of `index_shards` (contracts.shard_attributes).
     """
     best = classification.best
@@ -128,10 +137,48 @@ def classified_item(
         "height": height,
         "tags": tags,
     }
+    if not item["top_k"]:
+        del item["top_k"]
     if colours:
         item["colours"] = [colour_map(colour) for colour in colours]
+    if classification.generic:
+        item[LABELS_ATTRIBUTE] = labels_map(classification.generic)
+    if quality is not None:
+        item[QUALITY_ATTRIBUTE] = quality.to_item()
     item.update(shard_attributes(item, index_shards))
     return item
+
+
+def labels_map(labels: Sequence[GenericLabel]) -> dict[str, Decimal]:
+    """Generic labels as the item stores them: name -> confidence to 0.001."""
+    return {label.name: _decimal(label.confidence, 3) for label in labels}
+
+
+def item_labels(item: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """An item's generic labels, most confident first (the more specific first on ties is
+    not recoverable from the item: ties keep name order)."""
+    stored = item.get(LABELS_ATTRIBUTE) or {}
+    pairs = [(str(name), float(value)) for name, value in dict(stored).items()]
+    return sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
+
+
+def labels_tag_value(names: Sequence[str], limit: int = TAG_VALUE_MAX_LENGTH) -> str:
+    """The `imgclf:labels` value: as many names as fit S3's 256 characters, joined by " / ",
+    each with the characters S3 refuses in a tag value turned into spaces."""
+    value = ""
+    for name in names:
+        clean = " ".join(
+            "".join(c if c.isalnum() or c == " " or c in TAG_VALUE_SYMBOLS else " " for c in name)
+            .replace("/", " ")
+            .split()
+        )
+        if not clean:
+            continue
+        candidate = f"{value} / {clean}" if value else clean
+        if len(candidate.encode("utf-16-le")) // 2 > limit:
+            break
+        value = candidate
+    return value
 
 
 def colour_map(colour: DominantColour) -> dict[str, Any]:
@@ -191,6 +238,9 @@ def tags_of_item(
     colours = item.get("colours") or []
     if colours:
         values["colours"] = names_tag_value(str(colour["name"]) for colour in colours)
+    labels = item_labels(item)
+    if labels:
+        values["labels"] = labels_tag_value([name for name, _ in labels])
     return {tag: values[name] for name, tag in TAG_NAMES.items() if name in names & values.keys()}
 
 

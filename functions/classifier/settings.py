@@ -14,6 +14,7 @@ from .contracts import (
     MAX_RECORD_CONCURRENCY,
     parse_tag_names,
 )
+from .hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE, LabelSettings
 
 RETRY_MODES = ("standard", "adaptive", "legacy")  # botocore's
 DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
@@ -34,8 +35,9 @@ class Settings:
     ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS, INDEX_SHARDS (write
     shards of the results indexes, 1..MAX_INDEX_SHARDS, default 4), RECORD_CONCURRENCY
     (records of a batch handled at once, 1..MAX_RECORD_CONCURRENCY; 1 = one after another),
-    RETRY_MODE (botocore's `standard`, the default, or `adaptive`; chosen by bench/soak.py)
-    and MAX_ATTEMPTS (default 5).
+    RETRY_MODE (botocore's `standard`, the default, or `adaptive`; chosen by bench/soak.py),
+    MAX_ATTEMPTS (default 5), and for models with ImageNet's logits GENERIC_MIN_CONFIDENCE
+    (0..1) and MAX_LABELS: which generic labels an item keeps.
     The older TAGGING_ENABLED (false: no tags) and COLOUR_TAGS (true: add colours) still
     work when TAGS is not set; with TAGS set they must not contradict it.
     """
@@ -53,6 +55,7 @@ class Settings:
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
     retry_mode: str = "standard"
     max_attempts: int = 5
+    labelling: LabelSettings = LabelSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,7 +134,24 @@ class Settings:
             record_concurrency=int(concurrency) if concurrency else cls.record_concurrency,
             retry_mode=retry_mode,
             max_attempts=int(number("MAX_ATTEMPTS", cls.max_attempts)),
+            labelling=_labelling(env),
         )
+
+
+def _labelling(env: Mapping[str, str]) -> LabelSettings:
+    """GENERIC_MIN_CONFIDENCE and MAX_LABELS as one LabelSettings."""
+    raw_min = env.get("GENERIC_MIN_CONFIDENCE", "").strip()
+    raw_max = env.get("MAX_LABELS", "").strip()
+    try:
+        minimum = float(raw_min) if raw_min else DEFAULT_MIN_CONFIDENCE
+    except ValueError:
+        raise SettingsError(f"GENERIC_MIN_CONFIDENCE must be a number, got {raw_min!r}") from None
+    if raw_max and not raw_max.isdigit():
+        raise SettingsError(f"MAX_LABELS must be a whole number, got {raw_max!r}")
+    try:
+        return LabelSettings(minimum, int(raw_max) if raw_max else DEFAULT_MAX_LABELS)
+    except ValueError as error:
+        raise SettingsError(f"GENERIC_MIN_CONFIDENCE/MAX_LABELS: {error}") from None
 
 
 def _tag_names(env: Mapping[str, str], flag: Callable[[str, bool], bool]) -> frozenset[str]:

@@ -1,0 +1,383 @@
+"""The label hierarchy over ImageNet-1k's classes: generic labels at every level.
+
+ImageNet-1k's classes are WordNet 3.0 noun synsets, so each class has a chain of hypernyms:
+golden retriever -> retriever -> dog -> canine -> mammal -> animal. training/labels/ derives
+that hierarchy offline (with a reviewed override list) into `hierarchy.json`, which travels
+inside every model artifact that outputs ImageNet's logits; the function never needs WordNet.
+
+hierarchy.json (format 1):
+
+    {"format": 1, "version": "...", "source": "...",
+     "classes": ["n01440764", ...],            # the node id of each ImageNet class, in order
+     "nodes": {"n02084071": {"name": "dog", "aliases": ["domestic dog"],
+                             "parents": ["n02083346"], "categories": ["Animals and Pets"],
+                             "gloss": "...", "hidden": false}, ...}}
+
+A node's `parents` are its direct parents (WordNet has a few nodes with two); `hidden` nodes
+(entity, object, organism, ...) stay in the graph, so ancestry runs through them, but are never
+a label. Node names are unique among the visible nodes, and no alias is another visible node's
+name. A node's confidence is the summed probability of the ImageNet classes under it, so a
+parent is never less confident than its child.
+
+Pure: numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+HIERARCHY_FORMAT = 1
+
+# Which generic labels an image keeps (the function's GENERIC_MIN_CONFIDENCE and MAX_LABELS,
+# cdk.json `generic_min_confidence` and `max_labels`): chosen on held-out real photographs
+# for precision first (training/labels/README.md); not DetectLabels' 55.
+DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_MAX_LABELS = 8
+
+
+class HierarchyError(ValueError):
+    """hierarchy.json is malformed, or does not fit the model's outputs."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One label of the hierarchy, as the reader sees it."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()  # direct parents' ids (hidden ones included)
+    categories: tuple[str, ...] = ()
+    gloss: str = ""
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class GenericLabel:
+    """One generic label of one image: a visible node's name and its summed probability."""
+
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """Which generic labels an image keeps: every label at `min_confidence` or more, at
+    most `max_labels` of them."""
+
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    max_labels: int = DEFAULT_MAX_LABELS
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be within (0, 1], got {self.min_confidence}")
+        if self.max_labels < 1:
+            raise ValueError(f"max_labels must be at least 1, got {self.max_labels}")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What a label derives from the hierarchy when read: DetectLabels' Parents, Aliases and
+    Categories."""
+
+    name: str
+    parents: tuple[str, ...]  # every visible ancestor, nearest first
+    aliases: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LabelHierarchy:
+    """The hierarchy of one model: which ImageNet classes each visible label gathers."""
+
+    version: str
+    source: str
+    class_ids: tuple[str, ...]
+    nodes: Mapping[str, Node]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = sorted({c for c in self.class_ids if c not in self.nodes})
+        if missing:
+            raise HierarchyError(f"hierarchy classes name unknown nodes: {', '.join(missing[:3])}")
+        for node in self.nodes.values():
+            unknown = [p for p in node.parents if p not in self.nodes]
+            if unknown:
+                raise HierarchyError(f"node {node.name!r} has unknown parent {unknown[0]!r}")
+        seen: dict[str, str] = {}
+        for node in self.visible:
+            key = node.name.lower()
+            if key in seen:
+                raise HierarchyError(f"two labels are named {node.name!r}")
+            seen[key] = node.id
+        self.ancestors  # noqa: B018 - a cycle fails here, at load, not at the first image
+
+    # --- reading --------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LabelHierarchy:
+        """A hierarchy from hierarchy.json's parsed content; HierarchyError when malformed."""
+        try:
+            if int(data["format"]) != HIERARCHY_FORMAT:
+                raise HierarchyError(f"hierarchy format {data['format']} is not supported")
+            nodes = {
+                str(node_id): Node(
+                    id=str(node_id),
+                    name=str(raw["name"]),
+                    aliases=tuple(str(a) for a in raw.get("aliases", ())),
+                    parents=tuple(str(p) for p in raw.get("parents", ())),
+                    categories=tuple(str(c) for c in raw.get("categories", ())),
+                    gloss=str(raw.get("gloss", "")),
+                    hidden=bool(raw.get("hidden", False)),
+                )
+                for node_id, raw in dict(data["nodes"]).items()
+            }
+            known = {"format", "version", "source", "classes", "nodes"}
+            return cls(
+                version=str(data["version"]),
+                source=str(data.get("source", "")),
+                class_ids=tuple(str(c) for c in data["classes"]),
+                nodes=nodes,
+                extra={k: v for k, v in dict(data).items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            if isinstance(error, HierarchyError):
+                raise
+            raise HierarchyError(f"hierarchy.json is malformed: {error!r}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LabelHierarchy:
+        """A hierarchy from hierarchy.json's text."""
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise HierarchyError(f"hierarchy.json is not JSON: {error}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """hierarchy.json's content."""
+        nodes: dict[str, Any] = {}
+        for node in self.nodes.values():
+            raw: dict[str, Any] = {"name": node.name}
+            for name in ("aliases", "parents", "categories"):
+                if getattr(node, name):
+                    raw[name] = list(getattr(node, name))
+            if node.gloss:
+                raw["gloss"] = node.gloss
+            if node.hidden:
+                raw["hidden"] = True
+            nodes[node.id] = raw
+        return {
+            "format": HIERARCHY_FORMAT,
+            "version": self.version,
+            "source": self.source,
+            **self.extra,
+            "classes": list(self.class_ids),
+            "nodes": nodes,
+        }
+
+    def check_outputs(self, classes: int) -> None:
+        """HierarchyError unless the hierarchy covers exactly `classes` source classes."""
+        if len(self.class_ids) != classes:
+            raise HierarchyError(
+                f"hierarchy {self.version} covers {len(self.class_ids)} classes but the model "
+                f"outputs {classes}"
+            )
+
+    # --- structure --------------------------------------------------------------------------
+
+    @cached_property
+    def visible(self) -> tuple[Node, ...]:
+        """The nodes that can be labels, in the file's order."""
+        return tuple(node for node in self.nodes.values() if not node.hidden)
+
+    @cached_property
+    def ancestors(self) -> dict[str, tuple[str, ...]]:
+        """Every node's ancestors (ids, hidden included), nearest first, each once."""
+        result: dict[str, tuple[str, ...]] = {}
+
+        def walk(node_id: str, trail: frozenset[str]) -> tuple[str, ...]:
+            if node_id in result:
+                return result[node_id]
+            if node_id in trail:
+                raise HierarchyError(f"the hierarchy has a cycle through {node_id!r}")
+            found: list[str] = []
+            parents = self.nodes[node_id].parents
+            for parent in parents:
+                if parent not in found:
+                    found.append(parent)
+            for parent in parents:
+                for above in walk(parent, trail | {node_id}):
+                    if above not in found:
+                        found.append(above)
+            result[node_id] = tuple(found)
+            return result[node_id]
+
+        for node_id in self.nodes:
+            walk(node_id, frozenset())
+        return result
+
+    @cached_property
+    def _by_name(self) -> dict[str, Node]:
+        return {node.name.lower(): node for node in self.visible}
+
+    @cached_property
+    def _by_alias(self) -> dict[str, Node]:
+        index: dict[str, Node] = {}
+        for node in self.visible:
+            for alias in node.aliases:
+                index.setdefault(alias.lower(), node)
+        return index
+
+    @cached_property
+    def _classes_of(self) -> dict[str, tuple[int, ...]]:
+        """Visible node id -> the ImageNet class indices under it (itself included)."""
+        under: dict[str, list[int]] = {node.id: [] for node in self.visible}
+        for index, class_id in enumerate(self.class_ids):
+            for node_id in (class_id, *self.ancestors[class_id]):
+                if node_id in under:
+                    under[node_id].append(index)
+        return {node_id: tuple(indices) for node_id, indices in under.items() if indices}
+
+    @cached_property
+    def labelled(self) -> tuple[Node, ...]:
+        """The visible nodes with at least one ImageNet class under them: the label set."""
+        return tuple(node for node in self.visible if node.id in self._classes_of)
+
+    @cached_property
+    def _sum_plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sparse nodes x classes 0/1 matrix as (class indices in node order, each
+        node's start offset), for one np.add.reduceat per image."""
+        flat: list[int] = []
+        starts: list[int] = []
+        for node in self.labelled:
+            starts.append(len(flat))
+            flat.extend(self._classes_of[node.id])
+        return np.asarray(flat, np.intp), np.asarray(starts, np.intp)
+
+    def classes_of(self, name: str) -> tuple[int, ...]:
+        """The ImageNet class indices under a label (name or alias)."""
+        node = self.find(name)
+        return () if node is None else self._classes_of.get(node.id, ())
+
+    # --- names ------------------------------------------------------------------------------
+
+    def find(self, word: str) -> Node | None:
+        """The visible node a word names (its name first, then an alias), case-insensitive."""
+        key = " ".join(word.lower().split())
+        return self._by_name.get(key) or self._by_alias.get(key)
+
+    def suggest(self, word: str, count: int = 3) -> list[str]:
+        """Label names close to a word that names none."""
+        names = [node.name for node in self.labelled]
+        aliases = {alias.lower(): node.name for node in self.labelled for alias in node.aliases}
+        close = difflib.get_close_matches(word.lower(), [n.lower() for n in names], count, 0.6)
+        by_lower = {name.lower(): name for name in names}
+        found = [by_lower[c] for c in close]
+        for alias in difflib.get_close_matches(word.lower(), list(aliases), count, 0.75):
+            if aliases[alias] not in found:
+                found.append(aliases[alias])
+        return found[:count]
+
+    def descendants(self, name: str) -> tuple[str, ...]:
+        """The names of a label and of every visible label under it (ids through hidden
+        nodes count), the label first."""
+        node = self.find(name)
+        if node is None:
+            return ()
+        below = [n.name for n in self.visible if node.id in self.ancestors[n.id]]
+        return (node.name, *sorted(below))
+
+    def lineage(self, name: str) -> Lineage | None:
+        """A label's visible ancestors, aliases and categories (None: not a label)."""
+        node = self.find(name)
+        if node is None:
+            return None
+        parents = tuple(
+            self.nodes[a].name for a in self.ancestors[node.id] if not self.nodes[a].hidden
+        )
+        return Lineage(node.name, parents, node.aliases, self.categories_of(node))
+
+    def categories_of(self, node: Node) -> tuple[str, ...]:
+        """A node's categories, else the nearest ancestor's that has some."""
+        if node.categories:
+            return node.categories
+        for ancestor in self.ancestors[node.id]:
+            if self.nodes[ancestor].categories:
+                return self.nodes[ancestor].categories
+        return ()
+
+    def parent_names(self, name: str) -> tuple[str, ...]:
+        """The direct visible parents of a label (through hidden nodes)."""
+        node = self.find(name)
+        if node is None:
+            return ()
+        found: list[str] = []
+
+        def climb(node_id: str) -> None:
+            for parent in self.nodes[node_id].parents:
+                if not self.nodes[parent].hidden:
+                    if self.nodes[parent].name not in found:
+                        found.append(self.nodes[parent].name)
+                else:
+                    climb(parent)
+
+        climb(node.id)
+        return tuple(found)
+
+    # --- labelling --------------------------------------------------------------------------
+
+    def confidences(self, probabilities: np.ndarray) -> np.ndarray:
+        """Each labelled node's summed probability (rows of a batch, or one row)."""
+        flat, starts = self._sum_plan
+        values = np.asarray(probabilities, np.float64)
+        if values.shape[-1] != len(self.class_ids):
+            raise HierarchyError(
+                f"{values.shape[-1]} probabilities for a hierarchy of {len(self.class_ids)}"
+            )
+        return np.add.reduceat(values[..., flat], starts, axis=-1)
+
+    def labels(
+        self, probabilities: np.ndarray, min_confidence: float, max_labels: int
+    ) -> list[GenericLabel]:
+        """One image's labels: every labelled node at `min_confidence` or more, most
+        confident first, at most `max_labels` (ties: the more specific first)."""
+        sums = self.confidences(probabilities)
+        chosen = np.flatnonzero(sums >= min_confidence)
+        nodes = self.labelled
+        depth = self._depths
+        order = sorted(chosen, key=lambda i: (-round(float(sums[i]), 6), -depth[i]))
+        return [GenericLabel(nodes[i].name, float(sums[i])) for i in order[:max_labels]]
+
+    @cached_property
+    def _depths(self) -> np.ndarray:
+        return np.asarray([len(self.ancestors[node.id]) for node in self.labelled])
+
+    def primary(self, labels: Sequence[GenericLabel]) -> GenericLabel | None:
+        """The most specific of an image's labels on its most confident branch: the most
+        confident label that no other chosen label sits under (golden retriever, not dog)."""
+        chosen = {label.name for label in labels}
+        for label in labels:
+            node = self.find(label.name)
+            assert node is not None
+            if not any(
+                other != label.name and node.id in self._ancestor_ids_of(other) for other in chosen
+            ):
+                return label
+        return None
+
+    def _ancestor_ids_of(self, name: str) -> tuple[str, ...]:
+        node = self.find(name)
+        return () if node is None else self.ancestors[node.id]
+
+
+def names_in(hierarchy: LabelHierarchy, words: Iterable[str]) -> dict[str, str | None]:
+    """Each word's label name in the hierarchy (None: it names none)."""
+    return {word: (node.name if (node := hierarchy.find(word)) else None) for word in words}

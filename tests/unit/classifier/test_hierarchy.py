@@ -1,0 +1,144 @@
+"""The label hierarchy the function reads from an artifact: sums, labels, names, lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from classifier.hierarchy import HierarchyError, LabelHierarchy, LabelSettings
+
+
+def small_hierarchy_dict() -> dict[str, Any]:
+    """Six classes: two dog breeds, a tabby, a mug, a cup and a car; `object` is hidden."""
+    return {
+        "format": 1,
+        "version": "test-1",
+        "source": "hand-made",
+        "classes": ["golden", "dalmatian", "tabby", "mug", "cup", "sportscar"],
+        "nodes": {
+            "entity": {"name": "entity", "hidden": True},
+            "animal": {"name": "animal", "parents": ["entity"], "categories": ["Animals"]},
+            "dog": {"name": "dog", "aliases": ["domestic dog"], "parents": ["animal"]},
+            "golden": {"name": "golden retriever", "parents": ["dog"]},
+            "dalmatian": {"name": "dalmatian", "aliases": ["coach dog"], "parents": ["dog"]},
+            "cat": {"name": "cat", "parents": ["animal"]},
+            "tabby": {"name": "tabby", "parents": ["cat"]},
+            "container": {"name": "container", "parents": ["entity"], "categories": ["Home"]},
+            "cupnode": {"name": "cup", "parents": ["container"]},
+            "mug": {"name": "coffee mug", "parents": ["cupnode"]},
+            "cup": {"name": "punch cup", "parents": ["cupnode"]},
+            "vehicle": {"name": "vehicle", "parents": ["entity"], "categories": ["Vehicles"]},
+            "car": {"name": "car", "aliases": ["automobile", "auto"], "parents": ["vehicle"]},
+            "sportscar": {"name": "sports car", "parents": ["car"]},
+        },
+    }
+
+
+@pytest.fixture
+def hierarchy() -> LabelHierarchy:
+    return LabelHierarchy.from_dict(small_hierarchy_dict())
+
+
+def probabilities(*pairs: tuple[int, float]) -> np.ndarray:
+    row = np.zeros(6)
+    for index, value in pairs:
+        row[index] = value
+    return row
+
+
+def test_a_node_gathers_the_mass_of_every_class_under_it(hierarchy: LabelHierarchy) -> None:
+    # Given a photo split between two dog breeds and a mug
+    row = probabilities((0, 0.35), (1, 0.30), (3, 0.35))
+    # When the hierarchy sums it
+    labels = {label.name: label.confidence for label in hierarchy.labels(row, 0.3, 20)}
+    # Then dog gathers both breeds, animal everything under it, cup the mug
+    assert labels["dog"] == pytest.approx(0.65)
+    assert labels["animal"] == pytest.approx(0.65)
+    assert labels["cup"] == pytest.approx(0.35)
+    assert "entity" not in labels  # hidden nodes are never labels
+
+
+def test_a_parent_is_never_less_confident_than_its_child(hierarchy: LabelHierarchy) -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        row = rng.dirichlet(np.ones(6))
+        sums = dict(
+            zip([n.name for n in hierarchy.labelled], hierarchy.confidences(row), strict=True)
+        )
+        for node in hierarchy.labelled:
+            for parent in hierarchy.parent_names(node.name):
+                assert sums[parent] >= sums[node.name] - 1e-12
+
+
+def test_an_image_with_two_things_carries_both(hierarchy: LabelHierarchy) -> None:
+    row = probabilities((2, 0.55), (3, 0.40), (5, 0.05))
+    names = [label.name for label in hierarchy.labels(row, 0.35, 10)]
+    assert {"tabby", "cat", "animal", "coffee mug", "cup", "container"} == set(names)
+    assert hierarchy.primary(hierarchy.labels(row, 0.35, 10)).name == "tabby"  # type: ignore[union-attr]
+
+
+def test_labels_are_most_confident_first_and_capped(hierarchy: LabelHierarchy) -> None:
+    row = probabilities((0, 0.9), (5, 0.1))
+    labels = hierarchy.labels(row, 0.05, 3)
+    assert len(labels) == 3
+    assert [label.confidence for label in labels] == sorted(
+        (label.confidence for label in labels), reverse=True
+    )
+    # ties (animal = dog = golden retriever = 0.9) put the more specific first
+    assert labels[0].name == "golden retriever"
+
+
+def test_words_resolve_through_names_and_aliases(hierarchy: LabelHierarchy) -> None:
+    assert hierarchy.find("Automobile").name == "car"  # type: ignore[union-attr]
+    assert hierarchy.find("coach  dog").name == "dalmatian"  # type: ignore[union-attr]
+    assert hierarchy.find("entity") is None  # hidden
+    assert hierarchy.find("florp") is None
+    assert "dog" in hierarchy.suggest("dgo")
+
+
+def test_descendants_lineage_and_categories(hierarchy: LabelHierarchy) -> None:
+    assert set(hierarchy.descendants("dog")) == {"dog", "golden retriever", "dalmatian"}
+    assert hierarchy.classes_of("animal") == (0, 1, 2)
+    lineage = hierarchy.lineage("golden retriever")
+    assert lineage is not None
+    assert lineage.parents == ("dog", "animal")
+    assert lineage.categories == ("Animals",)  # the nearest ancestor's
+    assert hierarchy.lineage("car").aliases == ("automobile", "auto")  # type: ignore[union-attr]
+
+
+def test_the_file_round_trips(hierarchy: LabelHierarchy) -> None:
+    again = LabelHierarchy.from_dict(hierarchy.to_dict())
+    assert again.to_dict() == hierarchy.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["nodes"]["dog"].update(parents=["nowhere"]), "unknown parent"),
+        (lambda d: d["classes"].append("nowhere"), "unknown nodes"),
+        (lambda d: d["nodes"]["cat"].update(name="Dog"), "two labels are named"),
+        (lambda d: d["nodes"]["animal"].update(parents=["golden"]), "cycle"),
+        (lambda d: d.update(format=2), "format 2"),
+        (lambda d: d.pop("classes"), "malformed"),
+    ],
+)
+def test_a_malformed_hierarchy_is_one_clear_error(change: Any, message: str) -> None:
+    data = small_hierarchy_dict()
+    change(data)
+    with pytest.raises(HierarchyError, match=message):
+        LabelHierarchy.from_dict(data)
+
+
+def test_a_hierarchy_must_cover_the_models_outputs(hierarchy: LabelHierarchy) -> None:
+    hierarchy.check_outputs(6)
+    with pytest.raises(HierarchyError, match="covers 6 classes but the model outputs 1000"):
+        hierarchy.check_outputs(1000)
+
+
+def test_label_settings_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="min_confidence"):
+        LabelSettings(0.0, 5)
+    with pytest.raises(ValueError, match="max_labels"):
+        LabelSettings(0.5, 0)
