@@ -37,13 +37,21 @@ def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
 
 
 def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
-    """Upload cached artifacts to the fresh models bucket and promote the newest one."""
+    """Upload cached artifacts to the fresh models bucket and promote the newest one; with
+    none cached, the generic labeller (built once per code version), so that the first image
+    a new user drops gets labels."""
     newest: str | None = None
     for version, tarball in cached_artifacts(home):
         upload_artifact(deployment, tarball, version)
         newest = version
-    if newest is not None:
-        promote(deployment, newest, force=True)
+    if newest is None:
+        from .demo import source_fingerprint
+        from .generic import cached_generic, publish
+
+        stderr.print("no model cached: building the generic labeller (once per code version)")
+        model = cached_generic((home or imgclf_home()) / "cache", source_fingerprint())
+        return publish(deployment, model, force=True)
+    promote(deployment, newest, force=True)
     return newest
 
 

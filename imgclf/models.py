@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from classifier.adapters import error_code
-from classifier.artifact import ArtifactError, metadata_in_tarball
+from classifier.artifact import ArtifactError, hierarchy_in_tarball, metadata_in_tarball
 from classifier.contracts import (
     ARTIFACT_METADATA_FILE,
     ARTIFACT_NAME,
@@ -80,6 +80,20 @@ def read_artifact_metadata(deployment: Deployment, version: str) -> dict[str, An
         return metadata_in_tarball(body)
     except (ClientError, ArtifactError):
         return None
+
+
+def check_artifact(deployment: Deployment, version: str) -> None:
+    """Refuse, even when forced, an artifact the function could not use: a label hierarchy
+    missing or not matching the model's outputs (one line, never at run time)."""
+    body = (
+        deployment.client("s3")
+        .get_object(Bucket=deployment.models_bucket, Key=artifact_key(version))["Body"]
+        .read()
+    )
+    try:
+        hierarchy_in_tarball(body)
+    except ArtifactError as error:
+        raise CliError(f"model version {version!r} cannot go live: {error}") from None
 
 
 def list_versions(deployment: Deployment, *, with_metadata: bool = True) -> list[ModelVersion]:
@@ -158,6 +172,7 @@ def promote(
     metadata = read_artifact_metadata(deployment, version)
     if metadata is None:
         raise CliError(f"model version {version!r} has no readable {ARTIFACT_METADATA_FILE}")
+    check_artifact(deployment, version)
     gate = metadata.get("gate") or {}
     if "passed" in gate and not gate["passed"] and not force:
         raise CliError(

@@ -20,6 +20,7 @@ from classifier.contracts import (
     MAX_RECORD_CONCURRENCY,
     parse_tag_names,
 )
+from classifier.hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
 
 CONTEXT_KEY = "imgclf:environments"
@@ -51,6 +52,11 @@ class EnvironmentConfig:
     tags: str | None = None
     # Records of one SQS batch the function handles at once (1: one after another).
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
+    # Generic labels (models with ImageNet's logits): an item keeps every label of the
+    # hierarchy at this confidence or more, at most max_labels of them (the function's
+    # GENERIC_MIN_CONFIDENCE and MAX_LABELS).
+    generic_min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    max_labels: int = DEFAULT_MAX_LABELS
     # Write shards of the results index (by_label, every value): contracts.index_shard.
     index_shards: int = DEFAULT_INDEX_SHARDS
     max_image_bytes: int = 25 * 1024 * 1024
@@ -107,6 +113,10 @@ class EnvironmentConfig:
             raise ConfigError(
                 f"{self.name}: record_concurrency must be 1..{MAX_RECORD_CONCURRENCY}"
             )
+        if not 0 < self.generic_min_confidence <= 1:
+            raise ConfigError(f"{self.name}: generic_min_confidence must be within (0, 1]")
+        if not 1 <= self.max_labels <= 50:
+            raise ConfigError(f"{self.name}: max_labels must be 1..50")
         if self.tags is not None:
             try:
                 names = parse_tag_names(self.tags)

@@ -66,6 +66,8 @@ def function_environment(
         "TAGS": tag_names_text(config.tag_names),
         "RECORD_CONCURRENCY": str(config.record_concurrency),
         "INDEX_SHARDS": str(config.index_shards),
+        "GENERIC_MIN_CONFIDENCE": str(config.generic_min_confidence),
+        "MAX_LABELS": str(config.max_labels),
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
         "POWERTOOLS_LOG_LEVEL": config.log_level,

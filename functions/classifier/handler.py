@@ -51,7 +51,7 @@ from .contracts import (
 )
 from .events import parse_body
 from .imaging import ImageLimits
-from .model import ModelStore
+from .model_store import ModelStore
 from .scheduling import run_in_key_order
 from .settings import Settings
 

@@ -20,7 +20,6 @@ from classifier.imaging import InputSpec
 from classifier.model import (
     Decider,
     LoadedModel,
-    ModelStore,
     ModelUnavailableError,
     calibrate,
     dequantize,
@@ -30,6 +29,7 @@ from classifier.model import (
     quantize,
     softmax,
 )
+from classifier.model_store import ModelStore
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
