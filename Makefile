@@ -3,11 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := fonts-noto-color-emoji chromium
+APT_PACKAGES := fonts-noto-color-emoji chromium wordnet-base
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
 
-.PHONY: demo test test-unit test-integration test-infra test-e2e lint typecheck bench litert-parity venv system-deps node-deps clean
+.PHONY: demo hierarchy test test-unit test-integration test-infra test-e2e lint typecheck bench litert-parity venv system-deps node-deps clean
 
 demo: venv system-deps ## the main job: train, deploy locally, classify, report
 	$(BIN)/imgclf demo
@@ -53,6 +53,11 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[function,training,infra,cli,dev]'
 	touch $@
+
+# training/labels/hierarchy.json from WordNet 3.0 (Debian's wordnet-base, in APT_PACKAGES);
+# review and commit the diff.
+hierarchy: venv system-deps
+	$(BIN)/python -m training.labels.build
 
 # Debian packages: the emoji font renders the default data set, Chromium screenshots the report.
 system-deps:

@@ -21,6 +21,7 @@ import numpy as np
 
 from classifier.artifact import (
     OUTPUT_GROUPED_LOGITS,
+    HierarchyRef,
     ModelMetadata,
     OutputSpec,
     UnknownRule,
@@ -40,6 +41,7 @@ from training.imagenet import (
     domain_of,
     resolve_mapping,
 )
+from training.labels import builtin_hierarchy
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def build_day0(
     """Convert, quantize, evaluate and gate the day-0 model into `model_dir`."""
     started = time.monotonic()
     groups = dict(mapping) if mapping is not None else resolve_mapping(ANIMALS10_MAPPING)
+    hierarchy = builtin_hierarchy()
     labels = tuple(sorted(groups))
     spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
     output = OutputSpec(
@@ -171,8 +174,9 @@ def build_day0(
             "mapping": describe_mapping(groups, labels),
         },
         gate=gate.to_dict(),
+        hierarchy=HierarchyRef.of(hierarchy),
     )
-    write_artifact_dir(model_dir, int8_tflite, metadata)
+    write_artifact_dir(model_dir, int8_tflite, metadata, hierarchy)
     log.info(
         "day-0 model %s: %s",
         version,

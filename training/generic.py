@@ -76,11 +76,7 @@ def build_generic(
     if not sets:
         raise GenericModelError("no real images to calibrate the int8 conversion on")
     network = lite.imagenet_classifier(lite.IMAGE_SIZE)
-    pool = np.concatenate([s.images.images for s in sets])
-    rng = np.random.default_rng(0)
-    int8_tflite = export.to_int8_tflite(
-        network, pool[rng.permutation(len(pool))[:REPRESENTATIVE_COUNT]]
-    )
+    int8_tflite = _int8(network, sets)
     metadata = ModelMetadata(
         version=version,
         input=spec,
@@ -104,23 +100,11 @@ def build_generic(
         max_drop_pp=MAX_DROP_PP,
         test_count=primary["count"],
     )
+    metrics = _metrics(primary_name, evaluations, labelling, len(int8_tflite), started)
     metadata = replace(
         metadata,
         gate=gate.to_dict(),
-        metrics={
-            "float_accuracy": primary["float_accuracy"],
-            "int8_accuracy": primary["accuracy"],
-            "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
-            "test_count": primary["count"],
-            "primary_set": primary_name,
-            "evaluations": evaluations,
-            "labelling": {
-                "min_confidence": labelling.min_confidence,
-                "max_labels": labelling.max_labels,
-            },
-            "int8_size_bytes": len(int8_tflite),
-            "wall_seconds": round(time.monotonic() - started, 1),
-        },
+        metrics=metrics,
         dataset={
             "name": "imagenet-1k",
             "weights": f"{lite.WEIGHTS_PACKAGE}=={lite.weights_version()}",
@@ -130,6 +114,38 @@ def build_generic(
     write_artifact_dir(model_dir, int8_tflite, metadata, hierarchy)
     log.info("generic model %s: %s", version, _summary(evaluations))
     return GenericResult(model_dir=model_dir, metadata=metadata, gate=gate)
+
+
+def _metrics(
+    primary_name: str,
+    evaluations: dict[str, Any],
+    labelling: LabelSettings,
+    int8_size: int,
+    started: float,
+) -> dict[str, Any]:
+    """model.json's `metrics`: the primary set's figures, every set's, and the settings."""
+    primary = evaluations[primary_name]
+    return {
+        "float_accuracy": primary["float_accuracy"],
+        "int8_accuracy": primary["accuracy"],
+        "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
+        "test_count": primary["count"],
+        "primary_set": primary_name,
+        "evaluations": evaluations,
+        "labelling": {
+            "min_confidence": labelling.min_confidence,
+            "max_labels": labelling.max_labels,
+        },
+        "int8_size_bytes": int8_size,
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _int8(network: Any, sets: Sequence[evalsets.EvaluationSet]) -> bytes:
+    """The int8 conversion, calibrated on up to REPRESENTATIVE_COUNT of the sets' images."""
+    pool = np.concatenate([s.images.images for s in sets])
+    rng = np.random.default_rng(0)
+    return export.to_int8_tflite(network, pool[rng.permutation(len(pool))[:REPRESENTATIVE_COUNT]])
 
 
 def _evaluate(

@@ -17,6 +17,7 @@ An image ImageNet recognises as one of the classes is decided by ImageNet; one i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,8 +32,10 @@ from training.imagenet import (
     MappingError,
     domain_of,
     read_mapping,
-    resolve_mapping,
 )
+from training.labels.mapper import animals10_overrides, map_labels
+
+log = logging.getLogger(__name__)
 
 AUTO = "auto"
 NONE = "none"
@@ -41,12 +44,13 @@ NONE = "none"
 def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
     """The label -> ImageNet classes mapping a training run uses, or None for none.
 
-    'auto' takes the built-in mapping when it covers exactly these labels; a file must
-    cover every label (raises MappingError otherwise)."""
+    'auto' maps the label names through the label hierarchy (Animals-10's with its reviewed
+    overrides, which give the built-in mapping), or None when a name has no place; a file
+    must cover every label (raises MappingError otherwise)."""
     if setting.lower() == NONE:
         return None
     if setting.lower() == AUTO:
-        return resolve_mapping(ANIMALS10_MAPPING) if set(labels) == set(ANIMALS10_MAPPING) else None
+        return _auto_mapping(labels)
     mapping = read_mapping(Path(setting))
     missing = sorted(set(labels) - set(mapping))
     extra = sorted(set(mapping) - set(labels))
@@ -63,6 +67,25 @@ def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int,
             )
         )
     return mapping
+
+
+def _auto_mapping(labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
+    overrides = animals10_overrides() if set(labels) == set(ANIMALS10_MAPPING) else None
+    unplaced = []
+    for label in labels:
+        try:
+            map_labels([label], overrides)
+        except MappingError:
+            unplaced.append(label)
+    try:
+        if unplaced:
+            raise MappingError(f"no ImageNet class for {', '.join(unplaced)}")
+        mapped = map_labels(labels, overrides)
+    except MappingError as error:
+        # Training goes on without ImageNet's classes: the head alone decides.
+        log.warning("imagenet mapping 'auto': %s; training without it", error)
+        return None
+    return {label: mapped[label].indices for label in sorted(mapped)}
 
 
 def output_spec(

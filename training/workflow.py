@@ -18,6 +18,8 @@ import keras
 import numpy as np
 
 from classifier.artifact import (
+    OUTPUT_MIXTURE,
+    HierarchyRef,
     ModelMetadata,
     OutputSpec,
     UnknownRule,
@@ -42,6 +44,7 @@ from training.fitting import (
 )
 from training.gate import GateResult, check_gate
 from training.imagenet import describe_mapping
+from training.labels import builtin_hierarchy
 from training.model import trainable_summary
 from training.prepare import PreparedData, prepare_data
 from training.report import write_report
@@ -213,7 +216,11 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         dataset=data.info,
         gate=gate.to_dict(),
     )
-    write_artifact_dir(config.model_dir, int8_tflite, metadata)
+    # A mixture outputs ImageNet's logits first: its artifact carries the label hierarchy.
+    hierarchy = builtin_hierarchy() if output.kind == OUTPUT_MIXTURE else None
+    if hierarchy is not None:
+        metadata = replace(metadata, hierarchy=HierarchyRef.of(hierarchy))
+    write_artifact_dir(config.model_dir, int8_tflite, metadata, hierarchy)
     artifact = None
     if config.artifact_path is not None:
         artifact = pack_artifact(config.model_dir, config.artifact_path)

@@ -200,28 +200,22 @@ class LabelHierarchy:
 
     @cached_property
     def ancestors(self) -> dict[str, tuple[str, ...]]:
-        """Every node's ancestors (ids, hidden included), nearest first, each once."""
+        """Every node's ancestors (ids, hidden included), nearest first (breadth first, so
+        a node's categories come from its nearest categorised ancestor), each once."""
         result: dict[str, tuple[str, ...]] = {}
-
-        def walk(node_id: str, trail: frozenset[str]) -> tuple[str, ...]:
-            if node_id in result:
-                return result[node_id]
-            if node_id in trail:
-                raise HierarchyError(f"the hierarchy has a cycle through {node_id!r}")
-            found: list[str] = []
-            parents = self.nodes[node_id].parents
-            for parent in parents:
-                if parent not in found:
-                    found.append(parent)
-            for parent in parents:
-                for above in walk(parent, trail | {node_id}):
-                    if above not in found:
-                        found.append(above)
-            result[node_id] = tuple(found)
-            return result[node_id]
-
         for node_id in self.nodes:
-            walk(node_id, frozenset())
+            found: list[str] = []
+            frontier = list(self.nodes[node_id].parents)
+            while frontier:
+                following: list[str] = []
+                for parent in frontier:
+                    if parent == node_id:
+                        raise HierarchyError(f"the hierarchy has a cycle through {node_id!r}")
+                    if parent not in found:
+                        found.append(parent)
+                        following.extend(self.nodes[parent].parents)
+                frontier = following
+            result[node_id] = tuple(found)
         return result
 
     @cached_property

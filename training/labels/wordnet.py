@@ -1,0 +1,117 @@
+"""A reader for WordNet 3.0's noun database (the format of `man 5 wndb`): synsets, their
+hypernyms, their lemmas' sense order and how often each sense was tagged in SemCor.
+
+Only the generator (training.labels.build) reads WordNet; everything else reads the
+generated hierarchy.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIR = Path("/usr/share/wordnet")
+HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
+
+
+class WordNetError(ValueError):
+    """The WordNet files are missing or not in wndb's format."""
+
+
+@dataclass(frozen=True)
+class Synset:
+    """One noun synset: its id ("n" + offset), lemmas (underscores kept), hypernyms, gloss."""
+
+    id: str
+    lex_filenum: int
+    lemmas: tuple[str, ...]
+    lex_ids: tuple[int, ...]
+    hypernyms: tuple[str, ...]
+    gloss: str
+
+    def sense_key(self, position: int) -> str:
+        """The sense key of one of its lemmas, as cntlist.rev spells it."""
+        lemma = self.lemmas[position].lower()
+        return f"{lemma}%1:{self.lex_filenum:02d}:{self.lex_ids[position]:02d}::"
+
+
+@dataclass(frozen=True)
+class WordNet:
+    """The noun synsets, each lemma's synsets in sense order, and tag counts by sense key."""
+
+    synsets: dict[str, Synset]
+    senses: dict[str, tuple[str, ...]]
+    tag_counts: dict[str, int]
+
+    def tag_count(self, synset_id: str) -> int:
+        """How often any lemma of a synset was tagged in that sense (SemCor's cntlist)."""
+        synset = self.synsets[synset_id]
+        return sum(self.tag_counts.get(synset.sense_key(i), 0) for i in range(len(synset.lemmas)))
+
+
+def synset_id(offset: str) -> str:
+    """ImageNet's wnid for a data.noun offset."""
+    return "n" + offset.zfill(8)
+
+
+def _data_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.startswith("  "):  # the licence header's lines start with two spaces
+                yield line.rstrip("\n")
+
+
+def parse_data_line(line: str) -> Synset:
+    """One data.noun line: offset lex_filenum ss_type w_cnt (word lex_id)* p_cnt ptrs | gloss."""
+    head, _, gloss = line.partition(" | ")
+    fields = head.split()
+    try:
+        words = int(fields[3], 16)
+        lemmas = tuple(fields[4 : 4 + 2 * words : 2])
+        lex_ids = tuple(int(x, 16) for x in fields[5 : 5 + 2 * words : 2])
+        at = 4 + 2 * words
+        pointers = int(fields[at])
+        hypernyms = tuple(
+            synset_id(fields[at + 2 + 4 * i])
+            for i in range(pointers)
+            if fields[at + 1 + 4 * i] in HYPERNYM_POINTERS and fields[at + 3 + 4 * i] == "n"
+        )
+        return Synset(
+            synset_id(fields[0]), int(fields[1]), lemmas, lex_ids, hypernyms, gloss.strip()
+        )
+    except (IndexError, ValueError) as error:
+        raise WordNetError(f"data.noun line {line[:40]!r}... is not wndb: {error}") from None
+
+
+def _index_senses(path: Path) -> dict[str, tuple[str, ...]]:
+    """index.noun: lemma p_cnt ptr_symbol* sense_cnt tagsense_cnt offset* (sense order)."""
+    senses: dict[str, tuple[str, ...]] = {}
+    for line in _data_lines(path):
+        fields = line.split()
+        synsets = int(fields[2])
+        senses[fields[0]] = tuple(synset_id(o) for o in fields[len(fields) - synsets :])
+    return senses
+
+
+def _tag_counts(path: Path) -> dict[str, int]:
+    """cntlist.rev: sense_key sense_number tag_cnt."""
+    counts: dict[str, int] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, _, count = line.split()
+            counts[key] = int(count)
+    return counts
+
+
+def load(directory: Path = DEFAULT_DIR) -> WordNet:
+    """WordNet's nouns from a wndb directory (Debian's wordnet-base: /usr/share/wordnet)."""
+    data = directory / "data.noun"
+    if not data.is_file():
+        raise WordNetError(f"no WordNet at {directory} (apt-get install wordnet-base)")
+    synsets = {s.id: s for s in map(parse_data_line, _data_lines(data))}
+    return WordNet(
+        synsets=synsets,
+        senses=_index_senses(directory / "index.noun"),
+        tag_counts=_tag_counts(directory / "cntlist.rev"),
+    )
