@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.table import Table
 
-from classifier.contracts import LOCAL_ENV, Status
+from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION, Status
+from classifier.hierarchy import LabelHierarchy
 from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
+from . import detect_labels
 from . import dlq as dead_letters
+from . import labels as generic_labels
 from . import models as model_versions
 from . import reclassify as reclassifying
 from .accounting import Accounting, wait_until_accounted
@@ -29,6 +33,7 @@ from .results import (
     parse_since,
     parse_status,
     read_items,
+    registered_values,
     render_table,
     to_csv,
     to_json,
@@ -95,16 +100,24 @@ def results(args: argparse.Namespace) -> int:
     colour = parse_colour(args.colour) if args.colour else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
-    query = ResultQuery(args.label, colour, status, args.min_confidence, since, args.limit or None)
+    query = ResultQuery(None, colour, status, args.min_confidence, since, args.limit or None)
     if args.file is not None:
-        items, where = query.of_items(read_items(args.file)), str(args.file)
+        read = read_items(args.file)
+        if args.label:
+            query = _with_label(query, args.label, (str(i["label"]) for i in read if "label" in i))
+        items, where = query.of_items(read), str(args.file)
     else:
         deployment = resolve(args.env)
+        if args.label:
+            query = _with_label(query, args.label, registered_values(deployment))
         items, where = query.run(deployment), deployment.env
-        if args.format == "json":
+        if args.format in ("json", "detect-labels"):
             items = full_items(deployment, items)
     if args.format == "json":
         stdout.out(to_json(items), highlight=False)
+    elif args.format == "detect-labels":
+        for line in detect_labels.response_lines(items, _hierarchy_for(items)):
+            stdout.out(json.dumps(line, sort_keys=True), highlight=False)
     elif args.format == "csv":
         stdout.out(to_csv(items), end="", highlight=False)
     else:
@@ -112,11 +125,30 @@ def results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_label(query: ResultQuery, word: str, present: Iterable[str]) -> ResultQuery:
+    """The query for a label at any level: its by_label values and its confidence."""
+    found, why = generic_labels.optional_hierarchy()
+    selection = generic_labels.select_label(word, present, found, why)
+    return dataclasses.replace(query, values=selection.values, confidence_of=selection.confidence)
+
+
+def _hierarchy_for(items: Iterable[Mapping[str, Any]]) -> LabelHierarchy | None:
+    """The hierarchy when an item has generic labels (their Parents come from it)."""
+    return generic_labels.hierarchy() if detect_labels.needs_hierarchy(items) else None
+
+
 def result(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     item = get_result(deployment, args.key)
     if item is None:
         raise CliError(f"no result for {args.key!r} in environment {deployment.env!r}")
+    if args.format == "detect-labels":
+        try:
+            response = detect_labels.detect_labels_response(item, _hierarchy_for([item]))
+        except detect_labels.DetectLabelsRejectedError as error:
+            raise CliError(str(error)) from None
+        stdout.out(json.dumps(response, indent=2, sort_keys=True), highlight=False)
+        return 0
     tags = object_tags(deployment, args.key)
     if args.format == "json":
         stdout.out(json.dumps({**plain(item), "object_tags": tags}, indent=2, sort_keys=True))
@@ -139,11 +171,38 @@ def result(args: argparse.Namespace) -> int:
     return 0
 
 
+def labels(args: argparse.Namespace) -> int:
+    deployment = resolve(args.env)
+    values = [v for v in registered_values(deployment) if v != REJECTED_PARTITION]
+    counts = generic_labels.count_values(deployment, values)
+    found, why = generic_labels.optional_hierarchy()
+    if args.tree:
+        tree = generic_labels.label_tree(args.tree, counts, found, why)
+        if args.format == "json":
+            stdout.out(json.dumps(generic_labels.tree_json(tree), indent=2), highlight=False)
+        else:
+            for line in generic_labels.tree_lines(tree):
+                stdout.out(line, highlight=False)
+        return 0
+    if why is not None:
+        stderr.print(f"imgclf: {why}; counting label values only", markup=False)
+    rows = generic_labels.label_counts(counts, found)
+    if args.format == "json":
+        stdout.out(generic_labels.counts_json(rows), highlight=False)
+    else:
+        stdout.print(generic_labels.counts_table(rows, f"{len(rows)} labels in {deployment.env}"))
+    return 0
+
+
 def model(args: argparse.Namespace) -> int:
     if args.model_command == "day0":
         from .day0 import day0_command
 
         return day0_command(args)
+    if args.model_command == "generic":
+        from .generic import generic_command
+
+        return generic_command(args)
     deployment = resolve(args.env)
     if args.model_command == "promote":
         promotion = model_versions.promote(

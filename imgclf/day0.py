@@ -6,9 +6,10 @@ import argparse
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier.artifact import pack_artifact, read_metadata
 from classifier.contracts import new_model_version
@@ -19,6 +20,9 @@ from .errors import CliError
 from .models import promote, upload_artifact
 from .output import progress, stdout
 from .trainer import check_version_option
+
+if TYPE_CHECKING:
+    from training.labels.mapper import MappedLabel
 
 VERSION_FILE = "VERSION"
 
@@ -34,9 +38,15 @@ class Day0Model:
 
 
 def build_packed(
-    target: Path, *, version: str, mapping_file: Path | None, eval_dir: Path | None
+    target: Path,
+    *,
+    version: str,
+    mapping_file: Path | None,
+    eval_dir: Path | None,
+    mapping: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Day0Model:
-    """Build the day-0 model into target/model and pack target/model.tar.gz (with a spinner)."""
+    """Build the day-0 model into target/model and pack target/model.tar.gz (with a spinner);
+    the mapping is `mapping`, else the file's, else Animals-10's."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         from training.backbones.efficientnet_lite import WeightsUnavailableError
@@ -45,7 +55,8 @@ def build_packed(
     except ImportError as error:
         raise CliError(f"the day-0 model needs the training extra here: {error}") from None
     try:
-        mapping = read_mapping(mapping_file) if mapping_file else None
+        if mapping is None and mapping_file is not None:
+            mapping = read_mapping(mapping_file)
         with progress(transient=True) as bar:
             bar.add_task(f"building day-0 model {version}", total=None)
             build_day0(target / "model", version=version, mapping=mapping, eval_dir=eval_dir)
@@ -54,6 +65,38 @@ def build_packed(
     tarball = pack_artifact(target / "model", target / "model.tar.gz")
     (target / VERSION_FILE).write_text(version + "\n")
     return Day0Model(version, tarball, target / "model", reused=False)
+
+
+def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel]:
+    """`--labels a,b,c` placed in the label hierarchy; CliError (one line, with close names)
+    for a name it cannot place."""
+    try:
+        from training.imagenet import MappingError
+        from training.labels.mapper import map_labels, read_overrides
+    except ImportError as error:
+        raise CliError(f"--labels needs the training extra here: {error}") from None
+    labels = [name.strip() for name in names.split(",") if name.strip()]
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise CliError("--labels needs two or more different names, comma-separated")
+    try:
+        overrides = read_overrides(overrides_file) if overrides_file else None
+        return list(map_labels(labels, overrides).values())
+    except MappingError as error:
+        raise CliError(str(error)) from None
+
+
+def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:
+    """One review line per label: name -> synset (wnid), gloss, class count, examples."""
+    lines = []
+    for label in mapped:
+        where = f"{label.node_name} ({label.node_id})" if label.node_id else label.node_name
+        count = len(label.indices)
+        examples = ", ".join(label.examples) + (", ..." if count > len(label.examples) else "")
+        plural = "class" if count == 1 else "classes"
+        lines.append(
+            f"{label.label} -> {where}: {label.gloss}; {count} ImageNet {plural} ({examples})"
+        )
+    return lines
 
 
 def cached_day0(cache_root: Path, sources: str) -> Day0Model:
@@ -71,15 +114,23 @@ def cached_day0(cache_root: Path, sources: str) -> Day0Model:
 def day0_command(args: argparse.Namespace) -> int:
     check_version_option(args.version)
     deployment = resolve(args.env)
-    for path in (args.mapping, args.eval_dir):
+    for path in (args.mapping, args.eval_dir, args.overrides):
         if path is not None and not path.exists():
             raise CliError(f"no such file or folder: {path}")
+    if args.overrides is not None and args.labels is None:
+        raise CliError("--overrides goes with --labels")
+    mapping = None
+    if args.labels is not None:
+        mapped = map_label_names(args.labels, args.overrides)
+        stdout.print("\n".join(mapping_lines(mapped)), markup=False)
+        mapping = {label.label: label.indices for label in mapped}
     version = args.version or new_model_version("day0-")
     model = build_packed(
         imgclf_home() / "models" / version,
         version=version,
         mapping_file=args.mapping,
         eval_dir=args.eval_dir,
+        mapping=mapping,
     )
     metadata = read_metadata(model.model_dir)
     uri = upload_artifact(deployment, model.tarball, version)

@@ -77,7 +77,8 @@ def source_fingerprint(packages: tuple[str, ...] = CACHE_SOURCES) -> str:
         if spec is None or not spec.submodule_search_locations:
             raise CliError(f"package {package!r} is not importable")
         root = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(root.rglob("*.py")):
+        # The code, and the data it ships (the label hierarchy, the photo manifests).
+        for path in sorted([*root.rglob("*.py"), *root.rglob("*.json")]):
             if "__pycache__" in path.parts:
                 continue
             digest.update(f"{package}/{path.relative_to(root).as_posix()}\n".encode())

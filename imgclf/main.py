@@ -96,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
 
     results = commands.add_parser("results", help="query the results table", parents=[env])
-    results.add_argument("--label")
+    results.add_argument(
+        "--label",
+        metavar="WORD",
+        help="a label at any level (dog, animal; a name or alias, any case), and every label "
+        "under it; or a trained label, or unknown",
+    )
     results.add_argument(
         "--colour",
         "--color",
@@ -108,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--min-confidence", type=float, metavar="0..1")
     results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")
     results.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
-    results.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    results.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "detect-labels"),
+        default="table",
+        help="detect-labels: one Rekognition DetectLabels response per classified item "
+        "(JSON lines, each with its Image)",
+    )
     results.add_argument(
         "--file",
         type=Path,
@@ -118,7 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     result = commands.add_parser("result", help="one object's result and tags", parents=[env])
     result.add_argument("key")
-    result.add_argument("--format", choices=("table", "json"), default="table")
+    result.add_argument(
+        "--format",
+        choices=("table", "json", "detect-labels"),
+        default="table",
+        help="detect-labels: as Rekognition DetectLabels answers",
+    )
+
+    labels = commands.add_parser(
+        "labels", help="the labels in the results table, with counts", parents=[env]
+    )
+    labels.add_argument(
+        "--tree", metavar="WORD", help="the present labels under WORD, indented, with counts"
+    )
+    labels.add_argument("--format", choices=("table", "json"), default="table")
 
     model = commands.add_parser("model", help="model versions", parents=[env])
     model_commands = model.add_subparsers(dest="model_command", required=True)
@@ -128,8 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the ImageNet-mapped day-0 model (no training) and upload it",
         parents=[env],
     )
-    model_day0.add_argument(
+    day0_mapping = model_day0.add_mutually_exclusive_group()
+    day0_mapping.add_argument(
         "--mapping", type=Path, help="JSON label -> ImageNet classes (default: Animals-10's)"
+    )
+    day0_mapping.add_argument(
+        "--labels",
+        metavar="NAMES",
+        help="comma-separated label names to place in ImageNet's hierarchy (car,boat,bird)",
+    )
+    model_day0.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE",
+        help='with --labels: JSON {"label": "wnid" | "node name" | [ImageNet classes]}',
     )
     model_day0.add_argument("--eval-dir", type=Path, help="folder-per-class photos to score it on")
     model_day0.add_argument("--version", help="default: day0-<timestamp>")
@@ -153,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"evaluation set both share (default {DEFAULT_MAX_REGRESSION_PP})",
     )
 
+    model_generic = model_commands.add_parser(
+        "generic",
+        help="build the generic labeller (ImageNet and the label hierarchy, no training) "
+        "and upload it",
+        parents=[env],
+    )
+    model_generic.add_argument("--version", help="default: generic-<code version>, cached")
+    model_generic.add_argument("--promote", action="store_true", help="make it live")
+    model_generic.add_argument("--force", action="store_true", help="promote even if it loses")
     train = commands.add_parser("train", help="train a model and upload it", parents=[env])
     train.add_argument("--cloud", action="store_true", help="start the deployed state machine")
     add_training_flags(train)  # training's own option definitions (no TensorFlow import)
@@ -252,6 +297,7 @@ def _dispatch(args: argparse.Namespace) -> int | None:
         "upload": commands.upload,
         "results": commands.results,
         "result": commands.result,
+        "labels": commands.labels,
         "model": commands.model,
         "train": commands.train,
         "reclassify": commands.reclassify,

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -140,10 +140,21 @@ def registered_values(deployment: Deployment) -> list[str]:
     return sorted(str(value) for value in item.get("Item", {}).get(LABEL_REGISTRY_VALUES, ()))
 
 
+# What `--min-confidence` compares for one item (default: its `confidence`); a label query
+# compares the confidence of the label asked for (labels.LabelSelection.confidence).
+ConfidenceOf = Callable[[Mapping[str, Any]], float]
+
+
 def index_values(
-    deployment: Deployment, label: str | None = None, status: Status | None = None
+    deployment: Deployment,
+    label: str | None = None,
+    status: Status | None = None,
+    values: Sequence[str] | None = None,
 ) -> list[str]:
-    """The by_label values a query asks: the label's, the rejects', or the registry's."""
+    """The by_label values a query asks: `values` (a label and the labels under it), the
+    label's, the rejects', or the registry's."""
+    if values is not None:
+        return [] if status is Status.REJECTED else list(values)
     if label is not None:
         return [] if status is Status.REJECTED else [label]
     if status is Status.REJECTED:
@@ -164,46 +175,65 @@ def query_results(
     since: str | None = None,
     limit: int | None = None,
     page_size: int | None = None,
+    values: Sequence[str] | None = None,
+    confidence_of: ConfidenceOf | None = None,
 ) -> list[dict[str, Any]]:
     """Items newest first (at most `limit`), from by_label, each shard on its own thread.
 
-    A label query asks every shard of the label; `--status rejected` every shard of the
-    rejects; anything else every shard of every registered value. A colour is a filter on
-    the dominant colour (no index of its own: it would cost a write unit per image). Each
-    Query reads at most `page_size` items (default: `limit` when nothing is filtered, as no
+    A label query asks every shard of the label (or of each of `values`); `--status
+    rejected` every shard of the rejects; anything else every shard of every registered
+    value. A colour is a filter on the dominant colour (no index of its own: it would cost a
+    write unit per image). `confidence_of` moves the confidence filter to this side (a
+    label's confidence sits in the `labels` map under a name a FilterExpression path cannot
+    always spell; reading costs the same, as DynamoDB bills before filtering). Each Query
+    reads at most `page_size` items (default: `limit` when nothing is filtered, as no
     partition can contribute more; otherwise DynamoDB's 1 MB pages) and pages on as the merge
     needs.
     """
-    filters = _filters(min_confidence, colour)
+    local = confidence_of is not None and min_confidence is not None
+    filters = _filters(None if local else min_confidence, colour)
     partitions = [
         partition
-        for value in index_values(deployment, label, status)
+        for value in index_values(deployment, label, status, values)
         for partition in shard_values(value, deployment.index_shards)
     ]
     if not partitions:
         return []
     client = deployment.client("dynamodb")
+    keep = _at_least(confidence_of, min_confidence) if local else None
     # `limit` bounds a page only when nothing is filtered out: DynamoDB applies Limit before
     # the FilterExpression, so a filtered query would page `limit` items at a time.
-    page = page_size if page_size is not None else (limit if filters is None else None)
+    unfiltered = filters is None and keep is None
+    page = page_size if page_size is not None else (limit if unfiltered else None)
+    table = deployment.results_table
     with ThreadPoolExecutor(min(len(partitions), MAX_PARALLEL_QUERIES)) as pool:
         streams: list[Iterator[dict[str, Any]]] = [
-            _IndexItems(
-                pool,
-                client,
-                _query_arguments(
-                    deployment.results_table,
-                    LABEL_INDEX,
-                    LABEL_SHARD_ATTRIBUTE,
-                    partition,
-                    since,
-                    filters,
-                    page,
+            _kept(
+                _IndexItems(
+                    pool,
+                    client,
+                    _query_arguments(
+                        table, LABEL_INDEX, LABEL_SHARD_ATTRIBUTE, partition, since, filters, page
+                    ),
                 ),
+                keep,
             )
             for partition in partitions
         ]
         return _newest_first(streams, limit)
+
+
+def _at_least(
+    confidence_of: ConfidenceOf | None, minimum: float | None
+) -> Callable[[dict[str, Any]], bool]:
+    assert confidence_of is not None and minimum is not None
+    return lambda item: confidence_of(item) >= minimum
+
+
+def _kept(
+    stream: Iterator[dict[str, Any]], keep: Callable[[dict[str, Any]], bool] | None
+) -> Iterator[dict[str, Any]]:
+    return stream if keep is None else (item for item in stream if keep(item))
 
 
 @dataclass(frozen=True)
@@ -217,6 +247,8 @@ class ResultQuery:
     min_confidence: float | None = None
     since: str | None = None
     limit: int | None = None
+    values: tuple[str, ...] | None = None  # by_label values instead of `label` (labels.py)
+    confidence_of: ConfidenceOf | None = None
 
     def run(self, deployment: Deployment) -> list[dict[str, Any]]:
         return query_results(
@@ -227,6 +259,8 @@ class ResultQuery:
             min_confidence=self.min_confidence,
             since=self.since,
             limit=self.limit,
+            values=self.values,
+            confidence_of=self.confidence_of,
         )
 
     def of_items(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -237,10 +271,12 @@ class ResultQuery:
 
     def _matches(self, item: dict[str, Any]) -> bool:
         dominant = (item.get("colours") or [{}])[0]
+        confidence = self.confidence_of or _confidence
         checks = (
             self.label is None or item.get("label") == self.label,
+            self.values is None or item.get("label") in self.values,
             self.status is None or item.get("status") == self.status.value,
-            self.min_confidence is None or float(item.get("confidence", -1)) >= self.min_confidence,
+            self.min_confidence is None or confidence(item) >= self.min_confidence,
             self.since is None or str(item.get(INDEX_SORT_KEY, "")) >= self.since,
             self.colour is None
             or (
@@ -249,6 +285,10 @@ class ResultQuery:
             ),
         )
         return all(checks)
+
+
+def _confidence(item: Mapping[str, Any]) -> float:
+    return float(item.get("confidence", -1))
 
 
 def read_items(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,257 @@
+"""Generic labels in the CLI: the hierarchy, `--label WORD` at any level, `imgclf labels`.
+
+An item sits in by_label under one value, its `label` (for a generic model its most specific
+generic label, "golden retriever"). A query for a word at any level ("dog", "animal") asks
+that word's own value and the value of every label under it that the label registry has
+seen, each on all its shards (results.query_results), merged newest first. Counts are
+`Select=COUNT` Queries on the same partitions, summed up the hierarchy when read.
+
+The hierarchy comes from one place, `hierarchy()`, so tests can replace it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
+from rich.table import Table
+
+from classifier.contracts import (
+    INDEX_SORT_KEY,
+    LABEL_INDEX,
+    LABEL_SHARD_ATTRIBUTE,
+    LABELS_ATTRIBUTE,
+    REJECTED_PARTITION,
+    UNKNOWN_LABEL,
+    shard_values,
+)
+from classifier.hierarchy import HierarchyError, LabelHierarchy
+
+from .deployment import Deployment
+from .errors import CliError
+from .results import MAX_PARALLEL_QUERIES
+
+HIERARCHY_MODULE = "training.labels"
+HIERARCHY_FUNCTION = "builtin_hierarchy"
+SUGGESTIONS = 3
+
+
+def hierarchy() -> LabelHierarchy:
+    """The generic label hierarchy (training.labels.builtin_hierarchy); CliError, one line,
+    when it is not available."""
+    try:
+        module = importlib.import_module(HIERARCHY_MODULE)
+        build = getattr(module, HIERARCHY_FUNCTION)
+        found = build()
+    except (ImportError, AttributeError, OSError, HierarchyError) as error:
+        raise CliError(f"the label hierarchy is not available: {error}") from None
+    if not isinstance(found, LabelHierarchy):
+        raise CliError(f"{HIERARCHY_MODULE}.{HIERARCHY_FUNCTION} returned no LabelHierarchy")
+    return found
+
+
+def optional_hierarchy() -> tuple[LabelHierarchy | None, str | None]:
+    """The hierarchy, or None and why not (trained labels work without it)."""
+    try:
+        return hierarchy(), None
+    except CliError as error:
+        return None, str(error)
+
+
+@dataclass(frozen=True)
+class LabelSelection:
+    """What `--label WORD` asks for: the label it names and the by_label values under it."""
+
+    word: str
+    name: str  # the hierarchy's name for the word, or the registry value itself
+    values: tuple[str, ...]  # by_label values to ask: the label and every label under it
+
+    def confidence(self, item: Mapping[str, Any]) -> float:
+        """The item's confidence for this label: `labels[name]` when it has it, else its own
+        `confidence` (a lower bound: a label is never less confident than one under it)."""
+        stored = item.get(LABELS_ATTRIBUTE) or {}
+        if self.name in stored:
+            return float(stored[self.name])
+        return float(item.get("confidence", -1))
+
+
+def select_label(
+    word: str, present: Iterable[str], labels: LabelHierarchy | None, why: str | None = None
+) -> LabelSelection:
+    """The selection for a word (a hierarchy name or alias, any case; a registry value; or
+    `unknown`), given the by_label values present; CliError with suggestions otherwise."""
+    values = sorted({value for value in present if value != REJECTED_PARTITION})
+    if word.strip().lower() == UNKNOWN_LABEL:
+        return LabelSelection(word, UNKNOWN_LABEL, (UNKNOWN_LABEL,))
+    node = labels.find(word) if labels is not None else None
+    if labels is not None and node is not None:
+        under = {name.lower() for name in labels.descendants(node.name)}
+        return LabelSelection(word, node.name, tuple(v for v in values if v.lower() in under))
+    same = [value for value in values if value.lower() == word.strip().lower()]
+    if same:
+        exact = word if word in same else same[0]
+        return LabelSelection(word, exact, (exact,))
+    raise CliError(unknown_label_message(word, values, labels, why))
+
+
+def unknown_label_message(
+    word: str, present: Sequence[str], labels: LabelHierarchy | None, why: str | None = None
+) -> str:
+    """`no label 'florp' (did you mean: flower, ...)`, one line."""
+    close = labels.suggest(word, SUGGESTIONS) if labels is not None else []
+    lowered = {value.lower(): value for value in present}
+    for match in difflib.get_close_matches(word.lower(), list(lowered), SUGGESTIONS, 0.6):
+        if lowered[match] not in close:
+            close.append(lowered[match])
+    hint = f" (did you mean: {', '.join(close[:SUGGESTIONS])})" if close else ""
+    return f"no label {word!r}{hint}" + (f"; {why}" if why else "")
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+def count_partition(client: Any, table: str, partition: str, since: str | None = None) -> int:
+    """Items in one by_label partition (since `since`): a Select=COUNT Query, every page."""
+    condition = Key(LABEL_SHARD_ATTRIBUTE).eq(partition)
+    if since is not None:
+        condition = condition & Key(INDEX_SORT_KEY).gte(since)
+    built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
+    arguments: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": LABEL_INDEX,
+        "Select": "COUNT",
+        "KeyConditionExpression": built.condition_expression,
+        "ExpressionAttributeNames": built.attribute_name_placeholders,
+        "ExpressionAttributeValues": {
+            name: {"S": str(value)} for name, value in built.attribute_value_placeholders.items()
+        },
+    }
+    total = 0
+    while True:
+        # Count is per page (1 MB read each); LastEvaluatedKey says there is more.
+        page = client.query(**arguments)
+        total += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return total
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def count_values(deployment: Deployment, values: Sequence[str]) -> dict[str, int]:
+    """Items per by_label value, every shard counted on its own thread (at most 16 at once)."""
+    client = deployment.client("dynamodb")
+    jobs = [
+        (value, partition)
+        for value in values
+        for partition in shard_values(value, deployment.index_shards)
+    ]
+    totals = dict.fromkeys(values, 0)
+    if not jobs:
+        return totals
+    with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL_QUERIES)) as pool:
+        counted = pool.map(
+            lambda job: count_partition(client, deployment.results_table, job[1]), jobs
+        )
+        for (value, _), count in zip(jobs, counted, strict=True):
+            totals[value] += count
+    return totals
+
+
+@dataclass(frozen=True)
+class LabelCount:
+    """One label present in the table: its items, under it included, and its own."""
+
+    label: str
+    count: int  # items whose label is this one or any under it
+    direct: int  # items whose label is this one
+
+
+def label_counts(counts: Mapping[str, int], labels: LabelHierarchy | None) -> list[LabelCount]:
+    """Every label present, with its count summed up the hierarchy: most items first."""
+    totals: Counter[str] = Counter()
+    direct: Counter[str] = Counter()
+    for value, count in counts.items():
+        if value == REJECTED_PARTITION or count <= 0:
+            continue
+        lineage = labels.lineage(value) if labels is not None else None
+        name = lineage.name if lineage is not None else value
+        direct[name] += count
+        for above in (name, *(lineage.parents if lineage is not None else ())):
+            totals[above] += count
+    rows = [LabelCount(name, total, direct[name]) for name, total in totals.items()]
+    return sorted(rows, key=lambda row: (-row.count, row.label))
+
+
+@dataclass(frozen=True)
+class LabelTree:
+    """A label with its count and the present labels directly under it."""
+
+    label: str
+    count: int
+    direct: int
+    children: tuple[LabelTree, ...] = ()
+
+
+def label_tree(
+    word: str, counts: Mapping[str, int], labels: LabelHierarchy | None, why: str | None = None
+) -> LabelTree:
+    """The subtree of a word: only labels present, each with its count, most items first."""
+    rows = {row.label: row for row in label_counts(counts, labels)}
+    node = labels.find(word) if labels is not None else None
+    if labels is None or node is None:
+        name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
+        row = rows.get(name, LabelCount(name, 0, 0))
+        return LabelTree(row.label, row.count, row.direct)
+    under = set(labels.descendants(node.name))
+    present = {name: row for name, row in rows.items() if name in under}
+
+    def grow(name: str) -> LabelTree:
+        row = present.get(name, LabelCount(name, 0, 0))
+        below = [n for n in present if name in labels.parent_names(n)]
+        below.sort(key=lambda n: (-present[n].count, n))
+        return LabelTree(name, row.count, row.direct, tuple(grow(n) for n in below))
+
+    return grow(node.name)
+
+
+def tree_lines(tree: LabelTree, depth: int = 0) -> list[str]:
+    """The tree indented two spaces a level, `<label>  <count>` on each line."""
+    lines = [f"{'  ' * depth}{tree.label}  {tree.count}"]
+    for child in tree.children:
+        lines.extend(tree_lines(child, depth + 1))
+    return lines
+
+
+def tree_json(tree: LabelTree) -> dict[str, Any]:
+    """The tree as nested objects: label, count, direct, children."""
+    return {
+        "label": tree.label,
+        "count": tree.count,
+        "direct": tree.direct,
+        "children": [tree_json(child) for child in tree.children],
+    }
+
+
+def counts_table(rows: Sequence[LabelCount], title: str) -> Table:
+    """`imgclf labels` as a table: label, items (under it included), items labelled it."""
+    table = Table(title=title)
+    table.add_column("label")
+    table.add_column("count", justify="right")
+    table.add_column("direct", justify="right")
+    for row in rows:
+        table.add_row(row.label, str(row.count), str(row.direct))
+    return table
+
+
+def counts_json(rows: Sequence[LabelCount]) -> str:
+    """`imgclf labels --format json`: a list of {label, count, direct}, most items first."""
+    return json.dumps(
+        [{"label": row.label, "count": row.count, "direct": row.direct} for row in rows],
+        indent=2,
+    )

@@ -1,0 +1,223 @@
+"""`--label WORD` at any level, `imgclf labels` and `--format detect-labels` on moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+from moto import mock_aws
+
+from classifier.adapters import DynamoResults
+from classifier.contracts import shard_attributes
+from classifier.model import Classification, Prediction
+from classifier.results import ObjectFacts, classified_item, rejected_item
+from imgclf import commands, labels
+from imgclf.deployment import Deployment
+from imgclf.main import main as cli_main
+from infra.resources import StackOutputs, results_table_create_args
+from tests.fixtures.hierarchy import small_hierarchy
+
+REGION = "us-east-1"
+SHARDS = 4
+START = datetime(2026, 12, 1, tzinfo=UTC)
+DETECT_LABELS = (
+    botocore.session.get_session().get_service_model("rekognition").operation_model("DetectLabels")
+)
+
+
+def at(minute: int) -> str:
+    return (START + timedelta(minutes=minute)).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def generic(key: str, minute: int, label: str, **confidences: float) -> dict[str, Any]:
+    """An item of a generic model: `label` its most specific label, `labels` the rest."""
+    best = Prediction(label, confidences.get(label.replace(" ", "_"), 0.9))
+    item = classified_item(
+        ObjectFacts("images", key, f"etag-{key}", None, 100, at(minute)),
+        classification=Classification(best=best, top_k=[], other=0),
+        model_version="generic-v1",
+        width=8,
+        height=8,
+        latency_ms=1.0,
+        tags="applied",
+        index_shards=SHARDS,
+    )
+    item["labels"] = {n.replace("_", " "): Decimal(str(c)) for n, c in confidences.items()}
+    item["quality"] = {"brightness": 50, "sharpness": 60, "contrast": 30}
+    item["colours"] = [
+        {
+            "name": "tan",
+            "family": "brown",
+            "lab": [Decimal("74.9"), 5, Decimal("24.4")],
+            "fraction": Decimal("0.6"),
+        }
+    ]
+    return {**item, "classified_at": at(minute), **shard_attributes(item, SHARDS)}
+
+
+ITEMS = [
+    generic(
+        "rex.jpg",
+        1,
+        "golden retriever",
+        golden_retriever=0.61,
+        retriever=0.7,
+        dog=0.97,
+        mammal=0.98,
+        animal=0.99,
+    ),
+    generic("spot.jpg", 2, "dalmatian", dalmatian=0.55, dog=0.6, mammal=0.7, animal=0.8),
+    generic("tom.jpg", 3, "tabby cat", tabby_cat=0.7, cat=0.8, mammal=0.9, animal=0.95),
+    generic("daisy.jpg", 4, "daisy", daisy=0.9, plant=0.95),
+    generic(
+        "old.jpg",
+        5,
+        "golden retriever",
+        golden_retriever=0.8,
+        retriever=0.85,
+        dog=0.9,
+        mammal=0.92,
+        animal=0.93,
+    ),
+]
+
+
+@pytest.fixture
+def cli(fake_aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """The results table on moto holding ITEMS and a reject, found by the CLI, with the small
+    hand-made hierarchy as the CLI's."""
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        dynamodb.create_table(**results_table_create_args("results"))
+        results = DynamoResults(dynamodb, "results")
+        reject = rejected_item(
+            ObjectFacts("images", "bad.png", "etag-bad", None, 0, at(6)),
+            reason="empty file (0 bytes)",
+            model_version="generic-v1",
+            latency_ms=1.0,
+            index_shards=SHARDS,
+        )
+        for item in [*ITEMS, {**reject, "classified_at": at(6)}]:
+            assert results.put(item)
+        deployment = Deployment(
+            env="test",
+            outputs={
+                StackOutputs.IMAGES_BUCKET: "images",
+                StackOutputs.RESULTS_TABLE: "results",
+                StackOutputs.INDEX_SHARDS: str(SHARDS),
+            },
+            region=REGION,
+        )
+        monkeypatch.setattr(commands, "resolve", lambda env: deployment)
+        monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
+        yield SimpleNamespace(deployment=deployment)
+
+
+def keys(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
+    capsys.readouterr()
+    assert cli_main(["results", *argv, "--format", "json"]) == 0
+    return [item["key"] for item in json.loads(capsys.readouterr().out)]
+
+
+def test_a_label_query_finds_every_label_under_the_word(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When dog, animal, an alias and a name in another case are asked for
+    # Then each finds the items whose label is the word or under it, newest first
+    assert keys(capsys, "--label", "dog") == ["old.jpg", "spot.jpg", "rex.jpg"]
+    assert keys(capsys, "--label", "animal") == ["old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"]
+    assert keys(capsys, "--label", "coach dog") == ["spot.jpg"]
+    assert keys(capsys, "--label", "Golden Retriever") == ["old.jpg", "rex.jpg"]
+    assert keys(capsys, "--label", "flora") == ["daisy.jpg"]
+    # And --min-confidence compares the word's own confidence, with --limit and --since
+    assert keys(capsys, "--label", "dog", "--min-confidence", "0.9") == ["old.jpg", "rex.jpg"]
+    assert keys(capsys, "--label", "dog", "--min-confidence", "0.9", "--limit", "1") == ["old.jpg"]
+    assert keys(capsys, "--label", "animal", "--since", at(3)) == ["old.jpg", "tom.jpg"]
+    assert keys(capsys, "--label", "dog", "--status", "rejected") == []
+    # And the table shows them
+    capsys.readouterr()
+    assert cli_main(["results", "--label", "dog"]) == 0
+    table = capsys.readouterr().out
+    assert "3 results in test" in table and "dalmatian" in table and "tabby" not in table
+
+
+def test_an_unknown_word_fails_in_one_line_with_a_suggestion(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert cli_main(["results", "--label", "florp"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "imgclf: error: no label 'florp' (did you mean: plant)\n"
+
+
+def test_labels_counts_every_level_and_shows_a_tree(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert cli_main(["labels", "--format", "json"]) == 0
+    rows = {row["label"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["animal"] == {"label": "animal", "count": 4, "direct": 0}
+    assert rows["dog"]["count"] == 3 and rows["golden retriever"]["direct"] == 2
+    assert rows["plant"]["count"] == 1 and "!rejected" not in rows
+    assert cli_main(["labels", "--tree", "mammal"]) == 0
+    tree = capsys.readouterr().out.splitlines()
+    assert tree == [
+        "mammal  4",
+        "  dog  3",
+        "    retriever  2",
+        "      golden retriever  2",
+        "    dalmatian  1",
+        "  cat  1",
+        "    tabby cat  1",
+    ]
+    assert cli_main(["labels"]) == 0
+    assert "10 labels in test" in capsys.readouterr().out
+
+
+def test_detect_labels_format_is_rekognitions_response(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert cli_main(["results", "--format", "detect-labels"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # Then one line per classified item (the reject is skipped), each a DetectLabels response
+    assert [line["Image"]["S3Object"]["Name"] for line in lines] == [
+        "old.jpg",
+        "daisy.jpg",
+        "tom.jpg",
+        "spot.jpg",
+        "rex.jpg",
+    ]
+    for line in lines:
+        line.pop("Image")
+        report = ParamValidator().validate(line, DETECT_LABELS.output_shape)
+        assert not report.has_errors(), report.generate_report()
+    rex = lines[-1]
+    assert rex["Labels"][-1]["Name"] == "Golden Retriever"
+    assert rex["ImageProperties"]["Quality"]["Sharpness"] == 60.0
+    # And one result is one response; a rejected one fails in one line
+    assert cli_main(["result", "rex.jpg", "--format", "detect-labels"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert one["Labels"][0] == {
+        "Name": "Animal",
+        "Confidence": 99.0,
+        "Instances": [],
+        "Parents": [],
+        "Aliases": [{"Name": "creature"}, {"Name": "fauna"}],
+        "Categories": [{"Name": "Animals and Pets"}],
+    }
+    assert cli_main(["result", "bad.png", "--format", "detect-labels"]) == 1
+    assert "'bad.png' was rejected: empty file (0 bytes)" in capsys.readouterr().err
+    assert cli_main(["results", "--label", "dog", "--limit", "1", "--format", "detect-labels"]) == 0
+    newest = json.loads(capsys.readouterr().out)
+    assert newest["Image"] == {"S3Object": {"Bucket": "images", "Name": "old.jpg"}}
+    assert newest["ImageProperties"]["DominantColors"][0]["HexCode"] == "#D2B48C"

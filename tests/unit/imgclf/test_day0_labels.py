@@ -1,0 +1,52 @@
+"""`imgclf model day0 --labels`: the review printout and its errors (no model is built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imgclf.day0 import map_label_names, mapping_lines
+from imgclf.errors import CliError
+from imgclf.main import build_parser
+
+
+def test_each_label_prints_one_review_line() -> None:
+    lines = mapping_lines(map_label_names("car, boat", None))
+    assert len(lines) == 2
+    assert lines[0].startswith("car -> car (n02958343): a motor vehicle with four wheels")
+    assert "10 ImageNet classes (ambulance, station wagon, taxicab, ...)" in lines[0]
+    assert lines[1].startswith("boat -> boat (n02858304)")
+
+
+def test_a_single_class_reads_singular() -> None:
+    lines = mapping_lines(map_label_names("pizza,balloon", None))
+    assert lines[0].endswith("1 ImageNet class (pizza)")
+
+
+def test_overrides_list_classes(tmp_path: Path) -> None:
+    overrides = tmp_path / "o.json"
+    overrides.write_text('{"cow": ["ox", "water buffalo"]}')
+    mapped = map_label_names("cow,dog", overrides)
+    assert mapped[0].indices == (345, 346)
+    assert mapping_lines(mapped)[0].startswith("cow -> ImageNet classes: listed: ox, water buffalo")
+
+
+def test_an_unplaceable_name_is_a_one_line_error_with_suggestions() -> None:
+    with pytest.raises(CliError) as caught:
+        map_label_names("car,bycicle", None)
+    assert "\n" not in str(caught.value) and "bicycle" in str(caught.value)
+
+
+def test_labels_need_two_different_names() -> None:
+    with pytest.raises(CliError, match="two or more"):
+        map_label_names("car,car", None)
+
+
+def test_labels_and_mapping_are_mutually_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["model", "day0", "--labels", "car,boat", "--overrides", "o.json"])
+    assert args.labels == "car,boat" and args.overrides == Path("o.json")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["model", "day0", "--labels", "car,boat", "--mapping", "m.json"])
+    assert "not allowed with" in capsys.readouterr().err

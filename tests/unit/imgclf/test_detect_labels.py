@@ -1,0 +1,168 @@
+"""`--format detect-labels`: results items as Rekognition DetectLabels answers (pure)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from classifier.colours import PALETTE, srgb_to_lab
+from imgclf.detect_labels import (
+    DetectLabelsRejectedError,
+    detect_labels_response,
+    display_name,
+    lab_to_rgb,
+    response_lines,
+)
+from tests.fixtures.hierarchy import small_hierarchy
+
+HIERARCHY = small_hierarchy()
+REKOGNITION = botocore.session.get_session().get_service_model("rekognition")
+DETECT_LABELS = REKOGNITION.operation_model("DetectLabels")
+
+
+def golden_item(**changes: Any) -> dict[str, Any]:
+    """A CLASSIFIED item of a generic model, as DynamoDB returns it (Decimals)."""
+    item: dict[str, Any] = {
+        "bucket": "images",
+        "key": "pets/rex.jpg",
+        "status": "CLASSIFIED",
+        "label": "golden retriever",
+        "confidence": Decimal("0.61"),
+        "model_version": "generic-v1",
+        "labels": {
+            "golden retriever": Decimal("0.61"),
+            "retriever": Decimal("0.7"),
+            "dog": Decimal("0.97"),
+            "mammal": Decimal("0.98"),
+            "animal": Decimal("0.99"),
+        },
+        "quality": {"brightness": Decimal(52), "sharpness": Decimal(71), "contrast": Decimal(40)},
+        "colours": [
+            {
+                "name": "tan",
+                "family": "brown",
+                "lab": [Decimal("74.9"), Decimal("5.0"), Decimal("24.4")],
+                "fraction": Decimal("0.512"),
+            },
+            {
+                "name": "sky blue",
+                "family": "blue",
+                "lab": [Decimal("79.2"), Decimal("-14.8"), Decimal("-21.3")],
+                "fraction": Decimal("0.3"),
+            },
+        ],
+    }
+    return {**item, **changes}
+
+
+def assert_is_a_detect_labels_response(response: dict[str, Any]) -> None:
+    """Every key and type is one DetectLabels' response documents (botocore's model of it)."""
+    report = ParamValidator().validate(response, DETECT_LABELS.output_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_a_generic_item_is_a_detect_labels_response_with_its_lineage() -> None:
+    # When a golden retriever item is converted
+    response = detect_labels_response(golden_item(), HIERARCHY)
+    # Then it has DetectLabels' shape, its labels most confident first, in Title Case
+    assert_is_a_detect_labels_response(response)
+    names = [label["Name"] for label in response["Labels"]]
+    assert names == ["Animal", "Mammal", "Dog", "Retriever", "Golden Retriever"]
+    golden = response["Labels"][-1]
+    assert golden["Confidence"] == pytest.approx(61.0)
+    # And Parents are every ancestor, nearest first; categories are inherited
+    assert golden["Parents"] == [{"Name": n} for n in ("Retriever", "Dog", "Mammal", "Animal")]
+    assert golden["Categories"] == [{"Name": "Animals and Pets"}]
+    assert golden["Instances"] == []
+    animal = response["Labels"][0]
+    assert animal["Parents"] == [] and animal["Aliases"] == [
+        {"Name": "creature"},
+        {"Name": "fauna"},
+    ]
+    assert response["LabelModelVersion"] == "generic-v1"
+    # And the image properties are its quality and colours in Rekognition's units
+    quality = response["ImageProperties"]["Quality"]
+    assert quality == {"Brightness": 52.0, "Sharpness": 71.0, "Contrast": 40.0}
+    tan = response["ImageProperties"]["DominantColors"][0]
+    assert tan["CSSColor"] == "tan" and tan["SimplifiedColor"] == "brown"
+    assert tan["PixelPercent"] == pytest.approx(51.2)
+    assert tan["HexCode"] == f"#{tan['Red']:02X}{tan['Green']:02X}{tan['Blue']:02X}"
+    assert abs(tan["Red"] - 0xD2) <= 2 and abs(tan["Blue"] - 0x8C) <= 2
+
+
+def test_an_item_of_an_older_model_gives_its_label_alone() -> None:
+    # Given an item from before generic labels, with a trained label, no quality, no colours
+    item = golden_item(label="my-widget", confidence=Decimal("0.8312"))
+    for name in ("labels", "quality", "colours"):
+        item.pop(name)
+    # When it is converted (no hierarchy needed)
+    response = detect_labels_response(item, None)
+    # Then it is its label, as written, with no parents and no image properties
+    assert_is_a_detect_labels_response(response)
+    assert response["Labels"] == [
+        {
+            "Name": "my-widget",
+            "Confidence": pytest.approx(83.12),
+            "Instances": [],
+            "Parents": [],
+            "Aliases": [],
+            "Categories": [],
+        }
+    ]
+    assert "ImageProperties" not in response
+    # And an unknown item has no labels at all
+    assert detect_labels_response({**item, "label": "unknown"}, None)["Labels"] == []
+
+
+def test_a_trained_label_beside_generic_labels_is_shown_once() -> None:
+    # A day-0 model writes its trained label and the generic labels
+    both = detect_labels_response(golden_item(label="dog"), HIERARCHY)
+    assert [label["Name"] for label in both["Labels"]].count("Dog") == 1
+    widget = detect_labels_response(golden_item(label="my-widget"), HIERARCHY)
+    assert "my-widget" in [label["Name"] for label in widget["Labels"]]
+    assert_is_a_detect_labels_response(widget)
+
+
+def test_rejected_items_raise_for_one_and_are_skipped_in_lists() -> None:
+    rejected = {"bucket": "images", "key": "bad.png", "status": "REJECTED", "reason": "empty file"}
+    with pytest.raises(DetectLabelsRejectedError, match="'bad.png' was rejected: empty file"):
+        detect_labels_response(rejected, None)
+    lines = response_lines([rejected, golden_item(version_id="v7")], HIERARCHY)
+    # Then each line is a response plus the DetectLabels request's own Image naming the object
+    assert len(lines) == 1
+    image = lines[0].pop("Image")
+    assert image == {"S3Object": {"Bucket": "images", "Name": "pets/rex.jpg", "Version": "v7"}}
+    image_shape = DETECT_LABELS.input_shape.members["Image"]
+    assert not ParamValidator().validate(image, image_shape).has_errors()
+    assert_is_a_detect_labels_response(lines[0])
+
+
+@pytest.mark.parametrize("colour", PALETTE, ids=lambda colour: colour.name)
+def test_lab_to_rgb_inverts_the_classifiers_srgb_to_lab(colour: Any) -> None:
+    lab = srgb_to_lab(list(colour.rgb))
+    rgb = lab_to_rgb([float(value) for value in lab])
+    assert all(abs(a - b) <= 1 for a, b in zip(rgb, colour.rgb, strict=True))
+
+
+def test_lab_to_rgb_clips_out_of_gamut_colours() -> None:
+    assert lab_to_rgb([100.0, 0.0, 0.0]) == (255, 255, 255)
+    assert lab_to_rgb([0.0, 0.0, 0.0]) == (0, 0, 0)
+    assert all(0 <= c <= 255 for c in lab_to_rgb([50.0, 120.0, -120.0]))
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("golden retriever", "Golden Retriever"),
+        ("dog", "Dog"),
+        ("CD player", "CD Player"),
+        ("t-shirt", "T-Shirt"),
+    ],
+)
+def test_names_are_title_cased_as_rekognition_writes_them(name: str, shown: str) -> None:
+    assert display_name(name) == shown
+    assert HIERARCHY.find(display_name("golden retriever")) is not None

@@ -1,0 +1,170 @@
+"""`--label WORD` at any level of the hierarchy, and `imgclf labels` counts (pure parts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imgclf import labels
+from imgclf.errors import CliError
+from imgclf.labels import (
+    LabelCount,
+    count_partition,
+    label_counts,
+    label_tree,
+    select_label,
+    tree_lines,
+)
+from imgclf.main import main
+from imgclf.results import ResultQuery
+from tests.fixtures.hierarchy import small_hierarchy
+
+HIERARCHY = small_hierarchy()
+PRESENT = ["!rejected", "dalmatian", "golden retriever", "my-widget", "tabby cat", "unknown"]
+
+
+def item(key: str, label: str, minute: int, **generic: float) -> dict[str, Any]:
+    """A CLASSIFIED item with generic labels (name -> confidence)."""
+    return {
+        "key": key,
+        "status": "CLASSIFIED",
+        "label": label,
+        "confidence": Decimal(str(generic.get(label.replace(" ", "_"), 0.9))),
+        "labels": {name.replace("_", " "): Decimal(str(c)) for name, c in generic.items()},
+        "classified_at": f"2026-12-01T10:{minute:02d}:00.000Z",
+    }
+
+
+ITEMS = [
+    item("rex.jpg", "golden retriever", 1, golden_retriever=0.61, dog=0.97, animal=0.99),
+    item("spot.jpg", "dalmatian", 2, dalmatian=0.8, dog=0.85, animal=0.9),
+    item("tom.jpg", "tabby cat", 3, tabby_cat=0.7, cat=0.75, animal=0.95),
+    {
+        "key": "w.jpg",
+        "status": "CLASSIFIED",
+        "label": "my-widget",
+        "confidence": Decimal("0.9"),
+        "classified_at": "2026-12-01T10:04:00.000Z",
+    },
+    {
+        "key": "bad.png",
+        "status": "REJECTED",
+        "reason": "empty file",
+        "classified_at": "2026-12-01T10:05:00.000Z",
+    },
+]
+
+
+def test_a_word_selects_itself_and_every_present_label_under_it() -> None:
+    dog = select_label("dog", PRESENT, HIERARCHY)
+    assert (dog.name, dog.values) == ("dog", ("dalmatian", "golden retriever"))
+    animal = select_label("Animal", PRESENT, HIERARCHY)
+    assert animal.values == ("dalmatian", "golden retriever", "tabby cat")
+    # An alias finds its node, in any case and spacing
+    assert select_label("Coach  Dog", PRESENT, HIERARCHY).values == ("dalmatian",)
+    # A label with nothing present selects nothing (no error: it is a label)
+    assert select_label("daisy", PRESENT, HIERARCHY).values == ()
+    # A trained label and unknown work as before, with or without a hierarchy
+    assert select_label("my-widget", PRESENT, HIERARCHY).values == ("my-widget",)
+    assert select_label("my-widget", PRESENT, None).values == ("my-widget",)
+    assert select_label("unknown", [], HIERARCHY).values == ("unknown",)
+
+
+def test_an_unknown_word_is_one_line_with_close_names() -> None:
+    with pytest.raises(CliError) as raised:
+        select_label("florp", PRESENT, HIERARCHY)
+    assert str(raised.value) == "no label 'florp' (did you mean: plant)"
+    with pytest.raises(CliError, match=r"did you mean: dog\b"):
+        select_label("dgo", PRESENT, HIERARCHY)
+    with pytest.raises(CliError, match=r"did you mean: my-widget\).*not available"):
+        select_label("my-widgte", PRESENT, None, "the label hierarchy is not available: x")
+
+
+def test_min_confidence_compares_the_words_own_confidence() -> None:
+    dog = select_label("dog", PRESENT, HIERARCHY)
+    assert dog.confidence(ITEMS[0]) == pytest.approx(0.97)
+    golden = select_label("golden retriever", PRESENT, HIERARCHY)
+    no_map = {**ITEMS[0], "labels": {}}
+    assert golden.confidence(no_map) == pytest.approx(0.61)  # its own label: `confidence`
+    # In memory (`--file`), with the same rule
+    query = ResultQuery(min_confidence=0.9)
+    query = dataclasses.replace(query, values=dog.values, confidence_of=dog.confidence)
+    assert [i["key"] for i in query.of_items(ITEMS)] == ["rex.jpg"]
+    animal = select_label("animal", PRESENT, HIERARCHY)
+    every = dataclasses.replace(ResultQuery(), values=animal.values)
+    assert [i["key"] for i in every.of_items(ITEMS)] == ["tom.jpg", "spot.jpg", "rex.jpg"]
+
+
+COUNTS = {"golden retriever": 3, "dalmatian": 2, "tabby cat": 1, "my-widget": 4, "!rejected": 9}
+
+
+def test_counts_sum_up_the_hierarchy() -> None:
+    rows = {row.label: row for row in label_counts({**COUNTS, "unknown": 0}, HIERARCHY)}
+    assert rows["dog"] == LabelCount("dog", 5, 0)
+    assert rows["animal"].count == 6 and rows["mammal"].count == 6
+    assert rows["golden retriever"] == LabelCount("golden retriever", 3, 3)
+    assert rows["my-widget"].count == 4
+    assert "!rejected" not in rows and "unknown" not in rows and "plant" not in rows
+    ordered = [row.count for row in label_counts(COUNTS, HIERARCHY)]
+    assert ordered == sorted(ordered, reverse=True)
+    # Without the hierarchy, each value counts alone
+    assert {row.label for row in label_counts(COUNTS, None)} == set(COUNTS) - {"!rejected"}
+
+
+def test_the_tree_shows_only_present_labels_indented() -> None:
+    lines = tree_lines(label_tree("animal", COUNTS, HIERARCHY))
+    assert lines == [
+        "animal  6",
+        "  mammal  6",
+        "    dog  5",
+        "      retriever  3",
+        "        golden retriever  3",
+        "      dalmatian  2",
+        "    cat  1",
+        "      tabby cat  1",
+    ]
+    assert tree_lines(label_tree("my-widget", COUNTS, HIERARCHY)) == ["my-widget  4"]
+    with pytest.raises(CliError, match="no label 'florp'"):
+        label_tree("florp", COUNTS, HIERARCHY)
+
+
+class PagedCounts:
+    """A DynamoDB client whose COUNT Query answers in pages."""
+
+    def __init__(self, pages: list[int]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **arguments: Any) -> dict[str, Any]:
+        self.calls.append(arguments)
+        index = len(self.calls) - 1
+        page: dict[str, Any] = {"Count": self.pages[index], "ScannedCount": self.pages[index]}
+        if index + 1 < len(self.pages):
+            page["LastEvaluatedKey"] = {"pk": {"S": f"k{index}"}}
+        return page
+
+
+def test_a_count_follows_every_page() -> None:
+    client = PagedCounts([1000, 1000, 17])
+    assert count_partition(client, "results", "dog#0") == 2017
+    assert client.calls[0]["Select"] == "COUNT" and "ExclusiveStartKey" not in client.calls[0]
+    assert client.calls[2]["ExclusiveStartKey"] == {"pk": {"S": "k1"}}
+
+
+def test_results_from_a_file_filter_by_any_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(ITEMS, default=str), encoding="utf-8")
+    assert main(["results", "--file", str(path), "--label", "dog", "--format", "json"]) == 0
+    assert [i["key"] for i in json.loads(capsys.readouterr().out)] == ["spot.jpg", "rex.jpg"]
+    # And an unknown word is one line on stderr, exit 1
+    assert main(["results", "--file", str(path), "--label", "florp"]) == 1
+    error = capsys.readouterr().err
+    assert error.strip() == "imgclf: error: no label 'florp' (did you mean: plant)"
