@@ -1,0 +1,127 @@
+"""Generic labels on real photographs: per-word recall and precision of `imgclf results --label`.
+
+    .venv/bin/python bench/generic_labels.py [--model-dir DIR] [--min-words 3]
+
+Runs the generic labeller (built with training.generic into a temporary directory unless
+--model-dir names an unpacked one) on the generic photo set (training/datasets/
+generic_photos.py), and scores every annotated word that the hierarchy names and that at
+least --min-words photos of the split carry, the way the results query finds images: an
+image is found by WORD when its `label` (the most specific generic label) is WORD's node or
+under it; `--by labels` scores "WORD is among the item's labels" instead. Each minimum
+confidence is scored on the `tune` split (to choose it) and the `heldout` split (to report
+it), with the hierarchy's consistency (no label above its parent) checked on every image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from classifier.hierarchy import LabelHierarchy, LabelSettings  # noqa: E402
+from classifier.imaging import ImageLimits, prepare_image  # noqa: E402
+from classifier.model import LoadedModel  # noqa: E402
+from training.datasets import generic_photos  # noqa: E402
+from training.generic_eval import query_scores  # noqa: E402
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def found_words(
+    hierarchy: LabelHierarchy, names: Sequence[str], primary: str | None, words: Sequence[str]
+) -> set[str]:
+    """The query words that find an image with these generic labels and this primary label."""
+    found = set()
+    for word in words:
+        node = hierarchy.find(word)
+        if node is None:
+            continue
+        if primary is not None:
+            target = hierarchy.find(primary)
+            if target is not None and (
+                target.id == node.id or node.id in hierarchy.ancestors[target.id]
+            ):
+                found.add(word)
+        elif node.name in names:
+            found.add(word)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--min-words", type=int, default=3)
+    parser.add_argument("--by", choices=("label", "labels"), default="label")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        model_dir = args.model_dir
+        if model_dir is None:
+            from training.generic import build_generic
+
+            model_dir = build_generic(Path(scratch) / "model", version="generic-bench").model_dir
+        model = LoadedModel.from_directory(model_dir)
+        hierarchy = model.hierarchy
+        assert hierarchy is not None
+        for split in ("tune", "heldout"):
+            score_split(model, hierarchy, split, args)
+    return 0
+
+
+def score_split(
+    model: LoadedModel, hierarchy: LabelHierarchy, split: str, args: argparse.Namespace
+) -> None:
+    """Print the macro recall and precision at each threshold, and per word at the default."""
+    photos = generic_photos.photo_words(split)
+    counts: dict[str, int] = {}
+    for words in photos.values():
+        for word in words:
+            counts[word] = counts.get(word, 0) + 1
+    queries = sorted(w for w, n in counts.items() if n >= args.min_words and hierarchy.find(w))
+    unplaced = sorted(w for w, n in counts.items() if n >= args.min_words and not hierarchy.find(w))
+    raws = {}
+    for path in photos:
+        prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
+        raws[path] = model.raw(prepared.array)
+    print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
+    print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
+    for threshold in THRESHOLDS:
+        settings = LabelSettings(threshold, 50)
+        predicted = {}
+        inconsistent = 0
+        for path, raw in raws.items():
+            labels = model.decider.generic_labels(raw, settings)
+            names = [label.name for label in labels]
+            confidence = {label.name: label.confidence for label in labels}
+            inconsistent += sum(
+                confidence[name] > confidence[parent] + 1e-9
+                for name in names
+                for parent in hierarchy.parent_names(name)
+                if parent in confidence
+            )
+            primary = hierarchy.primary(labels) if args.by == "label" else None
+            predicted[str(path)] = found_words(
+                hierarchy, names, primary.name if primary else None, queries
+            )
+        annotations = {str(path): set(words) for path, words in photos.items()}
+        scores = query_scores(annotations, predicted, queries)
+        print(
+            f"  min {threshold:.1f}: recall {scores['macro_recall']:.1%}, "
+            f"precision {scores['macro_precision']:.1%}, inconsistent {inconsistent}"
+        )
+        if threshold == 0.5:
+            for word in queries:
+                entry = scores["words"][word]
+                print(f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}")
+
+
+def _pct(value: float | None) -> str:
+    return "   -  " if value is None else f"{value:6.1%}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
