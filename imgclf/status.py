@@ -16,17 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
-
 from classifier.contracts import (
-    INDEX_SORT_KEY,
-    LABEL_INDEX,
-    LABEL_SHARD_ATTRIBUTE,
     REJECTED_PARTITION,
     shard_values,
 )
 
 from .deployment import Deployment
+from .labels import count_partition
 from .models import live_pointer, read_artifact_metadata
 from .results import MAX_PARALLEL_QUERIES, registered_values
 
@@ -161,7 +157,7 @@ def _count(
 
     def count(job: tuple[str, int, str]) -> int:
         _, window, partition = job
-        return _count_partition(client, deployment.results_table, partition, windows[window])
+        return count_partition(client, deployment.results_table, partition, windows[window])
 
     totals: dict[tuple[str, int], int] = {(v, w): 0 for v in values for w in windows}
     if not jobs:
@@ -170,28 +166,6 @@ def _count(
         for job, counted in zip(jobs, pool.map(count, jobs), strict=True):
             totals[job[0], job[1]] += counted
     return totals
-
-
-def _count_partition(client: Any, table: str, partition: str, since: str) -> int:
-    condition = Key(LABEL_SHARD_ATTRIBUTE).eq(partition) & Key(INDEX_SORT_KEY).gte(since)
-    built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
-    arguments: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": LABEL_INDEX,
-        "Select": "COUNT",
-        "KeyConditionExpression": built.condition_expression,
-        "ExpressionAttributeNames": built.attribute_name_placeholders,
-        "ExpressionAttributeValues": {
-            name: {"S": str(value)} for name, value in built.attribute_value_placeholders.items()
-        },
-    }
-    total = 0
-    while True:
-        page = client.query(**arguments)
-        total += int(page.get("Count", 0))
-        if "LastEvaluatedKey" not in page:
-            return total
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _live_model(deployment: Deployment) -> LiveModel | None:
