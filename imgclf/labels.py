@@ -93,12 +93,23 @@ def select_label(
     node = labels.find(word) if labels is not None else None
     if labels is not None and node is not None:
         under = {name.lower() for name in labels.descendants(node.name)}
-        return LabelSelection(word, node.name, tuple(v for v in values if v.lower() in under))
+        return LabelSelection(
+            word, node.name, tuple(v for v in values if _names_under(v, under, labels))
+        )
     same = [value for value in values if value.lower() == word.strip().lower()]
     if same:
         exact = word if word in same else same[0]
         return LabelSelection(word, exact, (exact,))
     raise CliError(unknown_label_message(word, values, labels, why))
+
+
+def _names_under(value: str, under: set[str], labels: LabelHierarchy) -> bool:
+    """Whether a by_label value is one of `under`, by name or through the hierarchy (a trained
+    label "cow" is the hierarchy's "cattle", by its alias)."""
+    if value.lower() in under:
+        return True
+    node = labels.find(value)
+    return node is not None and node.name.lower() in under
 
 
 def unknown_label_message(

@@ -75,6 +75,15 @@ def test_a_word_selects_itself_and_every_present_label_under_it() -> None:
     assert select_label("unknown", [], HIERARCHY).values == ("unknown",)
 
 
+def test_a_trained_label_is_found_through_the_hierarchy_by_its_alias() -> None:
+    # Given a day-0 model's trained label "tabby" (the hierarchy's "tabby cat", by alias)
+    present = ["tabby", "dalmatian"]
+    # When a user asks for a word above it
+    # Then the trained label's partition is asked too
+    assert select_label("cat", present, HIERARCHY).values == ("tabby",)
+    assert select_label("mammal", present, HIERARCHY).values == ("dalmatian", "tabby")
+
+
 def test_an_unknown_word_is_one_line_with_close_names() -> None:
     with pytest.raises(CliError) as raised:
         select_label("florp", PRESENT, HIERARCHY)
