@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,14 +10,24 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import pack_artifact, write_artifact_dir
+from classifier.artifact import (
+    OUTPUT_GENERIC,
+    HierarchyRef,
+    ModelMetadata,
+    OutputSpec,
+    pack_artifact,
+    write_artifact_dir,
+)
 from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
+from classifier.hierarchy import LabelHierarchy
+from classifier.imaging import InputSpec
 from imgclf.deployment import Deployment
 from imgclf.errors import CliError
 from imgclf.main import build_parser
 from imgclf.models import live_pointer, promote
 from infra.resources import StackOutputs
 from tests.fixtures.artifacts import evaluated_metadata
+from tests.fixtures.hierarchy import SMALL_HIERARCHY
 
 REGION = "us-east-1"
 MODELS_BUCKET = "models"
@@ -124,3 +135,34 @@ def test_promote_takes_a_regression_margin_in_percentage_points() -> None:
     assert parser.parse_args(["model", "promote", "v2"]).max_regression_pp == 1.0
     with pytest.raises(SystemExit):
         parser.parse_args(["model", "promote", "v2", "--max-regression-pp", "-1"])
+
+
+def test_a_hierarchy_missing_or_not_matching_the_model_is_refused_even_forced(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    # Given a generic model whose model.json names hierarchy test-1, uploaded twice: once
+    # without its hierarchy.json, once with one that covers fewer classes than its outputs
+    hierarchy = LabelHierarchy.from_dict(SMALL_HIERARCHY)
+    metadata = ModelMetadata(
+        version="g1",
+        input=InputSpec(height=8, width=8),
+        labels=(),
+        output=OutputSpec(OUTPUT_GENERIC, sources=len(hierarchy.class_ids)),
+        hierarchy=HierarchyRef.of(hierarchy),
+        gate={"passed": True},
+    )
+    directory = write_artifact_dir(tmp_path / "g1", b"tflite", metadata, hierarchy)
+    (directory / "hierarchy.json").unlink()
+    tarball = tmp_path / "g1.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        for path in sorted(directory.iterdir()):
+            archive.add(path, arcname=path.name)
+    deployment.client("s3").upload_file(str(tarball), MODELS_BUCKET, artifact_key("g1"))
+    # When it is promoted, forced or not, then it is refused in one line and nothing is live
+    for force in (False, True):
+        with pytest.raises(CliError) as refused:
+            promote(deployment, "g1", force=force)
+        assert str(refused.value) == (
+            "model version 'g1' cannot go live: artifact has no hierarchy.json"
+        )
+    assert _live_version(deployment) is None
