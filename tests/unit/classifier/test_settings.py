@@ -25,8 +25,11 @@ def test_values_are_parsed_with_their_types() -> None:
             "MODEL_REFRESH_SECONDS": "0.5",
             "INDEX_SHARDS": "16",
             "RECORD_CONCURRENCY": "3",
+            "GENERIC_MIN_CONFIDENCE": "0.35",
+            "MAX_LABELS": "12",
         }
     )
+    assert settings.labelling.min_confidence == 0.35 and settings.labelling.max_labels == 12
     assert settings.tags == {"label", "colours"} and settings.index_shards == 16
     assert settings.record_concurrency == 3 and settings.max_image_bytes == 10
     assert settings.allowed_formats == frozenset({"JPEG", "PNG"})
@@ -48,6 +51,10 @@ def test_values_are_parsed_with_their_types() -> None:
         ({**REQUIRED, "TAGS": "label", "COLOUR_TAGS": "true"}, "contradicts TAGS"),
         ({**REQUIRED, "RECORD_CONCURRENCY": "0"}, "RECORD_CONCURRENCY must be a whole number"),
         ({**REQUIRED, "RECORD_CONCURRENCY": "33"}, "RECORD_CONCURRENCY must be .*1..32"),
+        ({**REQUIRED, "GENERIC_MIN_CONFIDENCE": "high"}, "GENERIC_MIN_CONFIDENCE must be a"),
+        ({**REQUIRED, "GENERIC_MIN_CONFIDENCE": "1.5"}, "min_confidence must be within"),
+        ({**REQUIRED, "MAX_LABELS": "0"}, "max_labels must be at least 1"),
+        ({**REQUIRED, "MAX_LABELS": "two"}, "MAX_LABELS must be a whole number"),
     ],
 )
 def test_bad_values_fail_with_one_line(env: dict[str, str], message: str) -> None:
