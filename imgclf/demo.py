@@ -15,12 +15,14 @@ from typing import Any
 
 from classifier.artifact import read_metadata
 from classifier.contracts import (
+    ARTIFACT_HIERARCHY_FILE,
     EMOJI_RENDERINGS,
     OUR_TAG_KEYS,
     OUTSIDE_PHOTOS,
     REAL_PHOTOS,
     UNKNOWN_LABEL,
 )
+from classifier.hierarchy import HierarchyError, LabelHierarchy
 from infra.local import LocalEnvironment, imgclf_home, read_state
 
 from . import demo_summary as summary
@@ -30,10 +32,12 @@ from .demo_summary import Judged
 from .deployment import Deployment
 from .dlq import list_dead_letters
 from .errors import CliError
+from .labels import optional_hierarchy
 from .local import deployment_of
 from .models import promote, upload_artifact
 from .output import native_stderr_to, progress, stderr, stdout
 from .report import ReportData, write_report
+from .report_labels import labelled_items
 from .results import object_tags, to_json
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
@@ -288,10 +292,23 @@ def _write_outputs(
                 PHOTOS_PREFIX: "Real photographs, by label",
                 OUTSIDE_PREFIX: "Animals outside the labels (truth: unknown), by label",
             },
+            hierarchy=_hierarchy(live.model.model_dir) if labelled_items(items) else None,
         ),
         run_dir / "report.html",
     )
     return results, report
+
+
+def _hierarchy(model_dir: Path) -> LabelHierarchy | None:
+    """The hierarchy the live model labelled with (its artifact's), else the built-in one;
+    None when neither is readable (the report then files every label under "Other")."""
+    path = model_dir / ARTIFACT_HIERARCHY_FILE
+    if path.is_file():
+        try:
+            return LabelHierarchy.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, HierarchyError):
+            pass  # the built-in one names the same labels, less a recent override at most
+    return optional_hierarchy()[0]
 
 
 @dataclass(frozen=True)

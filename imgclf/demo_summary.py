@@ -15,6 +15,7 @@ from typing import Any
 from classifier.contracts import Status
 
 from .output import plain
+from .report_labels import summary_line
 
 SCREEN_LINES = 40  # the whole summary, including the table's rules and the blank lines
 MAX_REJECTS_SHOWN = 6
@@ -169,6 +170,7 @@ def screen(
         *rejects(items, f"{results_command} --status rejected"),
         "",
         *figure_lines(figures),
+        summary_line(items),
         *tag_lines,
         f"report: {report}",
         f"full table: {results_command}",

@@ -17,8 +17,10 @@ from PIL import Image, UnidentifiedImageError
 
 from classifier.artifact import UnknownRule
 from classifier.contracts import Status
+from classifier.hierarchy import LabelHierarchy
 
 from .output import plain
+from .report_labels import label_categories
 
 THUMBNAIL_PIXELS = 96
 REPORT_IMAGES = ("learning_curves.png", "confusion_matrix.png")
@@ -50,6 +52,8 @@ class ReportData:
     live: Mapping[str, str] = field(default_factory=dict)
     # key prefix -> gallery title, shown in this order before the other classified images
     galleries: Mapping[str, str] = field(default_factory=dict)
+    # the live model's label hierarchy: the categories of the items' generic labels
+    hierarchy: LabelHierarchy | None = None
 
 
 def render(data: ReportData) -> str:
@@ -60,6 +64,7 @@ def render(data: ReportData) -> str:
         figures=list(data.figures.items()),
         models=_models(data),
         decisions=_decisions(data.metadata),
+        generic=_generic(data),
         galleries=_galleries(data),
         rejected=_rejected(data.items),
         dead_letters=data.dead_letters,
@@ -241,6 +246,38 @@ def _card(data: ReportData, item: dict[str, Any], label: str) -> dict[str, Any]:
         "wrong": truth is not None and truth != label,
         "user_tags": ", ".join(f"{k}={v}" for k, v in user_tags.items()),
     }
+
+
+def _generic(data: ReportData) -> list[dict[str, Any]]:
+    """The section "What is in these images": the generic labels by category, with example
+    thumbnails (each image's thumbnail made once, however many labels show it)."""
+    thumbnails: dict[str, str | None] = {}
+
+    def thumbnail(key: str) -> str | None:
+        if key not in thumbnails:
+            thumbnails[key] = _thumbnail(data.files.get(key))
+        return thumbnails[key]
+
+    return [
+        {
+            "name": category.name,
+            "images": category.images,
+            "hidden": category.hidden,
+            "labels": [
+                {
+                    "name": group.name,
+                    "count": group.count,
+                    "parent": group.parent,
+                    "examples": [
+                        {"key": e.key, "confidence": e.confidence, "thumbnail": thumbnail(e.key)}
+                        for e in group.examples
+                    ],
+                }
+                for group in category.labels
+            ],
+        }
+        for category in label_categories(data.items, data.hierarchy)
+    ]
 
 
 def _rejected(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ def classified(key: str, label: str, minute: int = 0) -> dict[str, Any]:
         "latency_ms": 12,
         "classified_at": f"2026-11-24T00:{minute:02d}:00.000Z",
         "colours": [{"name": "navy", "family": "blue"}],
+        "labels": {label: 0.7, "animal": 0.9} if label != "unknown" else {},
     }
 
 
@@ -83,6 +84,10 @@ def test_the_summary_fits_one_screen_and_shows_each_section() -> None:
     assert "…" in text
     assert shown["accuracy, outside photos"] == "75.0% (6/8)"
     assert "222 uploaded · 218 classified · 4 rejected · 0 in DLQ · 0 unaccounted" in text
+    # The generic labels: how many images carry them, the most frequent first
+    generic = next(line for line in lines if line.startswith("generic labels "))
+    assert generic.startswith("generic labels (212 of 218 classified): animal 212, cat 30, dog 22")
+    assert generic.endswith(", …")
     assert lines[-1] == "full table: imgclf results --file /tmp/run/results.json --limit 0"
 
 

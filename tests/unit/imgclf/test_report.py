@@ -129,10 +129,17 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
 
 
 def test_every_value_the_report_shows_is_escaped(tmp_path: Path) -> None:
-    # Given a key, a label, a reason, a tag, a figure and a model version that hold markup
+    # Given a key, a label, a generic label, a reason, a tag, a figure and a model version
+    # that hold markup
     evil = "<script>alert(1)</script>"
     items: list[dict[str, Any]] = [
-        {"key": f"k/{evil}.jpg", "status": Status.CLASSIFIED, "label": evil, "confidence": 0.9},
+        {
+            "key": f"k/{evil}.jpg",
+            "status": Status.CLASSIFIED,
+            "label": evil,
+            "confidence": 0.9,
+            "labels": {evil: 0.9},
+        },
         {"key": "bad.jpg", "status": Status.REJECTED, "reason": f"not an image: {evil}"},
     ]
     html = render(
@@ -152,3 +159,47 @@ def test_every_value_the_report_shows_is_escaped(tmp_path: Path) -> None:
     # Then no script element reaches the page, and each value shows as text
     assert "<script" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 10
+    section = html[html.index("What is in these images") :]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <small>1" in section
+
+
+def test_the_report_shows_what_is_in_the_images_by_category(tmp_path: Path) -> None:
+    from tests.fixtures.hierarchy import small_hierarchy
+
+    # Given items with generic labels, and the images they came from
+    image = tmp_path / "a.jpg"
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(image)
+    dog = {"dalmatian": 0.8, "dog": 0.9, "mammal": 0.95, "animal": 0.97}
+    items: list[dict[str, Any]] = [
+        {"key": f"photos/dog/{i}.jpg", "status": Status.CLASSIFIED, "label": "dog",
+         "confidence": 0.9, "labels": dog}
+        for i in range(6)
+    ] + [
+        {"key": "photos/x/daisy.jpg", "status": Status.CLASSIFIED, "label": "unknown",
+         "confidence": 0.4, "labels": {"daisy": 0.7, "plant": 0.72}},
+    ]  # fmt: skip
+    html = render(
+        ReportData(
+            title="t",
+            items=items,
+            files={str(i["key"]): image for i in items},
+            truth={},
+            figures={},
+            hierarchy=small_hierarchy(),
+        )
+    )
+    # Then the section comes before the galleries, with its categories, most images first
+    section = html[html.index("What is in these images") : html.index("Classified, by label")]
+    assert section.index("Animals and Pets") < section.index("Plants and Flowers")
+    assert "Animals and Pets <small>6 images" in section
+    # And each label with its count, its parent and at most four example thumbnails
+    dalmatian = section[section.index("dalmatian <small>") :].split('class="generic-label"')[0]
+    assert "dalmatian <small>6 · under dog" in dalmatian
+    assert dalmatian.count("data:image/jpeg;base64,") == 4 and "80%" in dalmatian
+    assert "daisy <small>1 · under plant" in section
+
+
+def test_without_generic_labels_the_report_has_no_such_section() -> None:
+    items = [{"key": "k.jpg", "status": Status.CLASSIFIED, "label": "dog", "confidence": 0.9}]
+    html = render(ReportData(title="t", items=items, files={}, truth={}, figures={}))
+    assert "What is in these images" not in html and "Classified, by label" in html
