@@ -1,6 +1,6 @@
 """Benchmark the function's per-image path against a naive baseline measured in the same run.
 
-    .venv/bin/python bench/classify_bench.py [--repeats 40] [--colours-only]
+    .venv/bin/python bench/classify_bench.py [--repeats 40] [--colours-only | --generic-only]
 
 Per-image path: bytes -> classifier.imaging.prepare_image (JPEG draft scaling, libspng with
 ISA-L inflate for PNG) -> LiteRT int8 -> top-k, on one thread. Baseline: full Pillow decode ->
@@ -15,7 +15,9 @@ PYTHONPATH=.imgclf/bench-extras. Also: cold start of a fresh process (import, lo
 one image) with LiteRT vs with TensorFlow, and the installed size of the runtime requirements.
 Colours: the dominant-colour step alone (thumbnail from the model input + k-means in Lab +
 CIEDE2000 naming) and the classify p50 with and without it, interleaved in the same run
-(`--colours-only` runs just that, on Lite0).
+(`--colours-only` runs just that, on Lite0). Generic labels: what the hierarchy's sums, the
+labels and the quality figures add to the decode-free classify step of Lite0 int8 with
+ImageNet's logits, with and without, interleaved (bench/generic_cost.py; `--generic-only`).
 Prints figures only; targets are shown beside them, never asserted.
 """
 
@@ -61,6 +63,7 @@ TARGETS = {
     "cold start": "<= 1 s",
     "install": "<= 200 MB",
     "colours": "<= 2 ms p50 added",
+    "generic labels + quality": "<= 1 ms p50 added",
 }
 
 
@@ -146,18 +149,31 @@ def build_lite0(directory: Path, images: dict[str, bytes]) -> tuple[Path, object
         print(f"[Lite0: {error}; random weights]")
         model, weights = lite.make_classifier(shape, 10, weights=None), "random weights"
     spec = InputSpec(lite.IMAGE_SIZE, lite.IMAGE_SIZE)
-    calibration = [prepare_image(data, spec, LIMITS).array for data in images.values()]
-    calibration += [
-        np.asarray(photo_like(lite.IMAGE_SIZE, lite.IMAGE_SIZE, seed)) for seed in range(10, 23)
-    ]
     metadata = ModelMetadata(
         version="bench-lite0-224",
         input=spec,
         labels=tuple(f"class{i}" for i in range(10)),
         architecture=lite.ARCH,
     )
-    int8 = export.to_int8_tflite(model, np.stack(calibration))
+    int8 = export.to_int8_tflite(model, lite0_calibration(images, spec))
     return write_artifact_dir(directory / "lite0-224", int8, metadata), model, weights
+
+
+def lite0_calibration(images: dict[str, bytes], spec: InputSpec) -> np.ndarray:
+    """The Lite0 int8 calibration images: the bench's inputs, prepared as the function
+    prepares them, plus a few more synthetic photos."""
+    calibration = [prepare_image(data, spec, LIMITS).array for data in images.values()]
+    calibration += [np.asarray(photo_like(spec.width, spec.height, seed)) for seed in range(10, 23)]
+    return np.stack(calibration)
+
+
+def generic_section(images: dict[str, bytes], repeats: int) -> None:
+    """What generic labels + image quality add to the classify path (bench/generic_cost.py)."""
+    import generic_cost
+
+    spec = InputSpec(224, 224)
+    prepared = {name: prepare_image(data, spec, LIMITS).array for name, data in images.items()}
+    generic_cost.section(prepared, lite0_calibration(images, spec), repeats)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -592,6 +608,9 @@ def main() -> None:
     parser.add_argument(
         "--colours-only", action="store_true", help="only the dominant-colours section"
     )
+    parser.add_argument(
+        "--generic-only", action="store_true", help="only the generic labels + quality section"
+    )
     args = parser.parse_args()
     import tensorflow as tf
 
@@ -603,6 +622,9 @@ def main() -> None:
         f"imgclf per-image benchmark — {os.cpu_count()} cores, 1 inference thread, "
         f"{args.repeats} repeats\n"
     )
+    if args.generic_only:
+        generic_section(images, args.repeats)
+        return
     lite0_artifact, lite0_keras, lite0_weights = build_lite0(work, images)
     print(f"Lite0: EfficientNet-Lite0 224 px, {lite0_weights}, 10-class head, int8\n")
     if args.colours_only:
@@ -625,6 +647,7 @@ def main() -> None:
             args.repeats,
         )
     colours_section(lite0, images, args.repeats)
+    generic_section(images, args.repeats)
     png_section(images["1 MP PNG (1000x1000)"], lite0, 2 * args.repeats)
 
     python, install_mb = runtime_python()
