@@ -1,23 +1,40 @@
 """Price per image and capacity of the AWS path, from a real run of the local pipeline.
 
-    .venv/bin/python bench/cost.py [--images 200] [--concurrency 8] [--seed 0]
-        [--custom-labels-tps 5]
+    .venv/bin/python bench/cost.py [--model generic|tiny] [--images 200] [--concurrency 8]
+        [--seed 0] [--custom-labels-tps 5]
 
-Four passes of the embedded environment (moto, the tiny test model, one Lambda environment
-at a time, cdk.json `prod`'s batch size, memory and index shards), each on N fresh images:
+Four passes of the embedded environment (moto, one Lambda environment at a time, cdk.json
+`prod`'s batch size, memory and index shards), each on N fresh images under distinct keys:
 tags on (cdk.json's tag set) and off (TAGS), records one at a time (RECORD_CONCURRENCY=1,
 the baseline) and concurrently (--concurrency, default cdk.json's record_concurrency). Every
 AWS call of the function waits an AWS-like latency (costmodel/latency.py: a latency-only
 fault plan) and is counted, attempt by attempt, by the fault injector's journal; a warm-up
 image first loads the model, and is not counted.
 
+The model (--model): `generic` (the default) is the generic labeller (EfficientNet-Lite0 int8
+and the label hierarchy; imgclf.generic.cached_generic under $IMGCLF_HOME/cache, built once
+per code version) on real photographs: the generic photo set (training/datasets/
+generic_photos.py, both splits) and the real animal photos (training/datasets/photos.py,
+heldout), shuffled by --seed and cycled to N. Its items carry real `labels` maps (the
+function's default GENERIC_MIN_CONFIDENCE and MAX_LABELS), so the write units and Lambda ms
+are those of generic labels. `tiny` is the tests' red/green/blue model on generated
+single-colour JPEGs: the figures before generic labels ($3.00 / $8.00 goals), for comparison.
+
 From each pass: requests per image by service and operation; the SQS side (one SendMessage
 per object from S3's notification, and the event source mapping's ReceiveMessage and
 DeleteMessageBatch per batch, all billed to the queue's owner); Lambda billed ms per image
-(each invocation's handler wall time rounded up to 1 ms, over its records); DynamoDB units
-from the items written (infra.table_costs: each item and the entry of each GSI it is in);
-the bytes the function logs. Priced with costmodel/prices.py (dated), beside the floor and
-Rekognition; then the capacity table (costmodel/capacity.py) under default and raised quotas.
+(each invocation's handler wall time without moto's own answer time, but never less than the
+CPU time of the function's threads, since the priced memory buys one vCPU where this machine
+may have more; rounded up to 1 ms, over its records); DynamoDB units from the items written
+(infra.table_costs: each item and the entry of each GSI in contracts.RESULTS_INDEXES it is
+in), their sizes printed; the bytes the function logs. The label registry's UpdateItems
+(once per Lambda environment and by_label value: a short pass's one environment meets every
+value for the first time, a long run's environments almost none) are priced on a line of
+their own, at the registry item's size, and left out of the totals. Lambda ms are measured
+on this machine's CPU (printed with its AVX2 / AVX-512 VNNI flags and the load average before
+and after), while prod runs arm64. Priced with costmodel/prices.py (dated), beside the floor
+and Rekognition; then the capacity table (costmodel/capacity.py) under default and raised
+quotas.
 
 The concurrent passes are the ones priced. The last line reads
 `per 1M images: $A tags off, $B tags on`.
@@ -29,12 +46,15 @@ import argparse
 import dataclasses
 import io
 import logging
+import os
+import platform
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,23 +67,110 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import soak  # noqa: E402  (bench/soak.py: images, the tiny model, queue drain)
 from costmodel import capacity, prices, pricing, report, usage  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
+from costmodel.workload import (  # noqa: E402
+    IMAGE_PREFIX,
+    cpu_flag_text,
+    cpu_flags,
+    lscpu_model,
+    photo_keys,
+    photo_mix,
+)
 
 from classifier.contracts import (  # noqa: E402
+    LABEL_REGISTRY_PK,
+    LABEL_REGISTRY_VALUES,
     LOCAL_ENV,
     MAX_INDEX_SHARDS,
     RESULTS_INDEXES,
+    TABLE_PARTITION_KEY,
     tag_names_text,
 )
 from classifier.settings import Settings  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
 from infra.config import EnvironmentConfig, load_environment  # noqa: E402
+from infra.local import imgclf_home  # noqa: E402
 from infra.local.environment import HandlerBinding, LocalEnvironment, classifier_handler  # noqa: E402
 from infra.local.poller import BatchOutcome  # noqa: E402
 
 PRICED_ENV = "prod"  # memory, batch size and index shards come from this environment
 UPLOAD_THREADS = 4
-IMAGE_PREFIX = "cost/"
+MODELS = ("generic", "tiny")
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+GOALS = {
+    "generic": (report.GENERIC_GOAL_TAGS_OFF, report.GENERIC_GOAL_TAGS_ON),
+    "tiny": (report.GOAL_TAGS_OFF, report.GOAL_TAGS_ON),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """The model a pass runs and the images it uploads."""
+
+    model: str  # one of MODELS
+    artifact: Path  # the packed model.tar.gz
+    version: str
+    photos: tuple[Path, ...] = ()  # real photographs (generic); none: generated colours (tiny)
+
+    def uploads(self, images: int, seed: int) -> Sequence[tuple[str, Path | None]]:
+        """Each upload's key and its photo (None: a generated colour image)."""
+        if not self.photos:
+            return [(f"{IMAGE_PREFIX}{i:05d}.jpg", None) for i in range(images)]
+        keyed: list[tuple[str, Path]] = photo_keys(photo_mix(self.photos, images, seed))
+        return keyed
+
+    def body(self, index: int, photo: Path | None, seed: int) -> bytes:
+        if photo is not None:
+            return photo.read_bytes()
+        colours = list(soak.COLOURS)
+        body: bytes = soak.colour_jpeg(colours[index % len(colours)], seed * 1_000_003 + index)
+        return body
+
+
+def real_photos() -> tuple[Path, ...]:
+    """The generic photo set (both splits) and the held-out real animal photos."""
+    from training.datasets import generic_photos, photos
+
+    found = [path for split in ("tune", "heldout") for path in generic_photos.photo_words(split)]
+    found += [
+        path
+        for path in photos.heldout_dir().rglob("*")
+        if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES
+    ]
+    return tuple(sorted(found))
+
+
+def workload(model: str, scratch: Path) -> Workload:
+    """The packed model and the images of `model` (MODELS)."""
+    if model == "tiny":
+        return Workload("tiny", soak.tiny_artifacts(scratch)[soak.FIRST_MODEL], soak.FIRST_MODEL)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from imgclf.demo import source_fingerprint
+    from imgclf.generic import cached_generic
+
+    generic = cached_generic(imgclf_home() / "cache", source_fingerprint())
+    return Workload("generic", generic.tarball, generic.version, real_photos())
+
+
+def host_line() -> str:
+    """This machine's CPU (lscpu), the flags int8 inference uses, and the load average."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        text = ""
+    try:
+        flags = cpu_flags(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        flags = set()
+    return (
+        f"CPU: {lscpu_model(text)} ({platform.machine()}, {os.cpu_count()} cores; "
+        f"{cpu_flag_text(flags)}); load average {load_text()}. Lambda ms are measured on this "
+        "CPU; prod runs arm64 (Graviton), whose int8 inference time differs"
+    )
+
+
+def load_text() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +219,9 @@ class Recorder:
         self.moto_seconds = 0.0
         self._threads: set[int] = set()
         self._batch_moto: Counter[int] = Counter()  # moto's time per calling thread
+        self.registry_writes = 0  # the function's UpdateItems of the label registry
+        self._cpu_marks: dict[int, float] = {}  # each function thread's CPU at its last call
+        self._batch_cpu = 0.0
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -123,10 +233,19 @@ class Recorder:
                 local = max(self._batch_moto.values(), default=0.0)
                 threads = max(1, len(self._threads))
                 self.batches.append(
-                    usage.Batch(outcome.size, outcome.succeeded, outcome.seconds, local, threads)
+                    usage.Batch(
+                        outcome.size,
+                        outcome.succeeded,
+                        outcome.seconds,
+                        local,
+                        threads,
+                        cpu_seconds=self._batch_cpu,
+                    )
                 )
             self._batch_moto.clear()
             self._threads.clear()
+            self._cpu_marks.clear()
+            self._batch_cpu = 0.0
 
     def binding(self) -> HandlerBinding:
         """The real function's environments, each handler counting the message bodies."""
@@ -148,12 +267,34 @@ class Recorder:
         events.register("before-send", self._sent, unique_id="imgclf-cost-sent")
         events.register("needs-retry", self._answered, unique_id="imgclf-cost-answered")
 
-    def _sent(self, **_: Any) -> None:
+    def _cpu(self, event_name: str) -> None:
+        """The calling thread's CPU time since its previous AWS call in this batch: the
+        function's work between calls (decode, inference, items) and its SDK's. The queue's
+        calls (the poller's, the harness's) are not the function's."""
+        if ".sqs." in f"{event_name}.":
+            return
+        now = time.thread_time()
+        ident = threading.get_ident()
+        with self._lock:
+            mark = self._cpu_marks.get(ident)
+            if mark is not None and self.active:
+                self._batch_cpu += now - mark
+            self._cpu_marks[ident] = now
+
+    def _sent(self, event_name: str = "", request: Any = None, **_: Any) -> None:
+        self._cpu(event_name)
+        if self.active and event_name.endswith("dynamodb.UpdateItem"):
+            body = getattr(request, "body", b"") or b""
+            text = body.decode() if isinstance(body, bytes) else str(body)
+            if f'"{LABEL_REGISTRY_PK}"' in text:
+                with self._lock:
+                    self.registry_writes += 1
         self._local.sent = time.perf_counter()
         with self._lock:
             self._threads.add(threading.get_ident())
 
-    def _answered(self, **_: Any) -> None:
+    def _answered(self, event_name: str = "", **_: Any) -> None:
+        self._cpu(event_name)
         sent = getattr(self._local, "sent", None)
         if sent is not None and self.active:
             elapsed = time.perf_counter() - sent
@@ -199,7 +340,7 @@ def run_pass(
     tags: bool,
     record_concurrency: int,
     seed: int,
-    artifact: Path,
+    work: Workload,
     home: Path,
     capture: Capture,
     say: Callable[[str], None],
@@ -230,24 +371,29 @@ def run_pass(
         assert boto3.DEFAULT_SESSION is not None
         recorder.install(boto3.DEFAULT_SESSION.events)  # before the function builds clients
         deployment = deployment_of(environment)
-        upload_artifact(deployment, artifact, soak.FIRST_MODEL)
-        promote(deployment, soak.FIRST_MODEL)
+        upload_artifact(deployment, work.artifact, work.version)
+        promote(deployment, work.version, force=True)  # priced, not judged: no gate
         s3 = environment.client("s3", soak.HARNESS_CLIENT_CONFIG)
         sqs = environment.client("sqs", soak.HARNESS_CLIENT_CONFIG)
         bucket = deployment.images_bucket
 
         # Warm-up: the model is loaded and the clients built; then the poller waits.
-        s3.put_object(Bucket=bucket, Key="warm-up.jpg", Body=soak.colour_jpeg("red", seed))
-        soak.drain(sqs, deployment.queue_url, timeout_seconds=60, stable_seconds=1.0)
+        warm_up = work.photos[0] if work.photos else None
+        s3.put_object(
+            Bucket=bucket,
+            Key="warm-up" + (warm_up.suffix.lower() if warm_up else ".jpg"),
+            Body=work.body(0, warm_up, seed + 1),
+        )
+        soak.drain(sqs, deployment.queue_url, timeout_seconds=120, stable_seconds=1.0)
         environment.poller.stop()
         before = Counter(environment.injector.journal.attempts())
 
-        colours = list(soak.COLOURS)
-        keys = [f"{IMAGE_PREFIX}{i:05d}.jpg" for i in range(images)]
+        uploads = work.uploads(images, seed)
+        keys = [key for key, _ in uploads]
 
         def upload(index: int) -> None:
-            body = soak.colour_jpeg(colours[index % len(colours)], seed * 1_000_003 + index)
-            s3.put_object(Bucket=bucket, Key=keys[index], Body=body)
+            key, photo = uploads[index]
+            s3.put_object(Bucket=bucket, Key=key, Body=work.body(index, photo, seed))
 
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(upload, range(images)))
@@ -269,12 +415,15 @@ def run_pass(
 
         table = environment.client("dynamodb").get_paginator("scan")
         plain = TypeDeserializer()
-        items = [
+        scanned = [
             {name: plain.deserialize(value) for name, value in item.items()}
             for page in table.paginate(TableName=deployment.results_table)
             for item in page["Items"]
-            if item.get("key", {}).get("S", "").startswith(IMAGE_PREFIX)
         ]
+        items = [item for item in scanned if str(item.get("key", "")).startswith(IMAGE_PREFIX)]
+        registry = next(
+            (item for item in scanned if item.get(TABLE_PARTITION_KEY) == LABEL_REGISTRY_PK), {}
+        )
         ours = 0
         for key in keys:
             tag_set = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
@@ -290,6 +439,8 @@ def run_pass(
         items=items,
         indexes=RESULTS_INDEXES,
         log_bytes=capture.bytes,
+        registry_writes=recorder.registry_writes,
+        registry_values=sorted(str(value) for value in registry.get(LABEL_REGISTRY_VALUES, ())),
     )
     result = PassResult(
         tags=tags,
@@ -309,6 +460,13 @@ def run_pass(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default="generic",
+        help="generic: the generic labeller on real photographs (default); tiny: the test "
+        "model on generated colours (the figures before generic labels)",
+    )
     parser.add_argument("--images", type=int, default=200, help="images per pass (200)")
     priced = load_environment(PRICED_ENV)
     parser.add_argument(
@@ -337,15 +495,22 @@ def main(argv: list[str] | None = None) -> int:
     refresh = Settings.model_refresh_seconds
     capture = Capture()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    say(
-        f"cost bench: {args.images} images per pass, {PRICED_ENV} settings "
-        f"({memory_mb} MB, batch {pass_config().batch_size}), AWS-like latency, seed {args.seed}"
-    )
     results: dict[tuple[bool, int], PassResult] = {}
-    sys.stdout = capture  # the function's logs and metrics: counted, not shown
-    try:
-        with tempfile.TemporaryDirectory(prefix="imgclf-cost-") as tmp:
-            artifact = soak.tiny_artifacts(Path(tmp))[soak.FIRST_MODEL]
+    with tempfile.TemporaryDirectory(prefix="imgclf-cost-") as tmp:
+        work = workload(args.model, Path(tmp))
+        images = (
+            f"{len(work.photos)} real photographs, shuffled (seed {args.seed}) and cycled"
+            if work.photos
+            else "generated single-colour JPEGs"
+        )
+        say(
+            f"cost bench: {args.images} images per pass, {PRICED_ENV} settings "
+            f"({memory_mb} MB, batch {pass_config().batch_size}), AWS-like latency, "
+            f"seed {args.seed}; model {work.model} ({work.version}) on {images}"
+        )
+        say(host_line())
+        sys.stdout = capture  # the function's logs and metrics: counted, not shown
+        try:
             for tags in (True, False):
                 for concurrency in (1, args.concurrency):
                     results[(tags, concurrency)] = run_pass(
@@ -353,13 +518,14 @@ def main(argv: list[str] | None = None) -> int:
                         tags=tags,
                         record_concurrency=concurrency,
                         seed=args.seed,
-                        artifact=artifact,
+                        work=work,
                         home=Path(tmp),
                         capture=capture,
                         say=say,
                     )
-    finally:
-        sys.stdout = out
+        finally:
+            sys.stdout = out
+    say(f"load average after the passes: {load_text()}")
     for line in report_lines(results, args, memory_mb=memory_mb, refresh_seconds=refresh):
         say(line)
     return 0
@@ -369,6 +535,54 @@ def records_at_once(result: PassResult) -> float:
     """Mean threads that made the function's calls per invocation (1 = one record at a time)."""
     batches = result.measured.batches
     return sum(b.threads for b in batches) / len(batches) if batches else 0.0
+
+
+def registry_line(result: PassResult, with_off: float, with_on: float) -> str:
+    """The label registry's writes in the pass: left out of the totals, priced here."""
+    measured = result.measured
+    units = usage.registry_write_units(measured.registry_values, measured.registry_writes)
+    size = usage.registry_bytes(measured.registry_values)
+    return (
+        f"  not in the totals: the label registry's UpdateItems, once per Lambda environment "
+        f"and by_label value ({result.label}: {measured.per_image(measured.registry_writes):.3f}"
+        f" per image, {len(measured.registry_values)} values, item {size} B at the end, "
+        f"{units / max(1, measured.registry_writes):.1f} WRU each): with them this "
+        f"{measured.images}-image pass costs ${with_off:.2f} tags off, ${with_on:.2f} tags on; "
+        f"over 1M images, one environment's values are about 0 per image"
+    )
+
+
+def index_entry_line(
+    result: PassResult, tags_off: float, tags_on: float, goals: tuple[float, float]
+) -> str:
+    """What one more index entry per image would cost (at this run's entry size), and how
+    many the goals leave room for."""
+    sizes = usage.item_sizes(result.measured)
+    largest = max((entry[1] for entry in sizes.index_entries.values()), default=1)
+    one: float = pricing.index_entry_per_million(largest)
+    room = ", ".join(
+        f"{max(0.0, goal - total) / one:.2f} {name}"
+        for name, goal, total in (("tags off", goals[0], tags_off), ("tags on", goals[1], tags_on))
+    )
+    return (
+        f"  one more index entry per image (entries up to {largest} B here: "
+        f"{-(-largest // 1024)} WRU): ${one:.3f} per 1M images, times the share of images a "
+        f"sparse index holds; the goals leave room for {room} entries per image"
+    )
+
+
+def item_size_line(result: PassResult) -> str:
+    """One pass's item and index entry sizes, and its generic labels per item."""
+    sizes = usage.item_sizes(result.measured)
+    entries = "; ".join(
+        f"{name} entry {mean:.0f} B mean, {largest} B max, {over:.0%} over 1 KB"
+        for name, (mean, largest, over) in sizes.index_entries.items()
+    )
+    return (
+        f"  {result.label}: {sizes.items} items, {sizes.mean_bytes:.0f} B mean, "
+        f"{sizes.max_bytes} B max, {sizes.over_one_unit:.0%} over 1 KB; {sizes.mean_labels:.1f} "
+        f"generic labels per item ({sizes.mean_labels_bytes:.0f} B); {entries}"
+    )
 
 
 def report_lines(
@@ -385,9 +599,9 @@ def report_lines(
     lines += report.requests_table({r.label: usage.calls_per_image(r.measured) for r in ordered})
     lines += [
         "",
-        f"Lambda billed ms per image ({memory_mb} MB): each invocation's handler wall time, "
-        "rounded up to 1 ms, over its records; priced without moto's own answer time "
-        "(measured here in brackets):",
+        f"Lambda billed ms per image ({memory_mb} MB = one vCPU): each invocation's handler "
+        "wall time, rounded up to 1 ms, over its records; priced without moto's own answer time "
+        "but at least the function's CPU time (measured here in brackets):",
     ]
     for sequential, concurrent in ((on_seq, on), (off_seq, off)):
         seq, con = (
@@ -403,6 +617,12 @@ def report_lines(
             f"{seq[0] / con[0]:.2f} ({seq[1] / con[1]:.2f}); records handled at once: "
             f"{records_at_once(concurrent):.1f}"
         )
+    lines.append(
+        "  the function's CPU per image on this CPU (decode, inference, items, SDK): "
+        + "; ".join(f"{r.label} {r.measured.cpu_ms_per_image():.1f} ms" for r in ordered)
+    )
+    lines += ["", "items written (DynamoDB sizes, infra.table_costs; 1 write unit per KB):"]
+    lines += [item_size_line(r) for r in (off, on)]
     usages = {r.label: usage.usage_of(r.measured, memory_mb) for r in (off, on)}
     body = max(max(r.measured.body_bytes, default=1) for r in ordered)
     floors = {
@@ -420,12 +640,18 @@ def report_lines(
         f"  with Lambda's duration as measured here (moto's time left in): "
         f"${measured_totals[off.label]:.2f} tags off, ${measured_totals[on.label]:.2f} tags on"
     )
+    _, registry_totals = report.cost_table(
+        {r.label: usage.usage_of(r.measured, memory_mb, registry=True) for r in (off, on)}
+    )
+    lines.append(registry_line(on, registry_totals[off.label], registry_totals[on.label]))
+    lines.append(index_entry_line(on, tags_off, tags_on, GOALS[args.model]))
     lines += report.comparison_lines(
         tags_off,
         tags_on,
         totals["floor, tags off"],
         totals["floor, tags on"],
         args.custom_labels_tps,
+        goals=GOALS[args.model],
     )
     lines.append(
         f"  tag storage (separate, monthly): {on.tags_per_object:.2f} imgclf tags per object = "

@@ -4,12 +4,16 @@
 
 Items are built by the function's own builders (classifier.results) from a 12 MP photo-like
 JPEG through classifier.imaging and the dominant-colour step: a CLASSIFIED item with the
-default top-3 and three dominant colours, and a REJECTED one, under a CDK-style bucket name
-and keys of 40 to 400 bytes. Sizes follow DynamoDB's documented rules (infra.table_costs).
-For each projection of the three GSIs (ALL, the INCLUDE list of classifier.contracts, and
-KEYS_ONLY) it prints the entry sizes, the write units of a first write, of a re-write under
-a new classified_at (an index key: a delete and a put in every index), of a duplicate that
-only advances event_order, and the index storage per 1M classified images. Prints figures only.
+default top-3 and three dominant colours; a generic one (the generic labeller's: no top-k,
+the `labels` map of a confident golden retriever under the built-in hierarchy, training/
+labels/hierarchy.json, at the function's default GENERIC_MIN_CONFIDENCE and MAX_LABELS, so
+the most labels an item holds, and its `quality`); and a REJECTED one, under a CDK-style
+bucket name and keys of 40 to 400 bytes. Sizes follow DynamoDB's documented rules
+(infra.table_costs). For each projection of the GSIs in contracts.RESULTS_INDEXES (ALL, the
+INCLUDE list of classifier.contracts, and KEYS_ONLY) it prints the entry sizes, the write
+units of a first write, of a re-write under a new classified_at (an index key: a delete and
+a put in every index), of a duplicate that only advances event_order, and the index storage
+per 1M classified images. Prints figures only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,14 +29,43 @@ from PIL import Image
 
 from classifier.colours import dominant_colours
 from classifier.contracts import RESULTS_INDEXES, ShardedIndex
+from classifier.hierarchy import GenericLabel, LabelHierarchy, LabelSettings
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from classifier.model import Classification, Prediction
-from classifier.results import ORDER_ATTRIBUTE, ObjectFacts, classified_item, rejected_item
+from classifier.quality import image_quality
+from classifier.results import (
+    ORDER_ATTRIBUTE,
+    ObjectFacts,
+    classified_item,
+    rejected_item,
+)
 from infra.table_costs import INDEX_ENTRY_OVERHEAD_BYTES, index_entry, item_size, write_units
 
 BUCKET = "imgclf-prod-imagesbucket3e9f5a2c-1x2y3z4w5v6u"  # what CDK names a bucket
 SHARDS = 8  # prod's INDEX_SHARDS
 KEY_LENGTHS = (40, 100, 200, 400)
+HIERARCHY = Path(__file__).resolve().parents[1] / "training" / "labels" / "hierarchy.json"
+# A confident dog photo: ImageNet's golden retriever, labrador and cocker spaniel, the rest
+# spread over the other 997 classes.
+DOG_CLASSES = {"n02099601": 0.8731, "n02099712": 0.0912, "n02102318": 0.0121}
+
+
+@cache
+def hierarchy() -> LabelHierarchy:
+    return LabelHierarchy.from_json(HIERARCHY.read_bytes())
+
+
+@cache
+def dog_labels() -> tuple[GenericLabel, ...]:
+    """The generic labels of DOG_CLASSES: every level from golden retriever up, at most
+    MAX_LABELS (the function's defaults)."""
+    classes = list(hierarchy().class_ids)
+    rest = (1 - sum(DOG_CLASSES.values())) / (len(classes) - len(DOG_CLASSES))
+    probabilities = np.full(len(classes), rest)
+    for wnid, probability in DOG_CLASSES.items():
+        probabilities[classes.index(wnid)] = probability
+    settings = LabelSettings()
+    return tuple(hierarchy().labels(probabilities, settings.min_confidence, settings.max_labels))
 
 
 @cache
@@ -49,7 +83,7 @@ def photo_jpeg() -> bytes:
     return out.getvalue()
 
 
-def items(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def items(key: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     data = photo_jpeg()
     prepared = prepare_image(data, InputSpec(224, 224), ImageLimits())
     facts = ObjectFacts(
@@ -73,6 +107,22 @@ def items(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         colours=dominant_colours(prepared.thumbnail),
         index_shards=SHARDS,
     )
+    labels = dog_labels()
+    primary = hierarchy().primary(labels) or labels[0]
+    generic = classified_item(
+        facts,
+        classification=Classification(
+            best=Prediction(primary.name, primary.confidence), top_k=[], other=0.0, generic=labels
+        ),
+        model_version="generic-184c6b9abc",
+        width=prepared.width,
+        height=prepared.height,
+        latency_ms=41.3,
+        tags="applied",
+        colours=dominant_colours(prepared.thumbnail),
+        quality=image_quality(prepared.array),
+        index_shards=SHARDS,
+    )
     rejected = rejected_item(
         facts,
         reason="not a recognised image (allowed: JPEG, PNG, WEBP, GIF, BMP)",
@@ -80,7 +130,7 @@ def items(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         latency_ms=3.2,
         index_shards=SHARDS,
     )
-    return classified, rejected
+    return classified, generic, rejected
 
 
 def projections(index: ShardedIndex) -> dict[str, ShardedIndex]:
@@ -119,8 +169,12 @@ def main() -> None:
     print(f"results-table write units per image, {SHARDS} shards, bucket {len(BUCKET)} bytes")
     for length in KEY_LENGTHS:
         key = ("photos/2026/06/" + "x" * length)[: length - 4] + ".jpg"
-        classified, rejected = items(key)
-        for name, item in (("classified", classified), ("rejected", rejected)):
+        classified, generic, rejected = items(key)
+        for name, item in (
+            ("classified", classified),
+            ("generic", generic),
+            ("rejected", rejected),
+        ):
             size = item_size(item)
             print(f"\nkey {len(key)} B, {name} item {size} B ({write_units(size)} WU)")
             if length == KEY_LENGTHS[0]:

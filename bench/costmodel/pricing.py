@@ -95,6 +95,13 @@ def floor_usage(*, tags: bool, message_bytes: int) -> Usage:
     )
 
 
+def index_entry_per_million(entry_bytes: int, share: float = 1.0) -> float:
+    """Dollars per 1M images of one more GSI entry of `entry_bytes` written for `share` of the
+    images (a sparse index holds only the items with its keys): 1 write unit per started KB."""
+    units = max(1, math.ceil(entry_bytes / 1024))
+    return per_million(share * units * prices.DYNAMODB_WRITE_REQUEST_UNIT)
+
+
 def tag_storage_per_million_objects_month(tags_per_object: float) -> float:
     """S3 object tag storage, dollars per month for 1M tagged objects."""
     return tags_per_object * PER_MILLION * prices.S3_TAG_MONTH

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from classifier.contracts import ShardedIndex
+from classifier.contracts import (
+    LABEL_REGISTRY_PK,
+    LABEL_REGISTRY_VALUES,
+    LABELS_ATTRIBUTE,
+    TABLE_PARTITION_KEY,
+    ShardedIndex,
+)
 from infra.table_costs import index_entry, item_size, write_units
 
 from . import capacity, prices
@@ -42,12 +48,19 @@ class Batch:
     seconds: float
     local_seconds: float = 0.0  # moto's own answer time along the batch's busiest thread
     threads: int = 1  # threads that made the function's calls: records handled at once
+    cpu_seconds: float = 0.0  # CPU time of the function's threads (all of them, summed)
 
     def aws_seconds(self) -> float:
         """The handler's time without moto's own answer time, leaving the injected AWS latency
         and the compute. The batch took as long as its busiest thread, so that thread's moto
         time is what comes out (all of it when the records ran one after another)."""
         return max(0.0, self.seconds - self.local_seconds)
+
+    def one_vcpu_seconds(self) -> float:
+        """aws_seconds, but never less than the function's CPU time: the priced memory buys one
+        vCPU, so records handled at once share one core, where this machine had more (the
+        bench's cores let 10 records of a compute-heavy model overlap more than Lambda would)."""
+        return max(self.aws_seconds(), self.cpu_seconds)
 
 
 @dataclass(frozen=True)
@@ -62,10 +75,19 @@ class Measured:
     items: Sequence[Mapping[str, Any]]  # the items written (deserialized)
     indexes: Mapping[str, ShardedIndex]  # the table's GSIs (contracts.RESULTS_INDEXES)
     log_bytes: int  # what the function printed (JSON logs, EMF)
+    # The label registry (contracts.LABEL_REGISTRY_PK): its UpdateItems in the pass (among
+    # the attempts' dynamodb.UpdateItem) and the values it holds at the end.
+    registry_writes: int = 0
+    registry_values: Sequence[str] = ()
 
     def billed_ms(self, *, local: bool = False) -> list[int]:
-        """Each invocation's billed ms: as measured (`local`), or with moto's time taken out."""
-        return [billed_ms(b.seconds if local else b.aws_seconds()) for b in self.batches]
+        """Each invocation's billed ms: as measured (`local`), or with moto's time taken out
+        and at least the function's CPU time (one vCPU: Batch.one_vcpu_seconds)."""
+        return [billed_ms(b.seconds if local else b.one_vcpu_seconds()) for b in self.batches]
+
+    def cpu_ms_per_image(self) -> float:
+        """The function's CPU time per image (decode, inference, items; not moto's)."""
+        return self.per_image(sum(b.cpu_seconds for b in self.batches) * 1000)
 
     def per_image(self, count: float) -> float:
         return count / self.images
@@ -116,6 +138,62 @@ def mean_item_bytes(measured: Measured) -> float:
     return fmean(item_size(item) for item in measured.items) if measured.items else 1.0
 
 
+@dataclass(frozen=True)
+class ItemSizes:
+    """What the items of a run weigh, as DynamoDB bills them (infra.table_costs)."""
+
+    items: int
+    mean_bytes: float
+    max_bytes: int
+    over_one_unit: float  # share of items over 1 KB (2 or more write units)
+    mean_labels: float  # generic labels per item (the `labels` map)
+    mean_labels_bytes: float  # the `labels` attribute, name included
+    index_entries: Mapping[str, tuple[float, int, float]]  # name -> mean B, max B, share > 1 KB
+
+
+def item_sizes(measured: Measured) -> ItemSizes:
+    """Sizes of the items written and of each GSI's entries (sparse indexes: present only)."""
+    items = list(measured.items)
+    sizes = [item_size(item) for item in items] or [0]
+    labels = [item.get(LABELS_ATTRIBUTE) or {} for item in items] or [{}]
+    entries: dict[str, tuple[float, int, float]] = {}
+    for name, index in measured.indexes.items():
+        found = [index_entry(item, index) for item in items]
+        present = [item_size(e) for e in found if e is not None] or [0]
+        over = sum(write_units(size) > 1 for size in present) / len(present)
+        entries[name] = (fmean(present), max(present), over)
+    return ItemSizes(
+        items=len(items),
+        mean_bytes=fmean(sizes),
+        max_bytes=max(sizes),
+        over_one_unit=sum(write_units(size) > 1 for size in sizes) / len(sizes),
+        mean_labels=fmean(len(found) for found in labels),
+        mean_labels_bytes=fmean(
+            item_size({LABELS_ATTRIBUTE: found}) if found else 0 for found in labels
+        ),
+        index_entries=entries,
+    )
+
+
+def registry_bytes(values: Sequence[str]) -> int:
+    """The registry item's size: its key and a string set (the sum of its strings)."""
+    empty = item_size({TABLE_PARTITION_KEY: LABEL_REGISTRY_PK, LABEL_REGISTRY_VALUES: ""})
+    return empty + sum(len(value.encode("utf-8")) for value in values)
+
+
+def registry_write_units(values: Sequence[str], writes: int) -> float:
+    """Write units of the registry's last `writes` ADDs: an UpdateItem is billed on the larger
+    of the item before and after, here the item as it grows value by value (sorted order)
+    up to all of `values`."""
+    if writes <= 0:
+        return 0.0
+    names = sorted(values)
+    sizes = [registry_bytes(names[: count + 1]) for count in range(len(names))]
+    size = registry_bytes(names)
+    sizes = sizes[-writes:] if len(sizes) >= writes else sizes + [size] * (writes - len(sizes))
+    return float(sum(write_units(after) for after in sizes))
+
+
 def write_units_per_write(measured: Measured) -> tuple[float, dict[str, float]]:
     """(table units, units per GSI) of an average first write of an item: the item, then the
     entry of every GSI it is in (its keys and projection; infra.table_costs)."""
@@ -142,11 +220,21 @@ def platform_log_bytes(batches: Sequence[Batch], memory_mb: int) -> int:
     )
 
 
-def usage_of(measured: Measured, memory_mb: int, *, local: bool = False) -> Usage:
-    """Usage per image, by billing class; Lambda's duration without moto's own time unless
-    `local` (as measured here)."""
-    get, put = s3_classes(measured.attempts)
+def item_writes(measured: Measured) -> int:
+    """The writes of result items (the registry's UpdateItems left out)."""
     writes = sum(measured.attempts.get(name, 0) for name in DYNAMODB_WRITES)
+    return max(0, writes - measured.registry_writes)
+
+
+def usage_of(
+    measured: Measured, memory_mb: int, *, local: bool = False, registry: bool = False
+) -> Usage:
+    """Usage per image, by billing class; Lambda's duration without moto's own time unless
+    `local` (as measured here). The label registry's writes (once per Lambda environment and
+    by_label value: all of a short pass's values are new to its one environment, and none of
+    a long run's) are counted only with `registry`, at the registry item's size."""
+    get, put = s3_classes(measured.attempts)
+    writes = item_writes(measured)
     table_units, index_units = write_units_per_write(measured)
     reads = measured.attempts.get("dynamodb.GetItem", 0)
     return Usage(
@@ -159,7 +247,10 @@ def usage_of(measured: Measured, memory_mb: int, *, local: bool = False) -> Usag
         dynamodb_read_units=measured.per_image(
             reads * read_units(round(mean_item_bytes(measured)))
         ),
-        dynamodb_write_units=measured.per_image(writes * (table_units + sum(index_units.values()))),
+        dynamodb_write_units=measured.per_image(
+            writes * (table_units + sum(index_units.values()))
+            + (registry_write_units(measured.registry_values, measured.registry_writes)) * registry
+        ),
         ssm_interactions=measured.per_image(measured.attempts.get("ssm.GetParameter", 0)),
         log_bytes=measured.per_image(
             measured.log_bytes + platform_log_bytes(measured.batches, memory_mb)
@@ -185,7 +276,7 @@ def profile_of(
     measured: Measured, usage: Usage, *, model_refresh_seconds: float
 ) -> capacity.Profile:
     """Per-image demand on each limit, from one pass."""
-    writes = measured.per_image(sum(measured.attempts.get(name, 0) for name in DYNAMODB_WRITES))
+    writes = measured.per_image(item_writes(measured))
     table_units, index_units = write_units_per_write(measured)
     batch_ms = fmean(measured.billed_ms()) if measured.batches else 0
     return capacity.Profile(

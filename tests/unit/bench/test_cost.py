@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from costmodel import capacity, prices, pricing, usage  # noqa: E402
+from costmodel import capacity, prices, pricing, report, usage, workload  # noqa: E402
 from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
 
 from classifier.contracts import ShardedIndex  # noqa: E402
@@ -246,3 +246,92 @@ def test_the_latency_plan_only_adds_latency() -> None:
         assert all(rule.probability(kind) == 0 for kind in ("throttle", "internal_error"))
         assert rule.probability("crash_after") == 0
     assert plan.delivery.duplicate == 0 and plan.delivery.delay == 0
+
+
+# --- one vCPU, the label registry, item sizes (generic labels) ---------------------------
+def test_billed_time_is_at_least_the_functions_cpu_time() -> None:
+    # Given a batch whose 10 records overlapped on this machine's cores: 0.3 s of wall time
+    # (moto's time out) but 0.5 s of the function's CPU
+    batch = usage.Batch(10, 10, 0.4, 0.1, threads=10, cpu_seconds=0.5)
+    # Then one vCPU could not have done it faster than its CPU time
+    assert batch.one_vcpu_seconds() == pytest.approx(0.5)
+    assert usage.Batch(10, 10, 0.4, 0.1, cpu_seconds=0.2).one_vcpu_seconds() == pytest.approx(0.3)
+    run = measured(batches=[batch])
+    assert run.billed_ms() == [500] and run.billed_ms(local=True) == [400]
+    assert run.cpu_ms_per_image() == pytest.approx(500 / 20)
+
+
+def test_the_registry_grows_value_by_value_and_is_priced_apart() -> None:
+    values = [f"label-{i:03d}" for i in range(200)]  # 9 bytes each
+    empty = usage.registry_bytes([])
+    assert usage.registry_bytes(values) == empty + 200 * 9
+    # The last 2 ADDs: the item after each is 1,800 bytes and 1,791 (+ key): 2 units each
+    assert usage.registry_write_units(values, 2) == 4.0
+    assert usage.registry_write_units(values[:3], 3) == 3.0  # all under 1 KB
+    assert usage.registry_write_units(values, 0) == 0.0
+    # Given a pass with 10 registry UpdateItems among its writes
+    attempts = {"dynamodb.PutItem": 20, "dynamodb.UpdateItem": 10}
+    run = measured(attempts=attempts, registry_writes=10, registry_values=values[:10])
+    assert usage.item_writes(run) == 20
+    # Then the totals leave them out (2 units for the item, 1 for its status index entry)
+    assert usage.usage_of(run, 1024).dynamodb_write_units == pytest.approx(3.0)
+    # And `registry` adds them at the registry's size (1 unit each, under 1 KB)
+    with_registry = usage.usage_of(run, 1024, registry=True)
+    assert with_registry.dynamodb_write_units == pytest.approx(3.0 + 10 / 20)
+
+
+def test_item_sizes_of_a_run() -> None:
+    items = [
+        {
+            "pk": "b/1",
+            "label_shard": "dog#0",
+            "classified_at": "t",
+            "labels": {"dog": 0.9, "animal": 1},
+            "blob": "x" * 1100,
+        },
+        {"pk": "b/2", "status_shard": "CLASSIFIED#1", "classified_at": "t"},
+    ]
+    sizes = usage.item_sizes(measured(items=items))
+    assert sizes.items == 2 and sizes.max_bytes > 1024
+    assert sizes.over_one_unit == 0.5
+    assert sizes.mean_labels == 1.0  # 2 labels on one item, none on the other
+    # labels: name 6 + map 3 + (1 + 3 + 2) + (1 + 6 + 2) bytes
+    assert sizes.mean_labels_bytes == pytest.approx((6 + 3 + 6 + 9) / 2)
+    # by_label holds the first item only (keys, no projected `blob`); by_status the second
+    label_mean, _, label_over = sizes.index_entries["by_label"]
+    assert label_over == 0.0 and label_mean < 100
+    assert sizes.index_entries["by_status"][0] < 100
+
+
+# --- the photo mix and the host ----------------------------------------------------------
+def test_the_photo_mix_uses_every_photo_before_repeating_and_keys_are_distinct() -> None:
+    photos = [Path(f"/p/{name}") for name in ("b.PNG", "a.jpg", "c.webp")]
+    mix = workload.photo_mix(photos, 7, seed=0)
+    assert sorted(mix[:3]) == sorted(photos) and mix[3:6] == mix[:3] and mix[6] == mix[0]
+    assert workload.photo_mix(photos, 7, seed=0) == mix  # seeded
+    keys = [key for key, _ in workload.photo_keys(mix)]
+    assert len(set(keys)) == 7
+    assert all(key.startswith(workload.IMAGE_PREFIX) for key in keys)
+    assert keys[0].endswith(mix[0].stem + mix[0].suffix.lower())
+    with pytest.raises(ValueError):
+        workload.photo_mix([], 1, seed=0)
+
+
+def test_the_host_cpu_is_read_from_lscpu_and_cpuinfo() -> None:
+    text = "Architecture:  x86_64\nModel name:      AMD EPYC 9R14\nThread(s) per core: 1\n"
+    assert workload.lscpu_model(text) == "AMD EPYC 9R14"
+    assert workload.lscpu_model("Architecture: aarch64\n") == "unknown"
+    flags = workload.cpu_flags("processor : 0\nflags : fpu avx2 avx512_vnni\n")
+    assert workload.cpu_flag_text(flags) == "avx2 yes, avx512_vnni yes, avx_vnni no"
+    assert "asimddp" in workload.cpu_flags("Features : fp asimd asimddp\n")
+
+
+def test_the_generic_goals_are_checked() -> None:
+    lines = report.comparison_lines(3.30, 8.20, 1.5, 6.5, 5.0, goals=(3.25, 8.25))
+    assert lines[-1] == ("  goal tags off <= $3.25: NOT met ($3.30); tags on <= $8.25: met ($8.20)")
+
+
+def test_an_extra_index_entry_is_a_write_unit_per_started_kb_for_its_share() -> None:
+    assert pricing.index_entry_per_million(700) == pytest.approx(0.625)
+    assert pricing.index_entry_per_million(1025) == pytest.approx(1.25)
+    assert pricing.index_entry_per_million(700, share=0.2) == pytest.approx(0.125)
