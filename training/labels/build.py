@@ -185,6 +185,12 @@ def _lemmas(sources: Sources, node_id: str) -> list[str]:
 
 
 def preferred_name(sources: Sources, node_id: str) -> str:
+    """An override's name, else a class's clean name, else the synset's first lemma, made a
+    valid S3 tag value (`tag_safe`)."""
+    return tag_safe(written_name(sources, node_id))
+
+
+def written_name(sources: Sources, node_id: str) -> str:
     """An override's name, else a class's clean name, else the synset's first lemma."""
     override = sources.overrides.get(node_id, {})
     if "name" in override:
@@ -192,6 +198,15 @@ def preferred_name(sources: Sources, node_id: str) -> str:
     if node_id in sources.classes:
         return sources.clean_names[sources.classes.index(node_id)]
     return _lemmas(sources, node_id)[0]
+
+
+def tag_safe(name: str) -> str:
+    """A name S3 accepts as a tag value, since a generic model's label is its imgclf:label
+    tag: "kite (bird of prey)" -> "kite - bird of prey", "potter's wheel" -> "potters
+    wheel" (the written form stays an alias)."""
+    text = name.replace("(", "- ").replace(")", "").replace("'", "").replace("\u2019", "")
+    text = "".join(c if c.isalnum() or c in " _.:/=+-@" else " " for c in text)
+    return " ".join(text.split())
 
 
 def unique_names(
@@ -215,9 +230,9 @@ def unique_names(
     for node_id in sorted((n for n in parents if not hidden[n]), key=rank):
         name = names[node_id]
         if name.lower() in taken and parents[node_id]:
-            name = f"{name} ({preferred_name(sources, parents[node_id][0])})"
+            name = f"{name} - {preferred_name(sources, parents[node_id][0])}"
         if name.lower() in taken:
-            name = f"{names[node_id]} ({node_id})"
+            name = f"{names[node_id]} - {node_id}"
         taken.add(name.lower())
         names[node_id] = name
     return names
@@ -228,7 +243,9 @@ def aliases_of(sources: Sources, node_id: str, name: str, visible_names: set[str
     extra = [str(a) for a in sources.overrides.get(node_id, {}).get("aliases", [])]
     found: list[str] = []
     seen = {name.lower()}
-    for alias in [*_lemmas(sources, node_id), *extra]:
+    written = written_name(sources, node_id)
+    spelled = [written] if written != name else []
+    for alias in [*spelled, *_lemmas(sources, node_id), *extra]:
         if alias.lower() not in seen and alias.lower() not in visible_names:
             found.append(alias)
             seen.add(alias.lower())

@@ -113,3 +113,13 @@ def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
     assert hierarchy.classes_of("cat") == (281, 282, 283, 284, 285)
     assert hierarchy.find("cow") == hierarchy.find("cattle")
     assert "cat" not in chain(hierarchy, "lynx")
+
+
+def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
+    # A generic model's label is its imgclf:label tag: one S3 refuses would skip the tags
+    from classifier.contracts import tag_value_problem
+
+    assert [n.name for n in hierarchy.visible if tag_value_problem(n.name)] == []
+    # the written form stays findable
+    node = hierarchy.find("kite (bird of prey)")
+    assert node is not None and node.name == "kite - bird of prey"
