@@ -181,7 +181,8 @@ class DynamoResults:
 
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self._table = dynamodb.Table(table_name)
-        self._registered: set[str] = set()  # index values this runtime has registered
+        self._registered: set[str] = set()  # index values known to be in the registry
+        self._registry_read = False
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         response = self._table.get_item(
@@ -223,9 +224,20 @@ class DynamoResults:
 
     def register(self, value: str) -> None:
         """Add a by_label value to the registry item (contracts.LABEL_REGISTRY_PK), once per
-        runtime and value: an idempotent ADD to a string set."""
+        runtime and value and only if the registry lacks it: an idempotent ADD to a string
+        set. The registry is read once per runtime first, because an update costs a write
+        unit per KB of the whole item, and with generic labels it lists hundreds of values."""
         if value in self._registered:
             return
+        if not self._registry_read:
+            response = self._table.get_item(
+                Key={TABLE_PARTITION_KEY: LABEL_REGISTRY_PK}, ConsistentRead=True
+            )
+            listed = (response.get("Item") or {}).get(LABEL_REGISTRY_VALUES) or set()
+            self._registered.update(str(v) for v in listed)
+            self._registry_read = True
+            if value in self._registered:
+                return
         self._table.update_item(
             Key={TABLE_PARTITION_KEY: LABEL_REGISTRY_PK},
             UpdateExpression="ADD #values :value",

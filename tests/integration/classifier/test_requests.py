@@ -76,7 +76,10 @@ class Calls:
     def registrations(self) -> int:
         """Label-registry writes since the last take."""
         with self.lock:
-            return sum(key == LABEL_REGISTRY_PK for _, key, _ in self.log)
+            return sum(
+                key == LABEL_REGISTRY_PK and name == "dynamodb.UpdateItem"
+                for name, key, _ in self.log
+            )
 
     def of(self, key: str) -> list[str]:
         return [name for name, k, _ in self.log if k == key]
@@ -167,6 +170,18 @@ def test_a_runtime_registers_each_index_value_once_before_its_first_item(
     # Then the registry lists both values
     registry = aws.table.get_item(Key={"pk": LABEL_REGISTRY_PK})["Item"]
     assert registry["values"] == {"red", "!rejected"}
+
+
+def test_a_cold_runtime_writes_no_value_the_registry_already_lists(
+    aws: SimpleNamespace, calls: Calls
+) -> None:
+    # Given a registry that lists "red" already (another runtime wrote it)
+    aws.table.put_item(Item={"pk": LABEL_REGISTRY_PK, "values": {"red", "blue"}})
+    # When a cold runtime classifies a red image
+    invoke(upload(aws, "r3.png", png((220, 30, 30))))
+    # Then it reads the registry once and writes nothing to it
+    assert calls.registrations() == 0
+    assert calls.of(LABEL_REGISTRY_PK) == ["dynamodb.GetItem"]
 
 
 def test_a_new_image_with_user_tags_reads_them_to_keep_them(
