@@ -50,7 +50,8 @@ import PIL  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 from classifier import imaging, png_bytes  # noqa: E402
-from classifier.artifact import ModelMetadata, write_artifact_dir  # noqa: E402
+from classifier.artifact import ModelMetadata  # noqa: E402
+from classifier.artifact_files import write_artifact_dir  # noqa: E402
 from classifier.colours import dominant_colours  # noqa: E402
 from classifier.imaging import ImageLimits, InputSpec, prepare_image  # noqa: E402
 from classifier.model import LoadedModel  # noqa: E402

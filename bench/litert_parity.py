@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from bench import litert_runtimes as runtimes  # noqa: E402
 from bench.litert_worker import preprocess  # noqa: E402
-from classifier.artifact import read_metadata  # noqa: E402
+from classifier.artifact_files import read_metadata  # noqa: E402
 from classifier.contracts import ARTIFACT_MODEL_FILE  # noqa: E402
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"})

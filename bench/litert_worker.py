@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from classifier.artifact import read_metadata
+from classifier.artifact_files import read_metadata
 from classifier.contracts import ARTIFACT_MODEL_FILE
 from classifier.imaging import ImageLimits, RejectedImageError, prepare_image
 from classifier.model import LoadedModel

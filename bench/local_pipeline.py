@@ -28,7 +28,7 @@ from typing import Any
 
 import boto3
 
-from classifier.artifact import unpack_artifact
+from classifier.artifact_files import unpack_artifact
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel
 from imgclf.accounting import wait_until_accounted

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.artifact import pack_artifact, read_metadata
+from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import new_model_version
 from infra.local import imgclf_home
 

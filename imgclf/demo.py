@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from classifier.artifact import read_metadata
+from classifier.artifact_files import read_metadata
 from classifier.contracts import (
     ARTIFACT_HIERARCHY_FILE,
     EMOJI_RENDERINGS,

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifier.artifact import pack_artifact, read_metadata
+from classifier.artifact_files import pack_artifact, read_metadata
 from infra.local import imgclf_home
 
 from .day0 import evaluation_lines

@@ -8,7 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from classifier.adapters import error_code
-from classifier.artifact import ArtifactError, hierarchy_in_tarball, metadata_in_tarball
+from classifier.artifact import ArtifactError
+from classifier.artifact_files import hierarchy_in_tarball, metadata_in_tarball
 from classifier.contracts import (
     ARTIFACT_METADATA_FILE,
     ARTIFACT_NAME,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier.artifact import pack_artifact, read_metadata
+from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import model_version_problem, new_model_version
 from infra.local import imgclf_home
 from training.config import TrainConfig

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.artifact import pack_artifact
+from classifier.artifact_files import pack_artifact
 
 REPO = Path(__file__).resolve().parents[1]
 MOTO_REGION = "us-east-1"

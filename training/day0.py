@@ -25,8 +25,8 @@ from classifier.artifact import (
     ModelMetadata,
     OutputSpec,
     UnknownRule,
-    write_artifact_dir,
 )
+from classifier.artifact_files import write_artifact_dir
 from classifier.contracts import REAL_PHOTOS
 from classifier.imaging import InputSpec
 from classifier.model import Decider

@@ -20,13 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from classifier.artifact import (
-    OUTPUT_GENERIC,
-    HierarchyRef,
-    ModelMetadata,
-    OutputSpec,
-    write_artifact_dir,
-)
+from classifier.artifact import OUTPUT_GENERIC, HierarchyRef, ModelMetadata, OutputSpec
+from classifier.artifact_files import write_artifact_dir
 from classifier.contracts import OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.hierarchy import LabelHierarchy, LabelSettings
 from classifier.imaging import InputSpec

@@ -17,15 +17,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from classifier.artifact import (
-    OUTPUT_MIXTURE,
-    HierarchyRef,
-    ModelMetadata,
-    OutputSpec,
-    UnknownRule,
-    pack_artifact,
-    write_artifact_dir,
-)
+from classifier.artifact import OUTPUT_MIXTURE, HierarchyRef, ModelMetadata, OutputSpec, UnknownRule
+from classifier.artifact_files import pack_artifact, write_artifact_dir
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import decisions, evalsets, export, mixture, pipeline, transfer

@@ -1,16 +1,16 @@
 """The model artifact, both ways: training packs it, the function unpacks and reads it.
 
 model.tar.gz holds model.tflite (full-integer int8), labels.json and model.json, and, for a
-model that outputs ImageNet's logits, hierarchy.json (the label hierarchy over them).
+model that outputs ImageNet's logits, hierarchy.json (the label hierarchy over them), and
+probe.npz (a few preprocessed images and the labels the int8 model gave them at export).
+model.json records the sha256 and size of every other file (`files`); whoever reads an
+artifact checks them (`verify_digests`).
 """
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
+import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .contracts import (
@@ -18,14 +18,16 @@ from .contracts import (
     ARTIFACT_LABELS_FILE,
     ARTIFACT_METADATA_FILE,
     ARTIFACT_MODEL_FILE,
+    ARTIFACT_PROBE_FILE,
     UNKNOWN_LABEL,
     label_problem,
 )
-from .hierarchy import HierarchyError, LabelHierarchy
+from .hierarchy import LabelHierarchy
 from .imaging import InputSpec
 
 ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
-OPTIONAL_ARTIFACT_FILES = (ARTIFACT_HIERARCHY_FILE,)
+OPTIONAL_ARTIFACT_FILES = (ARTIFACT_HIERARCHY_FILE,)  # what the function extracts if there
+CHECKED_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_HIERARCHY_FILE)
 
 
 class ArtifactError(ValueError):
@@ -225,6 +227,44 @@ class UnknownRule:
 
 
 @dataclass(frozen=True)
+class FileDigest:
+    """model.json `files[name]`: one artifact file's sha256 (hex) and size in bytes."""
+
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def of(cls, data: bytes) -> FileDigest:
+        return cls(hashlib.sha256(data).hexdigest(), len(data))
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """model.json `probe`: the label (possibly `unknown`) the int8 model gave each image of
+    probe.npz at export; promotion runs the model on them and refuses a different answer."""
+
+    labels: tuple[str, ...]
+    file: str = ARTIFACT_PROBE_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ProbeSpec | None:
+        if not data:
+            return None
+        if str(data.get("file", ARTIFACT_PROBE_FILE)) != ARTIFACT_PROBE_FILE:
+            raise ValueError(f"probe file must be {ARTIFACT_PROBE_FILE}")
+        labels = tuple(str(label) for label in data["labels"])
+        if not labels:
+            raise ValueError("a probe needs at least one image")
+        return cls(labels)
+
+
+@dataclass(frozen=True)
 class HierarchyRef:
     """model.json `hierarchy`: which label hierarchy travels in the artifact (its file,
     version and source), so that a model and its hierarchy stay together."""
@@ -235,11 +275,8 @@ class HierarchyRef:
     file: str = ARTIFACT_HIERARCHY_FILE
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "version": self.version,
-            "classes": self.classes,
-            "source": self.source,
+        return {"file": self.file, "version": self.version, "classes": self.classes} | {
+            "source": self.source
         }
 
     @classmethod
@@ -280,6 +317,9 @@ class ModelMetadata:
     calibration: Calibration = field(default_factory=Calibration)
     unknown: UnknownRule = field(default_factory=UnknownRule)
     hierarchy: HierarchyRef | None = None
+    probe: ProbeSpec | None = None
+    # Every other file's digest (empty: an artifact made before digests, a legacy one).
+    files: dict[str, FileDigest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if UNKNOWN_LABEL in self.labels:
@@ -323,7 +363,11 @@ class ModelMetadata:
             "metrics": self.metrics,
             "dataset": self.dataset,
             "gate": self.gate,
-        } | ({"hierarchy": self.hierarchy.to_dict()} if self.hierarchy else {})
+        } | (
+            ({"hierarchy": self.hierarchy.to_dict()} if self.hierarchy else {})
+            | ({"probe": self.probe.to_dict()} if self.probe else {})
+            | ({"files": {n: d.to_dict() for n, d in self.files.items()}} if self.files else {})
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelMetadata:
@@ -341,149 +385,11 @@ class ModelMetadata:
                 calibration=Calibration.from_dict(data.get("calibration")),
                 unknown=UnknownRule.from_dict(data.get("unknown")),
                 hierarchy=HierarchyRef.from_dict(data.get("hierarchy")),
+                probe=ProbeSpec.from_dict(data.get("probe")),
+                files={
+                    str(name): FileDigest(str(d["sha256"]), int(d["size"]))
+                    for name, d in dict(data.get("files") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None
-
-
-def write_artifact_dir(
-    directory: Path,
-    tflite_model: bytes,
-    metadata: ModelMetadata,
-    hierarchy: LabelHierarchy | None = None,
-) -> Path:
-    """Write model.tflite, labels.json and model.json into a directory, and hierarchy.json
-    when the model has one (model.json `hierarchy` must name it)."""
-    if (hierarchy is None) != (metadata.hierarchy is None) or (
-        hierarchy is not None
-        and metadata.hierarchy is not None
-        and hierarchy.version != metadata.hierarchy.version
-    ):
-        raise ArtifactError("model.json `hierarchy` and the hierarchy written disagree")
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / ARTIFACT_MODEL_FILE).write_bytes(tflite_model)
-    (directory / ARTIFACT_LABELS_FILE).write_text(json.dumps(list(metadata.labels), indent=2))
-    (directory / ARTIFACT_METADATA_FILE).write_text(json.dumps(metadata.to_dict(), indent=2))
-    if hierarchy is not None:
-        text = json.dumps(hierarchy.to_dict(), separators=(",", ":"))
-        (directory / ARTIFACT_HIERARCHY_FILE).write_text(text)
-    return directory
-
-
-def pack_artifact(directory: Path, tarball: Path) -> Path:
-    """Pack an artifact directory into model.tar.gz, as SageMaker packs SM_MODEL_DIR.
-
-    The three contract files must be there (and hierarchy.json when model.json names it);
-    anything else (the evaluation report's PNGs) travels along. The function extracts only
-    the contract files.
-    """
-    missing = [name for name in ARTIFACT_FILES if not (directory / name).is_file()]
-    if missing:
-        raise ArtifactError(f"artifact directory {directory} has no {', '.join(missing)}")
-    read_hierarchy(directory, read_metadata(directory))
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball, "w:gz") as archive:
-        for path in sorted(directory.rglob("*")):
-            if path.is_file() and path != tarball:
-                archive.add(path, arcname=str(path.relative_to(directory)))
-    return tarball
-
-
-def unpack_artifact(data: bytes, directory: Path) -> Path:
-    """Extract the contract files from model.tar.gz bytes; nothing else is written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
-            for name in ARTIFACT_FILES + OPTIONAL_ARTIFACT_FILES:
-                if name not in members:
-                    if name in OPTIONAL_ARTIFACT_FILES:
-                        continue
-                    raise ArtifactError(f"artifact has no {name}")
-                source = archive.extractfile(members[name])
-                assert source is not None
-                (directory / name).write_bytes(source.read())
-    except (tarfile.TarError, EOFError, OSError) as error:
-        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
-    return directory
-
-
-def _member_json(archive: tarfile.TarFile, name: str) -> Any:
-    for member in archive.getmembers():
-        if member.isfile() and Path(member.name).name == name:
-            source = archive.extractfile(member)
-            assert source is not None
-            return json.loads(source.read())
-    raise ArtifactError(f"artifact has no {name}")
-
-
-def metadata_in_tarball(data: bytes) -> dict[str, Any]:
-    """model.json straight from model.tar.gz bytes, unchecked (listings read it without
-    unpacking the model); ArtifactError when the tarball or its model.json is unreadable."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            metadata = _member_json(archive, ARTIFACT_METADATA_FILE)
-    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
-    if not isinstance(metadata, dict):
-        raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
-    return metadata
-
-
-def hierarchy_in_tarball(data: bytes) -> LabelHierarchy | None:
-    """The artifact's label hierarchy, checked against its model.json (promotion calls this,
-    so that a missing or mismatched hierarchy is refused there, never at run time)."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            metadata = ModelMetadata.from_dict(_member_json(archive, ARTIFACT_METADATA_FILE))
-            if metadata.hierarchy is None:
-                return None
-            raw = _member_json(archive, ARTIFACT_HIERARCHY_FILE)
-    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
-    return _checked_hierarchy(raw, metadata)
-
-
-def read_metadata(directory: Path) -> ModelMetadata:
-    """Read model.json (and check labels.json agrees with it)."""
-    try:
-        data = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
-        labels = json.loads((directory / ARTIFACT_LABELS_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"cannot read model metadata: {error}") from None
-    metadata = ModelMetadata.from_dict(data)
-    if list(metadata.labels) != labels:
-        raise ArtifactError("labels.json and model.json disagree on the labels")
-    return metadata
-
-
-def read_hierarchy(directory: Path, metadata: ModelMetadata) -> LabelHierarchy | None:
-    """The hierarchy an unpacked artifact carries, checked against model.json (None: the
-    model has none)."""
-    if metadata.hierarchy is None:
-        return None
-    try:
-        raw = json.loads((directory / ARTIFACT_HIERARCHY_FILE).read_text())
-    except FileNotFoundError:
-        raise ArtifactError(
-            f"model.json names hierarchy {metadata.hierarchy.version} but the artifact has no "
-            f"{ARTIFACT_HIERARCHY_FILE}"
-        ) from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"cannot read {ARTIFACT_HIERARCHY_FILE}: {error}") from None
-    return _checked_hierarchy(raw, metadata)
-
-
-def _checked_hierarchy(raw: Any, metadata: ModelMetadata) -> LabelHierarchy:
-    assert metadata.hierarchy is not None
-    try:
-        hierarchy = LabelHierarchy.from_dict(raw)
-        if hierarchy.version != metadata.hierarchy.version:
-            raise HierarchyError(
-                f"{ARTIFACT_HIERARCHY_FILE} is version {hierarchy.version} but model.json "
-                f"names {metadata.hierarchy.version}"
-            )
-        hierarchy.check_outputs(metadata.hierarchy.classes)
-    except HierarchyError as error:
-        raise ArtifactError(str(error)) from None
-    return hierarchy

@@ -200,6 +200,9 @@ METRIC_DUPLICATES = "DuplicatesSkipped"
 METRIC_RECORDS_FAILED = "RecordsFailed"
 METRIC_LATENCY = "ImageLatency"
 METRIC_MODEL_LOAD = "ModelLoadTime"
+# A model version the pointer named could not be loaded (the function kept its last good one,
+# or fell back to the pointer's previous; none at all leaves records for a retry).
+METRIC_MODEL_LOAD_FAILED = "ModelLoadFailed"
 
 
 # --- object tags -------------------------------------------------------------------------
@@ -286,6 +289,9 @@ ARTIFACT_METADATA_FILE = "model.json"
 # The label hierarchy over the model's ImageNet outputs (classifier.hierarchy), in every
 # artifact whose model outputs ImageNet's logits; model.json `hierarchy` names its version.
 ARTIFACT_HIERARCHY_FILE = "hierarchy.json"
+# A few preprocessed images and the labels the int8 model gave them at export (model.json
+# `probe`): promotion runs the model on them and refuses a different answer.
+ARTIFACT_PROBE_FILE = "probe.npz"
 MODELS_PREFIX = "models/"  # models/<version>/model.tar.gz in the models bucket
 DATA_PREFIX = "data/"  # training data in the models bucket
 
@@ -365,20 +371,43 @@ def model_pointer_name(env_name: str) -> str:
 
 @dataclass(frozen=True)
 class ModelPointer:
-    """The live model: the artifact's S3 URI and its version; JSON in the SSM parameter."""
+    """The live model: the artifact's S3 URI and its version, and the version live before it
+    (`previous`, written by promotion, only ever one that loaded): JSON in the SSM parameter.
+    A cold function that cannot load the live version falls back to `previous`."""
 
     uri: str
     version: str
+    previous: ModelPointer | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"uri": self.uri, "version": self.version}
+        if self.previous is not None:
+            data["previous"] = {"uri": self.previous.uri, "version": self.previous.version}
+        return data
 
     def to_json(self) -> str:
-        return json.dumps({"uri": self.uri, "version": self.version}, sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ModelPointer:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text), text)
+
+    @classmethod
+    def from_dict(cls, data: Any, text: str = "") -> ModelPointer:
         if not isinstance(data, dict) or not data.get("uri") or not data.get("version"):
-            raise ValueError(f"model pointer needs 'uri' and 'version', got {text[:200]!r}")
-        return cls(uri=str(data["uri"]), version=str(data["version"]))
+            shown = text or json.dumps(data, default=str)
+            raise ValueError(f"model pointer needs 'uri' and 'version', got {shown[:200]!r}")
+        previous = data.get("previous")
+        return cls(
+            uri=str(data["uri"]),
+            version=str(data["version"]),
+            previous=None if not previous else cls.from_dict(previous),
+        )
+
+    @property
+    def last(self) -> ModelPointer:
+        """This pointer without its `previous`: what a promotion keeps as the next previous."""
+        return ModelPointer(self.uri, self.version)
 
 
 # --- messages on the queue that are not S3 notifications ---------------------------------

@@ -17,14 +17,14 @@ import numpy as np
 
 from .artifact import (
     CALIBRATION_TEMPERATURE,
+    CHECKED_FILES,
     OUTPUT_GENERIC,
     OUTPUT_GROUPED_LOGITS,
     OUTPUT_MIXTURE,
     ArtifactError,
     ModelMetadata,
-    read_hierarchy,
-    read_metadata,
 )
+from .artifact_files import read_hierarchy, read_metadata, verify_digests
 from .contracts import ARTIFACT_MODEL_FILE, UNKNOWN_LABEL
 from .hierarchy import GenericLabel, LabelHierarchy, LabelSettings
 from .native_log import first_quietly
@@ -88,15 +88,18 @@ class LoadedModel:
         self._model_bytes = model_bytes
         self._local = threading.local()
         interpreter = self._interpreter()  # fail now, not on the first image
+        _check_input(metadata, interpreter.get_input_details()[0])
         outputs = int(np.prod(interpreter.get_output_details()[0]["shape"]))
         self.decider = Decider(metadata, outputs, hierarchy)
 
     @classmethod
     def from_directory(cls, directory: Path) -> LoadedModel:
-        """Load an unpacked artifact (model.tflite, labels.json, model.json)."""
+        """Load an unpacked artifact (model.tflite, labels.json, model.json), its files
+        checked against model.json's digests when it has them."""
         started = time.perf_counter()
         try:
             metadata = read_metadata(directory)
+            verify_digests(directory, metadata, CHECKED_FILES)
             hierarchy = read_hierarchy(directory, metadata)
             model_bytes = (directory / ARTIFACT_MODEL_FILE).read_bytes()
             load_ms = (time.perf_counter() - started) * 1000
@@ -230,6 +233,25 @@ class Decider:
         low = rule.min_confidence is not None and ranked[0].confidence < rule.min_confidence
         evidence = 1.0 - ranked[0].confidence if low else other
         return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other, generic)
+
+
+INPUT_DTYPES = (np.int8, np.uint8, np.float32)
+
+
+def _check_input(metadata: ModelMetadata, details: dict[str, Any]) -> None:
+    """The interpreter's input must be one image of model.json's size, 3 channels."""
+    expected = (1, metadata.input.height, metadata.input.width, 3)
+    shape = tuple(int(n) for n in details["shape"])
+    if shape != expected:
+        raise ModelUnavailableError(
+            f"model {metadata.version} takes input {'x'.join(map(str, shape))}, but model.json "
+            f"says {'x'.join(map(str, expected))}"
+        )
+    if np.dtype(details["dtype"]) not in [np.dtype(d) for d in INPUT_DTYPES]:
+        raise ModelUnavailableError(
+            f"model {metadata.version} takes {np.dtype(details['dtype'])} input, not int8, "
+            "uint8 or float32"
+        )
 
 
 def _no_labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

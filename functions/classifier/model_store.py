@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .artifact import ArtifactError, unpack_artifact
+from .artifact import ArtifactError
+from .artifact_files import unpack_artifact
 from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
 from .model import LoadedModel, ModelUnavailableError
 

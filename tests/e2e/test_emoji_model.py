@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from classifier.artifact import unpack_artifact
+from classifier.artifact_files import unpack_artifact
 from classifier.contracts import Status
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel

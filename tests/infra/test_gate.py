@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import pack_artifact, write_artifact_dir
+from classifier.artifact_files import pack_artifact, write_artifact_dir
 from classifier.contracts import ARTIFACT_METADATA_FILE
 from tests.fixtures.artifacts import evaluated_metadata
 

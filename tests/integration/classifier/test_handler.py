@@ -19,7 +19,8 @@ from PIL import Image
 
 from classifier import handler
 from classifier.adapters import S3Objects
-from classifier.artifact import UnknownRule, pack_artifact, read_metadata, write_artifact_dir
+from classifier.artifact import UnknownRule
+from classifier.artifact_files import pack_artifact, read_metadata, write_artifact_dir
 from classifier.classify import TagsRejectedError
 from classifier.contracts import (
     ARTIFACT_MODEL_FILE,
@@ -283,7 +284,7 @@ def promote_relabelled_tiny_model(
 ) -> None:
     """Publish the tiny model under other labels as version relabelled-v1 and make it live."""
     metadata = dataclasses.replace(
-        read_metadata(tiny_model_dir), version="relabelled-v1", labels=labels
+        read_metadata(tiny_model_dir), version="relabelled-v1", labels=labels, probe=None
     )
     directory = write_artifact_dir(
         tmp_path / "relabelled", (tiny_model_dir / ARTIFACT_MODEL_FILE).read_bytes(), metadata
@@ -438,6 +439,7 @@ def test_an_image_outside_the_labels_is_unknown_and_found_by_label_unknown(
         read_metadata(tiny_model_dir),
         version="unsure-v1",
         unknown=UnknownRule(min_confidence=0.9, details={"chosen_by": "this test"}),
+        probe=None,  # written straight to the pointer: no promotion runs it
     )
     directory = write_artifact_dir(
         tmp_path / "unsure", (tiny_model_dir / ARTIFACT_MODEL_FILE).read_bytes(), metadata

@@ -10,14 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import (
-    OUTPUT_GENERIC,
-    HierarchyRef,
-    ModelMetadata,
-    OutputSpec,
-    pack_artifact,
-    write_artifact_dir,
-)
+from classifier.artifact import OUTPUT_GENERIC, HierarchyRef, ModelMetadata, OutputSpec
+from classifier.artifact_files import pack_artifact, write_artifact_dir
 from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
 from classifier.hierarchy import LabelHierarchy
 from classifier.imaging import InputSpec

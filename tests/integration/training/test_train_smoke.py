@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from classifier.artifact import ModelMetadata, read_metadata, unpack_artifact
+from classifier.artifact import ModelMetadata
+from classifier.artifact_files import read_metadata, unpack_artifact
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel, quantize
 from training.config import TrainConfig

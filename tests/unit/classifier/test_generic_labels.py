@@ -20,6 +20,8 @@ from classifier.artifact import (
     HierarchyRef,
     ModelMetadata,
     OutputSpec,
+)
+from classifier.artifact_files import (
     hierarchy_in_tarball,
     pack_artifact,
     read_hierarchy,

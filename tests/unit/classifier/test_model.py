@@ -243,6 +243,7 @@ def test_label_count_must_match_the_model_outputs(tiny_model_dir: Path, tmp_path
     shutil.copytree(tiny_model_dir, broken)
     metadata = json.loads((broken / "model.json").read_text())
     metadata["labels"] = ["red", "green"]
+    del metadata["files"]  # a hand-edited model.json, as before digests
     (broken / "model.json").write_text(json.dumps(metadata))
     (broken / "labels.json").write_text(json.dumps(["red", "green"]))
     with pytest.raises(ModelUnavailableError, match="3 outputs but 2 labels"):
@@ -255,6 +256,7 @@ def grouped_copy(source: Path, target: Path, groups: list[list[int]], labels: li
     metadata = json.loads((target / "model.json").read_text())
     metadata["labels"] = labels
     metadata["output"] = {"kind": "grouped_logits", "groups": groups}
+    del metadata["files"]  # hand-edited, as before digests
     (target / "model.json").write_text(json.dumps(metadata))
     (target / "labels.json").write_text(json.dumps(labels))
     return target
@@ -486,11 +488,16 @@ def test_a_heads_outside_output_is_evidence_where_the_source_classifier_is_unsur
 
 
 def test_model_json_is_read_straight_from_the_tarball(tmp_path: Path) -> None:
-    from classifier.artifact import metadata_in_tarball, pack_artifact, write_artifact_dir
+    from classifier.artifact_files import (
+        metadata_in_tarball,
+        pack_artifact,
+        read_metadata,
+        write_artifact_dir,
+    )
 
     metadata = ModelMetadata(version="v7", input=InputSpec(height=8, width=8), labels=("a", "b"))
     directory = write_artifact_dir(tmp_path / "m", b"not a real model", metadata)
     tarball = pack_artifact(directory, tmp_path / "model.tar.gz")
-    assert metadata_in_tarball(tarball.read_bytes()) == metadata.to_dict()
+    assert metadata_in_tarball(tarball.read_bytes()) == read_metadata(directory).to_dict()
     with pytest.raises(ArtifactError, match="not a readable model.tar.gz"):
         metadata_in_tarball(b"not a tarball")
