@@ -44,6 +44,7 @@ from .contracts import (
     METRIC_DUPLICATES,
     METRIC_LATENCY,
     METRIC_MODEL_LOAD,
+    METRIC_MODEL_LOAD_FAILED,
     METRIC_RECORDS_FAILED,
     METRIC_REJECTED,
     METRICS_NAMESPACE,
@@ -172,6 +173,8 @@ class FunctionEnvironment:
         load_ms = models.take_load_ms()
         if load_ms is not None:
             self.metrics.add_metric(METRIC_MODEL_LOAD, MetricUnit.Milliseconds, load_ms)
+        load_failures = models.take_load_failures()
+        self.metrics.add_metric(METRIC_MODEL_LOAD_FAILED, MetricUnit.Count, load_failures)
 
 
 class KeyOrderedBatchProcessor(BatchProcessor):

@@ -1,8 +1,10 @@
 """The live model: which version the pointer names, loaded once per version and cached on
-local disk (/tmp in Lambda)."""
+local disk (/tmp in Lambda). A version it cannot load never stops a function that has a model:
+it keeps serving its last good one (a cold one falls back to the pointer's `previous`)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -15,10 +17,23 @@ from .artifact_files import unpack_artifact
 from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
 from .model import LoadedModel, ModelUnavailableError
 
+logger = logging.getLogger(__name__)
+
+
+class _FetchError(ModelUnavailableError):
+    """The artifact could not be fetched (S3 error, missing object): worth a retry later."""
+
 
 class ModelStore:
     """The live model: re-reads the pointer at most every `refresh_seconds`, loads a new
-    version once, and caches artifacts on local disk (/tmp in Lambda) per version."""
+    version once, and caches artifacts on local disk (/tmp in Lambda) per version.
+
+    A version that cannot be loaded is counted (`take_load_failures`) and logged at ERROR once.
+    A warm store keeps serving its last good model; a cold one tries the pointer's `previous`,
+    and raises ModelUnavailableError only when no version loads. A version whose artifact is
+    bad (unreadable, corrupt, digests or version wrong) is remembered and never fetched again;
+    one that could not be fetched (or a pointer that could not be read) is retried at the next
+    refresh."""
 
     def __init__(
         self,
@@ -38,6 +53,9 @@ class ModelStore:
         self._model: LoadedModel | None = None
         self._checked_at = float("-inf")
         self._unreported_load_ms: float | None = None
+        self._unreported_failures = 0
+        self._bad_versions: dict[str, str] = {}  # version -> why it can never load
+        self._logged: set[str] = set()  # what has had its ERROR line
 
     def current(self) -> LoadedModel:
         """The model to use now; raises ModelUnavailableError when there is none."""
@@ -45,19 +63,97 @@ class ModelStore:
             now = self._clock()
             if self._model is not None and now - self._checked_at < self._refresh_seconds:
                 return self._model
-            pointer = self._pointer()
-            if self._model is None or self._model.version != pointer.version:
-                started = time.perf_counter()
-                self._model = self._load(pointer)
-                self._unreported_load_ms = (time.perf_counter() - started) * 1000
+            model = self._refresh()
             self._checked_at = now
-            return self._model
+            return model
 
     def take_load_ms(self) -> float | None:
         """How long the last model load took (download, unpack, load), reported once."""
         with self._lock:
             load_ms, self._unreported_load_ms = self._unreported_load_ms, None
             return load_ms
+
+    def take_load_failures(self) -> int:
+        """How many times a model could not be loaded since the last call."""
+        with self._lock:
+            failures, self._unreported_failures = self._unreported_failures, 0
+            return failures
+
+    def _refresh(self) -> LoadedModel:
+        """The pointer's model, or the last good one when that cannot be loaded (a warm
+        store); a cold store falls back to `previous`, and raises when nothing loads."""
+        try:
+            pointer = self._pointer()
+        except ModelUnavailableError as error:
+            if self._model is None:
+                self._failed(str(error), str(error))
+                raise
+            return self._keep_serving(str(error), str(error))
+        if self._model is not None and self._model.version == pointer.version:
+            return self._model
+        loaded = self._attempt(pointer)
+        if isinstance(loaded, LoadedModel):
+            self._model = loaded
+            return loaded
+        if self._model is not None:
+            problem = f"model {pointer.version} cannot be loaded ({loaded})"
+            return self._keep_serving(pointer.version, problem)
+        return self._fall_back(pointer, loaded)
+
+    def _keep_serving(self, key: str, problem: str) -> LoadedModel:
+        assert self._model is not None
+        self._failed(key, f"{problem}; still serving model {self._model.version}")
+        return self._model
+
+    def _fall_back(self, pointer: ModelPointer, reason: str) -> LoadedModel:
+        """A cold store whose pointer's version cannot be loaded: its `previous`, or raise."""
+        previous = pointer.previous
+        if previous is None:
+            problem = f"no model can be loaded: {pointer.version}: {reason}; no previous version"
+            self._failed(pointer.version, problem)
+            raise ModelUnavailableError(problem)
+        loaded = self._attempt(previous)
+        if isinstance(loaded, LoadedModel):
+            self._failed(
+                pointer.version,
+                f"model {pointer.version} cannot be loaded ({reason}); "
+                f"serving the previous, {previous.version}",
+            )
+            self._model = loaded
+            return loaded
+        problem = (
+            f"no model can be loaded: {pointer.version}: {reason}; "
+            f"previous {previous.version}: {loaded}"
+        )
+        self._failed(f"{pointer.version} {previous.version}", problem)
+        raise ModelUnavailableError(problem)
+
+    def _failed(self, key: str, problem: str) -> None:
+        """Count one failed load; its ERROR line is written once per bad version (or
+        pointer problem), not once per image."""
+        self._unreported_failures += 1
+        if key in self._logged:
+            logger.debug("%s", problem)
+            return
+        self._logged.add(key)
+        logger.error("%s", problem)
+
+    def _attempt(self, pointer: ModelPointer) -> LoadedModel | str:
+        """The pointer's model, or why it cannot be loaded now (remembered when no retry
+        can help, so a bad version is fetched once)."""
+        known = self._bad_versions.get(pointer.version)
+        if known is not None:
+            return known
+        started = time.perf_counter()
+        try:
+            model = self._load(pointer)
+        except _FetchError as error:
+            return str(error)
+        except ModelUnavailableError as error:
+            self._bad_versions[pointer.version] = str(error)
+            return str(error)
+        self._unreported_load_ms = (time.perf_counter() - started) * 1000
+        return model
 
     def _pointer(self) -> ModelPointer:
         try:
@@ -66,11 +162,13 @@ class ModelStore:
             raise
         except ValueError as error:
             raise ModelUnavailableError(f"model pointer is malformed: {error}") from None
+        except Exception as error:  # SSM or the network: the next refresh tries again
+            raise ModelUnavailableError(f"model pointer cannot be read: {error}") from error
 
     def _load(self, pointer: ModelPointer) -> LoadedModel:
         directory = self._cache_dir / _safe_name(pointer.version)
         if not (directory / ARTIFACT_MODEL_FILE).is_file():
-            data = self._fetch_artifact(pointer.uri)
+            data = self._fetch(pointer)
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             partial = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", dir=self._cache_dir))
             try:
@@ -86,6 +184,12 @@ class ModelStore:
                 f"pointer names version {pointer.version} but its model.json says {model.version}"
             )
         return model
+
+    def _fetch(self, pointer: ModelPointer) -> bytes:
+        try:
+            return self._fetch_artifact(pointer.uri)
+        except Exception as error:  # S3 or the network: the next refresh tries again
+            raise _FetchError(f"cannot fetch {pointer.uri}: {error}") from None
 
 
 def _publish(partial: Path, directory: Path) -> None:

@@ -19,6 +19,7 @@ from constructs import Construct
 from classifier.contracts import (
     METRIC_CLASSIFIED,
     METRIC_LATENCY,
+    METRIC_MODEL_LOAD_FAILED,
     METRIC_RECORDS_FAILED,
     METRIC_REJECTED,
     METRICS_NAMESPACE,
@@ -40,7 +41,8 @@ CLOUDWATCH_PRINCIPAL = "cloudwatch.amazonaws.com"
 
 
 class MonitoringConstruct(Construct):
-    """SNS alarm topic (KMS, SSL only), alarms on backlog, failures and training; a dashboard."""
+    """SNS alarm topic (KMS, SSL only), alarms on backlog, failures, model loads and training;
+    a dashboard."""
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class MonitoringConstruct(Construct):
                 "throttles",
             ),
             self._build_training_alarm(state_machine),
+            self._build_model_load_alarm(),
         ]
         action = cloudwatch_actions.SnsAction(self.topic)
         for alarm in self.alarms:
@@ -225,6 +228,21 @@ class MonitoringConstruct(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
+    def _build_model_load_alarm(self) -> cloudwatch.Alarm:
+        # The function survives a bad promotion, so only this alarm says one happened.
+        return self._alarm(
+            "ModelLoadFailed",
+            alarm_description="The pointer names a model the function cannot load: it serves "
+            "the last good model; run `imgclf model rollback` or promote a good version",
+            metric=function_metric(METRIC_MODEL_LOAD_FAILED, statistic="Sum").with_(
+                period=FUNCTION_PERIOD
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
     def _build_dashboard(
         self,
         *,
@@ -265,6 +283,7 @@ class MonitoringConstruct(Construct):
                 function.metric_errors(statistic=cloudwatch.Stats.SUM, label="function errors"),
                 function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="throttles"),
                 function_metric(METRIC_RECORDS_FAILED, statistic="Sum", label="records failed"),
+                function_metric(METRIC_MODEL_LOAD_FAILED, statistic="Sum", label="loads failed"),
             ),
         )
         dashboard.add_widgets(

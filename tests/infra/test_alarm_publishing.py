@@ -86,7 +86,7 @@ def test_alarm_names_are_the_environments(dev: Any, prod: Any) -> None:
         names = [
             a["Properties"]["AlarmName"] for a in env.resources("AWS::CloudWatch::Alarm").values()
         ]
-        assert len(names) == 6
+        assert len(names) == 7
         assert all(name.startswith(f"imgclf-{env.name}-") for name in names), names
 
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
-from classifier.contracts import METRICS_NAMESPACE
+from classifier.contracts import METRIC_MODEL_LOAD_FAILED, METRICS_NAMESPACE
 from infra.config import load_environment
 from infra.constructs.monitoring import METRICS_DIMENSIONS, MonitoringConstruct
 from infra.resources import function_environment
@@ -88,8 +88,8 @@ def test_no_email_subscription_without_an_address(env: Any) -> None:
 def test_every_alarm_notifies_the_topic(env: Any) -> None:
     topic_id = env.logical_id("AWS::SNS::Topic", "AlarmTopic")
     alarms = env.resources("AWS::CloudWatch::Alarm")
-    # Then all six alarms exist and page through the topic
-    assert len(alarms) == 6
+    # Then all seven alarms exist and page through the topic
+    assert len(alarms) == 7
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
 
@@ -163,6 +163,27 @@ def test_failed_training_executions_alarm(env: Any) -> None:
     for metric in names.values():
         assert metric["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}]
     assert alarm["Threshold"] == 0
+
+
+def test_a_model_the_function_cannot_load_alarms_on_the_first_failure(env: Any) -> None:
+    topic_id = env.logical_id("AWS::SNS::Topic", "AlarmTopic")
+    # Then one failed model load in 5 minutes pages, and says what to do about it
+    env.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": METRICS_NAMESPACE,
+            "MetricName": METRIC_MODEL_LOAD_FAILED,
+            "Dimensions": [{"Name": "service", "Value": METRICS_DIMENSIONS["service"]}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": topic_id}],
+            "AlarmDescription": Match.string_like_regexp("imgclf model rollback"),
+        },
+    )
 
 
 def test_one_dashboard_per_environment_shows_the_pipeline(env: Any) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import os
+import random
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -260,6 +261,52 @@ def test_no_model_promoted_is_transient_for_every_record(aws: SimpleNamespace) -
     body = s3_body(s3_record("images", "n.png", **put(aws, "n.png", png(COLOURS["red"]))))
     response = invoke(body, body)
     assert len(response["batchItemFailures"]) == 2 and item(aws, "n.png") is None
+
+
+def point_at_broken_model(aws: SimpleNamespace, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Write the pointer straight to `broken-1` (random bytes as model.tflite, a model.json
+    that passes its checks), keeping tiny-v1 as previous, as a bad promotion would."""
+    metadata = dataclasses.replace(read_metadata(tiny_model_dir), version="broken-1", probe=None)
+    noise = random.Random(22).randbytes(4096)
+    directory = write_artifact_dir(tmp_path / "broken", noise, metadata)
+    tarball = pack_artifact(directory, tmp_path / "broken.tar.gz")
+    aws.s3.upload_file(str(tarball), "models", artifact_key("broken-1"))
+    live = ModelPointer(f"s3://models/{artifact_key('tiny-v1')}", "tiny-v1")
+    broken = ModelPointer(f"s3://models/{artifact_key('broken-1')}", "broken-1", previous=live)
+    aws.ssm.put_parameter(Name=aws.pointer, Value=broken.to_json(), Type="String", Overwrite=True)
+
+
+def test_a_pointer_to_a_model_that_cannot_load_leaves_images_to_the_last_good_one(
+    aws: SimpleNamespace,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a warm function on tiny-v1 that re-reads the pointer on every record
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0.001")
+    handler.reset_runtime()
+    first = s3_body(s3_record("images", "w0.png", **put(aws, "w0.png", png(COLOURS["green"]))))
+    assert invoke(first) == {"batchItemFailures": []}
+    # When the pointer is written to a corrupt model and images keep arriving, warm and then
+    # in a new execution environment (cold)
+    point_at_broken_model(aws, tiny_model_dir, tmp_path)
+    capsys.readouterr()
+    for key, colour in (("warm.png", "red"), ("cold.png", "blue")):
+        if key == "cold.png":
+            handler.reset_runtime()
+        body = s3_body(s3_record("images", key, **put(aws, key, png(COLOURS[colour]))))
+        # Then no record fails: the warm function keeps tiny-v1, the cold one falls back to
+        # the pointer's previous, and each item names the version that labelled it
+        assert invoke(body) == {"batchItemFailures": []}
+        recorded = item(aws, key)
+        assert recorded is not None and recorded["status"] == "CLASSIFIED"
+        assert (recorded["label"], recorded["model_version"]) == (colour, "tiny-v1")
+        assert tags(aws, key)["imgclf:model"] == "tiny-v1"
+        # And the invocation reports the failed load for the alarm
+        out = capsys.readouterr().out.splitlines()
+        emf = [json.loads(line) for line in out if '"_aws"' in line]
+        assert emf and emf[-1]["ModelLoadFailed"] in (1.0, [1.0])
 
 
 def test_metrics_are_emitted_as_embedded_metric_format(
