@@ -204,18 +204,8 @@ def model(args: argparse.Namespace) -> int:
 
         return generic_command(args)
     deployment = resolve(args.env)
-    if args.model_command == "promote":
-        promotion = model_versions.promote(
-            deployment,
-            args.version,
-            force=args.force,
-            max_regression_pp=args.max_regression_pp,
-        )
-        if promotion.comparison is not None:
-            _print_comparison(promotion.comparison)
-        pointer = promotion.pointer
-        stdout.print(f"model {pointer.version} is live in {deployment.env} ({pointer.uri})")
-        return 0
+    if args.model_command in ("promote", "rollback"):
+        return _promote(args, deployment)
     live = model_versions.live_pointer(deployment)
     versions = model_versions.list_versions(deployment)
     table = Table(title=f"models in {deployment.env}")
@@ -244,6 +234,35 @@ def model(args: argparse.Namespace) -> int:
         stderr.print("no model versions yet: `imgclf train` makes one")
     elif live is None:
         stderr.print("no model is promoted: `imgclf model promote VERSION`")
+    return 0
+
+
+def _promote(args: argparse.Namespace, deployment: Deployment) -> int:
+    """`model promote VERSION` and `model rollback` (the live pointer's previous version)."""
+    version = args.version if args.model_command == "promote" else None
+    if version is None:
+        promotion = model_versions.rollback(
+            deployment,
+            force=args.force,
+            allow_legacy=args.allow_legacy,
+            max_regression_pp=args.max_regression_pp,
+        )
+    else:
+        promotion = model_versions.promote(
+            deployment,
+            version,
+            force=args.force,
+            allow_legacy=args.allow_legacy,
+            max_regression_pp=args.max_regression_pp,
+        )
+    if promotion.comparison is not None:
+        _print_comparison(promotion.comparison)
+    pointer = promotion.pointer
+    previous = f"; previous {pointer.previous.version}" if pointer.previous else ""
+    stdout.print(
+        f"model {pointer.version} is live in {deployment.env} ({pointer.uri}){previous}",
+        markup=False,
+    )
     return 0
 
 

@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from classifier.artifact import ArtifactError
+from classifier.artifact_files import metadata_in_tarball
 from classifier.contracts import MODELS_PREFIX
 from infra.local import BatchOutcome, FaultPlan, FaultPlanError, LocalEnvironment, imgclf_home
 
@@ -37,22 +39,41 @@ def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
 
 
 def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
-    """Upload cached artifacts to the fresh models bucket and promote the newest one; with
-    none cached, the generic labeller (built once per code version), so that the first image
-    a new user drops gets labels."""
-    newest: str | None = None
+    """Upload cached artifacts to the fresh models bucket and promote the newest one that
+    passes promotion's checks; with none, the generic labeller (built once per code version),
+    so that the first image a new user drops gets labels. A cached artifact made before file
+    digests is skipped, never half-trusted."""
+    uploaded: list[str] = []
     for version, tarball in cached_artifacts(home):
+        if made_before_digests(tarball):
+            stderr.print(
+                f"skipping cached model {version}: made before file digests; rebuild it",
+                markup=False,
+            )
+            continue
         upload_artifact(deployment, tarball, version)
-        newest = version
-    if newest is None:
-        from .demo import source_fingerprint
-        from .generic import cached_generic, publish
+        uploaded.append(version)
+    for version in reversed(uploaded):
+        try:
+            promote(deployment, version, force=True)
+        except CliError as error:
+            stderr.print(f"skipping cached model {version}: {error}", markup=False)
+            continue
+        return version
+    from .demo import source_fingerprint
+    from .generic import cached_generic, publish
 
-        stderr.print("no model cached: building the generic labeller (once per code version)")
-        model = cached_generic((home or imgclf_home()) / "cache", source_fingerprint())
-        return publish(deployment, model, force=True)
-    promote(deployment, newest, force=True)
-    return newest
+    stderr.print("no usable model cached: building the generic labeller (once per code version)")
+    model = cached_generic((home or imgclf_home()) / "cache", source_fingerprint())
+    return publish(deployment, model, force=True)
+
+
+def made_before_digests(tarball: Path) -> bool:
+    """Whether a cached model.tar.gz records no file digests (or cannot be read at all)."""
+    try:
+        return not metadata_in_tarball(tarball.read_bytes()).get("files")
+    except (ArtifactError, OSError):
+        return True
 
 
 def ensure_not_running() -> None:

@@ -171,22 +171,35 @@ def build_parser() -> argparse.ArgumentParser:
     model_day0.add_argument("--version", help="default: day0-<timestamp>")
     model_day0.add_argument("--promote", action="store_true", help="make it live")
     model_day0.add_argument("--force", action="store_true", help="promote even if it loses")
-    model_promote = model_commands.add_parser(
-        "promote", help="make a version live (also: rollback)", parents=[env]
-    )
-    model_promote.add_argument("version")
-    model_promote.add_argument(
+    # What promote and rollback share: every check runs; these relax only the named ones.
+    promotion = _Parser(add_help=False)
+    promotion.add_argument(
         "--force",
         action="store_true",
-        help="even if its gate failed or it is worse than the live model",
+        help="even if its gate failed or it is worse than the live model (never past a file "
+        "that does not match its digest, a model that does not load, or a failed probe)",
     )
-    model_promote.add_argument(
+    promotion.add_argument(
+        "--allow-legacy",
+        action="store_true",
+        help="accept an artifact made before file digests and probes (it must still load)",
+    )
+    promotion.add_argument(
         "--max-regression-pp",
         type=_percentage_points,
         default=DEFAULT_MAX_REGRESSION_PP,
         metavar="PP",
         help="refuse a version this many percentage points worse than the live model on an "
         f"evaluation set both share (default {DEFAULT_MAX_REGRESSION_PP})",
+    )
+    model_promote = model_commands.add_parser(
+        "promote", help="check a version and make it live", parents=[env, promotion]
+    )
+    model_promote.add_argument("version")
+    model_commands.add_parser(
+        "rollback",
+        help="make the version live before this one live again (as promote, with its checks)",
+        parents=[env, promotion],
     )
 
     model_generic = model_commands.add_parser(

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from classifier.adapters import error_code
 from classifier.artifact import ArtifactError
-from classifier.artifact_files import hierarchy_in_tarball, metadata_in_tarball
+from classifier.artifact_files import metadata_in_tarball, read_metadata, unpack_artifact
 from classifier.contracts import (
+    ARTIFACT_HIERARCHY_FILE,
     ARTIFACT_METADATA_FILE,
     ARTIFACT_NAME,
+    ARTIFACT_PROBE_FILE,
     MODELS_PREFIX,
     ModelPointer,
     artifact_key,
 )
+from classifier.model import LoadedModel
+from classifier.verify import check_artifact
 from gate.champion import DEFAULT_MAX_REGRESSION_PP, Comparison, compare
 
 from .deployment import Deployment
 from .errors import CliError
+
+# What promotion extracts besides the contract files: everything `check_artifact` checks.
+PROMOTION_FILES = (ARTIFACT_HIERARCHY_FILE, ARTIFACT_PROBE_FILE)
 
 
 @dataclass(frozen=True)
@@ -83,20 +93,6 @@ def read_artifact_metadata(deployment: Deployment, version: str) -> dict[str, An
         return None
 
 
-def check_artifact(deployment: Deployment, version: str) -> None:
-    """Refuse, even when forced, an artifact the function could not use: a label hierarchy
-    missing or not matching the model's outputs (one line, never at run time)."""
-    body = (
-        deployment.client("s3")
-        .get_object(Bucket=deployment.models_bucket, Key=artifact_key(version))["Body"]
-        .read()
-    )
-    try:
-        hierarchy_in_tarball(body)
-    except ArtifactError as error:
-        raise CliError(f"model version {version!r} cannot go live: {error}") from None
-
-
 def list_versions(deployment: Deployment, *, with_metadata: bool = True) -> list[ModelVersion]:
     """Every models/<version>/model.tar.gz, newest first."""
     s3 = deployment.client("s3")
@@ -128,39 +124,10 @@ def upload_artifact(deployment: Deployment, tarball: Any, version: str) -> str:
     return deployment.artifact_uri(version)
 
 
-@dataclass(frozen=True)
-class Promotion:
-    """The pointer written, and how the version compared with the model it replaced."""
-
-    pointer: ModelPointer
-    comparison: Comparison | None  # None: forced past a live model.json that cannot be read
-
-
-def challenge(
-    deployment: Deployment, candidate: dict[str, Any], *, max_regression_pp: float
-) -> Comparison | None:
-    """The candidate's model.json against the live model's (None: the live one is unreadable)."""
-    live = live_pointer(deployment)
-    if live is None:
-        return compare(candidate, None, max_regression_pp=max_regression_pp)
-    live_metadata = read_artifact_metadata(deployment, live.version)
-    if live_metadata is None:
-        return None
-    return compare(candidate, live_metadata, max_regression_pp=max_regression_pp)
-
-
-def promote(
-    deployment: Deployment,
-    version: str,
-    *,
-    force: bool = False,
-    max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP,
-) -> Promotion:
-    """Point the environment at a version. Unless forced, refuses a missing artifact, a failed
-    gate, and a version worse than the live model on a shared evaluation set by more than
-    `max_regression_pp` percentage points (`gate.champion.compare`, as the gate Lambda)."""
+def fetch_artifact(deployment: Deployment, version: str) -> bytes:
+    """A version's model.tar.gz; CliError (one line) when the models bucket has none."""
     try:
-        deployment.client("s3").head_object(
+        response = deployment.client("s3").get_object(
             Bucket=deployment.models_bucket, Key=artifact_key(version)
         )
     except ClientError as error:
@@ -170,27 +137,146 @@ def promote(
                 f"{MODELS_PREFIX} (see `imgclf model list`)"
             ) from None
         raise
-    metadata = read_artifact_metadata(deployment, version)
-    if metadata is None:
-        raise CliError(f"model version {version!r} has no readable {ARTIFACT_METADATA_FILE}")
-    check_artifact(deployment, version)
-    gate = metadata.get("gate") or {}
+    body: bytes = response["Body"].read()
+    return body
+
+
+def verified_model(data: bytes, directory: Path, *, allow_legacy: bool = False) -> LoadedModel:
+    """Unpack model.tar.gz bytes with their probe into `directory` and run `check_artifact`
+    on them: digests, load, input and output spec, probe (ArtifactError, one line)."""
+    unpack_artifact(data, directory, optional=PROMOTION_FILES)
+    return check_artifact(directory, allow_legacy=allow_legacy)
+
+
+def _made_before_digests(directory: Path) -> bool:
+    try:
+        return not read_metadata(directory).files
+    except ArtifactError:
+        return False
+
+
+def check_version(
+    deployment: Deployment, version: str, *, allow_legacy: bool = False
+) -> dict[str, Any]:
+    """Refuse, even when forced, a version the function could not run (one line): its files
+    must match their digests, the model must load and fit model.json, and it must give its
+    probe images their labels from export. Returns its model.json as written."""
+    data = fetch_artifact(deployment, version)
+    with tempfile.TemporaryDirectory(prefix="imgclf-promote-") as tmp:
+        directory = Path(tmp)
+        try:
+            verified_model(data, directory, allow_legacy=allow_legacy)
+        except ArtifactError as error:
+            hint = " (--allow-legacy)" if _made_before_digests(directory) else ""
+            raise CliError(f"model version {version!r} cannot go live: {error}{hint}") from None
+        metadata: dict[str, Any] = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
+        return metadata
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """The live pointer, its model.json and whether its artifact still loads."""
+
+    pointer: ModelPointer | None
+    metadata: dict[str, Any] | None  # None: nothing live, or its model.json cannot be read
+    loads: bool  # checked as an artifact made before digests may be: it was promoted so
+
+
+def inspect_live(deployment: Deployment) -> LiveModel:
+    """The live model as promotion needs it: to compare with, and to keep as `previous`."""
+    pointer = live_pointer(deployment)
+    if pointer is None:
+        return LiveModel(None, None, loads=False)
+    try:
+        data = fetch_artifact(deployment, pointer.version)
+    except CliError:
+        return LiveModel(pointer, None, loads=False)
+    with tempfile.TemporaryDirectory(prefix="imgclf-live-") as tmp:
+        directory = Path(tmp)
+        try:
+            verified_model(data, directory, allow_legacy=True)
+            loads = True
+        except ArtifactError:
+            loads = False
+        try:
+            metadata = metadata_in_tarball(data)
+        except ArtifactError:
+            metadata = None
+    return LiveModel(pointer, metadata, loads)
+
+
+def next_previous(live: LiveModel, version: str) -> ModelPointer | None:
+    """The `previous` of a pointer to `version`: the live version when it loads, else the live
+    pointer's own previous; never `version` itself."""
+    if live.pointer is None:
+        return None
+    if live.pointer.version != version and live.loads:
+        previous: ModelPointer | None = live.pointer.last
+    else:
+        previous = live.pointer.previous
+    return None if previous is None or previous.version == version else previous
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The pointer written, and how the version compared with the model it replaced."""
+
+    pointer: ModelPointer
+    comparison: Comparison | None  # None: forced past a live model.json that cannot be read
+
+
+def judge(
+    version: str,
+    candidate: dict[str, Any],
+    live: LiveModel,
+    *,
+    force: bool,
+    max_regression_pp: float,
+) -> Comparison | None:
+    """The candidate's own gate, then the candidate against the live model (None: the live
+    model.json is unreadable); CliError when either refuses it, unless forced."""
+    gate = candidate.get("gate") or {}
     if "passed" in gate and not gate["passed"] and not force:
         raise CliError(
             f"model version {version!r} failed its quality gate; use --force to promote it anyway"
         )
-    comparison = challenge(deployment, metadata, max_regression_pp=max_regression_pp)
-    if comparison is None and not force:
-        raise CliError(
-            f"the live model's {ARTIFACT_METADATA_FILE} cannot be read, so {version!r} cannot "
-            "be compared with it; use --force to promote anyway"
-        )
-    if comparison is not None and not comparison.passed and not force:
+    if live.pointer is not None and live.metadata is None:
+        if not force:
+            raise CliError(
+                f"the live model's {ARTIFACT_METADATA_FILE} cannot be read, so {version!r} "
+                "cannot be compared with it; use --force to promote anyway"
+            )
+        return None
+    comparison = compare(candidate, live.metadata, max_regression_pp=max_regression_pp)
+    if not comparison.passed and not force:
         raise CliError(
             f"model version {version!r} is worse than live model {comparison.live_version} on "
             f"{comparison.reasons[0]}; use --force to promote anyway"
         )
-    pointer = ModelPointer(uri=deployment.artifact_uri(version), version=version)
+    return comparison
+
+
+def promote(
+    deployment: Deployment,
+    version: str,
+    *,
+    force: bool = False,
+    allow_legacy: bool = False,
+    max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP,
+) -> Promotion:
+    """Point the environment at a version. First, even when forced, it must be a model the
+    function can run (`check_version`; `allow_legacy`: one made before digests and probes).
+    Unless forced, refuses a failed gate and a version worse than the live model on a shared
+    evaluation set by more than `max_regression_pp` points (`gate.champion.compare`). The
+    pointer keeps the live version as `previous` when that one still loads."""
+    candidate = check_version(deployment, version, allow_legacy=allow_legacy)
+    live = inspect_live(deployment)
+    comparison = judge(version, candidate, live, force=force, max_regression_pp=max_regression_pp)
+    pointer = ModelPointer(
+        uri=deployment.artifact_uri(version),
+        version=version,
+        previous=next_previous(live, version),
+    )
     deployment.client("ssm").put_parameter(
         Name=deployment.model_pointer_parameter,
         Value=pointer.to_json(),
@@ -198,3 +284,26 @@ def promote(
         Overwrite=True,
     )
     return Promotion(pointer=pointer, comparison=comparison)
+
+
+def rollback(
+    deployment: Deployment,
+    *,
+    force: bool = False,
+    allow_legacy: bool = False,
+    max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP,
+) -> Promotion:
+    """Promote the live pointer's `previous`, with every check promotion runs."""
+    live = require_live_pointer(deployment)
+    if live.previous is None:
+        raise CliError(
+            f"model {live.version} is live in {deployment.env!r} with no previous version to "
+            "roll back to; promote one by name (see `imgclf model list`)"
+        )
+    return promote(
+        deployment,
+        live.previous.version,
+        force=force,
+        allow_legacy=allow_legacy,
+        max_regression_pp=max_regression_pp,
+    )

@@ -1,31 +1,41 @@
-"""`imgclf model promote` against moto: the candidate must not lose to the live model."""
+"""`imgclf model promote` and `rollback` against moto: a candidate must be a model the function
+can run (even forced), must not lose to the live model (unless forced), and the pointer keeps
+the version it replaced, when that one loads, as `previous`."""
 
 from __future__ import annotations
 
+import json
+import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from classifier.artifact import OUTPUT_GENERIC, HierarchyRef, ModelMetadata, OutputSpec
-from classifier.artifact_files import pack_artifact, write_artifact_dir
+from classifier.artifact import OUTPUT_GENERIC, FileDigest, HierarchyRef, ModelMetadata, OutputSpec
+from classifier.artifact_files import write_artifact_dir
 from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
 from classifier.hierarchy import LabelHierarchy
 from classifier.imaging import InputSpec
 from imgclf.deployment import Deployment
 from imgclf.errors import CliError
-from imgclf.main import build_parser
-from imgclf.models import live_pointer, promote
+from imgclf.local import seed_models
+from imgclf.main import build_parser, main
+from imgclf.models import live_pointer, promote, rollback
 from infra.resources import StackOutputs
-from tests.fixtures.artifacts import evaluated_metadata
 from tests.fixtures.hierarchy import SMALL_HIERARCHY
+from tests.fixtures.tiny_model import reversioned
 
 REGION = "us-east-1"
 MODELS_BUCKET = "models"
 POINTER = model_pointer_name("test")
+
+Edit = Callable[[Path, dict[str, Any]], None]  # the unpacked copy and its model.json
+Upload = Callable[..., Path]
 
 
 @pytest.fixture
@@ -43,21 +53,56 @@ def deployment(fake_aws: str) -> Iterator[Deployment]:
         )
 
 
-def _upload(
-    deployment: Deployment, tmp_path: Path, version: str, evaluations: dict[str, float] | None
-) -> None:
-    """A model version with a passing gate, evaluated on the given sets (set -> accuracy)."""
-    metadata = evaluated_metadata(
-        version,
-        metrics={"int8_accuracy": 0.9},
-        evaluations=evaluations,
-        gate={"passed": True},
-        count=300,
-        size=32,
-    )
-    directory = write_artifact_dir(tmp_path / version, b"tflite", metadata)
-    tarball = pack_artifact(directory, tmp_path / f"{version}.tar.gz")
-    deployment.client("s3").upload_file(str(tarball), MODELS_BUCKET, artifact_key(version))
+def _tar(directory: Path, tarball: Path) -> Path:
+    """Pack as it is, digests unchecked: what a corrupted or hand-made artifact looks like."""
+    tarball.unlink(missing_ok=True)
+    with tarfile.open(tarball, "w:gz") as archive:
+        for path in sorted(directory.iterdir()):
+            archive.add(path, arcname=path.name)
+    return tarball
+
+
+def _redigest(directory: Path, metadata: dict[str, Any], name: str) -> None:
+    """Record a file's current digest, as a hand-edited or rebuilt model.json would."""
+    metadata["files"][name] = FileDigest.of((directory / name).read_bytes()).to_dict()
+
+
+@pytest.fixture
+def upload(deployment: Deployment, tiny_model_dir: Path, tmp_path: Path) -> Upload:
+    """Put the real tiny model in the models bucket under `version`: a passing gate, evaluated
+    on the given sets (set -> accuracy; model.json is not digested), and `edit` applied to
+    the unpacked copy before it is packed as it is."""
+
+    def upload_version(
+        version: str, evaluations: dict[str, float] | None = None, edit: Edit | None = None
+    ) -> Path:
+        directory = tmp_path / version
+        tarball = reversioned(tiny_model_dir, version, directory)
+        metadata = json.loads((directory / "model.json").read_text())
+        metadata["gate"] = {"passed": True}
+        if evaluations is not None:
+            metadata["metrics"]["evaluations"] = {
+                name: {"fingerprint": f"sha256:{name}", "count": 300, "accuracy": accuracy}
+                for name, accuracy in evaluations.items()
+            }
+        if edit is not None:
+            edit(directory, metadata)
+        (directory / "model.json").write_text(json.dumps(metadata))
+        _tar(directory, tarball)
+        deployment.client("s3").upload_file(str(tarball), MODELS_BUCKET, artifact_key(version))
+        return tarball
+
+    return upload_version
+
+
+def _random_model(directory: Path, metadata: dict[str, Any]) -> None:
+    (directory / "model.tflite").write_bytes(os.urandom(4096))
+
+
+def _legacy(directory: Path, metadata: dict[str, Any]) -> None:
+    """As artifacts were before digests and probes."""
+    del metadata["files"], metadata["probe"]
+    (directory / "probe.npz").unlink()
 
 
 def _live_version(deployment: Deployment) -> str | None:
@@ -65,12 +110,16 @@ def _live_version(deployment: Deployment) -> str | None:
     return pointer.version if pointer else None
 
 
+def _pointer(version: str, previous: ModelPointer | None = None) -> ModelPointer:
+    return ModelPointer(f"s3://{MODELS_BUCKET}/{artifact_key(version)}", version, previous)
+
+
 def test_a_version_worse_than_the_live_one_is_refused_unless_forced(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, upload: Upload
 ) -> None:
     # Given v1 live, and v2 6.8 pp worse on a set both were evaluated on
-    _upload(deployment, tmp_path, "v1", {"real-photos": 0.880, "test": 0.95})
-    _upload(deployment, tmp_path, "v2", {"real-photos": 0.812, "test": 0.96})
+    upload("v1", {"real-photos": 0.880, "test": 0.95})
+    upload("v2", {"real-photos": 0.812, "test": 0.96})
     first = promote(deployment, "v1")
     assert first.comparison is not None
     assert first.comparison.summary == "nothing is live: nothing to compare"
@@ -86,17 +135,17 @@ def test_a_version_worse_than_the_live_one_is_refused_unless_forced(
     # When forced, then v2 is live, and the comparison it was forced past is reported
     forced = promote(deployment, "v2", force=True)
     assert _live_version(deployment) == "v2"
-    assert forced.pointer == ModelPointer(f"s3://{MODELS_BUCKET}/{artifact_key('v2')}", "v2")
+    assert forced.pointer == _pointer("v2", previous=_pointer("v1"))
     assert forced.comparison is not None and not forced.comparison.passed
 
 
 def test_a_wider_margin_or_a_better_version_is_promoted(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, upload: Upload
 ) -> None:
     # Given v1 live and v2 worse by 6.8 pp, v3 better
-    _upload(deployment, tmp_path, "v1", {"real-photos": 0.880})
-    _upload(deployment, tmp_path, "v2", {"real-photos": 0.812})
-    _upload(deployment, tmp_path, "v3", {"real-photos": 0.900})
+    upload("v1", {"real-photos": 0.880})
+    upload("v2", {"real-photos": 0.812})
+    upload("v3", {"real-photos": 0.900})
     promote(deployment, "v1")
     # Then a 7 pp margin lets v2 through, and v3 passes on its own
     assert promote(deployment, "v2", max_regression_pp=7.0).pointer.version == "v2"
@@ -106,57 +155,265 @@ def test_a_wider_margin_or_a_better_version_is_promoted(
 
 
 def test_an_unreadable_live_model_blocks_promotion_unless_forced(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, upload: Upload
 ) -> None:
     # Given a pointer to a version whose artifact is gone
-    _upload(deployment, tmp_path, "v2", {"real-photos": 0.9})
+    upload("v2", {"real-photos": 0.9})
     deployment.client("ssm").put_parameter(
-        Name=POINTER,
-        Value=ModelPointer(f"s3://{MODELS_BUCKET}/{artifact_key('v1')}", "v1").to_json(),
-        Type="String",
+        Name=POINTER, Value=_pointer("v1").to_json(), Type="String"
     )
     # Then promotion is refused rather than skipping the comparison, unless forced
     with pytest.raises(CliError, match="cannot be compared with it; use --force"):
         promote(deployment, "v2")
-    assert promote(deployment, "v2", force=True).comparison is None
-    assert _live_version(deployment) == "v2"
+    forced = promote(deployment, "v2", force=True)
+    assert forced.comparison is None
+    # And the version that is gone is not kept as previous
+    assert forced.pointer == _pointer("v2")
 
 
-def test_promote_takes_a_regression_margin_in_percentage_points() -> None:
+def test_promote_and_rollback_take_the_same_options() -> None:
     parser = build_parser()
     args = parser.parse_args(["model", "promote", "v2", "--max-regression-pp", "2.5"])
     assert (args.version, args.max_regression_pp, args.force) == ("v2", 2.5, False)
     assert parser.parse_args(["model", "promote", "v2"]).max_regression_pp == 1.0
+    assert parser.parse_args(["model", "promote", "v2", "--allow-legacy"]).allow_legacy
     with pytest.raises(SystemExit):
         parser.parse_args(["model", "promote", "v2", "--max-regression-pp", "-1"])
+    back = parser.parse_args(["model", "rollback", "--force", "--allow-legacy"])
+    assert (back.model_command, back.force, back.allow_legacy) == ("rollback", True, True)
 
 
 def test_a_hierarchy_missing_or_not_matching_the_model_is_refused_even_forced(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    # Given a generic model whose model.json names hierarchy test-1, uploaded twice: once
-    # without its hierarchy.json, once with one that covers fewer classes than its outputs
+    # Given a generic model whose model.json names hierarchy test-1, uploaded as g1 without
+    # its hierarchy.json, and as g2 with one that covers fewer classes than model.json says
     hierarchy = LabelHierarchy.from_dict(SMALL_HIERARCHY)
-    metadata = ModelMetadata(
-        version="g1",
-        input=InputSpec(height=8, width=8),
-        labels=(),
-        output=OutputSpec(OUTPUT_GENERIC, sources=len(hierarchy.class_ids)),
-        hierarchy=HierarchyRef.of(hierarchy),
-        gate={"passed": True},
-    )
-    directory = write_artifact_dir(tmp_path / "g1", b"tflite", metadata, hierarchy)
-    (directory / "hierarchy.json").unlink()
-    tarball = tmp_path / "g1.tar.gz"
-    with tarfile.open(tarball, "w:gz") as archive:
-        for path in sorted(directory.iterdir()):
-            archive.add(path, arcname=path.name)
-    deployment.client("s3").upload_file(str(tarball), MODELS_BUCKET, artifact_key("g1"))
-    # When it is promoted, forced or not, then it is refused in one line and nothing is live
+    ref = HierarchyRef.of(hierarchy)
+    for version, classes in (("g1", ref.classes), ("g2", ref.classes + 5)):
+        metadata = ModelMetadata(
+            version=version,
+            input=InputSpec(height=8, width=8),
+            labels=(),
+            output=OutputSpec(OUTPUT_GENERIC, sources=classes),
+            hierarchy=replace(ref, classes=classes),
+            gate={"passed": True},
+        )
+        directory = write_artifact_dir(tmp_path / version, b"tflite", metadata, hierarchy)
+        if version == "g1":
+            (directory / "hierarchy.json").unlink()
+        tarball = _tar(directory, tmp_path / f"{version}.tar.gz")
+        deployment.client("s3").upload_file(str(tarball), MODELS_BUCKET, artifact_key(version))
+    # When each is promoted, forced or not, then it is refused in one line and nothing is live
+    for force in (False, True):
+        with pytest.raises(CliError) as missing:
+            promote(deployment, "g1", force=force)
+        assert str(missing.value) == (
+            "model version 'g1' cannot go live: hierarchy.json is listed in model.json but not "
+            "in the artifact"
+        )
+        with pytest.raises(CliError, match=r"^model version 'g2' cannot go live: .*\d") as other:
+            promote(deployment, "g2", force=force)
+        assert "\n" not in str(other.value)
+    assert _live_version(deployment) is None
+
+
+def test_a_corrupt_model_never_goes_live_even_forced(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given a good model live, and broken-1: a passing model.json with only the version
+    # changed, and 4 KB of random bytes as model.tflite
+    upload("v1", {"real-photos": 0.88})
+    promote(deployment, "v1")
+    before = live_pointer(deployment)
+    upload("broken-1", {"real-photos": 0.95}, edit=_random_model)
+    # When it is promoted, forced or not, then it is refused in one line
     for force in (False, True):
         with pytest.raises(CliError) as refused:
-            promote(deployment, "g1", force=force)
-        assert str(refused.value) == (
-            "model version 'g1' cannot go live: artifact has no hierarchy.json"
+            promote(deployment, "broken-1", force=force)
+        message = str(refused.value)
+        assert message.startswith(
+            "model version 'broken-1' cannot go live: model.tflite does not match model.json"
         )
+        assert "\n" not in message
+    # And the pointer is unchanged
+    assert live_pointer(deployment) == before
+
+
+def test_a_model_that_cannot_load_is_refused_even_with_matching_digests(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given random bytes as model.tflite, their digest recorded in model.json
+    def random_redigested(directory: Path, metadata: dict[str, Any]) -> None:
+        _random_model(directory, metadata)
+        _redigest(directory, metadata, "model.tflite")
+
+    upload("broken-2", edit=random_redigested)
+    # Then loading it fails, in one line, forced or not
+    with pytest.raises(CliError, match=r"^model version 'broken-2' cannot go live: model "):
+        promote(deployment, "broken-2", force=True)
     assert _live_version(deployment) is None
+
+
+def test_a_file_that_does_not_match_its_digest_is_refused(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given an artifact whose labels.json was changed after its digest was recorded
+    def relabelled(directory: Path, metadata: dict[str, Any]) -> None:
+        (directory / "labels.json").write_text(json.dumps(metadata["labels"]))
+
+    upload("v1", edit=relabelled)
+    # Then it is refused, naming the file, even forced
+    with pytest.raises(CliError) as refused:
+        promote(deployment, "v1", force=True)
+    assert str(refused.value).startswith(
+        "model version 'v1' cannot go live: labels.json does not match model.json: sha256 "
+    )
+    assert _live_version(deployment) is None
+
+
+def test_a_model_whose_probe_answers_differ_from_export_is_refused(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given labels swapped in model.json and labels.json (labels.json's digest recomputed):
+    # the same outputs now mean other labels
+    def swapped(directory: Path, metadata: dict[str, Any]) -> None:
+        labels = metadata["labels"]
+        metadata["labels"] = [labels[1], labels[0], labels[2]]
+        (directory / "labels.json").write_text(json.dumps(metadata["labels"]))
+        _redigest(directory, metadata, "labels.json")
+
+    upload("v1", edit=swapped)
+    # Then the probe run refuses it, forced or not
+    with pytest.raises(CliError, match=r"labels probe image \d of 4 '\w+', but it was '\w+'"):
+        promote(deployment, "v1", force=True)
+    assert _live_version(deployment) is None
+
+
+def test_an_artifact_made_before_digests_needs_allow_legacy_and_must_still_load(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given the tiny model as it was packed before digests and probes, and a legacy one whose
+    # model.tflite is noise
+    upload("old-1", edit=_legacy)
+
+    def legacy_noise(directory: Path, metadata: dict[str, Any]) -> None:
+        _legacy(directory, metadata)
+        _random_model(directory, metadata)
+
+    upload("old-2", edit=legacy_noise)
+    # Then it is refused, forced or not, saying how to let it through
+    for force in (False, True):
+        with pytest.raises(CliError) as refused:
+            promote(deployment, "old-1", force=force)
+        assert str(refused.value) == (
+            "model version 'old-1' cannot go live: model old-1 records no file digests (made "
+            "before they were): rebuild it, or allow legacy artifacts (--allow-legacy)"
+        )
+    # And allowed, it goes live; the one that cannot load does not, even allowed and forced
+    assert promote(deployment, "old-1", allow_legacy=True).pointer.version == "old-1"
+    with pytest.raises(CliError, match="^model version 'old-2' cannot go live: model old-2 "):
+        promote(deployment, "old-2", allow_legacy=True, force=True)
+    assert _live_version(deployment) == "old-1"
+
+
+def test_the_pointer_keeps_the_version_it_replaced_as_previous(
+    deployment: Deployment, upload: Upload
+) -> None:
+    for version in ("v1", "v2", "v3"):
+        upload(version, {"real-photos": 0.9})
+    # When v1 then v2 are promoted, then v2's pointer keeps v1 (without v1's own previous)
+    assert promote(deployment, "v1").pointer == _pointer("v1")
+    assert promote(deployment, "v2").pointer == _pointer("v2", previous=_pointer("v1"))
+    assert live_pointer(deployment) == _pointer("v2", previous=_pointer("v1"))
+    # And promoting v2 again does not make it its own previous
+    assert promote(deployment, "v2").pointer == _pointer("v2", previous=_pointer("v1"))
+    # When v3 is promoted after v2's artifact stopped loading, then v1 stays previous
+    upload("v2", {"real-photos": 0.9}, edit=_random_model)
+    assert promote(deployment, "v3", force=True).pointer == _pointer("v3", _pointer("v1"))
+    # And when v1 follows v3, which stopped loading too, v1 is not its own previous
+    upload("v3", {"real-photos": 0.9}, edit=_random_model)
+    assert promote(deployment, "v1", force=True).pointer == _pointer("v1")
+
+
+def test_rollback_makes_the_previous_version_live_with_every_check(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given v1 then v2 promoted, v2 better on a shared set
+    upload("v1", {"real-photos": 0.880})
+    upload("v2", {"real-photos": 0.900})
+    promote(deployment, "v1")
+    promote(deployment, "v2")
+    # When rolled back, then the champion comparison refuses v1, and forced it is live
+    with pytest.raises(CliError, match="^model version 'v1' is worse than live model v2 on"):
+        rollback(deployment)
+    assert _live_version(deployment) == "v2"
+    promotion = rollback(deployment, force=True)
+    # And v2 becomes its previous, so a second rollback returns to v2
+    assert live_pointer(deployment) == _pointer("v1", previous=_pointer("v2"))
+    assert promotion.pointer == _pointer("v1", previous=_pointer("v2"))
+    assert rollback(deployment).pointer == _pointer("v2", previous=_pointer("v1"))
+    # And a previous that no longer loads is never made live, even forced
+    upload("v1", {"real-photos": 0.880}, edit=_random_model)
+    with pytest.raises(CliError, match="^model version 'v1' cannot go live: model.tflite "):
+        rollback(deployment, force=True)
+    assert _live_version(deployment) == "v2"
+
+
+def test_rollback_without_a_previous_version_is_one_line(
+    deployment: Deployment, upload: Upload
+) -> None:
+    with pytest.raises(CliError, match="^no model is promoted in environment 'test'"):
+        rollback(deployment)
+    upload("v1")
+    promote(deployment, "v1")
+    with pytest.raises(CliError) as refused:
+        rollback(deployment, force=True)
+    assert str(refused.value) == (
+        "model v1 is live in 'test' with no previous version to roll back to; promote one by "
+        "name (see `imgclf model list`)"
+    )
+    assert live_pointer(deployment) == _pointer("v1")
+
+
+def test_the_cli_refuses_a_corrupt_model_in_one_line_with_a_non_zero_exit(
+    deployment: Deployment,
+    upload: Upload,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the CLI pointed at the moto environment, a good model live and broken-1
+    upload("v1")
+    promote(deployment, "v1")
+    upload("broken-1", edit=_random_model)
+    monkeypatch.setattr("imgclf.commands.resolve", lambda env: deployment)
+    # When `imgclf model promote broken-1 --force` runs, then it exits non-zero, one line
+    capsys.readouterr()
+    assert main(["model", "promote", "broken-1", "--force"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("imgclf: error: model version 'broken-1' cannot go live: ")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    # And `imgclf model rollback` with nothing before v1 is one line too
+    assert main(["model", "rollback"]) != 0
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert _live_version(deployment) == "v1"
+
+
+def test_local_seeding_skips_cached_models_made_before_digests(
+    deployment: Deployment, upload: Upload, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a home with a good cached model and, newer, one made before digests
+    home = tmp_path / "home"
+    for age, (version, edit) in enumerate((("tiny-v1", None), ("tiny-old", _legacy))):
+        cached = home / "models" / version
+        cached.mkdir(parents=True)
+        (cached / "model.tar.gz").write_bytes(upload(version, edit=edit).read_bytes())
+        (cached / "VERSION").write_text(f"{version}\n")
+        os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
+    # When the local environment is seeded, then the legacy one is skipped with a note
+    capsys.readouterr()
+    assert seed_models(deployment, home) == "tiny-v1"
+    assert capsys.readouterr().err.strip() == (
+        "skipping cached model tiny-old: made before file digests; rebuild it"
+    )
+    assert live_pointer(deployment) == _pointer("tiny-v1")
