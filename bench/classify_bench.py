@@ -51,10 +51,10 @@ from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
 from classifier import imaging, png_bytes  # noqa: E402
 from classifier.artifact import ModelMetadata  # noqa: E402
-from classifier.artifact_files import write_artifact_dir  # noqa: E402
 from classifier.colours import dominant_colours  # noqa: E402
 from classifier.imaging import ImageLimits, InputSpec, prepare_image  # noqa: E402
 from classifier.model import LoadedModel  # noqa: E402
+from classifier.verify import PROBE_IMAGES, write_checked_artifact  # noqa: E402
 
 LIMITS = ImageLimits()
 TARGETS = {
@@ -125,7 +125,8 @@ def build_models(directory: Path, size: int) -> tuple[Path, object]:
     )
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel
         tflite = converter.convert()
-    artifact = write_artifact_dir(directory / f"mnv2-{size}", tflite, metadata)
+    probe = np.stack([np.asarray(photo_like(size, size, seed)) for seed in range(PROBE_IMAGES)])
+    artifact = write_checked_artifact(directory / f"mnv2-{size}", tflite, metadata, None, probe)
     model.save(directory / f"mnv2-{size}.keras")
     return artifact, model
 
@@ -156,8 +157,10 @@ def build_lite0(directory: Path, images: dict[str, bytes]) -> tuple[Path, object
         labels=tuple(f"class{i}" for i in range(10)),
         architecture=lite.ARCH,
     )
-    int8 = export.to_int8_tflite(model, lite0_calibration(images, spec))
-    return write_artifact_dir(directory / "lite0-224", int8, metadata), model, weights
+    calibration = lite0_calibration(images, spec)
+    int8 = export.to_int8_tflite(model, calibration)
+    artifact = write_checked_artifact(directory / "lite0-224", int8, metadata, None, calibration)
+    return artifact, model, weights
 
 
 def lite0_calibration(images: dict[str, bytes], spec: InputSpec) -> np.ndarray:

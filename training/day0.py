@@ -26,15 +26,16 @@ from classifier.artifact import (
     OutputSpec,
     UnknownRule,
 )
-from classifier.artifact_files import write_artifact_dir
+from classifier.artifact_files import read_metadata
 from classifier.contracts import REAL_PHOTOS
 from classifier.imaging import InputSpec
 from classifier.model import Decider
+from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.config import DEFAULT_UNKNOWN_BUDGET
 from training.evaluate import Int8Outputs
-from training.gate import GateResult, check_gate
+from training.gate import GateResult, artifact_gate, check_gate, log_gate
 from training.imagenet import (
     ANIMALS10_MAPPING,
     describe_mapping,
@@ -42,6 +43,7 @@ from training.imagenet import (
     resolve_mapping,
 )
 from training.labels import builtin_hierarchy
+from training.probe import probe_images
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +178,18 @@ def build_day0(
         gate=gate.to_dict(),
         hierarchy=HierarchyRef.of(hierarchy),
     )
-    write_artifact_dir(model_dir, int8_tflite, metadata, hierarchy)
+    # The probe: the gate's own set (real photos when there are), else calibration images.
+    primary_images = next(s.images for s in sets if s.name == primary_name)
+    probe = probe_images(primary_images, calibration_images)
+    write_checked_artifact(model_dir, int8_tflite, metadata, hierarchy, probe)
+    gate = artifact_gate(model_dir, gate)
     log.info(
         "day-0 model %s: %s",
         version,
         ", ".join(f"{name} {entry['accuracy']:.1%}" for name, entry in evaluations.items()),
     )
-    return Day0Result(model_dir=model_dir, metadata=metadata, gate=gate)
+    log_gate(gate)
+    return Day0Result(model_dir=model_dir, metadata=read_metadata(model_dir), gate=gate)
 
 
 def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelled | None:

@@ -1,10 +1,20 @@
 """The quality gate: a model is promotable only if its int8 accuracy is high enough and close
-enough to the float model's."""
+enough to the float model's, and the artifact training wrote runs (`artifact_gate`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+from classifier.artifact import ArtifactError
+from classifier.artifact_files import read_metadata
+from classifier.contracts import ARTIFACT_METADATA_FILE
+from classifier.verify import check_artifact
+
+log = logging.getLogger("training")
 
 
 @dataclass(frozen=True)
@@ -64,3 +74,25 @@ def check_gate(
         drop_pp=drop_pp,
         reasons=tuple(reasons),
     )
+
+
+def artifact_gate(model_dir: Path, gate: GateResult) -> GateResult:
+    """The gate, failed with check_artifact's one-line reason when the artifact written to
+    `model_dir` cannot be trusted to run (digests, loading, probe); model.json's `gate` then
+    says so too (model.json is not digested: its `files` and `probe` stay as written)."""
+    try:
+        check_artifact(model_dir)
+    except ArtifactError as error:
+        failed = replace(gate, passed=False, reasons=(*gate.reasons, str(error)))
+        metadata = replace(read_metadata(model_dir), gate=failed.to_dict())
+        (model_dir / ARTIFACT_METADATA_FILE).write_text(json.dumps(metadata.to_dict(), indent=2))
+        return failed
+    return gate
+
+
+def log_gate(gate: GateResult) -> None:
+    """The verdict, one line: passed, or FAILED with every reason."""
+    if gate.passed:
+        log.info("quality gate passed")
+    else:
+        log.error("quality gate FAILED: %s", "; ".join(gate.reasons))

@@ -21,15 +21,17 @@ from typing import Any
 import numpy as np
 
 from classifier.artifact import OUTPUT_GENERIC, HierarchyRef, ModelMetadata, OutputSpec
-from classifier.artifact_files import write_artifact_dir
+from classifier.artifact_files import read_metadata
 from classifier.contracts import OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.hierarchy import LabelHierarchy, LabelSettings
 from classifier.imaging import InputSpec
 from classifier.model import Decider, LoadedModel
+from classifier.verify import write_checked_artifact
 from training import evalsets, export
 from training.backbones import efficientnet_lite as lite
-from training.gate import GateResult, check_gate
+from training.gate import GateResult, artifact_gate, check_gate, log_gate
 from training.labels import builtin_hierarchy
+from training.probe import probe_images
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,11 @@ def build_generic(
             "hierarchy": hierarchy.version,
         },
     )
-    write_artifact_dir(model_dir, int8_tflite, metadata, hierarchy)
+    write_checked_artifact(model_dir, int8_tflite, metadata, hierarchy, _probe(sets))
+    gate = artifact_gate(model_dir, gate)
     log.info("generic model %s: %s", version, _summary(evaluations))
-    return GenericResult(model_dir=model_dir, metadata=metadata, gate=gate)
+    log_gate(gate)
+    return GenericResult(model_dir=model_dir, metadata=read_metadata(model_dir), gate=gate)
 
 
 def _metrics(
@@ -141,6 +145,12 @@ def _int8(network: Any, sets: Sequence[evalsets.EvaluationSet]) -> bytes:
     pool = np.concatenate([s.images.images for s in sets])
     rng = np.random.default_rng(0)
     return export.to_int8_tflite(network, pool[rng.permutation(len(pool))[:REPRESENTATIVE_COUNT]])
+
+
+def _probe(sets: Sequence[evalsets.EvaluationSet]) -> np.ndarray:
+    """The probe: real photos from the calibration pool when it has them, else its first set."""
+    real = [s.images for s in sets if s.name == REAL_PHOTOS]
+    return probe_images(*real, *(s.images for s in sets))
 
 
 def _evaluate(

@@ -18,9 +18,10 @@ import keras
 import numpy as np
 
 from classifier.artifact import OUTPUT_MIXTURE, HierarchyRef, ModelMetadata, OutputSpec, UnknownRule
-from classifier.artifact_files import pack_artifact, write_artifact_dir
+from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.imaging import InputSpec
 from classifier.model import Decider
+from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
 from training.config import TrainConfig
@@ -35,11 +36,12 @@ from training.fitting import (
     fit,
     run_dir,
 )
-from training.gate import GateResult, check_gate
+from training.gate import GateResult, artifact_gate, check_gate, log_gate
 from training.imagenet import describe_mapping
 from training.labels import builtin_hierarchy
 from training.model import trainable_summary
 from training.prepare import PreparedData, prepare_data
+from training.probe import probe_images
 from training.report import write_report
 
 log = logging.getLogger("training")
@@ -170,18 +172,6 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         max_drop_pp=config.max_drop_pp,
         test_count=int8_eval.count,
     )
-    report_files = write_report(
-        config.model_dir,
-        version=config.version,
-        labels=data.labels,
-        float_eval=float_eval,
-        int8_eval=int8_eval,
-        gate=gate,
-        history=outcome.history,
-        heldout_float=heldout_float,
-        heldout_int8=heldout_int8,
-        fine_tune_from=outcome.fine_tune_from,
-    )
     metrics = _metrics(
         config,
         float_eval=float_eval,
@@ -213,7 +203,23 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     hierarchy = builtin_hierarchy() if output.kind == OUTPUT_MIXTURE else None
     if hierarchy is not None:
         metadata = replace(metadata, hierarchy=HierarchyRef.of(hierarchy))
-    write_artifact_dir(config.model_dir, int8_tflite, metadata, hierarchy)
+    # The probe: test images (what the gate measured), else held-out or validation ones.
+    probe = probe_images(data.test, data.heldout, data.validation)
+    write_checked_artifact(config.model_dir, int8_tflite, metadata, hierarchy, probe)
+    gate = artifact_gate(config.model_dir, gate)
+    metadata = read_metadata(config.model_dir)
+    report_files = write_report(
+        config.model_dir,
+        version=config.version,
+        labels=data.labels,
+        float_eval=float_eval,
+        int8_eval=int8_eval,
+        gate=gate,
+        history=outcome.history,
+        heldout_float=heldout_float,
+        heldout_int8=heldout_int8,
+        fine_tune_from=outcome.fine_tune_from,
+    )
     artifact = None
     if config.artifact_path is not None:
         artifact = pack_artifact(config.model_dir, config.artifact_path)
@@ -395,7 +401,4 @@ def _log_summary(metadata: ModelMetadata, gate: GateResult) -> None:
     )
     if "heldout_accuracy" in m:
         log.info("held-out set: int8 accuracy %.2f%%", m["heldout_accuracy"] * 100)
-    if gate.passed:
-        log.info("quality gate passed")
-    else:
-        log.error("quality gate FAILED: %s", "; ".join(gate.reasons))
+    log_gate(gate)

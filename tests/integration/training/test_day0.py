@@ -10,6 +10,7 @@ import pytest
 from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from classifier.model import LoadedModel
+from classifier.verify import PROBE_IMAGES, check_artifact
 from training.backbones import efficientnet_lite as lite
 from training.data import list_class_files, load_images
 from training.datasets import photos
@@ -41,6 +42,13 @@ def test_the_day0_model_labels_real_photographs_through_the_functions_code(
     assert fitted.details["ece_after"] < fitted.details["ece_before"]
     assert result.gate.passed, result.gate.reasons
     assert result.metadata.output.kind == "grouped_logits"
+    # And its artifact carries every file's digest and a probe, and runs as promotion checks it
+    assert set(result.metadata.files) == {
+        "model.tflite", "labels.json", "hierarchy.json", "probe.npz"
+    }  # fmt: skip
+    assert result.metadata.probe is not None
+    assert len(result.metadata.probe.labels) == PROBE_IMAGES
+    assert check_artifact(result.model_dir).version == "day0-test"
     # And the function's LoadedModel, given the artifact, labels held-out photos of cats as cat
     model = LoadedModel.from_directory(result.model_dir)
     cats = sorted((photos.heldout_dir() / "cat").iterdir())

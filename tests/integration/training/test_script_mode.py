@@ -54,6 +54,7 @@ def test_train_py_runs_as_a_script_with_sagemaker_channels(
         "model.tflite",
         "labels.json",
         "model.json",
+        "probe.npz",
         "report",
     }
     assert json.loads((model_dir / "model.json").read_text())["version"] == "sm-1"

@@ -13,8 +13,10 @@ from ai_edge_litert.interpreter import Interpreter
 
 from classifier.artifact import ModelMetadata
 from classifier.artifact_files import read_metadata, unpack_artifact
+from classifier.contracts import ARTIFACT_PROBE_FILE
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel, quantize
+from classifier.verify import PROBE_IMAGES, check_artifact, read_probe
 from training.config import TrainConfig
 from training.datasets import emoji
 from training.train import main
@@ -54,14 +56,23 @@ def test_one_epoch_run_produces_a_gated_artifact_the_lambda_can_use(
     assert [(epoch, total) for epoch, total, _ in progress] == [(1, 1)]
     assert "loss" in progress[0][2] and "val_accuracy" in progress[0][2]
 
-    # The artifact: the three contract files plus the report, and nothing else.
+    # The artifact: the three contract files, the probe and the report, and nothing else.
     assert result.artifact_path is not None
     with tarfile.open(result.artifact_path) as archive:
         names = {member.name for member in archive.getmembers() if member.isfile()}
-    assert names == {"model.tflite", "labels.json", "model.json"} | REPORT_FILES
-    unpacked = unpack_artifact(result.artifact_path.read_bytes(), tmp_path / "unpacked")
+    assert names == {"model.tflite", "labels.json", "model.json", "probe.npz"} | REPORT_FILES
+    # Unpacked as promotion unpacks it: with the probe
+    unpacked = unpack_artifact(
+        result.artifact_path.read_bytes(), tmp_path / "unpacked", (ARTIFACT_PROBE_FILE,)
+    )
     metadata = read_metadata(unpacked)
     assert metadata == result.metadata
+    # Every file but model.json is digested, and the probe is test images the model labelled
+    assert set(metadata.files) == {"model.tflite", "labels.json", "probe.npz"}
+    assert metadata.probe is not None and len(metadata.probe.labels) == PROBE_IMAGES
+    assert read_probe(unpacked).shape == (PROBE_IMAGES, 48, 48, 3)
+    # And the check promotion runs passes on what training wrote (training's gate ran it too)
+    assert check_artifact(unpacked).version == "smoke-1"
     assert (metadata.version, metadata.architecture) == ("smoke-1", "cnn")
     assert (metadata.input.height, metadata.input.width) == (48, 48)
     assert metadata.labels == emoji.LABELS
