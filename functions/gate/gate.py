@@ -1,8 +1,11 @@
 """Quality gate of the training state machine: read model.json from a model.tar.gz.
 
-Training decides the model's own verdict (int8 accuracy, float-vs-int8 drop) and records it
-in model.json's `gate`; this function reads it back out of the artifact and checks that the
-artifact is the version the execution asked for. Then champion against challenger: it reads
+Training decides the model's own verdict (int8 accuracy, float-vs-int8 drop, and that the
+artifact it wrote loads and answers its probe images as at export: training.gate's
+artifact_gate) and records it in model.json's `gate`; this function reads it back out of the
+artifact, checks that the artifact is the version the execution asked for, and that every
+file still matches the digest model.json records (so the artifact promoted is the one
+training ran), without LiteRT. Then champion against challenger: it reads
 the live model's model.json (through the pointer) and fails a candidate that is worse than
 the live model on a shared evaluation set by more than MAX_REGRESSION_PP (`champion.compare`,
 the same function `imgclf model promote` runs). It returns a small summary the state
@@ -11,7 +14,10 @@ champion.py beside this file, so the code ships as a plain zip.
 
 Event: {"artifact_uri": "s3://<bucket>/<key>/model.tar.gz", "expected_version": "<version>",
         "force": false,     # true: skip the comparison with the live model
-        "promote": true}    # false: compare and report, but do not fail on it
+        "promote": true,    # false: compare and report, but do not fail on it
+        "pointer": {"uri": ..., "version": ...}}  # optional: the pointer to write
+Result "pointer" (with the event's): that pointer with `previous`, the live version when its
+artifact's digests hold (else the live pointer's own previous): what the state machine writes.
 Environment: MODEL_POINTER_PARAMETER (the pointer's name), MAX_REGRESSION_PP (default 1.0).
 Result: {"passed": bool, "reason": str, "version": str, "gate": {...}, "metrics": {...},
          "champion": {...} | null, "bucket": str, "key": str}
@@ -19,6 +25,7 @@ Result: {"passed": bool, "reason": str, "version": str, "gate": {...}, "metrics"
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tarfile
@@ -75,23 +82,73 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def read_metadata(stream: IO[bytes]) -> dict[str, Any]:
-    """model.json from a gzipped tar stream, read member by member (no temporary file)."""
+    """model.json from a gzipped tar stream."""
+    return read_artifact(stream)[0]
+
+
+def read_artifact(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """model.json and every other file's sha256 and size, from a gzipped tar stream read
+    member by member (no temporary file)."""
+    metadata: dict[str, Any] | None = None
+    digests: dict[str, dict[str, Any]] = {}
     try:
         with tarfile.open(fileobj=stream, mode="r|gz") as archive:
             for member in archive:
-                if member.isfile() and PurePosixPath(member.name).name == METADATA_FILE:
-                    if member.size > MAX_METADATA_BYTES:
-                        raise GateError(f"{METADATA_FILE} is {member.size} bytes, too large")
-                    source = archive.extractfile(member)
-                    if source is None:
-                        break
-                    data = json.loads(source.read())
-                    if not isinstance(data, dict):
-                        raise GateError(f"{METADATA_FILE} is not a JSON object")
-                    return data
+                if not member.isfile():
+                    continue
+                name = PurePosixPath(member.name).name
+                source = archive.extractfile(member)
+                if source is None:
+                    continue
+                if name == METADATA_FILE:
+                    metadata = _metadata(member, source)
+                else:
+                    digests[name] = _digest(source)
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
         raise GateError(f"artifact is not a readable model.tar.gz: {error}") from None
-    raise GateError(f"artifact has no {METADATA_FILE}")
+    if metadata is None:
+        raise GateError(f"artifact has no {METADATA_FILE}")
+    return metadata, digests
+
+
+def _metadata(member: tarfile.TarInfo, source: IO[bytes]) -> dict[str, Any]:
+    if member.size > MAX_METADATA_BYTES:
+        raise GateError(f"{METADATA_FILE} is {member.size} bytes, too large")
+    data = json.loads(source.read())
+    if not isinstance(data, dict):
+        raise GateError(f"{METADATA_FILE} is not a JSON object")
+    return data
+
+
+def _digest(source: IO[bytes]) -> dict[str, Any]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
+def integrity_problem(metadata: dict[str, Any], digests: dict[str, dict[str, Any]]) -> str | None:
+    """Why the artifact's files are not the ones model.json records (classifier.artifact_files
+    .verify_digests' rule and wording), or None."""
+    recorded = metadata.get("files")
+    if not isinstance(recorded, dict) or not recorded:
+        return "model.json records no file digests (made before they were): rebuild it"
+    for name, expected in sorted(recorded.items()):
+        actual = digests.get(str(name))
+        if actual is None:
+            return f"{name} is listed in model.json but not in the artifact"
+        if not isinstance(expected, dict) or (actual["sha256"], actual["size"]) != (
+            expected.get("sha256"),
+            expected.get("size"),
+        ):
+            wanted = expected if isinstance(expected, dict) else {}
+            return (
+                f"{name} does not match model.json: sha256 {actual['sha256'][:16]}… "
+                f"({actual['size']} bytes) in the artifact, {str(wanted.get('sha256'))[:16]}… "
+                f"({wanted.get('size')} bytes) recorded"
+            )
+    return None
 
 
 def verdict(metadata: dict[str, Any], *, expected_version: str) -> dict[str, Any]:
@@ -122,10 +179,20 @@ def verdict(metadata: dict[str, Any], *, expected_version: str) -> dict[str, Any
     }
 
 
-def read_live_metadata(
+@dataclass(frozen=True)
+class Live:
+    """The live model: its pointer (as JSON), model.json, and whether its files still match
+    their digests (a version fit to be the next pointer's `previous`)."""
+
+    pointer: dict[str, Any]
+    metadata: dict[str, Any]
+    intact: bool
+
+
+def read_live(
     pointer_name: str, open_object: ObjectOpener, read_parameter: ParameterReader
-) -> dict[str, Any] | None:
-    """The live model's model.json via the pointer; None when nothing is promoted."""
+) -> Live | None:
+    """The live model via the pointer; None when nothing is promoted."""
     value = read_parameter(pointer_name)
     if value is None:
         return None
@@ -134,7 +201,25 @@ def read_live_metadata(
         uri = str(pointer["uri"])
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise GateError(f"pointer {pointer_name} is not JSON with a uri: {error!r}") from None
-    return read_metadata(open_object(*parse_s3_uri(uri)))
+    metadata, digests = read_artifact(open_object(*parse_s3_uri(uri)))
+    return Live(pointer, metadata, integrity_problem(metadata, digests) is None)
+
+
+def next_pointer(pointer: Any, live: Live | None) -> dict[str, Any]:
+    """The pointer to write: the event's, with `previous` the live version when its files
+    hold (else the live pointer's own previous; never the version itself)."""
+    if not isinstance(pointer, dict) or not pointer.get("uri") or not pointer.get("version"):
+        raise GateError('"pointer" must be {"uri": ..., "version": ...}')
+    written: dict[str, Any] = {"uri": str(pointer["uri"]), "version": str(pointer["version"])}
+    if live is None:
+        return written
+    current = {"uri": str(live.pointer.get("uri")), "version": str(live.pointer.get("version"))}
+    previous = current if live.intact else live.pointer.get("previous")
+    if current["version"] == written["version"]:
+        previous = live.pointer.get("previous")
+    if isinstance(previous, dict) and previous.get("version") != written["version"]:
+        written["previous"] = {"uri": previous.get("uri"), "version": previous.get("version")}
+    return written
 
 
 def challenge(
@@ -175,17 +260,24 @@ def evaluate(
     if not isinstance(force, bool) or not isinstance(promote, bool):
         raise GateError('"force" and "promote" must be true or false')
     bucket, key = parse_s3_uri(uri)
-    candidate = read_metadata(open_object(bucket, key))
+    candidate, digests = read_artifact(open_object(bucket, key))
     result = {**verdict(candidate, expected_version=expected), "champion": None}
+    problem = integrity_problem(candidate, digests)
+    if result["passed"] and problem is not None:
+        result = {**result, "passed": False, "reason": f"artifact cannot go live: {problem}"}
+    live = None
+    if result["passed"] and (not force or "pointer" in event):
+        live = read_live(settings.model_pointer_parameter, open_object, read_parameter)
     if result["passed"] and not force:
-        live = read_live_metadata(settings.model_pointer_parameter, open_object, read_parameter)
         result = challenge(
             result,
             candidate,
-            live,
+            None if live is None else live.metadata,
             max_regression_pp=settings.max_regression_pp,
             promote=promote,
         )
+    if "pointer" in event and result["passed"]:
+        result = {**result, "pointer": next_pointer(event["pointer"], live)}
     return {**result, "bucket": bucket, "key": key}
 
 

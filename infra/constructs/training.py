@@ -232,6 +232,8 @@ class TrainingConstruct(Construct):
                     "expected_version": sfn.JsonPath.string_at("$.args.version"),
                     "force": sfn.JsonPath.string_at("$.args.force"),
                     "promote": sfn.JsonPath.string_at("$.args.promote"),
+                    # The pointer to write; the gate returns it with `previous`.
+                    "pointer": sfn.JsonPath.object_at("$.job.pointer"),
                 }
             ),
             payload_response_only=True,
@@ -324,7 +326,7 @@ class TrainingConstruct(Construct):
             iam_action="ssm:PutParameter",
             parameters={
                 "Name": pointer,
-                "Value": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job.pointer")),
+                "Value": sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.gate.pointer")),
                 "Type": "String",
                 "Overwrite": True,
             },

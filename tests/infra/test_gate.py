@@ -316,3 +316,84 @@ def test_handler_reads_s3_and_ssm_through_boto3(
         assert gate.handler(event, None)["passed"] is False
         for cache in caches:
             cache.cache_clear()
+
+
+def _retar(data: bytes, change: dict[str, bytes | None]) -> bytes:
+    """The artifact with some members replaced (None: model.json's `files` dropped)."""
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as source,
+        tarfile.open(fileobj=out, mode="w:gz") as target,
+    ):
+        for member in source.getmembers():
+            body = source.extractfile(member)
+            content = body.read() if body else b""
+            name = Path(member.name).name
+            if name in change:
+                replacement = change[name]
+                if replacement is None:
+                    metadata = json.loads(content)
+                    metadata.pop("files")
+                    replacement = json.dumps(metadata).encode()
+                content = replacement
+            info = tarfile.TarInfo(member.name)
+            info.size = len(content)
+            target.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"model.tflite": b"4 KB of noise"}, "model.tflite does not match model.json: sha256 "),
+        ({"labels.json": b'["dog"]'}, "labels.json does not match model.json"),
+        ({"model.json": None}, "model.json records no file digests"),
+    ],
+)
+def test_an_artifact_whose_files_are_not_what_training_recorded_fails(
+    gate: ModuleType, tmp_path: Path, change: dict[str, bytes | None], reason: str
+) -> None:
+    # Given a passing training verdict, but files changed after training wrote them (a
+    # truncated upload, a wrong file, a hand-edited artifact), or none recorded
+    data = _retar(_artifact(tmp_path, version="v7", gate=PASSING), change)
+    event = {"artifact_uri": f"s3://models/{CANDIDATE_KEY}", "expected_version": "v7"}
+    # When the gate runs, then it fails, naming the file
+    result = _evaluate(gate, event, {("models", CANDIDATE_KEY): data})
+    assert result["passed"] is False
+    assert result["reason"].startswith("artifact cannot go live: " + reason)
+
+
+def test_the_pointer_to_write_keeps_the_live_version_as_previous(
+    gate: ModuleType, tmp_path: Path
+) -> None:
+    # Given v6 live (intact) and a passing v7, with the pointer the execution will write
+    objects = {
+        ("models", CANDIDATE_KEY): _artifact(tmp_path, version="v7", gate=PASSING),
+        ("models", LIVE_KEY): _artifact(tmp_path, version="v6", gate=PASSING),
+    }
+    pointer = {"uri": "s3://models/models/v7/model.tar.gz", "version": "v7"}
+    event = {
+        "artifact_uri": f"s3://models/{CANDIDATE_KEY}",
+        "expected_version": "v7",
+        "pointer": pointer,
+    }
+    result = gate.evaluate(event, _opener(objects), _parameters(_live_pointer()), _settings(gate))
+    # Then the pointer carries v6 as previous
+    assert result["pointer"] == {
+        **pointer,
+        "previous": {"uri": f"s3://models/{LIVE_KEY}", "version": "v6"},
+    }
+    # And a live artifact whose files no longer hold is not kept: its own previous is
+    objects[("models", LIVE_KEY)] = _retar(objects[("models", LIVE_KEY)], {"model.tflite": b"x"})
+    live = json.dumps(
+        {
+            "uri": f"s3://models/{LIVE_KEY}",
+            "version": "v6",
+            "previous": {"uri": "s3://models/models/v5/model.tar.gz", "version": "v5"},
+        }
+    )
+    again = gate.evaluate(event, _opener(objects), _parameters({POINTER: live}), _settings(gate))
+    assert again["pointer"]["previous"]["version"] == "v5"
+    # And with nothing live there is no previous
+    alone = _evaluate(gate, event, {("models", CANDIDATE_KEY): objects[("models", CANDIDATE_KEY)]})
+    assert alone["pointer"] == pointer

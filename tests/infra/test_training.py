@@ -145,6 +145,8 @@ def test_quality_gate_reads_the_artifact_and_blocks_promotion(env: Any) -> None:
         # And whether to skip the comparison with the live model, and whether it will promote
         "force.$": "$.args.force",
         "promote.$": "$.args.promote",
+        # And the pointer it will write, which the gate returns with `previous`
+        "pointer.$": "$.job.pointer",
     }
     assert DEFAULT_INPUT["force"] is False
     assert states["Train"]["ResultSelector"]["artifact_uri.$"] == (
@@ -223,7 +225,8 @@ def test_promotion_writes_the_pointer_contract(env: Any) -> None:
     assert promote["Resource"].endswith(":states:::aws-sdk:ssm:putParameter")
     assert promote["Parameters"]["Name"] == f"/imgclf/{env.name}/model"
     assert promote["Parameters"]["Overwrite"] is True
-    assert promote["Parameters"]["Value.$"] == "States.JsonToString($.job.pointer)"
+    # (the gate's copy of the job's pointer, with the live version as `previous`)
+    assert promote["Parameters"]["Value.$"] == "States.JsonToString($.gate.pointer)"
     pointer = states["PrepareTraining"]["Parameters"]["pointer"]
     fields = {name.removesuffix(".$") for name in pointer}
     assert fields == set(json.loads(ModelPointer(uri="u", version="v").to_json()))
