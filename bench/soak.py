@@ -56,11 +56,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image
 
+from classifier.artifact_files import pack_artifact, read_metadata, write_artifact_dir
 from classifier.contracts import (
     LABEL_REGISTRY_PK,
     LOCAL_ENV,
     METRIC_CLASSIFIED,
     METRIC_DUPLICATES,
+    METRIC_MODEL_LOAD_FAILED,
     METRIC_RECORDS_FAILED,
     METRIC_REJECTED,
     TABLE_PARTITION_KEY,
@@ -68,6 +70,7 @@ from classifier.contracts import (
     TAG_LABEL,
     TAG_MODEL,
     TAG_PREFIX,
+    ModelPointer,
     Status,
     object_pk,
 )
@@ -98,6 +101,9 @@ POISON_KEYS = 5
 USER_TAGS = {"owner": "soak", "project": "imgclf"}
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 FIRST_MODEL, SECOND_MODEL = "tiny-v1", "tiny-v2"
+# Written straight to the pointer a third of the way in, as a broken deploy script would:
+# random bytes as model.tflite under a model.json whose digests match them.
+BROKEN_MODEL = "broken-1"
 # The function runs with a deployed environment's timeout (cdk.json `dev`, 30 s), not the
 # local environment's 5 s: under injected latency and botocore's backoff a 10-record batch can
 # need more than 5 s on two shared cores, and the soak is about AWS's behaviour. The queue's
@@ -107,6 +113,7 @@ FIRST_MODEL, SECOND_MODEL = "tiny-v1", "tiny-v2"
 DEPLOYED_ENV = "dev"
 VISIBILITY_TIMEOUTS = 2
 MODEL_REFRESH_SECONDS = "0.5"
+BROKEN_SECONDS = 4 * float(MODEL_REFRESH_SECONDS)  # how long the broken pointer stands, at least
 UPLOAD_THREADS = 4
 # Uploads wait while more than this many messages are visible in the queue. Only moto needs it:
 # its ReceiveMessage walks the whole queue on every call, so an unbounded backlog makes every
@@ -406,10 +413,30 @@ def tiny_artifacts(directory: Path, source: Path | None = None) -> dict[str, Pat
     finally:
         sys.path.remove(str(REPO / "tests" / "fixtures"))
     source = source or tiny_model.cached(TEST_CACHE)
-    return {
+    artifacts = {
         version: tiny_model.reversioned(source, version, directory / version)
         for version in (FIRST_MODEL, SECOND_MODEL)
     }
+    return {**artifacts, BROKEN_MODEL: broken_artifact(source, directory / BROKEN_MODEL)}
+
+
+def broken_artifact(source: Path, directory: Path) -> Path:
+    """A model that cannot run: 4 KB of noise under the tiny model's model.json (version
+    changed, digests recomputed so only loading it fails), packed."""
+    metadata = dataclasses.replace(read_metadata(source), version=BROKEN_MODEL, probe=None)
+    noise = random.Random(22).randbytes(4096)
+    written = write_artifact_dir(directory / "model", noise, metadata)
+    return pack_artifact(written, directory / "model.tar.gz")
+
+
+def break_pointer(deployment: Deployment) -> None:
+    """Point the environment at BROKEN_MODEL without promotion's checks, keeping the live
+    version as `previous`, as a deploy script that writes SSM directly would."""
+    ssm = deployment.client("ssm")
+    name = deployment.model_pointer_parameter
+    live = ModelPointer.from_json(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    broken = ModelPointer(deployment.artifact_uri(BROKEN_MODEL), BROKEN_MODEL, live.last)
+    ssm.put_parameter(Name=name, Value=broken.to_json(), Type="String", Overwrite=True)
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -714,7 +741,8 @@ def _upload(
     say: Callable[[str], None],
     backlog: Backlog,
 ) -> int | None:
-    """Run every scenario from `threads` threads; promote tiny-v2 when half are uploaded.
+    """Run every scenario from `threads` threads; write the pointer to BROKEN_MODEL when a
+    third are uploaded, and promote tiny-v2 (through promotion's checks) at half.
 
     Returns how many uploads were done when the promotion happened (None: it did not)."""
     bucket = deployment.images_bucket
@@ -722,6 +750,7 @@ def _upload(
     done = 0
     done_lock = threading.Lock()
     half = threading.Event()
+    third = threading.Event()
     racer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="soak-racer")
     errors: list[BaseException] = []
     promoted_after: int | None = None
@@ -753,6 +782,8 @@ def _upload(
         history.add(key, event)
         with done_lock:
             done += 1
+            if done * 3 >= total_uploads:
+                third.set()
             if done * 2 >= total_uploads:
                 half.set()
 
@@ -765,9 +796,18 @@ def _upload(
 
     def promoter() -> None:
         nonlocal promoted_after
+        third.wait()
+        if stop.is_set():
+            return
+        _retried(lambda: break_pointer(deployment), errors)
+        broken_at = time.monotonic()
+        say(f"  pointer written to {BROKEN_MODEL} (a model that cannot run) after {done} uploads")
         half.wait()
         if stop.is_set():
             return
+        # The broken pointer stands for a few of the function's refreshes, so that warm
+        # functions meet it (and count ModelLoadFailed) before tiny-v2 replaces it.
+        time.sleep(max(0.0, broken_at + BROKEN_SECONDS - time.monotonic()))
         for attempt in range(5):
             try:
                 promote(deployment, SECOND_MODEL)
@@ -788,12 +828,25 @@ def _upload(
                 future.result()
     finally:
         stop.set()
+        third.set()
         half.set()
         promoting.join()
         racer.shutdown()
     if errors:
         raise errors[0]
     return promoted_after
+
+
+def _retried(action: Callable[[], None], errors: list[BaseException]) -> None:
+    """Run `action`, again after a fault aimed at it (up to 5 times); the last error is kept."""
+    for attempt in range(5):
+        try:
+            action()
+            return
+        except Exception as error:  # a fault aimed at SSM; try again
+            if attempt == 4:
+                errors.append(error)
+            time.sleep(0.5)
 
 
 # --- the audit ----------------------------------------------------------------------------
@@ -1284,8 +1337,9 @@ def audit_lines(result: PassResult, *, max_findings: int = 20) -> list[str]:
                 else ""
             )
             + f"; DuplicatesSkipped {totals[METRIC_DUPLICATES]}, "
-            f"RecordsFailed {totals[METRIC_RECORDS_FAILED]}; not counted, from invocations Lambda "
-            f"would have stopped: {_sum_images(result.abandoned_metrics)})"
+            f"RecordsFailed {totals[METRIC_RECORDS_FAILED]}, "
+            f"ModelLoadFailed {totals[METRIC_MODEL_LOAD_FAILED]}; not counted, from invocations "
+            f"Lambda would have stopped: {_sum_images(result.abandoned_metrics)})"
         )
     lines.append(f"  item writes repeating the key's previous write: {audit.duplicates_written}")
     if not result.drained or not result.drained_after:

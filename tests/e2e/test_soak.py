@@ -59,6 +59,10 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
     assert result.tagged_keys > 0 and result.scenario_kinds[soak.BAD] >= 2, text
     assert result.promoted_after is not None, text
     assert 0 < result.promoted_after < result.images, text
+    # And a third of the way in the pointer was written straight to a model that cannot run:
+    # the function kept going on the last good one, and said so in its metric
+    assert any(soak.BROKEN_MODEL in line for line in lines), text
+    assert result.metrics["ModelLoadFailed"] >= 1, text
     assert result.planned_fault_kinds, text
     missing = [k for k in result.planned_fault_kinds if not result.fault_counts.get(k)]
     assert not missing, f"never injected: {missing}\n{text}"
