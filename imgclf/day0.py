@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import new_model_version
 from infra.local import imgclf_home
 
 from .deployment import resolve
 from .errors import CliError
-from .models import promote, upload_artifact
 from .output import progress, stdout
+from .packed import PackedModel, cached, pack, upload_and_report
 from .trainer import check_version_option
 
 if TYPE_CHECKING:
     from training.labels.mapper import MappedLabel
-
-VERSION_FILE = "VERSION"
-
-
-@dataclass(frozen=True)
-class Day0Model:
-    """A packed day-0 artifact on disk."""
-
-    version: str
-    tarball: Path
-    model_dir: Path
-    reused: bool
 
 
 def build_packed(
@@ -44,7 +28,7 @@ def build_packed(
     mapping_file: Path | None,
     eval_dir: Path | None,
     mapping: Mapping[str, tuple[int, ...]] | None = None,
-) -> Day0Model:
+) -> PackedModel:
     """Build the day-0 model into target/model and pack target/model.tar.gz (with a spinner);
     the mapping is `mapping`, else the file's, else Animals-10's."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -62,9 +46,7 @@ def build_packed(
             build_day0(target / "model", version=version, mapping=mapping, eval_dir=eval_dir)
     except (MappingError, Day0Error, WeightsUnavailableError) as error:
         raise CliError(str(error)) from None
-    tarball = pack_artifact(target / "model", target / "model.tar.gz")
-    (target / VERSION_FILE).write_text(version + "\n")
-    return Day0Model(version, tarball, target / "model", reused=False)
+    return pack(target, version)
 
 
 def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel]:
@@ -99,16 +81,16 @@ def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:
     return lines
 
 
-def cached_day0(cache_root: Path, sources: str) -> Day0Model:
+def cached_day0(cache_root: Path, sources: str) -> PackedModel:
     """The built-in Animals-10 day-0 model from the cache, built once per code version."""
-    key = hashlib.sha256(json.dumps({"day0": sources}).encode()).hexdigest()[:16]
-    target = cache_root / f"day0-{key}"
-    version_file = target / VERSION_FILE
-    if (target / "model.tar.gz").is_file() and version_file.is_file():
-        return Day0Model(
-            version_file.read_text().strip(), target / "model.tar.gz", target / "model", True
-        )
-    return build_packed(target, version=f"day0-{key[:10]}", mapping_file=None, eval_dir=None)
+    return cached(
+        cache_root,
+        "day0",
+        sources,
+        lambda target, version: build_packed(
+            target, version=version, mapping_file=None, eval_dir=None
+        ),
+    )
 
 
 def day0_command(args: argparse.Namespace) -> int:
@@ -132,26 +114,5 @@ def day0_command(args: argparse.Namespace) -> int:
         eval_dir=args.eval_dir,
         mapping=mapping,
     )
-    metadata = read_metadata(model.model_dir)
-    uri = upload_artifact(deployment, model.tarball, version)
-    stdout.print(f"day-0 model {version} uploaded to {uri}")
-    stdout.print(evaluation_lines(metadata.metrics))
-    gate = metadata.gate
-    stdout.print(
-        "quality gate "
-        + ("passed" if gate.get("passed") else "FAILED: " + "; ".join(gate["reasons"]))
-    )
-    if args.promote:
-        promote(deployment, version, force=args.force)  # champion check inside
-        stdout.print(f"model {version} is live in {deployment.env}")
+    upload_and_report(deployment, model, "day-0 model", promote_it=args.promote, force=args.force)
     return 0
-
-
-def evaluation_lines(metrics: dict[str, Any]) -> str:
-    """One line per evaluation set: int8 accuracy, float accuracy and size."""
-    lines = []
-    for name, entry in (metrics.get("evaluations") or {}).items():
-        float_accuracy = entry.get("float_accuracy")
-        float_text = f", float {float_accuracy:.1%}" if isinstance(float_accuracy, float) else ""
-        lines.append(f"  {name}: {entry['accuracy']:.1%} of {entry['count']}{float_text}")
-    return "\n".join(lines) or "  (no evaluation sets)"

@@ -36,11 +36,12 @@ from .labels import optional_hierarchy
 from .local import deployment_of
 from .models import promote, upload_artifact
 from .output import native_stderr_to, progress, stderr, stdout
+from .packed import VERSION_FILE
 from .report import ReportData, write_report
 from .report_labels import labelled_items
 from .results import object_tags, to_json
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
-from .trainer import VERSION_FILE, TrainingSettings, train_to_cache
+from .trainer import TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all
 
 # EfficientNet-Lite0 with ImageNet weights, its top trained on emoji renderings plus the real

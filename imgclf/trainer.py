@@ -20,9 +20,9 @@ from .deployment import resolve
 from .errors import CliError
 from .models import promote, upload_artifact
 from .output import progress, stderr, stdout
+from .packed import VERSION_FILE
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
-VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
 
 
 # The option values an `imgclf train` run hands to training; the CLI's own --version is

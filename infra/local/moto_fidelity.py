@@ -25,8 +25,9 @@ visibility changes of one process's queues are serialized here.
 And for every message it returns, moto computes all the queue's attributes (each a pass over
 every message) to read the retention period, and SendMessage does the same to read one flag:
 a receive costs O(backlog²), which a 10,000-image backlog turns into minutes. The approximate
-counts (approximate on SQS too) are computed at most every 0.1 s per queue, and the
-retention period is read directly.
+counts (approximate on SQS too) are computed at most every 0.1 s per queue for those internal
+reads, and the retention period is read directly. A GetQueueAttributes call always computes
+them afresh: a caller who asks reads the queue as it is, whatever ran before in the process.
 
 `install()` patches moto (once per process): events carry an increasing sequencer and the
 version, deletes in versioned buckets are notified, archived objects' tags can be read, and
@@ -48,6 +49,7 @@ _sequence = itertools.count(1)
 _receive_lock = threading.Lock()
 _RECEIVE_POLL_SECONDS = 0.05
 _COUNTS_FRESH_SECONDS = 0.1
+_COUNTS_CACHE = "_imgclf_counts"  # on each moto Queue: attribute name -> (when, count)
 _APPROXIMATE_COUNTS = (
     "approximate_number_of_messages",
     "approximate_number_of_messages_not_visible",
@@ -117,6 +119,13 @@ def _patch_sqs() -> None:
     models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
     for name in _APPROXIMATE_COUNTS:
         setattr(models.Queue, name, _recent(name, getattr(models.Queue, name)))
+    get_queue_attributes = models.SQSBackend.get_queue_attributes
+
+    def fresh_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
+        self.get_queue(queue_name).__dict__.pop(_COUNTS_CACHE, None)
+        return get_queue_attributes(self, queue_name, attribute_names)
+
+    models.SQSBackend.get_queue_attributes = fresh_attributes  # type: ignore[method-assign]
 
 
 def _serialized(method: Any) -> Any:
@@ -131,7 +140,7 @@ def _recent(name: str, count: property) -> property:
     """A queue's approximate count, recomputed at most every _COUNTS_FRESH_SECONDS."""
 
     def fresh(queue: Any) -> int:
-        cache = queue.__dict__.setdefault("_imgclf_counts", {})
+        cache = queue.__dict__.setdefault(_COUNTS_CACHE, {})
         now = time.monotonic()
         hit = cache.get(name)
         if hit is not None and now - hit[0] < _COUNTS_FRESH_SECONDS:

@@ -40,3 +40,26 @@ def test_an_empty_tag_set_removes_every_tag(s3: Any) -> None:
     assert client.get_object_tagging(Bucket="images", Key="a.jpg")["TagSet"] == [
         {"Key": "k", "Value": "v"}
     ]
+
+
+def test_a_queues_counts_are_fresh_for_a_caller_who_asks(s3: Any) -> None:
+    # Given the patched process (its internal reads of a queue's counts are cached 0.1 s)
+    sqs = boto3.session.Session(
+        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=LOCAL_REGION,
+    ).client("sqs", endpoint_url=s3.meta.endpoint_url)
+    url = sqs.create_queue(QueueName="fresh")["QueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+    def counts() -> tuple[int, int]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return int(attributes[names[0]]), int(attributes[names[1]])
+
+    # When messages are sent and one received, with no pause, then GetQueueAttributes says so
+    assert counts() == (0, 0)
+    for body in ("a", "b", "c", "d"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    assert counts() == (4, 0)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+    assert counts() == (3, 1)

@@ -1,0 +1,79 @@
+"""Models built on this machine and packed for upload (day-0, generic): where they are
+cached, how they are packed, and what uploading one prints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from classifier.artifact_files import pack_artifact, read_metadata
+
+from .deployment import Deployment
+from .models import promote, upload_artifact
+from .output import stdout
+
+VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
+
+
+@dataclass(frozen=True)
+class PackedModel:
+    """A packed artifact on disk: target/model (the directory) and target/model.tar.gz."""
+
+    version: str
+    tarball: Path
+    model_dir: Path
+    reused: bool
+
+
+def pack(target: Path, version: str) -> PackedModel:
+    """Pack target/model into target/model.tar.gz and record its version beside it."""
+    tarball = pack_artifact(target / "model", target / "model.tar.gz")
+    (target / VERSION_FILE).write_text(version + "\n")
+    return PackedModel(version, tarball, target / "model", reused=False)
+
+
+def cached(
+    cache_root: Path, kind: str, sources: str, build: Callable[[Path, str], PackedModel]
+) -> PackedModel:
+    """The `kind` model from the cache, built once per code version (`sources`) by
+    `build(target, version)`."""
+    key = hashlib.sha256(json.dumps({kind: sources}).encode()).hexdigest()[:16]
+    target = cache_root / f"{kind}-{key}"
+    version_file = target / VERSION_FILE
+    if (target / "model.tar.gz").is_file() and version_file.is_file():
+        return PackedModel(
+            version_file.read_text().strip(), target / "model.tar.gz", target / "model", True
+        )
+    return build(target, f"{kind}-{key[:10]}")
+
+
+def upload_and_report(
+    deployment: Deployment, model: PackedModel, what: str, *, promote_it: bool, force: bool
+) -> None:
+    """Upload a packed model, print its evaluation and gate, and promote it if asked."""
+    metadata = read_metadata(model.model_dir)
+    uri = upload_artifact(deployment, model.tarball, model.version)
+    stdout.print(f"{what} {model.version} uploaded to {uri}" + (" (cached)" * model.reused))
+    stdout.print(evaluation_lines(metadata.metrics))
+    gate = metadata.gate
+    stdout.print(
+        "quality gate "
+        + ("passed" if gate.get("passed") else "FAILED: " + "; ".join(gate["reasons"]))
+    )
+    if promote_it:
+        promote(deployment, model.version, force=force)  # every check inside
+        stdout.print(f"model {model.version} is live in {deployment.env}")
+
+
+def evaluation_lines(metrics: dict[str, Any]) -> str:
+    """One line per evaluation set: int8 accuracy, float accuracy and size."""
+    lines = []
+    for name, entry in (metrics.get("evaluations") or {}).items():
+        float_accuracy = entry.get("float_accuracy")
+        float_text = f", float {float_accuracy:.1%}" if isinstance(float_accuracy, float) else ""
+        lines.append(f"  {name}: {entry['accuracy']:.1%} of {entry['count']}{float_text}")
+    return "\n".join(lines) or "  (no evaluation sets)"
