@@ -48,7 +48,7 @@ from training.datasets.packages import (
     read_rcc,
     read_wheel,
 )
-from training.datasets.photo_manifest import CACHE_ENV, MARKER, SOURCES_JSON, SOURCES_MD
+from training.datasets.photo_manifest import CACHE_ENV, MARKER, SOURCES_MD, write_sources_json
 
 NAME = "generic-photos"
 MANIFEST_PATH = Path(__file__).with_name("generic_photos_manifest.json")
@@ -281,20 +281,7 @@ def _write_photo(
 
 
 def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> None:
-    records = sorted(records, key=lambda record: record["file"])
-    packages: dict[tuple[str, str, str], set[str]] = {}
-    for record in records:
-        key = (record["kind"], record["package"], record["version"])
-        packages.setdefault(key, set()).add(record["licence"])
-    summary = {
-        "manifest_hash": digest,
-        "packages": [
-            {"kind": kind, "package": package, "version": version, "licences": sorted(licences)}
-            for (kind, package, version), licences in sorted(packages.items())
-        ],
-        "files": records,
-    }
-    (root / SOURCES_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    records = write_sources_json(root, records, digest)
     lines = [
         "# Sources of these photographs",
         "",

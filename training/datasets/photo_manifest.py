@@ -234,3 +234,25 @@ def _entry(photo: Photo) -> dict[str, Any]:
     }
     entry.update({key: value for key, value in optional.items() if value})
     return entry
+
+
+def write_sources_json(
+    root: Path, records: list[dict[str, Any]], digest: str
+) -> list[dict[str, Any]]:
+    """sources.json of an assembled photo set: the manifest's hash, each package with its
+    licences, and every file's record (sorted by file, and returned so)."""
+    records = sorted(records, key=lambda record: record["file"])
+    packages: dict[tuple[str, str, str], set[str]] = {}
+    for record in records:
+        key = (record["kind"], record["package"], record["version"])
+        packages.setdefault(key, set()).add(record["licence"])
+    summary = {
+        "manifest_hash": digest,
+        "packages": [
+            {"kind": kind, "package": package, "version": version, "licences": sorted(licences)}
+            for (kind, package, version), licences in sorted(packages.items())
+        ],
+        "files": records,
+    }
+    (root / SOURCES_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return records

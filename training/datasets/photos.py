@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import os
 import shutil
 import sys
@@ -58,7 +57,6 @@ from training.datasets.photo_manifest import (
     NAME,
     OUTSIDE_DIR,
     OUTSIDE_SPLITS,
-    SOURCES_JSON,
     SOURCES_MD,
     SPLITS,
     Photo,
@@ -66,6 +64,7 @@ from training.datasets.photo_manifest import (
     animal_counts,
     load_manifest,
     manifest_hash,
+    write_sources_json,
 )
 
 
@@ -229,20 +228,7 @@ def _to_png(photo: Photo, data: bytes) -> bytes:
 
 
 def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> None:
-    records = sorted(records, key=lambda record: record["file"])
-    packages: dict[tuple[str, str, str], set[str]] = {}
-    for record in records:
-        key = (record["kind"], record["package"], record["version"])
-        packages.setdefault(key, set()).add(record["licence"])
-    summary = {
-        "manifest_hash": digest,
-        "packages": [
-            {"kind": kind, "package": package, "version": version, "licences": sorted(licences)}
-            for (kind, package, version), licences in sorted(packages.items())
-        ],
-        "files": records,
-    }
-    (root / SOURCES_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    records = write_sources_json(root, records, digest)
     lines = [
         "# Sources of these photographs",
         "",
