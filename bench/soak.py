@@ -751,6 +751,7 @@ def _upload(
     done_lock = threading.Lock()
     half = threading.Event()
     third = threading.Event()
+    promoted = threading.Event()  # tiny-v2 promoted (or given up): uploads past half go on
     racer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="soak-racer")
     errors: list[BaseException] = []
     promoted_after: int | None = None
@@ -760,6 +761,8 @@ def _upload(
         thread = threading.current_thread().name
         if not step.other_thread:  # a racing step follows its first step at once
             backlog.wait()
+            if half.is_set():
+                promoted.wait()  # the broken pointer's window: see promoter
         if step.op == "delete":
             response = s3.delete_object(Bucket=bucket, Key=key)
             history.add(
@@ -795,6 +798,12 @@ def _upload(
                 apply(scenario.key, step)
 
     def promoter() -> None:
+        try:
+            promote_mid_run()
+        finally:
+            promoted.set()
+
+    def promote_mid_run() -> None:
         nonlocal promoted_after
         third.wait()
         if stop.is_set():
@@ -805,8 +814,9 @@ def _upload(
         half.wait()
         if stop.is_set():
             return
-        # The broken pointer stands for a few of the function's refreshes, so that warm
-        # functions meet it (and count ModelLoadFailed) before tiny-v2 replaces it.
+        # Uploads pause at half while the broken pointer stands for a few of the function's
+        # refreshes, so that warm functions meet it (and count ModelLoadFailed) on the
+        # backlog before tiny-v2 replaces it, mid-run.
         time.sleep(max(0.0, broken_at + BROKEN_SECONDS - time.monotonic()))
         for attempt in range(5):
             try:
@@ -831,6 +841,7 @@ def _upload(
         third.set()
         half.set()
         promoting.join()
+        promoted.set()
         racer.shutdown()
     if errors:
         raise errors[0]
