@@ -35,7 +35,13 @@ from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.config import DEFAULT_UNKNOWN_BUDGET
 from training.evaluate import Int8Outputs
-from training.gate import GateResult, artifact_gate, check_gate, log_gate
+from training.gate import (
+    GateResult,
+    artifact_gate,
+    log_gate,
+    primary_gate,
+    primary_metrics,
+)
 from training.imagenet import (
     ANIMALS10_MAPPING,
     describe_mapping,
@@ -137,13 +143,8 @@ def build_day0(
             lambda images: int8_outputs.label_ids(forced, images),
         )
     primary_name = PRIMARY_SET if PRIMARY_SET in evaluations else sets[-1].name
-    primary = evaluations[primary_name]
-    gate = check_gate(
-        float_accuracy=primary["float_accuracy"],
-        int8_accuracy=primary["accuracy"],
-        min_int8_accuracy=min_accuracy,
-        max_drop_pp=max_drop_pp,
-        test_count=primary["count"],
+    gate = primary_gate(
+        evaluations, primary_name, min_int8_accuracy=min_accuracy, max_drop_pp=max_drop_pp
     )
     metadata = ModelMetadata(
         version=version,
@@ -155,12 +156,7 @@ def build_day0(
         calibration=provisional.calibration,
         unknown=provisional.unknown,
         metrics={
-            "float_accuracy": primary["float_accuracy"],
-            "int8_accuracy": primary["accuracy"],
-            "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
-            "test_count": primary["count"],
-            "primary_set": primary_name,
-            "evaluations": evaluations,
+            **primary_metrics(evaluations, primary_name),
             "float_size_bytes": len(float_tflite),
             "int8_size_bytes": len(int8_tflite),
             "size_ratio": round(len(int8_tflite) / len(float_tflite), 4),

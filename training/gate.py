@@ -76,6 +76,37 @@ def check_gate(
     )
 
 
+def primary_gate(
+    evaluations: dict[str, Any],
+    primary_name: str,
+    *,
+    min_int8_accuracy: float,
+    max_drop_pp: float,
+) -> GateResult:
+    """The gate on one evaluation set's entry (model.json `metrics.evaluations[name]`)."""
+    primary = evaluations[primary_name]
+    return check_gate(
+        float_accuracy=primary["float_accuracy"],
+        int8_accuracy=primary["accuracy"],
+        min_int8_accuracy=min_int8_accuracy,
+        max_drop_pp=max_drop_pp,
+        test_count=primary["count"],
+    )
+
+
+def primary_metrics(evaluations: dict[str, Any], primary_name: str) -> dict[str, Any]:
+    """model.json `metrics`' headline figures, from the primary set, and every set's."""
+    primary = evaluations[primary_name]
+    return {
+        "float_accuracy": primary["float_accuracy"],
+        "int8_accuracy": primary["accuracy"],
+        "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
+        "test_count": primary["count"],
+        "primary_set": primary_name,
+        "evaluations": evaluations,
+    }
+
+
 def artifact_gate(model_dir: Path, gate: GateResult) -> GateResult:
     """The gate, failed with check_artifact's one-line reason when the artifact written to
     `model_dir` cannot be trusted to run (digests, loading, probe); model.json's `gate` then

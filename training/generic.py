@@ -29,7 +29,13 @@ from classifier.model import Decider, LoadedModel
 from classifier.verify import write_checked_artifact
 from training import evalsets, export
 from training.backbones import efficientnet_lite as lite
-from training.gate import GateResult, artifact_gate, check_gate, log_gate
+from training.gate import (
+    GateResult,
+    artifact_gate,
+    log_gate,
+    primary_gate,
+    primary_metrics,
+)
 from training.labels import builtin_hierarchy
 from training.probe import probe_images
 
@@ -92,13 +98,8 @@ def build_generic(
         for evaluation_set in sets
     }
     primary_name = REAL_PHOTOS if REAL_PHOTOS in evaluations else next(iter(evaluations))
-    primary = evaluations[primary_name]
-    gate = check_gate(
-        float_accuracy=primary["float_accuracy"],
-        int8_accuracy=primary["accuracy"],
-        min_int8_accuracy=MIN_ACCURACY,
-        max_drop_pp=MAX_DROP_PP,
-        test_count=primary["count"],
+    gate = primary_gate(
+        evaluations, primary_name, min_int8_accuracy=MIN_ACCURACY, max_drop_pp=MAX_DROP_PP
     )
     metrics = _metrics(primary_name, evaluations, labelling, len(int8_tflite), started)
     metadata = replace(
@@ -126,14 +127,8 @@ def _metrics(
     started: float,
 ) -> dict[str, Any]:
     """model.json's `metrics`: the primary set's figures, every set's, and the settings."""
-    primary = evaluations[primary_name]
     return {
-        "float_accuracy": primary["float_accuracy"],
-        "int8_accuracy": primary["accuracy"],
-        "drop_pp": round((primary["float_accuracy"] - primary["accuracy"]) * 100, 4),
-        "test_count": primary["count"],
-        "primary_set": primary_name,
-        "evaluations": evaluations,
+        **primary_metrics(evaluations, primary_name),
         "labelling": {
             "min_confidence": labelling.min_confidence,
             "max_labels": labelling.max_labels,

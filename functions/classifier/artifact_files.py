@@ -94,20 +94,6 @@ def metadata_in_tarball(data: bytes) -> dict[str, Any]:
     return metadata
 
 
-def hierarchy_in_tarball(data: bytes) -> LabelHierarchy | None:
-    """The artifact's label hierarchy, checked against its model.json (promotion calls this,
-    so that a missing or mismatched hierarchy is refused there, never at run time)."""
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            metadata = ModelMetadata.from_dict(_member_json(archive, ARTIFACT_METADATA_FILE))
-            if metadata.hierarchy is None:
-                return None
-            raw = _member_json(archive, ARTIFACT_HIERARCHY_FILE)
-    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
-    return checked_hierarchy(raw, metadata)
-
-
 def write_artifact_dir(
     directory: Path,
     tflite_model: bytes,

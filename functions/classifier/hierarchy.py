@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -370,8 +370,3 @@ class LabelHierarchy:
     def _ancestor_ids_of(self, name: str) -> tuple[str, ...]:
         node = self.find(name)
         return () if node is None else self.ancestors[node.id]
-
-
-def names_in(hierarchy: LabelHierarchy, words: Iterable[str]) -> dict[str, str | None]:
-    """Each word's label name in the hierarchy (None: it names none)."""
-    return {word: (node.name if (node := hierarchy.find(word)) else None) for word in words}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import tempfile
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -22,9 +23,10 @@ from classifier.artifact import (
     OutputSpec,
 )
 from classifier.artifact_files import (
-    hierarchy_in_tarball,
     pack_artifact,
     read_hierarchy,
+    read_metadata,
+    unpack_artifact,
     write_artifact_dir,
 )
 from classifier.contracts import TAG_LABELS, UNKNOWN_LABEL, tag_value_problem
@@ -164,6 +166,14 @@ def test_the_labels_tag_is_written_only_when_asked(hierarchy: LabelHierarchy) ->
     }
     assert TAG_LABELS not in (tags_of_item(item) or {})
     assert (tags_of_item(item, {"label", "labels"}) or {})[TAG_LABELS] == "animal / tabby"
+
+
+def hierarchy_in_tarball(data: bytes) -> LabelHierarchy | None:
+    """The artifact's hierarchy as the function and promotion read it: unpacked, checked
+    against its model.json."""
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = unpack_artifact(data, Path(scratch))
+        return read_hierarchy(directory, read_metadata(directory))
 
 
 def artifact(tmp_path: Path, metadata: ModelMetadata, hierarchy: LabelHierarchy | None) -> Path:
