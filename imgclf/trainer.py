@@ -14,12 +14,18 @@ from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import model_version_problem, new_model_version
 from infra.local import imgclf_home
 from training.config import TrainConfig
-from training.options import cli_option_names, command_line, defaults, sagemaker_hyperparameters
+from training.options import (
+    cli_option_names,
+    command_line,
+    default_dataset,
+    defaults,
+    sagemaker_hyperparameters,
+)
 
 from .deployment import resolve
 from .errors import CliError
 from .models import promote, upload_artifact
-from .output import progress, stderr, stdout
+from .output import native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
@@ -60,11 +66,12 @@ class TrainingSettings:
         Generated data sets (emoji, digits) render into `generated_dir` unless a data dir is
         given: training only renders into an empty folder, so the folder must be per settings.
         """
-        argv = ["--dataset", self.dataset, "--model-dir", str(model_dir)]
+        dataset = default_dataset(self.dataset, data_dir_given=self.data_dir is not None)
+        argv = ["--dataset", dataset, "--model-dir", str(model_dir)]
         argv += ["--output-dir", str(output_dir), "--version", version, "--artifact", "none"]
         argv += ["--verbose", "0"]  # the progress bar reports epochs
         values = {name: getattr(self, name) for name in SETTINGS_OPTIONS if name != "dataset"}
-        if self.data_dir is None and self.dataset != "folder":
+        if self.data_dir is None and dataset != "folder":
             values["data_dir"] = generated_dir
         return argv + command_line(TrainConfig, values) + list(self.extra)
 
@@ -144,7 +151,11 @@ def train_command(args: argparse.Namespace) -> int:
     version = args.version or new_model_version()
     settings = TrainingSettings.from_args(args)
     target = imgclf_home() / "models" / version
-    tarball = train_to_cache(settings, target=target, version=version, label=f"training {version}")
+    # TensorFlow's and LiteRT's C++ start-up lines go to a log, not the terminal.
+    with native_stderr_to(target / "native.log"):
+        tarball = train_to_cache(
+            settings, target=target, version=version, label=f"training {version}"
+        )
     metadata = read_metadata(target / "model")
     uri = upload_artifact(deployment, tarball, version)
     stdout.print(f"model {version} uploaded to {uri}")

@@ -14,7 +14,15 @@ from typing import Any
 
 from classifier.contracts import model_version_problem, new_model_version
 from training import options
-from training.options import ARCHITECTURES, DATASETS, TRANSFER_ARCHITECTURES, option
+from training.options import (
+    ARCHITECTURES,
+    AUTO,
+    DATASETS,
+    DEFAULT_ARCH,
+    TRANSFER_ARCHITECTURES,
+    default_dataset,
+    option,
+)
 
 # "unknown" may take this share of each held-out in-class set's correctly labelled images.
 DEFAULT_UNKNOWN_BUDGET = 0.01
@@ -106,7 +114,11 @@ class TrainConfig:
         env="SM_OUTPUT_DATA_DIR",
     )
     dataset: str = option(
-        "emoji", choices=DATASETS, help="emoji/digits generate their data", cli=True
+        AUTO,
+        choices=(AUTO, *DATASETS),
+        help="folder: the data dir's images; emoji/digits generate their data (auto: folder "
+        "when a data dir is given, else emoji)",
+        cli=True,
     )
     validation_dir: Path | None = option(
         None,
@@ -156,7 +168,14 @@ class TrainConfig:
     artifact_path: Path | None = option(
         None, flag="artifact", help="where to pack model.tar.gz ('none': do not pack)"
     )
-    arch: str = option("cnn", choices=ARCHITECTURES, cli=True, hyperparameter=True)
+    arch: str = option(
+        AUTO,
+        choices=(AUTO, *ARCHITECTURES),
+        help="auto: efficientnet_lite0 (ImageNet transfer) for a folder of images, cnn for "
+        "the generated data sets",
+        cli=True,
+        hyperparameter=True,
+    )
     weights: str = option(
         "imagenet",
         help="transfer base: imagenet, none, a file or s3://",
@@ -205,39 +224,43 @@ class TrainConfig:
     verbose: int = option(0, help="Keras fit verbosity (0, 1 or 2)", command_line_default=2)
 
     def resolved(self) -> TrainConfig:
-        """A copy with every default filled in and the values checked."""
-        if self.dataset not in DATASETS:
+        """A copy with every default filled in and the values checked. An "auto" data set is
+        the emoji one here (`parse_args` makes it "folder" when a data dir is given)."""
+        dataset = default_dataset(self.dataset, data_dir_given=False)
+        if dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; use one of {DATASETS}")
-        if self.arch not in ARCHITECTURES:
+        arch = DEFAULT_ARCH[dataset] if self.arch == AUTO else self.arch
+        if arch not in ARCHITECTURES:
             raise ConfigError(f"unknown architecture {self.arch!r}; use one of {ARCHITECTURES}")
-        defaults = DATASET_DEFAULTS[self.dataset]
-        learning_rate = self.learning_rate
+        base = replace(self, dataset=dataset, arch=arch)
+        defaults = DATASET_DEFAULTS[base.dataset]
+        learning_rate = base.learning_rate
         if learning_rate is None:
             learning_rate = (
                 TRANSFER_LEARNING_RATE
-                if self.arch in TRANSFER_ARCHITECTURES
+                if base.arch in TRANSFER_ARCHITECTURES
                 else defaults.learning_rate
             )
         config = replace(
-            self,
-            version=self.version or default_version(),
-            epochs=self.epochs if self.epochs is not None else defaults.epochs,
+            base,
+            version=base.version or default_version(),
+            epochs=base.epochs if base.epochs is not None else defaults.epochs,
             image_size=(
-                self.image_size or ARCHITECTURE_IMAGE_SIZES.get(self.arch) or defaults.image_size
+                base.image_size or ARCHITECTURE_IMAGE_SIZES.get(base.arch) or defaults.image_size
             ),
             learning_rate=learning_rate,
             min_int8_accuracy=(
-                self.min_int8_accuracy
-                if self.min_int8_accuracy is not None
+                base.min_int8_accuracy
+                if base.min_int8_accuracy is not None
                 else defaults.min_int8_accuracy
             ),
-            images_per_class=self.images_per_class or defaults.images_per_class,
+            images_per_class=base.images_per_class or defaults.images_per_class,
             heldout_images_per_class=(
-                self.heldout_images_per_class
-                if self.heldout_images_per_class is not None
+                base.heldout_images_per_class
+                if base.heldout_images_per_class is not None
                 else defaults.heldout_images_per_class
             ),
-            augmentation=self.augmentation or defaults.augmentation,
+            augmentation=base.augmentation or defaults.augmentation,
         )
         for name in ("epochs", "image_size", "batch_size"):
             if int(getattr(config, name)) < 1:
@@ -313,7 +336,9 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
     if checkpoint_dir is None and SAGEMAKER_CHECKPOINT_DIR.is_dir():
         checkpoint_dir = SAGEMAKER_CHECKPOINT_DIR
-    data_dir = directory("data_dir", LOCAL_ROOT / "data" / args.dataset)
+    given = bool(args.data_dir and not args.data_dir.startswith("s3://"))
+    dataset = default_dataset(args.dataset, given or bool(env.get(variables["data_dir"])))
+    data_dir = directory("data_dir", LOCAL_ROOT / "data" / dataset)
     model_dir = directory("model_dir", run_root / "model")
     assert data_dir is not None and model_dir is not None
     paths: dict[str, Any] = {
@@ -331,7 +356,7 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
         for item in options.declared(TrainConfig)
         if item.name not in paths
     }
-    return TrainConfig(**paths, **{**plain, "version": version})
+    return TrainConfig(**paths, **{**plain, "dataset": dataset, "version": version})
 
 
 def build_parser() -> argparse.ArgumentParser:

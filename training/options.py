@@ -20,6 +20,10 @@ from typing import Any
 
 DATASETS = ("emoji", "digits", "folder")
 ARCHITECTURES = ("cnn", "mobilenetv2", "efficientnet_lite0")
+# "auto" is each choice's default: decided by the data (see `default_dataset`, DEFAULT_ARCH).
+AUTO = "auto"
+# Photographs train EfficientNet-Lite0 by transfer; the generated sets, the small CNN.
+DEFAULT_ARCH = {"emoji": "cnn", "digits": "cnn", "folder": "efficientnet_lite0"}
 # A frozen pretrained base first, then its top layers fine-tuned at a tenth of the rate.
 TRANSFER_ARCHITECTURES = ("mobilenetv2", "efficientnet_lite0")
 OPTION = "imgclf.option"  # the dataclass field metadata key
@@ -100,6 +104,14 @@ def add_arguments(
             kwargs["type"] = item.type
         kwargs["default"] = None if cli_only else item.command_line_default
         parser.add_argument(*names, **kwargs)
+
+
+def default_dataset(dataset: str | None, data_dir_given: bool) -> str:
+    """The data set a run trains on: as given, else ("auto") a folder of the user's images
+    when a data dir is given, else the rendered emoji set."""
+    if dataset and dataset != AUTO:
+        return dataset
+    return "folder" if data_dir_given else "emoji"
 
 
 def parse_bool(text: str) -> bool:

@@ -267,3 +267,19 @@ def test_each_partition_query_is_newest_first_and_reads_at_most_a_page() -> None
     ]
     # Without a limit or page size, DynamoDB's own 1 MB pages
     assert "Limit" not in _query_arguments("t", "by_label", "label_shard", "red#3", None, None)
+
+
+def test_imgclf_train_with_only_a_data_dir_trains_transfer_on_the_folder(tmp_path: Path) -> None:
+    from training.config import parse_args
+
+    argv = TrainingSettings(data_dir=tmp_path / "photos").argv(
+        model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1", generated_dir=tmp_path
+    )
+    config = parse_args(argv, {}).resolved()
+
+    assert (config.dataset, config.arch) == ("folder", "efficientnet_lite0")
+    assert config.data_dir == tmp_path / "photos"
+    rendered = parse_args(TrainingSettings().argv(
+        model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1", generated_dir=tmp_path
+    ), {}).resolved()  # fmt: skip
+    assert (rendered.dataset, rendered.arch, rendered.data_dir) == ("emoji", "cnn", tmp_path)

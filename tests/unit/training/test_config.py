@@ -89,3 +89,17 @@ def test_bad_choices_on_the_command_line_exit_with_usage() -> None:
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--arch", "resnet"], {})
     assert exit_info.value.code == 2
+
+
+def test_a_data_dir_alone_means_a_folder_of_photos_trained_by_transfer() -> None:
+    given = parse_args(["--data-dir", "my-photos"], {}).resolved()
+    channel = parse_args([], SAGEMAKER_ENV).resolved()  # SageMaker: the train channel
+    generated = parse_args([], {}).resolved()
+
+    assert (given.dataset, given.arch, given.image_size) == ("folder", "efficientnet_lite0", 224)
+    assert given.data_dir == Path("my-photos")
+    assert (channel.dataset, channel.arch) == ("folder", "efficientnet_lite0")
+    assert (generated.dataset, generated.arch) == ("emoji", "cnn")
+    assert parse_args(["--data-dir", "d", "--arch", "cnn"], {}).resolved().arch == "cnn"
+    assert parse_args(["--dataset", "digits"], {}).resolved().arch == "cnn"
+    assert given.hyperparameters()["arch"] == "efficientnet_lite0"
