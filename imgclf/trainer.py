@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from classifier.artifact_files import pack_artifact, read_metadata
-from classifier.contracts import model_version_problem, new_model_version
+from classifier.contracts import DATA_PREFIX, model_version_problem, new_model_version
 from infra.local import imgclf_home
 from training.config import TrainConfig
+from training.layout import MAX_LISTED_NAMES
 from training.options import (
     cli_option_names,
     command_line,
@@ -27,6 +30,7 @@ from .errors import CliError
 from .models import promote, upload_artifact
 from .output import native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
+from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s3_uri
 
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
 
@@ -91,8 +95,13 @@ def run_training(
     work_dir: Path,
     version: str,
     on_epoch: EpochCallback | None = None,
+    data_shown_as: str | None = None,
 ) -> Path:
-    """Train with training.train on the CPU; the model dir receives the artifact files."""
+    """Train with training.train on the CPU; the model dir receives the artifact files.
+
+    Files training could not read are listed afterwards from what model.json records, those
+    of the data dir under `data_shown_as` (the s3:// prefix it was downloaded from).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         from training.config import parse_args
@@ -103,17 +112,27 @@ def run_training(
     argv = settings.argv(
         model_dir=model_dir, output_dir=work_dir, version=version, generated_dir=work_dir / "data"
     )
+    held: list[str] = []
     try:
-        result = run(parse_args(argv, os.environ), progress=on_epoch)
+        with _training_warnings(held):
+            result = run(parse_args(argv, os.environ), progress=on_epoch)
     except BAD_INPUT_ERRORS as error:
+        _print_lines(held)
         raise CliError(f"training failed: {error}") from None
+    shown = data_shown_as or str(settings.data_dir)
+    _print_lines(skipped_file_lines(result.metadata.dataset, settings.data_dir, shown))
     if not result.passed:
         stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
     return model_dir
 
 
 def train_to_cache(
-    settings: TrainingSettings, *, target: Path, version: str, label: str = "training"
+    settings: TrainingSettings,
+    *,
+    target: Path,
+    version: str,
+    label: str = "training",
+    data_shown_as: str | None = None,
 ) -> Path:
     """Train into target/model, pack target/model.tar.gz, write target/VERSION; with a bar."""
     model_dir = target / "model"
@@ -131,6 +150,7 @@ def train_to_cache(
             work_dir=target / "work",
             version=version,
             on_epoch=on_epoch,
+            data_shown_as=data_shown_as,
         )
     tarball = pack_artifact(model_dir, target / "model.tar.gz")
     (target / VERSION_FILE).write_text(version + "\n")
@@ -146,15 +166,18 @@ def train_command(args: argparse.Namespace) -> int:
         return _train_in_cloud(deployment, args)
     if args.dataset == "folder" and args.data_dir is None:
         raise CliError("--dataset folder needs --data-dir")
-    if args.data_dir is not None and not args.data_dir.is_dir():
-        raise CliError(f"no such folder: {args.data_dir}")
+    data_dir, shown = training_data(deployment, args.data_dir, args.dataset)
     version = args.version or new_model_version()
-    settings = TrainingSettings.from_args(args)
+    settings = replace(TrainingSettings.from_args(args), data_dir=data_dir)
     target = imgclf_home() / "models" / version
     # TensorFlow's and LiteRT's C++ start-up lines go to a log, not the terminal.
     with native_stderr_to(target / "native.log"):
         tarball = train_to_cache(
-            settings, target=target, version=version, label=f"training {version}"
+            settings,
+            target=target,
+            version=version,
+            label=f"training {version}",
+            data_shown_as=shown,
         )
     metadata = read_metadata(target / "model")
     uri = upload_artifact(deployment, tarball, version)
@@ -166,6 +189,43 @@ def train_command(args: argparse.Namespace) -> int:
         promote(deployment, version, force=args.force)
         stdout.print(f"model {version} is live in {deployment.env}")
     return 0
+
+
+def training_data(
+    deployment: Any, data_dir: Path | str | None, dataset: str | None
+) -> tuple[Path | None, str]:
+    """The local folder training reads, and how to show it: a folder as given, checked; or an
+    S3 prefix (one per label), checked, then downloaded into the cache."""
+    if data_dir is None:
+        return None, ""
+    if is_s3_uri(data_dir):
+        s3 = deployment.client("s3")
+        data = list_data_set(s3, parse_s3_uri(str(data_dir)))
+        _print_lines(data.notes())
+        return fetch_data_set(s3, data, imgclf_home()), data.location.uri
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise CliError(f"no such folder: {folder}")
+    if default_dataset(dataset, data_dir_given=True) == "folder":
+        _check_folder(folder)
+    return folder, str(folder)
+
+
+def skipped_file_lines(dataset: Mapping[str, Any], data_dir: Path | None, shown: str) -> list[str]:
+    """model.json's unreadable files, one line each with its reason: at most MAX_LISTED_NAMES,
+    then how many more. Files of the data dir are shown under the name it was given by."""
+    count = int(dataset.get("skipped_unreadable") or 0)
+    listed = list(dataset.get("skipped_files") or [])[:MAX_LISTED_NAMES]
+    if not count:
+        return []
+    lines = [f"skipped {count} unreadable {'file' if count == 1 else 'files'}:"]
+    for entry in listed:
+        lines.append(
+            f"  {_shown_file(str(entry.get('file')), data_dir, shown)}: {entry.get('reason')}"
+        )
+    if count > len(listed):
+        lines.append(f"  and {count - len(listed)} more")
+    return lines
 
 
 def check_version_option(version: str | None) -> None:
@@ -185,17 +245,89 @@ def _train_in_cloud(deployment: Any, args: argparse.Namespace) -> int:
     version = args.version or new_model_version()
     # The given flags that are training hyperparameters, as strings SageMaker decodes back.
     hyperparameters = sagemaker_hyperparameters(TrainConfig, vars(args))
+    execution_input: dict[str, Any] = {
+        "version": version,
+        "promote": bool(args.promote),
+        "force": bool(args.force),
+        "hyperparameters": hyperparameters,
+    }
+    if args.data_dir is not None:
+        execution_input["data_uri"] = _cloud_data_uri(deployment, args.data_dir)
     execution = deployment.client("stepfunctions").start_execution(
         stateMachineArn=deployment.state_machine_arn,
         name=f"train-{version}",
-        input=json.dumps(
-            {
-                "version": version,
-                "promote": bool(args.promote),
-                "force": bool(args.force),
-                "hyperparameters": hyperparameters,
-            }
-        ),
+        input=json.dumps(execution_input),
     )
     stdout.print(f"training {version} started: {execution['executionArn']}")
     return 0
+
+
+def _cloud_data_uri(deployment: Any, data_dir: Path | str) -> str:
+    """The training channel for --cloud: a prefix the training job may read, checked here so
+    a bad layout fails in one line before any job starts."""
+    if not is_s3_uri(data_dir):
+        raise CliError(
+            f"--cloud trains on S3: upload {data_dir} to "
+            f"s3://{deployment.models_bucket}/{DATA_PREFIX}<name>/ (a prefix per label) "
+            "and pass that as --data-dir"
+        )
+    location = parse_s3_uri(str(data_dir))
+    readable = S3Prefix(deployment.models_bucket, DATA_PREFIX)
+    # The training role reads only the models bucket's data/ prefix (training_job.py).
+    if location.bucket != readable.bucket or not location.prefix.startswith(readable.prefix):
+        raise CliError(
+            f"the training job reads only {readable.uri}; copy {location.uri} under it "
+            f"(aws s3 sync {location.uri} {readable.uri}<name>/) and pass that as --data-dir"
+        )
+    data = list_data_set(deployment.client("s3"), location)
+    _print_lines(data.notes())
+    return location.uri
+
+
+def _check_folder(folder: Path) -> None:
+    """A local folder of the user's images meets the layout rules training applies."""
+    from training.data import DataError, check_layout, folder_layout, list_class_files
+
+    try:
+        check_layout(folder_layout(list_class_files(folder), folder))
+    except DataError as error:
+        raise CliError(str(error)) from None
+    # Files directly under it are named by training's own warning, which imgclf prints.
+
+
+def _shown_file(file: str, data_dir: Path | None, shown: str) -> str:
+    """A file of the data dir as `<data dir as given>/<relative path>`; others as they are."""
+    if data_dir is None:
+        return file
+    try:
+        relative = Path(file).relative_to(data_dir).as_posix()
+    except ValueError:
+        return file
+    return (shown if shown.endswith("/") else shown + "/") + relative
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        stderr.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def _training_warnings(held: list[str]) -> Iterator[None]:
+    """Training's warnings on stderr as they come, except its per-file skips: imgclf lists
+    those from model.json once training ends, and `held` keeps them in case it fails."""
+    from training.prepare import SKIPPED_FILE_LOG
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == SKIPPED_FILE_LOG:
+                held.append(record.getMessage())
+            else:
+                _print_lines([record.getMessage()])
+
+    logger = logging.getLogger("training")
+    handler = Handler(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)

@@ -19,11 +19,14 @@ from training.options import (
     AUTO,
     DATASETS,
     DEFAULT_ARCH,
+    S3_SCHEME,
     TRANSFER_ARCHITECTURES,
     default_dataset,
     option,
 )
 
+# The data sets training renders itself, rather than reads.
+GENERATED_DATASETS = ("emoji", "digits")
 # "unknown" may take this share of each held-out in-class set's correctly labelled images.
 DEFAULT_UNKNOWN_BUDGET = 0.01
 
@@ -102,9 +105,11 @@ class TrainConfig:
     """
 
     data_dir: Path = option(
-        help="folder per class (default: $SM_CHANNEL_TRAIN or .imgclf/data/DATASET)",
+        help="folder per class (default: $SM_CHANNEL_TRAIN or .imgclf/data/DATASET); "
+        "imgclf train also takes s3://bucket/prefix/, a prefix per label",
         env="SM_CHANNEL_TRAIN",
         cli=True,
+        s3_uri=True,
     )
     model_dir: Path = option(
         help="receives the artifact files (default: $SM_MODEL_DIR)", env="SM_MODEL_DIR"
@@ -336,8 +341,10 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
     checkpoint_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else None
     if checkpoint_dir is None and SAGEMAKER_CHECKPOINT_DIR.is_dir():
         checkpoint_dir = SAGEMAKER_CHECKPOINT_DIR
-    given = bool(args.data_dir and not args.data_dir.startswith("s3://"))
-    dataset = default_dataset(args.dataset, given or bool(env.get(variables["data_dir"])))
+    channel = env.get(variables["data_dir"])
+    _check_data_dir(args.data_dir, channel)
+    given = bool(args.data_dir and not args.data_dir.startswith(S3_SCHEME))
+    dataset = default_dataset(args.dataset, given or bool(channel))
     data_dir = directory("data_dir", LOCAL_ROOT / "data" / dataset)
     model_dir = directory("model_dir", run_root / "model")
     assert data_dir is not None and model_dir is not None
@@ -357,6 +364,15 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
         if item.name not in paths
     }
     return TrainConfig(**paths, **{**plain, "dataset": dataset, "version": version})
+
+
+def _check_data_dir(data_dir: str | None, channel: str | None) -> None:
+    """An s3:// data dir is read through a channel, never here (it would fall back silently)."""
+    if data_dir and data_dir.startswith(S3_SCHEME) and not channel:
+        raise ConfigError(
+            f"--data-dir {data_dir}: training reads a local folder or SageMaker's train "
+            "channel; `imgclf train --data-dir s3://...` downloads the prefix first"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ Every split (train, validation, test) therefore holds exactly the arrays product
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.contracts import tag_value_problem
 from classifier.imaging import ImageLimits, InputSpec, RejectedImageError, prepare_image
 from training.datasets.animals10 import english_label
+from training.layout import DataLayout, label_problem, layout_problem
 
 # Training sees what the function accepts, so an image the Lambda would reject is skipped.
 TRAINING_LIMITS = ImageLimits()
@@ -93,7 +94,7 @@ def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> Fi
         files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not _hidden(p, root))
         by_label.setdefault(label, []).extend(files)
     if not by_label:
-        raise DataError(f"{directory} has no class folders (expected <label>/<image files>)")
+        raise DataError(str(layout_problem(DataLayout(str(directory), "folder", {}))))
     if labels is None:
         labels = sorted(by_label)
     unknown = sorted(set(by_label) - set(labels))
@@ -116,14 +117,35 @@ def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> Fi
 
 def check_class_label(folder: Path, label: str) -> None:
     """Refuse a class label that is blank or that S3 cannot store as a tag value."""
-    if not label.strip():
-        raise DataError(f'class folder "{folder}" gives a blank label; rename the folder')
-    problem = tag_value_problem(label)
+    problem = label_problem("folder", str(folder), label)
     if problem:
-        raise DataError(
-            f'class folder "{folder}" gives the label {label!r}, which S3 cannot store as a '
-            f"tag value: {problem}; rename the folder"
-        )
+        raise DataError(problem)
+
+
+def folder_layout(index: FileIndex, shown: Path, loaded: LoadedImages | None = None) -> DataLayout:
+    """A listed folder's layout, for `training.layout`'s checks: files per label (or, given
+    the loaded images, readable images per label) and the files directly under its root."""
+    label_ids = index.label_ids if loaded is None else tuple(int(i) for i in loaded.label_ids)
+    per_label = Counter(label_ids)
+    loose = tuple(
+        path.name
+        for path in sorted(index.root.iterdir())
+        if path.is_file() and not path.name.startswith(".")
+    )
+    return DataLayout(
+        root=str(shown),
+        kind="folder",
+        counts={label: per_label[i] for i, label in enumerate(index.labels)},
+        loose=loose,
+        unreadable=0 if loaded is None else len(loaded.skipped),
+    )
+
+
+def check_layout(layout: DataLayout) -> None:
+    """Refuse a data set with too few labels, or a label with too few images (one line)."""
+    problem = layout_problem(layout)
+    if problem:
+        raise DataError(problem)
 
 
 def load_image(path: Path, spec: InputSpec, limits: ImageLimits = TRAINING_LIMITS) -> np.ndarray:

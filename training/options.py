@@ -27,6 +27,7 @@ DEFAULT_ARCH = {"emoji": "cnn", "digits": "cnn", "folder": "efficientnet_lite0"}
 # A frozen pretrained base first, then its top layers fine-tuned at a tenth of the rate.
 TRANSFER_ARCHITECTURES = ("mobilenetv2", "efficientnet_lite0")
 OPTION = "imgclf.option"  # the dataclass field metadata key
+S3_SCHEME = "s3://"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Option:
     flag: str = ""  # the command-line name when it is not the field's (dashes for underscores)
     env: str = ""  # the SageMaker variable that supplies the value when no argument does
     command_line_default: Any = None  # when the command line wants another default
+    s3_uri: bool = False  # `imgclf train` also takes an s3:// URI here, kept as written
 
 
 def option(default: Any = dataclasses.MISSING, **option_fields: Any) -> Any:
@@ -97,7 +99,7 @@ def add_arguments(
         if item.option.choices:
             kwargs["choices"] = item.option.choices
         if item.type is Path:
-            kwargs["type"] = Path if cli_only else str
+            kwargs["type"] = (path_or_s3_uri if item.option.s3_uri else Path) if cli_only else str
         elif item.type is bool:
             kwargs["type"] = parse_bool
         elif item.type is not str:
@@ -112,6 +114,11 @@ def default_dataset(dataset: str | None, data_dir_given: bool) -> str:
     if dataset and dataset != AUTO:
         return dataset
     return "folder" if data_dir_given else "emoji"
+
+
+def path_or_s3_uri(text: str) -> Path | str:
+    """A local path, or an s3:// URI as written (a Path would fold its `//`)."""
+    return text if text.startswith(S3_SCHEME) else Path(text)
 
 
 def parse_bool(text: str) -> bool:

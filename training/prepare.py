@@ -12,19 +12,23 @@ from training.config import TrainConfig
 from training.data import (
     DataError,
     LoadedImages,
+    check_layout,
     class_counts,
     fingerprint,
+    folder_layout,
     list_class_files,
     load_images,
     stratified_split,
 )
 from training.datasets import digits, emoji
 from training.datasets.emoji import FontNotFoundError
+from training.layout import DataLayout, loose_files_note
 
 log = logging.getLogger("training")
 
 GENERATED_IMAGE_SIZE = 128  # emoji renders; the model's input size is set by resizing
 MAX_LISTED_SKIPS = 20
+SKIPPED_FILE_LOG = "skipped %s: %s"  # one unreadable file and why (imgclf lists them itself)
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,15 @@ def prepare_data(config: TrainConfig, spec: InputSpec) -> PreparedData:
     """Generate the data set if it is a generated one and missing, then load and split it."""
     generated = _ensure_generated(config)
     index = list_class_files(config.data_dir)
+    if config.dataset == "folder":  # the user's own images: labels and counts, before decoding
+        _check_folder(folder_layout(index, config.data_dir))
     loaded = load_images(index, spec)
     for path, reason in loaded.skipped[:MAX_LISTED_SKIPS]:
-        log.warning("skipped %s: %s", path, reason)
+        log.warning(SKIPPED_FILE_LOG, path, reason)
     if len(loaded.label_ids) == 0:
         raise DataError(f"{config.data_dir} has no readable images")
+    if config.dataset == "folder" and loaded.skipped:
+        check_layout(folder_layout(index, config.data_dir, loaded))
     validation_fraction = 0.0 if config.validation_dir else config.validation_fraction
     split = stratified_split(
         loaded.label_ids,
@@ -104,6 +112,13 @@ def prepare_data(config: TrainConfig, spec: InputSpec) -> PreparedData:
         heldout=heldout,
         info=info,
     )
+
+
+def _check_folder(layout: DataLayout) -> None:
+    check_layout(layout)
+    note = loose_files_note(layout)
+    if note:
+        log.warning("%s", note)
 
 
 def _ensure_generated(config: TrainConfig) -> dict[str, Any]:

@@ -9,8 +9,9 @@ Execution input (every field optional except `version` when training):
       "version": "v20260101-1",     # train: the new model's version (contracts'
                                     #   MODEL_VERSION_RULE, checked first); names the job
                                     #   and models/<version>/model.tar.gz
-      "data_uri": "s3://<models-bucket>/data/<set>/",  # train: the training channel
-                                    #   (default: the whole data/ prefix)
+      "data_uri": "s3://<models-bucket>/data/<set>/",  # train: the training channel, a
+                                    #   prefix per label (default: the whole data/ prefix);
+                                    #   the training role reads nothing outside data/
       "hyperparameters": {"epochs": "10", "arch": "..."},  # train: strings, passed to
                                     #   train.py as --name value; version/sagemaker_* are ours
       "promote": true,              # train: write the pointer when the gate passes; false
@@ -20,7 +21,8 @@ Execution input (every field optional except `version` when training):
       "reclassify": false           # train: after promotion, re-enqueue older objects too
     }
 
-Unknown fields are ignored. `imgclf train --cloud` sends {"version": ..., "promote": ...}.
+Unknown fields are ignored. `imgclf train --cloud` sends {"version": ..., "promote": ...},
+and "data_uri" with `--data-dir s3://<models-bucket>/data/<set>/`, whose layout it checks first.
 """
 
 from __future__ import annotations

@@ -152,3 +152,81 @@ def test_force_without_promote_is_a_one_line_error(
     run = cli("train", "--cloud", "--env", ENV, "--force")
     assert run.code == 1
     assert run.err.strip() == "imgclf: error: --force only applies with --promote"
+
+
+@pytest.fixture()
+def training_stack(deployed: str) -> str:
+    """Stack imgclf-prod with a training state machine and its models bucket; the machine."""
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="imgclf-prod-training",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/training",
+    )["stateMachineArn"]
+    boto3.client("cloudformation").create_stack(
+        StackName=stack_name("prod"), TemplateBody=json.dumps(stack_template(arn, prefix="prod"))
+    )
+    s3 = boto3.client("s3")
+    for label, count in {"cat": 5, "dog": 6}.items():
+        for n in range(count):
+            s3.put_object(Bucket="prod-models", Key=f"data/pets/{label}/{n}.jpg", Body=b"jpeg")
+    for n in range(3):
+        s3.put_object(Bucket="prod-models", Key=f"data/few/cat/{n}.jpg", Body=b"jpeg")
+        s3.put_object(Bucket="prod-models", Key=f"data/few/dog/{n}.jpg", Body=b"jpeg")
+    return arn
+
+
+def test_train_cloud_trains_on_the_s3_data_dir_it_checked(
+    training_stack: str, cli: Callable[..., CliRun]
+) -> None:
+    # When training starts in the cloud on a prefix per label under the models bucket's data/
+    run = cli(
+        "train", "--cloud", "--env", "prod", "--version", "v9",
+        "--data-dir", "s3://prod-models/data/pets",
+    )  # fmt: skip
+    # Then the execution's data_uri is that prefix: the state machine's train channel
+    assert run.code == 0, run.err
+    stepfunctions = boto3.client("stepfunctions")
+    (execution,) = stepfunctions.list_executions(stateMachineArn=training_stack)["executions"]
+    described = stepfunctions.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"])["data_uri"] == "s3://prod-models/data/pets/"
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "message"),
+    [
+        (
+            "s3://prod-models/data/few/",
+            "s3://prod-models/data/few/: every label needs at least 5 images: cat 3, dog 3",
+        ),
+        (
+            "s3://prod-images/pets/",
+            "the training job reads only s3://prod-models/data/; copy s3://prod-images/pets/ "
+            "under it (aws s3 sync s3://prod-images/pets/ s3://prod-models/data/<name>/) and "
+            "pass that as --data-dir",
+        ),
+        (
+            "photos",
+            "--cloud trains on S3: upload photos to s3://prod-models/data/<name>/ (a prefix "
+            "per label) and pass that as --data-dir",
+        ),
+    ],
+)
+def test_train_cloud_refuses_data_the_job_cannot_train_on_in_one_line(
+    training_stack: str, cli: Callable[..., CliRun], data_dir: str, message: str
+) -> None:
+    run = cli("train", "--cloud", "--env", "prod", "--data-dir", data_dir)
+    # Then one line, and no execution started
+    assert (run.code, run.err.strip()) == (1, f"imgclf: error: {message}")
+    stepfunctions = boto3.client("stepfunctions")
+    assert stepfunctions.list_executions(stateMachineArn=training_stack)["executions"] == []
+
+
+def test_train_on_an_s3_prefix_checks_its_layout_before_training(
+    training_stack: str, cli: Callable[..., CliRun]
+) -> None:
+    run = cli("train", "--env", "prod", "--data-dir", "s3://prod-models/data/few/cat/")
+    assert (run.code, run.err.strip()) == (
+        1,
+        "imgclf: error: s3://prod-models/data/few/cat/ has no label prefixes; put each "
+        "label's images under s3://prod-models/data/few/cat/<label>/",
+    )

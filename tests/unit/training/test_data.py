@@ -100,7 +100,7 @@ def test_missing_or_classless_directories_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         list_class_files(tmp_path / "nowhere")
     _write(tmp_path, "loose.png", _png((0, 0, 0)))
-    with pytest.raises(DataError, match="no class folders"):
+    with pytest.raises(DataError, match="has no label folders; put each label.s images under"):
         list_class_files(tmp_path)
 
 
