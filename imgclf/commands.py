@@ -15,7 +15,7 @@ from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION, Status
 from classifier.hierarchy import LabelHierarchy
 from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
-from . import detect_labels
+from . import detect_labels, model_show
 from . import dlq as dead_letters
 from . import labels as generic_labels
 from . import models as model_versions
@@ -206,6 +206,10 @@ def model(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     if args.model_command in ("promote", "rollback"):
         return _promote(args, deployment)
+    if args.model_command == "show":
+        metadata = model_show.read_model_json(deployment, args.version)
+        stdout.out(model_show.render(metadata, args.format), highlight=False)
+        return 0
     live = model_versions.live_pointer(deployment)
     versions = model_versions.list_versions(deployment)
     table = Table(title=f"models in {deployment.env}")

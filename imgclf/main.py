@@ -147,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     model = commands.add_parser("model", help="model versions", parents=[env])
     model_commands = model.add_subparsers(dest="model_command", required=True)
     model_commands.add_parser("list", help="versions in the models bucket", parents=[env])
+    model_show = model_commands.add_parser(
+        "show",
+        help="one version: gate, metrics, unknown rule, per-label precision/recall/F1",
+        parents=[env],
+    )
+    model_show.add_argument("version")
+    model_show.add_argument(
+        "--format", choices=("table", "json"), default="table", help="json: its model.json"
+    )
     model_day0 = model_commands.add_parser(
         "day0",
         help="build the ImageNet-mapped day-0 model (no training) and upload it",

@@ -48,6 +48,15 @@ class Int8Outputs:
             return np.zeros(0, np.int64)
         return Decider(metadata, raw.shape[1]).label_ids(raw)
 
+    def decided(self, metadata: ModelMetadata, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each image's label id (-1: unknown), decided as `metadata` says, and the
+        calibrated probability of its top label (what the function reports as confidence)."""
+        raw = self(images)
+        if not len(raw):
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        decider = Decider(metadata, raw.shape[1])
+        return decider.label_ids(raw), np.max(decider.probabilities(raw), axis=-1)
+
     def _run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         if id(images) not in self._seen:
             rows, timings = [], []
@@ -86,18 +95,24 @@ def score(label_ids: np.ndarray, predicted: np.ndarray, labels: Sequence[str]) -
 
 
 def plot_confusion_matrix(
-    confusion: np.ndarray, labels: Sequence[str], path: Path, title: str
+    confusion: np.ndarray,
+    labels: Sequence[str],
+    path: Path,
+    title: str,
+    columns: Sequence[str] | None = None,
 ) -> Path:
-    """A confusion matrix PNG with counts in the cells."""
+    """A confusion matrix PNG with counts in the cells; `columns` names the predicted
+    columns when they are not the labels (the labels and "unknown")."""
+    columns = labels if columns is None else columns
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    size = max(5.0, 0.6 * len(labels) + 2)
+    size = max(5.0, 0.6 * len(columns) + 2)
     figure, axes = plt.subplots(figsize=(size, size))
     axes.imshow(confusion, cmap="Blues")
-    axes.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right")
+    axes.set_xticks(range(len(columns)), labels=columns, rotation=45, ha="right")
     axes.set_yticks(range(len(labels)), labels=labels)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")

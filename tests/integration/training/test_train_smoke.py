@@ -29,6 +29,7 @@ REPORT_FILES = {
     "report/confusion_matrix.png",
     "report/heldout_confusion_matrix.png",
     "report/learning_curves.png",
+    "report/index.html",
 }
 
 
@@ -83,6 +84,7 @@ def test_one_epoch_run_produces_a_gated_artifact_the_lambda_can_use(
     for key in ("float_accuracy", "int8_accuracy", "per_class", "heldout_glyph_accuracy"):
         assert key in metrics, key
     assert set(metrics["per_class"]) == set(emoji.LABELS)
+    assert set(metrics["per_label"]) == {"test", "heldout"}
     assert metrics["int8_size_bytes"] <= 0.3 * metrics["float_size_bytes"]
     assert metrics["heldout_count"] == 2 * len(
         [label for label in emoji.LABELS if emoji.glyphs_for(label, "heldout")]
@@ -118,7 +120,7 @@ def test_a_bad_model_fails_its_gate_in_model_json_and_still_exits_zero(
     # A failed job would stop the state machine before its own gate state reads the verdict.
     code = main(
         [
-            "--dataset", "folder", "--data-dir", str(noise_images),
+            "--dataset", "folder", "--arch", "cnn", "--data-dir", str(noise_images),
             "--model-dir", str(tmp_path / "model"), "--output-dir", str(tmp_path / "output"),
             "--epochs", "1", "--image-size", "32", "--min-int8-accuracy", "0.9",
             "--version", "bad-1", "--verbose", "0",

@@ -1,0 +1,136 @@
+"""`imgclf model show VERSION`: one version's model.json, as a person reads it.
+
+The version, architecture and labels, the gate's verdict, the headline metrics, the unknown
+rule and, per split, the per-label table (precision, recall, F1, support, suggested
+threshold) with the count of images it got wrong. `--format json` is model.json itself. Any
+model.json is shown as far as it goes: older ones lack the per-label evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from classifier.artifact import ArtifactError
+from classifier.artifact_files import metadata_in_tarball
+from gate.champion import evaluations
+from training.per_label import table_lines
+
+from .deployment import Deployment
+from .errors import CliError
+from .models import fetch_artifact
+
+PER_LABEL_KEY = "per_label"  # in model.json's `metrics`
+SPLIT_TITLES = {"test": "test split", "heldout": "held-out set"}
+UNKNOWN_THRESHOLDS = ("max_other", "min_confidence", "keep_confidence")
+
+
+def read_model_json(deployment: Deployment, version: str) -> dict[str, Any]:
+    """A version's model.json from the models bucket; CliError (one line) when the version
+    does not exist or its artifact cannot be read."""
+    data = fetch_artifact(deployment, version)
+    try:
+        return metadata_in_tarball(data)
+    except ArtifactError as error:
+        raise CliError(f"model version {version!r}: {error}") from None
+
+
+def render(metadata: Mapping[str, Any], output_format: str = "table") -> str:
+    """The text `model show` prints: model.json itself for `json`, else `show_lines`."""
+    if output_format == "json":
+        return json.dumps(metadata, indent=2)
+    return "\n".join(show_lines(metadata))
+
+
+def show_lines(metadata: Mapping[str, Any]) -> list[str]:
+    """The readable summary of a model.json, line by line."""
+    metrics = _mapping(metadata.get("metrics"))
+    labels = [str(label) for label in metadata.get("labels") or []]
+    lines = [
+        f"model {metadata.get('version', '?')} ({metadata.get('architecture') or '?'}), "
+        f"created {metadata.get('created_at') or '?'}",
+        f"labels ({len(labels)}): {', '.join(labels) or '-'}",
+        f"gate: {_gate(metadata.get('gate'))}",
+        *_headline(metrics),
+        f"unknown rule: {_unknown_rule(metadata.get('unknown'))}",
+    ]
+    per_label = _mapping(metrics.get(PER_LABEL_KEY))
+    if not per_label:
+        return [*lines, "", "no per-label evaluation (model made before it)"]
+    for split, entry in per_label.items():
+        if isinstance(entry, Mapping):
+            lines += ["", *_split_lines(str(split), entry)]
+    return lines
+
+
+def _split_lines(split: str, entry: Mapping[str, Any]) -> list[str]:
+    title = SPLIT_TITLES.get(split, split)
+    listed = len(entry.get("wrong") or [])
+    wrong = int(entry.get("wrong_count", listed))
+    where = f"; model.json lists {listed} (--format json)" if wrong else ""
+    return [
+        f"per-label evaluation, {title}: {entry.get('count', '?')} images, "
+        f"{_percent(entry.get('accuracy'))} right, {entry.get('unknown_count', 0)} called unknown",
+        *table_lines(entry),
+        f"images it got wrong: {wrong}{where}",
+    ]
+
+
+def _headline(metrics: Mapping[str, Any]) -> list[str]:
+    """Accuracy on the test split (int8, float, drop), held-out and shared sets, size."""
+    if not metrics:
+        return ["metrics: none recorded"]
+    lines = [
+        f"test split: int8 accuracy {_percent(metrics.get('int8_accuracy'))} (float "
+        f"{_percent(metrics.get('float_accuracy'))}, drop {_number(metrics.get('drop_pp'))} pp) "
+        f"on {metrics.get('test_count', '?')} images"
+    ]
+    if "heldout_accuracy" in metrics:
+        lines.append(
+            f"held-out set: int8 accuracy {_percent(metrics.get('heldout_accuracy'))} on "
+            f"{metrics.get('heldout_count', '?')} images"
+        )
+    shared = evaluations({"metrics": metrics})
+    if shared:
+        lines.append(
+            "evaluation sets: "
+            + ", ".join(f"{name} {e.accuracy:.1%}" for name, e in sorted(shared.items()))
+        )
+    size, latency = metrics.get("int8_size_bytes"), metrics.get("int8_latency_ms_p50")
+    if isinstance(size, int):
+        timing = f", {latency} ms per image" if isinstance(latency, int | float) else ""
+        lines.append(f"int8 model: {size / 1024:.0f} KiB{timing}")
+    return lines
+
+
+def _gate(gate: Any) -> str:
+    if not isinstance(gate, Mapping) or "passed" not in gate:
+        return "not recorded"
+    if gate["passed"]:
+        return "passed"
+    reasons = "; ".join(str(reason) for reason in gate.get("reasons") or [])
+    return f"failed ({reasons})" if reasons else "failed"
+
+
+def _unknown_rule(rule: Any) -> str:
+    thresholds = {
+        name: rule.get(name)
+        for name in UNKNOWN_THRESHOLDS
+        if isinstance(rule, Mapping) and rule.get(name) is not None
+    }
+    if not thresholds:
+        return "none (the top label is always given)"
+    return ", ".join(f"{name} {_number(value)}" for name, value in thresholds.items())
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.2%}" if isinstance(value, int | float) else "?"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "?"
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,102 @@
+"""`imgclf model show`'s formatting of a model.json: pure, no AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from imgclf.model_show import render, show_lines
+from training.per_label import UNKNOWN, evaluate
+
+LABELS = ("cat", "dog", "cow")
+
+
+def _model_json(**metrics: Any) -> dict[str, Any]:
+    return {
+        "version": "v7",
+        "architecture": "efficientnet_lite0",
+        "created_at": "2025-01-02T03:04:05+00:00",
+        "labels": list(LABELS),
+        "unknown": {"max_other": 0.35, "min_confidence": 0.4, "keep_confidence": None},
+        "gate": {"passed": False, "reasons": ["int8 accuracy 50.00% is below the minimum"]},
+        "metrics": {
+            "int8_accuracy": 0.5,
+            "float_accuracy": 0.52,
+            "drop_pp": 2.0,
+            "test_count": 6,
+            "heldout_accuracy": 0.75,
+            "heldout_count": 4,
+            "int8_size_bytes": 4096,
+            "int8_latency_ms_p50": 1.25,
+            "evaluations": {
+                "real-photos": {"fingerprint": "sha256:x", "count": 9, "accuracy": 0.8889}
+            },
+            **metrics,
+        },
+    }
+
+
+def _per_label() -> dict[str, Any]:
+    test = evaluate(
+        [0, 0, 0, 1, 1, 2],
+        [0, 0, 1, 1, UNKNOWN, 0],
+        [0.9, 0.6, 0.8, 0.7, 0.3, 0.95],
+        LABELS,
+        ["cat/1", "cat/2", "cat/3", "dog/1", "dog/2", "cow/1"],
+        target_precision=0.6,
+    )
+    heldout = evaluate([0, 1, 2, 2], [0, 1, 2, 2], [0.9] * 4, LABELS, ["a", "b", "c", "d"])
+    return {"test": test.to_dict(max_wrong=2), "heldout": heldout.to_dict()}
+
+
+def test_show_prints_the_headline_the_rule_and_a_per_label_table_per_split() -> None:
+    lines = show_lines(_model_json(per_label=_per_label()))
+
+    assert lines[:8] == [
+        "model v7 (efficientnet_lite0), created 2025-01-02T03:04:05+00:00",
+        "labels (3): cat, dog, cow",
+        "gate: failed (int8 accuracy 50.00% is below the minimum)",
+        "test split: int8 accuracy 50.00% (float 52.00%, drop 2 pp) on 6 images",
+        "held-out set: int8 accuracy 75.00% on 4 images",
+        "evaluation sets: real-photos 88.9%",
+        "int8 model: 4 KiB, 1.25 ms per image",
+        "unknown rule: max_other 0.35, min_confidence 0.4",
+    ]
+    text = "\n".join(lines)
+    assert "per-label evaluation, test split: 6 images, 50.00% right, 1 called unknown" in text
+    assert "per-label evaluation, held-out set: 4 images, 100.00% right, 0 called unknown" in text
+    assert "threshold for 60% precision (precision, recall)" in text
+    rows: dict[str, list[str]] = {}  # the test split's, listed first
+    for line in lines:
+        if line.startswith(("cat ", "cow ")):
+            rows.setdefault(line.split()[0], line.split())
+    assert rows["cat"] == ["cat", "0.667", "0.667", "0.667", "3", "0.600", "(0.667,", "0.667)"]
+    assert rows["cow"][-3:] == ["none", "reaches", "it"]
+    assert "images it got wrong: 3; model.json lists 2 (--format json)" in lines
+    assert "images it got wrong: 0" in lines
+
+
+def test_a_model_made_before_per_label_evaluation_shows_what_it_has() -> None:
+    old = _model_json()
+    old["gate"] = {"passed": True, "reasons": []}
+    old["unknown"] = {"max_other": None, "min_confidence": None, "keep_confidence": None}
+
+    lines = show_lines(old)
+
+    assert "gate: passed" in lines
+    assert "unknown rule: none (the top label is always given)" in lines
+    assert lines[-1] == "no per-label evaluation (model made before it)"
+
+
+def test_a_bare_model_json_is_shown_without_errors() -> None:
+    lines = show_lines({"version": "tiny", "labels": ["red"]})
+
+    assert lines[:3] == ["model tiny (?), created ?", "labels (1): red", "gate: not recorded"]
+    assert "metrics: none recorded" in lines
+
+
+def test_json_format_is_model_json_itself() -> None:
+    metadata = _model_json(per_label=_per_label())
+
+    assert json.loads(render(metadata, "json")) == metadata
+    assert render(metadata, "table") == "\n".join(show_lines(metadata))
