@@ -262,8 +262,9 @@ def imagenet_lite0(calibration: np.ndarray) -> tuple[bytes, str]:
 def section(prepared: Mapping[str, np.ndarray], calibration: np.ndarray, repeats: int) -> None:
     """Print what generic labels + quality add per image, in one interleaved run."""
     from classifier.model import LoadedModel
-    from training.imagenet import ANIMALS10_MAPPING, domain_of, resolve_mapping
+    from training.imagenet import ANIMALS10_MAPPING, resolve_mapping
     from training.labels import builtin_hierarchy
+    from training.labels.domain import domain_of
 
     int8, weights = imagenet_lite0(calibration)
     hierarchy, groups = builtin_hierarchy(), resolve_mapping(ANIMALS10_MAPPING)

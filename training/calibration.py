@@ -27,6 +27,8 @@ from training.config import DEFAULT_UNKNOWN_BUDGET
 ECE_BINS = 15
 RELIABILITY_BINS = 10
 TEMPERATURE_RANGE = (0.05, 20.0)
+# Fewer images than this cannot fit a temperature: a dozen photos gave T = 0.05.
+MIN_FIT_IMAGES = 30
 CONFIDENCE_GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))  # 0.05 .. 0.90
 KEEP_GRID = (0.9, 0.95, 0.98, 0.99, 0.995, 0.997, 0.998, 0.999, 0.9995)
 
@@ -125,10 +127,19 @@ def fit_calibration(
     *,
     fitted_on: str,
     checks: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    sharpen: bool = True,
 ) -> Calibration:
     """Temperature scaling fitted on (probabilities, truth), with the ECE before and after
-    on that set and on every `checks` set (name -> (probabilities, truth))."""
-    temperature = fit_temperature(probabilities, truth)
+    on that set and on every `checks` set (name -> (probabilities, truth)).
+
+    Fewer than MIN_FIT_IMAGES images leave T at 1. Without `sharpen`, T stays at 1 or
+    above: a temperature fitted on generated images (renderings) says how sure the head may
+    be of renderings, and sharpening by it made a head trained on them certain of
+    photographs it had never learnt (a real toucan: "dog", 1.00), past the evidence of the
+    unknown rule."""
+    too_few = len(truth) < MIN_FIT_IMAGES
+    fitted = 1.0 if too_few else fit_temperature(probabilities, truth)
+    temperature = fitted if sharpen else max(fitted, 1.0)
     sets = {fitted_on: (probabilities, truth), **dict(checks or {})}
     ece = {}
     for name, (p, t) in sets.items():
@@ -144,7 +155,7 @@ def fit_calibration(
                 b.to_dict() for b in reliability(calibrated, t, RELIABILITY_BINS)
             ],
         }
-    fitted = ece.get(fitted_on, {})
+    on_fit = ece.get(fitted_on, {})
     return Calibration(
         method=CALIBRATION_TEMPERATURE,
         temperature=temperature,
@@ -152,8 +163,10 @@ def fit_calibration(
             "fitted_on": fitted_on,
             "count": int(len(truth)),
             "ece_bins": ECE_BINS,
-            "ece_before": fitted.get("ece_before"),
-            "ece_after": fitted.get("ece_after"),
+            "ece_before": on_fit.get("ece_before"),
+            "ece_after": on_fit.get("ece_after"),
+            **({} if sharpen else {"fitted_temperature": fitted, "sharpen": False}),
+            **({"too_few_to_fit": MIN_FIT_IMAGES} if too_few else {}),
             "sets": ece,
         },
     )

@@ -45,10 +45,10 @@ from training.gate import (
 from training.imagenet import (
     ANIMALS10_MAPPING,
     describe_mapping,
-    domain_of,
     resolve_mapping,
 )
 from training.labels import builtin_hierarchy
+from training.labels.domain import domain_of
 from training.probe import probe_images
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def build_day0(
             int8_outputs,
             fit_on=(CALIBRATION_SET, photos_train),
             in_class={CALIBRATION_SET: photos_train},
-            outside=decisions.outside_images(None, labels, spec),
+            outside=decisions.outside_images(None, labels, spec, output),
             budget=unknown_budget,
             checks={s.name: decisions.Labelled.of(s.images) for s in sets if s.count},
             # ImageNet's own evidence decides; its top probability over 1,000 classes says

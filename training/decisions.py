@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifact import ModelMetadata
+from classifier.artifact import ModelMetadata, OutputSpec
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import calibration, evalsets
 from training.data import DataError, LoadedImages
 from training.evaluate import Int8Outputs
+from training.outside import calibration_photos
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +38,44 @@ class Labelled:
 
 
 def outside_images(
-    outside_dir: Path | None, labels: tuple[str, ...], spec: InputSpec
+    outside_dir: Path | None,
+    labels: tuple[str, ...],
+    spec: InputSpec,
+    output: OutputSpec | None = None,
 ) -> np.ndarray | None:
     """Photos of things outside the labels to choose the rule with: a folder given by the
-    user, else the packaged outside-calibration photos when the labels are Animals-10's."""
+    user; else real photographs that show none of the labels, those of the labels' own kind
+    first (training.outside, for any label set), with the packaged photos of other animals
+    when the labels are Animals-10's."""
     from training.datasets.animals10 import LABELS as ANIMALS10
 
-    try:
-        if outside_dir is not None:
+    if outside_dir is not None:
+        try:
             return evalsets.load_outside(
                 evalsets.OUTSIDE_CALIBRATION, outside_dir, spec
             ).images.images
-        if set(ANIMALS10) <= set(labels):
-            return evalsets.outside_set("calibration", spec).images.images
-    except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
-        if outside_dir is not None:
+        except (DataError, OSError, ValueError) as error:
             raise DataError(f"cannot read the outside photos in {outside_dir}: {error}") from None
+    parts = []
+    try:
+        if set(ANIMALS10) <= set(labels):
+            parts.append(evalsets.outside_set("calibration", spec).images.images)
+        mapping = _mapping_of(output, labels)
+        ranges = output.domain if output is not None else ()
+        domain = [i for low, high in ranges for i in range(low, high + 1)]
+        photos = calibration_photos(labels, mapping, domain)
+        if photos:
+            parts.append(evalsets.load_outside_files("outside", photos, spec).images.images)
+    except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
         log.warning("no outside photos to choose 'unknown' with: %s", error)
-    return None
+    return np.concatenate(parts) if parts else None
+
+
+def _mapping_of(output: OutputSpec | None, labels: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """The label -> ImageNet classes mapping an output spec records (empty: none)."""
+    if output is None or not output.groups:
+        return {}
+    return {label: tuple(group) for label, group in zip(labels, output.groups, strict=False)}
 
 
 def fit_decisions(
@@ -67,10 +88,12 @@ def fit_decisions(
     budget: float,
     checks: Mapping[str, Labelled] | None = None,
     use_confidence: bool = True,
+    sharpen: bool = True,
 ) -> ModelMetadata:
     """`metadata` with `calibration` (temperature fitted on `fit_on`, ECE before and after
-    on it and on `checks`) and `unknown` (chosen on `in_class` and `outside`), from the int8
-    model's outputs `raw` (computed once per image array)."""
+    on it and on `checks`; never below 1 without `sharpen`) and `unknown` (chosen on
+    `in_class` and `outside`), from the int8 model's outputs `raw` (computed once per image
+    array)."""
     fit_name, fit_set = fit_on
     outputs = raw(fit_set.images).shape[1]
     decider = Decider(metadata, outputs)
@@ -83,6 +106,7 @@ def fit_decisions(
             for name, s in (checks or {}).items()
             if len(s.truth) and bool(np.all(s.truth >= 0))
         },
+        sharpen=sharpen,
     )
     calibrated = replace(metadata, calibration=fitted)
     decider = Decider(calibrated, outputs)

@@ -16,6 +16,7 @@ Two models share a set when the name and the fingerprint agree.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ def load_outside(name: str, directory: Path, spec: InputSpec) -> EvaluationSet:
         raise DataError(f"{directory} has no images")
     index = FileIndex(directory, (), files, (OUTSIDE,) * len(files))
     return EvaluationSet(name, load_images(index, spec), fingerprint(directory, files))
+
+
+def load_outside_files(name: str, files: Sequence[Path], spec: InputSpec) -> EvaluationSet:
+    """Given image files outside the labels (truth OUTSIDE), read like `load_set`."""
+    if not files:
+        raise DataError(f"{name} has no images")
+    root = Path(os.path.commonpath([str(f.parent) for f in files]))
+    ordered = tuple(sorted(files))
+    index = FileIndex(root, (), ordered, (OUTSIDE,) * len(ordered))
+    return EvaluationSet(name, load_images(index, spec), fingerprint(root, ordered))
 
 
 def outside_set(split: str, spec: InputSpec) -> EvaluationSet:

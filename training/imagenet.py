@@ -39,25 +39,6 @@ ANIMALS10_MAPPING: dict[str, tuple[int | str, ...]] = {
 }
 
 
-# ImageNet-1k's classes follow WordNet's order: organisms first, then artefacts, foods,
-# scenes and the rest. A label set's domain is the block(s) most of its classes are in.
-IMAGENET_BLOCKS: tuple[tuple[int, int], ...] = ((0, 397), (398, 999))
-DOMAIN_SHARE = 0.25  # a block is in the domain when it holds this share of the mapped classes
-
-
-def domain_of(mapping: Mapping[str, Sequence[int]]) -> tuple[tuple[int, int], ...]:
-    """The ImageNet blocks a mapping's classes live in (model.json `output.domain`): the
-    mass on their classes that no label owns says "something else of the same kind"."""
-    owned = [i for indices in mapping.values() for i in indices]
-    if not owned:
-        return ()
-    return tuple(
-        (low, high)
-        for low, high in IMAGENET_BLOCKS
-        if sum(low <= i <= high for i in owned) >= DOMAIN_SHARE * len(owned)
-    )
-
-
 class MappingError(ValueError):
     """A mapping names a class ImageNet does not have, or leaves a label empty."""
 
@@ -79,7 +60,7 @@ def describe_mapping(
     mapping: Mapping[str, Sequence[int]], labels: Sequence[str]
 ) -> dict[str, list[str]]:
     """model.json's readable record of a mapping: label -> ["index name", ...]."""
-    return {label: [f"{i} {short_name(i)}" for i in mapping[label]] for label in labels}
+    return {label: [f"{i} {short_name(i)}" for i in mapping.get(label, ())] for label in labels}
 
 
 @lru_cache(maxsize=1)

@@ -30,9 +30,9 @@ from training.imagenet import (
     ANIMALS10_MAPPING,
     IMAGENET_CLASSES,
     MappingError,
-    domain_of,
     read_mapping,
 )
+from training.labels.domain import domain_of
 from training.labels.mapper import animals10_overrides, map_labels
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int,
     """The label -> ImageNet classes mapping a training run uses, or None for none.
 
     'auto' maps the label names through the label hierarchy (Animals-10's with its reviewed
-    overrides, which give the built-in mapping), or None when a name has no place; a file
-    must cover every label (raises MappingError otherwise)."""
+    overrides, which give the built-in mapping; a name with no place gets no classes, and
+    None when no name has one); a file must cover every label (MappingError otherwise)."""
     if setting.lower() == NONE:
         return None
     if setting.lower() == AUTO:
@@ -70,22 +70,28 @@ def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int,
 
 
 def _auto_mapping(labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
+    """Each label's ImageNet classes through the hierarchy; a label with no place gets none
+    (only the trained head can say it), and None when no label has a place."""
     overrides = animals10_overrides() if set(labels) == set(ANIMALS10_MAPPING) else None
-    unplaced = []
+    placed = []
     for label in labels:
         try:
             map_labels([label], overrides)
+            placed.append(label)
         except MappingError:
-            unplaced.append(label)
+            pass
+    unplaced = sorted(set(labels) - set(placed))
     try:
-        if unplaced:
+        if not placed:
             raise MappingError(f"no ImageNet class for {', '.join(unplaced)}")
-        mapped = map_labels(labels, overrides)
+        mapped = map_labels(placed, overrides)
     except MappingError as error:
         # Training goes on without ImageNet's classes: the head alone decides.
         log.warning("imagenet mapping 'auto': %s; training without it", error)
         return None
-    return {label: mapped[label].indices for label in sorted(mapped)}
+    if unplaced:
+        log.info("imagenet mapping 'auto': no ImageNet class for %s", ", ".join(unplaced))
+    return {label: mapped[label].indices if label in mapped else () for label in sorted(labels)}
 
 
 def output_spec(
@@ -98,7 +104,7 @@ def output_spec(
     """model.json's `output` for a mixture over `labels` (in the model's label order)."""
     return OutputSpec(
         OUTPUT_MIXTURE,
-        tuple(mapping[label] for label in labels),
+        tuple(tuple(mapping.get(label, ())) for label in labels),
         sources=IMAGENET_CLASSES,
         power=power,
         domain=domain_of(mapping),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from classifier.model import Decider
 from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
-from training.config import TrainConfig
+from training.config import GENERATED_DATASETS, TrainConfig
 from training.data import class_weights, list_class_files, load_images
 from training.evaluate import Evaluation, Int8Outputs, score
 from training.fitting import (
@@ -40,14 +41,18 @@ from training.gate import GateResult, artifact_gate, check_gate, log_gate
 from training.imagenet import describe_mapping
 from training.labels import builtin_hierarchy
 from training.model import trainable_summary
+from training.outside import head_photos
+from training.per_label import evaluate as evaluate_per_label
+from training.per_label import short_names
 from training.prepare import PreparedData, prepare_data
 from training.probe import probe_images
-from training.report import write_report
+from training.report import HELDOUT, TEST, write_report
 
 log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
 VALIDATION = "validation"
 OUTSIDE_SEED = 50_000  # renderings of other animals: a seed no class rendering uses
+TRAINING_SPLIT = "training split"  # an in-class set of the rule when validation is small
 CALIBRATION_SEED = 31_337  # fresh renderings to choose "unknown" with; never trained on
 FRESH_RENDERINGS = "fresh renderings"
 
@@ -93,7 +98,7 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
     if config.arch == lite.ARCH:
         # Resolved before training, so a bad mapping file fails in seconds, not after the fit.
         mapping = mixture.resolve_setting(config.imagenet_mapping, data.labels)
-        outside = _outside_training(config, data) if mapping is not None else None
+        outside = _outside_training(config, data, mapping) if mapping is not None else None
         model, outcome = _fit_on_cached_activations(config, data, progress, outside)
         if mapping is not None:
             model = mixture.mixture_network(
@@ -125,8 +130,10 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         int8_outputs,
         fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
         in_class=_in_class_sets(config, data, spec),
-        outside=decisions.outside_images(config.outside_dir, data.labels, spec),
+        outside=decisions.outside_images(config.outside_dir, data.labels, spec, output),
         budget=config.unknown_budget,
+        # Renderings cannot say how sure to be of photographs: never sharpen on them.
+        sharpen=config.dataset not in GENERATED_DATASETS,
         checks={
             evalsets.TEST_SPLIT: decisions.Labelled.of(data.test),
             **{e.name: decisions.Labelled.of(e.images) for e in standard},
@@ -186,6 +193,19 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         wall_seconds=time.monotonic() - started,
     )
     metrics["evaluations"] = evaluations
+    # Per label, as Custom Labels reports it: the int8 model's decisions on the test split and
+    # the held-out set, with the confidence the function reports (training/per_label.py).
+    per_label = {
+        split: evaluate_per_label(
+            images.label_ids,
+            *int8_outputs.decided(provisional, images.images),
+            data.labels,
+            short_names(images.files),
+        )
+        for split, images in ((TEST, data.test), (HELDOUT, data.heldout))
+        if images is not None
+    }
+    metrics["per_label"] = {split: evaluation.to_dict() for split, evaluation in per_label.items()}
     metadata = ModelMetadata(
         version=config.version,
         input=spec,
@@ -219,6 +239,9 @@ def run(config: TrainConfig, progress: ProgressCallback | None = None) -> TrainR
         heldout_float=heldout_float,
         heldout_int8=heldout_int8,
         fine_tune_from=outcome.fine_tune_from,
+        per_label=per_label,
+        images={TEST: data.test.images}
+        | ({HELDOUT: data.heldout.images} if data.heldout is not None else {}),
     )
     artifact = None
     if config.artifact_path is not None:
@@ -244,8 +267,18 @@ def _in_class_sets(
 ) -> dict[str, decisions.Labelled]:
     """Held-out in-class images "unknown" may take only a budgeted share of: the validation
     split (early stopping has seen it) and, for the rendered data set, fresh renderings no
-    part of training has seen. The few-shot photos are training data for the head."""
+    part of training has seen. The few-shot photos are training data for the head.
+
+    A validation split too small for the budget to mean anything (a user's few photos a
+    label: 1% of 12 images is none, so the thresholds land just past the few there are, and
+    lost 12-15% of new photos of the labels) is joined by the training split. ImageNet's
+    evidence never learnt from it; only the head's "none" has, so those images stand for
+    new ones well enough to keep the rule from taking the labels' own photos."""
     sets = {VALIDATION: decisions.Labelled.of(data.validation)}
+    if config.dataset not in GENERATED_DATASETS and (
+        len(data.validation.label_ids) * config.unknown_budget < 1
+    ):
+        sets[TRAINING_SPLIT] = decisions.Labelled.of(data.train)
     if config.dataset == "emoji":
         from training.datasets import emoji
 
@@ -260,24 +293,36 @@ def _in_class_sets(
 
 
 def _outside_training(
-    config: TrainConfig, data: PreparedData
+    config: TrainConfig, data: PreparedData, mapping: Mapping[str, tuple[int, ...]] | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Images outside the labels for the head's "none of these" output, (train, validation):
-    a user's folder (`--outside-train-dir`), else for the rendered Animals-10 set, renderings
-    of other animals. None: the head has no such output."""
+    a user's folder (`--outside-train-dir`), else real photographs that show none of the
+    labels (training.outside: any domain), with renderings of other animals for the rendered
+    Animals-10 set. None: the head has no such output."""
     spec = InputSpec(height=int(config.image_size or 0), width=int(config.image_size or 0))
-    directory = config.outside_train_dir
-    if directory is None and config.dataset == "emoji":
-        from training.datasets import emoji
+    parts = []
+    if config.outside_train_dir is not None:
+        parts.append(evalsets.load_outside("outside-train", config.outside_train_dir, spec))
+    else:
+        if config.dataset == "emoji":
+            from training.datasets import emoji
 
-        count = int(config.images_per_class or 0) or len(data.train.label_ids) // len(data.labels)
-        directory = evalsets.generated_once(
-            lite.cache_root() / "outside-emoji" / f"s{config.seed}-n{count}",
-            lambda d: emoji.generate_outside(d, count=count, seed=config.seed + OUTSIDE_SEED),
-        )
-    if directory is None:
+            count = int(config.images_per_class or 0) or len(data.train.label_ids) // len(
+                data.labels
+            )
+            directory = evalsets.generated_once(
+                lite.cache_root() / "outside-emoji" / f"s{config.seed}-n{count}",
+                lambda d: emoji.generate_outside(d, count=count, seed=config.seed + OUTSIDE_SEED),
+            )
+            parts.append(evalsets.load_outside("outside-train", directory, spec))
+        photos = head_photos(data.labels, mapping)
+        if photos:
+            parts.append(evalsets.load_outside_files("outside-photos-train", photos, spec))
+    if not parts:
         return None
-    images = evalsets.load_outside("outside-train", directory, spec).images.images
+    images = np.concatenate([part.images.images for part in parts])
+    # Shuffled, so the validation cut holds photographs as well as renderings.
+    images = images[np.random.default_rng(config.seed).permutation(len(images))]
     cut = max(1, int(len(images) * config.validation_fraction))
     return images[cut:], images[:cut]
 

@@ -55,7 +55,8 @@ class OutputSpec:
     the source classifier's belief that falls on the labels at all) and w = m ** `power`,
     a label's probability is w * (its share of m) + (1 - w) * (the head's probability).
     Where the source classifier recognises the image (a real photograph) it decides; where
-    it does not (a drawing, a rendering, a class it never saw) the trained head does.
+    it does not (a drawing, a rendering, a class it never saw) the trained head does. A
+    label ImageNet has no class for has an empty group: only the head gives it probability.
 
     `head_outside` (mixtures): the head has one more logit after the labels', "none of the
     labels", trained on images outside them. The labels' head probabilities are then taken
@@ -82,10 +83,10 @@ class OutputSpec:
     def __post_init__(self) -> None:
         if self.kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {self.kind!r}")
-        if self.kind in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE) and not (
-            self.groups and all(self.groups)
-        ):
+        if self.kind == OUTPUT_GROUPED_LOGITS and not (self.groups and all(self.groups)):
             raise ValueError(f"{self.kind} needs a non-empty group for every label")
+        if self.kind == OUTPUT_MIXTURE and not any(self.groups):
+            raise ValueError(f"{self.kind} needs a non-empty group for some label")
         if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
             raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
         if self.kind == OUTPUT_GENERIC and (self.sources <= 0 or self.groups):

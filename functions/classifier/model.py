@@ -404,6 +404,8 @@ def group_matrix(metadata: ModelMetadata, outputs: int) -> np.ndarray | None:
         return None
     matrix = np.zeros((len(spec.groups), outputs), np.float64)
     for row, group in enumerate(spec.groups):
+        if not group:
+            continue  # a mixture label the source classifier has no class for
         if min(group) < 0 or max(group) >= outputs:
             raise ModelUnavailableError(
                 f"model {metadata.version}: output group {row} names an output beyond {outputs}"

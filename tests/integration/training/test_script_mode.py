@@ -35,7 +35,7 @@ def test_train_py_runs_as_a_script_with_sagemaker_channels(
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     hyperparameters = [
-        "--dataset", "folder", "--epochs", "1", "--image_size", "32",
+        "--dataset", "folder", "--arch", "cnn", "--epochs", "1", "--image_size", "32",
         "--min_int8_accuracy", "0", "--max_drop_pp", "100", "--version", "sm-1",
         "--model_dir", "s3://bucket/job/model",  # as SageMaker's TensorFlow estimator adds
     ]  # fmt: skip

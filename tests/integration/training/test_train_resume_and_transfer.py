@@ -26,6 +26,7 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(noise_images: Path, tmp_
             output_dir=tmp_path / version / "output",
             checkpoint_dir=tmp_path / "checkpoints",  # /opt/ml/checkpoints survives a restart
             dataset="folder",
+            arch="cnn",  # the from-scratch CNN resumes from its checkpoints
             epochs=3,
             image_size=32,
             min_int8_accuracy=0.0,

@@ -487,6 +487,29 @@ def test_a_heads_outside_output_is_evidence_where_the_source_classifier_is_unsur
     assert again.output.head_outside and again.output.domain == ((0, 3),)
 
 
+def test_a_mixture_label_imagenet_has_no_class_for_is_the_heads_alone() -> None:
+    # Given labels "apple" (source classes 0-1) and "tree" (no source class)
+    metadata = ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=("apple", "tree"),
+        output=OutputSpec("imagenet_mixture", ((0, 1), ()), sources=4, power=1.0),
+    )
+    decider = Decider(metadata, 6)
+    # When the source classifier is sure of an apple, the apple wins whatever the head says
+    apple = np.array([9.0, 9.0, 0, 0, 0.0, 3.0])
+    assert decider.probabilities(apple).argmax() == 0
+    # When it sees neither label's classes, the head decides: a tree
+    tree = np.array([0, 0, 9.0, 0, 0.0, 5.0])
+    assert decider.probabilities(tree).argmax() == 1
+    assert decider.probabilities(tree).sum() == pytest.approx(1.0)
+    # A grouped (day-0) model still needs a class for every label, and a mixture one for some
+    with pytest.raises(ValueError, match="non-empty group for every label"):
+        OutputSpec("grouped_logits", ((0,), ()))
+    with pytest.raises(ValueError, match="non-empty group for some label"):
+        OutputSpec("imagenet_mixture", ((), ()), sources=4)
+
+
 def test_model_json_is_read_straight_from_the_tarball(tmp_path: Path) -> None:
     from classifier.artifact_files import (
         metadata_in_tarball,

@@ -34,6 +34,31 @@ def test_a_calibrated_model_keeps_a_temperature_near_one() -> None:
     assert calibration.fit_temperature(probabilities, truth) == pytest.approx(1.0, rel=0.1)
 
 
+def test_renderings_may_soften_a_head_but_never_sharpen_it() -> None:
+    # Given a head that is too unsure on its validation split (T < 1 would fit it)
+    underconfident, truth = overconfident(2000, seed=3, sharpness=0.5)
+    # When the split is photos, the fitted temperature sharpens
+    photos = calibration.fit_calibration(underconfident, truth, fitted_on="validation")
+    assert photos.temperature == pytest.approx(0.5, rel=0.15)
+    # When it is renderings, T stays at 1, and the fitted value is recorded beside it
+    renderings = calibration.fit_calibration(
+        underconfident, truth, fitted_on="validation", sharpen=False
+    )
+    assert renderings.temperature == 1.0
+    assert renderings.details["fitted_temperature"] == pytest.approx(photos.temperature)
+    # And an overconfident head is still softened
+    sharp, truth = overconfident(2000, seed=4, sharpness=2.5)
+    softened = calibration.fit_calibration(sharp, truth, fitted_on="validation", sharpen=False)
+    assert softened.temperature == pytest.approx(2.5, rel=0.15)
+
+
+def test_a_dozen_images_fit_no_temperature() -> None:
+    probabilities, truth = overconfident(calibration.MIN_FIT_IMAGES - 1, seed=5, sharpness=3.0)
+    fitted = calibration.fit_calibration(probabilities, truth, fitted_on="validation")
+    assert fitted.temperature == 1.0
+    assert fitted.details["too_few_to_fit"] == calibration.MIN_FIT_IMAGES
+
+
 def test_reliability_bins_count_every_image_once() -> None:
     probabilities, truth = overconfident(500, seed=3, sharpness=2.0)
     bins = calibration.reliability(probabilities, truth, 10)

@@ -20,7 +20,17 @@ def test_auto_maps_other_label_sets() -> None:
     assert 817 in mapping["car"]  # sports car
 
 
-def test_auto_falls_back_and_names_the_unplaced_labels(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_label_imagenet_cannot_name_is_left_to_the_head(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="training.mixture"):
+        mapping = resolve_setting("auto", ["car", "qwzx", "zzyzx"])
+    assert mapping is not None and mapping["qwzx"] == mapping["zzyzx"] == ()
+    assert 817 in mapping["car"]
+    assert "qwzx, zzyzx" in caplog.text
+
+
+def test_auto_falls_back_when_no_label_has_a_place(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="training.mixture"):
-        assert resolve_setting("auto", ["car", "qwzx", "zzyzx"]) is None
+        assert resolve_setting("auto", ["qwzx", "zzyzx"]) is None
     assert "qwzx, zzyzx" in caplog.text
