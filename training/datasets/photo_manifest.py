@@ -256,3 +256,31 @@ def write_sources_json(
     }
     (root / SOURCES_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return records
+
+
+def is_complete(root: Path, digest: str) -> bool:
+    """Whether `root` holds a finished set of this manifest hash (its marker, written last)."""
+    try:
+        return (root / MARKER).read_text(encoding="utf-8").strip() == digest
+    except OSError:
+        return False
+
+
+class Locked:
+    """An exclusive advisory lock on a file, so parallel runs build a set once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.handle = open(self.path, "a+")  # noqa: SIM115 - released in __exit__
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
