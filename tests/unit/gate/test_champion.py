@@ -195,3 +195,21 @@ def test_a_candidate_forcing_more_outside_photos_into_a_class_is_refused() -> No
     ]
     lines = comparison_lines(comparison)
     assert any(line.startswith("real-photos: 89.2% vs live 86.5%") for line in lines)
+
+
+def test_on_a_small_set_one_image_is_within_the_margin_and_two_are_not() -> None:
+    def on_37(version: str, right: int) -> dict[str, Any]:
+        entry = {"fingerprint": REAL, "count": 37, "accuracy": right / 37}
+        return {"version": version, "labels": LABELS, "metrics": {"evaluations": {"p": entry}}}
+
+    # One photo of 37 is 2.7 pp: within what the set can tell apart
+    one = compare(on_37("v2", 31), on_37("v1", 32))
+    assert one.passed and one.rows[0].status == WITHIN_MARGIN
+    assert "within the 2.7 pp allowed" in comparison_lines(one)[1]
+    # Two photos are not
+    two = compare(on_37("v2", 30), on_37("v1", 32))
+    assert not two.passed and "more than the 2.7 pp allowed" in two.reasons[0]
+    # A large set keeps the 1 pp margin
+    assert not compare(
+        model("v2", real_photos=(REAL, 0.88)), model("v1", real_photos=(REAL, 0.9))
+    ).passed
