@@ -227,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             for w in args.moto_process_workers
         ]
 
+    print_tables(runs, base)
+    return 0
+
+
+def print_tables(runs: list[dict[str, Any]], base: float) -> None:
+    """Throughput and latency per run, then where each run's time goes per image."""
     first = runs[0]["throughput"]
     print(
         f"{'moto':>7} {'workers':>7} {'images/s':>9} {'vs 1st':>7} {'vs base':>8} "
@@ -256,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
         "runs in its own process); the S3, tags, DynamoDB and SSM columns are the handler's "
         "calls as the client sees them."
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -98,8 +98,22 @@ def concurrency(profile: Profile, rate: float) -> float:
 def limits(profile: Profile, quotas: Quotas, *, uploads_per_image: float = 1.0) -> list[Limit]:
     """Every limit on the path. `uploads_per_image` is the user's PUT of the image itself
     (1 for live ingest, 0 for a backfill of objects already stored)."""
-    per_image_concurrency = profile.ms_per_image / 1000
-    rows = [
+    return [
+        *_s3_limits(profile, quotas, uploads_per_image),
+        *_invocation_limits(profile, quotas),
+        *_table_limits(profile, quotas),
+        Limit(
+            "SSM GetParameter (model pointer)",
+            quotas.ssm_tps,
+            profile.ms_per_image / 1000 / profile.model_refresh_seconds,
+            "Parameter Store higher throughput; MODEL_REFRESH_SECONDS",
+            SSM_SOURCE,
+        ),
+    ]
+
+
+def _s3_limits(profile: Profile, quotas: Quotas, uploads_per_image: float) -> list[Limit]:
+    return [
         Limit(
             "S3 GET/HEAD per prefix",
             S3_GET_PER_PREFIX * quotas.s3_prefixes,
@@ -114,6 +128,13 @@ def limits(profile: Profile, quotas: Quotas, *, uploads_per_image: float = 1.0) 
             "TAGS (fewer tag writes); key layout",
             S3_PUT_SOURCE,
         ),
+    ]
+
+
+def _invocation_limits(profile: Profile, quotas: Quotas) -> list[Limit]:
+    """The queue's messages in flight, the event source mapping's and Lambda's concurrency."""
+    per_image_concurrency = profile.ms_per_image / 1000
+    return [
         Limit(
             "SQS messages in flight",
             SQS_IN_FLIGHT,
@@ -142,6 +163,12 @@ def limits(profile: Profile, quotas: Quotas, *, uploads_per_image: float = 1.0) 
             "Service Quotas increase (account-wide)",
             LAMBDA_SOURCE,
         ),
+    ]
+
+
+def _table_limits(profile: Profile, quotas: Quotas) -> list[Limit]:
+    """The table's throughput, then each index's busiest key value (over its shards)."""
+    rows = [
         Limit(
             "DynamoDB table writes",
             quotas.table_units,
@@ -173,15 +200,6 @@ def limits(profile: Profile, quotas: Quotas, *, uploads_per_image: float = 1.0) 
                 DYNAMODB_PARTITION_SOURCE,
             )
         )
-    rows.append(
-        Limit(
-            "SSM GetParameter (model pointer)",
-            quotas.ssm_tps,
-            per_image_concurrency / profile.model_refresh_seconds,
-            "Parameter Store higher throughput; MODEL_REFRESH_SECONDS",
-            SSM_SOURCE,
-        )
-    )
     return rows
 
 

@@ -1,4 +1,4 @@
-"""A small chaos soak (bench/soak.py): every fault and every workload action, then the audit.
+"""A small chaos soak (bench/soak/): every fault and every workload action, then the audit.
 
 Nothing is lost, wrong, left with stale tags, left in the DLQ or written twice; the metrics
 add up to the item writes; the DLQ held exactly the planted poison keys before the redrive.
@@ -7,12 +7,16 @@ Seeded (workload and fault plan); every wait is on queue state.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.fixtures.bench import load_bench
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from soak import plan, queues, run, workload  # noqa: E402
 
 IMAGES = 200
 # Seed 13: the chaos plan crashes a worker after each crash point (GET, tags, item write)
@@ -28,16 +32,11 @@ FUNCTION_TIMEOUT_SECONDS = 10
 VISIBILITY_TIMEOUT_SECONDS = 12
 
 
-def load_soak() -> ModuleType:
-    return load_bench("soak")
-
-
 @pytest.mark.slow
 def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path) -> None:
-    soak = load_soak()
     lines: list[str] = []
 
-    report = soak.run_soak(
+    report = run.run_soak(
         IMAGES,
         seed=SEED,
         faults=True,
@@ -55,13 +54,13 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
     text = "\n".join(lines)
     result = report.result
     # Every workload action happened, the model was promoted mid-run, faults of every kind
-    assert set(result.scenario_kinds) == {*soak.WEIGHTS, soak.POISON}, text
-    assert result.tagged_keys > 0 and result.scenario_kinds[soak.BAD] >= 2, text
+    assert set(result.scenario_kinds) == {*workload.WEIGHTS, workload.POISON}, text
+    assert result.tagged_keys > 0 and result.scenario_kinds[workload.BAD] >= 2, text
     assert result.promoted_after is not None, text
     assert 0 < result.promoted_after < result.images, text
     # And a third of the way in the pointer was written straight to a model that cannot run:
     # the function kept going on the last good one, and said so in its metric
-    assert any(soak.BROKEN_MODEL in line for line in lines), text
+    assert any(plan.BROKEN_MODEL in line for line in lines), text
     assert result.metrics["ModelLoadFailed"] >= 1, text
     assert result.planned_fault_kinds, text
     missing = [k for k in result.planned_fault_kinds if not result.fault_counts.get(k)]
@@ -96,28 +95,26 @@ class QueueDraining:
 
 
 def test_uploads_wait_until_the_backlog_is_at_most_the_limit() -> None:
-    soak = load_soak()
     sqs = QueueDraining(visible=500, step=100)
-    backlog = soak.Backlog(sqs, "queue", limit=250, interval=0.0)
+    backlog = queues.Backlog(sqs, "queue", limit=250, interval=0.0)
 
     backlog.wait()
 
     assert sqs.reads == 4  # 500, 400, 300 are over the limit; 200 is not
     assert backlog.waited_seconds >= 0.0
     never = QueueDraining(visible=10_000, step=0)
-    soak.Backlog(never, "queue", limit=0).wait()  # 0: uploads never wait
+    queues.Backlog(never, "queue", limit=0).wait()  # 0: uploads never wait
     assert never.reads == 0
 
 
 def test_the_drain_outlasts_two_poison_cycles_after_the_backlog() -> None:
-    soak = load_soak()
     one_cycle = (3 + 1) * 60.0
-    with_faults = soak.default_drain_timeout(
+    with_faults = plan.default_drain_timeout(
         10_000, faults=True, max_receive_count=3, visibility_timeout_seconds=60
     )
     assert with_faults == 10_000 * 0.5 + 2 * one_cycle
     assert (
-        soak.default_drain_timeout(
+        plan.default_drain_timeout(
             100, faults=False, max_receive_count=3, visibility_timeout_seconds=60
         )
         == 180.0 + one_cycle

@@ -1,9 +1,9 @@
-"""The house rules on size: no production module over 500 lines, no function over 60 lines
-unless it is listed below with the reason it stays whole.
+"""The house rules on size: no module over 500 lines, and no function over 60 lines unless it
+is listed below with the reason it stays whole.
 
 Measured with `ast` (a function's lines run from its `def` to its last statement, decorators
-and docstring included). Production code is functions/, imgclf/, infra/ and training/; tests
-and bench/ are not held to it.
+and docstring included) over everything that ships or that people run: functions/, imgclf/,
+infra/, training/ and bench/. Tests are not held to it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = ("functions", "imgclf", "infra", "training")
+CHECKED = ("functions", "imgclf", "infra", "training", "bench")
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
@@ -55,13 +55,13 @@ LONG_FUNCTIONS = {
 }
 
 
-def production_files() -> list[Path]:
-    return sorted(path for root in PRODUCTION for path in (ROOT / root).rglob("*.py"))
+def checked_files() -> list[Path]:
+    return sorted(path for root in CHECKED for path in (ROOT / root).rglob("*.py"))
 
 
 def functions_over_the_limit() -> dict[str, int]:
     found: dict[str, int] = {}
-    for path in production_files():
+    for path in checked_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -73,18 +73,20 @@ def functions_over_the_limit() -> dict[str, int]:
     return found
 
 
-def test_no_production_module_is_over_500_lines() -> None:
+def test_no_module_outside_tests_is_over_500_lines() -> None:
     sizes = {
         path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
-        for path in production_files()
+        for path in checked_files()
     }
     assert len(sizes) > 50  # the tree was found
+    assert any(path.startswith("bench/") for path in sizes)  # bench/ included
     assert {path: n for path, n in sizes.items() if n > MAX_MODULE_LINES} == {}
 
 
 def test_every_long_function_is_listed_with_its_reason() -> None:
     long = functions_over_the_limit()
-    assert sorted(set(long) - set(LONG_FUNCTIONS)) == [], "split it, or list it with a reason"
+    unlisted = sorted(set(long) - set(LONG_FUNCTIONS))
+    assert unlisted == [], f"split it, or list it with a reason: {unlisted}"
     # And the list holds no function that has since shrunk or gone
     assert sorted(set(LONG_FUNCTIONS) - set(long)) == []
     assert all(len(reason) > 20 for reason in LONG_FUNCTIONS.values())
