@@ -49,7 +49,7 @@ def local(args: argparse.Namespace) -> int:
     return up(
         workers=args.workers,
         visibility_timeout=args.visibility_timeout,
-        seed=args.seed,
+        seed=args.cached_models,
         verbose=args.verbose,
         faults_file=args.faults,
     )
@@ -404,7 +404,7 @@ def demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(
-        images_per_class=args.images_per_class,
+        uploads_per_class=args.uploads_per_class,
         workers=args.workers,
         retrain=args.retrain,
         out=args.out,

@@ -8,7 +8,7 @@ import json
 import shlex
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,8 @@ DEMO_TRAINING = TrainingSettings(
     arch="efficientnet_lite0",
     images_per_class=300,
     epochs=8,
-    extra=(
-        "--fine-tune-epochs",
-        "4",
-        "--heldout-images-per-class",
-        "20",
-    ),
+    fine_tune_epochs=4,
+    heldout_images_per_class=20,
 )
 RENDERINGS_PREFIX = "heldout/"
 PHOTOS_PREFIX = "photos/"
@@ -137,13 +133,13 @@ def with_photos(settings: TrainingSettings) -> tuple[TrainingSettings, Path | No
     except Exception as error:  # noqa: BLE001 - any failure: the demo goes on without photos
         stderr.print(f"[yellow]no real photographs ({error}); training on renderings only[/]")
         return settings, None
-    if settings.arch != "efficientnet_lite0" or settings.extra_train_dir is not None:
+    if settings.get("arch") != "efficientnet_lite0" or settings.get("extra_train_dir") is not None:
         return settings, root / "heldout"
-    return replace(settings, extra_train_dir=root / "train"), root / "heldout"
+    return settings.with_values(extra_train_dir=root / "train"), root / "heldout"
 
 
 def _generate_inputs(
-    run_dir: Path, images_per_class: int, photos_dir: Path | None
+    run_dir: Path, uploads_per_class: int, photos_dir: Path | None
 ) -> tuple[list[Upload], list[Upload]]:
     """Held-out renderings and real photos (label = folder) plus bad inputs; and the
     user-tagged upload."""
@@ -152,7 +148,7 @@ def _generate_inputs(
     images = run_dir / "images"
     emoji.generate(
         images / "heldout",
-        images_per_class=images_per_class,
+        images_per_class=uploads_per_class,
         seed=HELD_OUT_SEED,
         glyph_split="train",
     )
@@ -202,7 +198,7 @@ def _environment(run_dir: Path, workers: int | None) -> LocalEnvironment:
 
 def run_demo(
     *,
-    images_per_class: int = 20,
+    uploads_per_class: int = 20,
     workers: int | None = None,
     retrain: bool = False,
     out: Path | None = None,
@@ -223,7 +219,7 @@ def run_demo(
         stderr.print(f"local environment: moto on {environment.endpoint_url}")
         settings, photos_dir = with_photos(settings)
         live = _live_model(deployment, settings, home, cache_root, retrain)
-        run = _classify(deployment, run_dir, images_per_class, photos_dir, timeout_seconds)
+        run = _classify(deployment, run_dir, uploads_per_class, photos_dir, timeout_seconds)
         stats = environment.poller.stats.snapshot() if environment.poller else {}
         tags = {u.key: object_tags(deployment, u.key) for u in run.tagged}
         dead_letters = [
@@ -247,7 +243,8 @@ def run_demo(
     )
     for line in summary.screen(
         live_model=f"{live.model.version} ({live.metadata.get('architecture')}), "
-        + _gate_line(live.metadata),
+        + f"{_gate_line(live.metadata)}, {live.verdict}",
+        live_artifact=_shown(live.model.tarball),
         judged=judged,
         items=items,
         figures=shown,
@@ -314,9 +311,10 @@ def _hierarchy(model_dir: Path) -> LabelHierarchy | None:
 
 @dataclass(frozen=True)
 class _Live:
-    model: CachedModel
+    model: CachedModel  # the live one
     metadata: dict[str, Any]
     compared: dict[str, dict[str, Any]]  # by role: the day-0 model (if any) and the trained one
+    verdict: str  # how the trained model went live, or why it did not
 
 
 def _live_model(
@@ -326,20 +324,36 @@ def _live_model(
     cache_root: Path | None,
     retrain: bool,
 ) -> _Live:
-    """The day-0 model (for the comparison) and the trained one, uploaded; the trained one
-    promoted whatever its gate says (the demo shows the verdict)."""
+    """The day-0 model goes live first; the trained one replaces it only through promotion's
+    every check, the champion comparison included (no force). Without a day-0 model (the
+    CNN), a trained model its own gate refuses is forced live, and the verdict says so."""
     compared: dict[str, dict[str, Any]] = {}
-    if settings.arch == "efficientnet_lite0":
+    champion: CachedModel | None = None
+    if settings.get("arch") == "efficientnet_lite0":
         day0 = cached_day0(cache_root or home / "cache", source_fingerprint())
         upload_artifact(deployment, day0.tarball, day0.version)
         compared["day-0"] = read_metadata(day0.model_dir).to_dict()
+        try:
+            promote(deployment, day0.version)
+            champion = CachedModel(day0.version, day0.tarball, day0.model_dir, True)
+        except CliError as error:
+            stderr.print(f"[yellow]the day-0 model cannot go live: {error}[/]")
     model = cached_or_trained(settings, home=home, cache_root=cache_root, retrain=retrain)
     upload_artifact(deployment, model.tarball, model.version)
-    promote(deployment, model.version, force=True)
-    metadata = read_metadata(model.model_dir).to_dict()
-    compared["trained"] = metadata
-    stderr.print(f"model: {'cached' if model.reused else 'trained'} {model.version}, promoted")
-    return _Live(model, metadata, compared)
+    compared["trained"] = read_metadata(model.model_dir).to_dict()
+    source = "cached" if model.reused else "trained"
+    try:
+        promotion = promote(deployment, model.version)
+    except CliError as error:
+        stderr.print(f"model: {source} {model.version} not promoted: {error}")
+        if champion is not None:
+            return _Live(champion, compared["day-0"], compared, "trained one refused by champion")
+        promote(deployment, model.version, force=True)
+        return _Live(model, compared["trained"], compared, "forced live for the demo")
+    detail = promotion.comparison.summary if promotion.comparison else "nothing live before it"
+    stderr.print(f"model: {source} {model.version}, promoted: {detail}")
+    verdict = "champion check passed" if champion is not None else "promoted"
+    return _Live(model, compared["trained"], compared, verdict)
 
 
 @dataclass(frozen=True)
@@ -353,12 +367,12 @@ class _Run:
 def _classify(
     deployment: Deployment,
     run_dir: Path,
-    images_per_class: int,
+    uploads_per_class: int,
     photos_dir: Path | None,
     timeout_seconds: float,
 ) -> _Run:
     """Generate and upload the inputs, then wait until every object is accounted for."""
-    plain_uploads, tagged = _generate_inputs(run_dir, images_per_class, photos_dir)
+    plain_uploads, tagged = _generate_inputs(run_dir, uploads_per_class, photos_dir)
     uploads = plain_uploads + tagged
     stderr.print(
         f"inputs: {len(plain_uploads)} images and bad files, {len(tagged)} with user tags, "
@@ -395,14 +409,9 @@ def _live_accuracy(judged: Judged) -> dict[str, str]:
 
 
 def _gate_line(metadata: dict[str, Any]) -> str:
-    """The quality gate's verdict; the demo promotes either way, and says so."""
+    """The live model's own quality gate verdict, short (stderr had the reasons)."""
     gate = metadata.get("gate") or {}
-    accuracy = (metadata.get("metrics") or {}).get("int8_accuracy")
-    measured = f"int8 test accuracy {accuracy:.1%}" if isinstance(accuracy, float) else ""
-    if gate.get("passed", True):
-        return f"quality gate passed ({measured})"
-    reasons = "; ".join(gate.get("reasons", [])) or measured
-    return f"quality gate failed ({reasons}); promoted anyway for the demo"
+    return "quality gate passed" if gate.get("passed", True) else "quality gate failed"
 
 
 def _shown(path: Path) -> str:

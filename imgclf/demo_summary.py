@@ -1,7 +1,8 @@
 """What `imgclf demo` prints when it is done: one screen, built from plain data (pure).
 
-Per-label counts and accuracy on each kind of upload, the rejects with their reasons, the
-figures, the live model, the report's path, and the command that shows the full table.
+The live model and its artifact's path, per-label counts and accuracy on each kind of upload,
+the rejects with their reasons, the figures, the report's path, and the command that shows the
+full table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from .report_labels import summary_line
 SCREEN_LINES = 40  # the whole summary, including the table's rules and the blank lines
 MAX_REJECTS_SHOWN = 6
 MAX_REASON = 70
+# The lines that end in a path of the run (or the model cache): as long as that path.
+LIVE_ARTIFACT = "live artifact: "
+REPORT = "report: "
+FULL_TABLE = "full table: "
+PATH_LINES = (LIVE_ARTIFACT, REPORT, FULL_TABLE)
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ def figure_lines(figures: Mapping[str, str]) -> list[str]:
 def screen(
     *,
     live_model: str,
+    live_artifact: str,
     judged: Judged,
     items: Sequence[Mapping[str, Any]],
     figures: Mapping[str, str],
@@ -160,9 +167,11 @@ def screen(
     report: str,
     results_command: str,
 ) -> list[str]:
-    """The demo's last screen, as lines of text."""
+    """The demo's last screen, as lines of text. A line of PATH_LINES is as long as its
+    path; the others are short (the tests hold them to 100 characters)."""
     return [
         f"live model: {live_model}",
+        f"{LIVE_ARTIFACT}{live_artifact}",
         "",
         "accuracy by label (ground truth = folder):",
         *accuracy_table(judged),
@@ -172,6 +181,6 @@ def screen(
         *figure_lines(figures),
         summary_line(items),
         *tag_lines,
-        f"report: {report}",
-        f"full table: {results_command}",
+        f"{REPORT}{report}",
+        f"{FULL_TABLE}{results_command}",
     ]

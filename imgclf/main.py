@@ -22,6 +22,8 @@ from .errors import CliError
 
 DEFAULT_ENV_VARIABLE = "IMGCLF_ENV"
 DEBUG_VARIABLE = "IMGCLF_DEBUG"
+# What --force means wherever it appears (train, model day0/generic/promote/rollback).
+FORCE_HELP = "even if its gate failed or it is worse than the live model"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--visibility-timeout", type=int, metavar="SECONDS", help="queue visibility timeout"
     )
     local_up.add_argument(
-        "--no-seed",
-        dest="seed",
+        "--no-cached-models",
+        dest="cached_models",
         action="store_false",
         help="do not load cached model artifacts from earlier train/demo runs",
     )
@@ -179,14 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     model_day0.add_argument("--eval-dir", type=Path, help="folder-per-class photos to score it on")
     model_day0.add_argument("--version", help="default: day0-<timestamp>")
     model_day0.add_argument("--promote", action="store_true", help="make it live")
-    model_day0.add_argument("--force", action="store_true", help="promote even if it loses")
+    model_day0.add_argument("--force", action="store_true", help=f"with --promote: {FORCE_HELP}")
     # What promote and rollback share: every check runs; these relax only the named ones.
     promotion = _Parser(add_help=False)
     promotion.add_argument(
         "--force",
         action="store_true",
-        help="even if its gate failed or it is worse than the live model (never past a file "
-        "that does not match its digest, a model that does not load, or a failed probe)",
+        help=f"{FORCE_HELP} (never past a file that does not match its digest, a model that "
+        "does not load, or a failed probe)",
     )
     promotion.add_argument(
         "--allow-legacy",
@@ -219,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model_generic.add_argument("--version", help="default: generic-<code version>, cached")
     model_generic.add_argument("--promote", action="store_true", help="make it live")
-    model_generic.add_argument("--force", action="store_true", help="promote even if it loses")
+    model_generic.add_argument("--force", action="store_true", help=f"with --promote: {FORCE_HELP}")
     train = commands.add_parser("train", help="train a model and upload it", parents=[env])
     train.add_argument("--cloud", action="store_true", help="start the deployed state machine")
     add_training_flags(train)  # training's own option definitions (no TensorFlow import)
@@ -227,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--force",
         action="store_true",
-        help="with --promote: even if it is worse than the live model on a shared set",
+        # The state machine's gate forces past the champion check only, never a failed gate.
+        help=f"with --promote: {FORCE_HELP} (--cloud: worse than the live model only)",
     )
 
     reclassify = commands.add_parser(
@@ -264,8 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="the whole pipeline locally, with a report", parents=[env]
     )
-    demo.add_argument("--images-per-class", type=int, default=20, help="held-out images per class")
-    demo.add_argument("--workers", type=int)
+    # Not --images-per-class: that is `train`'s, the renderings training makes per class.
+    demo.add_argument(
+        "--uploads-per-class",
+        type=int,
+        default=20,
+        metavar="N",
+        help="unseen renderings uploaded per class (the real photos are uploaded besides)",
+    )
+    demo.add_argument("--workers", type=int, help="poller threads (default: max_concurrency)")
     demo.add_argument("--retrain", action="store_true", help="ignore the cached model")
     demo.add_argument("--out", type=Path, help="report folder (default: .imgclf/demo/<time>)")
     demo.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")

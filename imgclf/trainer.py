@@ -8,7 +8,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,10 @@ from infra.local import imgclf_home
 from training.config import TrainConfig
 from training.layout import MAX_LISTED_NAMES
 from training.options import (
+    checked_values,
     cli_option_names,
     command_line,
     default_dataset,
-    defaults,
     sagemaker_hyperparameters,
 )
 
@@ -35,32 +35,46 @@ from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s
 EpochCallback = Callable[[int, int, dict[str, Any]], None]
 
 
-# The option values an `imgclf train` run hands to training; the CLI's own --version is
-# passed separately. A unit test keeps these fields equal to training's `cli` options.
-SETTINGS_OPTIONS = tuple(name for name in cli_option_names(TrainConfig) if name != "version")
+# Options the run sets itself (`TrainingSettings.argv`): where the model goes, its version,
+# no packing (the cache packs) and a quiet log (the progress bar reports epochs).
+RUN_OPTIONS = ("model_dir", "output_dir", "version", "artifact_path", "verbose")
+# The `imgclf train` flags a run hands to training; the CLI's own --version goes separately.
+SETTINGS_OPTIONS = tuple(name for name in cli_option_names(TrainConfig) if name not in RUN_OPTIONS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainingSettings:
-    """What a local training run is given; None leaves training's own default."""
+    """Training option values for a local run, by TrainConfig field name and typed, each
+    checked against its declaration (training/options.py): `TrainingSettings(epochs=8,
+    fine_tune_epochs=4)`. An option not given keeps training's own default."""
 
-    dataset: str = defaults(TrainConfig)["dataset"]
-    data_dir: Path | None = None
-    epochs: int | None = None
-    image_size: int | None = None
-    arch: str | None = None
-    images_per_class: int | None = None
-    seed: int | None = None
-    extra_train_dir: Path | None = None
-    outside_dir: Path | None = None
-    imagenet_mapping: str | None = None
-    extra: tuple[str, ...] = field(default_factory=tuple)
+    given: tuple[tuple[str, Any], ...]  # (name, value), sorted by name
+
+    def __init__(self, **values: Any) -> None:
+        checked = checked_values(TrainConfig, values, excluded=RUN_OPTIONS)
+        object.__setattr__(self, "given", tuple(sorted(checked.items())))
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> TrainingSettings:
-        """The `imgclf train` flags that were given."""
+    def from_args(cls, args: argparse.Namespace, **overrides: Any) -> TrainingSettings:
+        """The `imgclf train` flags that were given, with `overrides` (the local data dir)."""
         given = {name: getattr(args, name) for name in SETTINGS_OPTIONS}
-        return cls(**{name: value for name, value in given.items() if value is not None})
+        return cls(**{**given, **overrides})
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict(self.given)
+
+    def get(self, name: str) -> Any:
+        """The value given for an option; None when training's default applies."""
+        return self.values.get(name)
+
+    def with_values(self, **changes: Any) -> TrainingSettings:
+        return TrainingSettings(**{**self.values, **changes})
+
+    @property
+    def dataset(self) -> str:
+        """The data set these settings train on ("auto": decided by the data dir)."""
+        return default_dataset(self.get("dataset"), data_dir_given=self.get("data_dir") is not None)
 
     def argv(
         self, *, model_dir: Path, output_dir: Path, version: str, generated_dir: Path | None = None
@@ -70,22 +84,24 @@ class TrainingSettings:
         Generated data sets (emoji, digits) render into `generated_dir` unless a data dir is
         given: training only renders into an empty folder, so the folder must be per settings.
         """
-        dataset = default_dataset(self.dataset, data_dir_given=self.data_dir is not None)
-        argv = ["--dataset", dataset, "--model-dir", str(model_dir)]
-        argv += ["--output-dir", str(output_dir), "--version", version, "--artifact", "none"]
-        argv += ["--verbose", "0"]  # the progress bar reports epochs
-        values = {name: getattr(self, name) for name in SETTINGS_OPTIONS if name != "dataset"}
-        if self.data_dir is None and dataset != "folder":
+        values = {
+            **self.values,
+            "dataset": self.dataset,
+            "model_dir": model_dir,
+            "output_dir": output_dir,
+            "version": version,
+            "artifact_path": "none",
+            "verbose": 0,
+        }
+        if self.get("data_dir") is None and self.dataset != "folder":
             values["data_dir"] = generated_dir
-        return argv + command_line(TrainConfig, values) + list(self.extra)
+        return command_line(TrainConfig, values)
 
     def to_dict(self) -> dict[str, Any]:
-        values = {name: getattr(self, name) for name in SETTINGS_OPTIONS}
-        values["data_dir"] = str(self.data_dir) if self.data_dir else None
-        for name in ("extra_train_dir", "outside_dir"):
-            path = getattr(self, name)
-            values[name] = str(path) if path else None
-        return {**values, "extra": list(self.extra)}
+        """The given values as JSON (paths as text): what a cached model was trained with."""
+        return {
+            name: str(value) if isinstance(value, Path) else value for name, value in self.given
+        }
 
 
 def run_training(
@@ -119,8 +135,9 @@ def run_training(
     except BAD_INPUT_ERRORS as error:
         _print_lines(held)
         raise CliError(f"training failed: {error}") from None
-    shown = data_shown_as or str(settings.data_dir)
-    _print_lines(skipped_file_lines(result.metadata.dataset, settings.data_dir, shown))
+    data_dir = settings.get("data_dir")
+    shown = data_shown_as or str(data_dir)
+    _print_lines(skipped_file_lines(result.metadata.dataset, data_dir, shown))
     if not result.passed:
         stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
     return model_dir
@@ -168,7 +185,7 @@ def train_command(args: argparse.Namespace) -> int:
         raise CliError("--dataset folder needs --data-dir")
     data_dir, shown = training_data(deployment, args.data_dir, args.dataset)
     version = args.version or new_model_version()
-    settings = replace(TrainingSettings.from_args(args), data_dir=data_dir)
+    settings = TrainingSettings.from_args(args, data_dir=data_dir)
     target = imgclf_home() / "models" / version
     # TensorFlow's and LiteRT's C++ start-up lines go to a log, not the terminal.
     with native_stderr_to(target / "native.log"):

@@ -14,11 +14,14 @@ from typing import Any, Literal
 
 from classifier.contracts import (
     DEFAULT_INDEX_SHARDS,
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_RECORD_CONCURRENCY,
     DEFAULT_TAGS,
     MAX_INDEX_SHARDS,
     MAX_RECORD_CONCURRENCY,
     parse_tag_names,
+    tag_names_text,
 )
 from classifier.hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
@@ -43,13 +46,10 @@ class EnvironmentConfig:
     batch_window_seconds: int = 1
     max_concurrency: int = 5
     max_receive_count: int = 3
-    tagging_enabled: bool = True
-    # The imgclf:colours tag (the three dominant colour names); off by default, as it takes
-    # one more of the object's 10 tags.
-    colour_tags: bool = False
-    # Which imgclf tags are written (the function's TAGS): "label,confidence,model,colours"
-    # or a subset, "none" for none. Unset: what tagging_enabled and colour_tags say.
-    tags: str | None = None
+    # Which imgclf tags are written (the function's TAGS): a comma-separated subset of
+    # label,confidence,model,colours,labels, or "none". Colours and labels are off by default:
+    # each takes one more of the object's 10 tags, and S3 bills each tag stored.
+    tags: str = tag_names_text(DEFAULT_TAGS)
     # Records of one SQS batch the function handles at once (1: one after another).
     record_concurrency: int = DEFAULT_RECORD_CONCURRENCY
     # Generic labels (models with ImageNet's logits): an item keeps every label of the
@@ -59,8 +59,8 @@ class EnvironmentConfig:
     max_labels: int = DEFAULT_MAX_LABELS
     # Write shards of the results index (by_label, every value): contracts.index_shard.
     index_shards: int = DEFAULT_INDEX_SHARDS
-    max_image_bytes: int = 25 * 1024 * 1024
-    max_image_pixels: int = 50_000_000
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     key_prefix: str = ""
     key_suffix: str = ""
     removal_policy: Literal["destroy", "retain"] = "destroy"
@@ -117,15 +117,10 @@ class EnvironmentConfig:
             raise ConfigError(f"{self.name}: generic_min_confidence must be within (0, 1]")
         if not 1 <= self.max_labels <= 50:
             raise ConfigError(f"{self.name}: max_labels must be 1..50")
-        if self.tags is not None:
-            try:
-                names = parse_tag_names(self.tags)
-            except ValueError as error:
-                raise ConfigError(f"{self.name}: tags: {error}") from None
-            if not self.tagging_enabled and names:
-                raise ConfigError(f"{self.name}: tagging_enabled false contradicts tags")
-            if self.colour_tags and "colours" not in names:
-                raise ConfigError(f"{self.name}: colour_tags true contradicts tags")
+        try:
+            parse_tag_names(self.tags)
+        except ValueError as error:
+            raise ConfigError(f"{self.name}: tags: {error}") from None
         if self.alarm_email is not None and not EMAIL_ADDRESS.fullmatch(self.alarm_email):
             raise ConfigError(
                 f"{self.name}: alarm_email must be one e-mail address (name@domain), "
@@ -148,12 +143,8 @@ class EnvironmentConfig:
 
     @property
     def tag_names(self) -> frozenset[str]:
-        """The imgclf tags the function writes: `tags`, or the older two flags."""
-        if self.tags is not None:
-            return parse_tag_names(self.tags)
-        if not self.tagging_enabled:
-            return frozenset()
-        return DEFAULT_TAGS | {"colours"} if self.colour_tags else DEFAULT_TAGS
+        """The imgclf tags the function writes."""
+        return parse_tag_names(self.tags)
 
     @property
     def retain_data(self) -> bool:
@@ -201,4 +192,6 @@ def load_environment(name: str, environments: dict[str, Any] | None = None) -> E
                 raise ConfigError(f"{name}: {field_.name} must be a whole number, got {value!r}")
             if expected is bool and not isinstance(value, bool):
                 raise ConfigError(f"{name}: {field_.name} must be true or false, got {value!r}")
+            if expected is str and not isinstance(value, str):
+                raise ConfigError(f"{name}: {field_.name} must be a string, got {value!r}")
     return EnvironmentConfig(name=name, **raw)

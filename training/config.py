@@ -2,15 +2,17 @@
 
 SageMaker script mode passes channels and output locations as SM_* variables and
 hyperparameters as `--key value` arguments; locally the same arguments are typed by hand.
+`TrainConfig` holds the options as given; `TrainConfig.resolved()` fills in the data set's
+defaults once, and training runs on the `ResolvedConfig` it returns.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from classifier.contracts import model_version_problem, new_model_version
 from training import options
@@ -24,6 +26,8 @@ from training.options import (
     default_dataset,
     option,
 )
+
+T = TypeVar("T")
 
 # The data sets training renders itself, rather than reads.
 GENERATED_DATASETS = ("emoji", "digits")
@@ -97,11 +101,13 @@ ARCHITECTURE_IMAGE_SIZES = {"efficientnet_lite0": 224}
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training run needs; None means "the data set's default".
+    """Everything one training run is given; None (and "auto") mean "the data set's
+    default", which `resolved()` fills in.
 
     Each field's `option(...)` is the one definition of that option: the parsers of
-    `python -m training.train` and `imgclf train`, model.json's hyperparameters and the
-    SageMaker hyperparameters all come from it (training/options.py).
+    `python -m training.train` and `imgclf train`, the option values `imgclf` hands to
+    training (`imgclf.trainer.TrainingSettings`, the demo's), model.json's hyperparameters
+    and the SageMaker hyperparameters all come from it (training/options.py).
     """
 
     data_dir: Path = option(
@@ -200,8 +206,8 @@ class TrainConfig:
     imagenet_mapping: str = option(
         "auto",
         help="efficientnet_lite0: map ImageNet classes onto the labels and mix ImageNet's own "
-        "classifier with the trained head ('auto': the built-in mapping when the labels are "
-        "Animals-10's; 'none'; or a mapping JSON file)",
+        "classifier with the trained head ('auto': each label name placed through the label "
+        "hierarchy, a name it cannot place left to the head; 'none'; or a mapping JSON file)",
         cli=True,
         hyperparameter=True,
     )
@@ -228,59 +234,63 @@ class TrainConfig:
     # In process the progress callback reports epochs; a job's log wants a line per epoch.
     verbose: int = option(0, help="Keras fit verbosity (0, 1 or 2)", command_line_default=2)
 
-    def resolved(self) -> TrainConfig:
-        """A copy with every default filled in and the values checked. An "auto" data set is
-        the emoji one here (`parse_args` makes it "folder" when a data dir is given)."""
+    def resolved(self) -> ResolvedConfig:
+        """Every default filled in and the values checked. An "auto" data set is the emoji
+        one here (`parse_args` makes it "folder" when a data dir is given)."""
         dataset = default_dataset(self.dataset, data_dir_given=False)
         if dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; use one of {DATASETS}")
         arch = DEFAULT_ARCH[dataset] if self.arch == AUTO else self.arch
         if arch not in ARCHITECTURES:
             raise ConfigError(f"unknown architecture {self.arch!r}; use one of {ARCHITECTURES}")
-        base = replace(self, dataset=dataset, arch=arch)
-        defaults = DATASET_DEFAULTS[base.dataset]
-        learning_rate = base.learning_rate
-        if learning_rate is None:
-            learning_rate = (
-                TRANSFER_LEARNING_RATE
-                if base.arch in TRANSFER_ARCHITECTURES
-                else defaults.learning_rate
-            )
-        config = replace(
-            base,
-            version=base.version or default_version(),
-            epochs=base.epochs if base.epochs is not None else defaults.epochs,
+        defaults = DATASET_DEFAULTS[dataset]
+        transfer = arch in TRANSFER_ARCHITECTURES
+        decided = ("dataset", "arch", "version", *ResolvedConfig.__annotations__)
+        given = {
+            f.name: getattr(self, f.name) for f in fields(TrainConfig) if f.name not in decided
+        }
+        config = ResolvedConfig(
+            **given,
+            dataset=dataset,
+            arch=arch,
+            version=self.version or default_version(),
+            epochs=_given(self.epochs, defaults.epochs),
             image_size=(
-                base.image_size or ARCHITECTURE_IMAGE_SIZES.get(base.arch) or defaults.image_size
+                self.image_size or ARCHITECTURE_IMAGE_SIZES.get(arch) or defaults.image_size
             ),
-            learning_rate=learning_rate,
-            min_int8_accuracy=(
-                base.min_int8_accuracy
-                if base.min_int8_accuracy is not None
-                else defaults.min_int8_accuracy
+            learning_rate=_given(
+                self.learning_rate, TRANSFER_LEARNING_RATE if transfer else defaults.learning_rate
             ),
-            images_per_class=base.images_per_class or defaults.images_per_class,
-            heldout_images_per_class=(
-                base.heldout_images_per_class
-                if base.heldout_images_per_class is not None
-                else defaults.heldout_images_per_class
+            min_int8_accuracy=_given(self.min_int8_accuracy, defaults.min_int8_accuracy),
+            images_per_class=self.images_per_class or defaults.images_per_class,
+            heldout_images_per_class=_given(
+                self.heldout_images_per_class, defaults.heldout_images_per_class
             ),
-            augmentation=base.augmentation or defaults.augmentation,
+            augmentation=self.augmentation or defaults.augmentation,
         )
-        for name in ("epochs", "image_size", "batch_size"):
-            if int(getattr(config, name)) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        if config.image_size is not None and config.image_size < 32:
-            raise ConfigError("image_size must be at least 32")
-        fractions = (config.validation_fraction, config.test_fraction)
-        if min(fractions) < 0 or sum(fractions) >= 1:
-            raise ConfigError("validation and test fractions must be >= 0 and sum to less than 1")
+        _check(config)
         return config
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedConfig(TrainConfig):
+    """A TrainConfig with every default filled in and checked (`TrainConfig.resolved`): what
+    training runs on. Its data set and architecture are never "auto", its version is set,
+    and the fields below, which None left to the data set, hold values. The paths that stay
+    optional are inputs a run may simply not have (a validation set, an artifact to pack)."""
+
+    epochs: int
+    image_size: int
+    learning_rate: float
+    min_int8_accuracy: float
+    images_per_class: int
+    heldout_images_per_class: int
+    augmentation: Augmentation
 
     def hyperparameters(self) -> dict[str, Any]:
         """model.json's `metrics.hyperparameters`, which also key the resume state."""
-        values = options.hyperparameters(self)
-        values["augmentation"] = asdict(self.augmentation) if self.augmentation else None
+        values = options.hyperparameters(TrainConfig, self)
+        values["augmentation"] = asdict(self.augmentation)
         if self.arch not in TRANSFER_ARCHITECTURES:
             for key in ("weights", "fine_tune_epochs", "fine_tune_layers"):
                 values.pop(key)
@@ -303,6 +313,23 @@ class TrainConfig:
         if self.dataset == "emoji":
             return self.data_dir.with_name(self.data_dir.name + "-heldout")
         return None
+
+
+def _given(value: T | None, default: T) -> T:
+    """The value as given, else the default (0 and 0.0 are given values)."""
+    return default if value is None else value
+
+
+def _check(config: ResolvedConfig) -> None:
+    """Values training cannot run with are a ConfigError."""
+    for name in ("epochs", "image_size", "batch_size"):
+        if int(getattr(config, name)) < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    if config.image_size < 32:
+        raise ConfigError("image_size must be at least 32")
+    fractions = (config.validation_fraction, config.test_fraction)
+    if min(fractions) < 0 or sum(fractions) >= 1:
+        raise ConfigError("validation and test fractions must be >= 0 and sum to less than 1")
 
 
 def default_version() -> str:

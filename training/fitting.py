@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from training import pipeline
-from training.config import TrainConfig
+from training.config import ResolvedConfig
 from training.data import class_weights
 from training.model import make_model, unfreeze_top
 from training.options import TRANSFER_ARCHITECTURES
@@ -82,9 +82,9 @@ def distribution(env: Mapping[str, str] | None = None) -> Iterator[tf.distribute
         keras.mixed_precision.set_global_policy(previous)
 
 
-def build_model(config: TrainConfig, num_classes: int, weights: str) -> keras.Model:
+def build_model(config: ResolvedConfig, num_classes: int, weights: str) -> keras.Model:
     """The configured network; a failed weights download is a TrainingError with a way out."""
-    size = int(config.image_size or 0)
+    size = config.image_size
     if config.arch == "cnn":
         return make_model((size, size, 3), num_classes, arch="cnn")
     resolved = resolve_weights(weights, config.checkpoints / "weights")
@@ -127,7 +127,7 @@ def resolve_weights(weights: str, cache_dir: Path) -> str | None:
 
 def fit(
     model: keras.Model,
-    config: TrainConfig,
+    config: ResolvedConfig,
     data: PreparedData,
     progress: ProgressCallback | None,
     replicas: int,
@@ -137,7 +137,6 @@ def fit(
     Call it inside the scope the model was built in (`distribution()`).
     """
     started = time.monotonic()
-    assert config.epochs is not None and config.learning_rate is not None
     batch_size = config.batch_size * replicas
     train_ds = pipeline.training_dataset(
         data.train.images,
@@ -222,7 +221,7 @@ def fit(
     )
 
 
-def run_dir(config: TrainConfig, data_fingerprint: str) -> Path:
+def run_dir(config: ResolvedConfig, data_fingerprint: str) -> Path:
     """Resume state for this exact job: same settings and same data, whatever the version."""
     key = json.dumps(
         {"hyperparameters": config.hyperparameters(), "data": data_fingerprint},
@@ -233,7 +232,7 @@ def run_dir(config: TrainConfig, data_fingerprint: str) -> Path:
 
 
 def _callbacks(
-    config: TrainConfig,
+    config: ResolvedConfig,
     backup_dir: Path,
     best_file: Path,
     has_validation: bool,

@@ -2,9 +2,10 @@
 
 `TrainConfig`'s fields (training/config.py) carry an `Option` in their metadata. From it come
 the argparse parser of `python -m training.train`, the flags of `imgclf train`, model.json's
-`metrics.hyperparameters` (which also keys the resume state) and the SageMaker hyperparameters
-that `imgclf train --cloud` sends. Standard library only: the CLI imports this at start-up,
-and must not pay for TensorFlow.
+`metrics.hyperparameters` (which also keys the resume state), the SageMaker hyperparameters
+that `imgclf train --cloud` sends, and the check of the typed values `imgclf` hands to training
+(`checked_values`: `imgclf.trainer.TrainingSettings`, the demo's recipe). Standard library
+only: the CLI imports this at start-up, and must not pay for TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,11 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
-def hyperparameters(config: Any) -> dict[str, Any]:
-    """The typed values of the hyperparameter options of a config, by field name."""
+def hyperparameters(config_type: type, config: Any) -> dict[str, Any]:
+    """The typed values of a config's options that `config_type` declares hyperparameters."""
     return {
         item.name: getattr(config, item.name)
-        for item in declared(type(config))
+        for item in declared(config_type)
         if item.option.hyperparameter
     }
 
@@ -162,6 +163,24 @@ def command_line(config_type: type, values: Mapping[str, Any]) -> list[str]:
     return argv
 
 
+def checked_values(
+    config_type: type, values: Mapping[str, Any], *, excluded: Collection[str] = ()
+) -> dict[str, Any]:
+    """Option values by field name, each checked against its declaration; None (not given)
+    left out. A name `config_type` does not declare (or one of `excluded`) or a value of
+    another type is a TypeError, as a wrong keyword argument is; a value outside the
+    option's choices is a ValueError. An int given for a float option becomes a float."""
+    known = {item.name: item for item in declared(config_type) if item.name not in excluded}
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        item = known.get(name)
+        if item is None:
+            raise TypeError(f"{name!r} is not one of these options: {', '.join(known)}")
+        if value is not None:
+            checked[name] = _typed(item, value)
+    return checked
+
+
 def defaults(config_type: type) -> dict[str, Any]:
     """The declared default of each option that has one, by field name."""
     return {
@@ -184,6 +203,19 @@ def _value_type(hint: Any) -> type:
     if not isinstance(hint, type):
         raise TypeError(f"option type {hint!r} is not a plain type")
     return hint
+
+
+def _typed(item: Declared, value: Any) -> Any:
+    """The value as the option's type, or why it is not one (bool is no int here)."""
+    if item.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, item.type) or (isinstance(value, bool) and item.type is not bool):
+        raise TypeError(f"option {item.name} takes {item.type.__name__}, not {value!r}")
+    if item.option.choices and value not in item.option.choices:
+        raise ValueError(
+            f"option {item.name}: {value!r} is not one of {', '.join(item.option.choices)}"
+        )
+    return value
 
 
 def _help(item: Declared, *, show_default: bool) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.imaging import InputSpec
-from training.config import TrainConfig
+from training.config import ResolvedConfig
 from training.data import (
     DataError,
     LoadedImages,
@@ -43,7 +43,7 @@ class PreparedData:
     info: dict[str, Any]
 
 
-def prepare_data(config: TrainConfig, spec: InputSpec) -> PreparedData:
+def prepare_data(config: ResolvedConfig, spec: InputSpec) -> PreparedData:
     """Generate the data set if it is a generated one and missing, then load and split it."""
     generated = _ensure_generated(config)
     index = list_class_files(config.data_dir)
@@ -121,7 +121,7 @@ def _check_folder(layout: DataLayout) -> None:
         log.warning("%s", note)
 
 
-def _ensure_generated(config: TrainConfig) -> dict[str, Any]:
+def _ensure_generated(config: ResolvedConfig) -> dict[str, Any]:
     """Render emoji or write digits when their folder is missing or empty."""
     summaries: dict[str, Any] = {}
     if config.dataset == "folder":
@@ -132,7 +132,7 @@ def _ensure_generated(config: TrainConfig) -> dict[str, Any]:
         if not _has_entries(config.data_dir):
             log.info("writing the digits data set to %s", config.data_dir)
             summaries["train"] = _without_counts(
-                digits.generate(config.data_dir, image_size=int(config.image_size or 32))
+                digits.generate(config.data_dir, image_size=config.image_size)
             )
         return summaries
     if not _has_entries(config.data_dir):
@@ -140,7 +140,7 @@ def _ensure_generated(config: TrainConfig) -> dict[str, Any]:
         summaries["train"] = _without_counts(
             emoji.generate(
                 config.data_dir,
-                images_per_class=int(config.images_per_class or 1),
+                images_per_class=config.images_per_class,
                 seed=config.seed,
                 image_size=GENERATED_IMAGE_SIZE,
             )

@@ -209,7 +209,7 @@ METRIC_MODEL_LOAD_FAILED = "ModelLoadFailed"
 TAG_LABEL = "imgclf:label"
 TAG_CONFIDENCE = "imgclf:confidence"
 TAG_MODEL = "imgclf:model"
-TAG_COLOURS = "imgclf:colours"  # only with COLOUR_TAGS: the three colour names
+TAG_COLOURS = "imgclf:colours"  # only when TAGS names it: the three colour names
 TAG_LABELS = "imgclf:labels"  # only when asked: the top generic labels' names
 OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)  # always written (with tagging on)
 TAG_PREFIX = "imgclf:"
@@ -244,6 +244,15 @@ def parse_tag_names(raw: str) -> frozenset[str]:
 def tag_names_text(names: frozenset[str]) -> str:
     """The TAGS value for a set of names, in TAG_NAMES order (`none` for no tags)."""
     return ",".join(name for name in TAG_NAMES if name in names) or NO_TAGS
+
+
+# --- what the function accepts -----------------------------------------------------------
+# The defaults of the function's MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS and ALLOWED_FORMATS (cdk.json
+# `max_image_bytes`, `max_image_pixels`). A bigger object is refused before the GET and a bigger
+# image from its header, before any pixel is decoded; formats are Pillow's names.
+DEFAULT_MAX_IMAGE_BYTES = 25 * 1024 * 1024  # 25 MiB
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000  # 50 MP
+DEFAULT_IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 
 
 # --- records of one batch ----------------------------------------------------------------

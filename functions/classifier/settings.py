@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .contracts import (
+    DEFAULT_IMAGE_FORMATS,
     DEFAULT_INDEX_SHARDS,
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_RECORD_CONCURRENCY,
     DEFAULT_TAGS,
     MAX_INDEX_SHARDS,
@@ -17,7 +20,6 @@ from .contracts import (
 from .hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE, LabelSettings
 
 RETRY_MODES = ("standard", "adaptive", "legacy")  # botocore's
-DEFAULT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 
 
 class SettingsError(ValueError):
@@ -30,24 +32,22 @@ class Settings:
 
     Environment variables (the contract with infra and the local environment):
     RESULTS_TABLE, MODEL_POINTER_PARAMETER (required); TAGS (which imgclf tags are written:
-    a comma-separated subset of label, confidence, model, colours; empty or `none` for no
-    tags; default label,confidence,model), MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS,
+    a comma-separated subset of label, confidence, model, colours, labels; empty or `none`
+    for no tags; default label,confidence,model), MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS,
     ALLOWED_FORMATS, TOP_K, MODEL_CACHE_DIR, MODEL_REFRESH_SECONDS, INDEX_SHARDS (write
     shards of the results indexes, 1..MAX_INDEX_SHARDS, default 4), RECORD_CONCURRENCY
     (records of a batch handled at once, 1..MAX_RECORD_CONCURRENCY; 1 = one after another),
     RETRY_MODE (botocore's `standard`, the default, or `adaptive`; chosen by bench/soak.py),
     MAX_ATTEMPTS (default 5), and for models with ImageNet's logits GENERIC_MIN_CONFIDENCE
     (0..1) and MAX_LABELS: which generic labels an item keeps.
-    The older TAGGING_ENABLED (false: no tags) and COLOUR_TAGS (true: add colours) still
-    work when TAGS is not set; with TAGS set they must not contradict it.
     """
 
     results_table: str
     model_pointer_parameter: str
     tags: frozenset[str] = DEFAULT_TAGS
-    max_image_bytes: int = 25 * 1024 * 1024
-    max_image_pixels: int = 50_000_000
-    allowed_formats: frozenset[str] = field(default_factory=lambda: DEFAULT_FORMATS)
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    allowed_formats: frozenset[str] = DEFAULT_IMAGE_FORMATS
     top_k: int = 3
     model_cache_dir: str = "/tmp/imgclf-models"
     model_refresh_seconds: float = 60.0
@@ -80,16 +80,6 @@ class Settings:
                 raise SettingsError(f"{name} must be positive, got {raw!r}")
             return float(value)
 
-        def flag(name: str, default: bool) -> bool:
-            raw = env.get(name, "").strip().lower()
-            if not raw:
-                return default
-            if raw in ("1", "true", "yes", "on"):
-                return True
-            if raw in ("0", "false", "no", "off"):
-                return False
-            raise SettingsError(f"{name} must be true or false, got {env[name]!r}")
-
         shards = env.get("INDEX_SHARDS", "").strip()
         if shards and not (shards.isdigit() and 1 <= int(shards) <= MAX_INDEX_SHARDS):
             raise SettingsError(
@@ -109,7 +99,7 @@ class Settings:
         allowed = (
             frozenset(f.strip().upper() for f in formats.split(",") if f.strip())
             if formats
-            else DEFAULT_FORMATS
+            else DEFAULT_IMAGE_FORMATS
         )
         if not allowed:
             raise SettingsError("ALLOWED_FORMATS must name at least one format")
@@ -121,7 +111,7 @@ class Settings:
         return cls(
             results_table=required("RESULTS_TABLE"),
             model_pointer_parameter=required("MODEL_POINTER_PARAMETER"),
-            tags=_tag_names(env, flag),
+            tags=_tag_names(env),
             max_image_bytes=int(number("MAX_IMAGE_BYTES", cls.max_image_bytes)),
             max_image_pixels=int(number("MAX_IMAGE_PIXELS", cls.max_image_pixels)),
             allowed_formats=allowed,
@@ -154,20 +144,11 @@ def _labelling(env: Mapping[str, str]) -> LabelSettings:
         raise SettingsError(f"GENERIC_MIN_CONFIDENCE/MAX_LABELS: {error}") from None
 
 
-def _tag_names(env: Mapping[str, str], flag: Callable[[str, bool], bool]) -> frozenset[str]:
-    """TAGS, or what the older TAGGING_ENABLED and COLOUR_TAGS say when it is not set."""
-    enabled, colours = flag("TAGGING_ENABLED", True), flag("COLOUR_TAGS", False)
+def _tag_names(env: Mapping[str, str]) -> frozenset[str]:
+    """TAGS: which of our tags are written (unset: DEFAULT_TAGS)."""
     if "TAGS" not in env:
-        return (DEFAULT_TAGS | {"colours"} if colours else DEFAULT_TAGS) if enabled else frozenset()
+        return DEFAULT_TAGS
     try:
-        names = parse_tag_names(env["TAGS"])
+        return parse_tag_names(env["TAGS"])
     except ValueError as error:
         raise SettingsError(f"TAGS: {error}") from None
-    # An explicit older flag that says otherwise is a configuration mistake, not a choice.
-    if "TAGGING_ENABLED" in env and env["TAGGING_ENABLED"].strip() and enabled != bool(names):
-        raise SettingsError(
-            f"TAGGING_ENABLED={env['TAGGING_ENABLED']!r} contradicts TAGS={env['TAGS']!r}"
-        )
-    if "COLOUR_TAGS" in env and env["COLOUR_TAGS"].strip() and colours and "colours" not in names:
-        raise SettingsError(f"COLOUR_TAGS=true contradicts TAGS={env['TAGS']!r} (no colours)")
-    return names

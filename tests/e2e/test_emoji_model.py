@@ -19,10 +19,11 @@ from classifier.contracts import Status
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel
 from imgclf.demo import CachedModel, cached_or_trained, run_demo
-from imgclf.demo_summary import SCREEN_LINES
+from imgclf.demo_summary import PATH_LINES, SCREEN_LINES
 from imgclf.main import main as cli_main
 from imgclf.trainer import TrainingSettings
 from imgclf.upload import collect
+from tests.fixtures.cache_entries import exclusive
 
 from .conftest import SCREENSHOT_SIZE, RunningEnvironment, screenshot
 
@@ -34,7 +35,8 @@ FAST_TRAINING = TrainingSettings(
     epochs=15,
     image_size=64,
     images_per_class=200,
-    extra=("--heldout-images-per-class", "0", "--min-int8-accuracy", "0.5"),
+    heldout_images_per_class=0,
+    min_int8_accuracy=0.5,
 )
 MIN_ACCURACY = 0.6  # chance is 0.1; this model scores about 0.8 on its test split
 HELD_OUT_SEED = 777
@@ -42,7 +44,8 @@ HELD_OUT_SEED = 777
 
 @pytest.fixture(scope="session")
 def emoji_model() -> CachedModel:
-    return cached_or_trained(FAST_TRAINING, cache_root=MODEL_CACHE)
+    with exclusive(MODEL_CACHE / ".emoji.lock"):  # parallel workers train it once
+        return cached_or_trained(FAST_TRAINING, cache_root=MODEL_CACHE)
 
 
 @pytest.fixture()
@@ -99,7 +102,7 @@ def test_the_demo_runs_end_to_end_and_its_report_renders(
 ) -> None:
     # When the demo runs with the cached model (no environment of this module is running)
     code = run_demo(
-        images_per_class=3,
+        uploads_per_class=3,
         out=tmp_path / "demo",
         timeout_seconds=180,
         settings=FAST_TRAINING,
@@ -111,10 +114,13 @@ def test_the_demo_runs_end_to_end_and_its_report_renders(
     shown = capfd.readouterr()
     lines = shown.out.rstrip("\n").splitlines()
     assert len(lines) <= SCREEN_LINES, shown.out
-    paths = ("report: ", "full table: ")  # a path is as long as the run directory's
-    assert all(len(line) <= 100 for line in lines if not line.startswith(paths)), shown.out
+    # (a line that ends in a path is as long as the run directory's or the model cache's)
+    assert all(len(line) <= 100 for line in lines if not line.startswith(PATH_LINES)), shown.out
     text = shown.out
     assert text.startswith("live model: ") and "quality gate" in lines[0]
+    # And the live model's artifact is named by its path, a file that is there
+    assert lines[1].startswith("live artifact: ") and lines[1].endswith("model.tar.gz")
+    assert Path(lines[1].removeprefix("live artifact: ")).is_file()
     assert "accuracy by label" in text and "\nall " in text and "renderings" in text
     assert "rejected (4):" in text and "bomb.png" in text and "MP limit" in text
     assert "uploaded · " in text and "throughput " in text and "report: " in text

@@ -133,10 +133,10 @@ def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> 
     for env in (dev, prod):
         _, function = env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
         variables = function["Properties"]["Environment"]["Variables"]
-        # Then the function writes with the environment's shard count and tag names (no
-        # colours while colour_tags is off), and handles the records of a batch concurrently
+        # Then the function writes with the environment's shard count and tag names (cdk.json
+        # `tags`: no colours), and handles the records of a batch concurrently
         assert variables["INDEX_SHARDS"] == str(env.config.index_shards)
-        assert variables["TAGS"] == "label,confidence,model" and not env.config.colour_tags
+        assert variables["TAGS"] == env.config.tags == "label,confidence,model"
         assert variables["RECORD_CONCURRENCY"] == str(env.config.record_concurrency)
         # And logs at the environment's level: dev shows each image's DEBUG line, prod not
         assert variables["POWERTOOLS_LOG_LEVEL"] == env.config.log_level
@@ -155,20 +155,20 @@ def test_each_images_log_line_is_shown_in_dev_and_not_billed_in_prod(dev: Any, p
         load_environment("x", {"x": {"log_level": "VERBOSE"}})
 
 
-def test_tags_subsume_tagging_enabled_and_colour_tags() -> None:
+def test_tags_is_the_one_tag_setting() -> None:
     def names(raw: dict[str, Any]) -> frozenset[str]:
         return load_environment("x", {"x": raw}).tag_names
 
-    # Given older blocks (the two flags) and newer ones (tags), both mean the same names
+    # Given a block without tags, or with them: the function's default three, or those named
     assert names({}) == {"label", "confidence", "model"}
-    assert names({"colour_tags": True}) == {"label", "confidence", "model", "colours"}
-    assert names({"tagging_enabled": False}) == names({"tags": "none"}) == frozenset()
+    assert names({"tags": "none"}) == frozenset()
     assert names({"tags": "label, colours"}) == {"label", "colours"}
-    # And a tag name the function does not know, or flags that contradict tags, are refused
+    # And the older flags are settings no more, and an unknown tag name is refused
     for bad, why in (
+        ({"tagging_enabled": False}, "unknown settings tagging_enabled"),
+        ({"colour_tags": True}, "unknown settings colour_tags"),
         ({"tags": "label,colour"}, "unknown tag name"),
-        ({"tags": "label", "tagging_enabled": False}, "tagging_enabled false contradicts"),
-        ({"tags": "label", "colour_tags": True}, "colour_tags true contradicts"),
+        ({"tags": True}, "tags must be a string"),
         ({"record_concurrency": 0}, "record_concurrency must be"),
         ({"record_concurrency": 33}, "record_concurrency must be"),
         ({"record_concurrency": "8"}, "record_concurrency must be a whole number"),
@@ -177,11 +177,8 @@ def test_tags_subsume_tagging_enabled_and_colour_tags() -> None:
             load_environment("x", {"x": bad})
 
 
-def test_index_shards_and_colour_tags_are_validated() -> None:
+def test_index_shards_are_validated() -> None:
     assert load_environment("x", {"x": {}}).index_shards == 4
-    assert load_environment("x", {"x": {"colour_tags": True}}).colour_tags
     for bad in ({"index_shards": 0}, {"index_shards": 65}, {"index_shards": "4"}):
         with pytest.raises(ConfigError, match="index_shards"):
             load_environment("x", {"x": bad})
-    with pytest.raises(ConfigError, match="colour_tags must be true or false"):
-        load_environment("x", {"x": {"colour_tags": "yes"}})

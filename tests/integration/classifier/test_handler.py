@@ -411,7 +411,7 @@ def test_colours_are_recorded_and_found_by_colour_over_every_shard(
     blue_keys = [key for key, _ in plan[:7]] + ["last.png"]
     used = {item(aws, key)["label_shard"] for key in blue_keys}  # type: ignore[index]
     assert len(used) > 1, "the blue items should spread over several partitions"
-    # And tags stay the three of ours while COLOUR_TAGS is off
+    # And tags stay the three of ours while TAGS names no colours
     assert "imgclf:colours" not in tags(aws, "navy.png")
 
     # When the CLI asks for blue

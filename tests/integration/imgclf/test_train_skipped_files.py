@@ -34,7 +34,8 @@ def test_unreadable_files_are_printed_after_training(
         arch="cnn",
         epochs=1,
         image_size=32,
-        extra=("--min-int8-accuracy", "0", "--max-drop-pp", "100"),
+        min_int8_accuracy=0.0,
+        max_drop_pp=100.0,
     )
 
     # When imgclf trains on it

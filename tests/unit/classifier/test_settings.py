@@ -45,10 +45,7 @@ def test_values_are_parsed_with_their_types() -> None:
         ({**REQUIRED, "INDEX_SHARDS": "0"}, "INDEX_SHARDS must be a whole number 1..64"),
         ({**REQUIRED, "INDEX_SHARDS": "65"}, "INDEX_SHARDS must be a whole number 1..64"),
         ({**REQUIRED, "INDEX_SHARDS": "2.5"}, "INDEX_SHARDS must be a whole number"),
-        ({**REQUIRED, "COLOUR_TAGS": "maybe"}, "COLOUR_TAGS must be true or false"),
         ({**REQUIRED, "TAGS": "label,colour"}, "TAGS: unknown tag name.*'colour'"),
-        ({**REQUIRED, "TAGS": "none", "TAGGING_ENABLED": "true"}, "contradicts TAGS"),
-        ({**REQUIRED, "TAGS": "label", "COLOUR_TAGS": "true"}, "contradicts TAGS"),
         ({**REQUIRED, "RECORD_CONCURRENCY": "0"}, "RECORD_CONCURRENCY must be a whole number"),
         ({**REQUIRED, "RECORD_CONCURRENCY": "33"}, "RECORD_CONCURRENCY must be .*1..32"),
         ({**REQUIRED, "GENERIC_MIN_CONFIDENCE": "high"}, "GENERIC_MIN_CONFIDENCE must be a"),
@@ -65,20 +62,14 @@ def test_bad_values_fail_with_one_line(env: dict[str, str], message: str) -> Non
 @pytest.mark.parametrize(
     ("env", "names"),
     [
-        # The older flags alone still mean what they meant
-        ({}, {"label", "confidence", "model"}),
-        ({"TAGGING_ENABLED": "false"}, set()),
-        ({"COLOUR_TAGS": "true"}, {"label", "confidence", "model", "colours"}),
-        ({"TAGGING_ENABLED": "false", "COLOUR_TAGS": "true"}, set()),
-        # TAGS, when set, says it alone (empty or none: no tags)
+        # Unset: the default three; set, TAGS alone says which (empty or none: no tags)
+        ({}, DEFAULT),
         ({"TAGS": ""}, set()),
         ({"TAGS": "none"}, set()),
         ({"TAGS": " NONE "}, set()),
         ({"TAGS": "model"}, {"model"}),
-        ({"TAGS": "label,confidence,model", "TAGGING_ENABLED": "true"}, DEFAULT),
-        ({"TAGS": "none", "TAGGING_ENABLED": "false"}, set()),
-        ({"TAGS": "label,colours", "COLOUR_TAGS": "false"}, {"label", "colours"}),
+        ({"TAGS": "label,colours"}, {"label", "colours"}),
     ],
 )
-def test_tags_subsume_tagging_enabled_and_colour_tags(env: dict[str, str], names: set[str]) -> None:
+def test_tags_name_the_tags_written(env: dict[str, str], names: set[str]) -> None:
     assert Settings.from_env({**REQUIRED, **env}).tags == names

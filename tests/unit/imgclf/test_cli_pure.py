@@ -180,11 +180,26 @@ def test_the_cache_key_follows_sources_and_settings() -> None:
     assert len(source_fingerprint()) == 64
 
 
+def test_the_cache_key_is_the_same_for_the_same_settings_however_they_are_written() -> None:
+    # Given the demo's recipe written in another order, with an int for a float option
+    ordered = TrainingSettings(
+        dataset="emoji", arch="efficientnet_lite0", epochs=8, fine_tune_epochs=4,
+        min_int8_accuracy=1, extra_train_dir=Path("photos/train"),
+    )  # fmt: skip
+    shuffled = TrainingSettings(
+        min_int8_accuracy=1.0, extra_train_dir=Path("photos") / "train", fine_tune_epochs=4,
+        epochs=8, arch="efficientnet_lite0", dataset="emoji",
+    )  # fmt: skip
+    # Then the key is the same, and it changes with any one value
+    assert ordered == shuffled and cache_key(ordered, "src") == cache_key(shuffled, "src")
+    assert cache_key(ordered.with_values(fine_tune_epochs=5), "src") != cache_key(ordered, "src")
+
+
 def test_training_settings_become_trainings_command_line(tmp_path: Path) -> None:
     argv = TrainingSettings(dataset="emoji", epochs=2, image_size=64).argv(
         model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1"
     )
-    assert argv[:2] == ["--dataset", "emoji"]
+    assert argv[argv.index("--dataset") + 1] == "emoji"
     assert argv[argv.index("--epochs") + 1] == "2"
     assert argv[argv.index("--version") + 1] == "v1"
     assert "--arch" not in argv
@@ -245,6 +260,20 @@ def test_local_up_refuses_a_bad_fault_plan_in_one_line_before_starting(
 def test_the_fault_plan_option_is_parsed() -> None:
     args = build_parser().parse_args(["local", "up", "--faults", "docs/faults/chaos.json"])
     assert args.faults == Path("docs/faults/chaos.json")
+
+
+def test_a_flag_name_means_one_thing_across_commands() -> None:
+    parser = build_parser()
+    # --images-per-class is train's (renderings training makes); the demo's uploads are others
+    assert parser.parse_args(["train", "--images-per-class", "300"]).images_per_class == 300
+    assert parser.parse_args(["demo", "--uploads-per-class", "3"]).uploads_per_class == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--images-per-class", "3"])
+    # --seed is train's random seed; local up's cached models are a flag of their own
+    assert parser.parse_args(["train", "--seed", "7"]).seed == 7
+    assert parser.parse_args(["local", "up", "--no-cached-models"]).cached_models is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["local", "up", "--no-seed"])
 
 
 def test_the_indexes_project_every_column_and_filter_the_cli_reads() -> None:

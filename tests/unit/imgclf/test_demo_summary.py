@@ -64,6 +64,7 @@ def test_the_summary_fits_one_screen_and_shows_each_section() -> None:
     )  # fmt: skip
     lines = screen(
         live_model="emoji-1 (efficientnet_lite0), quality gate passed",
+        live_artifact=".imgclf/cache/emoji-0123456789abcdef/model.tar.gz",
         judged=judged,
         items=items,
         figures=shown,
@@ -73,6 +74,8 @@ def test_the_summary_fits_one_screen_and_shows_each_section() -> None:
     )
     assert len(lines) <= SCREEN_LINES and all(len(line) <= 100 for line in lines)
     text = "\n".join(lines)
+    # The live model, then the path of its artifact on a line of its own
+    assert lines[1] == "live artifact: .imgclf/cache/emoji-0123456789abcdef/model.tar.gz"
     # Per-label accuracy on each kind: 19 of 20 renderings right per label, photos all right
     row = next(line for line in lines if line.startswith("cat "))
     assert "20/20 100%" in row  # every first rendering is labelled cat
@@ -95,8 +98,8 @@ def test_many_rejects_are_cut_with_the_command_for_the_rest() -> None:
     items, truth = a_run(rejects=30)
     judged = Judged.of(items, truth, KINDS)
     lines = screen(
-        live_model="m", judged=judged, items=items, figures={}, tag_lines=[], report="r",
-        results_command="imgclf results --file f",
+        live_model="m", live_artifact="a", judged=judged, items=items, figures={}, tag_lines=[],
+        report="r", results_command="imgclf results --file f",
     )  # fmt: skip
     assert len(lines) <= SCREEN_LINES
     shown = [line for line in lines if line.startswith("  bad/")]

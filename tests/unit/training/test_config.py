@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from training.config import DATASET_DEFAULTS, ConfigError, TrainConfig, parse_args
+from training.config import DATASET_DEFAULTS, ConfigError, ResolvedConfig, TrainConfig, parse_args
+from training.options import AUTO, DATASETS
 
 SAGEMAKER_ENV = {
     "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train",
@@ -60,6 +61,19 @@ def test_each_data_set_brings_its_defaults() -> None:
     assert emoji.version.startswith("v")
     assert emoji.heldout == Path("d-heldout")
     assert digits.heldout is None
+
+
+@pytest.mark.parametrize("dataset", [AUTO, *DATASETS])
+def test_a_resolved_config_holds_every_value_the_data_set_decides(dataset: str) -> None:
+    config = TrainConfig(Path("d"), Path("m"), Path("o"), dataset=dataset).resolved()
+
+    # Then nothing is left for a reader to default: no "auto", no version to make up, and
+    # each option that None left to the data set holds a value
+    assert AUTO not in (config.dataset, config.arch) and config.version
+    for name in ResolvedConfig.__annotations__:
+        assert getattr(config, name) is not None, name
+    # And resolving again changes nothing
+    assert config.resolved() == config
 
 
 def test_explicit_values_win_over_defaults() -> None:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from classifier.imaging import InputSpec
-from training.config import ConfigError, TrainConfig, parse_args
+from training.config import ConfigError, ResolvedConfig, TrainConfig, parse_args
 from training.data import DataError, check_layout, folder_layout, list_class_files
 from training.layout import (
     MAX_LISTED_NAMES,
@@ -134,9 +134,9 @@ def test_a_local_folder_answers_to_the_same_rules(tmp_path: Path) -> None:
     )
 
 
-def _config(data_dir: Path, dataset: str = "folder") -> TrainConfig:
+def _config(data_dir: Path, dataset: str = "folder") -> ResolvedConfig:
     out = data_dir.parent / "out"
-    return TrainConfig(data_dir=data_dir, model_dir=out, output_dir=out, dataset=dataset)
+    return TrainConfig(data_dir=data_dir, model_dir=out, output_dir=out, dataset=dataset).resolved()
 
 
 def test_training_refuses_a_bad_folder_before_decoding_it(tmp_path: Path) -> None:

@@ -68,11 +68,51 @@ def test_imgclf_train_flags_are_trainings_cli_options() -> None:
         cli.parse_args(["train", "--arch", "resnet"])
 
 
-def test_training_settings_carry_exactly_the_cli_options() -> None:
-    fields = {field.name for field in dataclasses.fields(TrainingSettings)}
+def test_training_settings_take_typed_values_of_trainings_declared_options() -> None:
+    # Given values of options imgclf train has no flag for, typed as training declares them
+    settings = TrainingSettings(fine_tune_epochs=4, min_int8_accuracy=0, arch="cnn")
 
-    assert fields == set(SETTINGS_OPTIONS) | {"extra"}
-    assert TrainingSettings().dataset == TrainConfig.__dataclass_fields__["dataset"].default
+    # Then they are kept as the declared types (an int given for a float is a float)
+    assert settings.values == {"arch": "cnn", "fine_tune_epochs": 4, "min_int8_accuracy": 0.0}
+    assert isinstance(settings.get("min_int8_accuracy"), float) and settings.get("seed") is None
+    # And imgclf train's flags are options the settings take
+    assert set(SETTINGS_OPTIONS) <= {item.name for item in options.declared(TrainConfig)}
+    # And the data set is training's "auto", decided by the data dir
+    assert TrainingSettings().dataset == "emoji"
+    assert TrainingSettings(data_dir=Path("photos")).dataset == "folder"
+
+
+@pytest.mark.parametrize(
+    ("values", "error", "message"),
+    [
+        ({"fine_tune_epoch": 4}, TypeError, "'fine_tune_epoch' is not one of these options"),
+        ({"version": "v1"}, TypeError, "'version' is not one of"),  # the run sets it
+        ({"epochs": "8"}, TypeError, "option epochs takes int, not '8'"),
+        ({"epochs": True}, TypeError, "option epochs takes int"),
+        ({"data_dir": "photos"}, TypeError, "option data_dir takes Path"),
+        ({"arch": "resnet"}, ValueError, "option arch: 'resnet' is not one of auto, cnn"),
+    ],
+)
+def test_training_settings_refuse_what_training_does_not_declare(
+    values: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        TrainingSettings(**values)
+
+
+def test_training_settings_reach_training_as_the_same_values(tmp_path: Path) -> None:
+    settings = TrainingSettings(
+        dataset="emoji", fine_tune_epochs=4, heldout_images_per_class=20, min_int8_accuracy=0.5,
+        evaluate_standard_sets=False, extra_train_dir=tmp_path / "few shot",
+    )  # fmt: skip
+
+    config = parse_args(
+        settings.argv(model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1"), {}
+    )
+
+    for name, value in settings.values.items():
+        assert getattr(config, name) == value, name
+    assert (config.version, config.artifact_path, config.verbose) == ("v1", None, 0)
 
 
 def test_imgclf_train_flags_reach_training_unchanged(tmp_path: Path) -> None:
