@@ -26,9 +26,9 @@ from classifier.model import Decider
 from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export, mixture, pipeline, transfer
 from training.backbones import efficientnet_lite as lite
-from training.config import GENERATED_DATASETS, ResolvedConfig, TrainConfig
 from training.data import class_weights, list_class_files, load_images
 from training.evaluate import Evaluation, Int8Outputs, score
+from training.evaluation_report import HELDOUT, TEST, write_report
 from training.fitting import (
     EVAL_BATCH_SIZE,
     FitOutcome,
@@ -41,16 +41,17 @@ from training.fitting import (
 from training.gate import GateResult, artifact_gate, check_gate, log_gate
 from training.imagenet import describe_mapping
 from training.labels import builtin_hierarchy
-from training.model import trainable_summary
+from training.networks import trainable_summary
 from training.outside import head_photos
 from training.per_label import evaluate as evaluate_per_label
 from training.per_label import short_names
 from training.prepare import PreparedData, prepare_data
 from training.probe import probe_images
-from training.report import HELDOUT, TEST, write_report
+from training.train_config import GENERATED_DATASETS, ResolvedConfig, TrainConfig
 
 log = logging.getLogger("training")
 EXTRA_VIEWS = 8  # augmented views per few-shot photo, on top of the photo itself
+SMALL_FOLDER_IMAGES = 500  # a user's training split under this: its photos get views too
 VALIDATION = "validation"
 OUTSIDE_SEED = 50_000  # renderings of other animals: a seed no class rendering uses
 CALIBRATION_SEED = 31_337  # fresh renderings to choose "unknown" with; never trained on
@@ -346,6 +347,15 @@ def _fit_on_cached_activations(
     train_images, train_ids = data.train.images, data.train.label_ids
     val_images, val_ids = data.validation.images, data.validation.label_ids
     classes = len(data.labels)
+    if config.dataset == "folder" and len(train_ids) < SMALL_FOLDER_IMAGES:
+        # A few photos a label: each also as augmented views (crops, flips), as few-shot
+        # photos are. The head trains on cached activations, which see no batch augmentation.
+        views = transfer.augmented_views(train_images, EXTRA_VIEWS, config.seed + 1)
+        train_images = np.concatenate([train_images, views])
+        train_ids = np.concatenate([train_ids, np.repeat(train_ids, EXTRA_VIEWS)])
+        log.info(
+            "small folder: %d photos, each also as %d views", len(views) // EXTRA_VIEWS, EXTRA_VIEWS
+        )
     if config.extra_train_dir is not None:
         spec = InputSpec(height=config.image_size, width=config.image_size)
         extra = load_images(list_class_files(config.extra_train_dir, data.labels), spec)
