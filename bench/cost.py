@@ -93,7 +93,7 @@ from classifier.settings import Settings  # noqa: E402
 from imgclf.deployment import Deployment  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
-from infra.config import EnvironmentConfig, load_environment  # noqa: E402
+from infra.environment_config import EnvironmentConfig, load_environment  # noqa: E402
 from infra.local import imgclf_home  # noqa: E402
 from infra.local.environment import LocalEnvironment  # noqa: E402
 

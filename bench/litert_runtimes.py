@@ -127,6 +127,17 @@ class Runtime:
         decoded: np.ndarray = np.load(out)
         return decoded
 
+    def delegation(self, models: Sequence[Path]) -> dict[Path, tuple[int, int, list[str]]]:
+        """Per .tflite file: (ops XNNPACK took, ops in all, the ops left outside), as this
+        runtime's LiteRT delegates them in an interpreter made as the function makes it."""
+        report = self._worker(["--delegation", *(str(path) for path in models)], 3600)
+        if (report["litert"], report["machine"]) != (self.litert, self.machine):
+            raise RuntimeMismatchError(
+                f"expected LiteRT {self.name}, the worker ran {report['litert']} "
+                f"{report['machine']}"
+            )
+        return {Path(path): tuple(found) for path, found in report["delegation"].items()}
+
     def _worker(self, args: Sequence[str], timeout: float) -> dict[str, Any]:
         """Run bench/litert_worker.py here with the function's source on PYTHONPATH."""
         path = [*self.pythonpath, REPO / "functions"]

@@ -2,13 +2,16 @@
 
     python bench/litert_worker.py MODEL_DIR INPUTS.npy OUT.npz
     python bench/litert_worker.py --decode MODEL_DIR FILES.txt OUT.npy
+    python bench/litert_worker.py --delegation MODEL.tflite [MODEL.tflite ...]
 
 Started by bench/litert_runtimes.py inside each runtime (the project's venv, a target
 directory holding another ai-edge-litert, or an aarch64 Python under qemu), so it imports
 only numpy and the function's own code: the outputs are what the Lambda computes. The
 first form prints one JSON line: the LiteRT version and machine that actually ran. The
 second preprocesses image files (one path a line) for the model with this runtime's
-decoders, as `preprocess` does for the bench on the host.
+decoders, as `preprocess` does for the bench on the host. The third prints, per model, how
+many of its ops this runtime's XNNPACK takes, in an interpreter made as the function makes
+its own (one thread, LiteRT's default delegates).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ai_edge_litert.interpreter import Interpreter
 from classifier.artifact_files import read_metadata
 from classifier.contracts import ARTIFACT_MODEL_FILE
 from classifier.imaging import ImageLimits, RejectedImageError, prepare_image
-from classifier.model import LoadedModel
+from classifier.model import LoadedModel, delegation
 
 
 def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
@@ -62,8 +65,25 @@ def preprocess(files: Sequence[Path], model_dir: Path, out: Path) -> int:
     return len(arrays)
 
 
+def delegations(models: Sequence[Path]) -> dict[str, object]:
+    """Per model file: [ops delegated, ops in all, names of the ops left outside]."""
+    found: dict[str, object] = {}
+    for path in models:
+        interpreter = Interpreter(model_content=path.read_bytes(), num_threads=1)
+        interpreter.allocate_tensors()
+        taken = delegation(interpreter)
+        found[str(path)] = [taken.delegated, taken.total, list(taken.outside)]
+    return {
+        "litert": importlib.metadata.version("ai-edge-litert"),
+        "machine": platform.machine(),
+        "delegation": found,
+    }
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--decode":
+    if sys.argv[1] == "--delegation":
+        print(json.dumps(delegations([Path(p) for p in sys.argv[2:]])))
+    elif sys.argv[1] == "--decode":
         listing = Path(sys.argv[3]).read_text().splitlines()
         kept = preprocess([Path(p) for p in listing], Path(sys.argv[2]), Path(sys.argv[4]))
         print(json.dumps({"machine": platform.machine(), "images": kept}))

@@ -59,7 +59,7 @@ sys.path[:0] = [str(REPO), str(REPO / "functions")]
 from classifier.artifact import UnknownRule  # noqa: E402
 from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS  # noqa: E402
 from classifier.imaging import InputSpec  # noqa: E402
-from training.config import TrainConfig, parse_args  # noqa: E402
+from training.train_config import TrainConfig, parse_args  # noqa: E402
 
 if TYPE_CHECKING:  # the everyday recipe imports training's modules when it runs
     from training.data import LoadedImages
@@ -69,7 +69,6 @@ REAL_PHOTOS_TARGET = 0.85
 MAX_FORCED_RATE = 0.20
 MAX_DROP_PP = 1.0
 Row = tuple[str, dict[str, Any], bool, float]
-Decisions = dict[str, dict[str, Any]]  # model.json's calibration and unknown
 
 
 def cnn(dataset: str) -> Callable[[Path, int], tuple[dict[str, Any], bool]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .deployment import Deployment
 from .dlq import list_dead_letters
-from .results import get_results
+from .result_queries import get_results
 
 POLL_SECONDS = 0.5
 DLQ_EVERY_SECONDS = 3.0
@@ -22,10 +22,6 @@ class Accounting:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_lettered: set[str] = field(default_factory=set)
     missing: set[str] = field(default_factory=set)
-
-    @property
-    def accounted(self) -> int:
-        return len(self.items) + len(self.dead_lettered - set(self.items))
 
     @property
     def complete(self) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION, Status
+from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION
 from classifier.hierarchy import LabelHierarchy
 from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
@@ -24,7 +24,7 @@ from .accounting import Accounting, wait_until_accounted
 from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
-from .results import (
+from .result_queries import (
     ResultQuery,
     full_items,
     get_result,
@@ -196,7 +196,7 @@ def labels(args: argparse.Namespace) -> int:
 
 def model(args: argparse.Namespace) -> int:
     if args.model_command == "day0":
-        from .day0 import day0_command
+        from .model_day0 import day0_command
 
         return day0_command(args)
     if args.model_command == "generic":
@@ -410,6 +410,3 @@ def demo(args: argparse.Namespace) -> int:
         out=args.out,
         timeout_seconds=args.timeout,
     )
-
-
-__all__ = ["Status"]

@@ -27,19 +27,19 @@ from infra.local import LocalEnvironment, imgclf_home, read_state
 
 from . import demo_summary as summary
 from .accounting import Accounting, wait_until_accounted
-from .day0 import cached_day0
+from .demo_report import ReportData, write_report
 from .demo_summary import Judged
 from .deployment import Deployment
 from .dlq import list_dead_letters
 from .errors import CliError
 from .labels import optional_hierarchy
 from .local import deployment_of
+from .model_day0 import cached_day0
 from .models import promote, upload_artifact
 from .output import native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
-from .report import ReportData, write_report
 from .report_labels import labelled_items
-from .results import object_tags, to_json
+from .result_queries import object_tags, to_json
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all

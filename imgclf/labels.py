@@ -36,7 +36,7 @@ from classifier.hierarchy import HierarchyError, LabelHierarchy
 
 from .deployment import Deployment
 from .errors import CliError
-from .results import MAX_PARALLEL_QUERIES
+from .result_queries import MAX_PARALLEL_QUERIES
 
 HIERARCHY_MODULE = "training.labels"
 HIERARCHY_FUNCTION = "builtin_hierarchy"

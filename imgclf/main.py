@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from classifier.contracts import LOCAL_ENV
 from gate.champion import DEFAULT_MAX_REGRESSION_PP
-from training.config import add_cli_arguments as add_training_flags
+from training.train_config import add_cli_arguments as add_training_flags
 
 from .errors import CliError
 

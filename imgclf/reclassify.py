@@ -9,7 +9,7 @@ from classifier.contracts import Status, reclassify_message
 
 from .deployment import Deployment
 from .models import require_live_pointer
-from .results import query_results
+from .result_queries import query_results
 
 BATCH = 10
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
-from .corpus_files import decompression_bomb_png
-
-__all__ = ["USER_TAGS", "decompression_bomb_png", "ground_truth", "write_bad_inputs"]
-
 USER_TAGS = {"owner": "demo-user", "project": "imgclf-demo"}
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and CRC."""
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def decompression_bomb_png(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A valid-looking PNG of a few dozen bytes whose header claims width x height pixels."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def write_bad_inputs(directory: Path, jpeg: bytes) -> dict[str, str]:

@@ -24,7 +24,7 @@ from classifier.contracts import (
 from .deployment import Deployment
 from .labels import count_partition
 from .models import live_pointer, read_artifact_metadata
-from .results import MAX_PARALLEL_QUERIES, registered_values
+from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
 QUEUE_ATTRIBUTES = (

@@ -15,7 +15,6 @@ from typing import Any
 from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import DATA_PREFIX, model_version_problem, new_model_version
 from infra.local import imgclf_home
-from training.config import TrainConfig
 from training.layout import MAX_LISTED_NAMES
 from training.options import (
     checked_values,
@@ -24,6 +23,7 @@ from training.options import (
     default_dataset,
     sagemaker_hyperparameters,
 )
+from training.train_config import TrainConfig
 
 from .deployment import resolve
 from .errors import CliError
@@ -120,8 +120,8 @@ def run_training(
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from training.config import parse_args
         from training.train import BAD_INPUT_ERRORS
+        from training.train_config import parse_args
         from training.workflow import run
     except ImportError as error:
         raise CliError(f"training is not available here: {error}") from None

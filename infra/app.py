@@ -14,8 +14,8 @@ from pathlib import Path
 from aws_cdk import App, Environment
 
 from classifier.contracts import LOCAL_ENV
-from infra.config import ConfigError, load_environment, read_context
 from infra.constructs.nag import add_nag_checks
+from infra.environment_config import ConfigError, load_environment, read_context
 from infra.resources import stack_name
 from infra.stack import REPO_ROOT, ImgclfStack
 

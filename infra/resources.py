@@ -15,7 +15,7 @@ from classifier.contracts import (
     TABLE_PARTITION_KEY,
     tag_names_text,
 )
-from infra.config import EnvironmentConfig
+from infra.environment_config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
 # ObjectRestore:Completed: an archived object (rejected as unreadable) can be read now.

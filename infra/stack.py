@@ -9,12 +9,12 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from classifier.contracts import model_pointer_name
-from infra.config import EnvironmentConfig
 from infra.constructs.inference import InferenceConstruct
 from infra.constructs.monitoring import MonitoringConstruct
 from infra.constructs.nag import suppress_cdk_internals
 from infra.constructs.storage import StorageConstruct
 from infra.constructs.training import TrainingConstruct
+from infra.environment_config import EnvironmentConfig
 from infra.resources import StackOutputs, function_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,43 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     return MOTO_REGION
+
+
+# make test runs the suite on pytest-xdist workers (-n 2 --dist loadscope), each a process
+# with its own session fixtures. A "scope" goes to one worker as a whole: a module, so that its
+# module-scoped setup (an end-to-end environment, a moto server) is made once; and the infra
+# tests all together, so that the CDK synthesis (10-20 s) is made once per run. (xdist_group
+# marks would say the same, but pytest 9 ignores the node ids pytest-xdist 3.8 rewrites.)
+SHARED_SCOPES = {"tests/infra/": "tests/infra"}
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The scope of a test on the workers: its module, or a scope its folder shares."""
+    module = nodeid.split("::", 1)[0]
+    shared = [scope for prefix, scope in SHARED_SCOPES.items() if module.startswith(prefix)]
+    return shared[0] if shared else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadscope with the scopes above."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedScopeScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return SharedScopeScheduling(config, log) if config.getvalue("dist") == "loadscope" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On xdist workers, put the scopes with a slow test first (a stable sort of
+    pytest-randomly's shuffle, which runs before this hook).
+
+    The scheduler hands out scopes in collection order (--no-loadscope-reorder): a scope that
+    trains a model or runs the whole pipeline, started last, would leave a core idle while it
+    runs. Every worker sorts alike (same seed), so their collections agree.
+    """
+    if hasattr(config, "workerinput"):
+        slow = {xdist_scope(item.nodeid) for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: xdist_scope(item.nodeid) not in slow)

@@ -22,7 +22,7 @@ import numpy as np
 
 from classifier.artifact import CALIBRATION_TEMPERATURE, Calibration, UnknownRule
 from classifier.model import calibrate, unknown_flags
-from training.config import DEFAULT_UNKNOWN_BUDGET
+from training.train_config import DEFAULT_UNKNOWN_BUDGET
 
 ECE_BINS = 15
 RELIABILITY_BINS = 10

@@ -8,9 +8,8 @@ Every split (train, validation, test) therefore holds exactly the arrays product
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,16 +224,6 @@ def class_weights(label_ids: Sequence[int] | np.ndarray, num_classes: int) -> di
         int(c): float(total / (present.sum() * counts[c])) if present[c] else 0.0
         for c in range(num_classes)
     }
-
-
-def fingerprint(root: Path, files: Iterable[Path]) -> str:
-    """A stable hash of the file list (paths relative to root) and every file's bytes."""
-    digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return "sha256:" + digest.hexdigest()
 
 
 def class_counts(label_ids: Sequence[int] | np.ndarray, labels: Sequence[str]) -> dict[str, int]:

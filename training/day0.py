@@ -33,7 +33,6 @@ from classifier.model import Decider
 from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
-from training.config import DEFAULT_UNKNOWN_BUDGET
 from training.evaluate import Int8Outputs
 from training.gate import (
     GateResult,
@@ -50,6 +49,7 @@ from training.imagenet import (
 from training.labels import builtin_hierarchy
 from training.labels.domain import domain_of
 from training.probe import probe_images
+from training.train_config import DEFAULT_UNKNOWN_BUDGET
 
 log = logging.getLogger(__name__)
 

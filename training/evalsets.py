@@ -32,10 +32,10 @@ from training.data import (
     DataError,
     FileIndex,
     LoadedImages,
-    fingerprint,
     list_class_files,
     load_images,
 )
+from training.data_fingerprint import fingerprint
 from training.evaluate import Evaluation, score
 
 log = logging.getLogger(__name__)

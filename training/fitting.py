@@ -23,11 +23,11 @@ import keras
 import tensorflow as tf
 
 from training import pipeline
-from training.config import ResolvedConfig
 from training.data import class_weights
-from training.model import make_model, unfreeze_top
+from training.networks import make_model, unfreeze_top
 from training.options import TRANSFER_ARCHITECTURES
 from training.prepare import PreparedData
+from training.train_config import ResolvedConfig
 
 log = logging.getLogger("training")
 

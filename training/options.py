@@ -1,6 +1,6 @@
 """How a training option is declared once and read by every front end.
 
-`TrainConfig`'s fields (training/config.py) carry an `Option` in their metadata. From it come
+`TrainConfig`'s fields (training/train_config.py) carry an `Option` in their metadata. From it come
 the argparse parser of `python -m training.train`, the flags of `imgclf train`, model.json's
 `metrics.hyperparameters` (which also keys the resume state), the SageMaker hyperparameters
 that `imgclf train --cloud` sends, and the check of the typed values `imgclf` hands to training

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from training.config import Augmentation
+from training.train_config import Augmentation
 
 AUTOTUNE = tf.data.AUTOTUNE
 

@@ -8,21 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from classifier.imaging import InputSpec
-from training.config import ResolvedConfig
 from training.data import (
     DataError,
     LoadedImages,
     check_layout,
     class_counts,
-    fingerprint,
     folder_layout,
     list_class_files,
     load_images,
     stratified_split,
 )
+from training.data_fingerprint import fingerprint
 from training.datasets import digits, emoji
 from training.datasets.emoji import FontNotFoundError
 from training.layout import DataLayout, loose_files_note
+from training.train_config import ResolvedConfig
 
 log = logging.getLogger("training")
 

@@ -28,14 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 import logging  # noqa: E402
 
-from training.config import ConfigError, parse_args  # noqa: E402
 from training.data import DataError  # noqa: E402
 from training.datasets.emoji import FontNotFoundError  # noqa: E402
-from training.fitting import TrainingError, resolve_weights  # noqa: E402
+from training.fitting import TrainingError  # noqa: E402
 from training.imagenet import MappingError  # noqa: E402
-from training.workflow import TrainResult, run  # noqa: E402
-
-__all__ = ["TrainResult", "TrainingError", "main", "resolve_weights", "run"]
+from training.train_config import ConfigError, parse_args  # noqa: E402
+from training.workflow import run  # noqa: E402
 
 log = logging.getLogger("training")
 BAD_INPUT_ERRORS = (ConfigError, DataError, TrainingError, FontNotFoundError, MappingError)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from . import prices
 
@@ -50,15 +50,6 @@ class Usage:
     dynamodb_write_units: float = 0.0
     ssm_interactions: float = 0.0  # free at standard throughput
     log_bytes: float = 0.0
-
-    def scaled(self, factor: float) -> Usage:
-        """Every count multiplied by `factor` (memory unchanged)."""
-        values = {
-            spec.name: getattr(self, spec.name) * (1 if spec.name == "memory_mb" else factor)
-            for spec in fields(self)
-        }
-        values["memory_mb"] = self.memory_mb
-        return Usage(**values)
 
 
 def cost_per_image(usage: Usage, *, ssm_higher_throughput: bool = False) -> dict[str, float]:

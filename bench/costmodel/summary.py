@@ -9,11 +9,11 @@ import dataclasses
 
 from classifier.contracts import MAX_INDEX_SHARDS
 
-from . import capacity, prices, pricing, report, usage
+from . import capacity, cost_tables, prices, pricing, usage
 
 GOALS = {
-    "generic": (report.GENERIC_GOAL_TAGS_OFF, report.GENERIC_GOAL_TAGS_ON),
-    "tiny": (report.GOAL_TAGS_OFF, report.GOAL_TAGS_ON),
+    "generic": (cost_tables.GENERIC_GOAL_TAGS_OFF, cost_tables.GENERIC_GOAL_TAGS_ON),
+    "tiny": (cost_tables.GOAL_TAGS_OFF, cost_tables.GOAL_TAGS_ON),
 }
 
 
@@ -104,7 +104,9 @@ def report_lines(
     on_seq, off_seq = results[(True, 1)], results[(False, 1)]
     ordered = [on_seq, on, off_seq, off]
     lines = ["", "requests per image (HTTP attempts; the queue's side from the batches):"]
-    lines += report.requests_table({r.label: usage.calls_per_image(r.measured) for r in ordered})
+    lines += cost_tables.requests_table(
+        {r.label: usage.calls_per_image(r.measured) for r in ordered}
+    )
     lines += duration_lines([(on_seq, on), (off_seq, off)], memory_mb)
     lines += ["", "items written (DynamoDB sizes, infra.table_costs; 1 write unit per KB):"]
     lines += [item_size_line(r) for r in (off, on)]
@@ -115,12 +117,12 @@ def report_lines(
         "floor, tags on": pricing.floor_usage(tags=True, message_bytes=body),
     }
     lines += ["", f"dollars per 1M images (us-east-1 prices read {prices.PRICES_READ_ON}):"]
-    table, totals = report.cost_table({**usages, **floors})
+    table, totals = cost_tables.cost_table({**usages, **floors})
     lines += table
     tags_off, tags_on = totals[off.label], totals[on.label]
     lines += other_cost_lines(on, off, memory_mb)
     lines.append(index_entry_line(on, tags_off, tags_on, GOALS[args.model]))
-    lines += report.comparison_lines(
+    lines += cost_tables.comparison_lines(
         tags_off,
         tags_on,
         totals["floor, tags off"],
@@ -136,7 +138,7 @@ def report_lines(
     profile = usage.profile_of(on.measured, usages[on.label], model_refresh_seconds=refresh_seconds)
     raised = capacity.raised(quotas, profile, max_shards=MAX_INDEX_SHARDS)
     lines += ["", f"capacity ({on.label}; live ingest counts the upload's PUT, a backfill not):"]
-    lines += report.capacity_lines(profile, [quotas, raised])
+    lines += cost_tables.capacity_lines(profile, [quotas, raised])
     lines.append(pricing.last_line(tags_off, tags_on))
     return lines
 
@@ -173,10 +175,10 @@ def duration_lines(pairs: list[tuple[PassResult, PassResult]], memory_mb: int) -
 
 def other_cost_lines(on: PassResult, off: PassResult, memory_mb: int) -> list[str]:
     """The totals with Lambda's duration as measured here, and with the label registry."""
-    _, measured_totals = report.cost_table(
+    _, measured_totals = cost_tables.cost_table(
         {r.label: usage.usage_of(r.measured, memory_mb, local=True) for r in (off, on)}
     )
-    _, registry_totals = report.cost_table(
+    _, registry_totals = cost_tables.cost_table(
         {r.label: usage.usage_of(r.measured, memory_mb, registry=True) for r in (off, on)}
     )
     return [

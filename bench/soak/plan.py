@@ -8,7 +8,7 @@ import dataclasses
 from botocore.config import Config
 
 from classifier.contracts import LOCAL_ENV
-from infra.config import EnvironmentConfig, load_environment
+from infra.environment_config import EnvironmentConfig, load_environment
 from infra.local.faults import CRASH, DELAY, DUPLICATE, ERROR_KINDS, LATENCY, FaultPlan
 
 DEFAULT_IMAGES = 10_000

@@ -16,7 +16,7 @@ from imgclf.deployment import Deployment
 from imgclf.dlq import list_dead_letters, redrive
 from imgclf.local import deployment_of
 from imgclf.models import promote, upload_artifact
-from infra.config import EnvironmentConfig
+from infra.environment_config import EnvironmentConfig
 from infra.local.environment import LocalEnvironment
 from infra.local.faults import FaultPlan
 
@@ -44,7 +44,7 @@ from .plan import (
     soak_config,
 )
 from .queues import Backlog, drain
-from .report import SoakReport, report_lines
+from .soak_report import SoakReport, report_lines
 from .uploads import upload_all
 from .workload import POISON, Event, History, Scenario, plan_workload
 

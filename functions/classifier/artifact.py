@@ -347,10 +347,6 @@ class ModelMetadata:
         if self.output.kind == OUTPUT_GENERIC and self.hierarchy is None:
             raise ArtifactError("a generic (imagenet_logits) model needs model.json `hierarchy`")
 
-    @property
-    def gate_passed(self) -> bool:
-        return bool(self.gate.get("passed", False))
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,

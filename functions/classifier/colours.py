@@ -192,12 +192,6 @@ PALETTE_LAB = srgb_to_lab(np.array([colour.rgb for colour in PALETTE], np.uint8)
 PALETTE_NAMES = {colour.name: colour for colour in PALETTE}
 
 
-def nearest(lab: np.ndarray | Sequence[float]) -> PaletteColour:
-    """The palette colour nearest to one Lab value by CIEDE2000."""
-    distances = delta_e_2000(np.asarray(lab, np.float64)[None, :], PALETTE_LAB)
-    return PALETTE[int(np.argmin(distances))]
-
-
 # --- dominant colours --------------------------------------------------------------------
 CLUSTERS = 5  # k-means' k before merging; three are reported
 REPORTED = 3
@@ -382,11 +376,7 @@ def _merged(
     return groups, to_palette.argmin(axis=1).tolist()
 
 
-def tag_value(colours: Sequence[DominantColour]) -> str:
-    """The `imgclf:colours` tag: the names, space-separated; a name's own spaces become '-'."""
-    return names_tag_value(colour.name for colour in colours)
-
-
 def names_tag_value(names: Iterable[str]) -> str:
-    """`tag_value` from the colours' names alone (as a result item stores them)."""
+    """The `imgclf:colours` tag from the colours' names (as a result item stores them):
+    space-separated, a name's own spaces become '-'."""
     return " ".join(name.replace(" ", "-") for name in names)

@@ -347,15 +347,6 @@ def model_version_problem(version: object) -> str | None:
     return None
 
 
-def check_model_version(version: object) -> str:
-    """`version` when it can name a model version; otherwise ValueError, one line."""
-    problem = model_version_problem(version)
-    if problem is not None:
-        raise ValueError(f"model version {version!r} is not valid: {problem}")
-    assert isinstance(version, str)
-    return version
-
-
 # --- model pointer (one SSM parameter per environment) -----------------------------------
 # The standard evaluation sets a model.json's metrics.evaluations names (training.evalsets
 # builds them; the gate compares models on the ones they share; the demo and the CLI show them).

@@ -1,18 +1,17 @@
 """Lambda entry point: SQS batch of S3 notifications -> the core -> partial batch response.
 
-Thin, and as Powertools' docs show it: `@metrics.log_metrics` and
-`process_partial_response(event, record_handler, processor, context)`. The processor is
-Powertools' SQS BatchProcessor with its records run by `scheduling.run_in_key_order`
-(RECORD_CONCURRENCY at once, those of one object in batch order): `process()` is the
-documented extension point. One `FunctionEnvironment` is one Lambda execution environment: its
-runtime (settings, adapters, the model store), metrics (EphemeralMetrics: its own set) and
-record threads. Lambda builds one per process (`lambda_handler`); the local poller one per
-worker, so nothing here is shared between concurrent invocations and nothing needs a lock.
+Thin: Powertools' public API for the logger, the metrics (`log_metrics`) and the SQS record
+data class, and the batch loop owned by `sqs_batch.handle_batch` (RECORD_CONCURRENCY records
+at once, those of one object in batch order; the failed ones in `batchItemFailures`). One
+`FunctionEnvironment` is one Lambda execution environment: its runtime (settings, adapters,
+the model store), metrics (EphemeralMetrics: its own set) and record threads. Lambda builds
+one per process (`lambda_handler`); the local poller one per worker, so nothing here is
+shared between concurrent invocations and nothing needs a lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent, SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .adapters import (
@@ -53,8 +47,8 @@ from .contracts import (
 from .events import parse_body
 from .imaging import ImageLimits
 from .model_store import ModelStore
-from .scheduling import run_in_key_order
 from .settings import Settings
+from .sqs_batch import handle_batch
 
 logger = Logger(service=SERVICE_NAME)
 
@@ -133,24 +127,20 @@ class FunctionEnvironment:
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         setup = self.runtime()
         self.metrics.clear_metrics()  # POWERTOOLS_METRICS_DISABLED: flushing keeps the set
-        processor = KeyOrderedBatchProcessor(
+        batch = handle_batch(
+            list(SQSEvent(event).records),
+            handle=lambda record: list(_handle_record(record, setup.classifier)),
             concurrency=setup.record_concurrency,
             executor=self._record_pool(setup.record_concurrency),
             before_start=_time_check(context),
         )
-        response = process_partial_response(
-            event=event,
-            record_handler=lambda record: list(_handle_record(record, setup.classifier)),
-            processor=processor,
-            context=context,
-        )
-        for message_id, error in processor.failures:
+        for message_id, error in batch.failures:
             logger.warning(
                 "record failed, left for a retry",
                 extra={"message_id": message_id, "error": repr(error)[:500]},
             )
-        self._add_metrics(processor.results, len(processor.failures), setup.models)
-        return dict(response)
+        self._add_metrics(batch.results, len(batch.failures), setup.models)
+        return batch.response()
 
     def _record_pool(self, concurrency: int) -> ThreadPoolExecutor | None:
         if concurrency <= 1:
@@ -177,59 +167,6 @@ class FunctionEnvironment:
         self.metrics.add_metric(METRIC_MODEL_LOAD_FAILED, MetricUnit.Count, load_failures)
 
 
-class KeyOrderedBatchProcessor(BatchProcessor):
-    """Powertools' SQS BatchProcessor, records run concurrently in key order.
-
-    `process()` hands the records to `scheduling.run_in_key_order`; each runs through
-    Powertools' own `_process_record` (an Exception fails its record alone, through
-    `failure_handler`), and a BaseException (a crash) leaves the handler so nothing is
-    acknowledged. A record refused by the time check fails alone too. Every failed record
-    is in `batchItemFailures`, even all of them (no BatchProcessingError): the same retry.
-    """
-
-    def __init__(
-        self,
-        *,
-        concurrency: int,
-        executor: ThreadPoolExecutor | None,
-        before_start: Callable[[], None],
-    ) -> None:
-        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-        self._concurrency = concurrency
-        self._executor = executor
-        self._before_start = before_start
-        self.results: list[Result] = []  # of the records that succeeded
-        self.failures: list[tuple[str, BaseException]] = []  # (message id, error)
-
-    def process(self) -> list[tuple[Any, ...]]:
-        records: list[dict[str, Any]] = list(self.records)
-        outputs: list[tuple[Any, ...]] = [()] * len(records)
-
-        def work(index: int) -> None:
-            outputs[index] = self._process_record(records[index])
-
-        refused = run_in_key_order(
-            range(len(records)),
-            keys=lambda index: _keys(records[index]),
-            work=work,
-            concurrency=self._concurrency,
-            executor=self._executor,
-            before_start=lambda _: self._before_start(),
-        )
-        for index, error in refused.items():
-            record = self._to_batch_type(records[index], self.event_type, self.model)
-            outputs[index] = self.failure_handler(record, (type(error), error, error.__traceback__))
-        return outputs
-
-    def success_handler(self, record: Any, result: Any) -> Any:
-        self.results.extend(result)  # one C call: whole under the GIL
-        return super().success_handler(record, result)
-
-    def failure_handler(self, record: Any, exception: Any) -> Any:
-        self.failures.append((record.message_id, exception[1]))
-        return super().failure_handler(record, exception)
-
-
 def _time_check(context: LambdaContext) -> Callable[[], None]:
     reserve_ms = context.get_remaining_time_in_millis() * TIME_RESERVE_SHARE
 
@@ -240,19 +177,11 @@ def _time_check(context: LambdaContext) -> Callable[[], None]:
     return check
 
 
-def _keys(record: dict[str, Any]) -> Iterable[Hashable]:
-    """The objects a record touches: records sharing one run in batch order."""
-    try:
-        return {(event.bucket, event.key) for event in parse_body(str(record.get("body", "")))}
-    except Exception:  # unreadable: it fails when handled, on its own
-        return ()
-
-
 def _handle_record(record: SQSRecord, classifier: Classifier) -> Iterator[Result]:
     for object_event in parse_body(record.body):
         result = classifier.handle(object_event)
         # DEBUG: the results table is the record of every image; at INFO each line would
-        # be billed as log ingestion per image (infra.config log_level says per env)
+        # be billed as log ingestion per image (infra.environment_config log_level says per env)
         logger.debug(
             "object handled",
             extra={

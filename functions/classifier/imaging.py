@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import png_bytes, reasons
+from .contracts import DEFAULT_IMAGE_FORMATS, DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS
 
 try:  # libspng unfilters with SIMD: ~2x faster than Pillow on 8-bit RGB(A) PNGs
     import pyspng as pyspng  # a module attribute: tests swap its load
@@ -35,6 +36,13 @@ RESAMPLING = {
     "box": Image.Resampling.BOX,
 }
 FITS = ("squash", "center_crop")
+# Resizing first box-averages by the largest whole factor that leaves the last resampling at
+# least `reducing_gap` times the target (Pillow's reducing_gap). At 1.0 a 1000 px PNG is
+# averaged 4x4 (0.7 ms) before a bilinear pass over 250 px, where 3.0 resampled all of it
+# (4 ms): bench/classify_bench.py. Part of the model input, so model.json records it;
+# models that recorded none were built and evaluated with 3.0.
+REDUCING_GAP = 1.0
+LEGACY_REDUCING_GAP = 3.0
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
 
@@ -56,6 +64,7 @@ class InputSpec:
     resize: str = "bilinear"
     fit: str = "squash"
     background: tuple[int, int, int] = (255, 255, 255)
+    reducing_gap: float = REDUCING_GAP
 
     def __post_init__(self) -> None:
         if self.resize not in RESAMPLING:
@@ -66,6 +75,8 @@ class InputSpec:
             raise ValueError(f"unknown fit {self.fit!r}; use one of {list(FITS)}")
         if self.height <= 0 or self.width <= 0:
             raise ValueError(f"input size must be positive, got {self.width}x{self.height}")
+        if not self.reducing_gap >= 1.0:
+            raise ValueError(f"reducing_gap must be 1.0 or more, got {self.reducing_gap}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +87,7 @@ class InputSpec:
             "resize": self.resize,
             "fit": self.fit,
             "background": list(self.background),
+            "reducing_gap": self.reducing_gap,
         }
 
     @classmethod
@@ -86,16 +98,17 @@ class InputSpec:
             resize=str(data.get("resize", "bilinear")),
             fit=str(data.get("fit", "squash")),
             background=tuple(int(c) for c in data.get("background", (255, 255, 255)))[:3],  # type: ignore[arg-type]
+            reducing_gap=float(data.get("reducing_gap", LEGACY_REDUCING_GAP)),
         )
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the function accepts at all."""
+    """What the function accepts at all (its settings; the defaults are the contract's)."""
 
-    max_bytes: int = 25 * 1024 * 1024
-    max_pixels: int = 50_000_000
-    formats: frozenset[str] = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    formats: frozenset[str] = DEFAULT_IMAGE_FORMATS
 
 
 THUMBNAIL_SIDE = 32  # the longest side of PreparedImage.thumbnail, at most
@@ -251,7 +264,10 @@ def _fit(image: Image.Image, spec: InputSpec) -> Image.Image:
     elif image.mode == "1":
         image = image.convert("L")
     return image.resize(
-        (spec.width, spec.height), resample=RESAMPLING[spec.resize], box=box, reducing_gap=3.0
+        (spec.width, spec.height),
+        resample=RESAMPLING[spec.resize],
+        box=box,
+        reducing_gap=spec.reducing_gap,
     )
 
 

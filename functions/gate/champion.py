@@ -14,7 +14,6 @@ in its zip, and the CLI (`imgclf model promote`) as `gate.champion`.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -247,23 +246,4 @@ def row_cells(row: Row) -> tuple[str, ...]:
         "-" if row.delta_pp is None else f"{row.delta_pp:+.1f}",
         "-" if row.count is None else str(row.count),
         row.status,
-    )
-
-
-def comparison_html(comparison: Comparison) -> str:
-    """The comparison side by side as a small HTML table (every value escaped)."""
-    verdict = "passed" if comparison.passed else "failed"
-    head = "".join(f"<th>{html.escape(column)}</th>" for column in COLUMNS)
-    body = "".join(
-        f'<tr class="{html.escape(row.status.replace(" ", "-"))}">'
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in row_cells(row))
-        + "</tr>"
-        for row in comparison.rows
-    )
-    live = html.escape(comparison.live_version or "none")
-    return (
-        f'<table class="champion {verdict}">'
-        f"<caption>{html.escape(comparison.candidate_version)} vs live {live}: "
-        f"{html.escape(comparison.summary)}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )

@@ -21,10 +21,10 @@ import boto3
 from botocore.config import Config
 
 from classifier.contracts import LOCAL_ENV, SERVICE_NAME
-from infra.config import EnvironmentConfig, load_environment
-from infra.local import moto_fidelity
+from infra.environment_config import EnvironmentConfig, load_environment
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.local.function_log import FunctionLog
+from infra.local.patches import Patches
 from infra.local.poller import BatchOutcome, EventSourcePoller, Handler
 from infra.local.resources import LocalResources, create_resources
 from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
@@ -61,7 +61,8 @@ class LocalEnvironment:
 
     The handler runs in this process with boto3 default clients, so starting sets
     AWS_ENDPOINT_URL, dummy credentials, the region and the function's environment variables
-    in os.environ; stopping restores them.
+    in os.environ, boto3's default session and the function's log level; stopping restores
+    them all (and the server's patches of moto go with the server).
     """
 
     def __init__(
@@ -103,6 +104,7 @@ class LocalEnvironment:
         self.poller: EventSourcePoller | None = None
         self.started_at: datetime | None = None
         self._saved_environ: dict[str, str | None] = {}
+        self._patches = Patches()  # boto3's default session, the function's log level
         self._model_cache_dir: str | None = None
         self._binding: HandlerBinding | None = None
         self._stopped = threading.Event()
@@ -127,8 +129,6 @@ class LocalEnvironment:
         )
 
     def start(self) -> LocalEnvironment:
-        if not self.server.separate_process:
-            moto_fidelity.install()
         self.server.start()
         try:
             clients = {name: self.client(name) for name in ("s3", "sqs", "dynamodb")}
@@ -140,7 +140,7 @@ class LocalEnvironment:
             self._binding = self._handler or classifier_handler()
             if self.quiet_function:
                 # The function logs JSON per record; locally the CLI prints its own summary.
-                logging.getLogger(SERVICE_NAME).setLevel(logging.WARNING)
+                self._patches.set_level(SERVICE_NAME, logging.WARNING)
             if self.function_log is not None:
                 self.function_log.open()
             self.poller = EventSourcePoller(
@@ -190,7 +190,7 @@ class LocalEnvironment:
         if self.write_state_file:
             remove_state(self.home, pid=os.getpid())
         self.server.stop()
-        boto3.DEFAULT_SESSION = None  # the function's session, with the injector's hooks
+        self._patches.undo()  # the function's session, with the injector's hooks, goes
         self._restore_environ()
         if self._model_cache_dir is not None:
             shutil.rmtree(self._model_cache_dir, ignore_errors=True)
@@ -211,10 +211,10 @@ class LocalEnvironment:
     def _install_injector(self) -> FaultInjector:
         """A fresh default boto3 session for the function (it builds its clients from it),
         with the fault injector's hooks: faults if a plan was given, the call journal always."""
-        boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
+        session = boto3.session.Session()
+        self._patches.replace(boto3, "DEFAULT_SESSION", session)
         injector = FaultInjector(self.faults)
-        injector.install(boto3.DEFAULT_SESSION.events)
+        injector.install(session.events)
         return injector
 
     def _set_environ(self, resources: LocalResources) -> None:

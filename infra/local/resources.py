@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from classifier.contracts import DEFAULT_INDEX_SHARDS, model_pointer_name
-from infra.config import EnvironmentConfig
+from infra.environment_config import EnvironmentConfig
 from infra.resources import (
     NOTIFICATION_EVENTS,
     StackOutputs,

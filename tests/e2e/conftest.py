@@ -7,7 +7,6 @@ process globals and the handler reads os.environ, so only one environment runs a
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from imgclf.local import deployment_of
 from imgclf.main import main
 from imgclf.models import promote, upload_artifact
 from imgclf.upload import Upload, upload_all
-from infra.config import load_environment
+from infra.environment_config import load_environment
 from infra.local.environment import LocalEnvironment
 from infra.local.poller import EventSourcePoller
 from tests.fixtures.tiny_model import reversioned
@@ -34,16 +33,16 @@ FAST_MODEL_REFRESH_SECONDS = "0.5"
 
 
 @pytest.fixture(scope="session")
-def imgclf_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """IMGCLF_HOME for the session: state files and generated data stay out of the repo."""
-    home = tmp_path_factory.mktemp("imgclf-home")
-    previous = os.environ.get("IMGCLF_HOME")
-    os.environ["IMGCLF_HOME"] = str(home)
-    yield home
-    if previous is None:
-        os.environ.pop("IMGCLF_HOME", None)
-    else:
-        os.environ["IMGCLF_HOME"] = previous
+def imgclf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The end-to-end tests' IMGCLF_HOME: state files and generated data stay out of the repo."""
+    return tmp_path_factory.mktemp("imgclf-home")
+
+
+@pytest.fixture(autouse=True)
+def _imgclf_home_variable(imgclf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IMGCLF_HOME set for each end-to-end test only (the in-process CLI reads it), so that
+    no test elsewhere in the session inherits it."""
+    monkeypatch.setenv("IMGCLF_HOME", str(imgclf_home))
 
 
 @pytest.fixture(scope="session")

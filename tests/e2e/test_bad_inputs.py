@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from classifier.contracts import Status
-from imgclf.corpus import KINDS, Kind
-from imgclf.corpus_files import CORPUS_MAX_IMAGE_BYTES
 from imgclf.dlq import list_dead_letters
+from tests.fixtures.corpus import KINDS, Kind
+from tests.fixtures.corpus_files import CORPUS_MAX_IMAGE_BYTES
 
 from .conftest import RunningEnvironment
 

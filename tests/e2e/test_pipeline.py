@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -200,17 +199,6 @@ def test_model_list_marks_the_live_version(
     run = cli("model", "list")
     assert run.code == 0
     assert "tiny-v1" in run.out and "*" in run.out
-
-
-def test_upload_command_uploads_a_folder_and_waits(
-    cli: Callable[..., CliRun], uploaded: dict[str, Any], tmp_path: Path
-) -> None:
-    write_colour_images(tmp_path / "more", 1, seed=5)
-    run = cli("upload", str(tmp_path / "more"), "--prefix", "cli", "--wait", "--timeout", "60")
-    assert run.code == 0, run.err
-    assert "cli/more/red/red-5-0.jpg" in run.out
-    run = cli("result", "cli/more/green/green-5-0.jpg", "--format", "json")
-    assert json.loads(run.out)["label"] == "green"
 
 
 def test_a_missing_result_is_a_one_line_error(

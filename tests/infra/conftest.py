@@ -20,7 +20,7 @@ from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
 from infra.app import build_stack
-from infra.config import CDK_JSON, EnvironmentConfig, load_environment
+from infra.environment_config import CDK_JSON, EnvironmentConfig, load_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "prod")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, load_environment
 from infra.constructs.monitoring import CLOUDWATCH_PRINCIPAL
+from infra.environment_config import ConfigError, load_environment
 from tests.infra.validators import PLACEHOLDER_ACCOUNT, PLACEHOLDER_REGION, Resolver
 
 

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import App
 
 from infra.app import AppError, build_stack
-from infra.config import ConfigError, load_environment
+from infra.environment_config import ConfigError, load_environment
 from infra.resources import StackOutputs, stack_name
 
 RETAINED_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")

@@ -13,8 +13,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
 from classifier.contracts import METRIC_MODEL_LOAD_FAILED, METRICS_NAMESPACE
-from infra.config import load_environment
 from infra.constructs.monitoring import METRICS_DIMENSIONS, MonitoringConstruct
+from infra.environment_config import load_environment
 from infra.resources import function_environment
 
 

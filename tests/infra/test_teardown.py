@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from infra.config import ConfigError, load_environment
 from infra.constructs.storage import ABORT_INCOMPLETE_UPLOADS
+from infra.environment_config import ConfigError, load_environment
 
 
 def _auto_deleted(env: Any) -> set[str]:

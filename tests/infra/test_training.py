@@ -11,7 +11,6 @@ import pytest
 from aws_cdk.assertions import Match
 
 from classifier.contracts import ModelPointer, artifact_key, reclassify_message
-from infra.config import ConfigError, load_environment
 from infra.constructs.reclassify import reclassify_message_fields
 from infra.constructs.training_input import (
     DEFAULT_INPUT,
@@ -23,6 +22,7 @@ from infra.constructs.training_job import (
     TRAINING_IMAGE_REPOSITORY,
     TRAINING_IMAGE_TAG,
 )
+from infra.environment_config import ConfigError, load_environment
 
 
 def _task(env: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def repo(tmp_path: Path) -> Path:
         "functions/classifier/Dockerfile": "FROM scratch\n",
         "training/__pycache__/train.cpython-311.pyc": "compiled",
         "functions/classifier/.mypy_cache/x.json": "{}",
-        "training/model.pyc": "compiled",
+        "training/networks.pyc": "compiled",
         "imgclf/main.py": "not shipped\n",
     }
     for name, text in files.items():

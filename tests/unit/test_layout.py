@@ -33,3 +33,17 @@ def test_the_cli_uses_the_local_environments_public_names_only() -> None:
             elif module == "infra.local":
                 offenders += [f"{where}.{n}" for n in names if n not in infra.local.__all__]
     assert offenders == []
+
+
+def test_the_data_sets_import_nothing_of_training_above_them() -> None:
+    # training.data (the folder loader) uses training.datasets (Animals-10's labels), so a data
+    # set importing training.data or anything that reaches it would close a loop; the shared
+    # fingerprint sits below both
+    allowed = ("training.datasets", "training.data_fingerprint")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in sorted((ROOT / "training" / "datasets").rglob("*.py"))
+        for module, _ in imports_from(path)
+        if module.split(".")[0] == "training" and not module.startswith(allowed)
+    ]
+    assert offenders == []

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from training.data import fingerprint
+from training.data_fingerprint import fingerprint
 
 NAME = "digits"
 LABELS: tuple[str, ...] = tuple(str(d) for d in range(10))

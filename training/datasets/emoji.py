@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
-from training.data import fingerprint
+from training.data_fingerprint import fingerprint
 
 NAME = "emoji"
 FONT_ENV = "IMGCLF_EMOJI_FONT"

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from classifier import handler
 from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
-from infra.config import load_environment
+from infra.environment_config import load_environment
 from infra.resources import function_environment, results_table_create_args
 
 REGION = "us-east-1"

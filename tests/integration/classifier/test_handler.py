@@ -33,7 +33,7 @@ from classifier.contracts import (
 from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
-from imgclf.results import query_results
+from imgclf.result_queries import query_results
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.resources import StackOutputs
 from tests.fixtures.events import (

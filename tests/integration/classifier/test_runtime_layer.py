@@ -22,8 +22,9 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 from classifier.contracts import ModelPointer, artifact_key
-from infra.config import load_environment
+from infra.environment_config import load_environment
 from infra.resources import function_environment, results_table_create_args
+from tests.fixtures.cache_entries import exclusive
 from tests.fixtures.events import s3_body, s3_record, sqs_event
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,7 +56,9 @@ def runtime_python() -> Path:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes() + PRUNE.read_bytes()).hexdigest()[:12]
     root = REPO / ".imgclf" / "test-cache" / f"runtime-venv-{digest}"
     python = root / "bin" / "python"
-    if not (root / ".complete").exists():
+    with exclusive(root.parent / f".{root.name}.lock"):  # parallel workers build it once
+        if (root / ".complete").exists():
+            return python
         venv.EnvBuilder(with_pip=True, clear=True).create(root)
         subprocess.run(
             [

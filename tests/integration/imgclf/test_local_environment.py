@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from classifier.contracts import LABEL_INDEX
-from infra.config import load_environment
+from infra.environment_config import load_environment
 from infra.local.environment import HandlerBinding, LocalEnvironment, wait_for
 from infra.local.faults import DeliveryFaults, FaultPlan, WorkerCrash
 from infra.local.server import LocalServerError

@@ -27,7 +27,7 @@ from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
 from imgclf.reindex import reindex
-from imgclf.results import ColourQuery, query_results, registered_values
+from imgclf.result_queries import ColourQuery, query_results, registered_values
 from infra.resources import StackOutputs, results_table_create_args
 
 REGION = "us-east-1"

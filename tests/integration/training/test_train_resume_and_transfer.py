@@ -7,8 +7,8 @@ from pathlib import Path
 import keras
 import pytest
 
-from training.config import TrainConfig
 from training.fitting import TrainingError, resolve_weights
+from training.train_config import TrainConfig
 from training.workflow import run
 
 pytestmark = pytest.mark.slow

@@ -17,9 +17,9 @@ from classifier.contracts import ARTIFACT_PROBE_FILE
 from classifier.imaging import ImageLimits, prepare_image
 from classifier.model import LoadedModel, quantize
 from classifier.verify import PROBE_IMAGES, check_artifact, read_probe
-from training.config import TrainConfig
 from training.datasets import emoji
 from training.train import main
+from training.train_config import TrainConfig
 from training.workflow import run
 
 pytestmark = pytest.mark.slow
@@ -129,7 +129,7 @@ def test_a_bad_model_fails_its_gate_in_model_json_and_still_exits_zero(
 
     assert code == 0
     metadata = ModelMetadata.from_dict(json.loads((tmp_path / "model" / "model.json").read_text()))
-    assert metadata.gate_passed is False
+    assert metadata.gate["passed"] is False
     assert metadata.gate["min_int8_accuracy"] == 0.9
     assert any("below the minimum 90.00%" in reason for reason in metadata.gate["reasons"])
     assert metadata.labels == ("alpha", "beta", "gamma")

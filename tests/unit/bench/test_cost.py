@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from costmodel import capacity, prices, pricing, report, usage, workload  # noqa: E402
+from costmodel import capacity, cost_tables, prices, pricing, usage, workload  # noqa: E402
 from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
 
 from classifier.contracts import ShardedIndex  # noqa: E402
@@ -327,7 +327,7 @@ def test_the_host_cpu_is_read_from_lscpu_and_cpuinfo() -> None:
 
 
 def test_the_generic_goals_are_checked() -> None:
-    lines = report.comparison_lines(3.30, 8.20, 1.5, 6.5, 5.0, goals=(3.25, 8.25))
+    lines = cost_tables.comparison_lines(3.30, 8.20, 1.5, 6.5, 5.0, goals=(3.25, 8.25))
     assert lines[-1] == ("  goal tags off <= $3.25: NOT met ($3.30); tags on <= $8.25: met ($8.20)")
 
 

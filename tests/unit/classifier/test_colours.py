@@ -12,11 +12,11 @@ from classifier.colours import (
     PALETTE,
     PALETTE_LAB,
     DominantColour,
+    PaletteColour,
     delta_e_2000,
     dominant_colours,
-    nearest,
+    names_tag_value,
     srgb_to_lab,
-    tag_value,
 )
 from classifier.contracts import COLOUR_FAMILIES, tag_value_problem
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
@@ -89,6 +89,11 @@ def test_the_palette_covers_the_eleven_basic_terms_with_valid_tag_names() -> Non
 def _rgb_nearest(rgb: tuple[int, int, int]) -> str:
     values = np.array([colour.rgb for colour in PALETTE], np.float64)
     return PALETTE[int(np.argmin(((values - np.array(rgb)) ** 2).sum(axis=1)))].name
+
+
+def nearest(lab: np.ndarray) -> PaletteColour:
+    """The palette colour nearest to one Lab value by CIEDE2000."""
+    return PALETTE[int(np.argmin(delta_e_2000(np.asarray(lab, np.float64)[None, :], PALETTE_LAB)))]
 
 
 @pytest.mark.parametrize(
@@ -243,6 +248,6 @@ def test_the_tag_value_keeps_names_apart_and_is_a_valid_s3_value() -> None:
         DominantColour("white", "white", (100.0, 0.0, 0.0), 0.3),
         DominantColour("dark grey", "grey", (36.0, 0.0, 0.0), 0.1),
     ]
-    value = tag_value(colours)
+    value = names_tag_value(colour.name for colour in colours)
     assert value == "sky-blue white dark-grey"
     assert tag_value_problem(value) is None

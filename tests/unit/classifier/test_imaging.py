@@ -21,9 +21,9 @@ from classifier.imaging import (
     check_size,
     prepare_image,
 )
-from imgclf.corpus import KINDS, Kind, kind_named
-from imgclf.corpus_files import CORPUS_MAX_IMAGE_BYTES, RED, noisy, png
 from imgclf.samples import decompression_bomb_png  # the demo's bomb
+from tests.fixtures.corpus import KINDS, Kind, kind_named
+from tests.fixtures.corpus_files import CORPUS_MAX_IMAGE_BYTES, RED, noisy, png
 
 SPEC = InputSpec(height=32, width=32)
 LIMITS = ImageLimits()
@@ -384,7 +384,7 @@ def test_big_pngs_skip_pre_inflating(monkeypatch: pytest.MonkeyPatch) -> None:
     assert png_bytes.pre_inflated(data) is None
 
 
-# --- the bad-input corpus (imgclf.corpus): every category gets a clear one-line reason ------
+# --- the bad-input corpus (tests.fixtures.corpus): every category gets a clear one-line reason
 
 CORPUS_LIMITS = ImageLimits(max_bytes=CORPUS_MAX_IMAGE_BYTES)
 FILE_KINDS = [k for k in KINDS if not k.s3_level or k.content_encoding]

@@ -24,7 +24,7 @@ from imgclf.demo import cache_key, source_fingerprint
 from imgclf.errors import CliError
 from imgclf.main import build_parser, main
 from imgclf.output import plain
-from imgclf.results import (
+from imgclf.result_queries import (
     COLUMNS,
     CSV_COLUMNS,
     _newest_first,
@@ -225,7 +225,7 @@ def test_every_subcommand_takes_env() -> None:
 
 
 def test_colour_names_map_to_the_colour_index_family() -> None:
-    from imgclf.results import ColourQuery, parse_colour
+    from imgclf.result_queries import ColourQuery, parse_colour
 
     assert parse_colour("Blue") == ColourQuery("blue")
     assert parse_colour("gray") == ColourQuery("grey")
@@ -299,7 +299,7 @@ def test_each_partition_query_is_newest_first_and_reads_at_most_a_page() -> None
 
 
 def test_imgclf_train_with_only_a_data_dir_trains_transfer_on_the_folder(tmp_path: Path) -> None:
-    from training.config import parse_args
+    from training.train_config import parse_args
 
     argv = TrainingSettings(data_dir=tmp_path / "photos").argv(
         model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1", generated_dir=tmp_path

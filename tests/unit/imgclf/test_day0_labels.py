@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from imgclf.day0 import map_label_names, mapping_lines
 from imgclf.errors import CliError
 from imgclf.main import build_parser
+from imgclf.model_day0 import map_label_names, mapping_lines
 
 
 def test_each_label_prints_one_review_line() -> None:

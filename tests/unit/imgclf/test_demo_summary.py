@@ -11,7 +11,7 @@ import pytest
 from classifier.contracts import Status
 from imgclf.demo_summary import MAX_REJECTS_SHOWN, SCREEN_LINES, Judged, figures, screen
 from imgclf.main import main as cli_main
-from imgclf.results import ColourQuery, ResultQuery
+from imgclf.result_queries import ColourQuery, ResultQuery
 
 LABELS = ["butterfly", "cat", "chicken", "cow", "dog", "elephant", "horse", "sheep", "spider"]
 KINDS = {"renderings": "heldout/", "real photos": "photos/", "outside photos": "outside/"}

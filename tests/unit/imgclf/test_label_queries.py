@@ -21,7 +21,7 @@ from imgclf.labels import (
     tree_lines,
 )
 from imgclf.main import main
-from imgclf.results import ResultQuery
+from imgclf.result_queries import ResultQuery
 from tests.fixtures.hierarchy import small_hierarchy
 
 HIERARCHY = small_hierarchy()

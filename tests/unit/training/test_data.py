@@ -14,11 +14,11 @@ from training.data import (
     DataError,
     class_weights,
     find_class_root,
-    fingerprint,
     list_class_files,
     load_images,
     stratified_split,
 )
+from training.data_fingerprint import fingerprint
 from training.datasets.animals10 import ITALIAN_TO_ENGLISH, LABELS, english_label
 
 SPEC = InputSpec(height=16, width=16)

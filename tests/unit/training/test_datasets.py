@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import fingerprint, list_class_files
+from training.data import list_class_files
+from training.data_fingerprint import fingerprint
 from training.datasets import digits, emoji
 from training.datasets.animals10 import LABELS as ANIMALS10_LABELS
 

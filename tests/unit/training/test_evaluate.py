@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from training.evaluate import score
+from training.evaluation_report import write_report
 from training.gate import check_gate
-from training.report import write_report
 
 LABELS = ("cat", "dog", "cow")
 

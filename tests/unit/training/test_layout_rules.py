@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from classifier.imaging import InputSpec
-from training.config import ConfigError, ResolvedConfig, TrainConfig, parse_args
 from training.data import DataError, check_layout, folder_layout, list_class_files
 from training.layout import (
     MAX_LISTED_NAMES,
@@ -24,6 +23,7 @@ from training.layout import (
     prefix_layout,
 )
 from training.prepare import prepare_data
+from training.train_config import ConfigError, ResolvedConfig, TrainConfig, parse_args
 
 ROOT = "s3://b/p/"
 

@@ -13,10 +13,8 @@ import pytest
 
 from imgclf.main import build_parser as build_cli_parser
 from imgclf.trainer import SETTINGS_OPTIONS, TrainingSettings
-from training import config as training_config
-from training import model as training_model
-from training import options
-from training.config import TrainConfig, build_parser, parse_args
+from training import networks, options, train_config
+from training.train_config import TrainConfig, build_parser, parse_args
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -170,8 +168,8 @@ def test_the_command_line_defaults_are_the_dataclass_defaults() -> None:
 
 
 def test_architectures_are_defined_once() -> None:
-    assert getattr(training_config, "ARCHITECTURES") is options.ARCHITECTURES  # noqa: B009
-    assert getattr(training_model, "ARCHITECTURES") is options.ARCHITECTURES  # noqa: B009
+    assert getattr(train_config, "ARCHITECTURES") is options.ARCHITECTURES  # noqa: B009
+    assert getattr(networks, "ARCHITECTURES") is options.ARCHITECTURES  # noqa: B009
     assert "efficientnet_lite0" in options.ARCHITECTURES
 
 
@@ -179,7 +177,7 @@ def test_efficientnet_lite0_defaults_to_224_pixels_and_the_transfer_recipe() -> 
     config = TrainConfig(Path("d"), Path("m"), Path("o"), arch="efficientnet_lite0").resolved()
 
     assert config.image_size == 224
-    assert config.learning_rate == training_config.TRANSFER_LEARNING_RATE
+    assert config.learning_rate == train_config.TRANSFER_LEARNING_RATE
     recorded = config.hyperparameters()
     assert "alpha" not in recorded  # a MobileNetV2 width multiplier
     assert recorded["fine_tune_epochs"] == config.fine_tune_epochs

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from training.evaluate import plot_confusion_matrix, score
+from training.evaluation_report import write_report
 from training.gate import check_gate
 from training.per_label import (
     UNKNOWN,
@@ -20,7 +21,6 @@ from training.per_label import (
     table_lines,
     wrong_lines,
 )
-from training.report import write_report
 
 LABELS = ("cat", "dog", "cow")
 # cat: 3 images, 2 right (one called dog); dog: 2, 1 right (one called unknown);
@@ -193,7 +193,7 @@ def test_the_report_has_the_per_label_tables_wrong_images_and_an_unknown_column(
         assert confusion.shape == (3, len(columns_drawn[-1]))
         return plot_confusion_matrix(confusion, labels, path, title, *rest)
 
-    monkeypatch.setattr("training.report.plot_confusion_matrix", recording)
+    monkeypatch.setattr("training.evaluation_report.plot_confusion_matrix", recording)
     pixels = np.full((6, 32, 32, 3), 200, np.uint8)
 
     files = write_report(

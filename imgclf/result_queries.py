@@ -404,11 +404,6 @@ def _newest_first(
     return merged
 
 
-def all_items(deployment: Deployment) -> list[dict[str, Any]]:
-    """Every item (by_label holds every item: the rejects under their own value)."""
-    return query_results(deployment)
-
-
 def get_result(deployment: Deployment, key: str) -> dict[str, Any] | None:
     table = deployment.resource("dynamodb").Table(deployment.results_table)
     pk = object_pk(deployment.images_bucket, key)

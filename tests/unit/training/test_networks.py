@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from training.config import Augmentation
-from training.model import base_model, make_model, unfreeze_top
+from training.networks import base_model, make_model, unfreeze_top
 from training.pipeline import augment, evaluation_dataset, training_dataset
+from training.train_config import Augmentation
 
 
 def test_cnn_takes_raw_pixel_values_and_returns_probabilities() -> None:

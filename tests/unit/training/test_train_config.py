@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from training.config import DATASET_DEFAULTS, ConfigError, ResolvedConfig, TrainConfig, parse_args
 from training.options import AUTO, DATASETS
+from training.train_config import (
+    DATASET_DEFAULTS,
+    ConfigError,
+    ResolvedConfig,
+    TrainConfig,
+    parse_args,
+)
 
 SAGEMAKER_ENV = {
     "SM_CHANNEL_TRAIN": "/opt/ml/input/data/train",

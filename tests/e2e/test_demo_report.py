@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from imgclf.report import ReportData, write_report
+from imgclf.demo_report import ReportData, write_report
 from imgclf.samples import write_bad_inputs
 from imgclf.upload import collect
 

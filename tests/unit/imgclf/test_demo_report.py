@@ -8,7 +8,7 @@ from typing import Any
 from PIL import Image
 
 from classifier.contracts import Status
-from imgclf.report import ReportData, render
+from imgclf.demo_report import ReportData, render
 
 
 def evaluations(**sets: tuple[float, int]) -> dict[str, object]:
@@ -77,7 +77,7 @@ def test_thumbnails_of_cut_outs_are_on_white_as_the_function_sees_them(tmp_path:
     import base64
     import io
 
-    from imgclf.report import _thumbnail
+    from imgclf.demo_report import _thumbnail
 
     cut_out = tmp_path / "stamp.png"
     Image.new("RGBA", (50, 50), (0, 0, 0, 0)).save(cut_out)  # fully transparent
@@ -91,7 +91,7 @@ def test_the_report_shows_the_calibration_and_the_unknown_rule() -> None:
     import numpy as np
 
     from classifier.model import calibrate, softmax
-    from imgclf.report import reliability
+    from imgclf.demo_report import reliability
     from training.calibration import fit_calibration
 
     rng = np.random.default_rng(0)
