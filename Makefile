@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 APT_PACKAGES := fonts-noto-color-emoji chromium wordnet-base
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
+# pytest in a random order (pytest-randomly prints the seed) on a worker process per core, up
+# to four: a module, or all of tests/infra, runs on one worker (tests/conftest.py).
+PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadscope --no-loadscope-reorder
+STARTED := $(shell date +%s)
 
 .PHONY: demo hierarchy test test-unit test-integration test-infra test-e2e lint typecheck bench litert-parity venv system-deps node-deps clean
 
@@ -13,21 +17,23 @@ demo: venv system-deps ## the main job: train, deploy locally, classify, report
 	$(BIN)/imgclf demo
 
 test: venv system-deps node-deps lint ## lint, then the whole test suite (what CI runs)
-	$(BIN)/python -m pytest
+	@echo "$(PYTEST)"; $(PYTEST); status=$$?; elapsed=$$(( $$(date +%s) - $(STARTED) )); \
+	echo "make test: $$((elapsed / 60)) min $$((elapsed % 60)) s in all (lint, then pytest)"; \
+	exit $$status
 
 # One layer of the suite each (make test runs them all, after lint): pure code, code on moto
 # and real libraries, the synthesized CDK templates, the whole pipeline.
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 test-integration: venv system-deps
-	$(BIN)/python -m pytest tests/integration
+	$(PYTEST) tests/integration
 
 test-infra: venv node-deps
-	$(BIN)/python -m pytest tests/infra
+	$(PYTEST) tests/infra
 
 test-e2e: venv system-deps
-	$(BIN)/python -m pytest tests/e2e
+	$(PYTEST) tests/e2e
 
 lint: venv typecheck
 	$(BIN)/ruff check . && $(BIN)/ruff format --check -q .

@@ -29,9 +29,11 @@ counts (approximate on SQS too) are computed at most every 0.1 s per queue for t
 reads, and the retention period is read directly. A GetQueueAttributes call always computes
 them afresh: a caller who asks reads the queue as it is, whatever ran before in the process.
 
-`install()` patches moto (once per process): events carry an increasing sequencer and the
-version, deletes in versioned buckets are notified, archived objects' tags can be read, and
-receives are serialized (each long poll waits outside the lock). A separate moto process
+`install(patches)` patches moto while the in-process server runs (MotoServer starts it and
+undoes it when it stops, so nothing outlives the server: moto's `mock_aws` later in the same
+process is moto as shipped): events carry an increasing sequencer and the version, deletes in
+versioned buckets are notified, archived objects' tags can be read, and receives are
+serialized (each long poll waits outside the lock). A separate moto process
 (`MotoServer(separate_process=True)`) is not patched.
 """
 
@@ -43,8 +45,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local.patches import Patches
+
 _lock = threading.Lock()
-_installed = False
+_installed = False  # by a Patches not yet undone
 _sequence = itertools.count(1)
 _receive_lock = threading.Lock()
 _RECEIVE_POLL_SECONDS = 0.05
@@ -73,20 +77,27 @@ def next_sequencer() -> str:
         return f"{next(_sequence):016X}"
 
 
-def install() -> None:
-    """Patch moto in this process; safe to call more than once."""
+def install(patches: Patches) -> None:
+    """Patch moto in this process until `patches` is undone; one install at a time."""
     global _installed
     with _lock:
         if _installed:
-            return
+            raise RuntimeError("moto is already patched in this process")
         _installed = True
-    _patch_sqs()
-    _patch_s3_events()
-    _patch_archive_tagging()
-    _patch_empty_tag_set()
+    patches.on_undo(_uninstalled)
+    _patch_sqs(patches)
+    _patch_s3_events(patches)
+    _patch_archive_tagging(patches)
+    _patch_empty_tag_set(patches)
 
 
-def _patch_sqs() -> None:
+def _uninstalled() -> None:
+    global _installed
+    with _lock:
+        _installed = False
+
+
+def _patch_sqs(patches: Patches) -> None:
     from moto.sqs import models
 
     receive_message = models.SQSBackend.receive_message
@@ -113,19 +124,19 @@ def _patch_sqs() -> None:
         period = int(self.get_queue(queue_name).message_retention_period)
         return bool(period + message.sent_timestamp / 1000 > time.time())
 
-    models.SQSBackend.receive_message = serialized_receive  # type: ignore[method-assign]
+    patches.replace(models.SQSBackend, "receive_message", serialized_receive)
     for name in ("delete_message", "change_message_visibility"):
-        setattr(models.SQSBackend, name, _serialized(getattr(models.SQSBackend, name)))
-    models.SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+        patches.replace(models.SQSBackend, name, _serialized(getattr(models.SQSBackend, name)))
+    patches.replace(models.SQSBackend, "is_message_valid_based_on_retention_period", retained)
     for name in _APPROXIMATE_COUNTS:
-        setattr(models.Queue, name, _recent(name, getattr(models.Queue, name)))
+        patches.replace(models.Queue, name, _recent(name, getattr(models.Queue, name)))
     get_queue_attributes = models.SQSBackend.get_queue_attributes
 
     def fresh_attributes(self: Any, queue_name: str, attribute_names: list[str]) -> Any:
         self.get_queue(queue_name).__dict__.pop(_COUNTS_CACHE, None)
         return get_queue_attributes(self, queue_name, attribute_names)
 
-    models.SQSBackend.get_queue_attributes = fresh_attributes  # type: ignore[method-assign]
+    patches.replace(models.SQSBackend, "get_queue_attributes", fresh_attributes)
 
 
 def _serialized(method: Any) -> Any:
@@ -152,7 +163,7 @@ def _recent(name: str, count: property) -> property:
     return property(fresh)
 
 
-def _patch_archive_tagging() -> None:
+def _patch_archive_tagging(patches: Patches) -> None:
     from moto.s3 import responses
 
     get_object_tagging = responses.S3Response.get_object_tagging
@@ -165,10 +176,10 @@ def _patch_archive_tagging() -> None:
         finally:
             del self._get_key
 
-    responses.S3Response.get_object_tagging = tagging_in_any_storage_class  # type: ignore[method-assign]
+    patches.replace(responses.S3Response, "get_object_tagging", tagging_in_any_storage_class)
 
 
-def _patch_empty_tag_set() -> None:
+def _patch_empty_tag_set(patches: Patches) -> None:
     import xmltodict  # moto's own XML parser
     from moto.s3 import responses
 
@@ -180,10 +191,10 @@ def _patch_empty_tag_set() -> None:
             return {}
         return dict(tagging_from_xml(self))
 
-    responses.S3Response._tagging_from_xml = tags_or_none  # type: ignore[method-assign]
+    patches.replace(responses.S3Response, "_tagging_from_xml", tags_or_none)
 
 
-def _patch_s3_events() -> None:
+def _patch_s3_events(patches: Patches) -> None:
     from moto.s3 import models, notifications
 
     build_event = notifications._get_s3_event
@@ -200,7 +211,7 @@ def _patch_s3_events() -> None:
             obj.pop("size", None)
         return event
 
-    notifications._get_s3_event = get_s3_event
+    patches.replace(notifications, "_get_s3_event", get_s3_event)
 
     delete_object = models.S3Backend.delete_object
     events = notifications.S3NotificationEvent
@@ -233,4 +244,4 @@ def _patch_s3_events() -> None:
             )
         return deleted, meta
 
-    models.S3Backend.delete_object = notified_delete_object  # type: ignore[method-assign]
+    patches.replace(models.S3Backend, "delete_object", notified_delete_object)

@@ -13,6 +13,8 @@ import urllib.parse
 import urllib.request
 from typing import ClassVar
 
+from infra.local.patches import Patches
+
 LOOPBACK = "127.0.0.1"
 LOCAL_REGION = "us-east-1"
 # moto accepts any credentials; these keep boto3 from looking for real ones.
@@ -46,8 +48,9 @@ def is_answering(endpoint_url: str, timeout_seconds: float = 1.0) -> bool:
 class MotoServer:
     """moto on 127.0.0.1 and a free port, quiet, with a known endpoint.
 
-    By default moto's ThreadedMotoServer, in this process. `separate_process=True` runs
-    `python -m moto.server` instead, so that moto and the handler do not share one GIL
+    By default moto's ThreadedMotoServer, in this process, patched to answer as AWS does
+    (moto_fidelity.py, s3_encryption.py) from start() to stop() only. `separate_process=True`
+    runs `python -m moto.server` instead, so that moto and the handler do not share one GIL
     (faster on several cores; see bench/local_pipeline.py).
     """
 
@@ -64,6 +67,7 @@ class MotoServer:
         self.separate_process = separate_process
         self._server: object | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._patches = Patches()  # undone at stop(): nothing outlives this server
 
     @property
     def endpoint_url(self) -> str:
@@ -73,7 +77,7 @@ class MotoServer:
         # Imported here so that importing the CLI stays fast.
         from moto.server import ThreadedMotoServer
 
-        from .s3_encryption import install as install_sse_c
+        from . import moto_fidelity, s3_encryption
 
         if not self.separate_process:
             self._claim_process()
@@ -86,8 +90,9 @@ class MotoServer:
                 )
             else:
                 # werkzeug logs every request at INFO; the environment prints its own summary.
-                logging.getLogger("werkzeug").setLevel(logging.ERROR)
-                install_sse_c()  # GET/HEAD of an SSE-C object needs its key, as on S3
+                self._patches.set_level("werkzeug", logging.ERROR)
+                s3_encryption.install(self._patches)  # GET/HEAD of SSE-C objects need the key
+                moto_fidelity.install(self._patches)
                 server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
                 server.start()
                 self._server = server
@@ -118,6 +123,7 @@ class MotoServer:
             except (urllib.error.URLError, OSError):
                 pass
             server.stop()  # type: ignore[attr-defined]
+        self._patches.undo()
         with MotoServer._in_process_lock:
             if MotoServer._in_process is self:
                 MotoServer._in_process = None

@@ -8,14 +8,12 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local import moto_fidelity
 from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
 
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
-    moto_fidelity.install()
-    with MotoServer() as server:
+    with MotoServer() as server:  # the in-process server patches moto while it runs
         yield boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
