@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 APT_PACKAGES := fonts-noto-color-emoji chromium wordnet-base
 REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
-# pytest in a random order (pytest-randomly prints the seed) on a worker process per core, up
-# to four: a module, or all of tests/infra, runs on one worker (tests/conftest.py).
-PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadscope --no-loadscope-reorder
+# pytest in a random order (pytest-randomly prints the seed) on worker processes: one more than
+# the cores, as many tests wait on queues and subprocesses, and at most four (memory). A module,
+# or all of tests/infra, runs on one worker (tests/conftest.py). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= $(shell cores=$$(nproc); echo $$(( cores + 1 < 4 ? cores + 1 : 4 )))
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 STARTED := $(shell date +%s)
 
 .PHONY: demo hierarchy test test-unit test-integration test-infra test-e2e lint typecheck bench litert-parity venv system-deps node-deps clean
