@@ -48,7 +48,14 @@ from training.datasets.packages import (
     read_rcc,
     read_wheel,
 )
-from training.datasets.photo_manifest import CACHE_ENV, MARKER, SOURCES_MD, write_sources_json
+from training.datasets.photo_manifest import (
+    CACHE_ENV,
+    MARKER,
+    SOURCES_MD,
+    Locked,
+    is_complete,
+    write_sources_json,
+)
 
 NAME = "generic-photos"
 MANIFEST_PATH = Path(__file__).with_name("generic_photos_manifest.json")
@@ -204,11 +211,11 @@ def assemble(cache_root: Path | None = None) -> Path:
     photos = load_manifest()
     digest = manifest_hash(photos)
     root = Path(cache_root) if cache_root is not None else default_root(photos)
-    if _complete(root, digest):
+    if is_complete(root, digest):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
-    with _Locked(root.parent / f".{root.name}.lock"):
-        if _complete(root, digest):  # another process finished while we waited
+    with Locked(root.parent / f".{root.name}.lock"):
+        if is_complete(root, digest):  # another process finished while we waited
             return root
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the set is plain data
@@ -299,33 +306,6 @@ def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> No
             f"| {where} | {record['licence']} | {record['sha256']} |"
         )
     (root / SOURCES_MD).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _complete(root: Path, digest: str) -> bool:
-    try:
-        return (root / MARKER).read_text(encoding="utf-8").strip() == digest
-    except OSError:
-        return False
-
-
-class _Locked:
-    """An exclusive advisory lock on a file, so parallel runs build the set once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle: Any = None
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - released in __exit__
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
 
 
 def _photo(entry: dict[str, Any]) -> GenericPhoto:

@@ -59,9 +59,11 @@ from training.datasets.photo_manifest import (
     OUTSIDE_SPLITS,
     SOURCES_MD,
     SPLITS,
+    Locked,
     Photo,
     PhotoSetError,
     animal_counts,
+    is_complete,
     load_manifest,
     manifest_hash,
     write_sources_json,
@@ -84,11 +86,11 @@ def assemble(cache_root: Path | None = None) -> Path:
     photos = load_manifest()
     digest = manifest_hash(photos)
     root = Path(cache_root) if cache_root is not None else default_root(photos)
-    if _complete(root, digest):
+    if is_complete(root, digest):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(root.parent / f".{root.name}.lock"):
-        if _complete(root, digest):  # another process finished while we waited
+    with Locked(root.parent / f".{root.name}.lock"):
+        if is_complete(root, digest):  # another process finished while we waited
             return root
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the set is plain data
@@ -249,34 +251,6 @@ def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> No
             f"| {where} | {record['licence']} | {record['sha256']} |"
         )
     (root / SOURCES_MD).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _complete(root: Path, digest: str) -> bool:
-    marker = root / MARKER
-    try:
-        return marker.read_text(encoding="utf-8").strip() == digest
-    except OSError:
-        return False
-
-
-class _locked:
-    """An exclusive advisory lock on a file, so parallel runs build the set once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle: Any = None
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - released in __exit__
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
 
 
 # --- helpers ----------------------------------------------------------------------------
