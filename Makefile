@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := fonts-noto-color-emoji chromium wordnet-base
-REQUIREMENTS := pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
+REQUIREMENTS := pyproject.toml functions/pyproject.toml functions/classifier/requirements.txt training/requirements.txt \
 	training/requirements-cpu.txt infra/requirements.txt imgclf/requirements.txt requirements-dev.txt
 # pytest in a random order (pytest-randomly prints the seed) on worker processes: one more than
 # the cores, as many tests wait on queues and subprocesses, and at most four (memory). A module,
@@ -59,7 +59,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[function,training,infra,cli,dev]'
+	$(BIN)/python -m pip install -q -e ./functions -e '.[function,training,infra,cli,dev]'
 	touch $@
 
 # training/labels/hierarchy.json from WordNet 3.0 (Debian's wordnet-base, in APT_PACKAGES);
