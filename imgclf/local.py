@@ -132,9 +132,12 @@ def up(
     # Both raise KeyboardInterrupt, even where a shell started us with SIGINT ignored.
     previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        environment.start()
+        # The state file comes after the seeded model is live: an upload through the CLI
+        # before then would find no model and wait out a visibility timeout.
+        environment.start(announce=False)
         deployment = deployment_of(environment)
         live = seed_models(deployment) if seed else None
+        environment.announce()
         assert environment.resources is not None
         resources = environment.resources
         stdout.print(f"[bold]imgclf local environment[/] on {environment.endpoint_url}")

@@ -128,7 +128,10 @@ class LocalEnvironment:
             config=config,
         )
 
-    def start(self) -> LocalEnvironment:
+    def start(self, *, announce: bool = True) -> LocalEnvironment:
+        """Start the emulator, the resources and the poller; `announce=False` leaves the state
+        file (how other processes find this environment) to `announce()`, for a caller that
+        makes a model live first."""
         self.server.start()
         try:
             clients = {name: self.client(name) for name in ("s3", "sqs", "dynamodb")}
@@ -161,12 +164,17 @@ class LocalEnvironment:
             if self.poll:
                 self.poller.start()
             self.started_at = datetime.now(UTC)
-            if self.write_state_file:
-                write_state(self.state(), self.home)
+            if announce:
+                self.announce()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def announce(self) -> None:
+        """Write the state file: from here other processes (`imgclf --env local ...`) use it."""
+        if self.write_state_file:
+            write_state(self.state(), self.home)
 
     def state(self) -> dict[str, Any]:
         """What the state file holds: enough for the CLI to talk to this environment."""
