@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
-from bench.classify.run import main  # noqa: E402
+from bench.classify.driver import main  # noqa: E402
 
 if __name__ == "__main__":
     main(description=__doc__.splitlines()[0])

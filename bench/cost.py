@@ -12,7 +12,7 @@ fault plan) and is counted, attempt by attempt, by the fault injector's journal;
 image first loads the model, and is not counted.
 
 The model (--model): `generic` (the default) is the generic labeller (EfficientNet-Lite0 int8
-and the label hierarchy; imgclf.generic.cached_generic under $IMGCLF_HOME/cache, built once
+and the label hierarchy; imgclf.model_generic.cached_generic under $IMGCLF_HOME/cache, built once
 per code version) on real photographs: the generic photo set (training/datasets/
 generic_photos.py, both splits) and the real animal photos (training/datasets/photos.py,
 heldout), shuffled by --seed and cycled to N. Its items carry real `labels` maps (the
@@ -64,9 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from costmodel import capacity, prices, usage  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
-from costmodel.recording import Capture, Recorder  # noqa: E402
-from costmodel.summary import PassResult, report_lines  # noqa: E402
-from costmodel.workload import (  # noqa: E402
+from costmodel.photo_uploads import (  # noqa: E402
     IMAGE_PREFIX,
     cpu_flag_text,
     cpu_flags,
@@ -74,10 +72,12 @@ from costmodel.workload import (  # noqa: E402
     photo_keys,
     photo_mix,
 )
+from costmodel.recording import Capture, Recorder  # noqa: E402
+from costmodel.summary import PassResult, report_lines  # noqa: E402
 
 # bench/soak/: the tiny model, its colour images, the queue's counts and drain
-from soak.models import tiny_artifacts  # noqa: E402
-from soak.plan import FIRST_MODEL, HARNESS_CLIENT_CONFIG  # noqa: E402
+from soak.model_versions import tiny_artifacts  # noqa: E402
+from soak.parameters import FIRST_MODEL, HARNESS_CLIENT_CONFIG  # noqa: E402
 from soak.queues import QUEUE_ATTRIBUTES, drain, queue_counts  # noqa: E402
 from soak.workload import COLOURS, colour_jpeg  # noqa: E402
 
@@ -146,7 +146,7 @@ def workload(model: str, scratch: Path) -> Workload:
         return Workload("tiny", tiny_artifacts(scratch)[FIRST_MODEL], FIRST_MODEL)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from imgclf.demo import source_fingerprint
-    from imgclf.generic import cached_generic
+    from imgclf.model_generic import cached_generic
 
     generic = cached_generic(imgclf_home() / "cache", source_fingerprint())
     return Workload("generic", generic.tarball, generic.version, real_photos())

@@ -200,7 +200,7 @@ def model(args: argparse.Namespace) -> int:
 
         return day0_command(args)
     if args.model_command == "generic":
-        from .generic import generic_command
+        from .model_generic import generic_command
 
         return generic_command(args)
     deployment = resolve(args.env)

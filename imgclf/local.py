@@ -61,7 +61,7 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
             continue
         return version
     from .demo import source_fingerprint
-    from .generic import cached_generic, publish
+    from .model_generic import cached_generic, publish
 
     stderr.print("no usable model cached: building the generic labeller (once per code version)")
     model = cached_generic((home or imgclf_home()) / "cache", source_fingerprint())

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.costmodel.workload import cpu_flags, lscpu_model
+from bench.costmodel.photo_uploads import cpu_flags, lscpu_model
 from classifier.contracts import ARTIFACT_MODEL_FILE
 from classifier.model import LoadedModel
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .plan import (
+from .parameters import (
     DEFAULT_BASELINE_IMAGES,
     DEFAULT_IMAGES,
     DEFAULT_MAX_FINDINGS,

@@ -24,7 +24,7 @@ from imgclf.deployment import Deployment
 from infra.local.environment import LocalEnvironment
 from infra.local.faults import FaultInjector, ItemWrite
 
-from .plan import HARNESS_CLIENT_CONFIG
+from .parameters import HARNESS_CLIENT_CONFIG
 from .queues import queue_counts
 from .workload import POISON, USER_TAGS, History, Scenario
 

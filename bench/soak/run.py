@@ -22,9 +22,8 @@ from infra.local.faults import FaultPlan
 
 from .audit import Audit, audit_pass
 from .metrics import EmfCapture, captured_metrics
-from .models import tiny_artifacts
-from .pass_result import PassResult
-from .plan import (
+from .model_versions import tiny_artifacts
+from .parameters import (
     DEFAULT_BASELINE_IMAGES,
     DEFAULT_IMAGES,
     DEFAULT_MAX_FINDINGS,
@@ -43,6 +42,7 @@ from .plan import (
     planned_kinds,
     soak_config,
 )
+from .pass_result import PassResult
 from .queues import Backlog, drain
 from .soak_report import SoakReport, report_lines
 from .uploads import upload_all

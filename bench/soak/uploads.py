@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from imgclf.deployment import Deployment
 from imgclf.models import promote
 
-from .models import break_pointer
-from .plan import BROKEN_MODEL, BROKEN_SECONDS, SECOND_MODEL
+from .model_versions import break_pointer
+from .parameters import BROKEN_MODEL, BROKEN_SECONDS, SECOND_MODEL
 from .queues import Backlog
 from .workload import USER_TAGS, Event, History, Scenario, Step, content_bytes
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from classifier.contracts import Status
 
-from .plan import POISON_KEYS, POISON_PREFIX
+from .parameters import POISON_KEYS, POISON_PREFIX
 
 USER_TAGS = {"owner": "soak", "project": "imgclf"}
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}

@@ -11,8 +11,8 @@ from infra.local.environment import (
     classifier_handler,
 )
 from infra.local.faults import FaultPlan, FaultPlanError
+from infra.local.moto_resources import LocalResources, create_resources
 from infra.local.poller import BatchOutcome, EventSourcePoller, LambdaContext
-from infra.local.resources import LocalResources, create_resources
 from infra.local.server import DUMMY_CREDENTIALS, LocalServerError, is_answering
 from infra.local.state import imgclf_home, process_alive, read_state, state_path
 

@@ -24,9 +24,9 @@ from classifier.contracts import LOCAL_ENV, SERVICE_NAME
 from infra.environment_config import EnvironmentConfig, load_environment
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.local.function_log import FunctionLog
+from infra.local.moto_resources import LocalResources, create_resources
 from infra.local.patches import Patches
 from infra.local.poller import BatchOutcome, EventSourcePoller, Handler
-from infra.local.resources import LocalResources, create_resources
 from infra.local.server import DUMMY_CREDENTIALS, LOCAL_REGION, MotoServer
 from infra.local.state import imgclf_home, remove_state, write_state
 from infra.resources import function_environment, stack_name

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from soak import plan, queues, run, workload  # noqa: E402
+from soak import parameters, queues, run, workload  # noqa: E402
 
 IMAGES = 200
 # Seed 13: the chaos plan crashes a worker after each crash point (GET, tags, item write)
@@ -60,7 +60,7 @@ def test_small_chaos_soak_loses_nothing(imgclf_home: Path, tiny_model_dir: Path)
     assert 0 < result.promoted_after < result.images, text
     # And a third of the way in the pointer was written straight to a model that cannot run:
     # the function kept going on the last good one, and said so in its metric
-    assert any(plan.BROKEN_MODEL in line for line in lines), text
+    assert any(parameters.BROKEN_MODEL in line for line in lines), text
     assert result.metrics["ModelLoadFailed"] >= 1, text
     assert result.planned_fault_kinds, text
     missing = [k for k in result.planned_fault_kinds if not result.fault_counts.get(k)]
@@ -109,12 +109,12 @@ def test_uploads_wait_until_the_backlog_is_at_most_the_limit() -> None:
 
 def test_the_drain_outlasts_two_poison_cycles_after_the_backlog() -> None:
     one_cycle = (3 + 1) * 60.0
-    with_faults = plan.default_drain_timeout(
+    with_faults = parameters.default_drain_timeout(
         10_000, faults=True, max_receive_count=3, visibility_timeout_seconds=60
     )
     assert with_faults == 10_000 * 0.5 + 2 * one_cycle
     assert (
-        plan.default_drain_timeout(
+        parameters.default_drain_timeout(
             100, faults=False, max_receive_count=3, visibility_timeout_seconds=60
         )
         == 180.0 + one_cycle

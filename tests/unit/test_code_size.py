@@ -40,7 +40,7 @@ LONG_FUNCTIONS = {
         "its 18 keyword arguments are the environment's training settings; the body wires the "
         "gate, the reclassify map, the job and the state machine in order"
     ),
-    "infra/local/resources.py::create_resources": (
+    "infra/local/moto_resources.py::create_resources": (
         "every local resource created in dependency order, as the stack declares them"
     ),
     "infra/stack.py::__init__": "the app's constructs wired together, one block per concern",

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from costmodel import capacity, cost_tables, prices, pricing, usage, workload  # noqa: E402
+from costmodel import capacity, cost_tables, photo_uploads, prices, pricing, usage  # noqa: E402
 from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
 
 from classifier.contracts import ShardedIndex  # noqa: E402
@@ -306,24 +306,24 @@ def test_item_sizes_of_a_run() -> None:
 # --- the photo mix and the host ----------------------------------------------------------
 def test_the_photo_mix_uses_every_photo_before_repeating_and_keys_are_distinct() -> None:
     photos = [Path(f"/p/{name}") for name in ("b.PNG", "a.jpg", "c.webp")]
-    mix = workload.photo_mix(photos, 7, seed=0)
+    mix = photo_uploads.photo_mix(photos, 7, seed=0)
     assert sorted(mix[:3]) == sorted(photos) and mix[3:6] == mix[:3] and mix[6] == mix[0]
-    assert workload.photo_mix(photos, 7, seed=0) == mix  # seeded
-    keys = [key for key, _ in workload.photo_keys(mix)]
+    assert photo_uploads.photo_mix(photos, 7, seed=0) == mix  # seeded
+    keys = [key for key, _ in photo_uploads.photo_keys(mix)]
     assert len(set(keys)) == 7
-    assert all(key.startswith(workload.IMAGE_PREFIX) for key in keys)
+    assert all(key.startswith(photo_uploads.IMAGE_PREFIX) for key in keys)
     assert keys[0].endswith(mix[0].stem + mix[0].suffix.lower())
     with pytest.raises(ValueError):
-        workload.photo_mix([], 1, seed=0)
+        photo_uploads.photo_mix([], 1, seed=0)
 
 
 def test_the_host_cpu_is_read_from_lscpu_and_cpuinfo() -> None:
     text = "Architecture:  x86_64\nModel name:      AMD EPYC 9R14\nThread(s) per core: 1\n"
-    assert workload.lscpu_model(text) == "AMD EPYC 9R14"
-    assert workload.lscpu_model("Architecture: aarch64\n") == "unknown"
-    flags = workload.cpu_flags("processor : 0\nflags : fpu avx2 avx512_vnni\n")
-    assert workload.cpu_flag_text(flags) == "avx2 yes, avx512_vnni yes, avx_vnni no"
-    assert "asimddp" in workload.cpu_flags("Features : fp asimd asimddp\n")
+    assert photo_uploads.lscpu_model(text) == "AMD EPYC 9R14"
+    assert photo_uploads.lscpu_model("Architecture: aarch64\n") == "unknown"
+    flags = photo_uploads.cpu_flags("processor : 0\nflags : fpu avx2 avx512_vnni\n")
+    assert photo_uploads.cpu_flag_text(flags) == "avx2 yes, avx512_vnni yes, avx_vnni no"
+    assert "asimddp" in photo_uploads.cpu_flags("Features : fp asimd asimddp\n")
 
 
 def test_the_generic_goals_are_checked() -> None:

@@ -12,7 +12,7 @@ from classifier.artifact_files import pack_artifact, read_metadata, write_artifa
 from classifier.contracts import ModelPointer
 from imgclf.deployment import Deployment
 
-from .plan import BROKEN_MODEL, FIRST_MODEL, SECOND_MODEL
+from .parameters import BROKEN_MODEL, FIRST_MODEL, SECOND_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_CACHE = REPO / ".imgclf" / "test-cache"
