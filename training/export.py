@@ -1,4 +1,10 @@
-"""TFLite export: full-integer int8 with a representative data set, and a float reference."""
+"""TFLite export: full-integer int8 with a representative data set, and a float reference.
+
+A classifier trains with a softmax head, but is exported with the head's logits as its output
+(`serving_network`): XNNPACK has no int8 SOFTMAX, so that one op would run on LiteRT's own
+kernel, and the function takes the softmax in float64 anyway (model.json `output` kind
+`logits`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ from collections.abc import Callable, Iterator
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
+
+from classifier.artifact import OUTPUT_LOGITS, OUTPUT_PROBABILITIES, OutputSpec
 
 Rebuild = Callable[[], keras.Model]
 
@@ -27,6 +36,39 @@ def float32_copy(model: keras.Model, rebuild: Rebuild) -> keras.Model:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def head_logits(model: keras.Model) -> keras.Model | None:
+    """The model with its head's pre-activation logits as its output, None unless its one
+    output is a Dense layer's softmax. The cut shares every layer below the head, whose
+    weights a linear Dense takes over: softmax(cut(x)) is model(x)."""
+    head = model.layers[-1]
+    if (
+        len(model.outputs) != 1
+        or not isinstance(head, layers.Dense)
+        or head.activation is not keras.activations.softmax
+        or model.outputs[0] is not head.output
+    ):
+        return None
+    logits = layers.Dense(head.units, dtype=head.dtype_policy, name=f"{head.name}_logits")
+    outputs = logits(head.input)
+    logits.set_weights(head.get_weights())
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def serving_network(
+    model: keras.Model, output: OutputSpec | None = None
+) -> tuple[keras.Model, OutputSpec]:
+    """The network to convert and model.json's `output` for it. A model whose output is a
+    softmax head (`output` probabilities, the default) is cut below the softmax: its head's
+    logits, kind `logits`. Any other model (ImageNet logits, a mixture) is converted as it is."""
+    output = output or OutputSpec()
+    cut = head_logits(model)
+    if cut is None:
+        return model, output
+    if output.kind != OUTPUT_PROBABILITIES:
+        raise ValueError(f"a softmax head outputs probabilities, not {output.kind}")
+    return cut, OutputSpec(OUTPUT_LOGITS)
 
 
 def to_float_tflite(model: keras.Model) -> bytes:

@@ -112,12 +112,15 @@ def run(given: TrainConfig, progress: ProgressCallback | None = None) -> TrainRe
             outcome = fit(model, config, data, progress, strategy.num_replicas_in_sync)
     # Outside the scope, in float32: mixed precision cannot be quantized.
     float_model = export.float32_copy(model, lambda: build_model(config, len(data.labels), "none"))
-
-    float_tflite = export.to_float_tflite(float_model)
+    # A softmax head is exported as its logits (XNNPACK has no int8 softmax); the float model
+    # keeps its softmax, and its probabilities are what the int8 model's are compared with.
+    float_output = output
+    network, output = export.serving_network(float_model, float_output)
+    float_tflite = export.to_float_tflite(network)
     representative = export.representative_sample(
         data.train.images, config.representative_count, config.seed
     )
-    int8_tflite = export.to_int8_tflite(float_model, representative)
+    int8_tflite = export.to_int8_tflite(network, representative)
     standard = evalsets.standard_sets(data.labels, spec) if config.evaluate_standard_sets else []
     provisional = ModelMetadata(
         version=config.version, input=spec, labels=data.labels, output=output
@@ -140,7 +143,8 @@ def run(given: TrainConfig, progress: ProgressCallback | None = None) -> TrainRe
     )
     if unverifiable:
         provisional = replace(provisional, unknown=UnknownRule(details={"chosen_by": unverifiable}))
-    decider = Decider(provisional, int(float_model.output.shape[-1]))
+    # The float model's outputs, decided as the int8 model's are (calibration, "unknown").
+    decider = Decider(replace(provisional, output=float_output), int(float_model.output.shape[-1]))
     float_eval = score(
         data.test.label_ids, _predict(float_model, data.test.images, decider), data.labels
     )

@@ -25,6 +25,8 @@ def build_mnv2(directory: Path, size: int) -> tuple[Path, Any]:
     import keras
     import tensorflow as tf
 
+    from training import export
+
     keras.utils.set_random_seed(0)
     inputs_ = keras.Input((size, size, 3))
     x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs_)
@@ -33,7 +35,8 @@ def build_mnv2(directory: Path, size: int) -> tuple[Path, Any]:
     )
     outputs = keras.layers.Dense(CLASSES, activation="softmax")(base(x))
     model = keras.Model(inputs_, outputs)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    network, output = export.serving_network(model)  # the head's logits, as training ships
+    converter = tf.lite.TFLiteConverter.from_keras_model(network)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(0)
     converter.representative_dataset = lambda: (
@@ -46,6 +49,7 @@ def build_mnv2(directory: Path, size: int) -> tuple[Path, Any]:
         version=f"bench-mnv2-{size}",
         input=InputSpec(size, size),
         labels=tuple(f"class{i}" for i in range(CLASSES)),
+        output=output,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its SavedModel
         tflite = converter.convert()
@@ -75,13 +79,15 @@ def build_lite0(directory: Path, images: dict[str, bytes]) -> tuple[Path, Any, s
         print(f"[Lite0: {error}; random weights]")
         model, weights = lite.make_classifier(shape, CLASSES, weights=None), "random weights"
     spec = InputSpec(lite.IMAGE_SIZE, lite.IMAGE_SIZE)
+    network, output = export.serving_network(model)
     metadata = ModelMetadata(
         version="bench-lite0-224",
         input=spec,
         labels=tuple(f"class{i}" for i in range(CLASSES)),
         architecture=lite.ARCH,
+        output=output,
     )
     calibration = lite0_calibration(images, spec)
-    int8 = export.to_int8_tflite(model, calibration)
+    int8 = export.to_int8_tflite(network, calibration)
     artifact = write_checked_artifact(directory / "lite0-224", int8, metadata, None, calibration)
     return artifact, model, weights

@@ -35,15 +35,27 @@ class ArtifactError(ValueError):
 
 
 OUTPUT_PROBABILITIES = "probabilities"
+OUTPUT_LOGITS = "logits"
 OUTPUT_GROUPED_LOGITS = "grouped_logits"
 OUTPUT_MIXTURE = "imagenet_mixture"
 OUTPUT_GENERIC = "imagenet_logits"
-OUTPUT_KINDS = (OUTPUT_PROBABILITIES, OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE, OUTPUT_GENERIC)
+OUTPUT_KINDS = (
+    OUTPUT_PROBABILITIES,
+    OUTPUT_LOGITS,
+    OUTPUT_GROUPED_LOGITS,
+    OUTPUT_MIXTURE,
+    OUTPUT_GENERIC,
+)
 
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """What the model's output means; model.json `output` (absent: one probability a label).
+    """What the model's output means; model.json `output` (absent: one probability a label,
+    `probabilities`: what models exported with their softmax head emit).
+
+    `logits`: one logit a label, a trained head's before its softmax; a label's probability
+    is the softmax of the dequantized logits, in float64. Training exports every softmax
+    head so (XNNPACK has no int8 SOFTMAX, which would leave that op to LiteRT's kernel).
 
     `grouped_logits`: the model outputs logits over `len(groups)`-many source classes or
     more (ImageNet's 1,000 for the day-0 model); a label's probability is the softmax mass of
@@ -89,6 +101,8 @@ class OutputSpec:
             raise ValueError(f"{self.kind} needs a non-empty group for some label")
         if self.kind == OUTPUT_MIXTURE and (self.sources <= 0 or self.power <= 0):
             raise ValueError("imagenet_mixture needs sources > 0 and power > 0")
+        if self.kind == OUTPUT_LOGITS and (self.groups or self.sources or self.domain):
+            raise ValueError("logits are one a label: they take no groups, sources or domain")
         if self.kind == OUTPUT_GENERIC and (self.sources <= 0 or self.groups):
             raise ValueError("imagenet_logits needs sources > 0 and no groups")
         if self.head_outside and self.kind != OUTPUT_MIXTURE:
@@ -103,7 +117,7 @@ class OutputSpec:
         return self.sources if self.kind in (OUTPUT_MIXTURE, OUTPUT_GENERIC) else None
 
     def to_dict(self) -> dict[str, Any]:
-        if self.kind == OUTPUT_PROBABILITIES:
+        if self.kind in (OUTPUT_PROBABILITIES, OUTPUT_LOGITS):
             return {"kind": self.kind}
         if self.kind == OUTPUT_GENERIC:
             return {"kind": self.kind, "sources": self.sources}

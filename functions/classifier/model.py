@@ -20,6 +20,7 @@ from .artifact import (
     CHECKED_FILES,
     OUTPUT_GENERIC,
     OUTPUT_GROUPED_LOGITS,
+    OUTPUT_LOGITS,
     OUTPUT_MIXTURE,
     ArtifactError,
     ModelMetadata,
@@ -370,7 +371,10 @@ def scores_decoder(metadata: ModelMetadata, outputs: int) -> Decode:
     The evidence: for a model backed by a source classifier, the source mass on the classes
     of the output's domain that no label owns (ImageNet sees a giraffe, split between
     "impala" and "gazelle"), or, with a head that has an outside output, either that or
-    (1 - w) * the head's outside probability (a noisy-or); for plain probabilities, none (0).
+    (1 - w) * the head's outside probability (a noisy-or); for a head's logits or plain
+    probabilities, none (0). A head's logits give their softmax: calibrated, log(p) / T is
+    logits / T less a constant, the temperature scaling the same head exported with its
+    softmax (`probabilities`) gets.
     """
     spec, labels = metadata.output, len(metadata.labels)
     if spec.kind not in (OUTPUT_GROUPED_LOGITS, OUTPUT_MIXTURE):
@@ -378,6 +382,8 @@ def scores_decoder(metadata: ModelMetadata, outputs: int) -> Decode:
             raise ModelUnavailableError(
                 f"model {metadata.version} has {outputs} outputs but {labels} labels"
             )
+        if spec.kind == OUTPUT_LOGITS:
+            return lambda raw: (softmax(raw), np.zeros(np.shape(raw)[:-1]))
         return lambda raw: (np.asarray(raw, np.float64), np.zeros(np.shape(raw)[:-1]))
     sources = spec.sources if spec.kind == OUTPUT_MIXTURE else outputs
     head = labels + int(spec.head_outside)

@@ -15,11 +15,12 @@ build, seconds after):
 - the Lite0 mixture: ImageNet's logits and a trained head's (labels ImageNet can name);
 - the Lite0 transfer head alone (labels it cannot name).
 
-XNNPACK has no int8 SOFTMAX (its delegate takes float softmax only), so a model whose output
-is a head's softmax runs that one op, over its N labels, on LiteRT's kernel: it is allowed
-only as the model's output op. Checked with the gate's LiteRT (this venv), the arm64
-Lambda's LiteRT version (its x86_64 wheel), and the arm64 runtime under qemu when
-`make litert-parity` has provisioned it.
+Every op of every kind runs on XNNPACK: none is left to LiteRT's kernels. XNNPACK has no int8
+SOFTMAX (its delegate takes float softmax only), so a softmax head is exported as its logits
+(`training.export.serving_network`, model.json `output` kind `logits`) and the function takes
+the softmax in float64. Checked with the gate's LiteRT (this venv), the arm64 Lambda's LiteRT
+version (its x86_64 wheel), and the arm64 runtime under qemu when `make litert-parity` has
+provisioned it.
 """
 
 from __future__ import annotations
@@ -43,20 +44,17 @@ REPO = Path(__file__).resolve().parents[3]
 CACHE = REPO / ".imgclf" / "test-cache"
 LABELS = 10
 CALIBRATION_IMAGES = 8
-# XNNPACK has no int8 SOFTMAX. As a head's output op, over 10 labels, it measured under
-# 0.1 us on LiteRT's kernel: allowed there, and only there.
-HEAD_SOFTMAX = ("SOFTMAX",)
-# kind -> the ops it may leave to LiteRT's kernels
-SHIPPED_KINDS = {
-    "tiny-colour-cnn": HEAD_SOFTMAX,
-    "cnn": HEAD_SOFTMAX,
-    "mobilenetv2": HEAD_SOFTMAX,
-    "lite0-imagenet-logits": (),
-    "lite0-mixture": (),
-    "lite0-transfer-head": HEAD_SOFTMAX,
-}
-# What decides the models' ops: the networks' code, the int8 export and the converter
-GRAPH_SOURCES = ("model.py", "export.py", "mixture.py", "transfer.py", "backbones/*.py")
+SHIPPED_KINDS = (
+    "tiny-colour-cnn",
+    "cnn",
+    "mobilenetv2",
+    "lite0-imagenet-logits",
+    "lite0-mixture",
+    "lite0-transfer-head",
+)
+# What decides the models' ops (under training/): the networks' code, the int8 export (which
+# cuts a softmax head to its logits) and the converter
+GRAPH_SOURCES = ("networks.py", "export.py", "mixture.py", "transfer.py", "backbones/*.py")
 CONVERTER_PACKAGES = ("tensorflow-cpu", "tensorflow", "keras")
 
 runtimes = load_bench("litert_runtimes")
@@ -91,7 +89,9 @@ def build_kinds(target: Path) -> None:
         "lite0-transfer-head": (tuned, lite.IMAGE_SIZE),
     }
     for kind, (network, size) in networks.items():
-        (target / f"{kind}.tflite").write_bytes(export.to_int8_tflite(network, photos_at(size)))
+        # As training exports it: a softmax head cut to its logits, other networks as they are
+        served, _ = export.serving_network(network)
+        (target / f"{kind}.tflite").write_bytes(export.to_int8_tflite(served, photos_at(size)))
 
 
 def installed(distribution: str) -> str:
@@ -131,21 +131,16 @@ def function_interpreter(model: Path) -> Any:
 
 def test_every_op_of_each_shipped_model_runs_on_xnnpack(shipped_models: dict[str, Path]) -> None:
     # Given each shipped kind, in the function's interpreter with the gate's LiteRT
+    assert set(shipped_models) == set(SHIPPED_KINDS)
     for kind, model in shipped_models.items():
         interpreter = function_interpreter(model)
         # When its execution plan is read
         taken = delegation(interpreter)
-        # Then XNNPACK runs every op but, at most, the head's softmax
-        assert taken == Delegation(
-            taken.total - len(SHIPPED_KINDS[kind]), taken.total, SHIPPED_KINDS[kind]
-        ), kind
-        assert taken.total >= 4, kind  # the model's ops were found at all
-        if taken.outside:
-            # ...and that softmax is the model's last op: it writes the model's output
-            ops = [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
-            outputs = [int(d["index"]) for d in interpreter.get_output_details()]
-            assert [int(t) for t in ops[-1]["outputs"]] == outputs, kind
-            assert ops[-1]["op_name"] == "SOFTMAX", kind
+        # Then XNNPACK runs every op, and the model has no SOFTMAX at all
+        assert taken == Delegation(taken.total, taken.total, ()), kind
+        assert taken.total >= 3, kind  # the model's ops were found at all
+        ops = [op["op_name"] for op in interpreter._get_ops_details()]
+        assert "SOFTMAX" not in ops, kind
 
 
 def test_the_functions_own_interpreter_delegates_as_the_checks_here_assume(
@@ -155,17 +150,14 @@ def test_the_functions_own_interpreter_delegates_as_the_checks_here_assume(
     model = LoadedModel.from_directory(tiny_model_dir)
     # Then XNNPACK takes the same ops there as in the interpreter these checks make
     checked = delegation(function_interpreter(tiny_model_dir / "model.tflite"))
-    assert model.delegation() == checked == Delegation(3, 4, HEAD_SOFTMAX)
+    assert model.delegation() == checked == Delegation(3, 3, ())
 
 
 def assert_all_delegated(runtime: Any, shipped_models: dict[str, Path]) -> None:
     found = runtime.delegation(list(shipped_models.values()))
     for kind, model in shipped_models.items():
         delegated, total, outside = found[model]
-        assert (total - delegated, tuple(outside)) == (
-            len(SHIPPED_KINDS[kind]),
-            SHIPPED_KINDS[kind],
-        ), f"{kind} on LiteRT {runtime.name}"
+        assert (delegated, list(outside)) == (total, []), f"{kind} on LiteRT {runtime.name}"
 
 
 def test_the_lambda_arm64_litert_version_delegates_the_same_ops(
@@ -174,7 +166,7 @@ def test_the_lambda_arm64_litert_version_delegates_the_same_ops(
     # Given the arm64 Lambda's LiteRT version (its x86_64 wheel, cached outside git)
     lambda_litert = runtimes.litert_pin(runtimes.FUNCTION_REQUIREMENTS, "aarch64")
     runtime = runtimes.wheel_runtime(lambda_litert, runtimes.cache_root())
-    # Then XNNPACK takes every op there too, but the head's softmax
+    # Then XNNPACK takes every op there too
     assert_all_delegated(runtime, shipped_models)
 
 

@@ -31,7 +31,9 @@ def test_decided_gives_the_label_ids_and_the_top_confidence(tiny_model_dir: Path
     expected = np.max(Decider(metadata, raw.shape[1]).probabilities(raw), axis=-1)
     assert np.allclose(confidence, expected) and np.all((confidence > 0) & (confidence <= 1))
     # A rule that turns every image away: all unknown, each with its top confidence still
-    strict = replace(metadata, unknown=UnknownRule(min_confidence=float(confidence.max()) + 1e-3))
+    # (just above the highest; a softmax of logits comes within 1e-3 of 1, but never to 1)
+    above = min(float(confidence.max()) + 1e-3, 1.0)
+    strict = replace(metadata, unknown=UnknownRule(min_confidence=above))
     strict_ids, strict_confidence = outputs.decided(strict, pixels)
     assert strict_ids.tolist() == [UNKNOWN] * 12
     assert np.array_equal(strict_confidence, confidence)

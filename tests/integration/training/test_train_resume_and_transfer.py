@@ -80,6 +80,7 @@ def test_mobilenetv2_fine_tunes_from_a_local_weights_file(
 
     assert epochs_seen == [(1, 2), (2, 2)]  # frozen base, then fine-tuning
     assert result.metadata.architecture == "mobilenetv2"
+    assert result.metadata.output.kind == "logits"  # its softmax head, exported as logits
     assert result.metadata.metrics["hyperparameters"]["weights"] == str(weights)
     assert result.metadata.metrics["int8_size_bytes"] < result.metadata.metrics["float_size_bytes"]
 

@@ -101,6 +101,9 @@ def test_one_epoch_run_produces_a_gated_artifact_the_lambda_can_use(
     input_details = interpreter.get_input_details()[0]
     assert input_details["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    # The CNN trains with a softmax head and ships its logits, all of it on XNNPACK
+    assert metadata.output.kind == "logits"
+    assert LoadedModel.from_directory(unpacked).delegation().outside == ()
     pixels = np.arange(256, dtype=np.uint8)
     assert np.array_equal(quantize(pixels, input_details), pixels.astype(np.int16) - 128)
 
