@@ -476,6 +476,10 @@ def quantize(values: np.ndarray, details: dict[str, Any]) -> np.ndarray:
     if not np.issubdtype(dtype, np.integer):
         return np.asarray(values, dtype=dtype)
     scale, zero_point = details["quantization"]
+    if dtype == np.int8 and scale == 1.0 and zero_point == -128 and values.dtype == np.uint8:
+        # Every shipped model's input: the pixel less 128, exactly; flipping the top bit
+        # gives it without the float round trip (0.15 ms -> 0.005 ms an image).
+        return (values ^ np.uint8(0x80)).view(np.int8)
     info = np.iinfo(dtype)
     if scale == 0:  # not quantized: raw integers
         return np.asarray(np.clip(values, info.min, info.max), dtype=dtype)

@@ -54,6 +54,9 @@ def test_top_k_is_capped_by_the_number_of_labels(tiny_model_dir: Path) -> None:
 def test_quantize_uses_the_models_scale_and_zero_point() -> None:
     details = {"dtype": np.int8, "quantization": (1.0, -128)}  # what the converter picks for 0..255
     assert quantize(np.array([0.0, 100.0, 255.0]), details).tolist() == [-128, -28, 127]
+    # uint8 pixels, the function's input, take the bit-flip path: the same values, every one
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    assert np.array_equal(quantize(pixels, details), quantize(pixels.astype(np.float32), details))
     halved = {"dtype": np.int8, "quantization": (2.0, 0)}
     assert quantize(np.array([0.0, 100.0, 255.0]), halved).tolist() == [0, 50, 127]
     uint8 = {"dtype": np.uint8, "quantization": (1.0, 0)}
