@@ -47,3 +47,18 @@ def test_the_data_sets_import_nothing_of_training_above_them() -> None:
         if module.split(".")[0] == "training" and not module.startswith(allowed)
     ]
     assert offenders == []
+
+
+def test_the_cdk_app_never_imports_the_local_environment() -> None:
+    # infra/local/ is the stack's other target, built from the same definitions; the CDK app
+    # (app.py, stack.py, constructs/) must synthesize without it
+    app = [ROOT / "infra" / "app.py", ROOT / "infra" / "stack.py"]
+    app += sorted((ROOT / "infra" / "constructs").rglob("*.py"))
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in app
+        for module, _ in imports_from(path)
+        if module == "infra.local" or module.startswith("infra.local.")
+    ]
+    assert offenders == []
+    assert len(app) > 3  # the walk found the constructs
