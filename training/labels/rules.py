@@ -126,7 +126,6 @@ ABSTRACT = {
     "n02399000": "ruminant",
     "n02401031": "bovid",
     "n02402010": "bovine",
-    "n02121620": "true cat (the domestic cat carries the word)",
 }
 
 EVERYDAY = "Everyday Objects"

@@ -85,7 +85,8 @@ def test_a_typical_class_has_a_few_visible_ancestors(hierarchy: LabelHierarchy) 
     ("name", "ancestors"),
     [
         ("Golden Retriever", ("retriever", "dog", "canine", "mammal", "animal")),
-        ("tabby cat", ("cat", "feline", "mammal", "animal")),
+        ("tabby cat", ("domestic cat", "cat", "feline", "mammal", "animal")),
+        ("lynx", ("cat", "feline", "mammal", "animal")),
         ("coffee mug", ("mug", "cup")),
         ("tea cup", ("cup",)),
         ("sports car", ("car", "motor vehicle", "vehicle")),
@@ -107,12 +108,15 @@ def test_classes_sit_under_the_words_people_use(
 
 
 def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
-    # A teddy bear is a toy, a hot dog a sandwich; the cat label is the house cat only
+    # A teddy bear is a toy, a hot dog a sandwich; "cat" holds the house cats and the small
+    # wild cats (cougar 286, lynx 287), never the big cats, and "house cat" the five alone
     assert "bear" not in chain(hierarchy, "teddy bear")
     assert "dog" not in chain(hierarchy, "hot dog")
-    assert hierarchy.classes_of("cat") == (281, 282, 283, 284, 285)
+    assert hierarchy.classes_of("cat") == (281, 282, 283, 284, 285, 286, 287)
+    assert hierarchy.classes_of("house cat") == (281, 282, 283, 284, 285)
     assert hierarchy.find("cow") == hierarchy.find("cattle")
-    assert "cat" not in chain(hierarchy, "lynx")
+    assert "cat" not in chain(hierarchy, "lion")
+    assert "cat" not in chain(hierarchy, "tiger")
 
 
 def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:

@@ -17,7 +17,8 @@ EVERYDAY_SYNSETS = {
     "bird": "n01503061",
     "flower": "n11669921",  # a plant cultivated for its blooms
     "dog": "n02084071",
-    "cat": "n02121808",  # domestic cat, not WordNet's first sense (true cat)
+    "cat": "n02121620",  # true cat: house cats and small wild cats (lynx, cougar), not lions
+    "house cat": "n02121808",  # domestic cat
     "cup": "n03147509",  # a small open container usually used for drinking
     "clock": "n03046257",
     "balloon": "n02782093",
