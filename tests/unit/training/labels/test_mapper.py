@@ -19,6 +19,9 @@ EVERYDAY_SYNSETS = {
     "dog": "n02084071",
     "cat": "n02121620",  # true cat: house cats and small wild cats (lynx, cougar), not lions
     "house cat": "n02121808",  # domestic cat
+    "kitten": "n02121808",  # override alias: WordNet's kitten has no ImageNet class
+    "puppy": "n02084071",  # override alias, likewise
+    "tv": "n04404412",  # ImageNet's television (the system sense; its photos are sets)
     "cup": "n03147509",  # a small open container usually used for drinking
     "clock": "n03046257",
     "balloon": "n02782093",
