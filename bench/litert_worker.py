@@ -29,7 +29,7 @@ from ai_edge_litert.interpreter import Interpreter
 from classifier.artifact_files import read_metadata
 from classifier.contracts import ARTIFACT_MODEL_FILE
 from classifier.imaging import ImageLimits, RejectedImageError, prepare_image
-from classifier.model import LoadedModel, delegation
+from classifier.model import Decider, LoadedModel, delegation
 
 
 def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
@@ -37,8 +37,11 @@ def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
     model = LoadedModel.from_directory(model_dir)
     images = np.load(inputs)
     raw = np.stack([model.raw(image) for image in images]).astype(np.float32)
-    top1 = np.array([model.labels.index(model.classify(i).top_k[0].label) for i in images])
-    decided = model.decider.label_ids(raw)
+    if model.decider.generic_only:
+        top1, decided = generic_ids(model.decider, raw)
+    else:
+        top1 = np.array([model.labels.index(model.classify(i).top_k[0].label) for i in images])
+        decided = model.decider.label_ids(raw)
     # the output tensor's quantization step, to express differences in int8 steps
     details = Interpreter(model_path=str(model_dir / ARTIFACT_MODEL_FILE)).get_output_details()
     scale = float(details[0]["quantization"][0]) or 1.0
@@ -49,6 +52,21 @@ def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:
         "python": platform.python_version(),
         "images": len(images),
     }
+
+
+def generic_ids(decider: Decider, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The generic labeller has no labels of its own: its top-1 is ImageNet's top class, and
+    its decided id the primary generic label's index among the hierarchy's labelled nodes
+    (-1 when no label reaches the minimum, the function's `unknown`)."""
+    hierarchy = decider.hierarchy
+    assert hierarchy is not None
+    names = [node.name for node in hierarchy.labelled]
+    top1 = np.argmax(raw[:, : len(hierarchy.class_ids)], axis=-1)
+    decided = []
+    for row in raw:
+        primary = hierarchy.primary(decider.generic_labels(row))
+        decided.append(-1 if primary is None else names.index(primary.name))
+    return top1, np.array(decided, np.int64)
 
 
 def preprocess(files: Sequence[Path], model_dir: Path, out: Path) -> int:
