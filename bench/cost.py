@@ -47,7 +47,6 @@ import dataclasses
 import logging
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,15 +62,9 @@ from boto3.dynamodb.types import TypeDeserializer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from costmodel import capacity, prices, usage  # noqa: E402
+from costmodel.host_cpu import cpu_flag_text, host_cpu  # noqa: E402
 from costmodel.latency import aws_latency_plan  # noqa: E402
-from costmodel.photo_uploads import (  # noqa: E402
-    IMAGE_PREFIX,
-    cpu_flag_text,
-    cpu_flags,
-    lscpu_model,
-    photo_keys,
-    photo_mix,
-)
+from costmodel.photo_uploads import IMAGE_PREFIX, photo_keys, photo_mix  # noqa: E402
 from costmodel.recording import Capture, Recorder  # noqa: E402
 from costmodel.summary import PassResult, report_lines  # noqa: E402
 
@@ -154,16 +147,9 @@ def workload(model: str, scratch: Path) -> Workload:
 
 def host_line() -> str:
     """This machine's CPU (lscpu), the flags int8 inference uses, and the load average."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        text = ""
-    try:
-        flags = cpu_flags(Path("/proc/cpuinfo").read_text())
-    except OSError:
-        flags = set()
+    model, flags = host_cpu()
     return (
-        f"CPU: {lscpu_model(text)} ({platform.machine()}, {os.cpu_count()} cores; "
+        f"CPU: {model} ({platform.machine()}, {os.cpu_count()} cores; "
         f"{cpu_flag_text(flags)}); load average {load_text()}. Lambda ms are measured on this "
         "CPU; prod runs arm64 (Graviton), whose int8 inference time differs"
     )

@@ -6,13 +6,12 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.costmodel.photo_uploads import cpu_flags, lscpu_model
+from bench.costmodel.host_cpu import host_cpu
 from classifier.contracts import ARTIFACT_MODEL_FILE
 from classifier.model import LoadedModel
 
@@ -27,21 +26,14 @@ CPU_FLAGS = {
 
 def cpu_line() -> str:
     """`CPU: <lscpu model> (<machine>, <n> cores); avx2 yes, ...; LiteRT <v>; load average`."""
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        lscpu = ""
-    try:
-        flags = cpu_flags(Path("/proc/cpuinfo").read_text())
-    except OSError:
-        flags = set()
+    model, flags = host_cpu()
     machine = platform.machine()
     present = ", ".join(
         f"{flag} {'yes' if flag in flags else 'no'}" for flag in CPU_FLAGS.get(machine, ())
     )
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
-        f"CPU: {lscpu_model(lscpu)} ({machine}, {os.cpu_count()} cores); {present}; "
+        f"CPU: {model} ({machine}, {os.cpu_count()} cores); {present}; "
         f"LiteRT {importlib.metadata.version('ai-edge-litert')}; load average {load}"
     )
 

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[3] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from costmodel import capacity, cost_tables, photo_uploads, prices, pricing, usage  # noqa: E402
+from costmodel import capacity, cost_tables, host_cpu, photo_uploads, prices, pricing, usage  # noqa: E402
 from costmodel.latency import AWS_LATENCY_MS, aws_latency_plan  # noqa: E402
 
 from classifier.contracts import ShardedIndex  # noqa: E402
@@ -319,11 +319,11 @@ def test_the_photo_mix_uses_every_photo_before_repeating_and_keys_are_distinct()
 
 def test_the_host_cpu_is_read_from_lscpu_and_cpuinfo() -> None:
     text = "Architecture:  x86_64\nModel name:      AMD EPYC 9R14\nThread(s) per core: 1\n"
-    assert photo_uploads.lscpu_model(text) == "AMD EPYC 9R14"
-    assert photo_uploads.lscpu_model("Architecture: aarch64\n") == "unknown"
-    flags = photo_uploads.cpu_flags("processor : 0\nflags : fpu avx2 avx512_vnni\n")
-    assert photo_uploads.cpu_flag_text(flags) == "avx2 yes, avx512_vnni yes, avx_vnni no"
-    assert "asimddp" in photo_uploads.cpu_flags("Features : fp asimd asimddp\n")
+    assert host_cpu.lscpu_model(text) == "AMD EPYC 9R14"
+    assert host_cpu.lscpu_model("Architecture: aarch64\n") == "unknown"
+    flags = host_cpu.cpu_flags("processor : 0\nflags : fpu avx2 avx512_vnni\n")
+    assert host_cpu.cpu_flag_text(flags) == "avx2 yes, avx512_vnni yes, avx_vnni no"
+    assert "asimddp" in host_cpu.cpu_flags("Features : fp asimd asimddp\n")
 
 
 def test_the_generic_goals_are_checked() -> None:
