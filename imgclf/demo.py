@@ -36,7 +36,7 @@ from .labels import optional_hierarchy
 from .local import deployment_of
 from .model_day0 import cached_day0
 from .models import promote, upload_artifact
-from .output import native_stderr_to, progress, stderr, stdout
+from .output import NATIVE_LOG, native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 from .report_labels import labelled_items
 from .result_queries import object_tags, to_json
@@ -63,7 +63,6 @@ UPLOAD_KINDS = {
     "real photos": PHOTOS_PREFIX,
     "outside photos": OUTSIDE_PREFIX,
 }
-NATIVE_LOG = "native.log"  # TensorFlow's, absl's and LiteRT's C++ lines during the run
 FUNCTION_LOG = "function.log"  # the function's own JSON lines (CloudWatch Logs on AWS)
 RESULTS_FILE = "results.json"  # every item of the run, as `imgclf results --format json` prints
 HELD_OUT_SEED = 90_210  # training generates with other seeds: these images are unseen

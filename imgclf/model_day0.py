@@ -13,8 +13,8 @@ from infra.local import imgclf_home
 
 from .deployment import resolve
 from .errors import CliError
-from .output import progress, stdout
-from .packed import PackedModel, cached, pack, upload_and_report
+from .output import stdout
+from .packed import PackedModel, building, cached, pack, upload_and_report
 from .trainer import check_version_option
 
 if TYPE_CHECKING:
@@ -32,20 +32,20 @@ def build_packed(
     """Build the day-0 model into target/model and pack target/model.tar.gz (with a spinner);
     the mapping is `mapping`, else the file's, else Animals-10's."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        from training.backbones.efficientnet_lite import WeightsUnavailableError
-        from training.day0 import Day0Error, build_day0
-        from training.imagenet import MappingError, read_mapping
-    except ImportError as error:
-        raise CliError(f"the day-0 model needs the training extra here: {error}") from None
-    try:
-        if mapping is None and mapping_file is not None:
-            mapping = read_mapping(mapping_file)
-        with progress(transient=True) as bar:
-            bar.add_task(f"building day-0 model {version}", total=None)
+    # TensorFlow writes its start-up lines on import: the imports are inside the build too.
+    with building(target, f"building day-0 model {version}"):
+        try:
+            from training.backbones.efficientnet_lite import WeightsUnavailableError
+            from training.day0 import Day0Error, build_day0
+            from training.imagenet import MappingError, read_mapping
+        except ImportError as error:
+            raise CliError(f"the day-0 model needs the training extra here: {error}") from None
+        try:
+            if mapping is None and mapping_file is not None:
+                mapping = read_mapping(mapping_file)
             build_day0(target / "model", version=version, mapping=mapping, eval_dir=eval_dir)
-    except (MappingError, Day0Error, WeightsUnavailableError) as error:
-        raise CliError(str(error)) from None
+        except (MappingError, Day0Error, WeightsUnavailableError) as error:
+            raise CliError(str(error)) from None
     return pack(target, version)
 
 

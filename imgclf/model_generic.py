@@ -12,25 +12,24 @@ from infra.local import imgclf_home
 from .deployment import Deployment, resolve
 from .errors import CliError
 from .models import promote, upload_artifact
-from .output import progress
-from .packed import PackedModel, cached, pack, upload_and_report
+from .packed import PackedModel, building, cached, pack, upload_and_report
 from .trainer import check_version_option
 
 
 def build_packed(target: Path, *, version: str) -> PackedModel:
     """Build the generic model into target/model and pack target/model.tar.gz."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        from training.backbones.efficientnet_lite import WeightsUnavailableError
-        from training.generic import GenericModelError, build_generic
-    except ImportError as error:
-        raise CliError(f"the generic model needs the training extra here: {error}") from None
-    try:
-        with progress(transient=True) as bar:
-            bar.add_task(f"building generic model {version}", total=None)
+    # TensorFlow writes its start-up lines on import: the imports are inside the build too.
+    with building(target, f"building generic model {version}"):
+        try:
+            from training.backbones.efficientnet_lite import WeightsUnavailableError
+            from training.generic import GenericModelError, build_generic
+        except ImportError as error:
+            raise CliError(f"the generic model needs the training extra here: {error}") from None
+        try:
             build_generic(target / "model", version=version)
-    except (GenericModelError, WeightsUnavailableError) as error:
-        raise CliError(str(error)) from None
+        except (GenericModelError, WeightsUnavailableError) as error:
+            raise CliError(str(error)) from None
     return pack(target, version)
 
 

@@ -22,6 +22,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from .errors import CliError
+
 # Piped output gets room for the results table rather than rich's 80-column default.
 stdout = Console(width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True)
@@ -55,6 +57,9 @@ def plain(value: Any) -> Any:
     return value
 
 
+NATIVE_LOG = "native.log"  # TensorFlow's, absl's and LiteRT's C++ lines during a run
+
+
 @contextmanager
 def native_stderr_to(path: Path) -> Iterator[None]:
     """What native libraries write to file descriptor 2 goes to `path` meanwhile.
@@ -75,6 +80,8 @@ def native_stderr_to(path: Path) -> Iterator[None]:
         )
         try:
             yield
+        except CliError:
+            raise  # the user's mistake, said in its one line: the log has nothing for it
         except BaseException:
             sys.stderr.write(f"native libraries' output of this run: {path}\n")
             raise

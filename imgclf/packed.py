@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,18 @@ from classifier.artifact_files import pack_artifact, read_metadata
 
 from .deployment import Deployment
 from .models import promote, upload_artifact
-from .output import stdout
+from .output import NATIVE_LOG, native_stderr_to, progress, stdout
 
 VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
+
+
+@contextmanager
+def building(target: Path, what: str) -> Iterator[None]:
+    """A model build's spinner, with the native libraries' lines (TensorFlow, the converter,
+    LiteRT) sent to target/native.log rather than the terminal."""
+    with native_stderr_to(target / NATIVE_LOG), progress(transient=True) as bar:
+        bar.add_task(what, total=None)
+        yield
 
 
 @dataclass(frozen=True)

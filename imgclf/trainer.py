@@ -28,7 +28,7 @@ from training.train_config import TrainConfig
 from .deployment import resolve
 from .errors import CliError
 from .models import promote, upload_artifact
-from .output import native_stderr_to, progress, stderr, stdout
+from .output import NATIVE_LOG, native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s3_uri
 
@@ -188,7 +188,7 @@ def train_command(args: argparse.Namespace) -> int:
     settings = TrainingSettings.from_args(args, data_dir=data_dir)
     target = imgclf_home() / "models" / version
     # TensorFlow's and LiteRT's C++ start-up lines go to a log, not the terminal.
-    with native_stderr_to(target / "native.log"):
+    with native_stderr_to(target / NATIVE_LOG):
         tarball = train_to_cache(
             settings,
             target=target,
