@@ -51,10 +51,16 @@ bench: venv system-deps ## figures for the README: function, local pipeline, tra
 # Opt-in (minutes): the arm64 Lambda's LiteRT on an emulated aarch64 Python against the gate's.
 # Caches a Debian arm64 sysroot and the function's aarch64 wheels under ~/.cache/imgclf.
 litert-parity: venv system-deps
-	@$(MAKE) --no-print-directory system-deps APT_PACKAGES=qemu-user-static
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="qemu-user-static gcc-aarch64-linux-gnu"
 	$(BIN)/python bench/litert_parity.py
 
-venv: $(VENV)/.installed
+# The classifier's native PNG unfilter (ctypes loads it; without it PNGs go to libspng).
+UNFILTER_LIBRARY := functions/classifier/native/libimgclf_unfilter.$(shell uname -m).so
+
+venv: $(VENV)/.installed $(UNFILTER_LIBRARY)
+
+$(UNFILTER_LIBRARY): functions/classifier/native/unfilter.c functions/classifier/native/build.sh
+	sh functions/classifier/native/build.sh
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -22,7 +22,8 @@ from infra.constructs.retention import log_retention
 from infra.constructs.roles import function_role
 
 # Files in the image build context that never belong in the image (or its asset hash).
-IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache"]
+# Host builds of the native unfilter stay out: the Dockerfile builds it for the target.
+IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache", "**/*.so"]
 
 # Item-level actions only: no Scan, no batch or table-level operations.
 TABLE_ACTIONS = [

@@ -53,8 +53,11 @@ def test_function_image_is_staged_from_the_classifier_directory(env: Any) -> Non
     assert (staged / "Dockerfile").is_file()
     assert (staged / "handler.py").is_file()
     assert image["source"]["platform"] == f"linux/{env.config.architecture}"
-    # And caches never enter the image or its hash
+    # And caches never enter the image or its hash, nor host builds of the native unfilter:
+    # the Dockerfile builds it from its source for the image's architecture
     assert not list(staged.rglob("__pycache__"))
+    assert not list(staged.rglob("*.so"))
+    assert (staged / "native" / "unfilter.c").is_file()
 
 
 def test_function_environment_is_the_shared_definition(env: Any) -> None:

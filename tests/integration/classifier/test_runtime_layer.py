@@ -21,6 +21,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
+from classifier import png_unfilter
 from classifier.contracts import ModelPointer, artifact_key
 from infra.environment_config import load_environment
 from infra.resources import function_environment, results_table_create_args
@@ -127,6 +128,18 @@ def test_dockerfile_builds_the_handler_on_the_lambda_base_image() -> None:
     assert 'CMD ["classifier.handler.lambda_handler"]' in text
     assert "-r /tmp/requirements.txt" in text
     assert 'sh /tmp/prune_runtime.sh "${LAMBDA_TASK_ROOT}"' in text  # the tested layer is shipped
+
+
+def test_dockerfile_builds_the_native_unfilter_for_the_images_architecture() -> None:
+    # The build stage compiles it with the same script as make venv, on the same base image,
+    # and only the library reaches the function, where png_unfilter looks for it
+    text = DOCKERFILE.read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12 AS native" in text
+    assert "RUN sh /tmp/native/build.sh /tmp/native" in text
+    library = "/tmp/native/libimgclf_unfilter.*.so"
+    assert f"COPY --from=native {library} ${{LAMBDA_TASK_ROOT}}/classifier/native/" in text
+    assert png_unfilter.LIBRARY.parent.name == "native"
+    assert png_unfilter.LIBRARY.parent.parent.name == "classifier"
 
 
 def test_handler_runs_with_only_the_runtime_requirements(

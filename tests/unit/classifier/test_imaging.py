@@ -13,7 +13,7 @@ import PIL.ImageOps
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from classifier import imaging, png_bytes
+from classifier import imaging, png_bytes, png_unfilter
 from classifier.imaging import (
     ImageLimits,
     InputSpec,
@@ -200,17 +200,26 @@ def test_input_spec_round_trips_through_model_json() -> None:
         InputSpec(height=1, width=1, resize="magic")
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_fast_png_decoder_gives_the_same_array_as_pillow(
-    mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from classifier import imaging
+@pytest.fixture
+def libspng_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PNGs take libspng's path, as where the native unfilter is not built."""
+    monkeypatch.setattr(png_unfilter, "_library", None)
 
+
+@pytest.mark.parametrize("path", ["native unfilter", "libspng"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_fast_png_decoders_give_the_same_array_as_pillow(
+    mode: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert imaging.pyspng is not None  # the runtime requirements ship it
+    assert png_unfilter.available()  # make venv builds it
+    if path == "libspng":
+        monkeypatch.setattr(png_unfilter, "_library", None)
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 255, (120, 90, len(mode)), dtype=np.uint8)
     data = encode(Image.fromarray(pixels, mode), "PNG")
     fast = prepare_image(data, SPEC, LIMITS).array
+    monkeypatch.setattr(png_unfilter, "_library", None)
     monkeypatch.setattr(imaging, "pyspng", None)
     assert np.array_equal(fast, prepare_image(data, SPEC, LIMITS).array)
 
@@ -228,7 +237,7 @@ def test_fast_png_path_decodes_the_pixels_once(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counting_load)
     pixels = np.random.default_rng(4).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     prepare_image(encode(Image.fromarray(pixels), "PNG"), SPEC, LIMITS)
-    assert loads == []  # libspng decoded it; Pillow only read the header
+    assert loads == []  # the native unfilter decoded it; Pillow only read the header
 
 
 def test_png_exif_orientation_before_the_pixels_is_applied() -> None:
@@ -317,6 +326,7 @@ def test_pre_inflating_keeps_the_other_chunks_and_joins_split_image_data() -> No
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(pre_inflated))), pixels)
 
 
+@pytest.mark.usefixtures("libspng_path")
 def test_prepare_image_is_the_same_with_and_without_isal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls: list[bool] = []
@@ -506,6 +516,7 @@ def test_a_failing_conversion_is_a_rejection(monkeypatch: pytest.MonkeyPatch) ->
         prepare_image(encode(solid((1, 2, 3)).convert("P"), "GIF"), SPEC, LIMITS)
 
 
+@pytest.mark.usefixtures("libspng_path")
 def test_a_failing_libspng_is_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
     def failing_load(data: bytes) -> None:
         raise ValueError("libspng surprise")
