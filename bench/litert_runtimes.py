@@ -55,6 +55,10 @@ SYSROOT_PACKAGES = (
 EMULATED_PYTHON = "3.11"  # bookworm's; the Lambda base image runs 3.12 (no Debian arm64 3.12)
 QEMU = "qemu-aarch64-static"  # Debian package qemu-user-static
 QEMU_CPU = "neoverse-n1"  # Graviton2's core, the arm64 Lambda's CPU
+# The function's native PNG unfilter, cross-built for the emulated Python as the Lambda image's
+# Dockerfile builds it (functions/classifier/native/build.sh).
+CROSS_CC = "aarch64-linux-gnu-gcc"  # Debian package gcc-aarch64-linux-gnu
+NATIVE = REPO / "functions" / "classifier" / "native"
 # manylinux tags a glibc 2.36 (bookworm) aarch64 system accepts, as pip --platform values
 AARCH64_PLATFORMS = ("manylinux2014", "manylinux_2_17", "manylinux_2_27", "manylinux_2_28")
 
@@ -118,12 +122,15 @@ class Runtime:
 
     def decode(self, model_dir: Path, files: Sequence[Path], out: Path) -> np.ndarray:
         """The function's preprocessing of `files` for the model, with this runtime's
-        decoders (Pillow, libjpeg-turbo, libspng, ISA-L as its wheels ship them)."""
+        decoders (Pillow, libjpeg-turbo, ISA-L as its wheels ship them, and the native PNG
+        unfilter, which must have loaded: libspng is only its fallback)."""
         listing = out.with_suffix(".txt")
         listing.write_text("".join(f"{path}\n" for path in files))
         report = self._worker(["--decode", str(model_dir), str(listing), str(out)], 3600)
         if report["machine"] != self.machine:
             raise RuntimeMismatchError(f"expected {self.machine}, decoded on {report['machine']}")
+        if report["png"] != "native":
+            raise RuntimeMismatchError(f"the native PNG unfilter did not load on {self.machine}")
         decoded: np.ndarray = np.load(out)
         return decoded
 
@@ -239,6 +246,7 @@ def emulated_runtime(cache: Path, cpu: str = QEMU_CPU) -> Runtime:
                 *(arg for platform_ in platforms for arg in ("--platform", platform_)),
             ),
         )
+    native_library("aarch64")
     python = sysroot / "usr" / "bin" / f"python{EMULATED_PYTHON}"
     return Runtime(
         litert_pin(FUNCTION_REQUIREMENTS, "aarch64"),
@@ -248,6 +256,23 @@ def emulated_runtime(cache: Path, cpu: str = QEMU_CPU) -> Runtime:
     )
 
 
+def native_library(machine: str) -> Path:
+    """The native unfilter built for `machine` with the cross compiler, when it is missing or
+    older than its source."""
+    library = NATIVE / f"libimgclf_unfilter.{machine}.so"
+    sources = (NATIVE / "unfilter.c", NATIVE / "build.sh")
+    if library.exists() and all(s.stat().st_mtime <= library.stat().st_mtime for s in sources):
+        return library
+    compiler = shutil.which(CROSS_CC)
+    if compiler is None:
+        raise RuntimeUnavailableError(
+            f"{CROSS_CC} is not installed (Debian: gcc-aarch64-linux-gnu)"
+        )
+    env = {**os.environ, "CC": compiler, "TARGET_MACHINE": machine}
+    subprocess.run(["sh", str(NATIVE / "build.sh")], check=True, env=env)
+    return library
+
+
 def provisioned(cache: Path) -> bool:
     """Whether the emulated runtime is already in the cache (so using it costs no download)."""
     wanted = pinned(FUNCTION_REQUIREMENTS, "aarch64", EMULATED_PYTHON)
@@ -255,6 +280,7 @@ def provisioned(cache: Path) -> bool:
     sysroot = cache / f"sysroot-{DEBIAN_SUITE}-arm64"
     return (
         shutil.which(QEMU) is not None
+        and shutil.which(CROSS_CC) is not None
         and (sysroot / COMPLETE).exists()
         and (site / COMPLETE).exists()
     )

@@ -9,9 +9,9 @@ directory holding another ai-edge-litert, or an aarch64 Python under qemu), so i
 only numpy and the function's own code: the outputs are what the Lambda computes. The
 first form prints one JSON line: the LiteRT version and machine that actually ran. The
 second preprocesses image files (one path a line) for the model with this runtime's
-decoders, as `preprocess` does for the bench on the host. The third prints, per model, how
-many of its ops this runtime's XNNPACK takes, in an interpreter made as the function makes
-its own (one thread, LiteRT's default delegates).
+decoders, as `preprocess` does for the bench on the host, and says which PNG unfilter ran.
+The third prints, per model, how many of its ops this runtime's XNNPACK takes, in an
+interpreter made as the function makes its own (one thread, LiteRT's default delegates).
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ if __name__ == "__main__":
     elif sys.argv[1] == "--decode":
         listing = Path(sys.argv[3]).read_text().splitlines()
         kept = preprocess([Path(p) for p in listing], Path(sys.argv[2]), Path(sys.argv[4]))
-        print(json.dumps({"machine": platform.machine(), "images": kept}))
+        from classifier import png_unfilter
+
+        decoder = "native" if png_unfilter.available() else "libspng"
+        print(json.dumps({"machine": platform.machine(), "images": kept, "png": decoder}))
     else:
         print(json.dumps(run(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))))

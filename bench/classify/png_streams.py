@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier import png_bytes
+from classifier import png_bytes, png_unfilter
 from classifier.imaging import InputSpec, prepare_image
 
 from .inputs import LIMITS
@@ -64,3 +64,13 @@ def prepare_without_isal(data: bytes, spec: InputSpec) -> np.ndarray:
         return prepare_image(data, spec, LIMITS).array
     finally:
         png_bytes.isal_zlib = saved
+
+
+def prepare_with_libspng(data: bytes, spec: InputSpec) -> np.ndarray:
+    """prepare_image where the native unfilter is not built: ISA-L pre-inflate, libspng."""
+    saved = png_unfilter._library
+    png_unfilter._library = None
+    try:
+        return prepare_image(data, spec, LIMITS).array
+    finally:
+        png_unfilter._library = saved

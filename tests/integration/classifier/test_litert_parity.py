@@ -112,7 +112,8 @@ def emulated_or_skip() -> Any:
     if not runtimes.provisioned(cache):
         pytest.skip(
             "the aarch64 runtime is not provisioned: `make litert-parity` installs "
-            "qemu-user-static and caches a Debian arm64 Python with the function's wheels"
+            "qemu-user-static and gcc-aarch64-linux-gnu and caches a Debian arm64 Python "
+            "with the function's wheels"
         )
     return runtimes.emulated_runtime(cache)
 
@@ -134,7 +135,8 @@ def test_the_lambda_arm64_runtime_gives_the_gate_top1_under_emulation(
 def test_the_function_decodes_the_same_pixels_on_aarch64(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    # Given JPEGs (DCT-scaled decode) and PNGs (libspng with ISA-L inflate) of photo size
+    # Given JPEGs (DCT-scaled decode) and PNGs (ISA-L inflate, the native unfilter) of photo
+    # size; decode() fails unless the cross-built aarch64 unfilter loaded
     emulated = emulated_or_skip()
     rng = np.random.default_rng(5)
     files: list[Path] = []
