@@ -20,7 +20,7 @@ _STORED_BLOCK = 65535  # the largest stored (uncompressed) deflate block
 PRE_INFLATE_MAX_BYTES = 16 * 1024 * 1024
 # The native unfilter (png_unfilter) takes the inflated scanlines directly, with no second
 # copy: 2.3-3x faster than libspng alone at every size measured up to 21.5 MB. Up to 48 MB
-# (a 12 MP RGB PNG is 36 MB); bigger ones go to libspng, which inflates as it goes, so that
+# (a 12 MP RGB PNG is 34 MB); bigger ones go to libspng, which inflates as it goes, so that
 # ten images at once never hold more than about 0.5 GB of scanlines besides their pixels.
 NATIVE_MAX_BYTES = 48 * 1024 * 1024
 
