@@ -243,7 +243,7 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
         return None
     if png_unfilter.available():
         found = _scanlines(data)
-        if found is not None and found.channels == len(image.mode):
+        if found and found.channels == len(image.mode) and found.width <= png_unfilter.MAX_WIDTH:
             return _unfiltered(found)
     if pyspng is None:
         return None

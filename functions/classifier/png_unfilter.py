@@ -23,6 +23,10 @@ LIBRARY = (
 )
 _BAD_ARGUMENTS = -1
 _NO_MEMORY = -2
+# The unfilter's four band buffers hold 16 rows of the image's width each, whatever its
+# height: up to 8.4 MB at this width. Wider PNGs (a 1-row strip of millions of pixels) go to
+# libspng. unfilter.c refuses anything over 65,536 as well.
+MAX_WIDTH = 32768
 
 
 class UnfilterError(ValueError):
@@ -59,6 +63,8 @@ def unfilter(raw: bytes, width: int, height: int, channels: int) -> npt.NDArray[
     inflated image data: each row a filter-type byte and its filtered bytes."""
     if _library is None:
         raise RuntimeError(f"the native unfilter is not built ({LIBRARY.name}): run make venv")
+    if width > MAX_WIDTH:
+        raise UnfilterError(f"{width} pixels wide is over the native unfilter's {MAX_WIDTH}")
     if raw_size(width, height, channels) != len(raw) or channels not in (3, 4):
         raise UnfilterError(
             f"{len(raw)} bytes of image data do not fit {width}x{height} with {channels} channels"

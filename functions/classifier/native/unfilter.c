@@ -24,6 +24,8 @@ typedef uint8_t bytes16 __attribute__((vector_size(LANES)));
 
 #define IMGCLF_BAD_ARGUMENTS (-1)
 #define IMGCLF_NO_MEMORY (-2)
+/* The band buffers hold LANES rows of the width whatever the height: bounded here. */
+#define MAX_WIDTH 65536
 
 static inline bytes16 load16(const uint8_t *p) { bytes16 v; memcpy(&v, p, LANES); return v; }
 static inline void store16(uint8_t *p, bytes16 v) { memcpy(p, &v, LANES); }
@@ -140,7 +142,7 @@ static void unfilter_band(const uint8_t *filtered, const uint8_t *above, uint8_t
 long imgclf_unfilter(const uint8_t *raw, size_t raw_size, uint8_t *out, size_t height,
                      size_t width, int channels) {
     if ((channels != 3 && channels != 4) || width == 0 || height == 0 ||
-        width > SIZE_MAX / 64 || raw_size / height < 1 + width * channels ||
+        width > MAX_WIDTH || raw_size / height < 1 + width * channels ||
         raw_size != height * (1 + width * channels))
         return IMGCLF_BAD_ARGUMENTS;
     size_t row_bytes = width * channels;

@@ -156,3 +156,17 @@ def test_big_pngs_go_to_libspng_which_inflates_as_it_goes(monkeypatch: pytest.Mo
     prepared = prepare_image(data, InputSpec(height=30, width=40), ImageLimits())
     assert calls == []
     np.testing.assert_array_equal(prepared.array, pillow_pixels(data))
+
+
+def test_a_png_wider_than_the_bound_goes_to_libspng(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a one-row strip wider than the band buffers are allowed to be
+    width = png_unfilter.MAX_WIDTH + 1
+    raw = random_scanlines(np.random.default_rng(8), width, 1, 3, [1])
+    data = png_of(raw, width, 1, 3)
+    with pytest.raises(png_unfilter.UnfilterError, match="pixels wide is over"):
+        png_unfilter.unfilter(raw, width, 1, 3)
+    # Then imaging decodes it without the native unfilter, as where it is not built
+    spec = InputSpec(height=1, width=64)
+    prepared = prepare_image(data, spec, ImageLimits())
+    monkeypatch.setattr(png_unfilter, "_library", None)
+    np.testing.assert_array_equal(prepared.array, prepare_image(data, spec, ImageLimits()).array)
