@@ -598,3 +598,37 @@ def test_execution_environments_share_nothing_and_publish_their_own_metrics(
     counts = [line["ImagesClassified"] for line in emf]  # one value, or a list of one
     assert sorted(sum(c) if isinstance(c, list) else c for c in counts) == [1.0, 2.0]
     assert all(item(aws, key) is not None for key in bodies)
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_a_cold_start_without_the_native_unfilter_says_so_once(
+    loaded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifier import png_unfilter
+
+    # Given an execution environment whose image did or did not ship the native unfilter,
+    # and the function's logger writing to a buffer
+    if not loaded:
+        monkeypatch.setattr(png_unfilter, "_library", None)
+    built: list[int] = []
+
+    def build() -> Any:
+        built.append(1)
+        return built
+
+    environment = handler.FunctionEnvironment(build=build)
+    stream, buffer = handler.logger.registered_handler, io.StringIO()
+    previous = stream.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        # When its runtime is built, and asked for again
+        environment.runtime()
+        environment.runtime()
+    finally:
+        stream.setStream(previous)  # type: ignore[attr-defined]
+    # Then a missing library is one warning line naming it, and a loaded one says nothing
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+    warnings = [line for line in lines if "native PNG unfilter" in line.get("message", "")]
+    assert len(built) == 1
+    assert len(warnings) == (0 if loaded else 1)
+    if warnings:
+        assert warnings[0]["library"].endswith(png_unfilter.LIBRARY.name)
