@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from infra.local import imgclf_home
 from .deployment import resolve
 from .errors import CliError
 from .output import stdout
-from .packed import PackedModel, building, cached, pack, upload_and_report
+from .packed import PackedModel, build_quietly, cached, upload_and_report
 from .trainer import check_version_option
 
 if TYPE_CHECKING:
@@ -31,22 +30,19 @@ def build_packed(
 ) -> PackedModel:
     """Build the day-0 model into target/model and pack target/model.tar.gz (with a spinner);
     the mapping is `mapping`, else the file's, else Animals-10's."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # TensorFlow writes its start-up lines on import: the imports are inside the build too.
-    with building(target, f"building day-0 model {version}"):
+
+    def build(model_dir: Path) -> None:
+        from training.backbones.efficientnet_lite import WeightsUnavailableError
+        from training.day0 import Day0Error, build_day0
+        from training.imagenet import MappingError, read_mapping
+
         try:
-            from training.backbones.efficientnet_lite import WeightsUnavailableError
-            from training.day0 import Day0Error, build_day0
-            from training.imagenet import MappingError, read_mapping
-        except ImportError as error:
-            raise CliError(f"the day-0 model needs the training extra here: {error}") from None
-        try:
-            if mapping is None and mapping_file is not None:
-                mapping = read_mapping(mapping_file)
-            build_day0(target / "model", version=version, mapping=mapping, eval_dir=eval_dir)
+            chosen = read_mapping(mapping_file) if mapping is None and mapping_file else mapping
+            build_day0(model_dir, version=version, mapping=chosen, eval_dir=eval_dir)
         except (MappingError, Day0Error, WeightsUnavailableError) as error:
             raise CliError(str(error)) from None
-    return pack(target, version)
+
+    return build_quietly(target, version, "day-0 model", build)
 
 
 def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel]:

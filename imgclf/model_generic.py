@@ -4,7 +4,6 @@ training, built once per code version and uploaded like any model."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from infra.local import imgclf_home
@@ -12,25 +11,23 @@ from infra.local import imgclf_home
 from .deployment import Deployment, resolve
 from .errors import CliError
 from .models import promote, upload_artifact
-from .packed import PackedModel, building, cached, pack, upload_and_report
+from .packed import PackedModel, build_quietly, cached, upload_and_report
 from .trainer import check_version_option
 
 
 def build_packed(target: Path, *, version: str) -> PackedModel:
     """Build the generic model into target/model and pack target/model.tar.gz."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # TensorFlow writes its start-up lines on import: the imports are inside the build too.
-    with building(target, f"building generic model {version}"):
+
+    def build(model_dir: Path) -> None:
+        from training.backbones.efficientnet_lite import WeightsUnavailableError
+        from training.generic import GenericModelError, build_generic
+
         try:
-            from training.backbones.efficientnet_lite import WeightsUnavailableError
-            from training.generic import GenericModelError, build_generic
-        except ImportError as error:
-            raise CliError(f"the generic model needs the training extra here: {error}") from None
-        try:
-            build_generic(target / "model", version=version)
+            build_generic(model_dir, version=version)
         except (GenericModelError, WeightsUnavailableError) as error:
             raise CliError(str(error)) from None
-    return pack(target, version)
+
+    return build_quietly(target, version, "generic model", build)
 
 
 def cached_generic(cache_root: Path, sources: str) -> PackedModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from classifier.artifact_files import pack_artifact, read_metadata
 
 from .deployment import Deployment
+from .errors import CliError
 from .models import promote, upload_artifact
 from .output import NATIVE_LOG, native_stderr_to, progress, stdout
 
@@ -27,6 +29,21 @@ def building(target: Path, what: str) -> Iterator[None]:
     with native_stderr_to(target / NATIVE_LOG), progress(transient=True) as bar:
         bar.add_task(what, total=None)
         yield
+
+
+def build_quietly(
+    target: Path, version: str, what: str, build: Callable[[Path], None]
+) -> PackedModel:
+    """Build a model that needs the training extra into target/model, under `building`, and
+    pack it. `build` imports TensorFlow's side inside (its start-up lines go to the log too)
+    and turns its own errors into CliError; no training extra here is one line naming `what`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with building(target, f"building {what} {version}"):
+        try:
+            build(target / "model")
+        except ImportError as error:
+            raise CliError(f"the {what} needs the training extra here: {error}") from None
+    return pack(target, version)
 
 
 @dataclass(frozen=True)

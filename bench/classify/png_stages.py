@@ -328,7 +328,7 @@ def png_sizes(repeats: int) -> None:
                 "native": partial(native_decode, data),
             }
             p50 = medians(calls, max(5, repeats // 4))
-            scanlines = height * (1 + 3 * width) / 2**20
+            scanlines = png_bytes.scanline_bytes(width, height, 3) / 2**20
             print(
                 f"    {width}x{height} ({scanlines:4.1f} MB): libspng alone "
                 f"{p50['alone']:6.1f} ms, ISA-L + libspng {p50['pre']:6.1f} ms, "

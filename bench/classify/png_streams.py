@@ -44,7 +44,9 @@ def pre_inflate_with(inflate: Callable[[bytes, int], bytes]) -> Callable[[bytes]
 
     def run(data: bytes) -> bytes:
         width, height = struct.unpack(">II", data[16:24])
-        return with_stored_idat(data, inflate(idat_stream(data), height * (1 + 3 * width)))
+        return with_stored_idat(
+            data, inflate(idat_stream(data), png_bytes.scanline_bytes(width, height, 3))
+        )
 
     return run
 

@@ -241,9 +241,9 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
         return None
     if _orientation(image) != 1:
         return None
-    if png_unfilter.available():
-        found = _scanlines(data)
-        if found and found.channels == len(image.mode) and found.width <= png_unfilter.MAX_WIDTH:
+    if png_unfilter.available() and image.width <= png_unfilter.MAX_WIDTH:
+        found = _scanlines(data)  # (the width from the header: nothing inflated for nothing)
+        if found is not None and found.channels == len(image.mode):
             return _unfiltered(found)
     if pyspng is None:
         return None

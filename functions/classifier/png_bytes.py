@@ -81,7 +81,7 @@ def scanlines(data: bytes, max_bytes: int | None = None) -> Scanlines | None:
     channels = _PNG_CHANNELS.get(colour)
     if depth != 8 or channels is None or interlace != 0 or not width or not height:
         return None
-    expected = height * (1 + width * channels)  # a filter byte, then the row's bytes
+    expected = scanline_bytes(width, height, channels)
     idat = [index for index, chunk in enumerate(chunks) if chunk[0] == b"IDAT"]
     if not idat or idat[-1] - idat[0] + 1 != len(idat) or expected > max_bytes:
         return None
@@ -96,6 +96,11 @@ def scanlines(data: bytes, max_bytes: int | None = None) -> Scanlines | None:
     if len(raw) != expected or not inflater.eof or inflater.unused_data:
         return None
     return Scanlines(width, height, channels, raw)
+
+
+def scanline_bytes(width: int, height: int, channels: int) -> int:
+    """An 8-bit image's inflated image data: per row, a filter-type byte and the row's bytes."""
+    return height * (1 + width * channels)
 
 
 def png_chunks(data: bytes) -> list[tuple[bytes, int, int]] | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from . import png_bytes
+
 # Named by machine: one checkout can hold the host's and an emulated aarch64 Python's builds.
 LIBRARY = (
     Path(__file__).resolve().with_name("native") / f"libimgclf_unfilter.{platform.machine()}.so"
@@ -65,7 +67,7 @@ def unfilter(raw: bytes, width: int, height: int, channels: int) -> npt.NDArray[
         raise RuntimeError(f"the native unfilter is not built ({LIBRARY.name}): run make venv")
     if width > MAX_WIDTH:
         raise UnfilterError(f"{width} pixels wide is over the native unfilter's {MAX_WIDTH}")
-    if raw_size(width, height, channels) != len(raw) or channels not in (3, 4):
+    if png_bytes.scanline_bytes(width, height, channels) != len(raw) or channels not in (3, 4):
         raise UnfilterError(
             f"{len(raw)} bytes of image data do not fit {width}x{height} with {channels} channels"
         )
@@ -80,8 +82,3 @@ def unfilter(raw: bytes, width: int, height: int, channels: int) -> npt.NDArray[
     if status != 0:
         raise UnfilterError(f"the unfilter refused {width}x{height} with {channels} channels")
     return out
-
-
-def raw_size(width: int, height: int, channels: int) -> int:
-    """The inflated image data's size: per row, a filter-type byte and the row's bytes."""
-    return height * (1 + width * channels)

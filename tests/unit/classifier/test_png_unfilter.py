@@ -4,8 +4,6 @@ byte for byte what Pillow (libpng's rules) gives, for every filter type and row 
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -13,25 +11,14 @@ from PIL import Image
 
 from classifier import imaging, png_bytes, png_unfilter
 from classifier.imaging import ImageLimits, InputSpec, RejectedImageError, prepare_image
+from tests.fixtures.corpus_files import png
 
 FILTERS = {"none": 0, "sub": 1, "up": 2, "average": 3, "paeth": 4}
 
 
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
 def png_of(raw: bytes, width: int, height: int, channels: int) -> bytes:
     """A PNG whose inflated image data is `raw` exactly (filter bytes included)."""
-    header = struct.pack(">IIBBBBB", width, height, 8, {3: 2, 4: 6}[channels], 0, 0, 0)
-    return b"".join(
-        [
-            png_bytes.PNG_SIGNATURE,
-            chunk(b"IHDR", header),
-            chunk(b"IDAT", zlib.compress(raw)),
-            chunk(b"IEND", b""),
-        ]
-    )
+    return png(width, height, raw, colour_type={3: 2, 4: 6}[channels])
 
 
 def pillow_pixels(data: bytes) -> np.ndarray:
