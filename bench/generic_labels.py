@@ -1,15 +1,19 @@
 """Generic labels on real photographs: per-word recall and precision of `imgclf results --label`.
 
-    .venv/bin/python bench/generic_labels.py [--model-dir DIR] [--min-words 3]
+    .venv/bin/python bench/generic_labels.py [--model-dir DIR] [--min-words 3] [--min-evidence E]
 
 Runs the generic labeller (built with training.generic into a temporary directory unless
 --model-dir names an unpacked one) on the generic photo set (training/datasets/
 generic_photos.py), and scores every annotated word that the hierarchy names and that at
 least --min-words photos of the split carry, the way the results query finds images: an
-image is found by WORD when its `label` (the most specific generic label) is WORD's node or
-under it; `--by labels` scores "WORD is among the item's labels" instead. Each minimum
-confidence is scored on the `tune` split (to choose it) and the `heldout` split (to report
-it), with the hierarchy's consistency (no label above its parent) checked on every image.
+image is found by WORD when its `label` (the most specific label of its most confident
+branch, index by_label) or its `second_label` (of its second branch, by_second_label) is
+WORD's node or under it; `--by labels` scores "WORD is among the item's labels" instead.
+Each minimum confidence is scored on the `tune` split (to choose it) and the `heldout` split
+(to report it), with the hierarchy's consistency (no label above its parent) checked on
+every image. Every minimum is scored with the default evidence rule (hierarchy.
+DEFAULT_MIN_EVIDENCE, or --min-evidence; 0 turns it off), and the per-word table is at the
+default minimum (hierarchy.DEFAULT_MIN_CONFIDENCE).
 """
 
 from __future__ import annotations
@@ -23,30 +27,41 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from classifier.hierarchy import LabelHierarchy, LabelSettings  # noqa: E402
+from classifier.hierarchy import (  # noqa: E402
+    DEFAULT_MAX_LABELS,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_MIN_EVIDENCE,
+    LabelHierarchy,
+    LabelSettings,
+)
 from classifier.imaging import ImageLimits, prepare_image  # noqa: E402
 from classifier.model import LoadedModel  # noqa: E402
 from training.datasets import generic_photos  # noqa: E402
 from training.generic_eval import query_scores  # noqa: E402
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5)
 
 
 def found_words(
-    hierarchy: LabelHierarchy, names: Sequence[str], primary: str | None, words: Sequence[str]
+    hierarchy: LabelHierarchy,
+    names: Sequence[str],
+    indexed: Sequence[str] | None,
+    words: Sequence[str],
 ) -> set[str]:
-    """The query words that find an image with these generic labels and this primary label."""
+    """The query words that find an image with these generic labels: through its indexed
+    labels (label and second_label) when given, else by its labels themselves."""
     found = set()
     for word in words:
         node = hierarchy.find(word)
         if node is None:
             continue
-        if primary is not None:
-            target = hierarchy.find(primary)
-            if target is not None and (
-                target.id == node.id or node.id in hierarchy.ancestors[target.id]
-            ):
-                found.add(word)
+        if indexed is not None:
+            for name in indexed:
+                target = hierarchy.find(name)
+                if target is not None and (
+                    target.id == node.id or node.id in hierarchy.ancestors[target.id]
+                ):
+                    found.add(word)
         elif node.name in names:
             found.add(word)
     return found
@@ -57,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--min-words", type=int, default=3)
     parser.add_argument("--by", choices=("label", "labels"), default="label")
+    parser.add_argument("--min-evidence", type=float, default=DEFAULT_MIN_EVIDENCE)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model_dir
@@ -90,7 +106,7 @@ def score_split(
     print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
     print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
     for threshold in THRESHOLDS:
-        settings = LabelSettings(threshold, 50)
+        settings = LabelSettings(threshold, DEFAULT_MAX_LABELS, args.min_evidence)
         predicted = {}
         inconsistent = 0
         for path, raw in raws.items():
@@ -103,17 +119,16 @@ def score_split(
                 for parent in hierarchy.parent_names(name)
                 if parent in confidence
             )
-            primary = hierarchy.primary(labels) if args.by == "label" else None
-            predicted[str(path)] = found_words(
-                hierarchy, names, primary.name if primary else None, queries
-            )
+            branches = hierarchy.branches(labels)[:2]
+            indexed = [label.name for label in branches] if args.by == "label" else None
+            predicted[str(path)] = found_words(hierarchy, names, indexed, queries)
         annotations = {str(path): set(words) for path, words in photos.items()}
         scores = query_scores(annotations, predicted, queries)
         print(
-            f"  min {threshold:.1f}: recall {scores['macro_recall']:.1%}, "
+            f"  min {threshold:<5g}: recall {scores['macro_recall']:.1%}, "
             f"precision {scores['macro_precision']:.1%}, inconsistent {inconsistent}"
         )
-        if threshold == 0.5:
+        if threshold == DEFAULT_MIN_CONFIDENCE:
             for word in queries:
                 entry = scores["words"][word]
                 print(f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}")

@@ -65,7 +65,11 @@ def dog_labels() -> tuple[GenericLabel, ...]:
     for wnid, probability in DOG_CLASSES.items():
         probabilities[classes.index(wnid)] = probability
     settings = LabelSettings()
-    return tuple(hierarchy().labels(probabilities, settings.min_confidence, settings.max_labels))
+    return tuple(
+        hierarchy().labels(
+            probabilities, settings.min_confidence, settings.max_labels, settings.min_evidence
+        )
+    )
 
 
 @cache

@@ -1,10 +1,13 @@
 """Generic labels in the CLI: the hierarchy, `--label WORD` at any level, `imgclf labels`.
 
 An item sits in by_label under one value, its `label` (for a generic model its most specific
-generic label, "golden retriever"). A query for a word at any level ("dog", "animal") asks
-that word's own value and the value of every label under it that the label registry has
-seen, each on all its shards (results.query_results), merged newest first. Counts are
-`Select=COUNT` Queries on the same partitions, summed up the hierarchy when read.
+generic label, "golden retriever"), and a generic item whose image shows a second thing also
+in by_second_label under its `second_label` ("cup"). A query for a word at any level ("dog",
+"animal") asks that word's own value and the value of every label under it that the label
+registry has seen, each on all its shards and in both indexes (results.query_results),
+merged newest first, each item once. Counts are `Select=COUNT` Queries on the same
+partitions, summed up the hierarchy when read: an item counts once under each of its two
+labels, so a word above both (a dog beside a cat, under "animal") counts it twice.
 
 The hierarchy comes from one place, `hierarchy()`, so tests can replace it.
 """
@@ -26,9 +29,9 @@ from rich.table import Table
 from classifier.contracts import (
     INDEX_SORT_KEY,
     LABEL_INDEX,
-    LABEL_SHARD_ATTRIBUTE,
     LABELS_ATTRIBUTE,
     REJECTED_PARTITION,
+    RESULTS_INDEXES,
     UNKNOWN_LABEL,
     shard_values,
 )
@@ -67,11 +70,11 @@ def optional_hierarchy() -> tuple[LabelHierarchy | None, str | None]:
 
 @dataclass(frozen=True)
 class LabelSelection:
-    """What `--label WORD` asks for: the label it names and the by_label values under it."""
+    """What `--label WORD` asks for: the label it names and the index values under it."""
 
     word: str
     name: str  # the hierarchy's name for the word, or the registry value itself
-    values: tuple[str, ...]  # by_label values to ask: the label and every label under it
+    values: tuple[str, ...]  # index values to ask: the label and every label under it
 
     def confidence(self, item: Mapping[str, Any]) -> float:
         """The item's confidence for this label: `labels[name]` when it has it, else its own
@@ -128,15 +131,17 @@ def unknown_label_message(
 # --- counts --------------------------------------------------------------------------------
 
 
-def count_partition(client: Any, table: str, partition: str, since: str | None = None) -> int:
-    """Items in one by_label partition (since `since`): a Select=COUNT Query, every page."""
-    condition = Key(LABEL_SHARD_ATTRIBUTE).eq(partition)
+def count_partition(
+    client: Any, table: str, partition: str, since: str | None = None, index: str = LABEL_INDEX
+) -> int:
+    """Items in one partition of an index (since `since`): a Select=COUNT Query, every page."""
+    condition = Key(RESULTS_INDEXES[index].partition_key).eq(partition)
     if since is not None:
         condition = condition & Key(INDEX_SORT_KEY).gte(since)
     built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
     arguments: dict[str, Any] = {
         "TableName": table,
-        "IndexName": LABEL_INDEX,
+        "IndexName": index,
         "Select": "COUNT",
         "KeyConditionExpression": built.condition_expression,
         "ExpressionAttributeNames": built.attribute_name_placeholders,
@@ -155,11 +160,13 @@ def count_partition(client: Any, table: str, partition: str, since: str | None =
 
 
 def count_values(deployment: Deployment, values: Sequence[str]) -> dict[str, int]:
-    """Items per by_label value, every shard counted on its own thread (at most 16 at once)."""
+    """Items labelled with each value, as their label or their second label: both indexes'
+    shards counted, each on its own thread (at most 16 at once)."""
     client = deployment.client("dynamodb")
     jobs = [
-        (value, partition)
+        (value, partition, index)
         for value in values
+        for index in RESULTS_INDEXES
         for partition in shard_values(value, deployment.index_shards)
     ]
     totals = dict.fromkeys(values, 0)
@@ -167,9 +174,10 @@ def count_values(deployment: Deployment, values: Sequence[str]) -> dict[str, int
         return totals
     with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL_QUERIES)) as pool:
         counted = pool.map(
-            lambda job: count_partition(client, deployment.results_table, job[1]), jobs
+            lambda job: count_partition(client, deployment.results_table, job[1], index=job[2]),
+            jobs,
         )
-        for (value, _), count in zip(jobs, counted, strict=True):
+        for (value, _, _), count in zip(jobs, counted, strict=True):
             totals[value] += count
     return totals
 

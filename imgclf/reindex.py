@@ -21,13 +21,12 @@ from botocore.exceptions import ClientError
 
 from classifier.adapters import error_code
 from classifier.contracts import (
-    LABEL_ATTRIBUTE,
     LABEL_REGISTRY_PK,
     LABEL_REGISTRY_VALUES,
     RESULTS_INDEXES,
     STATUS_ATTRIBUTE,
     TABLE_PARTITION_KEY,
-    index_value,
+    registry_values,
     shard_attributes,
 )
 from classifier.results import ORDER_ATTRIBUTE
@@ -47,7 +46,7 @@ SHARD_ATTRIBUTES = (
 _READ = (
     TABLE_PARTITION_KEY,
     STATUS_ATTRIBUTE,
-    LABEL_ATTRIBUTE,
+    *(index.value_attribute for index in RESULTS_INDEXES.values()),
     ORDER_ATTRIBUTE,
     "model_version",
     *SHARD_ATTRIBUTES,
@@ -101,7 +100,7 @@ def reindex(
         for page in _scan(client, table, number, segments, page_size):
             page = [item for item in page if item[TABLE_PARTITION_KEY] != LABEL_REGISTRY_PK]
             count = ReindexCount(scanned=len(page))
-            count.values = {value for item in page if (value := index_value(item)) is not None}
+            count.values = {value for item in page for value in registry_values(item)}
             for item in page:
                 change = stale_attributes(item, shards)
                 if change is None:

@@ -1,4 +1,5 @@
-"""Query the results table through its one GSI, by_label (never a Scan), and print items.
+"""Query the results table through its GSIs, by_label and by_second_label (never a Scan),
+and print items.
 
 Every partition a query needs (each shard of a label, or of the rejects; see
 classifier.contracts' write sharding) is asked on its own thread, and the streams are merged
@@ -35,11 +36,13 @@ from classifier.contracts import (
     LABEL_INDEX,
     LABEL_REGISTRY_PK,
     LABEL_REGISTRY_VALUES,
-    LABEL_SHARD_ATTRIBUTE,
     REJECTED_PARTITION,
+    RESULTS_INDEXES,
     TABLE_PARTITION_KEY,
+    ShardedIndex,
     Status,
     object_pk,
+    registry_values,
     shard_values,
 )
 
@@ -192,11 +195,7 @@ def query_results(
     """
     local = confidence_of is not None and min_confidence is not None
     filters = _filters(None if local else min_confidence, colour)
-    partitions = [
-        partition
-        for value in index_values(deployment, label, status, values)
-        for partition in shard_values(value, deployment.index_shards)
-    ]
+    partitions = _partitions(deployment, label, status, values)
     if not partitions:
         return []
     client = deployment.client("dynamodb")
@@ -213,14 +212,32 @@ def query_results(
                     pool,
                     client,
                     _query_arguments(
-                        table, LABEL_INDEX, LABEL_SHARD_ATTRIBUTE, partition, since, filters, page
+                        table, index.name, index.partition_key, partition, since, filters, page
                     ),
                 ),
                 keep,
             )
-            for partition in partitions
+            for index, partition in partitions
         ]
         return _newest_first(streams, limit)
+
+
+def _partitions(
+    deployment: Deployment,
+    label: str | None,
+    status: Status | None,
+    values: Sequence[str] | None,
+) -> list[tuple[ShardedIndex, str]]:
+    """Every (index, partition) a query asks. Every item is in by_label once; a label query
+    also asks by_second_label, where an image's second thing (the mug beside the cat) is."""
+    by_label = label is not None or values is not None
+    indexes = list(RESULTS_INDEXES.values()) if by_label else [RESULTS_INDEXES[LABEL_INDEX]]
+    return [
+        (index, partition)
+        for value in index_values(deployment, label, status, values)
+        for index in indexes
+        for partition in shard_values(value, deployment.index_shards)
+    ]
 
 
 def _at_least(
@@ -247,7 +264,7 @@ class ResultQuery:
     min_confidence: float | None = None
     since: str | None = None
     limit: int | None = None
-    values: tuple[str, ...] | None = None  # by_label values instead of `label` (labels.py)
+    values: tuple[str, ...] | None = None  # index values instead of `label` (labels.py)
     confidence_of: ConfidenceOf | None = None
 
     def run(self, deployment: Deployment) -> list[dict[str, Any]]:
@@ -273,8 +290,8 @@ class ResultQuery:
         dominant = (item.get("colours") or [{}])[0]
         confidence = self.confidence_of or _confidence
         checks = (
-            self.label is None or item.get("label") == self.label,
-            self.values is None or item.get("label") in self.values,
+            self.label is None or self.label in registry_values(item),
+            self.values is None or not set(registry_values(item)).isdisjoint(self.values),
             self.status is None or item.get("status") == self.status.value,
             self.min_confidence is None or confidence(item) >= self.min_confidence,
             self.since is None or str(item.get(INDEX_SORT_KEY, "")) >= self.since,
@@ -391,15 +408,20 @@ class _IndexItems(Iterator[dict[str, Any]]):
 def _newest_first(
     streams: list[Iterator[dict[str, Any]]], limit: int | None
 ) -> list[dict[str, Any]]:
-    """Merge per-index streams (each newest first), reading no more pages than needed."""
+    """Merge per-partition streams (each newest first), reading no more pages than needed;
+    an item found twice (under its label and its second label) is kept once."""
     heads: list[dict[str, Any] | None] = [next(stream, None) for stream in streams]
     merged: list[dict[str, Any]] = []
+    seen: set[str] = set()
     while limit is None or len(merged) < limit:
         candidates = [(i, item) for i, item in enumerate(heads) if item is not None]
         if not candidates:
             break
         index, item = max(candidates, key=lambda pair: str(pair[1].get(INDEX_SORT_KEY, "")))
-        merged.append(item)
+        identity = str(item.get(TABLE_PARTITION_KEY, id(item)))
+        if identity not in seen:
+            seen.add(identity)
+            merged.append(item)
         heads[index] = next(streams[index], None)
     return merged
 

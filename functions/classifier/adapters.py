@@ -21,8 +21,8 @@ from .contracts import (
     MAX_RECORD_CONCURRENCY,
     TABLE_PARTITION_KEY,
     ModelPointer,
-    index_value,
     object_pk,
+    registry_values,
 )
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
@@ -196,10 +196,9 @@ class DynamoResults:
 
         If the condition fails because an earlier attempt of this same write took effect
         (its answer was lost and botocore retried), the write counts as done. The item's
-        index value is registered first (`register`), so a listing never misses it.
+        index values are registered first (`register`), so a listing never misses it.
         """
-        value = index_value(item)
-        if value is not None:
+        for value in registry_values(item):
             self.register(value)
         try:
             self._table.put_item(
@@ -223,7 +222,7 @@ class DynamoResults:
         return True
 
     def register(self, value: str) -> None:
-        """Add a by_label value to the registry item (contracts.LABEL_REGISTRY_PK), once per
+        """Add an index value to the registry item (contracts.LABEL_REGISTRY_PK), once per
         runtime and value and only if the registry lacks it: an idempotent ADD to a string
         set. The registry is read once per runtime first, because an update costs a write
         unit per KB of the whole item, and with generic labels it lists hundreds of values."""

@@ -27,12 +27,20 @@ LABEL_ATTRIBUTE = "label"
 # their own; each value is write-sharded ("<value>#<shard>", see sharded_value).
 LABEL_INDEX = "by_label"  # label_shard + classified_at
 LABEL_SHARD_ATTRIBUTE = "label_shard"
+# A generic model's image can show two things (a cat and a mug): `second_label` is the most
+# specific label of its second most confident branch, when it has one, and the sparse index
+# by_second_label finds the item under it, as by_label does under `label`. Only items with a
+# second branch have an entry (a write unit each); a query asks both indexes.
+SECOND_LABEL_ATTRIBUTE = "second_label"
+SECOND_LABEL_INDEX = "by_second_label"  # second_label_shard + classified_at
+SECOND_LABEL_SHARD_ATTRIBUTE = "second_label_shard"
 # The by_label value of every REJECTED item. Labels may not start with "!" (label_problem).
 REJECTED_PARTITION = "!rejected"
 RESERVED_LABEL_PREFIX = "!"
-# One item that lists every by_label value ever written (a string set, LABEL_REGISTRY_VALUES),
-# so listings across labels know which partitions to ask. Its pk cannot be an object's: bucket
-# names have no "#". The function adds a value before it writes the first item under it.
+# One item that lists every index value ever written, in by_label or by_second_label (a string
+# set, LABEL_REGISTRY_VALUES), so listings across labels know which partitions to ask. Its pk
+# cannot be an object's: bucket names have no "#". The function adds a value before it writes
+# the first item under it.
 LABEL_REGISTRY_PK = "#labels"
 LABEL_REGISTRY_VALUES = "values"
 INDEX_SORT_KEY = "classified_at"
@@ -58,6 +66,7 @@ INDEX_PROJECTION = (
     "key",
     STATUS_ATTRIBUTE,
     LABEL_ATTRIBUTE,
+    SECOND_LABEL_ATTRIBUTE,
     "confidence",
     "colours",
     LABELS_ATTRIBUTE,
@@ -77,16 +86,22 @@ class ShardedIndex:
 
     name: str
     partition_key: str  # the attribute holding the sharded value
+    value_attribute: str  # the item attribute whose value is sharded (index_value)
     sort_key: str = INDEX_SORT_KEY
     projection: tuple[str, ...] = INDEX_PROJECTION
 
 
-# The results table's one GSI. Why one: every index entry is a write unit per image (about
-# $0.63 per 1M images each; bench/cost.py), and the label path is the one that must scale.
-# Status queries read REJECTED_PARTITION or the registry's labels; colour queries filter on
-# the item's dominant colour (an over-read of 1/share of that colour, docs/architecture.md).
+# The results table's GSIs: by_label, which every item is in, and the sparse by_second_label.
+# Why so few: every index entry is a write unit per image (about $0.63 per 1M images each;
+# bench/cost.py), and the label path is the one that must scale. Status queries read
+# REJECTED_PARTITION or the registry's labels; colour queries filter on the item's dominant
+# colour (an over-read of 1/share of that colour, docs/architecture.md).
 RESULTS_INDEXES: dict[str, ShardedIndex] = {
-    index.name: index for index in (ShardedIndex(LABEL_INDEX, LABEL_SHARD_ATTRIBUTE),)
+    index.name: index
+    for index in (
+        ShardedIndex(LABEL_INDEX, LABEL_SHARD_ATTRIBUTE, LABEL_ATTRIBUTE),
+        ShardedIndex(SECOND_LABEL_INDEX, SECOND_LABEL_SHARD_ATTRIBUTE, SECOND_LABEL_ATTRIBUTE),
+    )
 }
 GSI_KEYS: dict[str, tuple[str, str]] = {
     name: (index.partition_key, index.sort_key) for name, index in RESULTS_INDEXES.items()
@@ -146,21 +161,34 @@ def shard_values(value: str, shards: int) -> list[str]:
     return [_in_shard(value, shard) for shard in range(shards)]
 
 
-def index_value(item: Mapping[str, Any]) -> str | None:
-    """What by_label is partitioned by for one item: its label when CLASSIFIED,
-    REJECTED_PARTITION when REJECTED (None: an item in no index)."""
-    if item.get(STATUS_ATTRIBUTE) == "REJECTED":
+def index_value(item: Mapping[str, Any], index: str = LABEL_INDEX) -> str | None:
+    """What an index is partitioned by for one item (None: the item is not in it). by_label:
+    its label when CLASSIFIED, REJECTED_PARTITION when REJECTED; by_second_label: its
+    second_label when CLASSIFIED and it has one."""
+    rejected = item.get(STATUS_ATTRIBUTE) == "REJECTED"
+    if index == LABEL_INDEX and rejected:
         return REJECTED_PARTITION
-    label = item.get(LABEL_ATTRIBUTE)
-    return None if label is None else str(label)
+    value = None if rejected else item.get(RESULTS_INDEXES[index].value_attribute)
+    return None if value is None else str(value)
+
+
+def registry_values(item: Mapping[str, Any]) -> list[str]:
+    """Every index value of one item, which the label registry must list before the item is
+    written: its by_label value, and its second label when it has one."""
+    found = (index_value(item, name) for name in RESULTS_INDEXES)
+    return [value for value in found if value is not None]
 
 
 def shard_attributes(item: Mapping[str, Any], shards: int) -> dict[str, str]:
-    """The sharded partition attribute one item carries: `<value>#<shard of its pk>`."""
-    value = index_value(item)
-    if value is None:
-        return {}
-    return {LABEL_SHARD_ATTRIBUTE: sharded_value(value, str(item[TABLE_PARTITION_KEY]), shards)}
+    """The sharded partition attributes one item carries, one per index it is in:
+    `<value>#<shard of its pk>`."""
+    attributes = {}
+    for index in RESULTS_INDEXES.values():
+        value = index_value(item, index.name)
+        if value is not None:
+            pk = str(item[TABLE_PARTITION_KEY])
+            attributes[index.partition_key] = sharded_value(value, pk, shards)
+    return attributes
 
 
 def label_problem(label: str) -> str | None:

@@ -36,10 +36,17 @@ import numpy as np
 HIERARCHY_FORMAT = 1
 
 # Which generic labels an image keeps (the function's GENERIC_MIN_CONFIDENCE and MAX_LABELS,
-# cdk.json `generic_min_confidence` and `max_labels`): chosen on held-out real photographs
-# for precision first (training/labels/README.md); not DetectLabels' 55.
-DEFAULT_MIN_CONFIDENCE = 0.5
-DEFAULT_MAX_LABELS = 8
+# cdk.json `generic_min_confidence` and `max_labels`): chosen on the generic photo set's tune
+# split (bench/generic_labels.py; docs/benchmarks.md gives the curve), not DetectLabels' 55.
+# At 0.15 a second thing in a photo (the mug beside the cat) can reach a label of its own;
+# 10 labels keep both branches' most specific labels (a branch runs up to 8 deep).
+DEFAULT_MIN_CONFIDENCE = 0.15
+DEFAULT_MAX_LABELS = 10
+# Evidence: a label under a majority also needs one ImageNet class of its own at this
+# probability or more. Mass spread thin over hundreds of classes (0.25 of "animal" on a
+# drawing of a tree, none of its 398 classes above 0.02) is no label; chosen with the minimum.
+DEFAULT_MIN_EVIDENCE = 0.075
+MAJORITY = 0.5
 
 
 class HierarchyError(ValueError):
@@ -69,17 +76,21 @@ class GenericLabel:
 
 @dataclass(frozen=True)
 class LabelSettings:
-    """Which generic labels an image keeps: every label at `min_confidence` or more, at
-    most `max_labels` of them."""
+    """Which generic labels an image keeps: every label at `min_confidence` or more whose
+    most probable class reaches `min_evidence` (or that holds a majority), at most
+    `max_labels` of them."""
 
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     max_labels: int = DEFAULT_MAX_LABELS
+    min_evidence: float = DEFAULT_MIN_EVIDENCE
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be within (0, 1], got {self.min_confidence}")
         if self.max_labels < 1:
             raise ValueError(f"max_labels must be at least 1, got {self.max_labels}")
+        if not 0.0 <= self.min_evidence <= 1.0:
+            raise ValueError(f"min_evidence must be within [0, 1], got {self.min_evidence}")
 
 
 @dataclass(frozen=True)
@@ -338,13 +349,27 @@ class LabelHierarchy:
             )
         return np.add.reduceat(values[..., flat], starts, axis=-1)
 
+    def evidence(self, probabilities: np.ndarray) -> np.ndarray:
+        """Each labelled node's most probable class's probability (one row)."""
+        flat, starts = self._sum_plan
+        values = np.asarray(probabilities, np.float64)
+        return np.maximum.reduceat(values[..., flat], starts, axis=-1)
+
     def labels(
-        self, probabilities: np.ndarray, min_confidence: float, max_labels: int
+        self,
+        probabilities: np.ndarray,
+        min_confidence: float,
+        max_labels: int,
+        min_evidence: float = 0.0,
     ) -> list[GenericLabel]:
-        """One image's labels: every labelled node at `min_confidence` or more, most
-        confident first, at most `max_labels` (ties: the more specific first)."""
+        """One image's labels: every labelled node at `min_confidence` or more whose most
+        probable class reaches `min_evidence` or that holds a MAJORITY, most confident
+        first, at most `max_labels` (ties: the more specific first)."""
         sums = self.confidences(probabilities)
-        chosen = np.flatnonzero(sums >= min_confidence)
+        kept = sums >= min_confidence
+        if min_evidence > 0.0:
+            kept &= (self.evidence(probabilities) >= min_evidence) | (sums >= MAJORITY)
+        chosen = np.flatnonzero(kept)
         nodes = self.labelled
         depth = self._depths
         order = sorted(chosen, key=lambda i: (-round(float(sums[i]), 6), -depth[i]))
@@ -354,18 +379,25 @@ class LabelHierarchy:
     def _depths(self) -> np.ndarray:
         return np.asarray([len(self.ancestors[node.id]) for node in self.labelled])
 
-    def primary(self, labels: Sequence[GenericLabel]) -> GenericLabel | None:
-        """The most specific of an image's labels on its most confident branch: the most
-        confident label that no other chosen label sits under (golden retriever, not dog)."""
+    def branches(self, labels: Sequence[GenericLabel]) -> tuple[GenericLabel, ...]:
+        """The most specific label of each branch of an image's labels, in their order (most
+        confident first): the labels that no other chosen label sits under. A cat beside a
+        mug gives (tabby cat, cup); a golden retriever alone (golden retriever,)."""
         chosen = {label.name for label in labels}
+        found = []
         for label in labels:
             node = self.find(label.name)
             assert node is not None
             if not any(
                 other != label.name and node.id in self._ancestor_ids_of(other) for other in chosen
             ):
-                return label
-        return None
+                found.append(label)
+        return tuple(found)
+
+    def primary(self, labels: Sequence[GenericLabel]) -> GenericLabel | None:
+        """The most specific of an image's labels on its most confident branch (golden
+        retriever, not dog): the first of `branches`."""
+        return next(iter(self.branches(labels)), None)
 
     def _ancestor_ids_of(self, name: str) -> tuple[str, ...]:
         node = self.find(name)

@@ -56,13 +56,15 @@ class Classification:
     that the image shows none of the labels (`other`, or 1 - the top probability when that
     was the reason). `top_k` is always the labels' own top k, most likely first. `generic`
     holds the hierarchy's labels at every level (models with ImageNet's logits), most
-    confident first; a generic model's `best` is the most specific of them.
+    confident first; a generic model's `best` is the most specific of them, and `second` the
+    most specific label of its second most confident branch, if any (a mug beside the cat).
     """
 
     best: Prediction
     top_k: list[Prediction]
     other: float
     generic: tuple[GenericLabel, ...] = ()
+    second: str | None = None
 
     @property
     def unknown(self) -> bool:
@@ -211,9 +213,9 @@ class Decider:
         """One row's labels from the hierarchy (none without one): summed ImageNet mass."""
         if self.hierarchy is None:
             return ()
-        settings = labelling or LabelSettings()
+        s = labelling or LabelSettings()
         source = softmax(np.asarray(raw)[..., : len(self.hierarchy.class_ids)])
-        return tuple(self.hierarchy.labels(source, settings.min_confidence, settings.max_labels))
+        return tuple(self.hierarchy.labels(source, s.min_confidence, s.max_labels, s.min_evidence))
 
     def classification(
         self, raw: np.ndarray, top_k: int = 3, labelling: LabelSettings | None = None
@@ -222,11 +224,12 @@ class Decider:
         generic = self.generic_labels(raw, labelling)
         if self.generic_only:
             assert self.hierarchy is not None
-            primary = self.hierarchy.primary(generic)
-            if primary is None:
+            branches = self.hierarchy.branches(generic)
+            if not branches:
                 top = max(self.hierarchy.confidences(softmax(raw)), default=0.0)
                 return Classification(Prediction(UNKNOWN_LABEL, 1.0 - float(top)), [], 0.0)
-            return Classification(Prediction(primary.name, primary.confidence), [], 0.0, generic)
+            top, second = Prediction(branches[0].name, branches[0].confidence), branches[1:2]
+            return Classification(top, [], 0.0, generic, second[0].name if second else None)
         probabilities, elsewhere = self.scores(raw)
         other = float(elsewhere)
         k = min(top_k, len(self.labels))

@@ -19,6 +19,7 @@ from .contracts import (
     LABELS_ATTRIBUTE,
     MAX_OBJECT_TAGS,
     QUALITY_ATTRIBUTE,
+    SECOND_LABEL_ATTRIBUTE,
     TABLE_PARTITION_KEY,
     TAG_NAMES,
     TAG_PREFIX,
@@ -120,8 +121,9 @@ def classified_item(
     model has none: its `label` is its most specific generic label).
 
     With `colours` (largest first), also the dominant colours; with generic labels, `labels`
-    (name -> confidence); with `quality`, its three figures. The by_label partition value
-    carries the item's shard of `index_shards` (contracts.shard_attributes).
+    (name -> confidence) and, when a second branch has one, `second_label` (the index
+    by_second_label); with `quality`, its three figures. Each index's partition value carries
+    the item's shard of `index_shards` (contracts.shard_attributes).
     """
     best = classification.best
     item = {
@@ -143,6 +145,8 @@ def classified_item(
         item["colours"] = [colour_map(colour) for colour in colours]
     if classification.generic:
         item[LABELS_ATTRIBUTE] = labels_map(classification.generic)
+    if classification.second is not None:
+        item[SECOND_LABEL_ATTRIBUTE] = classification.second
     if quality is not None:
         item[QUALITY_ATTRIBUTE] = quality.to_item()
     item.update(shard_attributes(item, index_shards))

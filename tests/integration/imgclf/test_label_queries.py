@@ -37,12 +37,15 @@ def at(minute: int) -> str:
     return (START + timedelta(minutes=minute)).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-def generic(key: str, minute: int, label: str, **confidences: float) -> dict[str, Any]:
-    """An item of a generic model: `label` its most specific label, `labels` the rest."""
+def generic(
+    key: str, minute: int, label: str, second: str | None = None, **confidences: float
+) -> dict[str, Any]:
+    """An item of a generic model: `label` its most specific label, `second` that of its
+    second branch (if any), `labels` the rest."""
     best = Prediction(label, confidences.get(label.replace(" ", "_"), 0.9))
     item = classified_item(
         ObjectFacts("images", key, f"etag-{key}", None, 100, at(minute)),
-        classification=Classification(best=best, top_k=[], other=0),
+        classification=Classification(best=best, top_k=[], other=0, second=second),
         model_version="generic-v1",
         width=8,
         height=8,
@@ -147,6 +150,50 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert cli_main(["results", "--label", "dog"]) == 0
     table = capsys.readouterr().out
     assert "3 results in test" in table and "dalmatian" in table and "tabby" not in table
+
+
+def test_an_image_of_two_things_is_found_under_each_of_them_once(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a cat among daisies: its label the tabby, its second label the daisy
+    garden = generic(
+        "garden.jpg",
+        7,
+        "tabby cat",
+        second="daisy",
+        tabby_cat=0.45,
+        cat=0.46,
+        mammal=0.5,
+        animal=0.52,
+        daisy=0.38,
+        plant=0.4,
+    )
+    assert DynamoResults(boto3.resource("dynamodb", region_name=REGION), "results").put(garden)
+    # Then a query for either thing, at any level, finds it, newest first
+    assert keys(capsys, "--label", "daisy") == ["garden.jpg", "daisy.jpg"]
+    assert keys(capsys, "--label", "flora") == ["garden.jpg", "daisy.jpg"]
+    assert keys(capsys, "--label", "cat") == ["garden.jpg", "tom.jpg"]
+    # And once, where both of its labels sit under the word
+    assert keys(capsys, "--label", "animal") == [
+        "garden.jpg",
+        "old.jpg",
+        "tom.jpg",
+        "spot.jpg",
+        "rex.jpg",
+    ]
+    # And --min-confidence compares the second thing's own confidence
+    assert keys(capsys, "--label", "plant", "--min-confidence", "0.39") == [
+        "garden.jpg",
+        "daisy.jpg",
+    ]
+    assert keys(capsys, "--label", "daisy", "--min-confidence", "0.39") == ["daisy.jpg"]
+    # And the listing of everything shows it once
+    assert keys(capsys).count("garden.jpg") == 1
+    # And `imgclf labels` counts it under each of its labels
+    assert cli_main(["labels", "--format", "json"]) == 0
+    rows = {row["label"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["daisy"] == {"label": "daisy", "count": 2, "direct": 2}
+    assert rows["tabby cat"]["direct"] == 2
 
 
 def test_an_unknown_word_fails_in_one_line_with_a_suggestion(

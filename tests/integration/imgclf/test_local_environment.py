@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from classifier.contracts import LABEL_INDEX
+from classifier.contracts import LABEL_INDEX, SECOND_LABEL_INDEX
 from infra.environment_config import load_environment
 from infra.local.environment import HandlerBinding, LocalEnvironment, wait_for
 from infra.local.faults import DeliveryFaults, FaultPlan, WorkerCrash
@@ -111,9 +111,10 @@ def test_creates_the_stack_resources_from_the_shared_definitions(env: LocalEnvir
     assert redrive["deadLetterTargetArn"] == env.resources.dead_letter_queue_arn
     assert int(redrive["maxReceiveCount"]) == env.config.max_receive_count
     assert attributes["VisibilityTimeout"] == str(VISIBILITY_SECONDS)
-    # And the results table has its one index
+    # And the results table has its two indexes
     table = dynamodb.describe_table(TableName=env.resources.results_table)["Table"]
-    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {LABEL_INDEX}
+    indexes = {index["IndexName"] for index in table["GlobalSecondaryIndexes"]}
+    assert indexes == {LABEL_INDEX, SECOND_LABEL_INDEX}
     # And the CLI learns the index's shard count from the outputs, as from a stack's
     assert env.resources.stack_outputs()[StackOutputs.INDEX_SHARDS] == str(env.config.index_shards)
     assert os.environ["INDEX_SHARDS"] == str(env.config.index_shards)

@@ -112,7 +112,7 @@ def test_last_line_reads_exactly() -> None:
 
 # --- what a run measured -----------------------------------------------------------------
 def measured(**changes: object) -> usage.Measured:
-    index = ShardedIndex("by_status", "status_shard", projection=())
+    index = ShardedIndex("by_status", "status_shard", "status", projection=())
     base: dict[str, object] = {
         "images": 20,
         "enqueued": 20,
@@ -135,7 +135,10 @@ def measured(**changes: object) -> usage.Measured:
             }
             for i in range(20)
         ],
-        "indexes": {index.name: index, "by_label": ShardedIndex("by_label", "label_shard")},
+        "indexes": {
+            index.name: index,
+            "by_label": ShardedIndex("by_label", "label_shard", "label"),
+        },
         "log_bytes": 0,
     }
     base.update(changes)

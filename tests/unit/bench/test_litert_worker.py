@@ -25,14 +25,19 @@ def test_the_generic_labellers_top1_is_its_class_and_decided_its_primary_label()
         hierarchy=ref,
     )
     decider = Decider(metadata, ref.classes, hierarchy)
-    # When rows favour golden retriever, tabby cat, and both dogs alike
-    raw = np.array([[9.0, 0.0, 0.0, 0.0], [0.0, 0.0, 9.0, 0.0], [5.0, 5.0, 0.0, 0.0]])
+    # When rows favour golden retriever, tabby cat, and a daisy beside two dogs alike (each
+    # dog 0.14, under the default minimum; the daisy 0.62)
+    raw = np.log(
+        np.array([[0.97, 0.01, 0.01, 0.01], [0.01, 0.01, 0.97, 0.01], [0.14, 0.14, 0.1, 0.62]])
+    )
     top1, decided = worker.generic_ids(decider, raw)
-    # Then top-1 is ImageNet's class, and decided the most specific label both rows reach
-    assert top1.tolist() == [0, 2, 0]
+    # Then top-1 is ImageNet's class, and decided the most specific label of the most
+    # confident branch (the daisy's; the dogs' branch, 0.28, ends at dog)
+    assert top1.tolist() == [0, 2, 3]
     names = [node.name for node in hierarchy.labelled]
     assert [names[i] if i >= 0 else None for i in decided] == [
         "golden retriever",
         "tabby cat",
-        "dog",
+        "daisy",
     ]
+    assert decider.classification(raw[2]).second == "dog"

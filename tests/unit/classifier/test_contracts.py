@@ -19,6 +19,9 @@ from classifier.contracts import (
     OUR_TAG_KEYS,
     REJECTED_PARTITION,
     RESULTS_INDEXES,
+    SECOND_LABEL_ATTRIBUTE,
+    SECOND_LABEL_INDEX,
+    SECOND_LABEL_SHARD_ATTRIBUTE,
     STATUS_ATTRIBUTE,
     TAG_COLOURS,
     TAG_VALUE_MAX_LENGTH,
@@ -28,6 +31,7 @@ from classifier.contracts import (
     index_shard,
     index_value,
     label_problem,
+    registry_values,
     shard_attributes,
     shard_values,
     sharded_value,
@@ -121,10 +125,14 @@ def test_colours_are_tags_and_filters_not_an_index() -> None:
     assert not any("colour" in name for name in GSI_KEYS)
 
 
-def test_the_results_table_has_one_write_sharded_index() -> None:
-    # One GSI, partitioned by its shard attribute and sorted newest first: every index entry
-    # is a write unit per image, so the table keeps one
-    assert GSI_KEYS == {LABEL_INDEX: (LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY)}
+def test_the_results_table_has_two_write_sharded_indexes() -> None:
+    # Two GSIs, each partitioned by its shard attribute and sorted newest first: every index
+    # entry is a write unit per image, so the table keeps by_label (every item) and the sparse
+    # by_second_label (only items whose image shows a second thing)
+    assert GSI_KEYS == {
+        LABEL_INDEX: (LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+        SECOND_LABEL_INDEX: (SECOND_LABEL_SHARD_ATTRIBUTE, INDEX_SORT_KEY),
+    }
     assert {index.name for index in RESULTS_INDEXES.values()} == set(GSI_KEYS)
     # And it is not keyed by a raw low-cardinality attribute
     assert {STATUS_ATTRIBUTE, LABEL_ATTRIBUTE}.isdisjoint(key for key, _ in GSI_KEYS.values())
@@ -152,6 +160,27 @@ def test_shard_attributes_put_labels_and_rejects_in_the_one_index() -> None:
         assert value in shard_values(name, 8)
     with pytest.raises(ValueError, match="shards must be 1.."):
         shard_attributes(classified, 0)
+
+
+def test_a_second_label_puts_the_item_in_the_second_index_too() -> None:
+    pk = "images/cat-and-mug.jpg"
+    shard = index_shard(pk, 8)
+    item = {"pk": pk, "status": "CLASSIFIED", "label": "tabby cat", SECOND_LABEL_ATTRIBUTE: "cup"}
+    assert shard_attributes(item, 8) == {
+        LABEL_SHARD_ATTRIBUTE: f"tabby cat#{shard}",
+        SECOND_LABEL_SHARD_ATTRIBUTE: f"cup#{shard}",
+    }
+    assert index_value(item, SECOND_LABEL_INDEX) == "cup"
+    # The registry lists both before the item is written
+    assert registry_values(item) == ["tabby cat", "cup"]
+    # An item without a second branch has no entry there: the index is sparse
+    alone = {"pk": pk, "status": "CLASSIFIED", "label": "golden retriever"}
+    assert SECOND_LABEL_SHARD_ATTRIBUTE not in shard_attributes(alone, 8)
+    assert registry_values(alone) == ["golden retriever"]
+    # A rejected item is under the rejects in by_label alone, whatever it carries
+    rejected = {**item, "status": "REJECTED"}
+    assert shard_attributes(rejected, 8) == {LABEL_SHARD_ATTRIBUTE: f"!rejected#{shard}"}
+    assert registry_values(rejected) == [REJECTED_PARTITION]
 
 
 def test_no_label_can_take_the_rejects_partition() -> None:

@@ -80,15 +80,38 @@ def test_a_model_with_trained_labels_keeps_its_label_and_adds_generic_ones(
     hierarchy: LabelHierarchy,
 ) -> None:
     decider = Decider(grouped(hierarchy), 6, hierarchy)
-    result = decider.classification(logits(0.5, 0.2, 0.02, 0.26, 0.01, 0.01), 2)
+    result = decider.classification(logits(0.6, 0.2, 0.02, 0.12, 0.01, 0.01), 2)
     assert result.best.label == "dog"  # the trained label, exactly as without a hierarchy
+    assert result.second is None  # the second index is the generic model's
     names = [label.name for label in result.generic]
     assert names[:2] == ["dog", "animal"] or names[:2] == ["animal", "dog"]
-    assert "coffee mug" not in names  # 0.26 < the default minimum
-    low = decider.classification(
-        logits(0.5, 0.2, 0.02, 0.26, 0.01, 0.01), 2, LabelSettings(0.25, 8)
-    )
+    assert "coffee mug" not in names  # 0.125 < the default minimum
+    low = decider.classification(logits(0.6, 0.2, 0.02, 0.12, 0.01, 0.01), 2, LabelSettings(0.1, 8))
     assert {"coffee mug", "cup", "container"} <= {label.name for label in low.generic}
+
+
+def test_a_generic_model_keeps_a_second_thing_as_its_second_label(
+    hierarchy: LabelHierarchy,
+) -> None:
+    # A cat beside a mug: the mass splits, and each thing reaches the default minimum
+    decider = Decider(generic(hierarchy), 6, hierarchy)
+    result = decider.classification(logits(0.02, 0.02, 0.55, 0.38, 0.02, 0.01))
+    assert result.best.label == "tabby"
+    assert result.second == "coffee mug"  # the second branch's most specific label
+    item = classified_item(
+        ObjectFacts("b", "k.jpg", '"e"', None, 1, "0001"),
+        classification=result,
+        model_version="generic-test",
+        width=8,
+        height=8,
+        latency_ms=1.0,
+        tags="off",
+    )
+    assert item["label"] == "tabby" and item["second_label"] == "coffee mug"
+    assert item["second_label_shard"].startswith("coffee mug#")
+    # One thing alone has no second label, and its item no second index entry
+    alone = decider.classification(logits(0.01, 0.01, 0.95, 0.01, 0.01, 0.01))
+    assert alone.best.label == "tabby" and alone.second is None
 
 
 def test_a_generic_model_labels_with_its_most_specific_label(hierarchy: LabelHierarchy) -> None:

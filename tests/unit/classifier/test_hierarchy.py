@@ -79,6 +79,31 @@ def test_an_image_with_two_things_carries_both(hierarchy: LabelHierarchy) -> Non
     assert hierarchy.primary(hierarchy.labels(row, 0.35, 10)).name == "tabby"  # type: ignore[union-attr]
 
 
+def test_each_branch_gives_its_most_specific_label_most_confident_first(
+    hierarchy: LabelHierarchy,
+) -> None:
+    row = probabilities((2, 0.55), (3, 0.40), (5, 0.05))
+    labels = hierarchy.labels(row, 0.35, 10)
+    assert [label.name for label in hierarchy.branches(labels)] == ["tabby", "coffee mug"]
+    assert [label.name for label in hierarchy.branches(hierarchy.labels(row, 0.5, 10))] == ["tabby"]
+    assert hierarchy.branches([]) == () and hierarchy.primary([]) is None
+
+
+def test_thin_mass_is_no_label_without_a_class_of_its_own(hierarchy: LabelHierarchy) -> None:
+    # Given a tabby, and 0.14 spread over the two dog breeds (0.07 each)
+    row = probabilities((0, 0.07), (1, 0.07), (2, 0.8), (5, 0.06))
+    # Then without the evidence rule "dog" is a label, and with it not
+    assert "dog" in {label.name for label in hierarchy.labels(row, 0.1, 10)}
+    names = {label.name for label in hierarchy.labels(row, 0.1, 10, 0.075)}
+    assert names == {"tabby", "cat", "animal"}
+    # But a majority is a label however it is spread
+    row = probabilities((0, 0.26), (1, 0.26), (2, 0.2), (3, 0.2), (5, 0.08))
+    names = {label.name for label in hierarchy.labels(row, 0.1, 10, 0.3)}
+    assert names == {"dog", "animal"}
+    with pytest.raises(ValueError, match="min_evidence"):
+        LabelSettings(0.2, 10, 1.5)
+
+
 def test_labels_are_most_confident_first_and_capped(hierarchy: LabelHierarchy) -> None:
     row = probabilities((0, 0.9), (5, 0.1))
     labels = hierarchy.labels(row, 0.05, 3)

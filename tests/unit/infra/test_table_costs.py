@@ -63,8 +63,9 @@ def test_an_index_entry_holds_keys_and_the_projection_only() -> None:
 
 
 def test_each_index_entry_of_a_full_item_with_a_long_key_is_one_write_unit() -> None:
-    # Given a classified item as the function builds it: top-3, three colours, a CDK bucket
-    # name and a 200-byte key (items this big already cost 2 WU in the table itself)
+    # Given a classified item as the function builds it: top-3, a second label (so it is in
+    # every index), three colours, a CDK bucket name and a 200-byte key (items this big
+    # already cost 2 WU in the table itself)
     key = "photos/2026/06/" + "x" * 181 + ".jpg"
     top = [Prediction("golden_retriever", 0.8731), Prediction("labrador", 0.0912)]
     item = classified_item(
@@ -76,7 +77,9 @@ def test_each_index_entry_of_a_full_item_with_a_long_key_is_one_write_unit() -> 
             2_483_112,
             "2026-06-12T15:30:14.123Z/0055B8A1D3C2E4F6AA",
         ),
-        classification=Classification(top[0], [*top, Prediction("cocker_spaniel", 0.0121)], 0),
+        classification=Classification(
+            top[0], [*top, Prediction("cocker_spaniel", 0.0121)], 0, second="tennis ball"
+        ),
         model_version="prod-2026-06-01",
         width=4032,
         height=3024,
