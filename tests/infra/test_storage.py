@@ -12,6 +12,8 @@ from classifier.contracts import (
     INDEX_SORT_KEY,
     LABEL_INDEX,
     LABEL_SHARD_ATTRIBUTE,
+    SECOND_LABEL_INDEX,
+    SECOND_LABEL_SHARD_ATTRIBUTE,
     TABLE_PARTITION_KEY,
 )
 from classifier.results import ORDER_ATTRIBUTE
@@ -209,12 +211,16 @@ def test_results_table_has_the_design_query_paths(env: Any) -> None:
     # Given the GSIs of DESIGN.md (shared with the local environment)
     _, table = env.only("AWS::DynamoDB::Table")
     indexes = {index["IndexName"]: index for index in table["Properties"]["GlobalSecondaryIndexes"]}
-    # Then "by label, newest first" (the rejects under their own value) is the one index, with
-    # string keys, partitioned by its write-sharded attribute, never by the raw
-    # low-cardinality label (one hot partition per label)
+    # Then "by label, newest first" (the rejects under their own value) and the sparse "by
+    # second label" are the two indexes, with string keys, each partitioned by its
+    # write-sharded attribute, never by the raw low-cardinality label (one hot partition per
+    # label)
     assert set(indexes) == set(GSI_KEYS) == {index.name for index in RESULTS_TABLE_INDEXES}
-    assert set(indexes) == {LABEL_INDEX}
-    sharded = {LABEL_INDEX: LABEL_SHARD_ATTRIBUTE}
+    assert set(indexes) == {LABEL_INDEX, SECOND_LABEL_INDEX}
+    sharded = {
+        LABEL_INDEX: LABEL_SHARD_ATTRIBUTE,
+        SECOND_LABEL_INDEX: SECOND_LABEL_SHARD_ATTRIBUTE,
+    }
     for name, partition_key in sharded.items():
         assert indexes[name]["KeySchema"] == [
             {"AttributeName": partition_key, "KeyType": "HASH"},
