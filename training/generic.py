@@ -46,7 +46,11 @@ ARCHITECTURE = f"{lite.ARCH}-imagenet-generic"
 # than the day-0 model's 0.80: the generic labeller has no hand-made mapping, and ImageNet
 # names horses only as "sorrel" and cattle only as "ox", so it measured 75.7% (2026-12-06).
 MIN_ACCURACY = 0.70
-MAX_DROP_PP = 1.0
+# int8 may lose one of the 37 held-out photos against float (2.7 pp), not less: the labels are
+# decided at a threshold, and int8 moves a borderline photo's confidence by about 0.02 (the
+# cow: 0.141 int8, 0.166 float at the 0.15 minimum, 2026-12-06). The trained models' 1 pp is
+# finer than one photo of this set, so it allowed no photo at all to flip. Two photos fail.
+MAX_DROP_PP = 3.0
 REPRESENTATIVE_COUNT = 200
 
 
@@ -132,6 +136,7 @@ def _metrics(
         "labelling": {
             "min_confidence": labelling.min_confidence,
             "max_labels": labelling.max_labels,
+            "min_evidence": labelling.min_evidence,
         },
         "int8_size_bytes": int8_size,
         "wall_seconds": round(time.monotonic() - started, 1),
