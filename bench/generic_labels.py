@@ -1,6 +1,7 @@
 """Generic labels on real photographs: per-word recall and precision of `imgclf results --label`.
 
     .venv/bin/python bench/generic_labels.py [--model-dir DIR] [--min-words 3] [--min-evidence E]
+        [--set generic|animals]
 
 Runs the generic labeller (built with training.generic into a temporary directory unless
 --model-dir names an unpacked one) on the generic photo set (training/datasets/
@@ -13,7 +14,8 @@ Each minimum confidence is scored on the `tune` split (to choose it) and the `he
 (to report it), with the hierarchy's consistency (no label above its parent) checked on
 every image. Every minimum is scored with the default evidence rule (hierarchy.
 DEFAULT_MIN_EVIDENCE, or --min-evidence; 0 turns it off), and the per-word table is at the
-default minimum (hierarchy.DEFAULT_MIN_CONFIDENCE).
+default minimum (hierarchy.DEFAULT_MIN_CONFIDENCE). `--set animals` scores the animal photo
+set instead (one split, truth from each photo's animal: `animal_photo_words`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,14 @@ from classifier.hierarchy import (  # noqa: E402
 from classifier.imaging import ImageLimits, prepare_image  # noqa: E402
 from classifier.model import LoadedModel  # noqa: E402
 from training.datasets import generic_photos  # noqa: E402
+from training.datasets import photos as animal_photos  # noqa: E402
 from training.generic_eval import query_scores  # noqa: E402
 
+# The everyday words the animal photo set is scored on (--set animals).
+ANIMAL_WORDS = (
+    *("dog", "cat", "horse", "sheep", "cow", "elephant", "butterfly", "chicken", "squirrel"),
+    *("spider", "bird", "insect", "mammal", "animal", "fish", "reptile", "monkey", "bear"),
+)
 THRESHOLDS = (0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.4, 0.5)
 
 
@@ -73,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-words", type=int, default=3)
     parser.add_argument("--by", choices=("label", "labels"), default="label")
     parser.add_argument("--min-evidence", type=float, default=DEFAULT_MIN_EVIDENCE)
+    parser.add_argument("--set", choices=("generic", "animals"), default="generic")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model_dir
@@ -83,16 +92,47 @@ def main(argv: list[str] | None = None) -> int:
         model = LoadedModel.from_directory(model_dir)
         hierarchy = model.hierarchy
         assert hierarchy is not None
+        if args.set == "animals":
+            score_split(model, hierarchy, "animals", animal_photo_words(hierarchy), args)
+            return 0
         for split in ("tune", "heldout"):
-            score_split(model, hierarchy, split, args)
+            score_split(model, hierarchy, split, generic_photos.photo_words(split), args)
     return 0
 
 
+def animal_photo_words(hierarchy: LabelHierarchy) -> dict[Path, frozenset[str]]:
+    """The animal photo set (training.datasets.photos: the Animals-10 train and heldout
+    photos, and the outside photos whose animal the hierarchy names), each with the words of
+    ANIMAL_WORDS at or above its animal. Neither default was chosen on it."""
+    shown = [
+        (path, folder.name)
+        for root in (animal_photos.train_dir(), animal_photos.heldout_dir())
+        for folder in sorted(root.iterdir())
+        for path in sorted(folder.iterdir())
+    ]
+    shown += [
+        pair for split in ("calibration", "heldout") for pair in animal_photos.outside_photos(split)
+    ]
+    found = {}
+    for path, animal in shown:
+        node = hierarchy.find(animal.replace("_", " "))
+        if node is None:
+            continue
+        lineage = {node.id, *hierarchy.ancestors[node.id]}
+        found[path] = frozenset(
+            word for word in ANIMAL_WORDS if (named := hierarchy.find(word)) and named.id in lineage
+        )
+    return found
+
+
 def score_split(
-    model: LoadedModel, hierarchy: LabelHierarchy, split: str, args: argparse.Namespace
+    model: LoadedModel,
+    hierarchy: LabelHierarchy,
+    split: str,
+    photos: dict[Path, frozenset[str]],
+    args: argparse.Namespace,
 ) -> None:
     """Print the macro recall and precision at each threshold, and per word at the default."""
-    photos = generic_photos.photo_words(split)
     counts: dict[str, int] = {}
     for words in photos.values():
         for word in words:
