@@ -5,9 +5,10 @@
 Items are built by the function's own builders (classifier.results) from a 12 MP photo-like
 JPEG through classifier.imaging and the dominant-colour step: a CLASSIFIED item with the
 default top-3 and three dominant colours; a generic one (the generic labeller's: no top-k,
-the `labels` map of a confident golden retriever under the built-in hierarchy, training/
-labels/hierarchy.json, at the function's default GENERIC_MIN_CONFIDENCE and MAX_LABELS, so
-the most labels an item holds, and its `quality`); and a REJECTED one, under a CDK-style
+the `labels` map of a golden retriever with its tennis ball under the built-in hierarchy,
+training/labels/hierarchy.json, at the function's default GENERIC_MIN_CONFIDENCE and
+MAX_LABELS, so the most labels an item holds, its `second_label` and its `quality`); and a
+REJECTED one, under a CDK-style
 bucket name and keys of 40 to 400 bytes. Sizes follow DynamoDB's documented rules
 (infra.table_costs). For each projection of the GSIs in contracts.RESULTS_INDEXES (ALL, the
 INCLUDE list of classifier.contracts, and KEYS_ONLY) it prints the entry sizes, the write
@@ -45,9 +46,10 @@ BUCKET = "imgclf-prod-imagesbucket3e9f5a2c-1x2y3z4w5v6u"  # what CDK names a buc
 SHARDS = 8  # prod's INDEX_SHARDS
 KEY_LENGTHS = (40, 100, 200, 400)
 HIERARCHY = Path(__file__).resolve().parents[1] / "training" / "labels" / "hierarchy.json"
-# A confident dog photo: ImageNet's golden retriever, labrador and cocker spaniel, the rest
-# spread over the other 997 classes.
-DOG_CLASSES = {"n02099601": 0.8731, "n02099712": 0.0912, "n02102318": 0.0121}
+# A dog with its ball: ImageNet's golden retriever, labrador and cocker spaniel, a tennis ball,
+# the rest spread over the other 996 classes. Two branches, so the most labels an item holds
+# and a second label (an entry in by_second_label too).
+DOG_CLASSES = {"n02099601": 0.6231, "n02099712": 0.0912, "n02102318": 0.0121, "n04409515": 0.25}
 
 
 @cache
@@ -57,8 +59,8 @@ def hierarchy() -> LabelHierarchy:
 
 @cache
 def dog_labels() -> tuple[GenericLabel, ...]:
-    """The generic labels of DOG_CLASSES: every level from golden retriever up, at most
-    MAX_LABELS (the function's defaults)."""
+    """The generic labels of DOG_CLASSES: every level from golden retriever and from tennis
+    ball up, at most MAX_LABELS (the function's defaults)."""
     classes = list(hierarchy().class_ids)
     rest = (1 - sum(DOG_CLASSES.values())) / (len(classes) - len(DOG_CLASSES))
     probabilities = np.full(len(classes), rest)
@@ -112,11 +114,11 @@ def items(key: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         index_shards=SHARDS,
     )
     labels = dog_labels()
-    primary = hierarchy().primary(labels) or labels[0]
+    primary, second = hierarchy().branches(labels)[:2]
     generic = classified_item(
         facts,
         classification=Classification(
-            best=Prediction(primary.name, primary.confidence), top_k=[], other=0.0, generic=labels
+            Prediction(primary.name, primary.confidence), [], 0.0, labels, second.name
         ),
         model_version="generic-184c6b9abc",
         width=prepared.width,

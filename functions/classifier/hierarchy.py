@@ -373,7 +373,20 @@ class LabelHierarchy:
         nodes = self.labelled
         depth = self._depths
         order = sorted(chosen, key=lambda i: (-round(float(sums[i]), 6), -depth[i]))
-        return [GenericLabel(nodes[i].name, float(sums[i])) for i in order[:max_labels]]
+        if len(order) > max_labels:
+            order = self._capped(order, max_labels)
+        return [GenericLabel(nodes[i].name, float(sums[i])) for i in order]
+
+    def _capped(self, order: Sequence[int], max_labels: int) -> list[int]:
+        """At most `max_labels` of the chosen labels (most confident first), each branch's
+        most specific label kept before any label above it: a cap drops "carnivore", never
+        the second branch's "tennis ball" (its parents stay derivable when read)."""
+        ids = {i: self.labelled[i].id for i in order}
+        below = {a for i in order for a in self.ancestors[ids[i]]}
+        tips = [i for i in order if ids[i] not in below]
+        keep = set(tips[:max_labels])
+        keep.update([i for i in order if i not in keep][: max_labels - len(keep)])
+        return [i for i in order if i in keep]
 
     @cached_property
     def _depths(self) -> np.ndarray:

@@ -113,6 +113,13 @@ def test_labels_are_most_confident_first_and_capped(hierarchy: LabelHierarchy) -
     )
     # ties (animal = dog = golden retriever = 0.9) put the more specific first
     assert labels[0].name == "golden retriever"
+    # and the cap keeps each branch's most specific label before any label above one: the
+    # sports car (0.1) stays, the animal (0.9) goes
+    assert [label.name for label in labels] == ["golden retriever", "dog", "sports car"]
+    assert [label.name for label in hierarchy.branches(labels)] == [
+        "golden retriever",
+        "sports car",
+    ]
 
 
 def test_words_resolve_through_names_and_aliases(hierarchy: LabelHierarchy) -> None:
