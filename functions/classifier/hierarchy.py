@@ -369,7 +369,7 @@ class LabelHierarchy:
         kept = sums >= min_confidence
         if min_evidence > 0.0:
             kept &= (self.evidence(probabilities) >= min_evidence) | (sums >= MAJORITY)
-        chosen = np.flatnonzero(kept)
+        chosen = [int(i) for i in np.flatnonzero(kept)]
         nodes = self.labelled
         depth = self._depths
         order = sorted(chosen, key=lambda i: (-round(float(sums[i]), 6), -depth[i]))
