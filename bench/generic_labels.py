@@ -8,7 +8,7 @@ Runs the generic labeller (built with training.generic into a temporary director
 generic_photos.py), and scores every annotated word that the hierarchy names and that at
 least --min-words photos of the split carry, the way the results query finds images: an
 image is found by WORD when its `label` (the most specific label of its most confident
-branch, index by_label) or its `second_label` (of its second branch, by_second_label) is
+branch, index by_label) or its `second_label` (another kind of thing's, by_second_label) is
 WORD's node or under it; `--by labels` scores "WORD is among the item's labels" instead.
 Each minimum confidence is scored on the `tune` split (to choose it) and the `heldout` split
 (to report it), with the hierarchy's consistency (no label above its parent) checked on
@@ -150,7 +150,8 @@ def score_split(
         predicted = {}
         inconsistent = 0
         for path, raw in raws.items():
-            labels = model.decider.generic_labels(raw, settings)
+            decided = model.decider.classification(raw, labelling=settings)
+            labels = decided.generic
             names = [label.name for label in labels]
             confidence = {label.name: label.confidence for label in labels}
             inconsistent += sum(
@@ -159,9 +160,10 @@ def score_split(
                 for parent in hierarchy.parent_names(name)
                 if parent in confidence
             )
-            branches = hierarchy.branches(labels)[:2]
-            indexed = [label.name for label in branches] if args.by == "label" else None
-            predicted[str(path)] = found_words(hierarchy, names, indexed, queries)
+            # What the item is indexed under: its label and its second label, if any.
+            indexed = [name for name in (decided.best.label, decided.second) if name in names]
+            by_index = indexed if args.by == "label" else None
+            predicted[str(path)] = found_words(hierarchy, names, by_index, queries)
         annotations = {str(path): set(words) for path, words in photos.items()}
         scores = query_scores(annotations, predicted, queries)
         print(

@@ -407,6 +407,22 @@ class LabelHierarchy:
                 found.append(label)
         return tuple(found)
 
+    def second_thing(self, branches: Sequence[GenericLabel]) -> GenericLabel | None:
+        """Of an image's branches (most confident first), the first after the first that
+        shares no visible label with it: another kind of thing (a mug beside a cat), not a
+        second guess at the same thing (a labrador beside the golden retriever, under dog;
+        a cat beside the dog, under animal). None when there is none."""
+        if not branches:
+            return None
+        first = self._lineage_ids(branches[0].name)
+        return next((b for b in branches[1:] if first.isdisjoint(self._lineage_ids(b.name))), None)
+
+    def _lineage_ids(self, name: str) -> set[str]:
+        node = self.find(name)
+        assert node is not None
+        visible = (a for a in self.ancestors[node.id] if not self.nodes[a].hidden)
+        return {node.id, *visible}
+
     def primary(self, labels: Sequence[GenericLabel]) -> GenericLabel | None:
         """The most specific of an image's labels on its most confident branch (golden
         retriever, not dog): the first of `branches`."""

@@ -57,7 +57,8 @@ class Classification:
     was the reason). `top_k` is always the labels' own top k, most likely first. `generic`
     holds the hierarchy's labels at every level (models with ImageNet's logits), most
     confident first; a generic model's `best` is the most specific of them, and `second` the
-    most specific label of its second most confident branch, if any (a mug beside the cat).
+    most specific label of another kind of thing in the image, if any (a mug beside the cat:
+    LabelHierarchy.second_thing).
     """
 
     best: Prediction
@@ -228,8 +229,9 @@ class Decider:
             if not branches:
                 top = max(self.hierarchy.confidences(softmax(raw)), default=0.0)
                 return Classification(Prediction(UNKNOWN_LABEL, 1.0 - float(top)), [], 0.0)
-            top, second = Prediction(branches[0].name, branches[0].confidence), branches[1:2]
-            return Classification(top, [], 0.0, generic, second[0].name if second else None)
+            first, second = branches[0], self.hierarchy.second_thing(branches)
+            named = second.name if second else None
+            return Classification(Prediction(first.name, first.confidence), [], 0.0, generic, named)
         probabilities, elsewhere = self.scores(raw)
         other = float(elsewhere)
         k = min(top_k, len(self.labels))

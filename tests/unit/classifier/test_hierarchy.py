@@ -89,6 +89,25 @@ def test_each_branch_gives_its_most_specific_label_most_confident_first(
     assert hierarchy.branches([]) == () and hierarchy.primary([]) is None
 
 
+def test_a_second_thing_is_another_kind_of_thing_not_a_second_guess(
+    hierarchy: LabelHierarchy,
+) -> None:
+    # A cat beside a mug: two things with no label in common
+    mug = hierarchy.branches(hierarchy.labels(probabilities((2, 0.55), (3, 0.40)), 0.15, 10))
+    assert hierarchy.second_thing(mug).name == "coffee mug"  # type: ignore[union-attr]
+    # Two dog breeds, or a dog and a cat, share dog or animal: a second guess, not a thing
+    breeds = hierarchy.labels(probabilities((0, 0.55), (1, 0.40)), 0.15, 10)
+    assert [b.name for b in hierarchy.branches(breeds)] == ["golden retriever", "dalmatian"]
+    assert hierarchy.second_thing(hierarchy.branches(breeds)) is None
+    pets = hierarchy.branches(hierarchy.labels(probabilities((0, 0.55), (2, 0.40)), 0.15, 10))
+    assert hierarchy.second_thing(pets) is None
+    # The first branch that is another kind of thing, past a second guess
+    three = probabilities((0, 0.45), (1, 0.3), (5, 0.25))
+    found = hierarchy.second_thing(hierarchy.branches(hierarchy.labels(three, 0.15, 10)))
+    assert found is not None and found.name == "sports car"
+    assert hierarchy.second_thing(()) is None
+
+
 def test_thin_mass_is_no_label_without_a_class_of_its_own(hierarchy: LabelHierarchy) -> None:
     # Given a tabby, and 0.14 spread over the two dog breeds (0.07 each)
     row = probabilities((0, 0.07), (1, 0.07), (2, 0.8), (5, 0.06))
