@@ -28,7 +28,7 @@ CPU time of the function's threads, since the priced memory buys one vCPU where 
 may have more; rounded up to 1 ms, over its records); DynamoDB units from the items written
 (infra.table_costs: each item and the entry of each GSI in contracts.RESULTS_INDEXES it is
 in), their sizes printed; the bytes the function logs. The label registry's UpdateItems
-(once per Lambda environment and by_label value: a short pass's one environment meets every
+(once per Lambda environment and index value: a short pass's one environment meets every
 value for the first time, a long run's environments almost none) are priced on a line of
 their own, at the registry item's size, and left out of the totals. Lambda ms are measured
 on this machine's CPU (printed with its AVX2 / AVX-512 VNNI flags and the load average before

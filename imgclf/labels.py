@@ -6,8 +6,8 @@ in by_second_label under its `second_label` ("cup"). A query for a word at any l
 "animal") asks that word's own value and the value of every label under it that the label
 registry has seen, each on all its shards and in both indexes (results.query_results),
 merged newest first, each item once. Counts are `Select=COUNT` Queries on the same
-partitions, summed up the hierarchy when read: an item counts once under each of its two
-labels, so a word above both (a dog beside a cat, under "animal") counts it twice.
+partitions, summed up the hierarchy when read: an item counts under each of its two labels,
+which share no label above them (hierarchy.second_thing), so no word counts it twice.
 
 The hierarchy comes from one place, `hierarchy()`, so tests can replace it.
 """

@@ -409,7 +409,8 @@ def _newest_first(
     streams: list[Iterator[dict[str, Any]]], limit: int | None
 ) -> list[dict[str, Any]]:
     """Merge per-partition streams (each newest first), reading no more pages than needed;
-    an item found twice (under its label and its second label) is kept once."""
+    an item found twice is kept once (its label and second label share no label above them,
+    but items written by hand or by another version may)."""
     heads: list[dict[str, Any] | None] = [next(stream, None) for stream in streams]
     merged: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -49,7 +49,7 @@ def registry_line(result: PassResult, with_off: float, with_on: float) -> str:
     size = usage.registry_bytes(measured.registry_values)
     return (
         f"  not in the totals: the label registry's UpdateItems, once per Lambda environment "
-        f"and by_label value ({result.label}: {measured.per_image(measured.registry_writes):.3f}"
+        f"and index value ({result.label}: {measured.per_image(measured.registry_writes):.3f}"
         f" per image, {len(measured.registry_values)} values, item {size} B at the end, "
         f"{units / max(1, measured.registry_writes):.1f} WRU each): with them this "
         f"{measured.images}-image pass costs ${with_off:.2f} tags off, ${with_on:.2f} tags on; "

@@ -231,7 +231,7 @@ def usage_of(
 ) -> Usage:
     """Usage per image, by billing class; Lambda's duration without moto's own time unless
     `local` (as measured here). The label registry's writes (once per Lambda environment and
-    by_label value: all of a short pass's values are new to its one environment, and none of
+    index value: all of a short pass's values are new to its one environment, and none of
     a long run's) are counted only with `registry`, at the registry item's size."""
     get, put = s3_classes(measured.attempts)
     writes = item_writes(measured)

@@ -121,9 +121,9 @@ def classified_item(
     model has none: its `label` is its most specific generic label).
 
     With `colours` (largest first), also the dominant colours; with generic labels, `labels`
-    (name -> confidence) and, when a second branch has one, `second_label` (the index
-    by_second_label); with `quality`, its three figures. Each index's partition value carries
-    the item's shard of `index_shards` (contracts.shard_attributes).
+    (name -> confidence) and, when the image shows another kind of thing, `second_label`
+    (the index by_second_label); with `quality`, its three figures. Each index's partition
+    value carries the item's shard of `index_shards` (contracts.shard_attributes).
     """
     best = classification.best
     item = {
