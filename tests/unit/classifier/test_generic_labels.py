@@ -97,15 +97,15 @@ def test_a_generic_model_keeps_a_second_thing_as_its_second_label(
     decider = Decider(generic(hierarchy), 6, hierarchy)
     result = decider.classification(logits(0.02, 0.02, 0.55, 0.38, 0.02, 0.01))
     assert result.best.label == "tabby"
-    assert result.second == "coffee mug"  # the second branch's most specific label
+    assert result.second == "coffee mug"  # another kind of thing's most specific label
     item = classified_item(
-        ObjectFacts("b", "k.jpg", '"e"', None, 1, "0001"),
+        facts(),
         classification=result,
-        model_version="generic-test",
+        model_version="g",
         width=8,
         height=8,
         latency_ms=1.0,
-        tags="off",
+        tags="",
     )
     assert item["label"] == "tabby" and item["second_label"] == "coffee mug"
     assert item["second_label_shard"].startswith("coffee mug#")
