@@ -114,7 +114,9 @@ def items(key: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         index_shards=SHARDS,
     )
     labels = dog_labels()
-    primary, second = hierarchy().branches(labels)[:2]
+    branches = hierarchy().branches(labels)
+    primary, second = branches[0], hierarchy().second_thing(branches)
+    assert second is not None  # the tennis ball: another kind of thing than the dog
     generic = classified_item(
         facts,
         classification=Classification(

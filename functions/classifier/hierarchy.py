@@ -305,9 +305,7 @@ class LabelHierarchy:
         node = self.find(name)
         if node is None:
             return None
-        parents = tuple(
-            self.nodes[a].name for a in self.ancestors[node.id] if not self.nodes[a].hidden
-        )
+        parents = tuple(self.nodes[a].name for a in self._visible_ancestors(node.id))
         return Lineage(node.name, parents, node.aliases, self.categories_of(node))
 
     def categories_of(self, node: Node) -> tuple[str, ...]:
@@ -341,19 +339,20 @@ class LabelHierarchy:
 
     def confidences(self, probabilities: np.ndarray) -> np.ndarray:
         """Each labelled node's summed probability (rows of a batch, or one row)."""
-        flat, starts = self._sum_plan
+        return np.add.reduceat(self._gathered(probabilities), self._sum_plan[1], axis=-1)
+
+    def evidence(self, probabilities: np.ndarray) -> np.ndarray:
+        """Each labelled node's most probable class's probability (rows, or one row)."""
+        return np.maximum.reduceat(self._gathered(probabilities), self._sum_plan[1], axis=-1)
+
+    def _gathered(self, probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities in node order (the sum plan's class indices), checked."""
         values = np.asarray(probabilities, np.float64)
         if values.shape[-1] != len(self.class_ids):
             raise HierarchyError(
                 f"{values.shape[-1]} probabilities for a hierarchy of {len(self.class_ids)}"
             )
-        return np.add.reduceat(values[..., flat], starts, axis=-1)
-
-    def evidence(self, probabilities: np.ndarray) -> np.ndarray:
-        """Each labelled node's most probable class's probability (one row)."""
-        flat, starts = self._sum_plan
-        values = np.asarray(probabilities, np.float64)
-        return np.maximum.reduceat(values[..., flat], starts, axis=-1)
+        return values[..., self._sum_plan[0]]
 
     def labels(
         self,
@@ -365,10 +364,12 @@ class LabelHierarchy:
         """One image's labels: every labelled node at `min_confidence` or more whose most
         probable class reaches `min_evidence` or that holds a MAJORITY, most confident
         first, at most `max_labels` (ties: the more specific first)."""
-        sums = self.confidences(probabilities)
+        gathered, starts = self._gathered(probabilities), self._sum_plan[1]
+        sums = np.add.reduceat(gathered, starts, axis=-1)
         kept = sums >= min_confidence
         if min_evidence > 0.0:
-            kept &= (self.evidence(probabilities) >= min_evidence) | (sums >= MAJORITY)
+            evidence = np.maximum.reduceat(gathered, starts, axis=-1)
+            kept &= (evidence >= min_evidence) | (sums >= MAJORITY)
         chosen = [int(i) for i in np.flatnonzero(kept)]
         nodes = self.labelled
         depth = self._depths
@@ -381,10 +382,8 @@ class LabelHierarchy:
         """At most `max_labels` of the chosen labels (most confident first), each branch's
         most specific label kept before any label above it: a cap drops "carnivore", never
         the second branch's "tennis ball" (its parents stay derivable when read)."""
-        ids = {i: self.labelled[i].id for i in order}
-        below = {a for i in order for a in self.ancestors[ids[i]]}
-        tips = [i for i in order if ids[i] not in below]
-        keep = set(tips[:max_labels])
+        tips = self._tips([self.labelled[i].id for i in order])
+        keep = set([i for i in order if self.labelled[i].id in tips][:max_labels])
         keep.update([i for i in order if i not in keep][: max_labels - len(keep)])
         return [i for i in order if i in keep]
 
@@ -396,16 +395,14 @@ class LabelHierarchy:
         """The most specific label of each branch of an image's labels, in their order (most
         confident first): the labels that no other chosen label sits under. A cat beside a
         mug gives (tabby cat, cup); a golden retriever alone (golden retriever,)."""
-        chosen = {label.name for label in labels}
-        found = []
-        for label in labels:
-            node = self.find(label.name)
-            assert node is not None
-            if not any(
-                other != label.name and node.id in self._ancestor_ids_of(other) for other in chosen
-            ):
-                found.append(label)
-        return tuple(found)
+        ids = [self._node_of(label.name).id for label in labels]
+        tips = self._tips(ids)
+        return tuple(label for label, node_id in zip(labels, ids, strict=True) if node_id in tips)
+
+    def _tips(self, node_ids: Sequence[str]) -> set[str]:
+        """The ids that no other id of `node_ids` sits under (each branch's most specific)."""
+        below = {ancestor for node_id in node_ids for ancestor in self.ancestors[node_id]}
+        return set(node_ids) - below
 
     def second_thing(self, branches: Sequence[GenericLabel]) -> GenericLabel | None:
         """Of an image's branches (most confident first), the first after the first that
@@ -418,16 +415,20 @@ class LabelHierarchy:
         return next((b for b in branches[1:] if first.isdisjoint(self._lineage_ids(b.name))), None)
 
     def _lineage_ids(self, name: str) -> set[str]:
+        node = self._node_of(name)
+        return {node.id, *self._visible_ancestors(node.id)}
+
+    def _visible_ancestors(self, node_id: str) -> tuple[str, ...]:
+        """A node's visible ancestors' ids, nearest first."""
+        return tuple(a for a in self.ancestors[node_id] if not self.nodes[a].hidden)
+
+    def _node_of(self, name: str) -> Node:
+        """The node of a label this hierarchy chose (a name it gave, so always found)."""
         node = self.find(name)
-        assert node is not None
-        visible = (a for a in self.ancestors[node.id] if not self.nodes[a].hidden)
-        return {node.id, *visible}
+        assert node is not None, name
+        return node
 
     def primary(self, labels: Sequence[GenericLabel]) -> GenericLabel | None:
         """The most specific of an image's labels on its most confident branch (golden
         retriever, not dog): the first of `branches`."""
         return next(iter(self.branches(labels)), None)
-
-    def _ancestor_ids_of(self, name: str) -> tuple[str, ...]:
-        node = self.find(name)
-        return () if node is None else self.ancestors[node.id]

@@ -32,7 +32,7 @@ from classifier.artifact_files import (
 from classifier.contracts import TAG_LABELS, UNKNOWN_LABEL, tag_value_problem
 from classifier.hierarchy import LabelHierarchy, LabelSettings
 from classifier.imaging import InputSpec
-from classifier.model import Decider, ModelUnavailableError
+from classifier.model import Classification, Decider, ModelUnavailableError
 from classifier.quality import image_quality
 from classifier.results import (
     ObjectFacts,
@@ -98,15 +98,7 @@ def test_a_generic_model_keeps_a_second_thing_as_its_second_label(
     result = decider.classification(logits(0.02, 0.02, 0.55, 0.38, 0.02, 0.01))
     assert result.best.label == "tabby"
     assert result.second == "coffee mug"  # another kind of thing's most specific label
-    item = classified_item(
-        facts(),
-        classification=result,
-        model_version="g",
-        width=8,
-        height=8,
-        latency_ms=1.0,
-        tags="",
-    )
+    item = generic_item(result)
     assert item["label"] == "tabby" and item["second_label"] == "coffee mug"
     assert item["second_label_shard"].startswith("coffee mug#")
     # One thing alone has no second label, and its item no second index entry
@@ -144,13 +136,9 @@ def facts() -> ObjectFacts:
     return ObjectFacts("bucket", "photos/cat-and-mug.jpg", '"e"', None, 1000, "0001")
 
 
-def test_the_item_stores_names_and_confidences_only(hierarchy: LabelHierarchy) -> None:
-    decider = Decider(generic(hierarchy), 6, hierarchy)
-    result = decider.classification(
-        logits(0.01, 0.01, 0.55, 0.41, 0.01, 0.01), 3, LabelSettings(0.35)
-    )
-    array = np.full((8, 8, 3), 128, np.uint8)
-    item = classified_item(
+def generic_item(result: Classification, **extra: Any) -> dict[str, Any]:
+    """The item the function writes for one of the generic test model's classifications."""
+    return classified_item(
         facts(),
         classification=result,
         model_version="generic-test",
@@ -158,8 +146,17 @@ def test_the_item_stores_names_and_confidences_only(hierarchy: LabelHierarchy) -
         height=8,
         latency_ms=1.0,
         tags="applied",
-        quality=image_quality(array),
+        **extra,
     )
+
+
+def test_the_item_stores_names_and_confidences_only(hierarchy: LabelHierarchy) -> None:
+    decider = Decider(generic(hierarchy), 6, hierarchy)
+    result = decider.classification(
+        logits(0.01, 0.01, 0.55, 0.41, 0.01, 0.01), 3, LabelSettings(0.35)
+    )
+    array = np.full((8, 8, 3), 128, np.uint8)
+    item = generic_item(result, quality=image_quality(array))
     assert item["label"] == "tabby"
     assert item["labels"]["coffee mug"] == Decimal("0.41")
     assert "top_k" not in item  # a generic model has no labels of its own
