@@ -77,12 +77,15 @@ class LabelSelection:
     values: tuple[str, ...]  # index values to ask: the label and every label under it
 
     def confidence(self, item: Mapping[str, Any]) -> float:
-        """The item's confidence for this label: `labels[name]` when it has it, else its own
-        `confidence` (a lower bound: a label is never less confident than one under it)."""
+        """The item's confidence for this label: `labels[name]` when it has it, else the most
+        confident of its stored labels under the name (a lower bound: a label is never less
+        confident than one under it; the cap may have dropped the name itself, as it drops
+        "ball" above a second thing's "tennis ball"), else its own `confidence`."""
         stored = item.get(LABELS_ATTRIBUTE) or {}
         if self.name in stored:
             return float(stored[self.name])
-        return float(item.get("confidence", -1))
+        under = [float(value) for name, value in stored.items() if name in self.values]
+        return max(under) if under else float(item.get("confidence", -1))
 
 
 def select_label(

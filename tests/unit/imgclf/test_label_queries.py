@@ -100,6 +100,12 @@ def test_min_confidence_compares_the_words_own_confidence() -> None:
     golden = select_label("golden retriever", PRESENT, HIERARCHY)
     no_map = {**ITEMS[0], "labels": {}}
     assert golden.confidence(no_map) == pytest.approx(0.61)  # its own label: `confidence`
+    # Found by its second label with the word itself capped away: the label under the word
+    # (daisy 0.3), not the item's first label (golden retriever 0.61)
+    plant = select_label("plant", [*PRESENT, "daisy"], HIERARCHY)
+    both = {**ITEMS[0], "second_label": "daisy"}
+    both["labels"] = {**ITEMS[0]["labels"], "daisy": Decimal("0.3")}
+    assert plant.confidence(both) == pytest.approx(0.3)
     # In memory (`--file`), with the same rule
     query = ResultQuery(min_confidence=0.9)
     query = dataclasses.replace(query, values=dog.values, confidence_of=dog.confidence)
