@@ -39,7 +39,7 @@ from classifier.hierarchy import HierarchyError, LabelHierarchy
 
 from .deployment import Deployment
 from .errors import CliError
-from .result_queries import MAX_PARALLEL_QUERIES
+from .result_queries import MAX_PARALLEL_QUERIES, query_page
 
 HIERARCHY_MODULE = "training.labels"
 HIERARCHY_FUNCTION = "builtin_hierarchy"
@@ -155,7 +155,7 @@ def count_partition(
     total = 0
     while True:
         # Count is per page (1 MB read each); LastEvaluatedKey says there is more.
-        page = client.query(**arguments)
+        page = query_page(client, arguments)
         total += int(page.get("Count", 0))
         if "LastEvaluatedKey" not in page:
             return total

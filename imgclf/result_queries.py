@@ -383,7 +383,7 @@ class _IndexItems(Iterator[dict[str, Any]]):
         arguments = dict(self._arguments)
         if start is not None:
             arguments["ExclusiveStartKey"] = start
-        page = self._client.query(**arguments)
+        page = query_page(self._client, arguments)
         items = [
             {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}
             for item in page.get("Items", [])
@@ -403,6 +403,31 @@ class _IndexItems(Iterator[dict[str, Any]]):
             else:
                 raise StopIteration
             self._items = iter(items)
+
+
+# What DynamoDB (ValidationException) and moto (ResourceNotFoundException) say of an index
+# the table does not have.
+_MISSING_INDEX_CODES = ("ValidationException", "ResourceNotFoundException")
+
+
+def query_page(client: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """One Query page of an index. A table without the index (a stack deployed by an older
+    version, before by_second_label) is a one-line CliError that says to deploy, not
+    DynamoDB's message."""
+    try:
+        page: dict[str, Any] = client.query(**arguments)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        index = str(arguments.get("IndexName", ""))
+        code, message = details.get("Code"), str(details.get("Message", ""))
+        if index and code in _MISSING_INDEX_CODES and index in message:
+            raise CliError(
+                f"the results table {arguments['TableName']} has no index {index}: its stack "
+                "is older than this CLI; deploy it first (cdk deploy; locally, restart "
+                "imgclf local up)"
+            ) from None
+        raise
+    return page
 
 
 def _newest_first(

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
@@ -21,7 +22,9 @@ from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item, rejected_item
 from imgclf import commands, labels
 from imgclf.deployment import Deployment
+from imgclf.errors import CliError
 from imgclf.main import main as cli_main
+from imgclf.result_queries import query_page
 from infra.resources import StackOutputs, results_table_create_args
 from tests.fixtures.hierarchy import small_hierarchy
 
@@ -204,6 +207,66 @@ def test_an_unknown_word_fails_in_one_line_with_a_suggestion(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "imgclf: error: no label 'florp' (did you mean: plant)\n"
+
+
+def test_a_table_deployed_before_the_second_label_index_says_to_deploy(
+    fake_aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a results table made by an older stack: by_label only
+    arguments = results_table_create_args("old-results")
+    arguments["GlobalSecondaryIndexes"] = arguments["GlobalSecondaryIndexes"][:1]
+    kept = {arguments["GlobalSecondaryIndexes"][0]["IndexName"]}
+    used = {k["AttributeName"] for k in arguments["KeySchema"]} | {
+        k["AttributeName"]
+        for index in arguments["GlobalSecondaryIndexes"]
+        if index["IndexName"] in kept
+        for k in index["KeySchema"]
+    }
+    arguments["AttributeDefinitions"] = [
+        a for a in arguments["AttributeDefinitions"] if a["AttributeName"] in used
+    ]
+    with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(**arguments)
+        old = DynamoResults(boto3.resource("dynamodb", region_name=REGION), "old-results")
+        assert all(old.put(item) for item in ITEMS)
+        deployment = Deployment(
+            env="old",
+            outputs={
+                StackOutputs.IMAGES_BUCKET: "images",
+                StackOutputs.RESULTS_TABLE: "old-results",
+                StackOutputs.INDEX_SHARDS: str(SHARDS),
+            },
+            region=REGION,
+        )
+        monkeypatch.setattr(commands, "resolve", lambda env: deployment)
+        monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
+        # When a label query and the label counts ask both indexes
+        # Then each fails in one line that says to deploy, never DynamoDB's message
+        for argv in (["results", "--label", "dog"], ["labels"]):
+            capsys.readouterr()
+            assert cli_main(argv) == 1
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1, err
+            assert "has no index by_second_label" in err and "deploy it first" in err, err
+        # And a listing of everything (by_label only) still works
+        assert cli_main(["results", "--format", "json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == len(ITEMS)
+
+
+def test_dynamodbs_own_wording_of_a_missing_index_says_to_deploy_too() -> None:
+    # DynamoDB says ValidationException where moto says ResourceNotFoundException
+    class Table:
+        def query(self, **arguments: Any) -> dict[str, Any]:
+            message = f"The table does not have the specified index: {arguments['IndexName']}"
+            error = {"Error": {"Code": "ValidationException", "Message": message}}
+            raise ClientError(error, "Query")
+
+    arguments = {"TableName": "results", "IndexName": "by_second_label"}
+    with pytest.raises(CliError, match="has no index by_second_label: .* deploy it first"):
+        query_page(Table(), arguments)
+    # Any other failure is DynamoDB's own
+    with pytest.raises(ClientError):
+        query_page(Table(), {**arguments, "IndexName": ""})
 
 
 def test_labels_counts_every_level_and_shows_a_tree(
