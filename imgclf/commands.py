@@ -24,6 +24,7 @@ from .accounting import Accounting, wait_until_accounted
 from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
+from .result_formats import render_table, to_csv, to_json
 from .result_queries import (
     ResultQuery,
     full_items,
@@ -34,9 +35,6 @@ from .result_queries import (
     parse_status,
     read_items,
     registered_values,
-    render_table,
-    to_csv,
-    to_json,
 )
 from .upload import collect, parse_tags, upload_all
 

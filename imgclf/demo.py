@@ -39,7 +39,8 @@ from .models import promote, upload_artifact
 from .output import NATIVE_LOG, native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 from .report_labels import labelled_items
-from .result_queries import object_tags, to_json
+from .result_formats import to_json
+from .result_queries import object_tags
 from .samples import USER_TAGS, ground_truth, write_bad_inputs
 from .trainer import TrainingSettings, train_to_cache
 from .upload import Upload, collect, upload_all

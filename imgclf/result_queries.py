@@ -1,5 +1,5 @@
 """Query the results table through its GSIs, by_label and by_second_label (never a Scan),
-and print items.
+and read items (result_formats.py prints them).
 
 Every partition a query needs (each shard of a label, or of the rejects; see
 classifier.contracts' write sharding) is asked on its own thread, and the streams are merged
@@ -13,8 +13,6 @@ reads the whole items for JSON.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +26,6 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from rich.table import Table
 
 from classifier.contracts import (
     COLOUR_FAMILIES,
@@ -48,19 +45,7 @@ from classifier.contracts import (
 
 from .deployment import Deployment
 from .errors import CliError
-from .output import plain
 
-COLUMNS = (
-    "key",
-    "status",
-    "label",
-    "confidence",
-    "colours",
-    "model_version",
-    "classified_at",
-    "reason",
-)
-CSV_COLUMNS = (*COLUMNS, "latency_ms", "width", "height", "size", "etag")
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_PARALLEL_QUERIES = 16
@@ -485,39 +470,3 @@ def object_tags(deployment: Deployment, key: str) -> dict[str, str]:
     except ClientError:
         return {}
     return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
-
-
-def _cell(item: dict[str, Any], column: str) -> str:
-    value = plain(item.get(column))
-    if value is None:
-        return ""
-    if column == "confidence":
-        return f"{float(value):.3f}"
-    if column == "colours":
-        return ", ".join(str(colour["name"]) for colour in value)
-    return str(value)
-
-
-def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
-    for column in COLUMNS:
-        table.add_column(
-            column, overflow="fold", justify="right" if column == "confidence" else "left"
-        )
-    for item in items:
-        style = "red" if item.get("status") == Status.REJECTED else None
-        table.add_row(*(_cell(item, column) for column in COLUMNS), style=style)
-    return table
-
-
-def to_json(items: list[dict[str, Any]]) -> str:
-    return json.dumps([plain(item) for item in items], indent=2, sort_keys=True)
-
-
-def to_csv(items: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for item in items:
-        writer.writerow(_cell(item, column) for column in CSV_COLUMNS)
-    return buffer.getvalue()

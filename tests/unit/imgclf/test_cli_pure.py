@@ -24,15 +24,12 @@ from imgclf.demo import cache_key, source_fingerprint
 from imgclf.errors import CliError
 from imgclf.main import build_parser, main
 from imgclf.output import plain
+from imgclf.result_formats import COLUMNS, CSV_COLUMNS, to_csv, to_json
 from imgclf.result_queries import (
-    COLUMNS,
-    CSV_COLUMNS,
     _newest_first,
     _query_arguments,
     parse_since,
     parse_status,
-    to_csv,
-    to_json,
 )
 from imgclf.samples import decompression_bomb_png, ground_truth, write_bad_inputs
 from imgclf.trainer import TrainingSettings

@@ -1,0 +1,63 @@
+"""How `imgclf results` prints items: a table, JSON or CSV (the detect-labels shape is
+detect_labels.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.table import Table
+
+from classifier.contracts import Status
+
+from .output import plain
+
+COLUMNS = (
+    "key",
+    "status",
+    "label",
+    "confidence",
+    "colours",
+    "model_version",
+    "classified_at",
+    "reason",
+)
+CSV_COLUMNS = (*COLUMNS, "latency_ms", "width", "height", "size", "etag")
+
+
+def _cell(item: dict[str, Any], column: str) -> str:
+    value = plain(item.get(column))
+    if value is None:
+        return ""
+    if column == "confidence":
+        return f"{float(value):.3f}"
+    if column == "colours":
+        return ", ".join(str(colour["name"]) for colour in value)
+    return str(value)
+
+
+def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in COLUMNS:
+        table.add_column(
+            column, overflow="fold", justify="right" if column == "confidence" else "left"
+        )
+    for item in items:
+        style = "red" if item.get("status") == Status.REJECTED else None
+        table.add_row(*(_cell(item, column) for column in COLUMNS), style=style)
+    return table
+
+
+def to_json(items: list[dict[str, Any]]) -> str:
+    return json.dumps([plain(item) for item in items], indent=2, sort_keys=True)
+
+
+def to_csv(items: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        writer.writerow(_cell(item, column) for column in CSV_COLUMNS)
+    return buffer.getvalue()
