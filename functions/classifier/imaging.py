@@ -239,6 +239,8 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
     leaves the image to Pillow. All three give the same pixels (tests/unit/classifier)."""
     if image.mode not in ("RGB", "RGBA") or "transparency" in image.info:
         return None
+    if not png_bytes.eight_bit_rgb(data):
+        return None  # 16-bit, or grey+alpha: Pillow's path (and its 16-bit scaling)
     if _orientation(image) != 1:
         return None
     if png_unfilter.available() and image.width <= png_unfilter.MAX_WIDTH:
@@ -252,7 +254,7 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
     except Exception as error:  # libspng's errors are RuntimeErrors; any other is as bad
         raise RejectedImageError(f"corrupt or truncated PNG: {reasons.one_line(error)}") from None
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != len(image.mode):
-        return None  # 16-bit: Pillow's path scales it
+        return None  # not what the header promised: Pillow's path judges it
     return Image.fromarray(array, image.mode)
 
 

@@ -25,6 +25,19 @@ PRE_INFLATE_MAX_BYTES = 16 * 1024 * 1024
 NATIVE_MAX_BYTES = 48 * 1024 * 1024
 
 
+def eight_bit_rgb(data: bytes) -> bool:
+    """Whether a PNG's header (IHDR, its first chunk) says 8-bit RGB or RGBA, interlaced or
+    not: the only PNGs the fast decoders take. Pillow opens 16-bit RGB(A) and grey+alpha
+    PNGs as 8-bit RGB(A) too, so its mode cannot tell."""
+    return (
+        len(data) >= 33
+        and data.startswith(PNG_SIGNATURE)
+        and data[12:16] == b"IHDR"
+        and data[24] == 8
+        and data[25] in _PNG_CHANNELS
+    )
+
+
 def pre_inflated(data: bytes) -> bytes | None:
     """pre_inflate, which never raises: None leaves the original bytes to libspng."""
     try:

@@ -376,6 +376,28 @@ def test_anything_unusual_is_left_to_libspng(data: bytes) -> None:
     assert png_bytes.pre_inflated(data) is None
 
 
+@pytest.mark.parametrize(
+    ("colour", "channels"),
+    [
+        pytest.param(0, [0], id="grey"),
+        pytest.param(4, [0, 3], id="grey and alpha"),
+        pytest.param(2, [0, 1, 2], id="RGB"),
+        pytest.param(6, [0, 1, 2, 3], id="RGBA"),
+    ],
+)
+def test_every_sixteen_bit_png_gives_the_pixels_of_its_eight_bit_twin(
+    colour: int, channels: list[int]
+) -> None:
+    # Pillow opens 16-bit RGB(A) and grey+alpha PNGs as 8-bit RGB(A): none may reach a fast
+    # path that decodes 8-bit only, and none is "corrupt"
+    opaque = np.concatenate([PIXELS, np.full((30, 20, 1), 255, np.uint8)], axis=2)
+    eight = opaque[..., channels]
+    sixteen = eight.astype(">u2") * 257
+    expected = prepare_image(hand_made_png(eight, colour=colour), SPEC, LIMITS).array
+    got = prepare_image(hand_made_png(sixteen, colour=colour, depth=16), SPEC, LIMITS).array
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
 def test_a_bad_idat_crc_is_ignored_as_libspng_ignores_it() -> None:
     import pyspng
 
