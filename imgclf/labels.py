@@ -75,6 +75,7 @@ class LabelSelection:
     word: str
     name: str  # the hierarchy's name for the word, or the registry value itself
     values: tuple[str, ...]  # index values to ask: the label and every label under it
+    under: frozenset[str] = frozenset()  # the hierarchy's names under the word
 
     def confidence(self, item: Mapping[str, Any]) -> float:
         """The item's confidence for this label: `labels[name]` when it has it, else the most
@@ -84,8 +85,8 @@ class LabelSelection:
         stored = item.get(LABELS_ATTRIBUTE) or {}
         if self.name in stored:
             return float(stored[self.name])
-        under = [float(value) for name, value in stored.items() if name in self.values]
-        return max(under) if under else float(item.get("confidence", -1))
+        below = [float(value) for name, value in stored.items() if name in self.under]
+        return max(below) if below else float(item.get("confidence", -1))
 
 
 def select_label(
@@ -96,11 +97,15 @@ def select_label(
     values = sorted({value for value in present if value != REJECTED_PARTITION})
     if word.strip().lower() == UNKNOWN_LABEL:
         return LabelSelection(word, UNKNOWN_LABEL, (UNKNOWN_LABEL,))
-    node = labels.find(word) if labels is not None else None
+    node = labels.search(word) if labels is not None else None
     if labels is not None and node is not None:
-        under = {name.lower() for name in labels.descendants(node.name)}
+        names = labels.descendants(node.name)
+        under = {name.lower() for name in names}
         return LabelSelection(
-            word, node.name, tuple(v for v in values if _names_under(v, under, labels))
+            word,
+            node.name,
+            tuple(v for v in values if _names_under(v, under, labels)),
+            frozenset(names),
         )
     same = [value for value in values if value.lower() == word.strip().lower()]
     if same:
@@ -225,17 +230,25 @@ def label_tree(
 ) -> LabelTree:
     """The subtree of a word: only labels present, each with its count, most items first."""
     rows = {row.label: row for row in label_counts(counts, labels)}
-    node = labels.find(word) if labels is not None else None
+    node = labels.search(word) if labels is not None else None
     if labels is None or node is None:
         name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
         row = rows.get(name, LabelCount(name, 0, 0))
         return LabelTree(row.label, row.count, row.direct)
     under = set(labels.descendants(node.name))
     present = {name: row for name, row in rows.items() if name in under}
+    if node.hidden:  # a word too general to be a label: the sum of the labels under it
+        total = sum(row.direct for row in present.values())
+        present[node.name] = LabelCount(node.name, total, 0)
+
+    def parents(name: str) -> list[str]:
+        """A label's parents within the tree; the root for a top label under a hidden root."""
+        inside = [p for p in labels.parent_names(name) if p in under]
+        return inside or [node.name]
 
     def grow(name: str) -> LabelTree:
         row = present.get(name, LabelCount(name, 0, 0))
-        below = [n for n in present if name in labels.parent_names(n)]
+        below = [n for n in present if n != node.name and name in parents(n)]
         below.sort(key=lambda n: (-present[n].count, n))
         return LabelTree(name, row.count, row.direct, tuple(grow(n) for n in below))
 

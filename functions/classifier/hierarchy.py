@@ -279,6 +279,25 @@ class LabelHierarchy:
         key = " ".join(word.lower().split())
         return self._by_name.get(key) or self._by_alias.get(key)
 
+    def search(self, word: str) -> Node | None:
+        """The node a query word names: a label (`find`), else a node hidden from labelling
+        (too general or too rare a word to label an image: dinosaur, hamburger, structure)
+        that has labels under it, which a query reads through them. Of two hidden nodes of
+        one name, the one with more ImageNet classes under it."""
+        return self.find(word) or self._hidden_by_name.get(" ".join(word.lower().split()))
+
+    @cached_property
+    def _hidden_by_name(self) -> dict[str, Node]:
+        under: dict[str, int] = {}
+        for class_id in self.class_ids:
+            for node_id in self.ancestors[class_id]:
+                if self.nodes[node_id].hidden:
+                    under[node_id] = under.get(node_id, 0) + 1
+        index: dict[str, Node] = {}
+        for node_id in sorted(under, key=lambda n: -under[n]):
+            index.setdefault(self.nodes[node_id].name.lower(), self.nodes[node_id])
+        return index
+
     def suggest(self, word: str, count: int = 3) -> list[str]:
         """Label names close to a word that names none."""
         names = [node.name for node in self.labelled]
@@ -292,9 +311,9 @@ class LabelHierarchy:
         return found[:count]
 
     def descendants(self, name: str) -> tuple[str, ...]:
-        """The names of a label and of every visible label under it (ids through hidden
-        nodes count), the label first."""
-        node = self.find(name)
+        """The names of a label (or of a hidden node a query names: `search`) and of every
+        visible label under it (ids through hidden nodes count), the name first."""
+        node = self.search(name)
         if node is None:
             return ()
         below = [n.name for n in self.visible if node.id in self.ancestors[n.id]]

@@ -143,6 +143,11 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert keys(capsys, "--label", "coach dog") == ["spot.jpg"]
     assert keys(capsys, "--label", "Golden Retriever") == ["old.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "flora") == ["daisy.jpg"]
+    # And a word too general to be a label (hidden "carnivore") reads the labels under it, its
+    # confidence the most confident of them (dog 0.97 and 0.9; cat 0.8; dog 0.6)
+    assert keys(capsys, "--label", "carnivore") == ["old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"]
+    carnivores = keys(capsys, "--label", "carnivore", "--min-confidence", "0.85")
+    assert carnivores == ["old.jpg", "rex.jpg"]
     # And --min-confidence compares the word's own confidence, with --limit and --since
     assert keys(capsys, "--label", "dog", "--min-confidence", "0.9") == ["old.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "dog", "--min-confidence", "0.9", "--limit", "1") == ["old.jpg"]

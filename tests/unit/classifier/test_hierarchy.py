@@ -149,6 +149,31 @@ def test_words_resolve_through_names_and_aliases(hierarchy: LabelHierarchy) -> N
     assert "dog" in hierarchy.suggest("dgo")
 
 
+def test_a_query_word_may_name_a_hidden_node_with_labels_under_it() -> None:
+    # Given "canid", hidden between dog and animal, and a hidden "thing" with no class under it
+    data = small_hierarchy_dict()
+    data["nodes"]["canid"] = {"name": "canid", "hidden": True, "parents": ["animal"]}
+    data["nodes"]["dog"]["parents"] = ["canid"]
+    data["nodes"]["thing"] = {"name": "thing", "hidden": True, "parents": ["entity"]}
+    hierarchy = LabelHierarchy.from_dict(data)
+    # Then it is no label, but a query finds it, and reads it through the labels under it
+    assert hierarchy.find("canid") is None
+    assert hierarchy.search("Canid").name == "canid"  # type: ignore[union-attr]
+    assert set(hierarchy.descendants("canid")) == {
+        "canid",
+        "dog",
+        "golden retriever",
+        "dalmatian",
+    }
+    # And a label comes first; a hidden node with nothing under it is no query word
+    assert hierarchy.search("dog").name == "dog"  # type: ignore[union-attr]
+    assert hierarchy.search("thing") is None
+    assert hierarchy.search("entity").name == "entity"  # type: ignore[union-attr]
+    # And labelling never gives it
+    names = [label.name for label in hierarchy.labels(probabilities((0, 0.9)), 0.05, 10)]
+    assert "canid" not in names and "dog" in names
+
+
 def test_descendants_lineage_and_categories(hierarchy: LabelHierarchy) -> None:
     assert set(hierarchy.descendants("dog")) == {"dog", "golden retriever", "dalmatian"}
     assert hierarchy.classes_of("animal") == (0, 1, 2)

@@ -67,6 +67,12 @@ def test_a_word_selects_itself_and_every_present_label_under_it() -> None:
     assert animal.values == ("dalmatian", "golden retriever", "tabby cat")
     # An alias finds its node, in any case and spacing
     assert select_label("Coach  Dog", PRESENT, HIERARCHY).values == ("dalmatian",)
+    # A word too general to be a label (hidden) selects the labels under it
+    assert select_label("carnivore", PRESENT, HIERARCHY).values == (
+        "dalmatian",
+        "golden retriever",
+        "tabby cat",
+    )
     # A label with nothing present selects nothing (no error: it is a label)
     assert select_label("daisy", PRESENT, HIERARCHY).values == ()
     # A trained label and unknown work as before, with or without a hierarchy
@@ -142,6 +148,16 @@ def test_the_tree_shows_only_present_labels_indented() -> None:
         "      dalmatian  2",
         "    cat  1",
         "      tabby cat  1",
+    ]
+    # A word too general to be a label (hidden "carnivore") counts and shows the labels under it
+    assert tree_lines(label_tree("Carnivore", COUNTS, HIERARCHY)) == [
+        "carnivore  6",
+        "  dog  5",
+        "    retriever  3",
+        "      golden retriever  3",
+        "    dalmatian  2",
+        "  cat  1",
+        "    tabby cat  1",
     ]
     assert tree_lines(label_tree("my-widget", COUNTS, HIERARCHY)) == ["my-widget  4"]
     with pytest.raises(CliError, match="no label 'florp'"):
