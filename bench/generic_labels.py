@@ -60,11 +60,11 @@ def found_words(
     labels (label and second_label) when given, else by its labels themselves."""
     found = set()
     for word in words:
-        node = hierarchy.find(word)
+        node = hierarchy.search(word)  # as the CLI resolves it: a label, or a hidden word
         if node is None:
             continue
-        if indexed is not None:
-            for name in indexed:
+        if indexed is not None or node.hidden:
+            for name in indexed if indexed is not None else names:
                 target = hierarchy.find(name)
                 if target is not None and (
                     target.id == node.id or node.id in hierarchy.ancestors[target.id]
@@ -120,7 +120,9 @@ def animal_photo_words(hierarchy: LabelHierarchy) -> dict[Path, frozenset[str]]:
             continue
         lineage = {node.id, *hierarchy.ancestors[node.id]}
         found[path] = frozenset(
-            word for word in ANIMAL_WORDS if (named := hierarchy.find(word)) and named.id in lineage
+            word
+            for word in ANIMAL_WORDS
+            if (named := hierarchy.search(word)) and named.id in lineage
         )
     return found
 
@@ -137,8 +139,10 @@ def score_split(
     for words in photos.values():
         for word in words:
             counts[word] = counts.get(word, 0) + 1
-    queries = sorted(w for w, n in counts.items() if n >= args.min_words and hierarchy.find(w))
-    unplaced = sorted(w for w, n in counts.items() if n >= args.min_words and not hierarchy.find(w))
+    queries = sorted(w for w, n in counts.items() if n >= args.min_words and hierarchy.search(w))
+    unplaced = sorted(
+        w for w, n in counts.items() if n >= args.min_words and not hierarchy.search(w)
+    )
     raws = {}
     for path in photos:
         prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
