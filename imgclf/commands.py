@@ -98,6 +98,8 @@ def results(args: argparse.Namespace) -> int:
     colour = parse_colour(args.colour) if args.colour else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
+    if args.label is not None and not args.label.strip():
+        raise CliError("--label needs a word (a label at any level, e.g. dog or animal)")
     query = ResultQuery(None, colour, status, args.min_confidence, since, args.limit or None)
     if args.file is not None:
         read = read_items(args.file)

@@ -212,6 +212,11 @@ def test_an_unknown_word_fails_in_one_line_with_a_suggestion(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "imgclf: error: no label 'florp' (did you mean: plant)\n"
+    # An empty word is not "every label"
+    assert cli_main(["results", "--label", " "]) == 1
+    assert capsys.readouterr().err == (
+        "imgclf: error: --label needs a word (a label at any level, e.g. dog or animal)\n"
+    )
 
 
 def test_a_table_deployed_before_the_second_label_index_says_to_deploy(
