@@ -91,7 +91,6 @@ def cached_day0(cache_root: Path, sources: str) -> PackedModel:
 
 def day0_command(args: argparse.Namespace) -> int:
     check_version_option(args.version)
-    deployment = resolve(args.env)
     for path in (args.mapping, args.eval_dir, args.overrides):
         if path is not None and not path.exists():
             raise CliError(f"no such file or folder: {path}")
@@ -102,6 +101,7 @@ def day0_command(args: argparse.Namespace) -> int:
         mapped = map_label_names(args.labels, args.overrides)
         stdout.print("\n".join(mapping_lines(mapped)), markup=False)
         mapping = {label.label: label.indices for label in mapped}
+    deployment = resolve(args.env)  # after the input's checks and the mapping, before the build
     version = args.version or new_model_version("day0-")
     model = build_packed(
         imgclf_home() / "models" / version,

@@ -50,3 +50,24 @@ def test_labels_and_mapping_are_mutually_exclusive(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         parser.parse_args(["model", "day0", "--labels", "car,boat", "--mapping", "m.json"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_the_mapping_is_checked_and_printed_before_an_environment_is_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imgclf.main import main
+
+    # Given no environment running (an empty $IMGCLF_HOME)
+    monkeypatch.setenv("IMGCLF_HOME", str(tmp_path))
+    # When a bad overrides file is given, its own error comes first, in one line
+    bad = tmp_path / "o.json"
+    bad.write_text('{"car": "n99999999"}')
+    assert main(["model", "day0", "--labels", "car,boat", "--overrides", str(bad)]) == 1
+    assert capsys.readouterr().err == (
+        "imgclf: error: override for 'car': no node or synset named 'n99999999'\n"
+    )
+    # And a good mapping prints for review before the missing environment stops the build
+    assert main(["model", "day0", "--labels", "car,boat"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("car -> car (n02958343)")
+    assert "no local environment is running" in captured.err
