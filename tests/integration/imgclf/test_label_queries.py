@@ -113,18 +113,24 @@ def cli(fake_aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamesp
         )
         for item in [*ITEMS, {**reject, "classified_at": at(6)}]:
             assert results.put(item)
-        deployment = Deployment(
-            env="test",
-            outputs={
-                StackOutputs.IMAGES_BUCKET: "images",
-                StackOutputs.RESULTS_TABLE: "results",
-                StackOutputs.INDEX_SHARDS: str(SHARDS),
-            },
-            region=REGION,
-        )
-        monkeypatch.setattr(commands, "resolve", lambda env: deployment)
-        monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
-        yield SimpleNamespace(deployment=deployment)
+        yield SimpleNamespace(deployment=cli_deployment("results", monkeypatch))
+
+
+def cli_deployment(table: str, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """The deployment every CLI command resolves: `table` on moto, and the small hand-made
+    hierarchy as the CLI's."""
+    deployment = Deployment(
+        env="test",
+        outputs={
+            StackOutputs.IMAGES_BUCKET: "images",
+            StackOutputs.RESULTS_TABLE: table,
+            StackOutputs.INDEX_SHARDS: str(SHARDS),
+        },
+        region=REGION,
+    )
+    monkeypatch.setattr(commands, "resolve", lambda env: deployment)
+    monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
+    return deployment
 
 
 def keys(capsys: pytest.CaptureFixture[str], *argv: str) -> list[str]:
@@ -239,17 +245,7 @@ def test_a_table_deployed_before_the_second_label_index_says_to_deploy(
         boto3.client("dynamodb", region_name=REGION).create_table(**arguments)
         old = DynamoResults(boto3.resource("dynamodb", region_name=REGION), "old-results")
         assert all(old.put(item) for item in ITEMS)
-        deployment = Deployment(
-            env="old",
-            outputs={
-                StackOutputs.IMAGES_BUCKET: "images",
-                StackOutputs.RESULTS_TABLE: "old-results",
-                StackOutputs.INDEX_SHARDS: str(SHARDS),
-            },
-            region=REGION,
-        )
-        monkeypatch.setattr(commands, "resolve", lambda env: deployment)
-        monkeypatch.setattr(labels, "hierarchy", small_hierarchy)
+        cli_deployment("old-results", monkeypatch)
         # When a label query and the label counts ask both indexes
         # Then each fails in one line that says to deploy, never DynamoDB's message
         for argv in (["results", "--label", "dog"], ["labels"]):
