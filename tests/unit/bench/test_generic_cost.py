@@ -92,6 +92,10 @@ def test_each_part_runs_alone_on_one_row(chosen: generic_cost.Deciders) -> None:
     assert calls["generic_labels"]() == chosen.generic.generic_labels(BEAGLE)
     primary = calls["primary"]()
     assert primary is not None and getattr(primary, "name", None) == "beagle"
+    hierarchy = chosen.generic.hierarchy
+    assert hierarchy is not None
+    branches = hierarchy.branches(chosen.generic.generic_labels(BEAGLE))
+    assert calls["second"]() == hierarchy.second_thing(branches)
     assert calls["quality"]() == image_quality(ARRAY)
 
 
@@ -111,10 +115,10 @@ def test_rounds_time_every_call_every_round() -> None:
 
 
 def test_costs_and_the_added_line() -> None:
-    p50 = {"sums": 0.05, "generic_labels": 0.13, "primary": 0.01, "quality": 0.16}
+    p50 = {"sums": 0.05, "generic_labels": 0.13, "primary": 0.01, "second": 0.002, "quality": 0.16}
     costs = generic_cost.part_costs(p50)
     assert costs == pytest.approx(
-        {"sums": 0.05, "selection": 0.08, "quality": 0.16, "primary": 0.01}
+        {"sums": 0.05, "selection": 0.08, "quality": 0.16, "primary": 0.01, "second": 0.002}
     )
     assert generic_cost.part_costs({**p50, "generic_labels": 0.01})["selection"] == 0.0
     line = generic_cost.added_line("generic labels", [5.0, 5.2, 5.1], [5.2, 5.5, 5.3], costs)
