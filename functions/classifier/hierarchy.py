@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from . import word_forms
+
 HIERARCHY_FORMAT = 1
 
 # Which generic labels an image keeps (the function's GENERIC_MIN_CONFIDENCE and MAX_LABELS,
@@ -282,9 +284,29 @@ class LabelHierarchy:
     def search(self, word: str) -> Node | None:
         """The node a query word names: a label (`find`), else a node hidden from labelling
         (too general or too rare a word to label an image: dinosaur, hamburger, structure)
-        that has labels under it, which a query reads through them. Of two hidden nodes of
-        one name, the one with more ImageNet classes under it."""
-        return self.find(word) or self._hidden_by_name.get(" ".join(word.lower().split()))
+        that has labels under it, which a query reads through them (of two hidden nodes of
+        one name, the one with more ImageNet classes under it), else a label spelled without
+        its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
+        singular forms ("dogs", "butterflies", "mice")."""
+        for form in (word_forms.normalised(word), *word_forms.singulars(word)):
+            found = (
+                self.find(form)
+                or self._hidden_by_name.get(form)
+                or self._by_squashed.get(word_forms.squashed(form))
+            )
+            if found is not None:
+                return found
+        return None
+
+    @cached_property
+    def _by_squashed(self) -> dict[str, Node]:
+        index: dict[str, Node] = {}
+        for node in self.visible:  # names first, then aliases
+            index.setdefault(word_forms.squashed(node.name), node)
+        for node in self.visible:
+            for alias in node.aliases:
+                index.setdefault(word_forms.squashed(alias), node)
+        return index
 
     @cached_property
     def _hidden_by_name(self) -> dict[str, Node]:

@@ -174,6 +174,40 @@ def test_a_query_word_may_name_a_hidden_node_with_labels_under_it() -> None:
     assert "canid" not in names and "dog" in names
 
 
+@pytest.mark.parametrize(
+    ("word", "name"),
+    [
+        ("Dogs", "dog"),  # a plural
+        ("coach dogs", "dalmatian"),  # the last word of an alias
+        ("automobiles", "car"),
+        ("sportscar", "sports car"),  # without its space
+        ("sports-cars", "sports car"),
+        ("coffee  mugs", "coffee mug"),
+        ("florps", None),
+        ("glass", None),  # no plural ("-ss"), and nothing of that name
+    ],
+)
+def test_a_query_word_may_be_plural_or_spelled_without_spaces(
+    hierarchy: LabelHierarchy, word: str, name: str | None
+) -> None:
+    found = hierarchy.search(word)
+    assert (found.name if found else None) == name
+    assert hierarchy.find(word) is None or hierarchy.find(word) == found  # labels stay exact
+
+
+def test_plural_forms() -> None:
+    from classifier.word_forms import singulars, squashed
+
+    assert singulars("butterflies")[0] == "butterfly"
+    assert "wolf" in singulars("wolves") and "knife" in singulars("knives")
+    assert "box" in singulars("boxes") and "horse" in singulars("horses")
+    assert singulars("mice") == ["mouse"] and singulars("People") == ["person"]
+    assert singulars("golden retrievers")[-1] == "golden retriever"
+    assert singulars("glass") == [] and "bus" in singulars("buses")
+    assert singulars("dress") == [] and singulars("s") == []
+    assert squashed(" Cell-phone ") == "cellphone" == squashed("cell  phone")
+
+
 def test_descendants_lineage_and_categories(hierarchy: LabelHierarchy) -> None:
     assert set(hierarchy.descendants("dog")) == {"dog", "golden retriever", "dalmatian"}
     assert hierarchy.classes_of("animal") == (0, 1, 2)
