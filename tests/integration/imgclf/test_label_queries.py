@@ -147,6 +147,7 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert keys(capsys, "--label", "dog") == ["old.jpg", "spot.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "animal") == ["old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "coach dog") == ["spot.jpg"]
+    assert keys(capsys, "--label", "Dogs") == ["old.jpg", "spot.jpg", "rex.jpg"]  # a plural
     assert keys(capsys, "--label", "Golden Retriever") == ["old.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "flora") == ["daisy.jpg"]
     # And a word too general to be a label (hidden "carnivore") reads the labels under it, its
