@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from classifier import word_forms
 from classifier.hierarchy import LabelHierarchy, Node
 from training.imagenet import MappingError, resolve
 from training.labels import builtin_hierarchy
@@ -56,15 +57,19 @@ def classes_under(hierarchy: LabelHierarchy, node_id: str) -> tuple[int, ...]:
 
 def find_node(hierarchy: LabelHierarchy, name: str) -> Node | None:
     """The node a name means: a visible name or alias, else WordNet's first sense with
-    ImageNet classes under it."""
-    node = hierarchy.find(normalise(name))
-    if node is not None and classes_under(hierarchy, node.id):
-        return node
-    senses = hierarchy.extra.get("senses", {}).get(normalise(name), [])
-    for node_id in senses:
-        if classes_under(hierarchy, node_id):
-            return hierarchy.nodes[node_id]
-    return None
+    ImageNet classes under it; then the same for its singular forms (a folder of "dogs"),
+    then any other spelling a query accepts (`LabelHierarchy.search`: "cell phone")."""
+    key = normalise(name)
+    senses = hierarchy.extra.get("senses", {})
+    for form in (key, *word_forms.singulars(key)):
+        node = hierarchy.find(form)
+        if node is not None and classes_under(hierarchy, node.id):
+            return node
+        for node_id in senses.get(form, []):
+            if classes_under(hierarchy, node_id):
+                return hierarchy.nodes[node_id]
+    node = hierarchy.search(key)
+    return node if node is not None and classes_under(hierarchy, node.id) else None
 
 
 def _unplaceable(hierarchy: LabelHierarchy, name: str) -> MappingError:

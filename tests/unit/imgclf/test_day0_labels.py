@@ -19,6 +19,13 @@ def test_each_label_prints_one_review_line() -> None:
     assert lines[1].startswith("boat -> boat (n02858304)")
 
 
+def test_plural_and_run_together_names_are_placed_as_their_label() -> None:
+    # Folders are often named in the plural ("dogs", "butterflies"), or without a space
+    mapped = map_label_names("dogs,butterflies,cell phone", None)
+    assert [label.node_name for label in mapped] == ["dog", "butterfly", "mobile phone"]
+    assert [label.label for label in mapped] == ["dogs", "butterflies", "cell phone"]
+
+
 def test_a_single_class_reads_singular() -> None:
     lines = mapping_lines(map_label_names("pizza,balloon", None))
     assert lines[0].endswith("1 ImageNet class (pizza)")
