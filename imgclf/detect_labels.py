@@ -118,7 +118,7 @@ def labels_of(item: Mapping[str, Any], hierarchy: LabelHierarchy | None) -> list
     found = [_generic_label(name, conf, hierarchy) for name, conf in item_labels(item)]
     label = str(item.get("label", UNKNOWN_LABEL))
     known = {name.lower() for name, _ in item_labels(item)}
-    node = hierarchy.find(label) if hierarchy is not None else None
+    node = hierarchy.search(label) if hierarchy is not None else None
     shown = label.lower() in known or (node is not None and node.name.lower() in known)
     if label != UNKNOWN_LABEL and not shown:
         found.append(_trained_label(label, float(item.get("confidence", 0))))

@@ -116,10 +116,10 @@ def select_label(
 
 def _names_under(value: str, under: set[str], labels: LabelHierarchy) -> bool:
     """Whether a by_label value is one of `under`, by name or through the hierarchy (a trained
-    label "cow" is the hierarchy's "cattle", by its alias)."""
+    label "cow" is the hierarchy's "cattle", by its alias; "dogs" is "dog")."""
     if value.lower() in under:
         return True
-    node = labels.find(value)
+    node = labels.search(value)
     return node is not None and node.name.lower() in under
 
 

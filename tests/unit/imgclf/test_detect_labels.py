@@ -122,6 +122,10 @@ def test_a_trained_label_beside_generic_labels_is_shown_once() -> None:
     # A day-0 model writes its trained label and the generic labels
     both = detect_labels_response(golden_item(label="dog"), HIERARCHY)
     assert [label["Name"] for label in both["Labels"]].count("Dog") == 1
+    # And a trained label in the plural (a folder of "dogs") is that label, shown once
+    plural = detect_labels_response(golden_item(label="dogs"), HIERARCHY)
+    assert [label["Name"] for label in plural["Labels"]].count("Dog") == 1
+    assert "dogs" not in [label["Name"] for label in plural["Labels"]]
     widget = detect_labels_response(golden_item(label="my-widget"), HIERARCHY)
     assert "my-widget" in [label["Name"] for label in widget["Labels"]]
     assert_is_a_detect_labels_response(widget)

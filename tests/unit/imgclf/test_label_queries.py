@@ -88,6 +88,12 @@ def test_a_trained_label_is_found_through_the_hierarchy_by_its_alias() -> None:
     # Then the trained label's partition is asked too
     assert select_label("cat", present, HIERARCHY).values == ("tabby",)
     assert select_label("mammal", present, HIERARCHY).values == ("dalmatian", "tabby")
+    # And a trained label named in the plural, as folders often are, is its label too
+    assert select_label("dog", ["dalmatians", "cats"], HIERARCHY).values == ("dalmatians",)
+    assert select_label("mammal", ["dalmatians", "cats"], HIERARCHY).values == (
+        "cats",
+        "dalmatians",
+    )
 
 
 def test_an_unknown_word_is_one_line_with_close_names() -> None:
