@@ -382,10 +382,6 @@ class LabelHierarchy:
         """Each labelled node's summed probability (rows of a batch, or one row)."""
         return np.add.reduceat(self._gathered(probabilities), self._sum_plan[1], axis=-1)
 
-    def evidence(self, probabilities: np.ndarray) -> np.ndarray:
-        """Each labelled node's most probable class's probability (rows, or one row)."""
-        return np.maximum.reduceat(self._gathered(probabilities), self._sum_plan[1], axis=-1)
-
     def _gathered(self, probabilities: np.ndarray) -> np.ndarray:
         """The probabilities in node order (the sum plan's class indices), checked."""
         values = np.asarray(probabilities, np.float64)
