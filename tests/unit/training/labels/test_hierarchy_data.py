@@ -102,6 +102,12 @@ def test_a_typical_class_has_a_few_visible_ancestors(hierarchy: LabelHierarchy) 
         ("dining table", ("table", "furniture")),
         ("gas mask or respirator", ("mask",)),
         ("balaclava ski mask", ("mask",)),
+        ("minibus", ("bus", "motor vehicle", "vehicle")),
+        ("school bus", ("bus", "vehicle")),
+        ("high-speed train", ("train", "vehicle")),
+        ("sneaker", ("shoe", "footwear", "clothing")),
+        ("cowboy boot", ("footwear", "clothing")),
+        ("bighorn sheep", ("sheep", "mammal", "animal")),
     ],
 )
 def test_classes_sit_under_the_words_people_use(
@@ -116,9 +122,15 @@ def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
     # wild cats (cougar 286, lynx 287), never the big cats, and "house cat" the five alone
     assert "bear" not in chain(hierarchy, "teddy bear")
     assert "dog" not in chain(hierarchy, "hot dog")
+    # ImageNet's wing photos include aerial views from a window, with no airplane in them
+    assert "airplane" not in chain(hierarchy, "airplane wing")
     assert hierarchy.classes_of("cat") == (281, 282, 283, 284, 285, 286, 287)
     assert hierarchy.classes_of("house cat") == (281, 282, 283, 284, 285)
     assert hierarchy.find("cow") == hierarchy.find("cattle")
+    # "clothes" is clothing (every garment), not WordNet's apparel (jeans alone)
+    assert hierarchy.find("clothes") == hierarchy.find("clothing")
+    assert hierarchy.find("motorbike") == hierarchy.find("motorcycle")
+    assert hierarchy.find("lorry") == hierarchy.find("truck")
     assert "cat" not in chain(hierarchy, "lion")
     assert "cat" not in chain(hierarchy, "tiger")
 
