@@ -174,10 +174,10 @@ def result(args: argparse.Namespace) -> int:
 def labels(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     values = [v for v in registered_values(deployment) if v != REJECTED_PARTITION]
-    counts = generic_labels.count_values(deployment, values)
+    census = generic_labels.count_values(deployment, values)
     found, why = generic_labels.optional_hierarchy()
     if args.tree:
-        tree = generic_labels.label_tree(args.tree, counts, found, why)
+        tree = generic_labels.label_tree(args.tree, census.entries, found, why, census.pairs)
         if args.format == "json":
             stdout.out(json.dumps(generic_labels.tree_json(tree), indent=2), highlight=False)
         else:
@@ -186,7 +186,7 @@ def labels(args: argparse.Namespace) -> int:
         return 0
     if why is not None:
         stderr.print(f"imgclf: {why}; counting label values only", markup=False)
-    rows = generic_labels.label_counts(counts, found)
+    rows = generic_labels.label_counts(census.entries, found, census.pairs)
     if args.format == "json":
         stdout.out(generic_labels.counts_json(rows), highlight=False)
     else:

@@ -5,9 +5,11 @@ generic label, "golden retriever"), and a generic item whose image shows a secon
 in by_second_label under its `second_label` ("cup"). A query for a word at any level ("dog",
 "animal") asks that word's own value and the value of every label under it that the label
 registry has seen, each on all its shards and in both indexes (results.query_results),
-merged newest first, each item once. Counts are `Select=COUNT` Queries on the same
-partitions, summed up the hierarchy when read: an item counts under each of its two labels,
-which share no label above them (hierarchy.second_thing), so no word counts it twice.
+merged newest first, each item once. Counts read the same partitions (by_label's with
+`Select=COUNT`, by_second_label's for each item's `label`) and are summed up the hierarchy
+when read, each item once: its two labels share no label above them when written
+(hierarchy.second_thing), but a word too general to be a label ("object"), a hierarchy
+edited since, or a trained label can still hold both, and the pairs say how often.
 
 The hierarchy comes from one place, `hierarchy()`, so tests can replace it.
 """
@@ -18,7 +20,7 @@ import difflib
 import importlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,10 +30,12 @@ from rich.table import Table
 
 from classifier.contracts import (
     INDEX_SORT_KEY,
+    LABEL_ATTRIBUTE,
     LABEL_INDEX,
     LABELS_ATTRIBUTE,
     REJECTED_PARTITION,
     RESULTS_INDEXES,
+    SECOND_LABEL_INDEX,
     UNKNOWN_LABEL,
     shard_values,
 )
@@ -139,37 +143,75 @@ def unknown_label_message(
 # --- counts --------------------------------------------------------------------------------
 
 
-def count_partition(
-    client: Any, table: str, partition: str, since: str | None = None, index: str = LABEL_INDEX
-) -> int:
-    """Items in one partition of an index (since `since`): a Select=COUNT Query, every page."""
+def _partition_query(
+    table: str, partition: str, index: str, since: str | None = None
+) -> dict[str, Any]:
+    """The Query arguments for one partition of an index (since `since`), in the client's
+    form."""
     condition = Key(RESULTS_INDEXES[index].partition_key).eq(partition)
     if since is not None:
         condition = condition & Key(INDEX_SORT_KEY).gte(since)
     built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
-    arguments: dict[str, Any] = {
+    return {
         "TableName": table,
         "IndexName": index,
-        "Select": "COUNT",
         "KeyConditionExpression": built.condition_expression,
         "ExpressionAttributeNames": built.attribute_name_placeholders,
         "ExpressionAttributeValues": {
             name: {"S": str(value)} for name, value in built.attribute_value_placeholders.items()
         },
     }
-    total = 0
+
+
+def _pages(client: Any, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a Query (1 MB read each; LastEvaluatedKey says there is more)."""
     while True:
-        # Count is per page (1 MB read each); LastEvaluatedKey says there is more.
         page = query_page(client, arguments)
-        total += int(page.get("Count", 0))
+        yield page
         if "LastEvaluatedKey" not in page:
-            return total
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            return
+        arguments = {**arguments, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def count_values(deployment: Deployment, values: Sequence[str]) -> dict[str, int]:
-    """Items labelled with each value, as their label or their second label: both indexes'
-    shards counted, each on its own thread (at most 16 at once)."""
+def count_partition(
+    client: Any, table: str, partition: str, since: str | None = None, index: str = LABEL_INDEX
+) -> int:
+    """Items in one partition of an index (since `since`): a Select=COUNT Query, every page."""
+    arguments = {**_partition_query(table, partition, index, since), "Select": "COUNT"}
+    return sum(int(page.get("Count", 0)) for page in _pages(client, arguments))
+
+
+def labels_in_partition(
+    client: Any, table: str, partition: str, index: str = SECOND_LABEL_INDEX
+) -> Counter[str]:
+    """The `label` of every item in one partition of an index, counted: a Query that returns
+    that attribute alone (a COUNT reads, and bills, the same entries)."""
+    arguments = _partition_query(table, partition, index)
+    arguments["ExpressionAttributeNames"] = {
+        **arguments["ExpressionAttributeNames"],
+        "#label": LABEL_ATTRIBUTE,
+    }
+    arguments["ProjectionExpression"] = "#label"
+    found: Counter[str] = Counter()
+    for page in _pages(client, arguments):
+        found.update(str(item.get(LABEL_ATTRIBUTE, {}).get("S", "")) for item in page["Items"])
+    return found
+
+
+@dataclass(frozen=True)
+class LabelCensus:
+    """What `imgclf labels` reads: each value's index entries (an item is under its label, and
+    under its second label when it has one), and the items with a second label by (second
+    label, label), so that a word above both labels counts such an item once."""
+
+    entries: dict[str, int]
+    pairs: Counter[tuple[str, str]]
+
+
+def count_values(deployment: Deployment, values: Sequence[str]) -> LabelCensus:
+    """Items labelled with each value, as their label (a COUNT of by_label's shards) or as
+    their second label (by_second_label's shards, read for each item's label), each partition
+    on its own thread (at most 16 at once)."""
     client = deployment.client("dynamodb")
     jobs = [
         (value, partition, index)
@@ -177,17 +219,23 @@ def count_values(deployment: Deployment, values: Sequence[str]) -> dict[str, int
         for index in RESULTS_INDEXES
         for partition in shard_values(value, deployment.index_shards)
     ]
-    totals = dict.fromkeys(values, 0)
+    census = LabelCensus(dict.fromkeys(values, 0), Counter())
     if not jobs:
-        return totals
+        return census
+
+    def read(job: tuple[str, str, str]) -> Counter[str] | int:
+        _, partition, index = job
+        if index == SECOND_LABEL_INDEX:
+            return labels_in_partition(client, deployment.results_table, partition)
+        return count_partition(client, deployment.results_table, partition, index=index)
+
     with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL_QUERIES)) as pool:
-        counted = pool.map(
-            lambda job: count_partition(client, deployment.results_table, job[1], index=job[2]),
-            jobs,
-        )
-        for (value, _, _), count in zip(jobs, counted, strict=True):
-            totals[value] += count
-    return totals
+        for (value, _, _), found in zip(jobs, pool.map(read, jobs), strict=True):
+            if isinstance(found, Counter):
+                census.pairs.update({(value, label): n for label, n in found.items()})
+                found = found.total()
+            census.entries[value] += found
+    return census
 
 
 @dataclass(frozen=True)
@@ -199,20 +247,36 @@ class LabelCount:
     direct: int  # items whose label is this one
 
 
-def label_counts(counts: Mapping[str, int], labels: LabelHierarchy | None) -> list[LabelCount]:
-    """Every label present, with its count summed up the hierarchy: most items first."""
+def label_counts(
+    counts: Mapping[str, int],
+    labels: LabelHierarchy | None,
+    pairs: Mapping[tuple[str, str], int] | None = None,
+) -> list[LabelCount]:
+    """Every label present, with its count summed up the hierarchy, each item once (`pairs`:
+    the items that are also under a second label, LabelCensus): most items first."""
     totals: Counter[str] = Counter()
     direct: Counter[str] = Counter()
     for value, count in counts.items():
         if value == REJECTED_PARTITION or count <= 0:
             continue
-        lineage = labels.lineage(value) if labels is not None else None
-        name = lineage.name if lineage is not None else value
-        direct[name] += count
-        for above in (name, *(lineage.parents if lineage is not None else ())):
+        chain = _at_and_above(value, labels)
+        direct[chain[0]] += count
+        for above in chain:
             totals[above] += count
+    for (second, label), count in (pairs or {}).items():
+        shared = set(_at_and_above(second, labels)) & set(_at_and_above(label, labels))
+        for name in shared:  # counted once under each of the item's two labels
+            totals[name] -= count
     rows = [LabelCount(name, total, direct[name]) for name, total in totals.items()]
-    return sorted(rows, key=lambda row: (-row.count, row.label))
+    return sorted((row for row in rows if row.count > 0), key=lambda row: (-row.count, row.label))
+
+
+def _at_and_above(value: str, labels: LabelHierarchy | None) -> tuple[str, ...]:
+    """An index value's label in the hierarchy (a trained "dogs" is "dog") and every label
+    above it; the value alone when the hierarchy has no label of it."""
+    node = labels.search(value) if labels is not None else None
+    lineage = labels.lineage(node.name) if labels is not None and node is not None else None
+    return (lineage.name, *lineage.parents) if lineage is not None else (value,)
 
 
 @dataclass(frozen=True)
@@ -226,10 +290,15 @@ class LabelTree:
 
 
 def label_tree(
-    word: str, counts: Mapping[str, int], labels: LabelHierarchy | None, why: str | None = None
+    word: str,
+    counts: Mapping[str, int],
+    labels: LabelHierarchy | None,
+    why: str | None = None,
+    pairs: Mapping[tuple[str, str], int] | None = None,
 ) -> LabelTree:
-    """The subtree of a word: only labels present, each with its count, most items first."""
-    rows = {row.label: row for row in label_counts(counts, labels)}
+    """The subtree of a word: only labels present, each with its count (each item once),
+    most items first."""
+    rows = {row.label: row for row in label_counts(counts, labels, pairs)}
     node = labels.search(word) if labels is not None else None
     if labels is None or node is None:
         name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
@@ -238,7 +307,13 @@ def label_tree(
     under = set(labels.descendants(node.name))
     present = {name: row for name, row in rows.items() if name in under}
     if node.hidden:  # a word too general to be a label: the sum of the labels under it
-        total = sum(row.direct for row in present.values())
+        twice = sum(  # items whose label and second label both sit under it
+            count
+            for (second, label), count in (pairs or {}).items()
+            if _at_and_above(second, labels)[0] in under
+            and _at_and_above(label, labels)[0] in under
+        )
+        total = sum(row.direct for row in present.values()) - twice
         present[node.name] = LabelCount(node.name, total, 0)
 
     def parents(name: str) -> list[str]:

@@ -211,6 +211,41 @@ def test_an_image_of_two_things_is_found_under_each_of_them_once(
     assert rows["tabby cat"]["direct"] == 2
 
 
+def test_labels_counts_an_item_once_where_both_of_its_labels_sit_under_a_word(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a dog beside a cat, its labels under one mammal: second_thing never writes such a
+    # pair, but an item written by hand, or under a hierarchy edited since, can hold one
+    pets = generic(
+        "pets.jpg",
+        7,
+        "golden retriever",
+        second="tabby cat",
+        golden_retriever=0.5,
+        tabby_cat=0.4,
+        mammal=0.95,
+        animal=0.97,
+    )
+    assert DynamoResults(boto3.resource("dynamodb", region_name=REGION), "results").put(pets)
+    # Then `imgclf labels` counts it under each of its labels, and once above both
+    capsys.readouterr()
+    assert cli_main(["labels", "--format", "json"]) == 0
+    rows = {row["label"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["golden retriever"] == {"label": "golden retriever", "count": 3, "direct": 3}
+    assert rows["tabby cat"] == {"label": "tabby cat", "count": 2, "direct": 2}
+    assert rows["dog"]["count"] == 4 and rows["cat"]["count"] == 2
+    assert rows["mammal"]["count"] == 5 and rows["animal"]["count"] == 5
+    # And so do the trees, under a label and under a word too general to be one
+    assert cli_main(["labels", "--tree", "mammal"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["mammal  5", "  dog  4"]
+    assert cli_main(["labels", "--tree", "carnivore"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "carnivore  5"
+    assert cli_main(["labels", "--tree", "entity"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "entity  6"
+    # As the query lists it: once
+    assert keys(capsys, "--label", "carnivore").count("pets.jpg") == 1
+
+
 def test_an_unknown_word_fails_in_one_line_with_a_suggestion(
     cli: SimpleNamespace, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ from imgclf.labels import (
     count_partition,
     label_counts,
     label_tree,
+    labels_in_partition,
     select_label,
     tree_lines,
 )
@@ -143,6 +144,26 @@ def test_counts_sum_up_the_hierarchy() -> None:
     assert {row.label for row in label_counts(COUNTS, None)} == set(COUNTS) - {"!rejected"}
 
 
+def test_an_item_under_two_labels_counts_once_above_both() -> None:
+    # One golden retriever is also under "tabby cat" (its second label); one daisy under
+    # "dalmatian". Both labels of the first sit under mammal, of the second only under entity
+    pairs = {("tabby cat", "golden retriever"): 1, ("dalmatian", "daisy"): 1}
+    counts = {"golden retriever": 3, "dalmatian": 2, "tabby cat": 1, "daisy": 1}
+    rows = {row.label: row for row in label_counts(counts, HIERARCHY, pairs)}
+    assert rows["mammal"].count == 5  # 6 entries, one item twice
+    assert rows["dog"].count == 5 and rows["cat"].count == 1  # each holds one of its labels
+    assert rows["tabby cat"] == LabelCount("tabby cat", 1, 1)
+    assert tree_lines(label_tree("carnivore", counts, HIERARCHY, None, pairs))[0] == (
+        "carnivore  5"
+    )
+    assert tree_lines(label_tree("entity", counts, HIERARCHY, None, pairs))[0] == "entity  5"
+
+
+def test_a_trained_label_in_the_plural_counts_under_its_label() -> None:
+    rows = {row.label: row for row in label_counts({"Dogs": 2, "dalmatian": 1}, HIERARCHY)}
+    assert rows["dog"] == LabelCount("dog", 3, 2) and rows["animal"].count == 3
+
+
 def test_the_tree_shows_only_present_labels_indented() -> None:
     lines = tree_lines(label_tree("animal", COUNTS, HIERARCHY))
     assert lines == [
@@ -191,6 +212,30 @@ def test_a_count_follows_every_page() -> None:
     assert count_partition(client, "results", "dog#0") == 2017
     assert client.calls[0]["Select"] == "COUNT" and "ExclusiveStartKey" not in client.calls[0]
     assert client.calls[2]["ExclusiveStartKey"] == {"pk": {"S": "k1"}}
+
+
+class PagedLabels(PagedCounts):
+    """A DynamoDB client whose Query returns each item's label, in pages."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        super().__init__([len(page) for page in pages])
+        self.labels = pages
+
+    def query(self, **arguments: Any) -> dict[str, Any]:
+        page = super().query(**arguments)
+        page["Items"] = [{"label": {"S": label}} for label in self.labels[len(self.calls) - 1]]
+        return page
+
+
+def test_a_second_label_partition_is_read_for_each_items_label() -> None:
+    client = PagedLabels([["tabby cat", "dalmatian"], ["tabby cat"]])
+    found = labels_in_partition(client, "results", "daisy#0")
+    assert found == {"tabby cat": 2, "dalmatian": 1}
+    first = client.calls[0]
+    assert first["IndexName"] == "by_second_label" and "Select" not in first
+    assert first["ProjectionExpression"] == "#label"
+    assert first["ExpressionAttributeNames"]["#label"] == "label"
+    assert client.calls[1]["ExclusiveStartKey"] == {"pk": {"S": "k0"}}
 
 
 def test_results_from_a_file_filter_by_any_level(
