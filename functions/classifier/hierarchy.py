@@ -285,7 +285,8 @@ class LabelHierarchy:
         """The node a query word names: a label (`find`), else a node hidden from labelling
         (too general or too rare a word to label an image: dinosaur, hamburger, structure)
         that has labels under it, which a query reads through them (of two hidden nodes of
-        one name, the one with more ImageNet classes under it), else a label spelled without
+        one name, the one with more ImageNet classes under it; then by its other WordNet
+        lemmas, from `senses`), else a label spelled without
         its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
         singular forms ("dogs", "butterflies", "mice")."""
         for form in (word_forms.normalised(word), *word_forms.singulars(word)):
@@ -318,6 +319,13 @@ class LabelHierarchy:
         index: dict[str, Node] = {}
         for node_id in sorted(under, key=lambda n: -under[n]):
             index.setdefault(self.nodes[node_id].name.lower(), self.nodes[node_id])
+        # then by their other WordNet lemmas ("transport", "gun dog", "hoofed mammal"), the
+        # first sense that is such a node, as the mapper places a name
+        senses = self.extra.get("senses", {})
+        for lemma, node_ids in senses.items() if isinstance(senses, Mapping) else ():
+            hidden = [n for n in node_ids if n in under]
+            if hidden:
+                index.setdefault(str(lemma).lower(), self.nodes[hidden[0]])
         return index
 
     def suggest(self, word: str, count: int = 3) -> list[str]:

@@ -135,6 +135,13 @@ def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
     assert "cat" not in chain(hierarchy, "tiger")
 
 
+def test_a_query_finds_a_hidden_word_by_its_other_lemmas(hierarchy: LabelHierarchy) -> None:
+    for word, name in (("transport", "conveyance"), ("gun dogs", "sporting dog")):
+        node = hierarchy.search(word)
+        assert node is not None and node.hidden and node.name == name, word
+    assert len(hierarchy.descendants("hoofed mammal")) > 10
+
+
 def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
     # A generic model's label is its imgclf:label tag: one S3 refuses would skip the tags
     from classifier.contracts import tag_value_problem
