@@ -131,6 +131,9 @@ def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
     assert hierarchy.find("clothes") == hierarchy.find("clothing")
     assert hierarchy.find("motorbike") == hierarchy.find("motorcycle")
     assert hierarchy.find("lorry") == hierarchy.find("truck")
+    assert hierarchy.find("fowl") == hierarchy.find("chicken")
+    # A jug (ImageNet's water jug photos are pitchers) is no bottle
+    assert "bottle" not in chain(hierarchy, "water jug")
     assert "cat" not in chain(hierarchy, "lion")
     assert "cat" not in chain(hierarchy, "tiger")
 
