@@ -329,16 +329,18 @@ class LabelHierarchy:
         return index
 
     def suggest(self, word: str, count: int = 3) -> list[str]:
-        """Label names close to a word that names none."""
+        """Label names close to a word that names none: those with the word in them, shortest
+        first ("beer" -> beer glass, beer bottle), then those spelled alike."""
+        forms = {word_forms.normalised(word), *word_forms.singulars(word)}
         names = [node.name for node in self.labelled]
+        found = sorted((n for n in names if forms & set(n.lower().split())), key=len)[:count]
         aliases = {alias.lower(): node.name for node in self.labelled for alias in node.aliases}
-        close = difflib.get_close_matches(word.lower(), [n.lower() for n in names], count, 0.6)
         by_lower = {name.lower(): name for name in names}
-        found = [by_lower[c] for c in close]
+        for close in difflib.get_close_matches(word.lower(), list(by_lower), count, 0.6):
+            found.append(by_lower[close])
         for alias in difflib.get_close_matches(word.lower(), list(aliases), count, 0.75):
-            if aliases[alias] not in found:
-                found.append(aliases[alias])
-        return found[:count]
+            found.append(aliases[alias])
+        return list(dict.fromkeys(found))[:count]
 
     def descendants(self, name: str) -> tuple[str, ...]:
         """The names of a label (or of a hidden node a query names: `search`) and of every

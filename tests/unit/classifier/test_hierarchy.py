@@ -147,6 +147,8 @@ def test_words_resolve_through_names_and_aliases(hierarchy: LabelHierarchy) -> N
     assert hierarchy.find("entity") is None  # hidden
     assert hierarchy.find("florp") is None
     assert "dog" in hierarchy.suggest("dgo")
+    # A word that is part of a label's name suggests that label first
+    assert hierarchy.suggest("Goldens")[0] == "golden retriever"
 
 
 def test_a_query_word_may_name_a_hidden_node_with_labels_under_it() -> None:

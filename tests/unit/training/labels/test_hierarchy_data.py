@@ -145,6 +145,12 @@ def test_a_query_finds_a_hidden_word_by_its_other_lemmas(hierarchy: LabelHierarc
     assert len(hierarchy.descendants("hoofed mammal")) > 10
 
 
+def test_a_word_inside_label_names_suggests_them(hierarchy: LabelHierarchy) -> None:
+    assert hierarchy.find("beer") is None
+    assert hierarchy.suggest("beer")[:2] == ["beer glass", "beer bottle"]
+    assert hierarchy.suggest("tree")[0] == "tree frog"  # not "reef"
+
+
 def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
     # A generic model's label is its imgclf:label tag: one S3 refuses would skip the tags
     from classifier.contracts import tag_value_problem
