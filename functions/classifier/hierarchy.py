@@ -285,11 +285,12 @@ class LabelHierarchy:
         """The node a query word names: a label (`find`), else a node hidden from labelling
         (too general or too rare a word to label an image: dinosaur, hamburger, structure)
         that has labels under it, which a query reads through them (of two hidden nodes of
-        one name, the one with more ImageNet classes under it; then by its other WordNet
-        lemmas, from `senses`), else a label spelled without
+        one name, the one with more ImageNet classes under it), else a label spelled without
         its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
-        singular forms ("dogs", "butterflies", "mice")."""
-        for form in (word_forms.normalised(word), *word_forms.singulars(word)):
+        singular forms ("dogs", "butterflies", "mice"); last, such a hidden node by another
+        of its WordNet lemmas (`_hidden_by_lemma`)."""
+        forms = (word_forms.normalised(word), *word_forms.singulars(word))
+        for form in forms:
             found = (
                 self.find(form)
                 or self._hidden_by_name.get(form)
@@ -297,7 +298,7 @@ class LabelHierarchy:
             )
             if found is not None:
                 return found
-        return None
+        return next((self._hidden_by_lemma[f] for f in forms if f in self._hidden_by_lemma), None)
 
     @cached_property
     def _by_squashed(self) -> dict[str, Node]:
@@ -319,13 +320,20 @@ class LabelHierarchy:
         index: dict[str, Node] = {}
         for node_id in sorted(under, key=lambda n: -under[n]):
             index.setdefault(self.nodes[node_id].name.lower(), self.nodes[node_id])
-        # then by their other WordNet lemmas ("transport", "gun dog", "hoofed mammal"), the
-        # first sense that is such a node, as the mapper places a name
+        return index
+
+    @cached_property
+    def _hidden_by_lemma(self) -> dict[str, Node]:
+        """Hidden nodes with labels under them by their other WordNet lemmas ("transport",
+        "gun dog", "hoofed mammal"): a lemma's first sense that is one, as the mapper
+        places a name."""
+        hidden = {n for c in self.class_ids for n in self.ancestors[c] if self.nodes[n].hidden}
         senses = self.extra.get("senses", {})
+        index: dict[str, Node] = {}
         for lemma, node_ids in senses.items() if isinstance(senses, Mapping) else ():
-            hidden = [n for n in node_ids if n in under]
-            if hidden:
-                index.setdefault(str(lemma).lower(), self.nodes[hidden[0]])
+            first = next((n for n in node_ids if n in hidden), None)
+            if first is not None:
+                index[str(lemma).lower()] = self.nodes[first]
         return index
 
     def suggest(self, word: str, count: int = 3) -> list[str]:

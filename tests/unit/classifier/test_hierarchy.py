@@ -172,10 +172,13 @@ def test_a_query_word_may_name_a_hidden_node_with_labels_under_it() -> None:
     assert hierarchy.search("thing") is None
     assert hierarchy.search("entity").name == "entity"  # type: ignore[union-attr]
     # And by another of its WordNet lemmas (`senses`), never before a label of that name
-    data["senses"] = {"wild dog": ["canid"], "dog": ["canid"], "stuff": ["thing"]}
+    data["senses"] = {"wild dog": ["canid"], "dog": ["canid"], "dogs": ["canid"]}
+    data["senses"]["stuff"] = ["thing"]
     with_senses = LabelHierarchy.from_dict(data)
     assert with_senses.search("Wild dogs").name == "canid"  # type: ignore[union-attr]
     assert with_senses.search("dog").name == "dog"  # type: ignore[union-attr]
+    # a label's plural comes before a hidden node's lemma
+    assert with_senses.search("dogs").name == "dog"  # type: ignore[union-attr]
     assert with_senses.search("stuff") is None
     # And labelling never gives it
     names = [label.name for label in hierarchy.labels(probabilities((0, 0.9)), 0.05, 10)]
