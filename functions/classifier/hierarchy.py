@@ -311,12 +311,18 @@ class LabelHierarchy:
         return index
 
     @cached_property
-    def _hidden_by_name(self) -> dict[str, Node]:
+    def _hidden_over_classes(self) -> dict[str, int]:
+        """Each hidden node with ImageNet classes under it: how many."""
         under: dict[str, int] = {}
         for class_id in self.class_ids:
             for node_id in self.ancestors[class_id]:
                 if self.nodes[node_id].hidden:
                     under[node_id] = under.get(node_id, 0) + 1
+        return under
+
+    @cached_property
+    def _hidden_by_name(self) -> dict[str, Node]:
+        under = self._hidden_over_classes
         index: dict[str, Node] = {}
         for node_id in sorted(under, key=lambda n: -under[n]):
             index.setdefault(self.nodes[node_id].name.lower(), self.nodes[node_id])
@@ -327,11 +333,10 @@ class LabelHierarchy:
         """Hidden nodes with labels under them by their other WordNet lemmas ("transport",
         "gun dog", "hoofed mammal"): a lemma's first sense that is one, as the mapper
         places a name."""
-        hidden = {n for c in self.class_ids for n in self.ancestors[c] if self.nodes[n].hidden}
         senses = self.extra.get("senses", {})
         index: dict[str, Node] = {}
         for lemma, node_ids in senses.items() if isinstance(senses, Mapping) else ():
-            first = next((n for n in node_ids if n in hidden), None)
+            first = next((n for n in node_ids if n in self._hidden_over_classes), None)
             if first is not None:
                 index[str(lemma).lower()] = self.nodes[first]
         return index
