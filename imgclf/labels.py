@@ -137,7 +137,23 @@ def unknown_label_message(
         if lowered[match] not in close:
             close.append(lowered[match])
     hint = f" (did you mean: {', '.join(close[:SUGGESTIONS])})" if close else ""
-    return f"no label {word!r}{hint}" + (f"; {why}" if why else "")
+    meaning = _wordnet_meaning(word) if labels is not None else None
+    gap = (
+        f"; WordNet knows it ({meaning}), but no ImageNet class is one: "
+        "a label trained on your photos can name it (imgclf train)"
+        if meaning
+        else ""
+    )
+    return f"no label {word!r}{hint}{gap}" + (f"; {why}" if why else "")
+
+
+def _wordnet_meaning(word: str) -> str | None:
+    """What WordNet says the word means, when it is installed (Debian's wordnet-base)."""
+    try:
+        from training.labels.wordnet import first_noun_gloss
+    except ImportError:
+        return None
+    return first_noun_gloss(word)
 
 
 # --- counts --------------------------------------------------------------------------------

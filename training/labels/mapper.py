@@ -23,6 +23,7 @@ from classifier import word_forms
 from classifier.hierarchy import LabelHierarchy, Node
 from training.imagenet import MappingError, resolve
 from training.labels import builtin_hierarchy
+from training.labels.wordnet import first_noun_gloss
 
 EXAMPLES = 3
 ANIMALS10_OVERRIDES_FILE = "animals10_overrides.json"
@@ -75,7 +76,9 @@ def find_node(hierarchy: LabelHierarchy, name: str) -> Node | None:
 def _unplaceable(hierarchy: LabelHierarchy, name: str) -> MappingError:
     close = hierarchy.suggest(normalise(name))
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return MappingError(f"no ImageNet class is a {name!r}{hint} (or give it an override)")
+    gloss = first_noun_gloss(name)
+    meaning = f" (WordNet: {gloss})" if gloss else ""
+    return MappingError(f"no ImageNet class is a {name!r}{meaning}{hint} (or give it an override)")
 
 
 def _overridden(hierarchy: LabelHierarchy, label: str, target: Override) -> MappedLabel:

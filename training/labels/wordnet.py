@@ -2,7 +2,8 @@
 hypernyms, their lemmas' sense order and how often each sense was tagged in SemCor.
 
 Only the generator (training.labels.build) reads WordNet; everything else reads the
-generated hierarchy.json.
+generated hierarchy.json, except `first_noun_gloss`, which the CLI asks, when WordNet is
+installed, to say why a word names no label.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from classifier import word_forms
 
 DEFAULT_DIR = Path("/usr/share/wordnet")
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
@@ -115,3 +118,24 @@ def load(directory: Path = DEFAULT_DIR) -> WordNet:
         senses=_index_senses(directory / "index.noun"),
         tag_counts=_tag_counts(directory / "cntlist.rev"),
     )
+
+
+def first_noun_gloss(word: str, directory: Path = DEFAULT_DIR) -> str | None:
+    """The first clause of the definition of a word's first noun sense (or of its singular's:
+    "trees"), or None: no such noun, or no WordNet. One scan of index.noun and one seek into
+    data.noun, whose offsets are byte offsets."""
+    forms = (word_forms.normalised(word), *word_forms.singulars(word))
+    keys = ["_".join(form.split()) + " " for form in forms]
+    try:
+        with (directory / "index.noun").open(encoding="utf-8") as index:
+            found = {key: entry for entry in index for key in keys if entry.startswith(key)}
+        line = next((found[key] for key in keys if key in found), None)
+        if line is None:
+            return None
+        fields = line.split()
+        with (directory / "data.noun").open("rb") as data:
+            data.seek(int(fields[len(fields) - int(fields[2])]))
+            synset = parse_data_line(data.readline().decode("utf-8"))
+    except (OSError, ValueError, IndexError):
+        return None
+    return synset.gloss.split(";")[0].strip() or None
