@@ -37,6 +37,10 @@ FAST_TRAINING = TrainingSettings(
     images_per_class=200,
     heldout_images_per_class=0,
     min_int8_accuracy=0.5,
+    # A 64 px model trained for 15 epochs flips a few of its 300 test images in int8: 25
+    # local trainings ranged from 4 gained to 2 lost, and one clean-clone CI run lost 4
+    # (1.33 pp), over the default 1 pp. This test is about the pipeline; the demo keeps 1 pp.
+    max_drop_pp=2.0,
 )
 MIN_ACCURACY = 0.6  # chance is 0.1; this model scores about 0.8 on its test split
 HELD_OUT_SEED = 777
