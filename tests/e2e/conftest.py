@@ -170,9 +170,11 @@ def env(
 ) -> Iterator[RunningEnvironment]:
     """A running environment with the tiny model promoted (modules may override it)."""
     running = environment_factory(workers=2)
-    running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
-    yield running
-    running.environment.stop()
+    try:  # stopped even when the promotion fails, or the next test could not start one
+        running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
+        yield running
+    finally:
+        running.environment.stop()
 
 
 def poller_of(env: RunningEnvironment) -> EventSourcePoller:

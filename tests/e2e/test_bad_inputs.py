@@ -48,9 +48,11 @@ def env(
         visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
         function_settings={"MAX_IMAGE_BYTES": str(CORPUS_MAX_IMAGE_BYTES)},
     )
-    running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
-    yield running
-    running.environment.stop()
+    try:  # stopped even when the promotion fails, or the next test could not start one
+        running.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
+        yield running
+    finally:
+        running.environment.stop()
 
 
 @dataclass

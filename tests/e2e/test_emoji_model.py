@@ -57,9 +57,11 @@ def env(
     environment_factory: Callable[..., RunningEnvironment], emoji_model: CachedModel
 ) -> Iterator[RunningEnvironment]:
     running = environment_factory(workers=2)
-    running.promote(emoji_model.tarball, emoji_model.version)
-    yield running
-    running.environment.stop()
+    try:  # stopped even when the promotion fails, or the next test could not start one
+        running.promote(emoji_model.tarball, emoji_model.version)
+        yield running
+    finally:
+        running.environment.stop()
 
 
 def offline_labels(model: CachedModel, paths: list[Path]) -> list[str]:
