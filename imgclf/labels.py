@@ -25,11 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import ConditionExpressionBuilder, Key
 from rich.table import Table
 
 from classifier.contracts import (
-    INDEX_SORT_KEY,
     LABEL_ATTRIBUTE,
     LABEL_INDEX,
     LABELS_ATTRIBUTE,
@@ -43,7 +41,7 @@ from classifier.hierarchy import HierarchyError, LabelHierarchy
 
 from .deployment import Deployment
 from .errors import CliError
-from .result_queries import MAX_PARALLEL_QUERIES, query_page
+from .result_queries import MAX_PARALLEL_QUERIES, query_arguments, query_page
 
 HIERARCHY_MODULE = "training.labels"
 HIERARCHY_FUNCTION = "builtin_hierarchy"
@@ -159,24 +157,12 @@ def _wordnet_meaning(word: str) -> str | None:
 # --- counts --------------------------------------------------------------------------------
 
 
-def _partition_query(
+def _partition_arguments(
     table: str, partition: str, index: str, since: str | None = None
 ) -> dict[str, Any]:
-    """The Query arguments for one partition of an index (since `since`), in the client's
-    form."""
-    condition = Key(RESULTS_INDEXES[index].partition_key).eq(partition)
-    if since is not None:
-        condition = condition & Key(INDEX_SORT_KEY).gte(since)
-    built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
-    return {
-        "TableName": table,
-        "IndexName": index,
-        "KeyConditionExpression": built.condition_expression,
-        "ExpressionAttributeNames": built.attribute_name_placeholders,
-        "ExpressionAttributeValues": {
-            name: {"S": str(value)} for name, value in built.attribute_value_placeholders.items()
-        },
-    }
+    """The Query arguments for one partition of an index (since `since`)."""
+    key = RESULTS_INDEXES[index].partition_key
+    return query_arguments(table, index, key, partition, since, None)
 
 
 def _pages(client: Any, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -193,7 +179,7 @@ def count_partition(
     client: Any, table: str, partition: str, since: str | None = None, index: str = LABEL_INDEX
 ) -> int:
     """Items in one partition of an index (since `since`): a Select=COUNT Query, every page."""
-    arguments = {**_partition_query(table, partition, index, since), "Select": "COUNT"}
+    arguments = {**_partition_arguments(table, partition, index, since), "Select": "COUNT"}
     return sum(int(page.get("Count", 0)) for page in _pages(client, arguments))
 
 
@@ -202,7 +188,7 @@ def labels_in_partition(
 ) -> Counter[str]:
     """The `label` of every item in one partition of an index, counted: a Query that returns
     that attribute alone (a COUNT reads, and bills, the same entries)."""
-    arguments = _partition_query(table, partition, index)
+    arguments = _partition_arguments(table, partition, index)
     arguments["ExpressionAttributeNames"] = {
         **arguments["ExpressionAttributeNames"],
         "#label": LABEL_ATTRIBUTE,

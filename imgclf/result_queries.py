@@ -196,7 +196,7 @@ def query_results(
                 _IndexItems(
                     pool,
                     client,
-                    _query_arguments(
+                    query_arguments(
                         table, index.name, index.partition_key, partition, since, filters, page
                     ),
                 ),
@@ -313,7 +313,7 @@ def full_items(deployment: Deployment, items: list[dict[str, Any]]) -> list[dict
     return [found[str(item["key"])] for item in items if str(item["key"]) in found]
 
 
-def _query_arguments(
+def query_arguments(
     table_name: str,
     index: str,
     attribute: str,

@@ -278,7 +278,7 @@ class LabelHierarchy:
 
     def find(self, word: str) -> Node | None:
         """The visible node a word names (its name first, then an alias), case-insensitive."""
-        key = " ".join(word.lower().split())
+        key = word_forms.normalised(word)
         return self._by_name.get(key) or self._by_alias.get(key)
 
     def search(self, word: str) -> Node | None:

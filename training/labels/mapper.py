@@ -45,7 +45,7 @@ class MappedLabel:
 
 def normalise(name: str) -> str:
     """The lookup key of a name: lower case, underscores as spaces, single spaces."""
-    return " ".join(name.replace("_", " ").lower().split())
+    return word_forms.normalised(name.replace("_", " "))
 
 
 def classes_under(hierarchy: LabelHierarchy, node_id: str) -> tuple[int, ...]:

@@ -91,10 +91,15 @@ def _index_senses(path: Path) -> dict[str, tuple[str, ...]]:
     """index.noun: lemma p_cnt ptr_symbol* sense_cnt tagsense_cnt offset* (sense order)."""
     senses: dict[str, tuple[str, ...]] = {}
     for line in _data_lines(path):
-        fields = line.split()
-        synsets = int(fields[2])
-        senses[fields[0]] = tuple(synset_id(o) for o in fields[len(fields) - synsets :])
+        lemma, offsets = _index_entry(line)
+        senses[lemma] = tuple(synset_id(o) for o in offsets)
     return senses
+
+
+def _index_entry(line: str) -> tuple[str, list[str]]:
+    """One index.noun line: its lemma and its synsets' offsets, in sense order."""
+    fields = line.split()
+    return fields[0], fields[len(fields) - int(fields[2]) :]
 
 
 def _tag_counts(path: Path) -> dict[str, int]:
@@ -132,9 +137,8 @@ def first_noun_gloss(word: str, directory: Path = DEFAULT_DIR) -> str | None:
         line = next((found[key] for key in keys if key in found), None)
         if line is None:
             return None
-        fields = line.split()
         with (directory / "data.noun").open("rb") as data:
-            data.seek(int(fields[len(fields) - int(fields[2])]))
+            data.seek(int(_index_entry(line)[1][0]))
             synset = parse_data_line(data.readline().decode("utf-8"))
     except (OSError, ValueError, IndexError):
         return None

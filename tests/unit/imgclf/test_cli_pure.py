@@ -27,9 +27,9 @@ from imgclf.output import plain
 from imgclf.result_formats import COLUMNS, CSV_COLUMNS, to_csv, to_json
 from imgclf.result_queries import (
     _newest_first,
-    _query_arguments,
     parse_since,
     parse_status,
+    query_arguments,
 )
 from imgclf.samples import decompression_bomb_png, ground_truth, write_bad_inputs
 from imgclf.trainer import TrainingSettings
@@ -284,7 +284,7 @@ def test_the_indexes_project_every_column_and_filter_the_cli_reads() -> None:
 
 
 def test_each_partition_query_is_newest_first_and_reads_at_most_a_page() -> None:
-    arguments = _query_arguments("t", "by_label", "label_shard", "red#3", "2026-01-01", None, 50)
+    arguments = query_arguments("t", "by_label", "label_shard", "red#3", "2026-01-01", None, 50)
     assert arguments["IndexName"] == "by_label" and arguments["ScanIndexForward"] is False
     assert arguments["Limit"] == 50
     assert sorted(value["S"] for value in arguments["ExpressionAttributeValues"].values()) == [
@@ -292,7 +292,7 @@ def test_each_partition_query_is_newest_first_and_reads_at_most_a_page() -> None
         "red#3",
     ]
     # Without a limit or page size, DynamoDB's own 1 MB pages
-    assert "Limit" not in _query_arguments("t", "by_label", "label_shard", "red#3", None, None)
+    assert "Limit" not in query_arguments("t", "by_label", "label_shard", "red#3", None, None)
 
 
 def test_imgclf_train_with_only_a_data_dir_trains_transfer_on_the_folder(tmp_path: Path) -> None:
