@@ -1,0 +1,37 @@
+"""bench/generic_labels.py's truth for the photo sets scored by class: the words at or above
+each photo's thing, on the built-in hierarchy (no model run).
+
+bench/ is not a package; the module is imported from the bench directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[3] / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import generic_labels  # noqa: E402
+
+from training.labels import builtin_hierarchy  # noqa: E402
+
+
+def test_a_photo_carries_the_words_at_or_above_its_thing_only() -> None:
+    hierarchy = builtin_hierarchy()
+    shown = [(Path("a.jpg"), "golden_retriever"), (Path("b.jpg"), "daisy")]
+    found = generic_labels.words_at_or_above(
+        hierarchy, shown, ("dog", "cat", "animal", "flower", "plant", "tool")
+    )
+    assert found == {
+        Path("a.jpg"): frozenset({"dog", "animal"}),
+        Path("b.jpg"): frozenset({"flower", "plant"}),
+    }
+
+
+def test_a_thing_the_hierarchy_cannot_name_leaves_its_photo_out() -> None:
+    found = generic_labels.words_at_or_above(
+        builtin_hierarchy(), [(Path("t.jpg"), "tree")], generic_labels.EVERYDAY_WORDS
+    )
+    assert found == {}
