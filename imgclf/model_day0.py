@@ -50,7 +50,7 @@ def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel
     for a name it cannot place."""
     try:
         from training.imagenet import MappingError
-        from training.labels.mapper import map_labels, read_overrides
+        from training.labels.mapper import check_overrides_used, map_labels, read_overrides
     except ImportError as error:
         raise CliError(f"--labels needs the training extra here: {error}") from None
     labels = [name.strip() for name in names.split(",") if name.strip()]
@@ -58,6 +58,8 @@ def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel
         raise CliError("--labels needs two or more different names, comma-separated")
     try:
         overrides = read_overrides(overrides_file) if overrides_file else None
+        if overrides is not None:
+            check_overrides_used(labels, overrides)
         return list(map_labels(labels, overrides).values())
     except MappingError as error:
         raise CliError(str(error)) from None

@@ -173,16 +173,33 @@ def _checked_overrides(data: object, where: str) -> dict[str, Override]:
     if not isinstance(data, dict):
         raise MappingError(f"label overrides {where} must be a JSON object of label -> target")
     found: dict[str, Override] = {}
+    spelled: dict[str, str] = {}
     for label, target in data.items():
         if label.startswith("_"):
             continue  # "_why" and other notes for reviewers
-        if isinstance(target, list) and all(isinstance(e, int | str) for e in target):
+        if isinstance(target, list) and target and all(isinstance(e, int | str) for e in target):
             found[label] = tuple(target)
-        elif isinstance(target, str):
+        elif isinstance(target, str) and target.strip():
             found[label] = target
         else:
-            raise MappingError(f"label overrides {where}: {label!r} needs a wnid, name or list")
+            raise MappingError(
+                f"label overrides {where}: {label!r} needs a wnid, a name or a non-empty list"
+            )
+        first = spelled.setdefault(normalise(label), label)
+        if first != label:
+            raise MappingError(f"label overrides {where}: {first!r} and {label!r} are one label")
     return found
+
+
+def check_overrides_used(names: Sequence[str], overrides: Mapping[str, Override]) -> None:
+    """MappingError for an override whose label is none of `names` (a misspelt label would
+    otherwise be mapped as if it had no override)."""
+    wanted = {normalise(name) for name in names}
+    unused = [label for label in overrides if normalise(label) not in wanted]
+    if unused:
+        raise MappingError(
+            f"override for {unused[0]!r}, which is not one of the labels ({', '.join(names)})"
+        )
 
 
 def animals10_overrides() -> dict[str, Override]:

@@ -39,6 +39,14 @@ def test_overrides_list_classes(tmp_path: Path) -> None:
     assert mapping_lines(mapped)[0].startswith("cow -> ImageNet classes: listed: ox, water buffalo")
 
 
+def test_an_override_for_a_label_not_given_is_a_one_line_error(tmp_path: Path) -> None:
+    # A misspelt label in the overrides file would otherwise be mapped without its override
+    overrides = tmp_path / "o.json"
+    overrides.write_text('{"cows": ["ox", "water buffalo"]}')
+    with pytest.raises(CliError, match=r"^override for 'cows', which is not one of the labels"):
+        map_label_names("cow,dog", overrides)
+
+
 def test_an_unplaceable_name_is_a_one_line_error_with_suggestions() -> None:
     with pytest.raises(CliError) as caught:
         map_label_names("car,bycicle", None)

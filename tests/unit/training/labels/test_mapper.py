@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from training.imagenet import ANIMALS10_MAPPING, MappingError, resolve_mapping
-from training.labels.mapper import animals10_overrides, map_labels, read_overrides
+from training.labels.mapper import (
+    animals10_overrides,
+    check_overrides_used,
+    map_labels,
+    read_overrides,
+)
 
 # Reviewed: each word's WordNet 3.0 synset (checked against data.noun's gloss).
 EVERYDAY_SYNSETS = {
@@ -108,3 +113,28 @@ def test_an_override_file_is_read_and_checked(tmp_path: Path) -> None:
     path.write_text(json.dumps({"cow": 3}))
     with pytest.raises(MappingError, match="needs a wnid"):
         read_overrides(path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"cow": []}, r"'cow' needs a wnid, a name or a non-empty list$"),
+        ({"cow": "  "}, r"'cow' needs a wnid, a name or a non-empty list$"),
+        ({"cow": "ox", "Cow ": "n02403003"}, r"'cow' and 'Cow ' are one label$"),
+    ],
+)
+def test_an_override_file_that_says_nothing_or_twice_is_one_line(
+    tmp_path: Path, overrides: dict[str, object], reason: str
+) -> None:
+    path = tmp_path / "overrides.json"
+    path.write_text(json.dumps(overrides))
+    with pytest.raises(MappingError, match=reason):
+        read_overrides(path)
+
+
+def test_an_override_for_a_label_not_asked_for_is_one_line() -> None:
+    check_overrides_used(["Cow", "horse"], {"cow": "ox", "horse": "sorrel"})
+    with pytest.raises(
+        MappingError, match=r"^override for 'cows', which is not one of the labels \(cow, horse\)$"
+    ):
+        check_overrides_used(["cow", "horse"], {"cows": "ox"})
