@@ -18,6 +18,7 @@ COLUMNS = (
     "key",
     "status",
     "label",
+    "second_label",
     "confidence",
     "colours",
     "model_version",

@@ -80,8 +80,17 @@ def test_merging_index_streams_keeps_newest_first_and_reads_lazily() -> None:
 def test_json_and_csv_output_turn_decimals_into_numbers() -> None:
     items = [{"key": "a.jpg", "status": "CLASSIFIED", "confidence": Decimal("0.9"), "size": 3}]
     assert json.loads(to_json(items))[0]["confidence"] == 0.9
-    assert to_csv(items).splitlines()[1].startswith("a.jpg,CLASSIFIED,,0.900")
+    assert to_csv(items).splitlines()[1].startswith("a.jpg,CLASSIFIED,,,0.900")
     assert plain({"top_k": [{"confidence": Decimal("1")}]}) == {"top_k": [{"confidence": 1}]}
+
+
+def test_the_table_and_csv_show_the_second_label_a_query_may_have_matched() -> None:
+    # `results --label animal` can find a strawberry photo through its second label (an
+    # animal beside it); the row says so
+    item = {"key": "a.jpg", "status": "CLASSIFIED", "label": "strawberry", "second_label": "ant"}
+    header, row = to_csv([item]).splitlines()
+    assert header.startswith("key,status,label,second_label,confidence")
+    assert row.startswith("a.jpg,CLASSIFIED,strawberry,ant,")
 
 
 def test_collect_keeps_folder_names_and_skips_hidden_files(tmp_path: Path) -> None:
