@@ -430,7 +430,9 @@ def test_colours_are_recorded_and_found_by_colour_over_every_shard(
         capsys, monkeypatch, "--color", "BLUE", "--limit", "2", "--format", "csv"
     )
     lines = out.splitlines()
-    assert lines[0].split(",")[:5] == ["key", "status", "label", "confidence", "colours"]
+    assert lines[0].split(",")[:6] == [
+        *("key", "status", "label", "second_label", "confidence", "colours")
+    ]
     assert len(lines) == 3 and lines[1].startswith("last.png,CLASSIFIED,blue,")
     code, out, _ = _results(
         capsys, monkeypatch, "--colour", "red", "--since", "1h", "--format", "json"
