@@ -113,7 +113,7 @@ def cli(fake_aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamesp
         )
         for item in [*ITEMS, {**reject, "classified_at": at(6)}]:
             assert results.put(item)
-        yield SimpleNamespace(deployment=cli_deployment("results", monkeypatch))
+        yield SimpleNamespace(deployment=cli_deployment("results", monkeypatch), results=results)
 
 
 def cli_deployment(table: str, monkeypatch: pytest.MonkeyPatch) -> Deployment:
@@ -183,7 +183,7 @@ def test_an_image_of_two_things_is_found_under_each_of_them_once(
         daisy=0.38,
         plant=0.4,
     )
-    assert DynamoResults(boto3.resource("dynamodb", region_name=REGION), "results").put(garden)
+    assert cli.results.put(garden)
     # Then a query for either thing, at any level, finds it, newest first
     assert keys(capsys, "--label", "daisy") == ["garden.jpg", "daisy.jpg"]
     assert keys(capsys, "--label", "flora") == ["garden.jpg", "daisy.jpg"]
@@ -226,7 +226,7 @@ def test_labels_counts_an_item_once_where_both_of_its_labels_sit_under_a_word(
         mammal=0.95,
         animal=0.97,
     )
-    assert DynamoResults(boto3.resource("dynamodb", region_name=REGION), "results").put(pets)
+    assert cli.results.put(pets)
     # Then `imgclf labels` counts it under each of its labels, and once above both
     capsys.readouterr()
     assert cli_main(["labels", "--format", "json"]) == 0
