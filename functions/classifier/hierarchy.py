@@ -24,7 +24,6 @@ Pure: numpy and the standard library only.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import word_forms
+from .hierarchy_words import HierarchyWords
 
 HIERARCHY_FORMAT = 1
 
@@ -282,87 +282,22 @@ class LabelHierarchy:
         return self._by_name.get(key) or self._by_alias.get(key)
 
     def search(self, word: str) -> Node | None:
-        """The node a query word names: a label (`find`), else a node hidden from labelling
-        (too general or too rare a word to label an image: dinosaur, hamburger, structure)
-        that has labels under it, which a query reads through them (of two hidden nodes of
-        one name, the one with more ImageNet classes under it), else a label spelled without
-        its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
-        singular forms ("dogs", "butterflies", "mice"); last, such a hidden node by another
-        of its WordNet lemmas (`_hidden_by_lemma`)."""
-        forms = (word_forms.normalised(word), *word_forms.singulars(word))
-        for form in forms:
-            found = (
-                self.find(form)
-                or self._hidden_by_name.get(form)
-                or self._by_squashed.get(word_forms.squashed(form))
-            )
-            if found is not None:
-                return found
-        return next((self._hidden_by_lemma[f] for f in forms if f in self._hidden_by_lemma), None)
-
-    @cached_property
-    def _by_squashed(self) -> dict[str, Node]:
-        index: dict[str, Node] = {}
-        for node in self.visible:  # names first, then aliases
-            index.setdefault(word_forms.squashed(node.name), node)
-        for node in self.visible:
-            for alias in node.aliases:
-                index.setdefault(word_forms.squashed(alias), node)
-        return index
-
-    @cached_property
-    def _hidden_over_classes(self) -> dict[str, int]:
-        """Each hidden node with ImageNet classes under it: how many."""
-        under: dict[str, int] = {}
-        for class_id in self.class_ids:
-            for node_id in self.ancestors[class_id]:
-                if self.nodes[node_id].hidden:
-                    under[node_id] = under.get(node_id, 0) + 1
-        return under
-
-    @cached_property
-    def _hidden_by_name(self) -> dict[str, Node]:
-        under = self._hidden_over_classes
-        index: dict[str, Node] = {}
-        for node_id in sorted(under, key=lambda n: -under[n]):
-            index.setdefault(self.nodes[node_id].name.lower(), self.nodes[node_id])
-        return index
-
-    @cached_property
-    def _hidden_by_lemma(self) -> dict[str, Node]:
-        """Hidden nodes with labels under them by their other WordNet lemmas ("transport",
-        "gun dog", "hoofed mammal"): a lemma's first sense that is one, as the mapper
-        places a name."""
-        senses = self.extra.get("senses", {})
-        index: dict[str, Node] = {}
-        for lemma, node_ids in senses.items() if isinstance(senses, Mapping) else ():
-            first = next((n for n in node_ids if n in self._hidden_over_classes), None)
-            if first is not None:
-                index[str(lemma).lower()] = self.nodes[first]
-        return index
+        """The node a query word names (`HierarchyWords.search`)."""
+        return self.words.search(word)
 
     def suggest(self, word: str, count: int = 3) -> list[str]:
-        """Label names close to a word that names none: those with the word in them, shortest
-        first ("beer" -> beer glass, beer bottle), then those spelled alike."""
-        forms = {word_forms.normalised(word), *word_forms.singulars(word)}
-        names = [node.name for node in self.labelled]
-        found = sorted((n for n in names if forms & set(n.lower().split())), key=len)[:count]
-        aliases = {alias.lower(): node.name for node in self.labelled for alias in node.aliases}
-        by_lower = {name.lower(): name for name in names}
-        for close in difflib.get_close_matches(word.lower(), list(by_lower), count, 0.6):
-            found.append(by_lower[close])
-        for alias in difflib.get_close_matches(word.lower(), list(aliases), count, 0.75):
-            found.append(aliases[alias])
-        return list(dict.fromkeys(found))[:count]
+        """Label names close to a word that names none (`HierarchyWords.suggest`)."""
+        return self.words.suggest(word, count)
 
-    def descendants(self, name: str) -> tuple[str, ...]:
-        """The names of a label (or of a hidden node a query names: `search`) and of every
-        visible label under it (ids through hidden nodes count), the name first."""
-        node = self.search(name)
-        if node is None:
-            return ()
-        below = [n.name for n in self.visible if node.id in self.ancestors[n.id]]
-        return (node.name, *sorted(below))
+    def descendants(self, word: str) -> tuple[str, ...]:
+        """The node a word names and every visible label under it, by name
+        (`HierarchyWords.descendants`)."""
+        return self.words.descendants(word)
+
+    @cached_property
+    def words(self) -> HierarchyWords:
+        """The query side: which node a word names (built once, when first asked)."""
+        return HierarchyWords(self)
 
     def lineage(self, name: str) -> Lineage | None:
         """A label's visible ancestors, aliases and categories (None: not a label)."""

@@ -1,0 +1,118 @@
+"""The query side of a label hierarchy: which node a word a person types names.
+
+`imgclf results --label WORD`, `imgclf labels --tree WORD`, the day-0 mapper and the
+DetectLabels output read labels through these; the function's per-image path never does
+(it names nodes by `LabelHierarchy.find`). Built once per hierarchy, lazily.
+
+Pure: the standard library only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from . import word_forms
+
+if TYPE_CHECKING:
+    from .hierarchy import LabelHierarchy, Node
+
+
+@dataclass(frozen=True, eq=False)
+class HierarchyWords:
+    """A hierarchy's words: its labels, its hidden nodes that have labels under them, and
+    their other spellings and WordNet lemmas."""
+
+    hierarchy: LabelHierarchy
+
+    def search(self, word: str) -> Node | None:
+        """The node a query word names: a label (`find`), else a node hidden from labelling
+        (too general or too rare a word to label an image: dinosaur, hamburger, structure)
+        that has labels under it, which a query reads through them (of two hidden nodes of
+        one name, the one with more ImageNet classes under it), else a label spelled without
+        its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
+        singular forms ("dogs", "butterflies", "mice"); last, such a hidden node by another
+        of its WordNet lemmas (`_hidden_by_lemma`)."""
+        forms = (word_forms.normalised(word), *word_forms.singulars(word))
+        for form in forms:
+            found = (
+                self.hierarchy.find(form)
+                or self._hidden_by_name.get(form)
+                or self._by_squashed.get(word_forms.squashed(form))
+            )
+            if found is not None:
+                return found
+        return next((self._hidden_by_lemma[f] for f in forms if f in self._hidden_by_lemma), None)
+
+    @cached_property
+    def _by_squashed(self) -> dict[str, Node]:
+        index: dict[str, Node] = {}
+        for node in self.hierarchy.visible:  # names first, then aliases
+            index.setdefault(word_forms.squashed(node.name), node)
+        for node in self.hierarchy.visible:
+            for alias in node.aliases:
+                index.setdefault(word_forms.squashed(alias), node)
+        return index
+
+    @cached_property
+    def _hidden_over_classes(self) -> dict[str, int]:
+        """Each hidden node with ImageNet classes under it: how many."""
+        nodes, ancestors = self.hierarchy.nodes, self.hierarchy.ancestors
+        under: dict[str, int] = {}
+        for class_id in self.hierarchy.class_ids:
+            for node_id in ancestors[class_id]:
+                if nodes[node_id].hidden:
+                    under[node_id] = under.get(node_id, 0) + 1
+        return under
+
+    @cached_property
+    def _hidden_by_name(self) -> dict[str, Node]:
+        under = self._hidden_over_classes
+        index: dict[str, Node] = {}
+        for node_id in sorted(under, key=lambda n: -under[n]):
+            index.setdefault(
+                self.hierarchy.nodes[node_id].name.lower(), self.hierarchy.nodes[node_id]
+            )
+        return index
+
+    @cached_property
+    def _hidden_by_lemma(self) -> dict[str, Node]:
+        """Hidden nodes with labels under them by their other WordNet lemmas ("transport",
+        "gun dog", "hoofed mammal"): a lemma's first sense that is one, as the mapper
+        places a name."""
+        senses = self.hierarchy.extra.get("senses", {})
+        index: dict[str, Node] = {}
+        for lemma, node_ids in senses.items() if isinstance(senses, Mapping) else ():
+            first = next((n for n in node_ids if n in self._hidden_over_classes), None)
+            if first is not None:
+                index[str(lemma).lower()] = self.hierarchy.nodes[first]
+        return index
+
+    def suggest(self, word: str, count: int = 3) -> list[str]:
+        """Label names close to a word that names none: those with the word in them, shortest
+        first ("beer" -> beer glass, beer bottle), then those spelled alike."""
+        forms = {word_forms.normalised(word), *word_forms.singulars(word)}
+        labelled = self.hierarchy.labelled
+        names = [node.name for node in labelled]
+        found = sorted((n for n in names if forms & set(n.lower().split())), key=len)[:count]
+        aliases = {alias.lower(): node.name for node in labelled for alias in node.aliases}
+        by_lower = {name.lower(): name for name in names}
+        for close in difflib.get_close_matches(word.lower(), list(by_lower), count, 0.6):
+            found.append(by_lower[close])
+        for alias in difflib.get_close_matches(word.lower(), list(aliases), count, 0.75):
+            found.append(aliases[alias])
+        return list(dict.fromkeys(found))[:count]
+
+    def descendants(self, word: str) -> tuple[str, ...]:
+        """The names of the node a word names (`search`: a label or a hidden node) and of
+        every visible label under it (ids through hidden nodes count), the node's name
+        first."""
+        node = self.search(word)
+        if node is None:
+            return ()
+        ancestors = self.hierarchy.ancestors
+        below = [n.name for n in self.hierarchy.visible if node.id in ancestors[n.id]]
+        return (node.name, *sorted(below))
