@@ -101,7 +101,7 @@ def select_label(
         return LabelSelection(word, UNKNOWN_LABEL, (UNKNOWN_LABEL,))
     node = labels.search(word) if labels is not None else None
     if labels is not None and node is not None:
-        names = labels.descendants(node.name)
+        names = labels.descendants(node.id)
         under = {name.lower() for name in names}
         return LabelSelection(
             word,
@@ -306,7 +306,7 @@ def label_tree(
         name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
         row = rows.get(name, LabelCount(name, 0, 0))
         return LabelTree(row.label, row.count, row.direct)
-    under = set(labels.descendants(node.name))
+    under = set(labels.descendants(node.id))
     present = {name: row for name, row in rows.items() if name in under}
     if node.hidden:  # a word too general to be a label: the sum of the labels under it
         twice = sum(  # items whose label and second label both sit under it

@@ -23,19 +23,23 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, eq=False)
 class HierarchyWords:
-    """A hierarchy's words: its labels, its hidden nodes that have labels under them, and
-    their other spellings and WordNet lemmas."""
+    """A hierarchy's words: its labels, its hidden nodes that have labels under them, their
+    other spellings and WordNet lemmas, and its node ids."""
 
     hierarchy: LabelHierarchy
 
     def search(self, word: str) -> Node | None:
-        """The node a query word names: a label (`find`), else a node hidden from labelling
-        (too general or too rare a word to label an image: dinosaur, hamburger, structure)
-        that has labels under it, which a query reads through them (of two hidden nodes of
-        one name, the one with more ImageNet classes under it), else a label spelled without
-        its spaces or hyphens ("cell phone" for cellphone); then the same for the word's
-        singular forms ("dogs", "butterflies", "mice"); last, such a hidden node by another
-        of its WordNet lemmas (`_hidden_by_lemma`)."""
+        """The node a query word names: a node id as the mapper prints it ("n02084071"),
+        else a label (`find`), else a node hidden from labelling (too general or too rare a
+        word to label an image: dinosaur, hamburger, structure) that has labels under it,
+        which a query reads through them (of two hidden nodes of one name, the one with more
+        ImageNet classes under it), else a label spelled without its spaces or hyphens
+        ("cell phone" for cellphone); then the same for the word's singular forms ("dogs",
+        "butterflies", "mice"); last, such a hidden node by another of its WordNet lemmas
+        (`_hidden_by_lemma`)."""
+        by_id = self._by_id.get(word.strip().lower())
+        if by_id is not None:
+            return by_id
         forms = (word_forms.normalised(word), *word_forms.singulars(word))
         for form in forms:
             found = (
@@ -46,6 +50,13 @@ class HierarchyWords:
             if found is not None:
                 return found
         return next((self._hidden_by_lemma[f] for f in forms if f in self._hidden_by_lemma), None)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Node]:
+        """The visible nodes and the hidden ones with labels under them, by id."""
+        nodes = self.hierarchy.nodes
+        queryable = [*self.hierarchy.visible, *(nodes[n] for n in self._hidden_over_classes)]
+        return {node.id.lower(): node for node in queryable}
 
     @cached_property
     def _by_squashed(self) -> dict[str, Node]:
@@ -107,9 +118,9 @@ class HierarchyWords:
         return list(dict.fromkeys(found))[:count]
 
     def descendants(self, word: str) -> tuple[str, ...]:
-        """The names of the node a word names (`search`: a label or a hidden node) and of
-        every visible label under it (ids through hidden nodes count), the node's name
-        first."""
+        """The names of the node a word names (`search`: a label, a hidden node, or a node
+        id) and of every visible label under it (ids through hidden nodes count), the
+        node's name first."""
         node = self.search(word)
         if node is None:
             return ()

@@ -150,6 +150,7 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert keys(capsys, "--label", "Dogs") == ["old.jpg", "spot.jpg", "rex.jpg"]  # a plural
     assert keys(capsys, "--label", "Golden Retriever") == ["old.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "flora") == ["daisy.jpg"]
+    assert keys(capsys, "--label", "n-dog") == ["old.jpg", "spot.jpg", "rex.jpg"]  # a node id
     # And a word too general to be a label (hidden "carnivore") reads the labels under it, its
     # confidence the most confident of them (dog 0.97 and 0.9; cat 0.8; dog 0.6)
     assert keys(capsys, "--label", "carnivore") == ["old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"]

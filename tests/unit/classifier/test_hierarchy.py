@@ -263,3 +263,20 @@ def test_label_settings_refuse_nonsense() -> None:
         LabelSettings(0.0, 5)
     with pytest.raises(ValueError, match="max_labels"):
         LabelSettings(0.5, 0)
+
+
+def test_a_hidden_node_with_no_class_under_it_is_no_query_even_by_id() -> None:
+    # Given a hidden node that no ImageNet class sits under
+    data = {
+        "format": 1,
+        "version": "t",
+        "classes": ["n-cat"],
+        "nodes": {
+            "n-cat": {"name": "cat"},
+            "n-empty": {"name": "empty", "hidden": True},
+        },
+    }
+    hierarchy = LabelHierarchy.from_dict(data)
+    # Then neither its name nor its id names anything a query could find
+    assert hierarchy.search("n-empty") is None and hierarchy.search("empty") is None
+    assert hierarchy.search("N-CAT") == hierarchy.find("cat")

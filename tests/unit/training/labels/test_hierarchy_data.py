@@ -145,6 +145,21 @@ def test_a_query_finds_a_hidden_word_by_its_other_lemmas(hierarchy: LabelHierarc
     assert len(hierarchy.descendants("hoofed mammal")) > 10
 
 
+def test_a_query_finds_a_node_by_the_id_the_mapper_prints(hierarchy: LabelHierarchy) -> None:
+    # `imgclf model day0` prints each name's synset id: a query takes it as it takes a word
+    dog = hierarchy.search("dog")
+    assert dog is not None and dog.id == "n02084071"
+    assert hierarchy.search("n02084071") == hierarchy.search(" N02084071 ") == dog
+    assert hierarchy.descendants("n02084071") == hierarchy.descendants("dog")
+    # a hidden node with labels under it too, and an override's own node
+    transport = hierarchy.search("transport")
+    assert transport is not None and hierarchy.search(transport.id) == transport
+    assert hierarchy.search("imgclf:chicken") == hierarchy.find("chicken")
+    assert hierarchy.search("n00001740") == hierarchy.search("entity")
+    # an id of no node names nothing (and fails as an unknown word does)
+    assert hierarchy.search("n99999999") is None
+
+
 def test_a_word_inside_label_names_suggests_them(hierarchy: LabelHierarchy) -> None:
     assert hierarchy.find("beer") is None
     assert hierarchy.suggest("beer")[:2] == ["beer glass", "beer bottle"]
