@@ -238,14 +238,39 @@ def unique_names(
     return names
 
 
-def aliases_of(sources: Sources, node_id: str, name: str, visible_names: set[str]) -> list[str]:
-    """A node's other lemmas and override aliases, none of them a visible node's name."""
+def first_senses(sources: Sources, parents: Mapping[str, object]) -> dict[str, str]:
+    """WordNet lemma ("golden_retriever") -> its first sense among the nodes: the sense a
+    word means here, as the mapper places a name."""
+    found: dict[str, str] = {}
+    for lemma, synsets in sources.wordnet.senses.items():
+        first = next((s for s in synsets if s in parents), None)
+        if first is not None:
+            found[lemma] = first
+    return found
+
+
+def aliases_of(
+    sources: Sources,
+    node_id: str,
+    name: str,
+    visible_names: set[str],
+    first_sense: Mapping[str, str],
+) -> list[str]:
+    """A node's other lemmas and override aliases, none of them a visible node's name, and
+    no lemma whose first sense among the nodes is another node: "panda" is the giant
+    panda's, not the red panda's, and "light" the light source's, not the lighter's
+    (an override alias is reviewed, and kept)."""
     extra = [str(a) for a in sources.overrides.get(node_id, {}).get("aliases", [])]
+    lemmas = [
+        lemma
+        for lemma in _lemmas(sources, node_id)
+        if first_sense.get(lemma.lower().replace(" ", "_"), node_id) == node_id
+    ]
     found: list[str] = []
     seen = {name.lower()}
     written = written_name(sources, node_id)
     spelled = [written] if written != name else []
-    for alias in [*spelled, *_lemmas(sources, node_id), *extra]:
+    for alias in [*spelled, *lemmas, *extra]:
         if alias.lower() not in seen and alias.lower() not in visible_names:
             found.append(alias)
             seen.add(alias.lower())
@@ -275,6 +300,7 @@ def build_nodes(sources: Sources) -> dict[str, dict[str, Any]]:
     under = {node_id: sum(node_id in above[c] for c in sources.classes) for node_id in parents}
     names = unique_names(sources, parents, hidden, under)
     visible_names = {names[n].lower() for n in parents if not hidden[n]}
+    first_sense = first_senses(sources, parents)
     nodes: dict[str, dict[str, Any]] = {}
     for node_id in sorted(parents):
         synset = sources.wordnet.synsets.get(node_id)
@@ -283,7 +309,7 @@ def build_nodes(sources: Sources) -> dict[str, dict[str, Any]]:
         )
         raw: dict[str, Any] = {"name": names[node_id]}
         if not hidden[node_id]:
-            aliases = aliases_of(sources, node_id, names[node_id], visible_names)
+            aliases = aliases_of(sources, node_id, names[node_id], visible_names, first_sense)
             raw["aliases"] = aliases
         raw["parents"] = list(parents[node_id])
         raw["categories"] = categories_of(node_id, above, hidden)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from classifier.hierarchy import LabelHierarchy
 from training.labels import builtin_hierarchy, hierarchy_path
-from training.labels.build import build, load_sources, render
+from training.labels.build import OVERRIDES_FILE, build, load_sources, read_overrides, render
 from training.labels.wordnet import DEFAULT_DIR
 
 MAX_FILE_BYTES = 600_000
@@ -158,6 +159,35 @@ def test_a_query_finds_a_node_by_the_id_the_mapper_prints(hierarchy: LabelHierar
     assert hierarchy.search("n00001740") == hierarchy.search("entity")
     # an id of no node names nothing (and fails as an unknown word does)
     assert hierarchy.search("n99999999") is None
+
+
+def test_a_lemma_is_an_alias_only_of_its_first_sense(hierarchy: LabelHierarchy) -> None:
+    # WordNet lists "panda" as a lemma of the red panda too, and "light" of the lighter; a
+    # word means its first sense among the nodes, as the mapper places a name, unless a
+    # reviewed override gives the alias (bike, instrument, clothes)
+    text = resources.files("training.labels").joinpath(OVERRIDES_FILE).read_text(encoding="utf-8")
+    overrides = read_overrides(json.loads(text))
+    reviewed = {(n, a.lower()) for n, edit in overrides.items() for a in edit.get("aliases", ())}
+    senses = hierarchy.extra["senses"]
+    stolen = [
+        (alias, node.name)
+        for node in hierarchy.visible
+        for alias in node.aliases
+        if senses.get(alias.lower(), [node.id])[0] != node.id
+        and (node.id, alias.lower()) not in reviewed
+    ]
+    assert stolen == []
+    for word, name in (
+        ("panda", "giant panda"),
+        ("bike", "bicycle"),
+        ("crane", "construction crane"),
+    ):
+        found = hierarchy.search(word)
+        assert found is not None and found.name == name, word
+    wheel = hierarchy.search("wheel")
+    assert wheel is not None and "car wheel" in hierarchy.descendants(wheel.id)
+    lighter = hierarchy.find("lighter")
+    assert lighter is not None and "light" not in [a.lower() for a in lighter.aliases]
 
 
 def test_a_word_inside_label_names_suggests_them(hierarchy: LabelHierarchy) -> None:

@@ -50,6 +50,15 @@ EVERYDAY_SYNSETS = {
     "phone": "n04401088",
     "chicken": "imgclf:chicken",
     "cow": "n02402425",  # cattle
+    # A word means its first WordNet sense with ImageNet classes, never a later sense that
+    # happens to list it as a lemma (red panda, bicycle, lighter, signboard)
+    "panda": "n02510455",  # giant panda
+    "wheel": "n04574999",  # a simple machine: car wheel, pinwheel, paddle wheel, potter's
+    "sign": "n06793231",  # a public display of a message: ImageNet's street sign
+    "crane": "n03126707",  # lifts and moves heavy objects (the bird is WordNet's later sense)
+    "plane": "n02691156",  # airplane, not the carpenter's plane
+    "bike": "n02834778",  # override alias: WordNet's first bike is the motorcycle
+    "instrument": "n03800933",  # override alias: a photo's instrument is a musical one
 }
 
 
