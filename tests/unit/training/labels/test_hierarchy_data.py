@@ -135,6 +135,12 @@ def test_names_that_mislead_stay_apart(hierarchy: LabelHierarchy) -> None:
     assert hierarchy.find("fowl") == hierarchy.find("chicken")
     # A jug (ImageNet's water jug photos are pitchers) is no bottle
     assert "bottle" not in chain(hierarchy, "water jug")
+    # WordNet's files that a search would show: a website (a screenshot) and a slide rule are
+    # no computer, a meatloaf no bread, a punching bag no ball
+    assert {"website", "slide rule"}.isdisjoint(hierarchy.descendants("computer"))
+    assert "meatloaf" not in hierarchy.descendants("bread")
+    assert "punching bag" not in hierarchy.descendants("ball")
+    assert "slide rule" in hierarchy.descendants("calculator")
     assert "cat" not in chain(hierarchy, "lion")
     assert "cat" not in chain(hierarchy, "tiger")
 
