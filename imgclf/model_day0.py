@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,6 +77,16 @@ def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:
         lines.append(
             f"{label.label} -> {where}: {label.gloss}; {count} ImageNet {plural} ({examples})"
         )
+        if label.unmet_first_sense:
+            lines.append(
+                f"  WordNet's first sense of {label.label!r} is another, which no ImageNet "
+                f"class is: {label.unmet_first_sense}"
+            )
+        if label.other_senses:
+            lines.append(
+                f"  other senses: {', '.join(label.other_senses)} "
+                f'(an --overrides file picks one: {{{json.dumps(label.label)}: "WNID"}})'
+            )
     return lines
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from classifier import word_forms
 from classifier.hierarchy import LabelHierarchy, Node
 from training.imagenet import MappingError, resolve
 from training.labels import builtin_hierarchy
-from training.labels.wordnet import first_noun_gloss
+from training.labels.wordnet import first_clause, first_noun_gloss, first_noun_sense
 
 EXAMPLES = 3
 ANIMALS10_OVERRIDES_FILE = "animals10_overrides.json"
@@ -41,6 +41,12 @@ class MappedLabel:
     gloss: str
     indices: tuple[int, ...]
     examples: tuple[str, ...]
+    # The name's other WordNet senses with ImageNet classes under them, "name (wnid)", for
+    # the reviewer: an overrides file picks one instead ("crane" -> the bird, not the machine)
+    other_senses: tuple[str, ...] = ()
+    # WordNet's first sense of the name when no ImageNet class is one (its gloss), so the
+    # reviewer sees that "jacket" went to a book jacket because no class is a coat; "" if not
+    unmet_first_sense: str = ""
 
 
 def normalise(name: str) -> str:
@@ -100,14 +106,33 @@ def _mapped(
 
 def _with_examples(hierarchy: LabelHierarchy, mapped: MappedLabel) -> MappedLabel:
     names = tuple(hierarchy.nodes[hierarchy.class_ids[i]].name for i in mapped.indices)
-    return MappedLabel(
-        mapped.label,
-        mapped.node_id,
-        mapped.node_name,
-        mapped.gloss,
-        mapped.indices,
-        names[:EXAMPLES],
-    )
+    return replace(mapped, examples=names[:EXAMPLES])
+
+
+def other_senses(hierarchy: LabelHierarchy, name: str, chosen: str) -> tuple[str, ...]:
+    """The name's WordNet senses (its singular forms' too) that have ImageNet classes under
+    them, other than the chosen node, as "name (wnid)" in sense order."""
+    senses = hierarchy.extra.get("senses", {})
+    key = normalise(name)
+    found: list[str] = []
+    for form in (key, *word_forms.singulars(key)):
+        for node_id in senses.get(form, []):
+            if node_id != chosen and classes_under(hierarchy, node_id):
+                found.append(f"{hierarchy.nodes[node_id].name} ({node_id})")
+    return tuple(dict.fromkeys(found))
+
+
+def unmet_first_sense(hierarchy: LabelHierarchy, name: str, chosen: str) -> str:
+    """The gloss of the name's first WordNet noun sense when it is not the chosen node and no
+    ImageNet class is one (a proper noun's sense, Hart Crane's for "crane", aside); else "".
+    Empty without WordNet installed."""
+    first = first_noun_sense(name)
+    if first is None or first.id == chosen or first.id in hierarchy.nodes:
+        return ""
+    key = "_".join(normalise(name).split())
+    forms = {key, *("_".join(f.split()) for f in word_forms.singulars(normalise(name)))}
+    common = any(lemma in forms for lemma in first.lemmas)  # "Crane" is a proper noun's
+    return (first_clause(first.gloss) or "") if common else ""
 
 
 def split_overlaps(found: Mapping[str, MappedLabel]) -> dict[str, tuple[int, ...]]:
@@ -149,14 +174,15 @@ def map_labels(
         node = find_node(tree, name)
         if node is None:
             raise _unplaceable(tree, name)
-        found[name] = _mapped(tree, name, node, classes_under(tree, node.id))
+        mapped = _mapped(tree, name, node, classes_under(tree, node.id))
+        found[name] = replace(
+            mapped,
+            other_senses=other_senses(tree, name, node.id),
+            unmet_first_sense=unmet_first_sense(tree, name, node.id),
+        )
     owned = split_overlaps(found)
     return {
-        label: _with_examples(
-            tree,
-            MappedLabel(m.label, m.node_id, m.node_name, m.gloss, owned[label], ()),
-        )
-        for label, m in found.items()
+        label: _with_examples(tree, replace(m, indices=owned[label])) for label, m in found.items()
     }
 
 

@@ -2,8 +2,9 @@
 hypernyms, their lemmas' sense order and how often each sense was tagged in SemCor.
 
 Only the generator (training.labels.build) reads WordNet; everything else reads the
-generated hierarchy.json, except `first_noun_gloss`, which the CLI asks, when WordNet is
-installed, to say why a word names no label.
+generated hierarchy.json, except `first_noun_gloss` and `first_noun_sense`, which the CLI
+asks, when WordNet is installed, to say why a word names no label, or that the label a name
+was given is not the word's first sense.
 """
 
 from __future__ import annotations
@@ -127,8 +128,19 @@ def load(directory: Path = DEFAULT_DIR) -> WordNet:
 
 def first_noun_gloss(word: str, directory: Path = DEFAULT_DIR) -> str | None:
     """The first clause of the definition of a word's first noun sense (or of its singular's:
-    "trees"), or None: no such noun, or no WordNet. One scan of index.noun and one seek into
-    data.noun, whose offsets are byte offsets."""
+    "trees"), or None: no such noun, or no WordNet."""
+    synset = first_noun_sense(word, directory)
+    return first_clause(synset.gloss) if synset is not None else None
+
+
+def first_clause(gloss: str) -> str | None:
+    """A gloss's first clause (before its first semicolon), or None when empty."""
+    return gloss.split(";")[0].strip() or None
+
+
+def first_noun_sense(word: str, directory: Path = DEFAULT_DIR) -> Synset | None:
+    """A word's first noun sense (or its singular's), or None: no such noun, or no WordNet.
+    One scan of index.noun and one seek into data.noun, whose offsets are byte offsets."""
     forms = (word_forms.normalised(word), *word_forms.singulars(word))
     keys = ["_".join(form.split()) + " " for form in forms]
     try:
@@ -139,7 +151,6 @@ def first_noun_gloss(word: str, directory: Path = DEFAULT_DIR) -> str | None:
             return None
         with (directory / "data.noun").open("rb") as data:
             data.seek(int(_index_entry(line)[1][0]))
-            synset = parse_data_line(data.readline().decode("utf-8"))
+            return parse_data_line(data.readline().decode("utf-8"))
     except (OSError, ValueError, IndexError):
         return None
-    return synset.gloss.split(";")[0].strip() or None

@@ -9,14 +9,41 @@ import pytest
 from imgclf.errors import CliError
 from imgclf.main import build_parser
 from imgclf.model_day0 import map_label_names, mapping_lines
+from training.labels.wordnet import first_noun_gloss
 
 
-def test_each_label_prints_one_review_line() -> None:
+def test_each_label_prints_one_review_line_and_its_notes() -> None:
     lines = mapping_lines(map_label_names("car, boat", None))
-    assert len(lines) == 2
+    assert len([line for line in lines if not line.startswith(" ")]) == 2
     assert lines[0].startswith("car -> car (n02958343): a motor vehicle with four wheels")
     assert "10 ImageNet classes (ambulance, station wagon, taxicab, ...)" in lines[0]
-    assert lines[1].startswith("boat -> boat (n02858304)")
+    # "car" is also a railway car in WordNet: the reviewer sees it, with its id
+    assert lines[1].startswith("  other senses: railcar (n02959942) (an --overrides file")
+    assert lines[2].startswith("boat -> boat (n02858304)") and len(lines) == 3
+
+
+def test_a_name_placed_on_a_later_sense_says_so() -> None:
+    # Given names whose first WordNet sense no ImageNet class is (a coat; a rodent), and one
+    # whose other sense has classes too (the crane bird)
+    if first_noun_gloss("jacket") is None:
+        pytest.skip("WordNet 3.0 is not installed (apt-get install wordnet-base; make test does)")
+    lines = mapping_lines(map_label_names("jacket,mouse,crane", None))
+    text = "\n".join(lines)
+    # Then each review says what the word first means, or which other senses it has
+    assert lines[0].startswith("jacket -> jacket (n03590306)")
+    assert (
+        "  WordNet's first sense of 'jacket' is another, which no ImageNet class is: a short coat"
+        in text
+    )
+    assert (
+        "of 'mouse' is another, which no ImageNet class is: any of numerous small rodents" in text
+    )
+    assert (
+        '  other senses: crane bird (n02012849) (an --overrides file picks one: {"crane": "WNID"})'
+        in text
+    )
+    # And a proper noun's first sense (Hart Crane, the poet) is no note
+    assert "poet" not in text
 
 
 def test_plural_and_run_together_names_are_placed_as_their_label() -> None:
