@@ -101,15 +101,17 @@ def results(args: argparse.Namespace) -> int:
     if args.label is not None and not args.label.strip():
         raise CliError("--label needs a word (a label at any level, e.g. dog or animal)")
     query = ResultQuery(None, colour, status, args.min_confidence, since, args.limit or None)
+    selection = None
     if args.file is not None:
         read = read_items(args.file)
         if args.label:
-            query = _with_label(query, args.label, (str(i["label"]) for i in read if "label" in i))
+            present = (str(i["label"]) for i in read if "label" in i)
+            query, selection = _with_label(query, args.label, present)
         items, where = query.of_items(read), str(args.file)
     else:
         deployment = resolve(args.env)
         if args.label:
-            query = _with_label(query, args.label, registered_values(deployment))
+            query, selection = _with_label(query, args.label, registered_values(deployment))
         items, where = query.run(deployment), deployment.env
         if args.format in ("json", "detect-labels"):
             items = full_items(deployment, items)
@@ -121,15 +123,22 @@ def results(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         stdout.out(to_csv(items), end="", highlight=False)
     else:
-        stdout.print(render_table(items, title=f"{len(items)} results in {where}"))
+        title = f"{len(items)} results in {where}"
+        if selection is not None and selection.meaning:  # which sense of the word was asked
+            title += f" for {selection.word.strip()!r}, {selection.meaning}"
+        stdout.print(render_table(items, title=title))
     return 0
 
 
-def _with_label(query: ResultQuery, word: str, present: Iterable[str]) -> ResultQuery:
-    """The query for a label at any level: its by_label values and its confidence."""
+def _with_label(
+    query: ResultQuery, word: str, present: Iterable[str]
+) -> tuple[ResultQuery, generic_labels.LabelSelection]:
+    """The query for a label at any level (its by_label values and its confidence), and what
+    the word was taken to mean."""
     found, why = generic_labels.optional_hierarchy()
     selection = generic_labels.select_label(word, present, found, why)
-    return dataclasses.replace(query, values=selection.values, confidence_of=selection.confidence)
+    query = dataclasses.replace(query, values=selection.values, confidence_of=selection.confidence)
+    return query, selection
 
 
 def _hierarchy_for(items: Iterable[Mapping[str, Any]]) -> LabelHierarchy | None:

@@ -37,7 +37,7 @@ from classifier.contracts import (
     UNKNOWN_LABEL,
     shard_values,
 )
-from classifier.hierarchy import HierarchyError, LabelHierarchy
+from classifier.hierarchy import HierarchyError, LabelHierarchy, Node
 
 from .deployment import Deployment
 from .errors import CliError
@@ -78,6 +78,9 @@ class LabelSelection:
     name: str  # the hierarchy's name for the word, or the registry value itself
     values: tuple[str, ...]  # index values to ask: the label and every label under it
     under: frozenset[str] = frozenset()  # the hierarchy's names under the word
+    # What the hierarchy took the word to mean, for the table's title: "construction crane
+    # (n03126707): lifts and moves heavy objects"; "" for a registry value or `unknown`
+    meaning: str = ""
 
     def confidence(self, item: Mapping[str, Any]) -> float:
         """The item's confidence for this label: `labels[name]` when it has it, else the most
@@ -108,12 +111,20 @@ def select_label(
             node.name,
             tuple(v for v in values if _names_under(v, under, labels)),
             frozenset(names),
+            _meaning(node),
         )
     same = [value for value in values if value.lower() == word.strip().lower()]
     if same:
         exact = word if word in same else same[0]
         return LabelSelection(word, exact, (exact,))
     raise CliError(unknown_label_message(word, values, labels, why))
+
+
+def _meaning(node: Node) -> str:
+    """ "construction crane (n03126707): lifts and moves heavy objects": a node, and the first
+    clause of its gloss."""
+    gloss = node.gloss.split(";")[0].strip()
+    return f"{node.name} ({node.id})" + (f": {gloss}" if gloss else "")
 
 
 def _names_under(value: str, under: set[str], labels: LabelHierarchy) -> bool:

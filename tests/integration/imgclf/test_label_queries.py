@@ -166,6 +166,8 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert cli_main(["results", "--label", "dog"]) == 0
     table = capsys.readouterr().out
     assert "3 results in test" in table and "dalmatian" in table and "tabby" not in table
+    # And its title says which node the word was taken to mean, with the id to ask it by
+    assert "for 'dog', dog (n-dog)" in table.replace("\n", " ")
 
 
 def test_an_image_of_two_things_is_found_under_each_of_them_once(

@@ -61,6 +61,16 @@ ITEMS = [
 ]
 
 
+def test_a_selection_says_which_sense_of_the_word_it_asks() -> None:
+    from training.labels import builtin_hierarchy
+
+    # "crane" is the machine (WordNet's first sense with ImageNet classes), not the bird
+    crane = select_label("crane", [], builtin_hierarchy())
+    assert crane.meaning.startswith("construction crane (n03126707): lifts and moves heavy")
+    assert select_label("dog", PRESENT, HIERARCHY).meaning == "dog (n-dog)"  # no gloss
+    assert select_label("my-widget", PRESENT, HIERARCHY).meaning == ""  # a trained label
+
+
 def test_a_word_selects_itself_and_every_present_label_under_it() -> None:
     dog = select_label("dog", PRESENT, HIERARCHY)
     assert (dog.name, dog.values) == ("dog", ("dalmatian", "golden retriever"))
