@@ -140,6 +140,7 @@ CATEGORY_ANCHORS = {
     "n07555863": "Food and Beverage",  # food, solid food
     "n07881800": "Food and Beverage",  # beverage
     "n00017222": "Plants and Flowers",  # plant
+    "n07705931": "Food and Beverage",  # edible fruit: an apple is food, as produce is
     "n13134947": "Plants and Flowers",  # fruit (the plant organ)
     "n12992868": "Plants and Flowers",  # fungus
     "n03405725": "Furniture and Furnishings",  # furniture

@@ -70,6 +70,20 @@ def test_every_label_has_a_category(hierarchy: LabelHierarchy) -> None:
     assert [n.name for n in hierarchy.labelled if not hierarchy.categories_of(n)] == []
 
 
+def test_an_edible_fruit_is_food_and_an_acorn_a_plant(hierarchy: LabelHierarchy) -> None:
+    # An apple is food to most people; WordNet's nearest category anchor for it was the
+    # botanical fruit (Plants and Flowers), which acorns and rose hips keep
+    def category(name: str) -> tuple[str, ...]:
+        node = hierarchy.find(name)
+        assert node is not None, name
+        return hierarchy.categories_of(node)
+
+    for name in ("Granny Smith apple", "banana", "strawberry", "orange", "pineapple"):
+        assert category(name) == ("Food and Beverage",), name
+    for name in ("acorn", "rose hip", "ear of corn", "daisy"):
+        assert category(name) == ("Plants and Flowers",), name
+
+
 def test_abstract_words_are_hidden(hierarchy: LabelHierarchy) -> None:
     for word in ("entity", "physical entity", "object", "whole", "organism", "artifact"):
         assert hierarchy.find(word) is None, word
