@@ -37,7 +37,7 @@ from classifier.contracts import (
     UNKNOWN_LABEL,
     shard_values,
 )
-from classifier.hierarchy import HierarchyError, LabelHierarchy, Node
+from classifier.hierarchy import HierarchyError, LabelHierarchy, Node, gloss_clause
 
 from .deployment import Deployment
 from .errors import CliError
@@ -123,7 +123,7 @@ def select_label(
 def _meaning(node: Node) -> str:
     """ "construction crane (n03126707): lifts and moves heavy objects": a node, and the first
     clause of its gloss."""
-    gloss = node.gloss.split(";")[0].strip()
+    gloss = gloss_clause(node.gloss)
     return f"{node.name} ({node.id})" + (f": {gloss}" if gloss else "")
 
 

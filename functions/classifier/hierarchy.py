@@ -51,6 +51,11 @@ DEFAULT_MIN_EVIDENCE = 0.075
 MAJORITY = 0.5
 
 
+def gloss_clause(gloss: str) -> str:
+    """A gloss's first clause, before its first semicolon ("a short coat")."""
+    return gloss.split(";")[0].strip()
+
+
 class HierarchyError(ValueError):
     """hierarchy.json is malformed, or does not fit the model's outputs."""
 

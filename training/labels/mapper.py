@@ -20,10 +20,10 @@ from importlib import resources
 from pathlib import Path
 
 from classifier import word_forms
-from classifier.hierarchy import LabelHierarchy, Node
+from classifier.hierarchy import LabelHierarchy, Node, gloss_clause
 from training.imagenet import MappingError, resolve
 from training.labels import builtin_hierarchy
-from training.labels.wordnet import first_clause, first_noun_gloss, first_noun_sense
+from training.labels.wordnet import first_noun_gloss, first_noun_sense
 
 EXAMPLES = 3
 ANIMALS10_OVERRIDES_FILE = "animals10_overrides.json"
@@ -129,10 +129,8 @@ def unmet_first_sense(hierarchy: LabelHierarchy, name: str, chosen: str) -> str:
     first = first_noun_sense(name)
     if first is None or first.id == chosen or first.id in hierarchy.nodes:
         return ""
-    key = "_".join(normalise(name).split())
-    forms = {key, *("_".join(f.split()) for f in word_forms.singulars(normalise(name)))}
-    common = any(lemma in forms for lemma in first.lemmas)  # "Crane" is a proper noun's
-    return (first_clause(first.gloss) or "") if common else ""
+    proper = all(lemma[:1].isupper() for lemma in first.lemmas)  # Crane, Hart_Crane
+    return "" if proper else gloss_clause(first.gloss)
 
 
 def split_overlaps(found: Mapping[str, MappedLabel]) -> dict[str, tuple[int, ...]]:

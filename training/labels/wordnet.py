@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classifier import word_forms
+from classifier.hierarchy import gloss_clause
 
 DEFAULT_DIR = Path("/usr/share/wordnet")
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym, instance hypernym
@@ -130,12 +131,7 @@ def first_noun_gloss(word: str, directory: Path = DEFAULT_DIR) -> str | None:
     """The first clause of the definition of a word's first noun sense (or of its singular's:
     "trees"), or None: no such noun, or no WordNet."""
     synset = first_noun_sense(word, directory)
-    return first_clause(synset.gloss) if synset is not None else None
-
-
-def first_clause(gloss: str) -> str | None:
-    """A gloss's first clause (before its first semicolon), or None when empty."""
-    return gloss.split(";")[0].strip() or None
+    return (gloss_clause(synset.gloss) or None) if synset is not None else None
 
 
 def first_noun_sense(word: str, directory: Path = DEFAULT_DIR) -> Synset | None:
