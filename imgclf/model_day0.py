@@ -77,6 +77,8 @@ def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:
         lines.append(
             f"{label.label} -> {where}: {label.gloss}; {count} ImageNet {plural} ({examples})"
         )
+        if label.ceded:
+            lines.append(f"  not the classes narrower labels own: {', '.join(label.ceded)}")
         if label.unmet_first_sense:
             lines.append(
                 f"  WordNet's first sense of {label.label!r} is another, which no ImageNet "

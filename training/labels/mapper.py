@@ -47,6 +47,9 @@ class MappedLabel:
     # WordNet's first sense of the name when no ImageNet class is one (its gloss), so the
     # reviewer sees that "jacket" went to a book jacket because no class is a coat; "" if not
     unmet_first_sense: str = ""
+    # The narrower labels that took some of this node's classes, "label (count)": "animal"
+    # beside "dog" owns every animal class but the 118 dogs
+    ceded: tuple[str, ...] = ()
 
 
 def normalise(name: str) -> str:
@@ -180,8 +183,20 @@ def map_labels(
         )
     owned = split_overlaps(found)
     return {
-        label: _with_examples(tree, replace(m, indices=owned[label])) for label, m in found.items()
+        label: _with_examples(
+            tree, replace(m, indices=owned[label], ceded=ceded(m.indices, label, owned))
+        )
+        for label, m in found.items()
     }
+
+
+def ceded(
+    claimed: Sequence[int], label: str, owned: Mapping[str, Sequence[int]]
+) -> tuple[str, ...]:
+    """The other labels that own some of the classes this label claimed, "label (count)"."""
+    wanted = set(claimed)
+    taken = ((other, len(wanted.intersection(mine))) for other, mine in owned.items())
+    return tuple(f"{other} ({n})" for other, n in taken if other != label and n)
 
 
 def read_overrides(path: Path) -> dict[str, Override]:

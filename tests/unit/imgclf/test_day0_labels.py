@@ -113,3 +113,14 @@ def test_the_mapping_is_checked_and_printed_before_an_environment_is_needed(
     captured = capsys.readouterr()
     assert captured.out.startswith("car -> car (n02958343)")
     assert "no local environment is running" in captured.err
+
+
+def test_a_general_label_says_which_narrower_labels_own_part_of_it() -> None:
+    # Given "animal" beside "dog" and "cat", which own some of its classes
+    lines = mapping_lines(map_label_names("dog,animal,cat", None))
+    animal = next(i for i, line in enumerate(lines) if line.startswith("animal -> "))
+    # Then its count is what it keeps, and the next line names who owns the rest
+    assert "; 273 ImageNet classes (" in lines[animal]
+    assert lines[animal + 1] == "  not the classes narrower labels own: dog (118), cat (7)"
+    # And a label nothing took from has no such note
+    assert not any(line.startswith("  not the") for line in lines[:animal])
