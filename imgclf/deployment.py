@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from classifier.contracts import LOCAL_ENV, MAX_INDEX_SHARDS, artifact_key
 from infra.environment_config import ConfigError, load_environment
 from infra.local import DUMMY_CREDENTIALS, is_answering, process_alive, read_state, state_path
+from infra.local.state import HOME_VARIABLE
 from infra.resources import StackOutputs, stack_name
 
 from .errors import CliError
@@ -139,8 +140,12 @@ def running_local_state() -> dict[str, Any] | None:
 def _resolve_local() -> Deployment:
     state = running_local_state()
     if state is None:
-        stale = f" (stale state file {state_path()})" if read_state() is not None else ""
-        raise CliError(f"no local environment is running{stale}; start one with `imgclf local up`")
+        where = state_path()
+        stale = f" (stale state file {where})" if read_state() is not None else f" ({where})"
+        raise CliError(
+            f"no local environment is running{stale}; start one with `imgclf local up`, "
+            f"or point {HOME_VARIABLE} at the .imgclf folder of the one that runs"
+        )
     endpoint_url = str(state.get("endpoint_url", ""))
     return local_deployment(endpoint_url, str(state.get("region")), dict(state.get("outputs", {})))
 

@@ -11,9 +11,20 @@ HOME_VARIABLE = "IMGCLF_HOME"
 STATE_FILE = Path("local") / "endpoint.json"
 
 
-def imgclf_home() -> Path:
-    """Where imgclf keeps generated data: $IMGCLF_HOME, else ./.imgclf (gitignored)."""
-    return Path(os.environ.get(HOME_VARIABLE) or ".imgclf").resolve()
+HOME_FOLDER = ".imgclf"
+
+
+def imgclf_home(start: Path | None = None) -> Path:
+    """Where imgclf keeps generated data: $IMGCLF_HOME, else the nearest `.imgclf` folder in
+    the working directory or above it (as git finds `.git`, so commands run from a subfolder
+    of a project find its running environment and caches), else ./.imgclf (gitignored)."""
+    if os.environ.get(HOME_VARIABLE):
+        return Path(os.environ[HOME_VARIABLE]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_FOLDER).is_dir():
+            return folder / HOME_FOLDER
+    return here / HOME_FOLDER
 
 
 def state_path(home: Path | None = None) -> Path:
