@@ -27,6 +27,9 @@ from .models import live_pointer, read_artifact_metadata
 from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
+# Label rows on the screen: a trained model's labels fit; a generic model's hundreds of
+# labels end in one line that says how many more there are.
+STATUS_LABEL_ROWS = 12
 QUEUE_ATTRIBUTES = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -123,10 +126,18 @@ def _count_lines(snapshot: Snapshot) -> list[str]:
     classified = sum(labels.values())
     since = f"{snapshot.since:%Y-%m-%d %H:%M} UTC"
     lines = [f"since {since}: {classified} classified, {rejected} rejected"]
-    width = max((len(label) for label in labels), default=5)
-    for label, count in sorted(labels.items(), key=lambda pair: (-pair[1], pair[0])):
+    ranked = sorted(labels.items(), key=lambda pair: (-pair[1], pair[0]))
+    shown = ranked if len(ranked) <= STATUS_LABEL_ROWS else ranked[: STATUS_LABEL_ROWS - 1]
+    width = max((len(label) for label, _ in shown), default=5)
+    for label, count in shown:
         share = f"{count / classified:6.1%}" if classified else ""
         lines.append(f"  {label.ljust(width)}  {count:>8}  {share}")
+    if len(shown) < len(ranked):
+        rest = ranked[len(shown) :]
+        items = sum(count for _, count in rest)
+        lines.append(
+            f"  ... {len(rest)} more labels, {items} items (imgclf labels: all, at every level)"
+        )
     return lines
 
 
@@ -146,26 +157,28 @@ def _count(
     deployment: Deployment, values: Sequence[str], windows: Mapping[int, str]
 ) -> dict[tuple[str, int], int]:
     """(value, window) -> items of that value whose classified_at is at or after the window's
-    start: one paginated COUNT Query per shard, value and window, at most 16 at once."""
+    start: paginated COUNT Queries, at most 16 at once. Every window runs to now, so they
+    nest: the widest is counted on every shard of every value, and each narrower one only
+    where the one before found items (a label seen last week costs one Query, not four)."""
     client = deployment.client("dynamodb")
-    jobs = [
-        (value, window, partition)
-        for value in values
-        for window in windows
-        for partition in shard_values(value, deployment.index_shards)
-    ]
-
-    def count(job: tuple[str, int, str]) -> int:
-        _, window, partition = job
-        return count_partition(client, deployment.results_table, partition, windows[window])
-
     totals: dict[tuple[str, int], int] = {(v, w): 0 for v in values for w in windows}
-    if not jobs:
-        return totals
-    with ThreadPoolExecutor(min(len(jobs), MAX_PARALLEL_QUERIES)) as pool:
-        for job, counted in zip(jobs, pool.map(count, jobs), strict=True):
-            totals[job[0], job[1]] += counted
+    pairs = [(value, p) for value in values for p in shard_values(value, deployment.index_shards)]
+    for window in sorted(windows, key=lambda w: windows[w]):
+        counted = _count_pairs(client, deployment.results_table, pairs, windows[window])
+        for (value, _), count in zip(pairs, counted, strict=True):
+            totals[value, window] += count
+        pairs = [pair for pair, count in zip(pairs, counted, strict=True) if count]
     return totals
+
+
+def _count_pairs(
+    client: Any, table: str, pairs: Sequence[tuple[str, str]], start: str
+) -> list[int]:
+    """Each (value, partition)'s items since `start`, at most 16 Queries at once."""
+    if not pairs:
+        return []
+    with ThreadPoolExecutor(min(len(pairs), MAX_PARALLEL_QUERIES)) as pool:
+        return list(pool.map(lambda pair: count_partition(client, table, pair[1], start), pairs))
 
 
 def _live_model(deployment: Deployment) -> LiveModel | None:

@@ -18,10 +18,11 @@ from classifier.adapters import DynamoResults
 from classifier.contracts import ModelPointer, artifact_key
 from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item, rejected_item
-from imgclf import commands
+from imgclf import commands, status
 from imgclf.deployment import Deployment
+from imgclf.labels import count_partition
 from imgclf.main import main as cli_main
-from imgclf.status import LiveModel, Snapshot, gather, render
+from imgclf.status import STATUS_LABEL_ROWS, LiveModel, Snapshot, gather, render
 from infra.resources import StackOutputs, results_table_create_args
 
 REGION = "us-east-1"
@@ -176,3 +177,53 @@ def test_status_without_a_running_local_environment_is_one_line(
     assert cli_main(["status", "--env", "local"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_label_with_nothing_in_the_window_costs_one_query_per_shard(
+    aws: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given cats now and birds only two days ago (a generic model registers hundreds of
+    # labels, most of them quiet on any given day)
+    write(aws, "cat/0.jpg", "cat", NOW - timedelta(seconds=20))
+    write(aws, "bird/0.jpg", "bird", NOW - timedelta(days=2))
+    asked: list[tuple[str, str | None]] = []
+
+    def counted(client: Any, table: str, partition: str, since: str | None = None) -> int:
+        asked.append((partition, since))
+        return count_partition(client, table, partition, since)
+
+    monkeypatch.setattr(status, "count_partition", counted)
+    # When the status is gathered
+    snapshot = gather(aws.deployment, since=NOW - timedelta(hours=24), now=NOW)
+    # Then the figures are right, and the birds' shards were asked once each (the day's
+    # window), the cats' shards for every window, and the narrower windows only where the
+    # wider one found items
+    assert snapshot.counts == {"cat": 1, "bird": 0} and snapshot.throughput == {1: 1, 5: 1, 15: 1}
+    birds = [since for partition, since in asked if partition.startswith("bird")]
+    assert len(birds) == 4 and set(birds) == {at(NOW - timedelta(hours=24))}
+    cats = [since for partition, since in asked if partition.startswith("cat")]
+    assert len(cats) == 4 + 3
+
+
+def test_a_generic_models_many_labels_stay_on_one_screen() -> None:
+    # Given 40 labels with items, as a generic model writes
+    counts = {f"label {i:02}": 40 - i for i in range(40)}
+    snapshot = Snapshot(
+        env="dev",
+        taken_at=NOW,
+        since=NOW - timedelta(hours=24),
+        live=None,
+        queue={"visible": 0, "in flight": 0, "delayed": 0},
+        dead_letters=0,
+        counts=counts,
+        throughput={1: 0, 5: 0, 15: 0},
+    )
+    lines = render(snapshot)
+    # Then the busiest labels are shown and one line counts the rest
+    assert len(lines) <= 30
+    assert any(line.strip().startswith("label 00") for line in lines)
+    rest = sum(40 - i for i in range(STATUS_LABEL_ROWS - 1, 40))
+    assert lines[-1] == (
+        f"  ... {40 - STATUS_LABEL_ROWS + 1} more labels, {rest} items "
+        "(imgclf labels: all, at every level)"
+    )
