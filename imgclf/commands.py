@@ -181,6 +181,8 @@ def result(args: argparse.Namespace) -> int:
 
 
 def labels(args: argparse.Namespace) -> int:
+    if args.tree is not None and not args.tree.strip():
+        raise CliError("--tree needs a word (a label at any level, e.g. dog or animal)")
     deployment = resolve(args.env)
     values = [v for v in registered_values(deployment) if v != REJECTED_PARTITION]
     census = generic_labels.count_values(deployment, values)

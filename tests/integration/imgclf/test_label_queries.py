@@ -262,6 +262,11 @@ def test_an_unknown_word_fails_in_one_line_with_a_suggestion(
     assert capsys.readouterr().err == (
         "imgclf: error: --label needs a word (a label at any level, e.g. dog or animal)\n"
     )
+    # Nor is an empty tree the whole table
+    assert cli_main(["labels", "--tree", ""]) == 1
+    assert capsys.readouterr().err == (
+        "imgclf: error: --tree needs a word (a label at any level, e.g. dog or animal)\n"
+    )
 
 
 def test_a_table_deployed_before_the_second_label_index_says_to_deploy(
