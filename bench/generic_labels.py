@@ -17,7 +17,9 @@ DEFAULT_MIN_EVIDENCE, or --min-evidence; 0 turns it off), and the per-word table
 default minimum (hierarchy.DEFAULT_MIN_CONFIDENCE). `--set animals` scores the animal photo
 set instead (one split, truth from each photo's animal: `animal_photo_words`), and
 `--set everyday` the everyday photo set's heldout photos (balls, flowers, fruit, musical
-instruments, tools; truth from each photo's class: `everyday_photo_words`).
+instruments, tools; truth from each photo's class: `everyday_photo_words`). `--flip` scores
+test-time augmentation, which the function does not do: each photo is also run mirrored,
+and the two softmaxes averaged (`flip_averaged`), at twice the inference.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from classifier.hierarchy import (  # noqa: E402
@@ -39,7 +43,7 @@ from classifier.hierarchy import (  # noqa: E402
     LabelSettings,
 )
 from classifier.imaging import ImageLimits, prepare_image  # noqa: E402
-from classifier.model import LoadedModel  # noqa: E402
+from classifier.model import LoadedModel, softmax  # noqa: E402
 from training.datasets import everyday_photos, generic_photos  # noqa: E402
 from training.datasets import photos as animal_photos  # noqa: E402
 from training.generic_eval import query_scores  # noqa: E402
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by", choices=("label", "labels"), default="label")
     parser.add_argument("--min-evidence", type=float, default=DEFAULT_MIN_EVIDENCE)
     parser.add_argument("--set", choices=("generic", "animals", "everyday"), default="generic")
+    parser.add_argument("--flip", action="store_true", help="average with the mirrored image")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model_dir
@@ -173,7 +178,11 @@ def score_split(
     raws = {}
     for path in photos:
         prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
-        raws[path] = model.raw(prepared.array)
+        raws[path] = (
+            flip_averaged(model.raw(prepared.array), model.raw(prepared.array[:, ::-1]))
+            if args.flip
+            else model.raw(prepared.array)
+        )
     print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
     print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
     for threshold in THRESHOLDS:
@@ -205,6 +214,13 @@ def score_split(
             for word in queries:
                 entry = scores["words"][word]
                 print(f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}")
+
+
+def flip_averaged(raw: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
+    """Logits whose softmax is the mean of two images' softmaxes (an image and its mirror)."""
+    mean = (softmax(np.asarray(raw, np.float64)) + softmax(np.asarray(mirrored, np.float64))) / 2
+    logits: np.ndarray = np.log(np.maximum(mean, np.finfo(np.float64).tiny))
+    return logits
 
 
 def _pct(value: float | None) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+
 BENCH = Path(__file__).resolve().parents[3] / "bench"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import generic_labels  # noqa: E402
 
+from classifier.model import softmax  # noqa: E402
 from training.labels import builtin_hierarchy  # noqa: E402
 
 
@@ -35,3 +38,14 @@ def test_a_thing_the_hierarchy_cannot_name_leaves_its_photo_out() -> None:
         builtin_hierarchy(), [(Path("t.jpg"), "tree")], generic_labels.EVERYDAY_WORDS
     )
     assert found == {}
+
+
+def test_flip_averaging_gives_the_mean_of_the_two_softmaxes() -> None:
+    # Given two images' logits (a label's probability moves between them)
+    raw = np.array([2.0, 0.0, -1.0])
+    mirrored = np.array([0.0, 1.0, 5.0])
+    # Then the averaged logits' softmax is the mean of the two softmaxes
+    averaged = softmax(generic_labels.flip_averaged(raw, mirrored))
+    assert np.allclose(averaged, (softmax(raw) + softmax(mirrored)) / 2)
+    # And an image averaged with itself is itself
+    assert np.allclose(softmax(generic_labels.flip_averaged(raw, raw)), softmax(raw))
