@@ -86,7 +86,7 @@ def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:
             )
         if label.other_senses:
             lines.append(
-                f"  other senses: {', '.join(label.other_senses)} "
+                f"  other senses: {'; '.join(label.other_senses)} "
                 f'(an --overrides file picks one: {{{json.dumps(label.label)}: "WNID"}})'
             )
     return lines

@@ -41,7 +41,7 @@ class MappedLabel:
     gloss: str
     indices: tuple[int, ...]
     examples: tuple[str, ...]
-    # The name's other WordNet senses with ImageNet classes under them, "name (wnid)", for
+    # The name's other WordNet senses with ImageNet classes under them, "name (wnid: gloss)", for
     # the reviewer: an overrides file picks one instead ("crane" -> the bird, not the machine)
     other_senses: tuple[str, ...] = ()
     # WordNet's first sense of the name when no ImageNet class is one (its gloss), so the
@@ -114,14 +114,16 @@ def _with_examples(hierarchy: LabelHierarchy, mapped: MappedLabel) -> MappedLabe
 
 def other_senses(hierarchy: LabelHierarchy, name: str, chosen: str) -> tuple[str, ...]:
     """The name's WordNet senses (its singular forms' too) that have ImageNet classes under
-    them, other than the chosen node, as "name (wnid)" in sense order."""
+    them, other than the chosen node, as "name (wnid: gloss)" in sense order (the gloss tells
+    apart a sense that has the chosen node's name: "ball", a thing of spherical shape)."""
     senses = hierarchy.extra.get("senses", {})
     key = normalise(name)
     found: list[str] = []
     for form in (key, *word_forms.singulars(key)):
         for node_id in senses.get(form, []):
             if node_id != chosen and classes_under(hierarchy, node_id):
-                found.append(f"{hierarchy.nodes[node_id].name} ({node_id})")
+                node = hierarchy.nodes[node_id]
+                found.append(f"{node.name} ({node_id}: {gloss_clause(node.gloss)})")
     return tuple(dict.fromkeys(found))
 
 

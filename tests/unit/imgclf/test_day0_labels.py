@@ -18,7 +18,10 @@ def test_each_label_prints_one_review_line_and_its_notes() -> None:
     assert lines[0].startswith("car -> car (n02958343): a motor vehicle with four wheels")
     assert "10 ImageNet classes (ambulance, station wagon, taxicab, ...)" in lines[0]
     # "car" is also a railway car in WordNet: the reviewer sees it, with its id
-    assert lines[1].startswith("  other senses: railcar (n02959942) (an --overrides file")
+    assert lines[1].startswith(
+        "  other senses: railcar (n02959942: a wheeled vehicle adapted to the rails of railroad)"
+        " (an --overrides file"
+    )
     assert lines[2].startswith("boat -> boat (n02858304)") and len(lines) == 3
 
 
@@ -39,8 +42,8 @@ def test_a_name_placed_on_a_later_sense_says_so() -> None:
         "of 'mouse' is another, which no ImageNet class is: any of numerous small rodents" in text
     )
     assert (
-        '  other senses: crane bird (n02012849) (an --overrides file picks one: {"crane": "WNID"})'
-        in text
+        "  other senses: crane bird (n02012849: large long-necked wading bird of marshes and plains"
+        ' in many parts of the world) (an --overrides file picks one: {"crane": "WNID"})' in text
     )
     # And a proper noun's first sense (Hart Crane, the poet) is no note
     assert "poet" not in text
@@ -51,6 +54,15 @@ def test_plural_and_run_together_names_are_placed_as_their_label() -> None:
     mapped = map_label_names("dogs,butterflies,cell phone", None)
     assert [label.node_name for label in mapped] == ["dog", "butterfly", "mobile phone"]
     assert [label.label for label in mapped] == ["dogs", "butterflies", "cell phone"]
+
+
+def test_a_sense_with_the_chosen_name_is_told_apart_by_its_gloss() -> None:
+    # "ball" is the game ball; WordNet's other "ball" with classes is any spherical object
+    lines = mapping_lines(map_label_names("ball,car", None))
+    assert lines[1] == (
+        "  other senses: ball (n13899404: an object with a spherical shape) "
+        '(an --overrides file picks one: {"ball": "WNID"})'
+    )
 
 
 def test_a_single_class_reads_singular() -> None:
