@@ -166,18 +166,24 @@ def result(args: argparse.Namespace) -> int:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name in sorted(item):
-        value = plain(item[name])
-        if name == "top_k":
-            value = ", ".join(f"{entry['label']} {entry['confidence']:.3f}" for entry in value)
-        elif name == "colours":
-            value = ", ".join(
-                f"{entry['name']} {entry['fraction']:.3f} (Lab {' '.join(map(str, entry['lab']))})"
-                for entry in value
-            )
-        table.add_row(name, str(value))
+        table.add_row(name, field_text(name, plain(item[name])))
     table.add_row("object tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-")
     stdout.print(table)
     return 0
+
+
+def field_text(name: str, value: Any) -> str:
+    """One item field as `imgclf result`'s table shows it: lists and maps as readable text."""
+    if name == "top_k":
+        return ", ".join(f"{entry['label']} {entry['confidence']:.3f}" for entry in value)
+    if name == "colours":
+        return ", ".join(
+            f"{entry['name']} {entry['fraction']:.3f} (Lab {' '.join(map(str, entry['lab']))})"
+            for entry in value
+        )
+    if isinstance(value, Mapping):  # labels (name -> confidence), quality (figure -> 0..100)
+        return ", ".join(f"{key} {entry}" for key, entry in value.items())
+    return str(value)
 
 
 def labels(args: argparse.Namespace) -> int:

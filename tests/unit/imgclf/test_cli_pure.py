@@ -20,6 +20,7 @@ from classifier.contracts import (
     reclassify_message,
 )
 from classifier.events import objects_in
+from imgclf import commands
 from imgclf.demo import cache_key, source_fingerprint
 from imgclf.errors import CliError
 from imgclf.main import build_parser, main
@@ -318,3 +319,15 @@ def test_imgclf_train_with_only_a_data_dir_trains_transfer_on_the_folder(tmp_pat
         model_dir=tmp_path / "m", output_dir=tmp_path / "o", version="v1", generated_dir=tmp_path
     ), {}).resolved()  # fmt: skip
     assert (rendered.dataset, rendered.arch, rendered.data_dir) == ("emoji", "cnn", tmp_path)
+
+
+def test_a_results_maps_read_as_text_in_its_table() -> None:
+    # Given an item's generic labels and quality figures (maps in DynamoDB)
+    labels = {"animal": 0.946, "dog": 0.936, "Golden Retriever": 0.882}
+    quality = {"brightness": 36, "sharpness": 51, "contrast": 32}
+    # Then `imgclf result` shows them as words and figures, not as a Python dict
+    assert commands.field_text("labels", labels) == (
+        "animal 0.946, dog 0.936, Golden Retriever 0.882"
+    )
+    assert commands.field_text("quality", quality) == "brightness 36, sharpness 51, contrast 32"
+    assert commands.field_text("label", "dog") == "dog"
