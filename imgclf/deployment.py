@@ -11,8 +11,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from classifier.contracts import LOCAL_ENV, MAX_INDEX_SHARDS, artifact_key
 from infra.environment_config import ConfigError, load_environment
-from infra.local import DUMMY_CREDENTIALS, is_answering, process_alive, read_state, state_path
-from infra.local.state import HOME_VARIABLE
+from infra.local import (
+    DUMMY_CREDENTIALS,
+    HOME_VARIABLE,
+    is_answering,
+    process_alive,
+    read_state,
+    state_path,
+)
 from infra.resources import StackOutputs, stack_name
 
 from .errors import CliError

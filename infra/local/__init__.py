@@ -14,10 +14,11 @@ from infra.local.faults import FaultPlan, FaultPlanError
 from infra.local.moto_resources import LocalResources, create_resources
 from infra.local.poller import BatchOutcome, EventSourcePoller, LambdaContext
 from infra.local.server import DUMMY_CREDENTIALS, LocalServerError, is_answering
-from infra.local.state import imgclf_home, process_alive, read_state, state_path
+from infra.local.state import HOME_VARIABLE, imgclf_home, process_alive, read_state, state_path
 
 __all__ = [
     "DUMMY_CREDENTIALS",
+    "HOME_VARIABLE",
     "BatchOutcome",
     "EventSourcePoller",
     "FaultPlan",
