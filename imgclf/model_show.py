@@ -2,8 +2,9 @@
 
 The version, architecture and labels, the gate's verdict, the headline metrics, the unknown
 rule and, per split, the per-label table (precision, recall, F1, support, suggested
-threshold) with the count of images it got wrong. `--format json` is model.json itself. Any
-model.json is shown as far as it goes: older ones lack the per-label evaluation.
+threshold) with the count of images it got wrong; a model with no test split (day-0,
+generic) shows each evaluation set's per-label scores instead. `--format json` is model.json
+itself. Any model.json is shown as far as it goes: older ones lack the per-label evaluation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from classifier.artifact import ArtifactError
 from classifier.artifact_files import metadata_in_tarball
+from classifier.hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE
 from gate.champion import evaluations
 from training.per_label import table_lines
 
@@ -53,14 +55,43 @@ def show_lines(metadata: Mapping[str, Any]) -> list[str]:
         f"labels ({len(labels)}): {', '.join(labels) or '-'}",
         f"gate: {_gate(metadata.get('gate'))}",
         *_headline(metrics),
-        f"unknown rule: {_unknown_rule(metadata.get('unknown'))}",
+        f"unknown rule: {_unknown_rule(metadata.get('unknown'), generic=not labels)}",
+        *_hierarchy_lines(metadata.get("hierarchy")),
     ]
     per_label = _mapping(metrics.get(PER_LABEL_KEY))
     if not per_label:
-        return [*lines, "", "no per-label evaluation (model made before it)"]
+        # Day-0 and generic models have no test split: their evaluation sets' per-class scores
+        shared = _set_lines(_mapping(metrics.get("evaluations")))
+        return [*lines, *(shared or ["", "no per-label evaluation in model.json"])]
     for split, entry in per_label.items():
         if isinstance(entry, Mapping):
             lines += ["", *_split_lines(str(split), entry)]
+    return lines
+
+
+def _set_lines(sets: Mapping[str, Any]) -> list[str]:
+    """Each evaluation set's per-label precision, recall, F1 and support (model.json's
+    `per_class`, as evaluation sets record it), for a model with no per-label evaluation."""
+    lines: list[str] = []
+    for name, entry in sets.items():
+        scores = _mapping(_mapping(entry).get("per_class"))
+        if not scores:
+            continue
+        width = max(len("label"), *(len(str(label)) for label in scores))
+        lines += [
+            "",
+            f"per-label scores, evaluation set {name}: {entry.get('count', '?')} images, "
+            f"{_percent(entry.get('accuracy'))} right",
+            f"{'label':<{width}}  precision  recall     F1  support",
+        ]
+        for label, cells in scores.items():
+            cell = _mapping(cells)
+            figures = (float(cell.get(k) or 0.0) for k in ("precision", "recall", "f1-score"))
+            precision, recall, f1 = figures
+            support = int(float(cell.get("support") or 0))
+            lines.append(
+                f"{label:<{width}}  {precision:>9.3f}  {recall:>6.3f}  {f1:>5.3f}  {support:>7}"
+            )
     return lines
 
 
@@ -113,15 +144,30 @@ def _gate(gate: Any) -> str:
     return f"failed ({reasons})" if reasons else "failed"
 
 
-def _unknown_rule(rule: Any) -> str:
+def _unknown_rule(rule: Any, generic: bool = False) -> str:
     thresholds = {
         name: rule.get(name)
         for name in UNKNOWN_THRESHOLDS
         if isinstance(rule, Mapping) and rule.get(name) is not None
     }
     if not thresholds:
+        if generic:
+            return "unknown when no generic label reaches the environment's minimum"
         return "none (the top label is always given)"
     return ", ".join(f"{name} {_number(value)}" for name, value in thresholds.items())
+
+
+def _hierarchy_lines(hierarchy: Any) -> list[str]:
+    """The generic labels a model with ImageNet's outputs gives, and where its hierarchy is from."""
+    if not isinstance(hierarchy, Mapping):
+        return []
+    return [
+        f"generic labels: hierarchy {hierarchy.get('version', '?')} over "
+        f"{hierarchy.get('classes', '?')} ImageNet classes; each image keeps the labels at or "
+        f"above GENERIC_MIN_CONFIDENCE (default {DEFAULT_MIN_CONFIDENCE:g}), up to MAX_LABELS "
+        f"(default {DEFAULT_MAX_LABELS})",
+        f"  source: {hierarchy.get('source', '?')}",
+    ]
 
 
 def _percent(value: Any) -> str:

@@ -106,7 +106,7 @@ def test_an_older_model_says_it_has_no_per_label_evaluation(
 
     out = capsys.readouterr().out
     assert "gate: passed" in out
-    assert out.strip().endswith("no per-label evaluation (model made before it)")
+    assert out.strip().endswith("no per-label evaluation in model.json")
 
 
 def test_an_unknown_version_is_one_line_and_a_non_zero_exit(

@@ -85,7 +85,42 @@ def test_a_model_made_before_per_label_evaluation_shows_what_it_has() -> None:
 
     assert "gate: passed" in lines
     assert "unknown rule: none (the top label is always given)" in lines
-    assert lines[-1] == "no per-label evaluation (model made before it)"
+    assert lines[-1] == "no per-label evaluation in model.json"
+
+
+def test_a_model_with_no_test_split_shows_its_evaluation_sets_per_label() -> None:
+    # Given a day-0 model scored on the user's folder of photos (no test split of its own)
+    day0 = _model_json()
+    day0["metrics"]["evaluations"]["user"] = {
+        "count": 8,
+        "accuracy": 0.75,
+        "per_class": {
+            "cat": {"precision": 1.0, "recall": 0.5, "f1-score": 0.666667, "support": 4.0},
+            "dog": {"precision": 0.666667, "recall": 1.0, "f1-score": 0.8, "support": 4.0},
+        },
+    }
+    lines = show_lines(day0)
+    # Then its per-label scores are shown, not "no per-label evaluation"
+    at = lines.index("per-label scores, evaluation set user: 8 images, 75.00% right")
+    assert lines[at + 1 :] == [
+        "label  precision  recall     F1  support",
+        "cat        1.000   0.500  0.667        4",
+        "dog        0.667   1.000  0.800        4",
+    ]
+
+
+def test_a_generic_model_says_which_labels_it_gives() -> None:
+    generic = {**_model_json(), "labels": []}
+    generic["unknown"] = {"max_other": None, "min_confidence": None, "keep_confidence": None}
+    generic["hierarchy"] = {"version": "wn30-abc", "classes": 1000, "source": "WordNet 3.0"}
+    lines = show_lines(generic)
+    assert "unknown rule: unknown when no generic label reaches the environment's minimum" in lines
+    assert (
+        "generic labels: hierarchy wn30-abc over 1000 ImageNet classes; each image keeps the "
+        "labels at or above GENERIC_MIN_CONFIDENCE (default 0.15), up to MAX_LABELS "
+        "(default 10)" in lines
+    )
+    assert "  source: WordNet 3.0" in lines
 
 
 def test_a_bare_model_json_is_shown_without_errors() -> None:
