@@ -24,7 +24,7 @@ from .accounting import Accounting, wait_until_accounted
 from .deployment import Deployment, resolve
 from .errors import CliError
 from .output import plain, progress, stderr, stdout
-from .result_formats import render_table, to_csv, to_json
+from .result_formats import mapping_text, render_table, to_csv, to_json
 from .result_queries import (
     ResultQuery,
     full_items,
@@ -181,8 +181,8 @@ def field_text(name: str, value: Any) -> str:
             f"{entry['name']} {entry['fraction']:.3f} (Lab {' '.join(map(str, entry['lab']))})"
             for entry in value
         )
-    if isinstance(value, Mapping):  # labels (name -> confidence), quality (figure -> 0..100)
-        return ", ".join(f"{key} {entry}" for key, entry in value.items())
+    if isinstance(value, Mapping):
+        return mapping_text(value)
     return str(value)
 
 

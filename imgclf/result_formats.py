@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
@@ -25,7 +26,13 @@ COLUMNS = (
     "classified_at",
     "reason",
 )
-CSV_COLUMNS = (*COLUMNS, "latency_ms", "width", "height", "size", "etag")
+# CSV adds the generic labels, every one the item keeps ("animal 0.946, dog 0.936, ..."), last
+CSV_COLUMNS = (*COLUMNS, "latency_ms", "width", "height", "size", "etag", "labels")
+
+
+def mapping_text(value: Mapping[str, Any]) -> str:
+    """An item's map (generic labels: name -> confidence; quality: figure -> 0..100) as text."""
+    return ", ".join(f"{key} {entry}" for key, entry in value.items())
 
 
 def _cell(item: dict[str, Any], column: str) -> str:
@@ -36,6 +43,8 @@ def _cell(item: dict[str, Any], column: str) -> str:
         return f"{float(value):.3f}"
     if column == "colours":
         return ", ".join(str(colour["name"]) for colour in value)
+    if isinstance(value, Mapping):
+        return mapping_text(value)
     return str(value)
 
 

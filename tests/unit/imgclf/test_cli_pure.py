@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Iterator
@@ -92,6 +93,15 @@ def test_the_table_and_csv_show_the_second_label_a_query_may_have_matched() -> N
     header, row = to_csv([item]).splitlines()
     assert header.startswith("key,status,label,second_label,confidence")
     assert row.startswith("a.jpg,CLASSIFIED,strawberry,ant,")
+
+
+def test_csv_carries_every_generic_label_the_item_keeps() -> None:
+    # A spreadsheet of results gets the labels at every level, not only the most specific
+    labels = {"animal": Decimal("0.946"), "dog": Decimal("0.936"), "Golden Retriever": 0.882}
+    item = {"key": "a.jpg", "status": "CLASSIFIED", "label": "Golden Retriever", "labels": labels}
+    rows = list(csv.DictReader(io.StringIO(to_csv([item]))))
+    assert rows[0]["labels"] == "animal 0.946, dog 0.936, Golden Retriever 0.882"
+    assert rows[0]["label"] == "Golden Retriever"
 
 
 def test_collect_keeps_folder_names_and_skips_hidden_files(tmp_path: Path) -> None:
