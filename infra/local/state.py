@@ -16,14 +16,18 @@ HOME_FOLDER = ".imgclf"
 
 def imgclf_home(start: Path | None = None) -> Path:
     """Where imgclf keeps generated data: $IMGCLF_HOME, else the nearest `.imgclf` folder in
-    the working directory or above it (as git finds `.git`, so commands run from a subfolder
-    of a project find its running environment and caches), else ./.imgclf (gitignored)."""
+    the working directory or above it, but no higher than the root of the git checkout it is
+    in, whose `.imgclf` it is then (so commands run from a subfolder of a project share its
+    running environment and caches, and a fresh checkout does not borrow one from a folder
+    above it), else ./.imgclf (gitignored)."""
     if os.environ.get(HOME_VARIABLE):
         return Path(os.environ[HOME_VARIABLE]).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / HOME_FOLDER).is_dir():
             return folder / HOME_FOLDER
+        if (folder / ".git").exists():
+            return folder / HOME_FOLDER  # the checkout's own, even before it exists
     return here / HOME_FOLDER
 
 

@@ -41,6 +41,23 @@ def test_the_nearest_folder_wins_and_none_means_the_working_directory(
     assert imgclf_home(lone) == lone / ".imgclf"
 
 
+def test_a_fresh_checkout_does_not_borrow_a_folder_above_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ~/.imgclf from an environment once started in the home folder, and a new clone
+    monkeypatch.delenv(HOME_VARIABLE, raising=False)
+    (tmp_path / ".imgclf").mkdir()
+    clone = tmp_path / "src" / "imgclf"
+    (clone / ".git").mkdir(parents=True)
+    (clone / "photos").mkdir()
+    # Then the clone and its subfolders share the clone's own home, before it exists too
+    assert imgclf_home(clone) == clone / ".imgclf"
+    assert imgclf_home(clone / "photos") == clone / ".imgclf"
+    # And a .imgclf inside the clone, nearer than its root, is the nearest
+    (clone / "photos" / ".imgclf").mkdir()
+    assert imgclf_home(clone / "photos") == clone / "photos" / ".imgclf"
+
+
 def test_the_variable_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".imgclf").mkdir()
     monkeypatch.setenv(HOME_VARIABLE, str(tmp_path / "elsewhere"))
