@@ -132,11 +132,10 @@ def _count_lines(snapshot: Snapshot) -> list[str]:
     for label, count in shown:
         share = f"{count / classified:6.1%}" if classified else ""
         lines.append(f"  {label.ljust(width)}  {count:>8}  {share}")
-    if len(shown) < len(ranked):
-        rest = ranked[len(shown) :]
-        items = sum(count for _, count in rest)
+    busy = [count for _, count in ranked[len(shown) :] if count]
+    if busy:
         lines.append(
-            f"  ... {len(rest)} more labels, {items} items (imgclf labels: all, at every level)"
+            f"  ... {len(busy)} more labels, {sum(busy)} items (imgclf labels: all, at every level)"
         )
     return lines
 
