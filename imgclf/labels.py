@@ -97,7 +97,8 @@ class LabelSelection:
 def select_label(
     word: str, present: Iterable[str], labels: LabelHierarchy | None, why: str | None = None
 ) -> LabelSelection:
-    """The selection for a word (a hierarchy name or alias, any case; a registry value; or
+    """The selection for a word (a hierarchy name or alias, any case; a DetectLabels-style
+    category, "Animals and Pets", read through the labels in it; a registry value; or
     `unknown`), given the by_label values present; CliError with suggestions otherwise."""
     values = sorted({value for value in present if value != REJECTED_PARTITION})
     if word.strip().lower() == UNKNOWN_LABEL:
@@ -112,6 +113,17 @@ def select_label(
             tuple(v for v in values if _names_under(v, under, labels)),
             frozenset(names),
             _meaning(node),
+        )
+    category = labels.words.category(word) if labels is not None else None
+    if labels is not None and category is not None:
+        name, members = category
+        under = {member.lower() for member in members}
+        return LabelSelection(
+            word,
+            name,
+            tuple(v for v in values if _names_under(v, under, labels)),
+            frozenset(members),
+            f"the category {name} ({len(members)} labels)",
         )
     same = [value for value in values if value.lower() == word.strip().lower()]
     if same:

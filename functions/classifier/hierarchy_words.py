@@ -127,3 +127,21 @@ class HierarchyWords:
         ancestors = self.hierarchy.ancestors
         below = [n.name for n in self.hierarchy.visible if node.id in ancestors[n.id]]
         return (node.name, *sorted(below))
+
+    def category(self, word: str) -> tuple[str, tuple[str, ...]] | None:
+        """A DetectLabels-style category a word names, in any case ("animals and pets"), as
+        (its name, the visible labels in it: each label's own categories, else its nearest
+        categorised ancestor's); None when the word names no category."""
+        key = word_forms.normalised(word)
+        for name, members in self._categories.items():
+            if name.lower() == key:
+                return name, members
+        return None
+
+    @cached_property
+    def _categories(self) -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = {}
+        for node in self.hierarchy.visible:
+            for name in self.hierarchy.categories_of(node):
+                found.setdefault(name, []).append(node.name)
+        return {name: tuple(sorted(members)) for name, members in found.items()}

@@ -151,6 +151,11 @@ def test_a_label_query_finds_every_label_under_the_word(
     assert keys(capsys, "--label", "Golden Retriever") == ["old.jpg", "rex.jpg"]
     assert keys(capsys, "--label", "flora") == ["daisy.jpg"]
     assert keys(capsys, "--label", "n-dog") == ["old.jpg", "spot.jpg", "rex.jpg"]  # a node id
+    # DetectLabels' categories, in any case
+    assert keys(capsys, "--label", "animals and pets") == [
+        *("old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"),
+    ]
+    assert keys(capsys, "--label", "Plants and Flowers") == ["daisy.jpg"]
     # And a word too general to be a label (hidden "carnivore") reads the labels under it, its
     # confidence the most confident of them (dog 0.97 and 0.9; cat 0.8; dog 0.6)
     assert keys(capsys, "--label", "carnivore") == ["old.jpg", "tom.jpg", "spot.jpg", "rex.jpg"]

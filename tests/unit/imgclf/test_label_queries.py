@@ -92,6 +92,31 @@ def test_a_word_selects_itself_and_every_present_label_under_it() -> None:
     assert select_label("unknown", [], HIERARCHY).values == ("unknown",)
 
 
+def test_a_category_selects_every_present_label_in_it() -> None:
+    # Given DetectLabels' categories, as a Rekognition user filters by them (any case)
+    pets = select_label("animals and PETS", [*PRESENT, "daisy"], HIERARCHY)
+    # Then the labels under the category's anchor are asked, and no other
+    assert pets.name == "Animals and Pets"
+    assert pets.values == ("dalmatian", "golden retriever", "tabby cat")
+    assert pets.meaning.startswith("the category Animals and Pets (")
+    assert select_label("Plants and Flowers", [*PRESENT, "daisy"], HIERARCHY).values == ("daisy",)
+    # And an item's confidence for it is its most confident label in the category
+    assert pets.confidence(ITEMS[0]) == pytest.approx(0.99)
+
+
+def test_a_category_holds_the_labels_its_nearest_anchor_gives() -> None:
+    from training.labels import builtin_hierarchy
+
+    words = builtin_hierarchy().words
+    food = words.category("Food and Beverage")
+    plants = words.category("plants and flowers")
+    assert food is not None and plants is not None
+    # An edible fruit is food; a botanical fruit (an acorn) stays with the plants
+    assert "strawberry" in food[1] and "strawberry" not in plants[1]
+    assert "acorn" in plants[1] and "acorn" not in food[1]
+    assert words.category("florp") is None
+
+
 def test_a_trained_label_is_found_through_the_hierarchy_by_its_alias() -> None:
     # Given a day-0 model's trained label "tabby" (the hierarchy's "tabby cat", by alias)
     present = ["tabby", "dalmatian"]
