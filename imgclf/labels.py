@@ -324,35 +324,50 @@ def label_tree(
     """The subtree of a word: only labels present, each with its count (each item once),
     most items first."""
     rows = {row.label: row for row in label_counts(counts, labels, pairs)}
-    node = labels.search(word) if labels is not None else None
-    if labels is None or node is None:
+    root = _tree_root(word, labels)
+    if labels is None or root is None:
         name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
         row = rows.get(name, LabelCount(name, 0, 0))
         return LabelTree(row.label, row.count, row.direct)
-    under = set(labels.descendants(node.id))
+    top, under, summed = root
     present = {name: row for name, row in rows.items() if name in under}
-    if node.hidden:  # a word too general to be a label: the sum of the labels under it
+    if summed:  # a word too general to be a label, or a category: the labels under it
         twice = sum(  # items whose label and second label both sit under it
             count
             for (second, label), count in (pairs or {}).items()
             if _at_and_above(second, labels)[0] in under
             and _at_and_above(label, labels)[0] in under
         )
-        total = sum(row.direct for row in present.values()) - twice
-        present[node.name] = LabelCount(node.name, total, 0)
+        total = sum(row.direct for row in present.values() if row.label != top) - twice
+        present[top] = LabelCount(top, total, 0)
 
     def parents(name: str) -> list[str]:
-        """A label's parents within the tree; the root for a top label under a hidden root."""
+        """A label's parents within the tree; the root for a top label under a summed root."""
         inside = [p for p in labels.parent_names(name) if p in under]
-        return inside or [node.name]
+        return inside or [top]
 
     def grow(name: str) -> LabelTree:
         row = present.get(name, LabelCount(name, 0, 0))
-        below = [n for n in present if n != node.name and name in parents(n)]
+        below = [n for n in present if n != top and name in parents(n)]
         below.sort(key=lambda n: (-present[n].count, n))
         return LabelTree(name, row.count, row.direct, tuple(grow(n) for n in below))
 
-    return grow(node.name)
+    return grow(top)
+
+
+def _tree_root(word: str, labels: LabelHierarchy | None) -> tuple[str, set[str], bool] | None:
+    """A tree's root name, the names in it, and whether its count is summed from the labels
+    in it (a hidden node, a category) rather than a label's own: None if the word names
+    neither a node nor a category."""
+    if labels is None:
+        return None
+    node = labels.search(word)
+    if node is not None:
+        return node.name, set(labels.descendants(node.id)), node.hidden
+    category = labels.words.category(word)
+    if category is None:
+        return None
+    return category[0], {category[0], *category[1]}, True
 
 
 def tree_lines(tree: LabelTree, depth: int = 0) -> list[str]:

@@ -226,6 +226,16 @@ def test_the_tree_shows_only_present_labels_indented() -> None:
         label_tree("florp", COUNTS, HIERARCHY)
 
 
+def test_a_category_tree_counts_the_labels_in_it_each_item_once() -> None:
+    # Given a category (DetectLabels' Categories), as --label reads it
+    tree = label_tree("animals and pets", COUNTS, HIERARCHY)
+    # Then its root counts the items of the labels in it, and its labels hang below as usual
+    assert tree_lines(tree)[:3] == ["Animals and Pets  6", "  animal  6", "    mammal  6"]
+    # And an item whose two labels are both in it counts once
+    pairs = {("dalmatian", "tabby cat"): 1}
+    assert label_tree("Animals and Pets", COUNTS, HIERARCHY, pairs=pairs).count == 5
+
+
 class PagedCounts:
     """A DynamoDB client whose COUNT Query answers in pages."""
 
