@@ -140,17 +140,22 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
     assert "2.0/min over 1 min" in text and "1.0/min over 5 min" in text
 
 
-def test_status_of_an_empty_environment_says_what_is_missing() -> None:
-    snapshot = Snapshot(
+def idle_snapshot(counts: dict[str, int]) -> Snapshot:
+    """A day's counts with no model live, an empty queue and no throughput."""
+    return Snapshot(
         env="dev",
         taken_at=NOW,
         since=NOW - timedelta(hours=24),
         live=None,
         queue={"visible": 0, "in flight": 0, "delayed": 0},
         dead_letters=0,
-        counts={},
+        counts=counts,
         throughput={1: 0, 5: 0, 15: 0},
     )
+
+
+def test_status_of_an_empty_environment_says_what_is_missing() -> None:
+    snapshot = idle_snapshot({})
     text = "\n".join(render(snapshot))
     assert "none promoted" in text and "0 classified, 0 rejected" in text
     failed = LiveModel(version="v2", gate="failed: worse than the live model")
@@ -208,17 +213,7 @@ def test_a_label_with_nothing_in_the_window_costs_one_query_per_shard(
 def test_a_generic_models_many_labels_stay_on_one_screen() -> None:
     # Given 40 labels with items, as a generic model writes, and 5 with none in the window
     counts = {f"label {i:02}": 40 - i for i in range(40)} | {f"quiet {i}": 0 for i in range(5)}
-    snapshot = Snapshot(
-        env="dev",
-        taken_at=NOW,
-        since=NOW - timedelta(hours=24),
-        live=None,
-        queue={"visible": 0, "in flight": 0, "delayed": 0},
-        dead_letters=0,
-        counts=counts,
-        throughput={1: 0, 5: 0, 15: 0},
-    )
-    lines = render(snapshot)
+    lines = render(idle_snapshot(counts))
     # Then the busiest labels are shown and one line counts the rest that have items
     assert len(lines) <= 30
     assert any(line.strip().startswith("label 00") for line in lines)
