@@ -19,7 +19,9 @@ set instead (one split, truth from each photo's animal: `animal_photo_words`), a
 `--set everyday` the everyday photo set's heldout photos (balls, flowers, fruit, musical
 instruments, tools; truth from each photo's class: `everyday_photo_words`). `--flip` scores
 test-time augmentation, which the function does not do: each photo is also run mirrored,
-and the two softmaxes averaged (`flip_averaged`), at twice the inference.
+and the two softmaxes averaged (`flip_averaged`), at twice the inference. `--temperature T`
+divides the logits by T before anything else reads them (T > 1 spreads the probability over
+more classes, T < 1 sharpens it); the generic model's is 1.
 """
 
 from __future__ import annotations
@@ -91,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-evidence", type=float, default=DEFAULT_MIN_EVIDENCE)
     parser.add_argument("--set", choices=("generic", "animals", "everyday"), default="generic")
     parser.add_argument("--flip", action="store_true", help="average with the mirrored image")
+    parser.add_argument("--temperature", type=float, default=1.0, help="divide the logits by T")
     args = parser.parse_args(argv)
+    if not args.temperature > 0:
+        parser.error("--temperature must be above 0")
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model_dir
         if model_dir is None:
@@ -178,11 +183,12 @@ def score_split(
     raws = {}
     for path in photos:
         prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
-        raws[path] = (
+        raw = (
             flip_averaged(model.raw(prepared.array), model.raw(prepared.array[:, ::-1]))
             if args.flip
             else model.raw(prepared.array)
         )
+        raws[path] = np.asarray(raw, np.float64) / args.temperature
     print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
     print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
     for threshold in THRESHOLDS:
