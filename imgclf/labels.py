@@ -17,6 +17,7 @@ The hierarchy comes from one place, `hierarchy()`, so tests can replace it.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import json
 from collections import Counter
@@ -141,11 +142,33 @@ def _meaning(node: Node) -> str:
 
 def _names_under(value: str, under: set[str], labels: LabelHierarchy) -> bool:
     """Whether a by_label value is one of `under`, by name or through the hierarchy (a trained
-    label "cow" is the hierarchy's "cattle", by its alias; "dogs" is "dog")."""
+    label "cow" is the hierarchy's "cattle", by its alias; "dogs" is "dog"), or through
+    WordNet for a trained label the hierarchy has no node of (`wordnet_placement`: "tree"
+    is under "plant")."""
     if value.lower() in under:
         return True
     node = labels.search(value)
-    return node is not None and node.name.lower() in under
+    if node is not None:
+        return node.name.lower() in under
+    return any(above.name.lower() in under for above in wordnet_placement(value, labels))
+
+
+def wordnet_placement(value: str, labels: LabelHierarchy) -> tuple[Node, ...]:
+    """The hierarchy's nodes above a value it has no node of, through WordNet's hypernyms of
+    the value's first noun sense (a trained "tree": vascular plant, plant), nearest first;
+    () without WordNet (Debian's wordnet-base) or for a value WordNet does not know."""
+    if value in (UNKNOWN_LABEL, REJECTED_PARTITION):
+        return ()
+    return tuple(labels.nodes[i] for i in _wordnet_ancestors(value) if i in labels.nodes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _wordnet_ancestors(value: str) -> tuple[str, ...]:
+    try:
+        from training.labels.wordnet import noun_ancestors
+    except ImportError:
+        return ()
+    return noun_ancestors(value)
 
 
 def unknown_label_message(
@@ -298,10 +321,17 @@ def label_counts(
 
 def _at_and_above(value: str, labels: LabelHierarchy | None) -> tuple[str, ...]:
     """An index value's label in the hierarchy (a trained "dogs" is "dog") and every label
-    above it; the value alone when the hierarchy has no label of it."""
-    node = labels.search(value) if labels is not None else None
-    lineage = labels.lineage(node.name) if labels is not None and node is not None else None
-    return (lineage.name, *lineage.parents) if lineage is not None else (value,)
+    above it; for a value it has no node of, the value and the labels above it through
+    WordNet (a trained "tree": tree, plant); else the value alone."""
+    if labels is None:
+        return (value,)
+    node = labels.search(value)
+    lineage = labels.lineage(node.name) if node is not None else None
+    if lineage is not None:
+        return (lineage.name, *lineage.parents)
+    if node is not None:
+        return (value,)
+    return (value, *(above.name for above in wordnet_placement(value, labels) if not above.hidden))
 
 
 @dataclass(frozen=True)
@@ -330,7 +360,8 @@ def label_tree(
         row = rows.get(name, LabelCount(name, 0, 0))
         return LabelTree(row.label, row.count, row.direct)
     top, under, summed = root
-    present = {name: row for name, row in rows.items() if name in under}
+    lowered = {name.lower() for name in under}
+    present = {n: row for n, row in rows.items() if n in under or _names_under(n, lowered, labels)}
     if summed:  # a word too general to be a label, or a category: the labels under it
         twice = sum(  # items whose label and second label both sit under it
             count
@@ -342,9 +373,11 @@ def label_tree(
         present[top] = LabelCount(top, total, 0)
 
     def parents(name: str) -> list[str]:
-        """A label's parents within the tree; the root for a top label under a summed root."""
+        """A label's parents within the tree (for a trained label placed through WordNet,
+        the nearest label above it); the root for a top label under a summed root."""
         inside = [p for p in labels.parent_names(name) if p in under]
-        return inside or [top]
+        placed = [p for p in _at_and_above(name, labels)[1:2] if p in under and p != name]
+        return inside or placed or [top]
 
     def grow(name: str) -> LabelTree:
         row = present.get(name, LabelCount(name, 0, 0))

@@ -36,10 +36,12 @@ class HierarchyWords:
         ImageNet classes under it), else a label spelled without its spaces or hyphens
         ("cell phone" for cellphone); then the same for the word's singular forms ("dogs",
         "butterflies", "mice"); last, such a hidden node by another of its WordNet lemmas
-        (`_hidden_by_lemma`)."""
+        (`_hidden_by_lemma`). Underscores are spaces, as in the folder names of trained
+        labels ("musical_instrument")."""
         by_id = self._by_id.get(word.strip().lower())
         if by_id is not None:
             return by_id
+        word = word.replace("_", " ")  # a folder's label name: "musical_instrument"
         forms = (word_forms.normalised(word), *word_forms.singulars(word))
         for form in forms:
             found = (

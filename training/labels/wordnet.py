@@ -2,9 +2,10 @@
 hypernyms, their lemmas' sense order and how often each sense was tagged in SemCor.
 
 Only the generator (training.labels.build) reads WordNet; everything else reads the
-generated hierarchy.json, except `first_noun_gloss` and `first_noun_sense`, which the CLI
-asks, when WordNet is installed, to say why a word names no label, or that the label a name
-was given is not the word's first sense.
+generated hierarchy.json, except `first_noun_gloss`, `first_noun_sense` and
+`noun_ancestors`, which the CLI asks, when WordNet is installed, to say why a word names no
+label, that the label a name was given is not the word's first sense, or where a trained
+label that no ImageNet class is ("tree") sits (under "plant").
 """
 
 from __future__ import annotations
@@ -150,3 +151,26 @@ def first_noun_sense(word: str, directory: Path = DEFAULT_DIR) -> Synset | None:
             return parse_data_line(data.readline().decode("utf-8"))
     except (OSError, ValueError, IndexError):
         return None
+
+
+def noun_ancestors(word: str, directory: Path = DEFAULT_DIR) -> tuple[str, ...]:
+    """The synset ids above a word's first noun sense (its singular's: "trees"), nearest
+    first, each once: its hypernyms, theirs, and so on to `entity`; () when WordNet has no
+    such noun or is not installed. Each hypernym is a seek into data.noun (its offset)."""
+    first = first_noun_sense(word, directory)
+    if first is None:
+        return ()
+    found: dict[str, None] = {}
+    frontier = list(first.hypernyms)
+    try:
+        with (directory / "data.noun").open("rb") as data:
+            while frontier:
+                synset_id_ = frontier.pop(0)
+                if synset_id_ in found:
+                    continue
+                found[synset_id_] = None
+                data.seek(int(synset_id_[1:]))
+                frontier += parse_data_line(data.readline().decode("utf-8")).hypernyms
+    except (OSError, ValueError):
+        return ()
+    return tuple(found)

@@ -295,3 +295,38 @@ def test_results_from_a_file_filter_by_any_level(
     assert main(["results", "--file", str(path), "--label", "florp"]) == 1
     error = capsys.readouterr().err
     assert error.strip() == "imgclf: error: no label 'florp' (did you mean: plant)"
+
+
+def test_a_trained_label_no_imagenet_class_is_sits_under_its_wordnet_parents() -> None:
+    from training.labels import builtin_hierarchy
+    from training.labels.wordnet import first_noun_gloss
+
+    if first_noun_gloss("tree") is None:
+        pytest.skip("WordNet 3.0 is not installed (apt-get install wordnet-base; make test does)")
+    hierarchy = builtin_hierarchy()
+    # Given trained labels "tree" (no ImageNet class is one) and "daisy" (a hierarchy label)
+    present = ["tree", "daisy", "my-widget"]
+    # Then "tree" is placed through WordNet's hypernyms, under "plant"
+    assert labels.wordnet_placement("tree", hierarchy)[0].name == "vascular plant"
+    assert "plant" in [node.name for node in labels.wordnet_placement("trees", hierarchy)]
+    # And a query for plant finds it, as counts and trees do
+    assert select_label("plant", present, hierarchy).values == ("daisy", "tree")
+    rows = {row.label: row for row in label_counts({"tree": 4, "daisy": 2}, hierarchy)}
+    assert rows["plant"].count == 6 and rows["tree"].direct == 4
+    assert tree_lines(label_tree("plant", {"tree": 4, "daisy": 2}, hierarchy)) == [
+        "plant  6",
+        "  tree  4",
+        "  flower  2",
+        "    daisy  2",
+    ]
+    # And a name WordNet does not know, or "unknown", is placed nowhere
+    assert labels.wordnet_placement("my-widget", hierarchy) == ()
+    assert labels.wordnet_placement("unknown", hierarchy) == ()
+
+
+def test_a_trained_label_named_like_a_folder_is_its_hierarchy_label() -> None:
+    # Folder names often join words with underscores ("musical_instrument")
+    from training.labels import builtin_hierarchy
+
+    node = builtin_hierarchy().search("musical_instrument")
+    assert node is not None and node.name == "musical instrument"
