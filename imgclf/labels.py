@@ -104,33 +104,45 @@ def select_label(
     values = sorted({value for value in present if value != REJECTED_PARTITION})
     if word.strip().lower() == UNKNOWN_LABEL:
         return LabelSelection(word, UNKNOWN_LABEL, (UNKNOWN_LABEL,))
-    node = labels.search(word) if labels is not None else None
-    if labels is not None and node is not None:
-        names = labels.descendants(node.id)
-        under = {name.lower() for name in names}
+    scope = word_scope(word, labels) if labels is not None else None
+    if labels is not None and scope is not None:
+        under = {name.lower() for name in scope.names}
         return LabelSelection(
             word,
-            node.name,
+            scope.name,
             tuple(v for v in values if _names_under(v, under, labels)),
-            frozenset(names),
-            _meaning(node),
-        )
-    category = labels.words.category(word) if labels is not None else None
-    if labels is not None and category is not None:
-        name, members = category
-        under = {member.lower() for member in members}
-        return LabelSelection(
-            word,
-            name,
-            tuple(v for v in values if _names_under(v, under, labels)),
-            frozenset(members),
-            f"the category {name} ({len(members)} labels)",
+            frozenset(scope.names),
+            scope.meaning,
         )
     same = [value for value in values if value.lower() == word.strip().lower()]
     if same:
         exact = word if word in same else same[0]
         return LabelSelection(word, exact, (exact,))
     raise CliError(unknown_label_message(word, values, labels, why))
+
+
+@dataclass(frozen=True)
+class WordScope:
+    """What a query word reads in the hierarchy: a node and the labels under it, or a
+    DetectLabels category and the labels in it."""
+
+    name: str  # the node's name, or the category's
+    names: tuple[str, ...]  # that name and every visible label under it, or in it
+    summed: bool  # no label of its own (a hidden node, a category): counted from its labels
+    meaning: str  # for the table's title
+
+
+def word_scope(word: str, labels: LabelHierarchy) -> WordScope | None:
+    """The scope of a word: the node it names (`LabelHierarchy.search`), else the category
+    it names (`HierarchyWords.category`); None if neither."""
+    node = labels.search(word)
+    if node is not None:
+        return WordScope(node.name, labels.descendants(node.id), node.hidden, _meaning(node))
+    category = labels.words.category(word)
+    if category is None:
+        return None
+    name, members = category
+    return WordScope(name, (name, *members), True, f"the category {name} ({len(members)} labels)")
 
 
 def _meaning(node: Node) -> str:
@@ -354,14 +366,14 @@ def label_tree(
     """The subtree of a word: only labels present, each with its count (each item once),
     most items first."""
     rows = {row.label: row for row in label_counts(counts, labels, pairs)}
-    root = _tree_root(word, labels)
-    if labels is None or root is None:
+    scope = word_scope(word, labels) if labels is not None else None
+    if labels is None or scope is None:
         name = select_label(word, [v for v, n in counts.items() if n > 0], labels, why).name
         row = rows.get(name, LabelCount(name, 0, 0))
         return LabelTree(row.label, row.count, row.direct)
-    top, under, summed = root
+    top, under, summed = scope.name, set(scope.names), scope.summed
     lowered = {name.lower() for name in under}
-    present = {n: row for n, row in rows.items() if n in under or _names_under(n, lowered, labels)}
+    present = {n: row for n, row in rows.items() if _names_under(n, lowered, labels)}
     if summed:  # a word too general to be a label, or a category: the labels under it
         twice = sum(  # items whose label and second label both sit under it
             count
@@ -386,21 +398,6 @@ def label_tree(
         return LabelTree(name, row.count, row.direct, tuple(grow(n) for n in below))
 
     return grow(top)
-
-
-def _tree_root(word: str, labels: LabelHierarchy | None) -> tuple[str, set[str], bool] | None:
-    """A tree's root name, the names in it, and whether its count is summed from the labels
-    in it (a hidden node, a category) rather than a label's own: None if the word names
-    neither a node nor a category."""
-    if labels is None:
-        return None
-    node = labels.search(word)
-    if node is not None:
-        return node.name, set(labels.descendants(node.id)), node.hidden
-    category = labels.words.category(word)
-    if category is None:
-        return None
-    return category[0], {category[0], *category[1]}, True
 
 
 def tree_lines(tree: LabelTree, depth: int = 0) -> list[str]:
