@@ -75,23 +75,17 @@ def _set_lines(sets: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     for name, entry in sets.items():
         scores = _mapping(_mapping(entry).get("per_class"))
-        if not scores:
-            continue
-        width = max(len("label"), *(len(str(label)) for label in scores))
-        lines += [
-            "",
-            f"per-label scores, evaluation set {name}: {entry.get('count', '?')} images, "
-            f"{_percent(entry.get('accuracy'))} right",
-            f"{'label':<{width}}  precision  recall     F1  support",
-        ]
-        for label, cells in scores.items():
-            cell = _mapping(cells)
-            figures = (float(cell.get(k) or 0.0) for k in ("precision", "recall", "f1-score"))
-            precision, recall, f1 = figures
-            support = int(float(cell.get("support") or 0))
-            lines.append(
-                f"{label:<{width}}  {precision:>9.3f}  {recall:>6.3f}  {f1:>5.3f}  {support:>7}"
-            )
+        if scores:
+            table = {
+                label: {**_mapping(cells), "f1": _mapping(cells).get("f1-score") or 0.0}
+                for label, cells in scores.items()
+            }
+            lines += [
+                "",
+                f"per-label scores, evaluation set {name}: {entry.get('count', '?')} images, "
+                f"{_percent(entry.get('accuracy'))} right",
+                *table_lines({"labels": table}),
+            ]
     return lines
 
 

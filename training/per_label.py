@@ -214,18 +214,14 @@ def table_lines(entry: Mapping[str, Any]) -> list[str]:
     labels = entry.get("labels") or {}
     target = entry.get("target_precision", DEFAULT_TARGET_PRECISION)
     width = max([len("label"), *(len(str(label)) for label in labels)])
+    # Scores with no `suggestion` key at all (an evaluation set's per_class) have no column
+    suggesting = any("suggestion" in scores for scores in labels.values())
+    threshold = f"threshold for {float(target):.0%} precision (precision, recall)"
     lines = [
-        f"{'label':<{width}}  precision  recall     F1  support  "
-        f"threshold for {float(target):.0%} precision (precision, recall)"
+        f"{'label':<{width}}  precision  recall     F1  support  {threshold if suggesting else ''}"
     ]
     for label, scores in labels.items():
-        suggestion = scores.get("suggestion")
-        suggested = (
-            f"{suggestion['threshold']:.3f} ({suggestion['precision']:.3f}, "
-            f"{suggestion['recall']:.3f})"
-            if isinstance(suggestion, Mapping)
-            else "none reaches it"
-        )
+        suggested = _suggested(scores.get("suggestion")) if suggesting else ""
         lines.append(
             f"{label:<{width}}  {_cells(scores)}  {int(scores.get('support', 0)):>7}  {suggested}"
         )
@@ -245,6 +241,15 @@ def wrong_lines(entry: Mapping[str, Any]) -> list[str]:
     ]
     more = int(entry.get("wrong_count", len(listed))) - len(listed)
     return lines + ([f"… and {more} more"] if more > 0 else [])
+
+
+def _suggested(suggestion: Any) -> str:
+    """A label's suggested threshold cell: "0.600 (0.667, 0.667)", or that none reaches it."""
+    if not isinstance(suggestion, Mapping):
+        return "none reaches it"
+    return (
+        f"{suggestion['threshold']:.3f} ({suggestion['precision']:.3f}, {suggestion['recall']:.3f})"
+    )
 
 
 def _cells(scores: Mapping[str, Any]) -> str:
