@@ -11,14 +11,15 @@ AWS call of the function waits an AWS-like latency (costmodel/latency.py: a late
 fault plan) and is counted, attempt by attempt, by the fault injector's journal; a warm-up
 image first loads the model, and is not counted.
 
-The model (--model): `generic` (the default) is the generic labeller (EfficientNet-Lite0 int8
-and the label hierarchy; imgclf.model_generic.cached_generic under $IMGCLF_HOME/cache, built once
-per code version) on real photographs: the generic photo set (training/datasets/
+The model (--model): `generic` (the default) is the generic labeller (EfficientNet-Lite0
+int8 and the label hierarchy; imgclf.model_generic.home_generic, under $IMGCLF_HOME/cache,
+built once per code version) on real photographs: the generic photo set (training/datasets/
 generic_photos.py, both splits) and the real animal photos (training/datasets/photos.py,
 heldout), shuffled by --seed and cycled to N. Its items carry real `labels` maps (the
 function's default GENERIC_MIN_CONFIDENCE and MAX_LABELS), so the write units and Lambda ms
 are those of generic labels. `tiny` is the tests' red/green/blue model on generated
-single-colour JPEGs: the figures before generic labels ($3.00 / $8.00 goals), for comparison.
+single-colour JPEGs: the figures before generic labels ($3.00 / $8.00 goals), for
+comparison.
 
 From each pass: requests per image by service and operation; the SQS side (one SendMessage
 per object from S3's notification, and the event source mapping's ReceiveMessage and
@@ -87,7 +88,6 @@ from imgclf.deployment import Deployment  # noqa: E402
 from imgclf.local import deployment_of  # noqa: E402
 from imgclf.models import promote, upload_artifact  # noqa: E402
 from infra.environment_config import EnvironmentConfig, load_environment  # noqa: E402
-from infra.local import imgclf_home  # noqa: E402
 from infra.local.environment import LocalEnvironment  # noqa: E402
 
 PRICED_ENV = "prod"  # memory, batch size and index shards come from this environment
@@ -138,10 +138,9 @@ def workload(model: str, scratch: Path) -> Workload:
     if model == "tiny":
         return Workload("tiny", tiny_artifacts(scratch)[FIRST_MODEL], FIRST_MODEL)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from imgclf.demo import source_fingerprint
-    from imgclf.model_generic import cached_generic
+    from imgclf.model_generic import home_generic
 
-    generic = cached_generic(imgclf_home() / "cache", source_fingerprint())
+    generic = home_generic()
     return Workload("generic", generic.tarball, generic.version, real_photos())
 
 

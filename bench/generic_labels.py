@@ -3,16 +3,16 @@
     .venv/bin/python bench/generic_labels.py [--model-dir DIR] [--min-words 3] [--min-evidence E]
         [--set generic|animals|everyday]
 
-Runs the generic labeller (built with training.generic into a temporary directory unless
---model-dir names an unpacked one) on the generic photo set (training/datasets/
-generic_photos.py), and scores every annotated word that the hierarchy names and that at
-least --min-words photos of the split carry, the way the results query finds images: an
-image is found by WORD when its `label` (the most specific label of its most confident
-branch, index by_label) or its `second_label` (another kind of thing's, by_second_label) is
-WORD's node or under it; `--by labels` scores "WORD is among the item's labels" instead.
-Each minimum confidence is scored on the `tune` split (to choose it) and the `heldout` split
-(to report it), with the hierarchy's consistency (no label above its parent) checked on
-every image. Every minimum is scored with the default evidence rule (hierarchy.
+Runs the generic labeller (this code version's, from the imgclf home's cache:
+imgclf.model_generic.home_generic; or the unpacked one --model-dir names) on the generic
+photo set (training/datasets/generic_photos.py), and scores every annotated word that the
+hierarchy names and that at least --min-words photos of the split carry, the way the results
+query finds images: an image is found by WORD when its `label` (the most specific label of
+its most confident branch, index by_label) or its `second_label` (another kind of thing's,
+by_second_label) is WORD's node or under it; `--by labels` scores "WORD is among the item's
+labels" instead. Each minimum confidence is scored on the `tune` split (to choose it) and
+the `heldout` split (to report it), with the hierarchy's consistency (no label above its
+parent) checked on every image. Every minimum is scored with the default evidence rule (hierarchy.
 DEFAULT_MIN_EVIDENCE, or --min-evidence; 0 turns it off), and the per-word table is at the
 default minimum (hierarchy.DEFAULT_MIN_CONFIDENCE). `--set animals` scores the animal photo
 set instead (one split, truth from each photo's animal: `animal_photo_words`), and
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,23 +96,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.temperature > 0:
         parser.error("--temperature must be above 0")
-    with tempfile.TemporaryDirectory() as scratch:
-        model_dir = args.model_dir
-        if model_dir is None:
-            from training.generic import build_generic
+    if args.model_dir is None:
+        from imgclf.model_generic import home_generic
 
-            model_dir = build_generic(Path(scratch) / "model", version="generic-bench").model_dir
-        model = LoadedModel.from_directory(model_dir)
-        hierarchy = model.hierarchy
-        assert hierarchy is not None
-        if args.set == "animals":
-            score_split(model, hierarchy, "animals", animal_photo_words(hierarchy), args)
-            return 0
-        if args.set == "everyday":
-            score_split(model, hierarchy, "everyday", everyday_photo_words(hierarchy), args)
-            return 0
-        for split in ("tune", "heldout"):
-            score_split(model, hierarchy, split, generic_photos.photo_words(split), args)
+        model = LoadedModel.from_directory(home_generic().model_dir)
+    else:
+        model = LoadedModel.from_directory(args.model_dir)
+    hierarchy = model.hierarchy
+    assert hierarchy is not None
+    if args.set == "animals":
+        score_split(model, hierarchy, "animals", animal_photo_words(hierarchy), args)
+        return 0
+    if args.set == "everyday":
+        score_split(model, hierarchy, "everyday", everyday_photo_words(hierarchy), args)
+        return 0
+    for split in ("tune", "heldout"):
+        score_split(model, hierarchy, split, generic_photos.photo_words(split), args)
     return 0
 
 

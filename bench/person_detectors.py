@@ -12,8 +12,9 @@ photo of the generic, animal and everyday photo sets: an image's score is its mo
 confident anchor (sigmoid; letterboxed input in [-1, 1]) or, for the segmenter, the share of
 its pixels at 0.5 or more. It prints, per model, the person photos scored above every photo
 without a person (found with no false detection on these photos), the highest such score,
-and the ms per image on one thread beside Lite0 int8's (the generic labeller, built into a
-temporary directory and timed in the same run), as a ratio.
+and the ms per image on one thread beside Lite0 int8's (the generic labeller of this code
+version, from the imgclf home's cache: imgclf.model_generic.home_generic; timed in the same
+run), as a ratio.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -163,13 +163,11 @@ def scorer(detector: Detector, models: Path) -> Callable[[Image.Image], tuple[fl
     return score
 
 
-def lite0_ms(paths: Sequence[Path], scratch: Path) -> float:
+def lite0_ms(paths: Sequence[Path]) -> float:
     """Lite0 int8's inference ms per image (the generic labeller's network, one thread)."""
-    from training.generic import build_generic
+    from imgclf.model_generic import home_generic
 
-    model = LoadedModel.from_directory(
-        build_generic(scratch / "model", version="generic-bench").model_dir
-    )
+    model = LoadedModel.from_directory(home_generic().model_dir)
     total = 0.0
     for path in paths:
         prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
@@ -185,8 +183,7 @@ def main() -> int:
     persons, others = photo_sets()
     images = {path: Image.open(path).convert("RGB") for path in (*persons, *others)}
     print(f"{len(persons)} photos annotated {PERSON!r}, {len(others)} photos without one")
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = lite0_ms(list(images), Path(scratch))
+    baseline = lite0_ms(list(images))
     print(f"Lite0 int8 (the generic labeller): {baseline:.2f} ms per image, one thread")
     for detector in DETECTORS:
         score = scorer(detector, models)

@@ -60,11 +60,10 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
             stderr.print(f"skipping cached model {version}: {error}", markup=False)
             continue
         return version
-    from .demo import source_fingerprint
-    from .model_generic import cached_generic, publish
+    from .model_generic import home_generic, publish
 
     stderr.print("no usable model cached: building the generic labeller (once per code version)")
-    model = cached_generic((home or imgclf_home()) / "cache", source_fingerprint())
+    model = home_generic(home)
     return publish(deployment, model, force=True)
 
 

@@ -40,6 +40,14 @@ def cached_generic(cache_root: Path, sources: str) -> PackedModel:
     )
 
 
+def home_generic(home: Path | None = None) -> PackedModel:
+    """This code version's generic model in the imgclf home's cache (`cached_generic`):
+    what `model generic`, a fresh `local up` and the benches use."""
+    from .demo import source_fingerprint
+
+    return cached_generic((home or imgclf_home()) / "cache", source_fingerprint())
+
+
 def publish(deployment: Deployment, model: PackedModel, *, force: bool = False) -> str:
     """Upload a generic model and make it live (the champion check decides, unless forced)."""
     upload_artifact(deployment, model.tarball, model.version)
@@ -54,8 +62,6 @@ def generic_command(args: argparse.Namespace) -> int:
     if args.version:
         model = build_packed(imgclf_home() / "models" / args.version, version=args.version)
     else:
-        from .demo import source_fingerprint
-
-        model = cached_generic(imgclf_home() / "cache", source_fingerprint())
+        model = home_generic()
     upload_and_report(deployment, model, "generic model", promote_it=args.promote, force=args.force)
     return 0
