@@ -106,8 +106,11 @@ def _headline(metrics: Mapping[str, Any]) -> list[str]:
     """Accuracy on the test split (int8, float, drop), held-out and shared sets, size."""
     if not metrics:
         return ["metrics: none recorded"]
+    # A day-0 or generic model has no test split: its gate reads one evaluation set.
+    primary = metrics.get("primary_set")
+    where = f"{primary} (the gate's set)" if primary else "test split"
     lines = [
-        f"test split: int8 accuracy {_percent(metrics.get('int8_accuracy'))} (float "
+        f"{where}: int8 accuracy {_percent(metrics.get('int8_accuracy'))} (float "
         f"{_percent(metrics.get('float_accuracy'))}, drop {_number(metrics.get('drop_pp'))} pp) "
         f"on {metrics.get('test_count', '?')} images"
     ]

@@ -102,5 +102,8 @@ def evaluation_lines(metrics: dict[str, Any]) -> str:
     for name, entry in (metrics.get("evaluations") or {}).items():
         float_accuracy = entry.get("float_accuracy")
         float_text = f", float {float_accuracy:.1%}" if isinstance(float_accuracy, float) else ""
-        lines.append(f"  {name}: {entry['accuracy']:.1%} of {entry['count']}{float_text}")
+        per_class = entry.get("per_class") or {}
+        absent = [label for label, row in per_class.items() if not row.get("support")]
+        unseen = f"; no photo of {', '.join(absent)}" if absent else ""
+        lines.append(f"  {name}: {entry['accuracy']:.1%} of {entry['count']}{float_text}{unseen}")
     return "\n".join(lines) or "  (no evaluation sets)"

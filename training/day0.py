@@ -27,12 +27,13 @@ from classifier.artifact import (
     UnknownRule,
 )
 from classifier.artifact_files import read_metadata
-from classifier.contracts import REAL_PHOTOS
+from classifier.contracts import ANNOTATED_PHOTOS, REAL_PHOTOS
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
+from training.data import DataError
 from training.evaluate import Int8Outputs
 from training.gate import (
     GateResult,
@@ -96,12 +97,13 @@ def build_day0(
         tuple(groups[label] for label in labels),
         domain=domain_of(groups),
     )
-    sets = evalsets.standard_sets(labels, spec)
+    sets = evalsets.standard_sets(labels, spec) or _annotated(groups, labels, spec)
     if eval_dir is not None:
         sets.append(evalsets.load_set("user", eval_dir, labels, spec))
     if not sets:
         raise Day0Error(
-            "no evaluation set for these labels: pass a folder of labelled photos (--eval-dir)"
+            f"no evaluation set for these labels: no packaged photo shows {', '.join(labels)};"
+            " pass a folder of labelled photos (--eval-dir)"
         )
     network = lite.imagenet_classifier(lite.IMAGE_SIZE)
     photos_train = _photos_train(labels, spec)
@@ -186,6 +188,27 @@ def build_day0(
     )
     log_gate(gate)
     return Day0Result(model_dir=model_dir, metadata=read_metadata(model_dir), gate=gate)
+
+
+def _annotated(
+    groups: Mapping[str, tuple[int, ...]], labels: tuple[str, ...], spec: InputSpec
+) -> list[evalsets.EvaluationSet]:
+    """The packaged photos that show these labels, as one set; [] when none does, or when
+    the photo sets cannot be assembled here (logged, never silently)."""
+    try:
+        found = evalsets.annotated_set(groups, labels, spec)
+    except DataError:  # no photo shows them: the caller says so, if no other set is given
+        return []
+    except (ImportError, OSError, RuntimeError, ValueError) as error:
+        log.warning("evaluation set %s is not available: %s", ANNOTATED_PHOTOS, error)
+        return []
+    counts = np.bincount(found.images.label_ids, minlength=len(labels))
+    log.info(
+        "%s: %s",
+        ANNOTATED_PHOTOS,
+        ", ".join(f"{label} {count}" for label, count in zip(labels, counts, strict=True)),
+    )
+    return [found]
 
 
 def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelled | None:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
+from classifier.contracts import ANNOTATED_PHOTOS, EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.imaging import InputSpec
 from training.backbones.efficientnet_lite import cache_root
 from training.data import (
@@ -159,6 +159,57 @@ def standard_sets(
         except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
             log.warning("evaluation set %s is not available: %s", name, error)
     return sets
+
+
+def annotated_set(
+    groups: Mapping[str, Sequence[int]], labels: Sequence[str], spec: InputSpec
+) -> EvaluationSet:
+    """The packaged photos (training.datasets.annotated) that show exactly one of these
+    labels, each labelled with it: a photo shows a label when one of its words means
+    ImageNet classes that the label owns (`groups`, as the day-0 mapper shares them out),
+    so "golden retriever" and "dog" show `dog`, and "tulip" or "tree", which no ImageNet
+    class is, show nothing. A photo that shows two labels is left out. DataError when no
+    photo shows any."""
+    from training.datasets.annotated import annotated_photos
+    from training.labels import builtin_hierarchy
+    from training.labels.mapper import word_classes
+
+    hierarchy = builtin_hierarchy()
+    owned = {label: frozenset(groups[label]) for label in labels}
+    meanings: dict[str, frozenset[int]] = {}
+
+    def classes_of(word: str) -> frozenset[int]:
+        if word not in meanings:
+            meanings[word] = word_classes(hierarchy, word)
+        return meanings[word]
+
+    chosen: dict[Path, int] = {}
+    for path, words in sorted(annotated_photos().items()):
+        shown = shown_labels(words, owned, classes_of)
+        if len(shown) == 1:
+            chosen[path] = list(labels).index(shown.pop())
+    if not chosen:
+        raise DataError(f"no packaged photo shows {', '.join(labels)}")
+    files = tuple(chosen)
+    root = Path(os.path.commonpath([str(f.parent) for f in files]))
+    index = FileIndex(root, tuple(labels), files, tuple(chosen.values()))
+    return EvaluationSet(ANNOTATED_PHOTOS, load_images(index, spec), fingerprint(root, files))
+
+
+def shown_labels(
+    words: frozenset[str],
+    owned: Mapping[str, frozenset[int]],
+    classes_of: Callable[[str], frozenset[int]],
+) -> set[str]:
+    """The labels a photo with these words shows: each label owning every ImageNet class of
+    one of the words (a word that means no class shows nothing)."""
+    return {
+        label
+        for word in words
+        if (classes := classes_of(word))
+        for label, mine in owned.items()
+        if classes <= mine
+    }
 
 
 def evaluate(

@@ -82,6 +82,13 @@ def find_node(hierarchy: LabelHierarchy, name: str) -> Node | None:
     return node if node is not None and classes_under(hierarchy, node.id) else None
 
 
+def word_classes(hierarchy: LabelHierarchy, word: str) -> frozenset[int]:
+    """The ImageNet classes a word means, as a label name is placed (`find_node`); empty
+    when no class is one."""
+    node = find_node(hierarchy, word)
+    return frozenset(classes_under(hierarchy, node.id)) if node is not None else frozenset()
+
+
 def _unplaceable(hierarchy: LabelHierarchy, name: str) -> MappingError:
     close = hierarchy.suggest(normalise(name))
     hint = f"; did you mean {', '.join(close)}?" if close else ""

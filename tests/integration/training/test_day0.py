@@ -3,18 +3,22 @@ and the function's own model code labelling real photographs with it."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from classifier.contracts import EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
+from classifier.contracts import ANNOTATED_PHOTOS, EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from classifier.model import LoadedModel
 from classifier.verify import PROBE_IMAGES, check_artifact
 from training.backbones import efficientnet_lite as lite
 from training.data import list_class_files, load_images
 from training.datasets import photos
+from training.datasets.annotated import annotated_photos
 from training.day0 import build_day0
+from training.evalsets import annotated_set
+from training.labels.mapper import map_labels
 
 pytestmark = pytest.mark.slow
 
@@ -63,3 +67,43 @@ def test_the_day0_model_labels_real_photographs_through_the_functions_code(
         prepare_image(cats[0].read_bytes(), model.spec, ImageLimits()).array, top_k=10
     )
     assert len(every_label) == 10 and sum(p.confidence for p in every_label) <= 1.0 + 1e-6
+
+
+def test_a_day0_model_for_other_names_is_scored_on_the_packaged_photos_that_show_them(
+    tmp_path: Path,
+) -> None:
+    # Given label names outside Animals-10, and no folder of photos of them
+    names = ("car", "boat", "bird", "flower")
+    mapping = {label: m.indices for label, m in map_labels(names).items()}
+    # When the day-0 model is built, as `imgclf model day0 --labels car,boat,bird,flower` does
+    result = build_day0(tmp_path / "model", version="day0-names", mapping=mapping)
+    # Then the packaged photos whose words show one of the names are its evaluation set,
+    # and its gate reads them
+    metrics = result.metadata.metrics
+    assert set(metrics["evaluations"]) == {ANNOTATED_PHOTOS}
+    assert metrics["primary_set"] == ANNOTATED_PHOTOS
+    entry = metrics["evaluations"][ANNOTATED_PHOTOS]
+    assert {label: row["support"] >= 2 for label, row in entry["per_class"].items()} == {
+        name: True for name in names
+    }
+    assert entry["accuracy"] >= 0.75 and result.gate.passed, result.gate.reasons
+
+
+def test_the_packaged_photos_of_some_names_are_each_photo_once_with_its_label() -> None:
+    names = ("car", "bird", "flower")
+    groups = {label: m.indices for label, m in map_labels(names).items()}
+    spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
+    found = annotated_set(groups, names, spec)
+    files = found.images.files
+    # One source photo that two sets ship is scored once
+    assert len({hashlib.sha256(f.read_bytes()).digest() for f in files}) == len(files)
+    # Each photo is labelled by what its annotated words say it shows
+    words = annotated_photos()
+    labelled = dict(zip(files, (names[i] for i in found.images.label_ids), strict=True))
+    race_cars = [f for f in files if "race car" in words[f]]
+    assert race_cars and all(labelled[f] == "car" for f in race_cars)
+    hens = [f for f in files if "hen" in words[f] or "chicken" in words[f]]
+    assert hens and all(labelled[f] == "bird" for f in hens)
+    # A tree, which no ImageNet class is, and a photo of both a bird and a flower are left out
+    assert not [f for f in files if words[f] == frozenset({"tree"})]
+    assert all(not ({"bird", "flower"} <= words[f]) for f in files)

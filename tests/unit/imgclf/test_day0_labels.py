@@ -9,6 +9,7 @@ import pytest
 from imgclf.errors import CliError
 from imgclf.main import build_parser
 from imgclf.model_day0 import map_label_names, mapping_lines
+from imgclf.packed import evaluation_lines
 from training.labels.wordnet import first_noun_gloss
 
 
@@ -136,3 +137,23 @@ def test_a_general_label_says_which_narrower_labels_own_part_of_it() -> None:
     assert lines[animal + 1] == "  not the classes narrower labels own: dog (118), cat (7)"
     # And a label nothing took from has no such note
     assert not any(line.startswith("  not the") for line in lines[:animal])
+
+
+def test_the_report_names_labels_no_photo_of_the_set_shows() -> None:
+    # Given a day-0 model for "car" and "teddy bear", scored on the packaged photos, of which
+    # none shows a teddy bear
+    row = {"precision": 1.0, "recall": 1.0, "f1-score": 1.0}
+    metrics = {
+        "evaluations": {
+            "annotated-photos": {
+                "count": 4,
+                "accuracy": 1.0,
+                "float_accuracy": 1.0,
+                "per_class": {"car": {**row, "support": 4.0}, "teddy bear": {"support": 0.0}},
+            }
+        }
+    }
+    # Then its report line says the score says nothing about teddy bears
+    assert evaluation_lines(metrics) == (
+        "  annotated-photos: 100.0% of 4, float 100.0%; no photo of teddy bear"
+    )

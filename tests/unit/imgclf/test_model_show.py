@@ -90,7 +90,7 @@ def test_a_model_made_before_per_label_evaluation_shows_what_it_has() -> None:
 
 def test_a_model_with_no_test_split_shows_its_evaluation_sets_per_label() -> None:
     # Given a day-0 model scored on the user's folder of photos (no test split of its own)
-    day0 = _model_json()
+    day0 = _model_json(primary_set="user")
     day0["metrics"]["evaluations"]["user"] = {
         "count": 8,
         "accuracy": 0.75,
@@ -100,7 +100,10 @@ def test_a_model_with_no_test_split_shows_its_evaluation_sets_per_label() -> Non
         },
     }
     lines = show_lines(day0)
-    # Then its per-label scores are shown, not "no per-label evaluation"
+    # Then the headline names the set its gate read, not a test split it does not have
+    headline = "user (the gate's set): int8 accuracy 50.00% (float 52.00%, drop 2 pp) on 6 images"
+    assert headline in lines
+    # And its per-label scores are shown, not "no per-label evaluation"
     at = lines.index("per-label scores, evaluation set user: 8 images, 75.00% right")
     assert lines[at + 1 :] == [
         "label  precision  recall     F1  support",
