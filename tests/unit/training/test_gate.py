@@ -40,6 +40,19 @@ def test_a_drop_over_the_limit_fails_even_when_accuracy_is_high() -> None:
     assert "1.50 pp below float" in result.reasons[0]
 
 
+def test_on_a_small_set_one_image_is_the_least_drop_measured() -> None:
+    # 43 images: one image is 2.33 pp, more than the 1 pp allowed, and the least a drop can be
+    assert _gate(43 / 43, 42 / 43, count=43).passed
+    two = _gate(43 / 43, 41 / 43, count=43)
+    assert not two.passed
+    assert two.reasons == (
+        "int8 accuracy is 4.65 pp below float (100.00% -> 95.35%), more than the allowed one "
+        "image of 43",
+    )
+    # On 200 images, 1 pp is two images, and the limit stays 1 pp
+    assert not _gate(0.975, 0.96, count=200).passed
+
+
 def test_exactly_the_allowed_drop_passes_despite_float_rounding() -> None:
     assert _gate(0.97, 0.96).passed  # 0.97 - 0.96 is 1.0000000000000009 pp in binary
 
