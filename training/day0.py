@@ -27,13 +27,16 @@ from classifier.artifact import (
     UnknownRule,
 )
 from classifier.artifact_files import read_metadata
-from classifier.contracts import ANNOTATED_PHOTOS, REAL_PHOTOS
+from classifier.contracts import ANNOTATED_OUTSIDE, ANNOTATED_PHOTOS, REAL_PHOTOS
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.data import DataError
+from training.datasets.animals10 import LABELS as ANIMALS10
+from training.datasets.annotated import CALIBRATION
+from training.evalsets import ANNOTATED_CALIBRATION
 from training.evaluate import Int8Outputs
 from training.gate import (
     GateResult,
@@ -55,7 +58,9 @@ from training.train_config import DEFAULT_UNKNOWN_BUDGET
 log = logging.getLogger(__name__)
 
 ARCHITECTURE = f"{lite.ARCH}-imagenet-day0"
-PRIMARY_SET = REAL_PHOTOS
+USER_SET = "user"  # the --eval-dir folder
+# The set the gate reads: the first of these the model is scored on.
+PRIMARY_SETS = (REAL_PHOTOS, USER_SET, ANNOTATED_PHOTOS)
 MIN_ACCURACY = 0.80
 MAX_DROP_PP = 1.0
 REPRESENTATIVE_COUNT = 200
@@ -85,28 +90,19 @@ def build_day0(
     min_accuracy: float = MIN_ACCURACY,
     max_drop_pp: float = MAX_DROP_PP,
     unknown_budget: float = DEFAULT_UNKNOWN_BUDGET,
+    kind_only: bool | None = None,
 ) -> Day0Result:
-    """Convert, quantize, evaluate and gate the day-0 model into `model_dir`."""
+    """Convert, quantize, evaluate and gate the day-0 model into `model_dir`. `kind_only`
+    chooses the evidence of something else (`_output`); None: the default for the labels."""
     started = time.monotonic()
     groups = dict(mapping) if mapping is not None else resolve_mapping(ANIMALS10_MAPPING)
     hierarchy = builtin_hierarchy()
     labels = tuple(sorted(groups))
     spec = InputSpec(height=lite.IMAGE_SIZE, width=lite.IMAGE_SIZE)
-    output = OutputSpec(
-        OUTPUT_GROUPED_LOGITS,
-        tuple(groups[label] for label in labels),
-        domain=domain_of(groups),
-    )
-    sets = evalsets.standard_sets(labels, spec) or _annotated(groups, labels, spec)
-    if eval_dir is not None:
-        sets.append(evalsets.load_set("user", eval_dir, labels, spec))
-    if not sets:
-        raise Day0Error(
-            f"no evaluation set for these labels: no packaged photo shows {', '.join(labels)};"
-            " pass a folder of labelled photos (--eval-dir)"
-        )
+    output = _output(groups, labels, kind_only)
+    sets = _evaluation_sets(groups, labels, spec, eval_dir)
     network = lite.imagenet_classifier(lite.IMAGE_SIZE)
-    photos_train = _photos_train(labels, spec)
+    fit_name, photos_train = _fit_photos(groups, labels, spec)
     if calibration_images is None:
         calibration_images = _calibration_images(photos_train, sets)
     int8_tflite = export.to_int8_tflite(network, calibration_images)
@@ -114,13 +110,13 @@ def build_day0(
     provisional = ModelMetadata(version=version, input=spec, labels=labels, output=output)
     int8_outputs = Int8Outputs(int8_tflite, provisional)
     if photos_train is not None:
-        # ImageNet's own classifier is fitted on no photo of ours: the few-shot photos are
+        # ImageNet's own classifier is fitted on no photo of ours: these photos are
         # held-out data for it.
         provisional = decisions.fit_decisions(
             provisional,
             int8_outputs,
-            fit_on=(CALIBRATION_SET, photos_train),
-            in_class={CALIBRATION_SET: photos_train},
+            fit_on=(fit_name, photos_train),
+            in_class={fit_name: photos_train},
             outside=decisions.outside_images(None, labels, spec, output),
             budget=unknown_budget,
             checks={s.name: decisions.Labelled.of(s.images) for s in sets if s.count},
@@ -144,7 +140,7 @@ def build_day0(
             float_predict,
             lambda images: int8_outputs.label_ids(forced, images),
         )
-    primary_name = PRIMARY_SET if PRIMARY_SET in evaluations else sets[-1].name
+    primary_name = next(name for name in PRIMARY_SETS if name in evaluations)
     gate = primary_gate(
         evaluations, primary_name, min_int8_accuracy=min_accuracy, max_drop_pp=max_drop_pp
     )
@@ -190,32 +186,87 @@ def build_day0(
     return Day0Result(model_dir=model_dir, metadata=read_metadata(model_dir), gate=gate)
 
 
+def _output(
+    groups: Mapping[str, tuple[int, ...]], labels: tuple[str, ...], kind_only: bool | None
+) -> OutputSpec:
+    """ImageNet's logits grouped into the labels. The evidence of something else is
+    ImageNet's mass on the classes of the labels' own kind (`domain_of`) for Animals-10's
+    labels, which are measured against photos of other animals; for other names, a bucket
+    may hold anything, so it is the mass on every class no label owns (no domain). On the
+    packaged photos, a day-0 model of cat, dog, bird, fish and insect called 90% of the
+    photos that show none of them "unknown" so, against 18.5% with a domain
+    (bench/day0_labels.py; docs/benchmarks.md)."""
+    if kind_only is None:
+        kind_only = set(ANIMALS10) <= set(labels)
+    return OutputSpec(
+        OUTPUT_GROUPED_LOGITS,
+        tuple(groups[label] for label in labels),
+        domain=domain_of(groups) if kind_only else (),
+    )
+
+
+def _evaluation_sets(
+    groups: Mapping[str, tuple[int, ...]],
+    labels: tuple[str, ...],
+    spec: InputSpec,
+    eval_dir: Path | None,
+) -> list[evalsets.EvaluationSet]:
+    """The standard sets when the labels are Animals-10's, else the packaged photos that
+    show them and those that show none; then the user's folder, if given."""
+    sets = evalsets.standard_sets(labels, spec) or _annotated(groups, labels, spec)
+    if eval_dir is not None:
+        sets.append(evalsets.load_set(USER_SET, eval_dir, labels, spec))
+    if not any(s.name != ANNOTATED_OUTSIDE for s in sets):
+        raise Day0Error(
+            f"no evaluation set for these labels: no packaged photo shows {', '.join(labels)};"
+            " pass a folder of labelled photos (--eval-dir)"
+        )
+    return sets
+
+
 def _annotated(
     groups: Mapping[str, tuple[int, ...]], labels: tuple[str, ...], spec: InputSpec
 ) -> list[evalsets.EvaluationSet]:
-    """The packaged photos that show these labels, as one set; [] when none does, or when
-    the photo sets cannot be assembled here (logged, never silently)."""
+    """The evaluation part of the packaged photos: those that show these labels, and those
+    that show none (each left out when no photo is one, or when the photo sets cannot be
+    assembled here: logged, never silently)."""
+    found = []
+    for build in (evalsets.annotated_set, evalsets.annotated_outside_set):
+        try:
+            found.append(build(groups, labels, spec))
+        except DataError:  # no photo is one: the caller says so when nothing is left
+            continue
+        except (ImportError, OSError, RuntimeError, ValueError) as error:
+            log.warning("the packaged photos are not available: %s", error)
+            return []
+    if found and found[0].name == ANNOTATED_PHOTOS:
+        counts = np.bincount(found[0].images.label_ids, minlength=len(labels))
+        shown = ", ".join(f"{a} {n}" for a, n in zip(labels, counts, strict=True))
+        log.info("%s: %s", ANNOTATED_PHOTOS, shown)
+    return found
+
+
+def _fit_photos(
+    groups: Mapping[str, tuple[int, ...]], labels: tuple[str, ...], spec: InputSpec
+) -> tuple[str, decisions.Labelled | None]:
+    """The in-class photos the temperature and the "unknown" rule are chosen on: the real
+    photos' training split for Animals-10's labels, else the calibration part of the
+    packaged photos that show these labels (None, not fitted, when there are none)."""
+    photos_train = _photos_train(labels, spec)
+    if photos_train is not None or set(ANIMALS10) <= set(labels):
+        return CALIBRATION_SET, photos_train
     try:
-        found = evalsets.annotated_set(groups, labels, spec)
-    except DataError:  # no photo shows them: the caller says so, if no other set is given
-        return []
-    except (ImportError, OSError, RuntimeError, ValueError) as error:
-        log.warning("evaluation set %s is not available: %s", ANNOTATED_PHOTOS, error)
-        return []
-    counts = np.bincount(found.images.label_ids, minlength=len(labels))
-    log.info(
-        "%s: %s",
-        ANNOTATED_PHOTOS,
-        ", ".join(f"{label} {count}" for label, count in zip(labels, counts, strict=True)),
-    )
-    return [found]
+        found = evalsets.annotated_set(groups, labels, spec, part=CALIBRATION)
+    except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
+        log.warning("no photos to choose 'unknown' with: %s", error)
+        return ANNOTATED_CALIBRATION, None
+    return ANNOTATED_CALIBRATION, decisions.Labelled.of(found.images)
 
 
 def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelled | None:
     """The real photos' training split in these labels, if the labels have it."""
     from training.data import list_class_files, load_images
     from training.datasets import photos
-    from training.datasets.animals10 import LABELS as ANIMALS10
 
     if not set(ANIMALS10) <= set(labels):
         return None

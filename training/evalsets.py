@@ -25,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from classifier.contracts import ANNOTATED_PHOTOS, EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
+from classifier.contracts import (
+    ANNOTATED_OUTSIDE,
+    ANNOTATED_PHOTOS,
+    EMOJI_RENDERINGS,
+    OUTSIDE_PHOTOS,
+    REAL_PHOTOS,
+)
 from classifier.imaging import InputSpec
 from training.backbones.efficientnet_lite import cache_root
 from training.data import (
@@ -36,12 +42,14 @@ from training.data import (
     load_images,
 )
 from training.data_fingerprint import fingerprint
+from training.datasets.annotated import EVALUATION
 from training.evaluate import Evaluation, score
 
 log = logging.getLogger(__name__)
 
 TEST_SPLIT = "test"
 OUTSIDE_CALIBRATION = "outside-calibration"  # chooses thresholds; never an evaluation set
+ANNOTATED_CALIBRATION = "annotated-calibration"  # the same
 OUTSIDE = -1  # the truth of an image outside the labels, and the prediction "unknown"
 RENDERINGS_SEED = 7_777  # training renders with its own seed; the demo uploads with 90_210
 RENDERINGS_PER_CLASS = 30
@@ -162,15 +170,58 @@ def standard_sets(
 
 
 def annotated_set(
+    groups: Mapping[str, Sequence[int]],
+    labels: Sequence[str],
+    spec: InputSpec,
+    part: str = EVALUATION,
+) -> EvaluationSet:
+    """The packaged photos of one part of the pool (training.datasets.annotated) that show
+    exactly one of these labels, each labelled with it: a photo shows a label when one of its
+    words means ImageNet classes that the label owns (`groups`, as the day-0 mapper shares
+    them out), so "golden retriever" and "dog" show `dog`, and "tulip" or "tree", which no
+    ImageNet class is, show nothing. A photo that shows two labels is left out. Named
+    ANNOTATED_PHOTOS (evaluation part) or ANNOTATED_CALIBRATION; DataError when no photo
+    shows any label."""
+    shown = _shown_by_photo(groups, labels, part)
+    chosen = {path: list(labels).index(next(iter(s))) for path, s in shown.items() if len(s) == 1}
+    if not chosen:
+        raise DataError(f"no packaged photo shows {', '.join(labels)}")
+    name = ANNOTATED_PHOTOS if part == EVALUATION else ANNOTATED_CALIBRATION
+    return _listed_set(name, chosen, labels, spec)
+
+
+def annotated_outside_set(
     groups: Mapping[str, Sequence[int]], labels: Sequence[str], spec: InputSpec
 ) -> EvaluationSet:
-    """The packaged photos (training.datasets.annotated) that show exactly one of these
-    labels, each labelled with it: a photo shows a label when one of its words means
-    ImageNet classes that the label owns (`groups`, as the day-0 mapper shares them out),
-    so "golden retriever" and "dog" show `dog`, and "tulip" or "tree", which no ImageNet
-    class is, show nothing. A photo that shows two labels is left out. DataError when no
-    photo shows any."""
+    """ANNOTATED_OUTSIDE: the evaluation part's photos that show none of the labels, by
+    their words or by a word's name (training.outside.touches); its accuracy is the share
+    called "unknown"."""
+    from training.labels import builtin_hierarchy
+    from training.outside import touches
+
+    hierarchy = builtin_hierarchy()
+    shown = _shown_by_photo(groups, labels, EVALUATION)
+    words = _pool(EVALUATION)
+    chosen = {
+        path: OUTSIDE
+        for path, found in shown.items()
+        if not found and not touches(words[path], labels, groups, hierarchy)
+    }
+    if not chosen:
+        raise DataError(f"every packaged photo shows one of {', '.join(labels)}")
+    return _listed_set(ANNOTATED_OUTSIDE, chosen, (), spec)
+
+
+def _pool(part: str) -> dict[Path, frozenset[str]]:
     from training.datasets.annotated import annotated_photos
+
+    return annotated_photos(part)
+
+
+def _shown_by_photo(
+    groups: Mapping[str, Sequence[int]], labels: Sequence[str], part: str
+) -> dict[Path, set[str]]:
+    """Each photo of a part of the pool, with the labels it shows (`shown_labels`)."""
     from training.labels import builtin_hierarchy
     from training.labels.mapper import word_classes
 
@@ -183,17 +234,19 @@ def annotated_set(
             meanings[word] = word_classes(hierarchy, word)
         return meanings[word]
 
-    chosen: dict[Path, int] = {}
-    for path, words in sorted(annotated_photos().items()):
-        shown = shown_labels(words, owned, classes_of)
-        if len(shown) == 1:
-            chosen[path] = list(labels).index(shown.pop())
-    if not chosen:
-        raise DataError(f"no packaged photo shows {', '.join(labels)}")
+    return {
+        path: shown_labels(words, owned, classes_of) for path, words in sorted(_pool(part).items())
+    }
+
+
+def _listed_set(
+    name: str, chosen: Mapping[Path, int], labels: Sequence[str], spec: InputSpec
+) -> EvaluationSet:
+    """Given files with label ids (OUTSIDE for none), read like `load_set`."""
     files = tuple(chosen)
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     index = FileIndex(root, tuple(labels), files, tuple(chosen.values()))
-    return EvaluationSet(ANNOTATED_PHOTOS, load_images(index, spec), fingerprint(root, files))
+    return EvaluationSet(name, load_images(index, spec), fingerprint(root, files))
 
 
 def shown_labels(

@@ -382,9 +382,11 @@ def model_version_problem(version: object) -> str | None:
 EMOJI_RENDERINGS = "emoji-renderings"
 REAL_PHOTOS = "real-photos"
 OUTSIDE_PHOTOS = "outside-photos"
-# The packaged photos that show one of a label set's labels, by their annotated words: the
-# set a day-0 model for any label names is scored on when no standard set has its labels.
+# The packaged photos that show one of a label set's labels, by their annotated words, and
+# those that show none: the sets a day-0 model for any label names is scored on when no
+# standard set has its labels.
 ANNOTATED_PHOTOS = "annotated-photos"
+ANNOTATED_OUTSIDE = "annotated-outside"
 
 
 # The embedded environment's name (infra/local): never a deployed stack.

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from classifier.contracts import ANNOTATED_PHOTOS, EMOJI_RENDERINGS, OUTSIDE_PHOTOS, REAL_PHOTOS
+from classifier.contracts import (
+    ANNOTATED_OUTSIDE,
+    ANNOTATED_PHOTOS,
+    EMOJI_RENDERINGS,
+    OUTSIDE_PHOTOS,
+    REAL_PHOTOS,
+)
 from classifier.imaging import ImageLimits, InputSpec, prepare_image
 from classifier.model import LoadedModel
 from classifier.verify import PROBE_IMAGES, check_artifact
@@ -17,7 +23,7 @@ from training.data import list_class_files, load_images
 from training.datasets import photos
 from training.datasets.annotated import annotated_photos
 from training.day0 import build_day0
-from training.evalsets import annotated_set
+from training.evalsets import ANNOTATED_CALIBRATION, annotated_set
 from training.labels.mapper import map_labels
 
 pytestmark = pytest.mark.slow
@@ -46,6 +52,7 @@ def test_the_day0_model_labels_real_photographs_through_the_functions_code(
     assert fitted.details["ece_after"] < fitted.details["ece_before"]
     assert result.gate.passed, result.gate.reasons
     assert result.metadata.output.kind == "grouped_logits"
+    assert result.metadata.output.domain  # the evidence: other animals, not a barn behind a cow
     # And its artifact carries every file's digest and a probe, and runs as promotion checks it
     assert set(result.metadata.files) == {
         "model.tflite", "labels.json", "hierarchy.json", "probe.npz"
@@ -78,15 +85,23 @@ def test_a_day0_model_for_other_names_is_scored_on_the_packaged_photos_that_show
     # When the day-0 model is built, as `imgclf model day0 --labels car,boat,bird,flower` does
     result = build_day0(tmp_path / "model", version="day0-names", mapping=mapping)
     # Then the packaged photos whose words show one of the names are its evaluation set,
-    # and its gate reads them
+    # with those that show none, and its gate reads the first
     metrics = result.metadata.metrics
-    assert set(metrics["evaluations"]) == {ANNOTATED_PHOTOS}
+    assert set(metrics["evaluations"]) == {ANNOTATED_PHOTOS, ANNOTATED_OUTSIDE}
     assert metrics["primary_set"] == ANNOTATED_PHOTOS
     entry = metrics["evaluations"][ANNOTATED_PHOTOS]
-    assert {label: row["support"] >= 2 for label, row in entry["per_class"].items()} == {
+    assert {label: row["support"] >= 1 for label, row in entry["per_class"].items()} == {
         name: True for name in names
     }
     assert entry["accuracy"] >= 0.75 and result.gate.passed, result.gate.reasons
+    # And it says "unknown" for photos of none of the names (a cat, a teapot), by a rule
+    # chosen on the other part of the packaged photos, from ImageNet's mass on every class
+    # none of the names owns (a bucket holds anything, not only the names' kinds)
+    assert result.metadata.unknown.max_other is not None
+    assert result.metadata.output.domain == ()
+    outside = metrics["evaluations"][ANNOTATED_OUTSIDE]
+    assert outside["forced_rate_without_unknown"] == 1.0 and outside["forced_rate"] <= 0.5
+    assert result.metadata.calibration.details["fitted_on"] == ANNOTATED_CALIBRATION
 
 
 def test_the_packaged_photos_of_some_names_are_each_photo_once_with_its_label() -> None:
