@@ -28,8 +28,9 @@ from ai_edge_litert.interpreter import Interpreter
 
 from classifier.artifact_files import read_metadata
 from classifier.contracts import ARTIFACT_MODEL_FILE
+from classifier.delegation import delegation
 from classifier.imaging import ImageLimits, RejectedImageError, prepare_image
-from classifier.model import Decider, LoadedModel, delegation
+from classifier.model import Decider, LoadedModel
 
 
 def run(model_dir: Path, inputs: Path, out: Path) -> dict[str, object]:

@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from classifier.model import Delegation, LoadedModel, delegation
+from classifier.delegation import Delegation, delegation
+from classifier.model import LoadedModel
 from tests.fixtures.bench import load_bench
 from tests.fixtures.cache_entries import built_once
 
