@@ -30,8 +30,9 @@ LABEL_SHARD_ATTRIBUTE = "label_shard"
 # A generic model's image can show two things (a cat and a mug): `second_label` is the most
 # specific label of another kind of thing in it, when it has one (hierarchy.second_thing),
 # and the sparse index by_second_label finds the item under it, as by_label does under
-# `label`. Only items with a second thing have an entry (a write unit each); a label query
-# asks both indexes.
+# `label`. An image that a model with labels of its own calls `unknown` has its most
+# specific generic label there (a hammer). Only items with one have an entry (a write unit
+# each); a label query asks both indexes.
 SECOND_LABEL_ATTRIBUTE = "second_label"
 SECOND_LABEL_INDEX = "by_second_label"  # second_label_shard + classified_at
 SECOND_LABEL_SHARD_ATTRIBUTE = "second_label_shard"

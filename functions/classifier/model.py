@@ -59,7 +59,9 @@ class Classification:
     holds the hierarchy's labels at every level (models with ImageNet's logits), most
     confident first; a generic model's `best` is the most specific of them, and `second` the
     most specific label of another kind of thing in the image, if any (a mug beside the cat:
-    LabelHierarchy.second_thing).
+    LabelHierarchy.second_thing). A model with labels of its own has a `second` only when
+    the image is none of them (`unknown`): its most specific generic label (a hammer, to a
+    model of cats and dogs), so that a query by what it is finds it.
     """
 
     best: Prediction
@@ -243,7 +245,10 @@ class Decider:
         rule = self.rule
         low = rule.min_confidence is not None and ranked[0].confidence < rule.min_confidence
         evidence = 1.0 - ranked[0].confidence if low else other
-        return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other, generic)
+        # None of the labels: what the generic labels say it is, so a query finds it there
+        what = self.hierarchy.primary(generic) if self.hierarchy is not None else None
+        found_as = what.name if what is not None else None
+        return Classification(Prediction(UNKNOWN_LABEL, evidence), ranked, other, generic, found_as)
 
 
 INPUT_DTYPES = (np.int8, np.uint8, np.float32)

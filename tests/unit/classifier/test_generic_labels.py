@@ -21,6 +21,7 @@ from classifier.artifact import (
     HierarchyRef,
     ModelMetadata,
     OutputSpec,
+    UnknownRule,
 )
 from classifier.artifact_files import (
     pack_artifact,
@@ -82,12 +83,34 @@ def test_a_model_with_trained_labels_keeps_its_label_and_adds_generic_ones(
     decider = Decider(grouped(hierarchy), 6, hierarchy)
     result = decider.classification(logits(0.6, 0.2, 0.02, 0.12, 0.01, 0.01), 2)
     assert result.best.label == "dog"  # the trained label, exactly as without a hierarchy
-    assert result.second is None  # the second index is the generic model's
+    assert result.second is None  # its label finds it
     names = [label.name for label in result.generic]
     assert names[:2] == ["dog", "animal"] or names[:2] == ["animal", "dog"]
     assert "coffee mug" not in names  # 0.125 < the default minimum
     low = decider.classification(logits(0.6, 0.2, 0.02, 0.12, 0.01, 0.01), 2, LabelSettings(0.1, 8))
     assert {"coffee mug", "cup", "container"} <= {label.name for label in low.generic}
+
+
+def test_an_image_none_of_the_labels_is_indexed_by_what_the_generic_labels_say(
+    hierarchy: LabelHierarchy,
+) -> None:
+    # Given a model of cats and dogs that calls anything else "unknown"
+    metadata = replace(grouped(hierarchy), unknown=UnknownRule(max_other=0.5))
+    decider = Decider(metadata, 6, hierarchy)
+    # When it sees a sports car
+    result = decider.classification(logits(0.02, 0.02, 0.01, 0.01, 0.04, 0.9))
+    # Then its label is unknown, and its second label what it is, so `--label car` finds it
+    assert result.best.label == UNKNOWN_LABEL and result.second == "sports car"
+    item = generic_item(result)
+    assert item["label"] == UNKNOWN_LABEL and item["second_label"] == "sports car"
+    assert item["second_label_shard"].startswith("sports car#")
+    # And a cat keeps its label alone: one index entry
+    cat = decider.classification(logits(0.01, 0.01, 0.95, 0.01, 0.01, 0.01))
+    assert cat.best.label == "cat" and cat.second is None
+    # A model without a hierarchy has no generic labels, so no second label either
+    plain = Decider(replace(metadata, hierarchy=None), 6, None)
+    bare = plain.classification(logits(0.02, 0.02, 0.01, 0.01, 0.04, 0.9))
+    assert bare.best.label == UNKNOWN_LABEL and bare.second is None
 
 
 def test_a_generic_model_keeps_a_second_thing_as_its_second_label(
