@@ -34,7 +34,7 @@ from classifier.verify import write_checked_artifact
 from training import decisions, evalsets, export
 from training.backbones import efficientnet_lite as lite
 from training.data import DataError
-from training.datasets.animals10 import LABELS as ANIMALS10
+from training.datasets.animals10 import has_animals10
 from training.datasets.annotated import CALIBRATION
 from training.evalsets import ANNOTATED_CALIBRATION
 from training.evaluate import Int8Outputs
@@ -197,7 +197,7 @@ def _output(
     photos that show none of them "unknown" so, against 18.5% with a domain
     (bench/day0_labels.py; docs/benchmarks.md)."""
     if kind_only is None:
-        kind_only = set(ANIMALS10) <= set(labels)
+        kind_only = has_animals10(labels)
     return OutputSpec(
         OUTPUT_GROUPED_LOGITS,
         tuple(groups[label] for label in labels),
@@ -252,9 +252,8 @@ def _fit_photos(
     """The in-class photos the temperature and the "unknown" rule are chosen on: the real
     photos' training split for Animals-10's labels, else the calibration part of the
     packaged photos that show these labels (None, not fitted, when there are none)."""
-    photos_train = _photos_train(labels, spec)
-    if photos_train is not None or set(ANIMALS10) <= set(labels):
-        return CALIBRATION_SET, photos_train
+    if has_animals10(labels):
+        return CALIBRATION_SET, _photos_train(labels, spec)
     try:
         found = evalsets.annotated_set(groups, labels, spec, part=CALIBRATION)
     except (DataError, ImportError, OSError, RuntimeError, ValueError) as error:
@@ -268,7 +267,7 @@ def _photos_train(labels: tuple[str, ...], spec: InputSpec) -> decisions.Labelle
     from training.data import list_class_files, load_images
     from training.datasets import photos
 
-    if not set(ANIMALS10) <= set(labels):
+    if not has_animals10(labels):
         return None
     try:
         return decisions.Labelled.of(

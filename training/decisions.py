@@ -47,7 +47,7 @@ def outside_images(
     user; else real photographs that show none of the labels, those of the labels' own kind
     first (training.outside, for any label set), with the packaged photos of other animals
     when the labels are Animals-10's."""
-    from training.datasets.animals10 import LABELS as ANIMALS10
+    from training.datasets.animals10 import has_animals10
 
     if outside_dir is not None:
         try:
@@ -58,7 +58,7 @@ def outside_images(
             raise DataError(f"cannot read the outside photos in {outside_dir}: {error}") from None
     parts = []
     try:
-        if set(ANIMALS10) <= set(labels):
+        if has_animals10(labels):
             parts.append(evalsets.outside_set("calibration", spec).images.images)
         mapping = _mapping_of(output, labels)
         ranges = output.domain if output is not None else ()

@@ -153,9 +153,9 @@ def standard_sets(
 ) -> list[EvaluationSet]:
     """The standard sets this label set can be scored on; one that cannot be built is skipped
     with a warning (no emoji font, no package registry), never silently."""
-    from training.datasets.animals10 import LABELS as ANIMALS10
+    from training.datasets.animals10 import has_animals10
 
-    if not set(ANIMALS10) <= set(labels):
+    if not has_animals10(labels):
         return []
     sets = []
     for name in names:
@@ -183,7 +183,9 @@ def annotated_set(
     ANNOTATED_PHOTOS (evaluation part) or ANNOTATED_CALIBRATION; DataError when no photo
     shows any label."""
     shown = _shown_by_photo(groups, labels, part)
-    chosen = {path: list(labels).index(next(iter(s))) for path, s in shown.items() if len(s) == 1}
+    chosen = {
+        path: list(labels).index(next(iter(s))) for path, (_, s) in shown.items() if len(s) == 1
+    }
     if not chosen:
         raise DataError(f"no packaged photo shows {', '.join(labels)}")
     name = ANNOTATED_PHOTOS if part == EVALUATION else ANNOTATED_CALIBRATION
@@ -200,28 +202,22 @@ def annotated_outside_set(
     from training.outside import touches
 
     hierarchy = builtin_hierarchy()
-    shown = _shown_by_photo(groups, labels, EVALUATION)
-    words = _pool(EVALUATION)
     chosen = {
         path: OUTSIDE
-        for path, found in shown.items()
-        if not found and not touches(words[path], labels, groups, hierarchy)
+        for path, (words, found) in _shown_by_photo(groups, labels, EVALUATION).items()
+        if not found and not touches(words, labels, groups, hierarchy)
     }
     if not chosen:
         raise DataError(f"every packaged photo shows one of {', '.join(labels)}")
     return _listed_set(ANNOTATED_OUTSIDE, chosen, (), spec)
 
 
-def _pool(part: str) -> dict[Path, frozenset[str]]:
-    from training.datasets.annotated import annotated_photos
-
-    return annotated_photos(part)
-
-
 def _shown_by_photo(
     groups: Mapping[str, Sequence[int]], labels: Sequence[str], part: str
-) -> dict[Path, set[str]]:
-    """Each photo of a part of the pool, with the labels it shows (`shown_labels`)."""
+) -> dict[Path, tuple[frozenset[str], set[str]]]:
+    """Each photo of a part of the pool, with its words and the labels it shows
+    (`shown_labels`)."""
+    from training.datasets.annotated import annotated_photos
     from training.labels import builtin_hierarchy
     from training.labels.mapper import word_classes
 
@@ -235,7 +231,8 @@ def _shown_by_photo(
         return meanings[word]
 
     return {
-        path: shown_labels(words, owned, classes_of) for path, words in sorted(_pool(part).items())
+        path: (words, shown_labels(words, owned, classes_of))
+        for path, words in sorted(annotated_photos(part).items())
     }
 
 

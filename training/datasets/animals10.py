@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # Animals-10 as downloaded keeps Italian folder names (raw-img/cane, raw-img/gatto, ...).
 ITALIAN_TO_ENGLISH: dict[str, str] = {
     "cane": "dog",
@@ -16,6 +18,11 @@ ITALIAN_TO_ENGLISH: dict[str, str] = {
     "ragno": "spider",
 }
 LABELS: tuple[str, ...] = tuple(sorted(ITALIAN_TO_ENGLISH.values()))
+
+
+def has_animals10(labels: Iterable[str]) -> bool:
+    """Whether a label set holds the ten Animals-10 labels (and so the sets built for them)."""
+    return set(LABELS) <= set(labels)
 
 
 def english_label(folder_name: str) -> str:
