@@ -21,7 +21,10 @@ instruments, tools; truth from each photo's class: `everyday_photo_words`). `--f
 test-time augmentation, which the function does not do: each photo is also run mirrored,
 and the two softmaxes averaged (`flip_averaged`), at twice the inference. `--temperature T`
 divides the logits by T before anything else reads them (T > 1 spreads the probability over
-more classes, T < 1 sharpens it); the generic model's is 1.
+more classes, T < 1 sharpens it); the generic model's is 1. `--words dog,cat,...` scores
+only those words (each still needs --min-words photos): for example the issue's own
+examples, `--words dog,cat,bird,insect,animal,cup,clock,balloon --min-words 1`. Each word's
+line ends with how many photos carry it.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", choices=("generic", "animals", "everyday"), default="generic")
     parser.add_argument("--flip", action="store_true", help="average with the mirrored image")
     parser.add_argument("--temperature", type=float, default=1.0, help="divide the logits by T")
+    parser.add_argument("--words", type=_word_list, help="comma-separated: score only these")
     args = parser.parse_args(argv)
     if not args.temperature > 0:
         parser.error("--temperature must be above 0")
@@ -174,10 +178,7 @@ def score_split(
     for words in photos.values():
         for word in words:
             counts[word] = counts.get(word, 0) + 1
-    queries = sorted(w for w, n in counts.items() if n >= args.min_words and hierarchy.search(w))
-    unplaced = sorted(
-        w for w, n in counts.items() if n >= args.min_words and not hierarchy.search(w)
-    )
+    queries, unplaced = scored_words(counts, hierarchy, args.min_words, args.words)
     raws = {}
     for path in photos:
         prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
@@ -217,7 +218,32 @@ def score_split(
         if threshold == DEFAULT_MIN_CONFIDENCE:
             for word in queries:
                 entry = scores["words"][word]
-                print(f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}")
+                print(
+                    f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}"
+                    f"  ({_photos(entry['annotated'])})"
+                )
+
+
+def scored_words(
+    counts: dict[str, int],
+    hierarchy: LabelHierarchy,
+    min_words: int,
+    words: Sequence[str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """(the words to score, the words left out because the hierarchy names none of them):
+    those at least `min_words` photos carry, of `words` when given."""
+    wanted = [w for w, n in counts.items() if n >= min_words and (words is None or w in words)]
+    return (
+        sorted(w for w in wanted if hierarchy.search(w)),
+        sorted(w for w in wanted if not hierarchy.search(w)),
+    )
+
+
+def _word_list(text: str) -> list[str]:
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words:
+        raise argparse.ArgumentTypeError("name at least one word")
+    return words
 
 
 def flip_averaged(raw: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
@@ -225,6 +251,10 @@ def flip_averaged(raw: np.ndarray, mirrored: np.ndarray) -> np.ndarray:
     mean = (softmax(np.asarray(raw, np.float64)) + softmax(np.asarray(mirrored, np.float64))) / 2
     logits: np.ndarray = np.log(np.maximum(mean, np.finfo(np.float64).tiny))
     return logits
+
+
+def _photos(count: int) -> str:
+    return f"{count} photo" if count == 1 else f"{count} photos"
 
 
 def _pct(value: float | None) -> str:

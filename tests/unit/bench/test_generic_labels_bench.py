@@ -49,3 +49,16 @@ def test_flip_averaging_gives_the_mean_of_the_two_softmaxes() -> None:
     assert np.allclose(averaged, (softmax(raw) + softmax(mirrored)) / 2)
     # And an image averaged with itself is itself
     assert np.allclose(softmax(generic_labels.flip_averaged(raw, raw)), softmax(raw))
+
+
+def test_scored_words_keep_the_named_words_with_enough_photos() -> None:
+    # Given word counts of a split: one word the hierarchy cannot name, one too rare
+    counts = {"dog": 4, "cup": 1, "tree": 5, "animal": 6}
+    hierarchy = builtin_hierarchy()
+    # Then every word with enough photos is scored, and the unnamed one reported
+    assert generic_labels.scored_words(counts, hierarchy, 3) == (["animal", "dog"], ["tree"])
+    # And --words narrows them to the words given, still at the minimum count
+    assert generic_labels.scored_words(counts, hierarchy, 1, ["dog", "cup", "tree"]) == (
+        ["cup", "dog"],
+        ["tree"],
+    )
