@@ -60,6 +60,16 @@ def _percentage_points(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0 (0 means all)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = _env_parent()
     parser = _Parser(prog="imgclf", description=__doc__.splitlines()[0] if __doc__ else None)
@@ -114,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--status", help="CLASSIFIED or REJECTED")
     results.add_argument("--min-confidence", type=float, metavar="0..1")
     results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")
-    results.add_argument("--limit", type=int, default=50, help="at most this many (0: all)")
+    results.add_argument("--limit", type=_count, default=50, help="at most this many (0: all)")
     results.add_argument(
         "--format",
         choices=("table", "json", "csv", "detect-labels"),

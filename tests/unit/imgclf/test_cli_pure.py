@@ -241,6 +241,18 @@ def test_every_subcommand_takes_env() -> None:
         assert parser.parse_args(["--env", "prod", *argv]).env == "prod"
 
 
+def test_a_negative_or_fractional_limit_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A negative limit was passed on: the table query returned nothing, `--file` all but one
+    for bad in ("-1", "2.5", "all"):
+        with pytest.raises(SystemExit) as raised:
+            build_parser().parse_args(["results", "--limit", bad])
+        assert raised.value.code == 2
+        assert "--limit" in capsys.readouterr().err
+    assert build_parser().parse_args(["results", "--limit", "0"]).limit == 0
+
+
 def test_colour_names_map_to_the_colour_index_family() -> None:
     from imgclf.result_queries import ColourQuery, parse_colour
 
