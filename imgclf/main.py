@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,13 +60,29 @@ def _percentage_points(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
+def _whole(low: int, high: int | None = None, note: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`), else a one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"{low}..{high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{text} is not {bounds}{note}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is below 0 (0 means all)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0 seconds")
     return value
 
 
@@ -81,9 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     local_up = local_commands.add_parser(
         "up", help="start it in the foreground (Ctrl-C stops it)", parents=[env]
     )
-    local_up.add_argument("--workers", type=int, help="poller threads (default: max_concurrency)")
     local_up.add_argument(
-        "--visibility-timeout", type=int, metavar="SECONDS", help="queue visibility timeout"
+        "--workers", type=_whole(1), help="poller threads (default: max_concurrency)"
+    )
+    local_up.add_argument(
+        "--visibility-timeout",
+        type=_whole(0, 43200),  # SQS's limit: 12 hours
+        metavar="SECONDS",
+        help="queue visibility timeout",
     )
     local_up.add_argument(
         "--no-cached-models",
@@ -105,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--prefix", default="", help="key prefix in the images bucket")
     upload.add_argument("--tag", action="append", default=[], metavar="NAME=VALUE")
     upload.add_argument("--wait", action="store_true", help="wait until every object is classified")
-    upload.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    upload.add_argument("--timeout", type=_seconds, default=300.0, metavar="SECONDS")
 
     results = commands.add_parser("results", help="query the results table", parents=[env])
     results.add_argument(
@@ -124,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--status", help="CLASSIFIED or REJECTED")
     results.add_argument("--min-confidence", type=float, metavar="0..1")
     results.add_argument("--since", help="a duration (30m, 2h, 7d) or an ISO date/time")
-    results.add_argument("--limit", type=_count, default=50, help="at most this many (0: all)")
+    results.add_argument(
+        "--limit",
+        type=_whole(0, note=" (0 means all)"),
+        default=50,
+        help="at most this many (0: all)",
+    )
     results.add_argument(
         "--format",
         choices=("table", "json", "csv", "detect-labels"),
@@ -248,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reclassify.add_argument("--dry-run", action="store_true")
     reclassify.add_argument("--wait", action="store_true", help="wait until all are updated")
-    reclassify.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+    reclassify.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS")
 
     reindex = commands.add_parser(
         "reindex",
@@ -280,15 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     # Not --images-per-class: that is `train`'s, the renderings training makes per class.
     demo.add_argument(
         "--uploads-per-class",
-        type=int,
+        type=_whole(1),
         default=20,
         metavar="N",
         help="unseen renderings uploaded per class (the real photos are uploaded besides)",
     )
-    demo.add_argument("--workers", type=int, help="poller threads (default: max_concurrency)")
+    demo.add_argument("--workers", type=_whole(1), help="poller threads (default: max_concurrency)")
     demo.add_argument("--retrain", action="store_true", help="ignore the cached model")
     demo.add_argument("--out", type=Path, help="report folder (default: .imgclf/demo/<time>)")
-    demo.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+    demo.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS")
     return parser
 
 

@@ -253,6 +253,38 @@ def test_a_negative_or_fractional_limit_is_a_one_line_error(
     assert build_parser().parse_args(["results", "--limit", "0"]).limit == 0
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["local", "up", "--workers", "0"],
+        ["local", "up", "--workers", "-3"],
+        ["local", "up", "--visibility-timeout", "-5"],
+        ["local", "up", "--visibility-timeout", "50000"],
+        ["upload", "x", "--timeout", "0"],
+        ["upload", "x", "--timeout", "soon"],
+        ["reclassify", "--timeout", "-1"],
+        ["demo", "--uploads-per-class", "0"],
+        ["demo", "--workers", "1.5"],
+    ],
+)
+def test_out_of_range_numbers_are_one_line_errors(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A negative worker count reached the poller as a traceback-like ValueError, and a
+    # negative visibility timeout started the environment
+    with pytest.raises(SystemExit) as raised:
+        build_parser().parse_args(argv)
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {argv[-2]}" in err
+
+
+def test_numbers_in_range_parse() -> None:
+    args = build_parser().parse_args(["local", "up", "--workers", "2", "--visibility-timeout", "0"])
+    assert (args.workers, args.visibility_timeout) == (2, 0)
+    assert build_parser().parse_args(["upload", "x", "--timeout", "2.5"]).timeout == 2.5
+
+
 def test_colour_names_map_to_the_colour_index_family() -> None:
     from imgclf.result_queries import ColourQuery, parse_colour
 
