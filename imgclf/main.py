@@ -50,14 +50,23 @@ def _env_parent() -> _Parser:
     return parent
 
 
-def _percentage_points(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text} is not 0..100 percentage points")
-    return value
+def _number(what: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a number `ok` accepts, else a one-line error saying `what` it needs."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+
+    return parse
+
+
+_percentage_points = _number("0..100 percentage points", lambda value: 0 <= value <= 100)
+_seconds = _number("above 0 seconds", lambda value: value > 0)
 
 
 def _whole(low: int, high: int | None = None, note: str = "") -> Callable[[str], int]:
@@ -74,16 +83,6 @@ def _whole(low: int, high: int | None = None, note: str = "") -> Callable[[str],
         return value
 
     return parse
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not above 0 seconds")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
