@@ -150,8 +150,14 @@ def _unknown_rule(rule: Any, generic: bool = False) -> str:
     if not thresholds:
         if generic:
             return "unknown when no generic label reaches the environment's minimum"
-        return "none (the top label is always given)"
+        return "none (the top label is always given)" + _why_off(rule)
     return ", ".join(f"{name} {_number(value)}" for name, value in thresholds.items())
+
+
+def _why_off(rule: Any) -> str:
+    """Why a rule has no thresholds, as training recorded it ("": it did not say)."""
+    reason = rule.get("chosen_by") if isinstance(rule, Mapping) else None
+    return f": {reason}" if isinstance(reason, str) and reason.startswith("disabled") else ""
 
 
 def _hierarchy_lines(hierarchy: Any) -> list[str]:

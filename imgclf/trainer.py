@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from classifier.artifact import UnknownRule
 from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import DATA_PREFIX, model_version_problem, new_model_version
 from infra.local import imgclf_home
@@ -138,6 +139,7 @@ def run_training(
     data_dir = settings.get("data_dir")
     shown = data_shown_as or str(data_dir)
     _print_lines(skipped_file_lines(result.metadata.dataset, data_dir, shown))
+    _print_lines(unknown_off_lines(result.metadata.unknown, version))
     if not result.passed:
         stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
     return model_dir
@@ -321,6 +323,15 @@ def _shown_file(file: str, data_dir: Path | None, shown: str) -> str:
     except ValueError:
         return file
     return (shown if shown.endswith("/") else shown + "/") + relative
+
+
+def unknown_off_lines(rule: UnknownRule, version: str) -> list[str]:
+    """A line saying why a trained model has no "unknown" rule, when training switched it
+    off (too few validation photos to keep its budget): every image will get a label."""
+    reason = str(rule.details.get("chosen_by", ""))
+    if rule.active or not reason.startswith("disabled"):
+        return []
+    return [f"note: model {version} has no 'unknown' rule: {reason.removeprefix('disabled: ')}"]
 
 
 def _print_lines(lines: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""A real `imgclf train` run (CPU, one epoch) prints the files it skipped, with reasons."""
+"""A real `imgclf train` run (CPU, one epoch) prints the files it skipped, with reasons, and
+says when its model has no "unknown" rule."""
 
 from __future__ import annotations
 
@@ -50,3 +51,7 @@ def test_unreadable_files_are_printed_after_training(
         f"  {photos}/beta/empty.jpg",
     ]
     assert all(len(line.split(": ", 1)[1]) > 0 for line in lines[1:])
+    # And, with a handful of validation photos, a note that the model has no "unknown" rule
+    notes = [line for line in err.splitlines() if line.startswith("note: model v1 ")]
+    assert len(notes) == 1, err
+    assert "has no 'unknown' rule: " in notes[0] and "validation images" in notes[0]

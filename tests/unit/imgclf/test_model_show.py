@@ -88,6 +88,18 @@ def test_a_model_made_before_per_label_evaluation_shows_what_it_has() -> None:
     assert lines[-1] == "no per-label evaluation in model.json"
 
 
+def test_a_rule_training_switched_off_says_why() -> None:
+    # Given a model trained on too few validation photos to choose "unknown" with
+    few = _model_json()
+    reason = (
+        "disabled: 12 validation images cannot show that 'unknown' takes at most 1% of the "
+        "labels' own photos (it needs 100); every image gets a label"
+    )
+    few["unknown"] = {"max_other": None, "min_confidence": None, "chosen_by": reason}
+    # Then model show gives the reason beside "none"
+    assert f"unknown rule: none (the top label is always given): {reason}" in show_lines(few)
+
+
 def test_a_model_with_no_test_split_shows_its_evaluation_sets_per_label() -> None:
     # Given a day-0 model scored on the user's folder of photos (no test split of its own)
     day0 = _model_json(primary_set="user")
