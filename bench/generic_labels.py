@@ -190,6 +190,11 @@ def score_split(
         raws[path] = np.asarray(raw, np.float64) / args.temperature
     print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
     print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
+    if args.words:
+        rare = [w for w in args.words if counts.get(w, 0) < args.min_words]
+        if rare:
+            few = "no photo" if args.min_words == 1 else f"fewer than {args.min_words} photos"
+            print(f"  words asked for, on {few} (not scored): {', '.join(rare)}")
     for threshold in THRESHOLDS:
         settings = LabelSettings(threshold, DEFAULT_MAX_LABELS, args.min_evidence)
         predicted = {}
