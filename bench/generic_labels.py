@@ -34,6 +34,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,8 @@ def score_split(
     photos: dict[Path, frozenset[str]],
     args: argparse.Namespace,
 ) -> None:
-    """Print the macro recall and precision at each threshold, and per word at the default."""
+    """Print the macro recall and precision at each threshold, per word at the default, and
+    the split's acceptance line (`verdict`)."""
     counts: dict[str, int] = {}
     for words in photos.values():
         for word in words:
@@ -195,6 +197,7 @@ def score_split(
         if rare:
             few = "no photo" if args.min_words == 1 else f"fewer than {args.min_words} photos"
             print(f"  words asked for, on {few} (not scored): {', '.join(rare)}")
+    at_default: dict[str, Any] = {"macro_recall": None, "macro_precision": None}
     for threshold in THRESHOLDS:
         settings = LabelSettings(threshold, DEFAULT_MAX_LABELS, args.min_evidence)
         predicted = {}
@@ -221,12 +224,28 @@ def score_split(
             f"precision {scores['macro_precision']:.1%}, inconsistent {inconsistent}"
         )
         if threshold == DEFAULT_MIN_CONFIDENCE:
+            at_default = scores
             for word in queries:
                 entry = scores["words"][word]
                 print(
                     f"      {word:20} {_pct(entry['recall'])} {_pct(entry['precision'])}"
                     f"  ({_photos(entry['annotated'])})"
                 )
+    print(verdict(split, at_default))
+
+
+TARGET = 0.90  # the issue's acceptance: macro recall and precision, each
+
+
+def verdict(split: str, scores: dict[str, Any]) -> str:
+    """The acceptance line of a split at the defaults: its macro recall and precision
+    against TARGET, met or not."""
+    recall, precision = scores["macro_recall"] or 0.0, scores["macro_precision"] or 0.0
+    met = "met" if recall >= TARGET and precision >= TARGET else "NOT met"
+    return (
+        f"{split} at the defaults: recall {recall:.1%}, precision {precision:.1%} "
+        f"(target >= {TARGET:.0%} each: {met})"
+    )
 
 
 def scored_words(

@@ -62,3 +62,15 @@ def test_scored_words_keep_the_named_words_with_enough_photos() -> None:
         ["cup", "dog"],
         ["tree"],
     )
+
+
+def test_the_verdict_says_met_only_when_both_reach_the_target() -> None:
+    met = generic_labels.verdict("heldout", {"macro_recall": 0.925, "macro_precision": 0.906})
+    assert met == (
+        "heldout at the defaults: recall 92.5%, precision 90.6% (target >= 90% each: met)"
+    )
+    short = generic_labels.verdict("heldout", {"macro_recall": 0.743, "macro_precision": 0.929})
+    assert short.endswith("(target >= 90% each: NOT met)")
+    # A split with no scored word has no figures: not met
+    empty = generic_labels.verdict("tune", {"macro_recall": None, "macro_precision": None})
+    assert empty.endswith("NOT met)")
