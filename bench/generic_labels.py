@@ -181,22 +181,13 @@ def score_split(
         for word in words:
             counts[word] = counts.get(word, 0) + 1
     queries, unplaced = scored_words(counts, hierarchy, args.min_words, args.words)
-    raws = {}
-    for path in photos:
-        prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
-        raw = (
-            flip_averaged(model.raw(prepared.array), model.raw(prepared.array[:, ::-1]))
-            if args.flip
-            else model.raw(prepared.array)
-        )
-        raws[path] = np.asarray(raw, np.float64) / args.temperature
+    raws = raw_outputs(model, photos, args)
     print(f"\n{split}: {len(photos)} photos, {len(queries)} words with >= {args.min_words}")
     print(f"  words the hierarchy does not name (not scored): {', '.join(unplaced) or 'none'}")
-    if args.words:
-        rare = [w for w in args.words if counts.get(w, 0) < args.min_words]
-        if rare:
-            few = "no photo" if args.min_words == 1 else f"fewer than {args.min_words} photos"
-            print(f"  words asked for, on {few} (not scored): {', '.join(rare)}")
+    rare = [w for w in args.words or () if counts.get(w, 0) < args.min_words]
+    if rare:
+        few = "no photo" if args.min_words == 1 else f"fewer than {args.min_words} photos"
+        print(f"  words asked for, on {few} (not scored): {', '.join(rare)}")
     at_default: dict[str, Any] = {"macro_recall": None, "macro_precision": None}
     for threshold in THRESHOLDS:
         settings = LabelSettings(threshold, DEFAULT_MAX_LABELS, args.min_evidence)
@@ -232,6 +223,23 @@ def score_split(
                     f"  ({_photos(entry['annotated'])})"
                 )
     print(verdict(split, at_default))
+
+
+def raw_outputs(
+    model: LoadedModel, photos: dict[Path, frozenset[str]], args: argparse.Namespace
+) -> dict[Path, np.ndarray]:
+    """Each photo's logits as the function computes them (mirrored and averaged with
+    --flip), divided by --temperature."""
+    raws = {}
+    for path in photos:
+        prepared = prepare_image(path.read_bytes(), model.spec, ImageLimits())
+        raw = (
+            flip_averaged(model.raw(prepared.array), model.raw(prepared.array[:, ::-1]))
+            if args.flip
+            else model.raw(prepared.array)
+        )
+        raws[path] = np.asarray(raw, np.float64) / args.temperature
+    return raws
 
 
 TARGET = 0.90  # the issue's acceptance: macro recall and precision, each
