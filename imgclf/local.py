@@ -51,13 +51,17 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
                 markup=False,
             )
             continue
-        upload_artifact(deployment, tarball, version)
+        try:
+            upload_artifact(deployment, tarball, version)
+        except CliError as error:  # two cached builds under one version: the older one stays
+            stderr.print(f"skipping cached model {version}: {error}", markup=False, soft_wrap=True)
+            continue
         uploaded.append(version)
     for version in reversed(uploaded):
         try:
             promote(deployment, version, force=True)
         except CliError as error:
-            stderr.print(f"skipping cached model {version}: {error}", markup=False)
+            stderr.print(f"skipping cached model {version}: {error}", markup=False, soft_wrap=True)
             continue
         return version
     from .model_generic import home_generic, publish

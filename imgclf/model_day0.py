@@ -13,6 +13,7 @@ from infra.local import imgclf_home
 
 from .deployment import resolve
 from .errors import CliError
+from .models import require_new_version
 from .output import stdout
 from .packed import PackedModel, build_quietly, cached, upload_and_report
 from .trainer import check_version_option
@@ -117,6 +118,8 @@ def day0_command(args: argparse.Namespace) -> int:
         stdout.print("\n".join(mapping_lines(mapped)), markup=False)
         mapping = {label.label: label.indices for label in mapped}
     deployment = resolve(args.env)  # after the input's checks and the mapping, before the build
+    if args.version:
+        require_new_version(deployment, args.version)
     version = args.version or new_model_version("day0-")
     model = build_packed(
         imgclf_home() / "models" / version,

@@ -10,7 +10,7 @@ from infra.local import imgclf_home
 
 from .deployment import Deployment, resolve
 from .errors import CliError
-from .models import promote, upload_artifact
+from .models import promote, require_new_version, upload_artifact
 from .packed import PackedModel, build_quietly, cached, upload_and_report
 from .trainer import check_version_option
 
@@ -60,6 +60,7 @@ def generic_command(args: argparse.Namespace) -> int:
     check_version_option(args.version)
     deployment = resolve(args.env)
     if args.version:
+        require_new_version(deployment, args.version)
         model = build_packed(imgclf_home() / "models" / args.version, version=args.version)
     else:
         model = home_generic()

@@ -116,12 +116,80 @@ def list_versions(deployment: Deployment, *, with_metadata: bool = True) -> list
     return sorted(versions, key=lambda v: v.last_modified, reverse=True)
 
 
-def upload_artifact(deployment: Deployment, tarball: Any, version: str) -> str:
-    """Put a model.tar.gz at models/<version>/ in the models bucket; returns its URI."""
-    deployment.client("s3").upload_file(
-        str(tarball), deployment.models_bucket, artifact_key(version)
-    )
+def upload_artifact(deployment: Deployment, tarball: Path | str, version: str) -> str:
+    """Put a model.tar.gz at models/<version>/ in the models bucket, once; returns its URI.
+
+    A version's artifact never changes after its upload: the pointer, the function's
+    per-version model cache and the gate's verdicts all name it by version, so replacing it
+    would put an unchecked model live under a checked name. The write is conditional (S3's
+    If-None-Match), so two uploads cannot race. The same model again (`model_identity`)
+    leaves the stored artifact as it is; a different one is a CliError."""
+    data = Path(tarball).read_bytes()
+    try:
+        deployment.client("s3").put_object(
+            Bucket=deployment.models_bucket, Key=artifact_key(version), Body=data, IfNoneMatch="*"
+        )
+    except ClientError as error:
+        if error_code(error) == "ConditionalRequestConflict":
+            raise CliError(
+                f"another upload of model version {version!r} was under way; run this again"
+            ) from None
+        if error_code(error) != "PreconditionFailed":
+            raise
+        _require_same_model(deployment, version, data)
     return deployment.artifact_uri(version)
+
+
+def model_identity(metadata: dict[str, Any]) -> dict[str, Any]:
+    """model.json without what only says when and how fast it was built (`created_at`, the
+    metrics' `*_seconds`): equal for two builds of the same model, since model.json's `files`
+    holds the digest of every other file of the artifact."""
+    same = {key: value for key, value in metadata.items() if key != "created_at"}
+    if isinstance(same.get("metrics"), dict):
+        same["metrics"] = {
+            key: value for key, value in same["metrics"].items() if not key.endswith("_seconds")
+        }
+    return same
+
+
+def _require_same_model(deployment: Deployment, version: str, data: bytes) -> None:
+    stored = _identity_or_none(fetch_artifact(deployment, version))
+    new = _identity_or_none(data)
+    if stored is not None and stored == new:
+        return
+    was, now = (stored or {}).get("files", {}), (new or {}).get("files", {})
+    differing = sorted(name for name in {*was, *now} if was.get(name) != now.get(name))
+    raise CliError(
+        f"model version {version!r} is already in {deployment.artifact_uri(version)} as a "
+        f"different model ({', '.join(differing) or ARTIFACT_METADATA_FILE} differ); "
+        "a version never changes once uploaded: choose a new --version "
+        "(imgclf model list shows the taken ones)"
+    )
+
+
+def _identity_or_none(data: bytes) -> dict[str, Any] | None:
+    try:
+        return model_identity(metadata_in_tarball(data))
+    except ArtifactError:
+        return None
+
+
+def require_new_version(deployment: Deployment, version: str) -> None:
+    """A --version that names an uploaded artifact is a CliError before any work starts
+    (training takes minutes; the upload would refuse it after them: `upload_artifact`)."""
+    try:
+        deployment.client("s3").head_object(
+            Bucket=deployment.models_bucket, Key=artifact_key(version)
+        )
+    except ClientError as error:
+        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+            return
+        raise
+    raise CliError(
+        f"model version {version!r} is already in {deployment.artifact_uri(version)}; "
+        "a version never changes once uploaded: choose a new --version "
+        "(imgclf model list shows the taken ones)"
+    )
 
 
 def fetch_artifact(deployment: Deployment, version: str) -> bytes:

@@ -28,7 +28,7 @@ from training.train_config import TrainConfig
 
 from .deployment import resolve
 from .errors import CliError
-from .models import promote, upload_artifact
+from .models import promote, require_new_version, upload_artifact
 from .output import NATIVE_LOG, native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s3_uri
@@ -181,6 +181,8 @@ def train_command(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     if args.force and not args.promote:
         raise CliError("--force only applies with --promote")
+    if args.version:
+        require_new_version(deployment, args.version)
     if args.cloud:
         return _train_in_cloud(deployment, args)
     if args.dataset == "folder" and args.data_dir is None:

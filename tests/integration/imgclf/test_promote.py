@@ -25,7 +25,7 @@ from imgclf.deployment import Deployment
 from imgclf.errors import CliError
 from imgclf.local import seed_models
 from imgclf.main import build_parser, main
-from imgclf.models import live_pointer, promote, rollback
+from imgclf.models import live_pointer, promote, rollback, upload_artifact
 from infra.resources import StackOutputs
 from tests.fixtures.hierarchy import SMALL_HIERARCHY
 from tests.fixtures.tiny_model import reversioned
@@ -417,3 +417,125 @@ def test_local_seeding_skips_cached_models_made_before_digests(
         "skipping cached model tiny-old: made before file digests; rebuild it"
     )
     assert live_pointer(deployment) == _pointer("tiny-v1")
+
+
+def _stored(deployment: Deployment, version: str) -> bytes:
+    body: bytes = (
+        deployment.client("s3")
+        .get_object(Bucket=MODELS_BUCKET, Key=artifact_key(version))["Body"]
+        .read()
+    )
+    return body
+
+
+def _other_labels(directory: Path, metadata: dict[str, Any]) -> None:
+    metadata["calibration"] = {"method": "temperature", "temperature": 2.0}
+
+
+def _new_weights(directory: Path, metadata: dict[str, Any]) -> None:
+    (directory / "model.tflite").write_bytes(os.urandom(4096))
+    _redigest(directory, metadata, "model.tflite")
+
+
+def _rebuilt(directory: Path, metadata: dict[str, Any]) -> None:
+    """The same model as `upload` packs it, built again: another time stamp and build time."""
+    metadata["gate"] = {"passed": True}
+    metadata["created_at"] = "2031-01-01T00:00:00+00:00"
+    metadata["metrics"]["wall_seconds"] = 999.9
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"), [(_new_weights, "model.tflite differ"), (_other_labels, "model.json differ")]
+)
+def test_an_uploaded_version_never_changes(
+    deployment: Deployment,
+    upload: Upload,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    edit: Edit,
+    named: str,
+) -> None:
+    # Given v1 uploaded and live, and another model packed under the same version
+    first = upload("v1")
+    promote(deployment, "v1")
+    other = _packed(tiny_model_dir, "v1", tmp_path / "other", edit)
+    # When it is uploaded, then it is refused in one line that names what differs
+    with pytest.raises(CliError) as refused:
+        upload_artifact(deployment, other, "v1")
+    message = str(refused.value)
+    assert message.startswith(f"model version 'v1' is already in s3://{MODELS_BUCKET}/")
+    assert named in message and "choose a new --version" in message and "\n" not in message
+    # And the live version's artifact is the one that was checked when it went live
+    assert _stored(deployment, "v1") == first.read_bytes()
+    assert _live_version(deployment) == "v1"
+
+
+def test_the_same_model_uploaded_again_is_left_as_it_is(
+    deployment: Deployment, upload: Upload, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # Given v1 uploaded, and the same model rebuilt (another time stamp and build time)
+    first = upload("v1")
+    again = _packed(tiny_model_dir, "v1", tmp_path / "again", _rebuilt)
+    assert again.read_bytes() != first.read_bytes()
+    # When it is uploaded, then that succeeds and the stored artifact is untouched
+    assert upload_artifact(deployment, again, "v1") == f"s3://{MODELS_BUCKET}/{artifact_key('v1')}"
+    assert _stored(deployment, "v1") == first.read_bytes()
+
+
+def _packed(source: Path, version: str, directory: Path, edit: Edit) -> Path:
+    """The real tiny model under `version`, `edit`ed and packed, not uploaded."""
+    tarball = reversioned(source, version, directory / version)
+    metadata = json.loads((directory / version / "model.json").read_text())
+    edit(directory / version, metadata)
+    (directory / version / "model.json").write_text(json.dumps(metadata))
+    return _tar(directory / version, tarball)
+
+
+@pytest.mark.parametrize(
+    ("command", "module"),
+    [
+        (["train", "--dataset", "emoji", "--epochs", "1"], "imgclf.trainer"),
+        (["model", "day0", "--labels", "cat,dog"], "imgclf.model_day0"),
+        (["model", "generic"], "imgclf.model_generic"),
+    ],
+)
+def test_a_taken_version_is_refused_before_any_work(
+    deployment: Deployment,
+    upload: Upload,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: list[str],
+    module: str,
+) -> None:
+    # Given v1 in the models bucket
+    upload("v1")
+    monkeypatch.setenv("IMGCLF_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(f"{module}.resolve", lambda env: deployment)
+    # When a command that builds a model is given --version v1, then it stops at once, one line
+    capsys.readouterr()
+    assert main([*command, "--version", "v1"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("imgclf: error: model version 'v1' is already in s3://")
+    assert "choose a new --version" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "models" / "v1").exists()  # nothing was built
+
+
+def test_local_seeding_skips_a_second_cached_build_of_one_version(
+    deployment: Deployment, tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a home with two cached builds named v1, different models, the second newer
+    home = tmp_path / "home"
+    for age, (folder, edit) in enumerate((("models/v1", _rebuilt), ("cache/v1", _new_weights))):
+        cached = home / folder
+        cached.mkdir(parents=True)
+        packed = _packed(tiny_model_dir, "v1", tmp_path / folder.replace("/", "-"), edit)
+        (cached / "model.tar.gz").write_bytes(packed.read_bytes())
+        (cached / "VERSION").write_text("v1\n")
+        os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
+    # When the local environment is seeded, then the first stays and the second is skipped
+    capsys.readouterr()
+    assert seed_models(deployment, home) == "v1"
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skipping cached model v1: model version 'v1' is already in s3://")
+    assert _stored(deployment, "v1") == (home / "models/v1/model.tar.gz").read_bytes()
