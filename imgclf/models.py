@@ -31,6 +31,13 @@ from .errors import CliError
 
 # What promotion extracts besides the contract files: everything `check_artifact` checks.
 PROMOTION_FILES = (ARTIFACT_HIERARCHY_FILE, ARTIFACT_PROBE_FILE)
+# S3's error codes for a key that is not there (GetObject's and HeadObject's).
+_MISSING_OBJECT_CODES = ("404", "NoSuchKey", "NotFound")
+# Why a taken version is refused, and what to do instead.
+_TAKEN = (
+    "a version never changes once uploaded: choose a new --version "
+    "(imgclf model list shows the taken ones)"
+)
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,7 @@ def _require_same_model(deployment: Deployment, version: str, data: bytes) -> No
     differing = sorted(name for name in {*was, *now} if was.get(name) != now.get(name))
     raise CliError(
         f"model version {version!r} is already in {deployment.artifact_uri(version)} as a "
-        f"different model ({', '.join(differing) or ARTIFACT_METADATA_FILE} differ); "
-        "a version never changes once uploaded: choose a new --version "
-        "(imgclf model list shows the taken ones)"
+        f"different model ({', '.join(differing) or ARTIFACT_METADATA_FILE} differ); {_TAKEN}"
     )
 
 
@@ -182,13 +187,11 @@ def require_new_version(deployment: Deployment, version: str) -> None:
             Bucket=deployment.models_bucket, Key=artifact_key(version)
         )
     except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+        if error_code(error) in _MISSING_OBJECT_CODES:
             return
         raise
     raise CliError(
-        f"model version {version!r} is already in {deployment.artifact_uri(version)}; "
-        "a version never changes once uploaded: choose a new --version "
-        "(imgclf model list shows the taken ones)"
+        f"model version {version!r} is already in {deployment.artifact_uri(version)}; {_TAKEN}"
     )
 
 
@@ -199,7 +202,7 @@ def fetch_artifact(deployment: Deployment, version: str) -> bytes:
             Bucket=deployment.models_bucket, Key=artifact_key(version)
         )
     except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+        if error_code(error) in _MISSING_OBJECT_CODES:
             raise CliError(
                 f"no model version {version!r} in s3://{deployment.models_bucket}/"
                 f"{MODELS_PREFIX} (see `imgclf model list`)"
