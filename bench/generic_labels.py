@@ -24,7 +24,8 @@ divides the logits by T before anything else reads them (T > 1 spreads the proba
 more classes, T < 1 sharpens it); the generic model's is 1. `--words dog,cat,...` scores
 only those words (each still needs --min-words photos): for example the issue's own
 examples, `--words dog,cat,bird,insect,animal,cup,clock,balloon --min-words 1`. Each word's
-line ends with how many photos carry it.
+line ends with how many photos carry it. The first line names the artifact scored: its
+version, its network's sha256 and its hierarchy (`scored_model`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from classifier.artifact import ModelMetadata  # noqa: E402
+from classifier.contracts import ARTIFACT_MODEL_FILE  # noqa: E402
 from classifier.hierarchy import (  # noqa: E402
     DEFAULT_MAX_LABELS,
     DEFAULT_MIN_CONFIDENCE,
@@ -109,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         model = LoadedModel.from_directory(args.model_dir)
     hierarchy = model.hierarchy
     assert hierarchy is not None
+    print(scored_model(model.metadata))
     if args.set == "animals":
         score_split(model, hierarchy, "animals", animal_photo_words(hierarchy), args)
         return 0
@@ -240,6 +244,16 @@ def raw_outputs(
         )
         raws[path] = np.asarray(raw, np.float64) / args.temperature
     return raws
+
+
+def scored_model(metadata: ModelMetadata) -> str:
+    """Which artifact is scored: its version, its network's digest and its hierarchy. The
+    same code can build different int8 bytes on different machines (docs/benchmarks.md), so
+    a run's figures belong to this digest."""
+    network = metadata.files.get(ARTIFACT_MODEL_FILE)
+    digest = f"{ARTIFACT_MODEL_FILE} sha256 {network.sha256[:12]}" if network else "no digests"
+    tree = metadata.hierarchy.version if metadata.hierarchy else "none"
+    return f"model {metadata.version}: {digest}, hierarchy {tree}"
 
 
 TARGET = 0.90  # the issue's acceptance: macro recall and precision, each

@@ -17,6 +17,8 @@ if str(BENCH) not in sys.path:
 
 import generic_labels  # noqa: E402
 
+from classifier.artifact import FileDigest, HierarchyRef, ModelMetadata  # noqa: E402
+from classifier.imaging import InputSpec  # noqa: E402
 from classifier.model import softmax  # noqa: E402
 from training.labels import builtin_hierarchy  # noqa: E402
 
@@ -74,3 +76,21 @@ def test_the_verdict_says_met_only_when_both_reach_the_target() -> None:
     # A split with no scored word has no figures: not met
     empty = generic_labels.verdict("tune", {"macro_recall": None, "macro_precision": None})
     assert empty.endswith("NOT met)")
+
+
+def test_the_scored_model_is_named_by_its_network_digest_and_hierarchy() -> None:
+    # Given a generic model's metadata, with its network's digest and hierarchy
+    metadata = ModelMetadata(
+        version="generic-1",
+        input=InputSpec(224, 224),
+        labels=(),
+        hierarchy=HierarchyRef(version="wn30-abc", classes=1000),
+        files={"model.tflite": FileDigest(sha256="b6acc9cedb1f" + "0" * 52, size=10)},
+    )
+    # Then the run says which artifact its figures belong to
+    assert generic_labels.scored_model(metadata) == (
+        "model generic-1: model.tflite sha256 b6acc9cedb1f, hierarchy wn30-abc"
+    )
+    # And an artifact made before digests says so
+    bare = ModelMetadata(version="old", input=InputSpec(224, 224), labels=())
+    assert generic_labels.scored_model(bare) == "model old: no digests, hierarchy none"
