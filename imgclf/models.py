@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from classifier.contracts import (
     MODELS_PREFIX,
     ModelPointer,
     artifact_key,
+    model_digest,
 )
 from classifier.model import LoadedModel
 from classifier.verify import check_artifact
@@ -226,9 +227,18 @@ def _made_before_digests(directory: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class CheckedVersion:
+    """A version that passed `check_version`: its model.json, and that file's digest (what
+    the pointer records, so the function runs only these bytes: ModelPointer.digest)."""
+
+    metadata: dict[str, Any]
+    digest: str
+
+
 def check_version(
     deployment: Deployment, version: str, *, allow_legacy: bool = False
-) -> dict[str, Any]:
+) -> CheckedVersion:
     """Refuse, even when forced, a version the function could not run (one line): its files
     must match their digests, the model must load and fit model.json, and it must give its
     probe images their labels from export. Returns its model.json as written."""
@@ -240,8 +250,8 @@ def check_version(
         except ArtifactError as error:
             hint = " (--allow-legacy)" if _made_before_digests(directory) else ""
             raise CliError(f"model version {version!r} cannot go live: {error}{hint}") from None
-        metadata: dict[str, Any] = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
-        return metadata
+        written = (directory / ARTIFACT_METADATA_FILE).read_bytes()
+        return CheckedVersion(json.loads(written), model_digest(written))
 
 
 @dataclass(frozen=True)
@@ -251,6 +261,7 @@ class LiveModel:
     pointer: ModelPointer | None
     metadata: dict[str, Any] | None  # None: nothing live, or its model.json cannot be read
     loads: bool  # checked as an artifact made before digests may be: it was promoted so
+    digest: str = ""  # its model.json's, when it loads (for a pointer written without one)
 
 
 def inspect_live(deployment: Deployment) -> LiveModel:
@@ -266,14 +277,14 @@ def inspect_live(deployment: Deployment) -> LiveModel:
         directory = Path(tmp)
         try:
             verified_model(data, directory, allow_legacy=True)
-            loads = True
+            digest = model_digest((directory / ARTIFACT_METADATA_FILE).read_bytes())
         except ArtifactError:
-            loads = False
+            digest = ""
         try:
             metadata = metadata_in_tarball(data)
         except ArtifactError:
             metadata = None
-    return LiveModel(pointer, metadata, loads)
+    return LiveModel(pointer, metadata, loads=bool(digest), digest=digest)
 
 
 def next_previous(live: LiveModel, version: str) -> ModelPointer | None:
@@ -282,7 +293,10 @@ def next_previous(live: LiveModel, version: str) -> ModelPointer | None:
     if live.pointer is None:
         return None
     if live.pointer.version != version and live.loads:
-        previous: ModelPointer | None = live.pointer.last
+        # The digest promotion recorded; a pointer written before digests gets today's.
+        previous: ModelPointer | None = replace(
+            live.pointer.last, digest=live.pointer.digest or live.digest
+        )
     else:
         previous = live.pointer.previous
     return None if previous is None or previous.version == version else previous
@@ -342,11 +356,14 @@ def promote(
     pointer keeps the live version as `previous` when that one still loads."""
     candidate = check_version(deployment, version, allow_legacy=allow_legacy)
     live = inspect_live(deployment)
-    comparison = judge(version, candidate, live, force=force, max_regression_pp=max_regression_pp)
+    comparison = judge(
+        version, candidate.metadata, live, force=force, max_regression_pp=max_regression_pp
+    )
     pointer = ModelPointer(
         uri=deployment.artifact_uri(version),
         version=version,
         previous=next_previous(live, version),
+        digest=candidate.digest,
     )
     deployment.client("ssm").put_parameter(
         Name=deployment.model_pointer_parameter,

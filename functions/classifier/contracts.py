@@ -408,16 +408,28 @@ def model_pointer_name(env_name: str) -> str:
 class ModelPointer:
     """The live model: the artifact's S3 URI and its version, and the version live before it
     (`previous`, written by promotion, only ever one that loaded): JSON in the SSM parameter.
-    A cold function that cannot load the live version falls back to `previous`."""
+    A cold function that cannot load the live version falls back to `previous`.
+
+    `digest` is the sha256 of the model.json that promotion checked ("" in pointers written
+    before it). model.json holds every other file's digest, so it pins the whole artifact:
+    a function refuses a version whose model.json is not that one (`model_digest`), and an
+    artifact replaced after promotion never runs under the checked name."""
 
     uri: str
     version: str
     previous: ModelPointer | None = None
+    digest: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"uri": self.uri, "version": self.version}
+        data = self._fields()
         if self.previous is not None:
-            data["previous"] = {"uri": self.previous.uri, "version": self.previous.version}
+            data["previous"] = self.previous._fields()
+        return data
+
+    def _fields(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"uri": self.uri, "version": self.version}
+        if self.digest:
+            data["digest"] = self.digest
         return data
 
     def to_json(self) -> str:
@@ -437,12 +449,18 @@ class ModelPointer:
             uri=str(data["uri"]),
             version=str(data["version"]),
             previous=None if not previous else cls.from_dict(previous),
+            digest=str(data.get("digest") or ""),
         )
 
     @property
     def last(self) -> ModelPointer:
         """This pointer without its `previous`: what a promotion keeps as the next previous."""
-        return ModelPointer(self.uri, self.version)
+        return ModelPointer(self.uri, self.version, digest=self.digest)
+
+
+def model_digest(metadata_bytes: bytes) -> str:
+    """A pointer's `digest`: the sha256 (hex) of an artifact's model.json, as stored."""
+    return hashlib.sha256(metadata_bytes).hexdigest()
 
 
 # --- messages on the queue that are not S3 notifications ---------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .artifact import ArtifactError
 from .artifact_files import unpack_artifact
-from .contracts import ARTIFACT_MODEL_FILE, ModelPointer
+from .contracts import ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE, ModelPointer, model_digest
 from .model import LoadedModel, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -178,6 +178,7 @@ class ModelStore:
                 raise ModelUnavailableError(f"model {pointer.version}: {error}") from None
             finally:
                 shutil.rmtree(partial, ignore_errors=True)
+        _require_checked(directory, pointer)
         model = LoadedModel.from_directory(directory)
         if model.version != pointer.version:
             raise ModelUnavailableError(
@@ -190,6 +191,20 @@ class ModelStore:
             return self._fetch_artifact(pointer.uri)
         except Exception as error:  # S3 or the network: the next refresh tries again
             raise _FetchError(f"cannot fetch {pointer.uri}: {error}") from None
+
+
+def _require_checked(directory: Path, pointer: ModelPointer) -> None:
+    """The artifact is the one promotion checked: its model.json (which holds every other
+    file's digest) has the pointer's digest, when the pointer records one."""
+    if not pointer.digest:
+        return
+    actual = model_digest((directory / ARTIFACT_METADATA_FILE).read_bytes())
+    if actual != pointer.digest:
+        raise ModelUnavailableError(
+            f"model {pointer.version}: its {ARTIFACT_METADATA_FILE} (sha256 {actual[:12]}…) is "
+            f"not the one promotion checked ({pointer.digest[:12]}…): the artifact was "
+            "replaced after promotion"
+        )
 
 
 def _publish(partial: Path, directory: Path) -> None:

@@ -16,8 +16,10 @@ Event: {"artifact_uri": "s3://<bucket>/<key>/model.tar.gz", "expected_version": 
         "force": false,     # true: skip the comparison with the live model
         "promote": true,    # false: compare and report, but do not fail on it
         "pointer": {"uri": ..., "version": ...}}  # optional: the pointer to write
-Result "pointer" (with the event's): that pointer with `previous`, the live version when its
-artifact's digests hold (else the live pointer's own previous): what the state machine writes.
+Result "pointer" (with the event's): that pointer with `digest` (the sha256 of the model.json
+checked here, which the function requires of the artifact it loads) and `previous`, the live
+version when its artifact's digests hold (else the live pointer's own previous): what the
+state machine writes.
 Environment: MODEL_POINTER_PARAMETER (the pointer's name), MAX_REGRESSION_PP (default 1.0).
 Result: {"passed": bool, "reason": str, "version": str, "gate": {...}, "metrics": {...},
          "champion": {...} | null, "bucket": str, "key": str}
@@ -87,8 +89,8 @@ def read_metadata(stream: IO[bytes]) -> dict[str, Any]:
 
 
 def read_artifact(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """model.json and every other file's sha256 and size, from a gzipped tar stream read
-    member by member (no temporary file)."""
+    """model.json and every file's sha256 and size (model.json's own too), from a gzipped
+    tar stream read member by member (no temporary file)."""
     metadata: dict[str, Any] | None = None
     digests: dict[str, dict[str, Any]] = {}
     try:
@@ -101,7 +103,7 @@ def read_artifact(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, dict[str
                 if source is None:
                     continue
                 if name == METADATA_FILE:
-                    metadata = _metadata(member, source)
+                    metadata, digests[name] = _metadata(member, source)
                 else:
                     digests[name] = _digest(source)
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
@@ -111,13 +113,15 @@ def read_artifact(stream: IO[bytes]) -> tuple[dict[str, Any], dict[str, dict[str
     return metadata, digests
 
 
-def _metadata(member: tarfile.TarInfo, source: IO[bytes]) -> dict[str, Any]:
+def _metadata(member: tarfile.TarInfo, source: IO[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """model.json, parsed, and its own digest (the pointer's `digest`)."""
     if member.size > MAX_METADATA_BYTES:
         raise GateError(f"{METADATA_FILE} is {member.size} bytes, too large")
-    data = json.loads(source.read())
+    written = source.read()
+    data = json.loads(written)
     if not isinstance(data, dict):
         raise GateError(f"{METADATA_FILE} is not a JSON object")
-    return data
+    return data, {"sha256": hashlib.sha256(written).hexdigest(), "size": len(written)}
 
 
 def _digest(source: IO[bytes]) -> dict[str, Any]:
@@ -187,6 +191,7 @@ class Live:
     pointer: dict[str, Any]
     metadata: dict[str, Any]
     intact: bool
+    digest: str = ""  # its model.json's sha256
 
 
 def read_live(
@@ -202,23 +207,35 @@ def read_live(
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise GateError(f"pointer {pointer_name} is not JSON with a uri: {error!r}") from None
     metadata, digests = read_artifact(open_object(*parse_s3_uri(uri)))
-    return Live(pointer, metadata, integrity_problem(metadata, digests) is None)
+    intact = integrity_problem(metadata, digests) is None
+    return Live(pointer, metadata, intact, digests[METADATA_FILE]["sha256"])
 
 
-def next_pointer(pointer: Any, live: Live | None) -> dict[str, Any]:
-    """The pointer to write: the event's, with `previous` the live version when its files
-    hold (else the live pointer's own previous; never the version itself)."""
+def next_pointer(pointer: Any, live: Live | None, digest: str) -> dict[str, Any]:
+    """The pointer to write: the event's, with `digest` (the checked model.json's sha256:
+    classifier.contracts.ModelPointer) and `previous` the live version when its files hold
+    (else the live pointer's own previous; never the version itself)."""
     if not isinstance(pointer, dict) or not pointer.get("uri") or not pointer.get("version"):
         raise GateError('"pointer" must be {"uri": ..., "version": ...}')
-    written: dict[str, Any] = {"uri": str(pointer["uri"]), "version": str(pointer["version"])}
+    written: dict[str, Any] = {
+        "uri": str(pointer["uri"]),
+        "version": str(pointer["version"]),
+        "digest": digest,
+    }
     if live is None:
         return written
-    current = {"uri": str(live.pointer.get("uri")), "version": str(live.pointer.get("version"))}
+    current = {
+        "uri": str(live.pointer.get("uri")),
+        "version": str(live.pointer.get("version")),
+        "digest": str(live.pointer.get("digest") or live.digest),
+    }
     previous = current if live.intact else live.pointer.get("previous")
     if current["version"] == written["version"]:
         previous = live.pointer.get("previous")
     if isinstance(previous, dict) and previous.get("version") != written["version"]:
-        written["previous"] = {"uri": previous.get("uri"), "version": previous.get("version")}
+        written["previous"] = {
+            key: previous[key] for key in ("uri", "version", "digest") if previous.get(key)
+        }
     return written
 
 
@@ -277,7 +294,8 @@ def evaluate(
             promote=promote,
         )
     if "pointer" in event and result["passed"]:
-        result = {**result, "pointer": next_pointer(event["pointer"], live)}
+        digest = digests[METADATA_FILE]["sha256"]
+        result = {**result, "pointer": next_pointer(event["pointer"], live, digest)}
     return {**result, "bucket": bucket, "key": key}
 
 

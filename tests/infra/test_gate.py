@@ -3,6 +3,7 @@ then compares the candidate with the live model (champion.py, shipped beside gat
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -378,11 +379,18 @@ def test_the_pointer_to_write_keeps_the_live_version_as_previous(
         "pointer": pointer,
     }
     result = gate.evaluate(event, _opener(objects), _parameters(_live_pointer()), _settings(gate))
-    # Then the pointer carries v6 as previous
+    # Then the pointer carries v7's model.json digest, and v6 as previous with v6's
+    candidate_digest = _metadata_digest(objects[("models", CANDIDATE_KEY)])
+    live_digest = _metadata_digest(objects[("models", LIVE_KEY)])
     assert result["pointer"] == {
         **pointer,
-        "previous": {"uri": f"s3://models/{LIVE_KEY}", "version": "v6"},
+        "digest": candidate_digest,
+        "previous": {"uri": f"s3://models/{LIVE_KEY}", "version": "v6", "digest": live_digest},
     }
+    # And a live pointer that records its digest keeps that one, not today's bytes'
+    recorded = json.dumps({"uri": f"s3://models/{LIVE_KEY}", "version": "v6", "digest": "ab" * 32})
+    kept = gate.evaluate(event, _opener(objects), _parameters({POINTER: recorded}), _settings(gate))
+    assert kept["pointer"]["previous"]["digest"] == "ab" * 32
     # And a live artifact whose files no longer hold is not kept: its own previous is
     objects[("models", LIVE_KEY)] = _retar(objects[("models", LIVE_KEY)], {"model.tflite": b"x"})
     live = json.dumps(
@@ -396,4 +404,12 @@ def test_the_pointer_to_write_keeps_the_live_version_as_previous(
     assert again["pointer"]["previous"]["version"] == "v5"
     # And with nothing live there is no previous
     alone = _evaluate(gate, event, {("models", CANDIDATE_KEY): objects[("models", CANDIDATE_KEY)]})
-    assert alone["pointer"] == pointer
+    assert alone["pointer"] == {**pointer, "digest": candidate_digest}
+
+
+def _metadata_digest(artifact: bytes) -> str:
+    """The sha256 of the model.json inside model.tar.gz bytes."""
+    with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
+        member = archive.extractfile("model.json")
+        assert member is not None
+        return hashlib.sha256(member.read()).hexdigest()

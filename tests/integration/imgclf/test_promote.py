@@ -4,6 +4,7 @@ the version it replaced, when that one loads, as `previous`."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tarfile
@@ -18,7 +19,7 @@ from moto import mock_aws
 
 from classifier.artifact import OUTPUT_GENERIC, FileDigest, HierarchyRef, ModelMetadata, OutputSpec
 from classifier.artifact_files import write_artifact_dir
-from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
+from classifier.contracts import ModelPointer, artifact_key, model_digest, model_pointer_name
 from classifier.hierarchy import LabelHierarchy
 from classifier.imaging import InputSpec
 from imgclf.deployment import Deployment
@@ -111,7 +112,23 @@ def _live_version(deployment: Deployment) -> str | None:
 
 
 def _pointer(version: str, previous: ModelPointer | None = None) -> ModelPointer:
-    return ModelPointer(f"s3://{MODELS_BUCKET}/{artifact_key(version)}", version, previous)
+    """What promotion writes for `version`: its URI, its model.json's digest (read back from
+    the stored artifact; "" when there is none) and `previous`."""
+    return ModelPointer(
+        f"s3://{MODELS_BUCKET}/{artifact_key(version)}", version, previous, _digest(version)
+    )
+
+
+def _digest(version: str) -> str:
+    s3 = boto3.client("s3", region_name=REGION)
+    try:
+        body = s3.get_object(Bucket=MODELS_BUCKET, Key=artifact_key(version))["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return ""
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        member = archive.extractfile("model.json")
+        assert member is not None
+        return model_digest(member.read())
 
 
 def test_a_version_worse_than_the_live_one_is_refused_unless_forced(
@@ -539,3 +556,24 @@ def test_local_seeding_skips_a_second_cached_build_of_one_version(
     err = capsys.readouterr().err.strip()
     assert err.startswith("skipping cached model v1: model version 'v1' is already in s3://")
     assert _stored(deployment, "v1") == (home / "models/v1/model.tar.gz").read_bytes()
+
+
+def test_a_pointer_records_the_checked_model_json_and_a_legacy_live_one_gets_it_as_previous(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given v1 live through a pointer written before digests, and v2 uploaded
+    upload("v1")
+    upload("v2")
+    legacy = ModelPointer(f"s3://{MODELS_BUCKET}/{artifact_key('v1')}", "v1")
+    deployment.client("ssm").put_parameter(Name=POINTER, Value=legacy.to_json(), Type="String")
+    # When v2 is promoted
+    pointer = promote(deployment, "v2", force=True).pointer
+    # Then the pointer records v2's model.json digest, and v1's as read when it was checked
+    assert pointer.digest == _digest("v2") and len(pointer.digest) == 64
+    assert pointer.previous is not None and pointer.previous.digest == _digest("v1")
+    assert json.loads(live_pointer_json(deployment))["digest"] == pointer.digest
+
+
+def live_pointer_json(deployment: Deployment) -> str:
+    value: str = deployment.client("ssm").get_parameter(Name=POINTER)["Parameter"]["Value"]
+    return value

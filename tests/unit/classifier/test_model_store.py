@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.contracts import ModelPointer
+from classifier.contracts import ModelPointer, model_digest
 from classifier.model import ModelUnavailableError
 from classifier.model_store import ModelStore
 
@@ -230,3 +230,39 @@ def test_a_cold_store_that_cannot_read_the_pointer_raises(
     with pytest.raises(ModelUnavailableError, match="cannot be read: SSM is unreachable"):
         models.current()
     assert models.take_load_failures() == 1
+
+
+def test_an_artifact_replaced_after_promotion_is_refused_and_the_checked_one_served(
+    tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given good-1 promoted with its model.json's digest, and good-2 promoted likewise
+    checked = artifact(tiny_model_dir, NEXT.version)
+    with tarfile.open(fileobj=io.BytesIO(checked), mode="r:gz") as archive:
+        member = archive.extractfile("model.json")
+        assert member is not None
+        digest = model_digest(member.read())
+    artifacts = {GOOD.uri: artifact(tiny_model_dir, GOOD.version), NEXT.uri: checked}
+    good = ModelPointer(GOOD.uri, GOOD.version)
+    pointer, s3, clock = Pointer(good), FakeS3(artifacts), Clock()
+    models = new_store(tmp_path, pointer, s3, clock)
+    assert models.current().version == GOOD.version
+    # When good-2's artifact is replaced behind the pointer by another model that loads
+    # (here: other calibration; every file's digest still matches its own model.json)
+    metadata = json.loads((tiny_model_dir / "model.json").read_text())
+    metadata.update(version=NEXT.version, calibration={"method": "temperature", "temperature": 9})
+    artifacts[NEXT.uri] = artifact(
+        tiny_model_dir, NEXT.version, **{"model.json": json.dumps(metadata).encode()}
+    )
+    pointer.value = ModelPointer(NEXT.uri, NEXT.version, previous=good, digest=digest)
+    clock.now = REFRESH_SECONDS
+    # Then the warm store keeps serving good-1 and says why, once
+    assert models.current().version == GOOD.version
+    assert len(errors(caplog)) == 1
+    assert "is not the one promotion checked" in errors(caplog)[0]
+    # And a cold store falls back to the previous version, never the replaced one
+    cold = new_store(tmp_path / "cold", Pointer(pointer.value), FakeS3(artifacts), Clock())
+    assert cold.current().version == GOOD.version
+    # And the artifact promotion checked is served when it is back
+    artifacts[NEXT.uri] = checked
+    fresh = new_store(tmp_path / "fresh", Pointer(pointer.value), FakeS3(artifacts), Clock())
+    assert fresh.current().version == NEXT.version
