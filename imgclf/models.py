@@ -12,7 +12,12 @@ from botocore.exceptions import ClientError
 
 from classifier.adapters import error_code
 from classifier.artifact import ArtifactError
-from classifier.artifact_files import metadata_in_tarball, read_metadata, unpack_artifact
+from classifier.artifact_files import (
+    metadata_digest,
+    metadata_in_tarball,
+    read_metadata,
+    unpack_artifact,
+)
 from classifier.contracts import (
     ARTIFACT_HIERARCHY_FILE,
     ARTIFACT_METADATA_FILE,
@@ -21,7 +26,6 @@ from classifier.contracts import (
     MODELS_PREFIX,
     ModelPointer,
     artifact_key,
-    model_digest,
 )
 from classifier.model import LoadedModel
 from classifier.verify import check_artifact
@@ -250,8 +254,8 @@ def check_version(
         except ArtifactError as error:
             hint = " (--allow-legacy)" if _made_before_digests(directory) else ""
             raise CliError(f"model version {version!r} cannot go live: {error}{hint}") from None
-        written = (directory / ARTIFACT_METADATA_FILE).read_bytes()
-        return CheckedVersion(json.loads(written), model_digest(written))
+        metadata = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
+        return CheckedVersion(metadata, metadata_digest(directory))
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,7 @@ def inspect_live(deployment: Deployment) -> LiveModel:
         directory = Path(tmp)
         try:
             verified_model(data, directory, allow_legacy=True)
-            digest = model_digest((directory / ARTIFACT_METADATA_FILE).read_bytes())
+            digest = metadata_digest(directory)
         except ArtifactError:
             digest = ""
         try:

@@ -25,6 +25,7 @@ from .contracts import (
     ARTIFACT_METADATA_FILE,
     ARTIFACT_MODEL_FILE,
     ARTIFACT_PROBE_FILE,
+    model_digest,
 )
 from .hierarchy import HierarchyError, LabelHierarchy
 
@@ -153,6 +154,11 @@ def verify_digests(
     present = [name for name in missing if (directory / name).is_file()]
     if metadata.files and present:
         raise ArtifactError(f"{present[0]} is in the artifact but model.json has no digest of it")
+
+
+def metadata_digest(directory: Path) -> str:
+    """An unpacked artifact's model.json digest, as a model pointer records it."""
+    return model_digest((directory / ARTIFACT_METADATA_FILE).read_bytes())
 
 
 def read_metadata(directory: Path) -> ModelMetadata:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .artifact import ArtifactError
-from .artifact_files import unpack_artifact
-from .contracts import ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE, ModelPointer, model_digest
+from .artifact_files import metadata_digest, unpack_artifact
+from .contracts import ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE, ModelPointer
 from .model import LoadedModel, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def _require_checked(directory: Path, pointer: ModelPointer) -> None:
     file's digest) has the pointer's digest, when the pointer records one."""
     if not pointer.digest:
         return
-    actual = model_digest((directory / ARTIFACT_METADATA_FILE).read_bytes())
+    actual = metadata_digest(directory)
     if actual != pointer.digest:
         raise ModelUnavailableError(
             f"model {pointer.version}: its {ARTIFACT_METADATA_FILE} (sha256 {actual[:12]}…) is "

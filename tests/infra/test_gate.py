@@ -3,7 +3,6 @@ then compares the candidate with the live model (champion.py, shipped beside gat
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import json
@@ -20,7 +19,7 @@ from moto import mock_aws
 
 from classifier.artifact_files import pack_artifact, write_artifact_dir
 from classifier.contracts import ARTIFACT_METADATA_FILE
-from tests.fixtures.artifacts import evaluated_metadata
+from tests.fixtures.artifacts import evaluated_metadata, pointer_digest
 
 GATE_DIRECTORY = Path(__file__).resolve().parents[2] / "functions" / "gate"
 POINTER = "/imgclf/test/model"
@@ -380,8 +379,8 @@ def test_the_pointer_to_write_keeps_the_live_version_as_previous(
     }
     result = gate.evaluate(event, _opener(objects), _parameters(_live_pointer()), _settings(gate))
     # Then the pointer carries v7's model.json digest, and v6 as previous with v6's
-    candidate_digest = _metadata_digest(objects[("models", CANDIDATE_KEY)])
-    live_digest = _metadata_digest(objects[("models", LIVE_KEY)])
+    candidate_digest = pointer_digest(objects[("models", CANDIDATE_KEY)])
+    live_digest = pointer_digest(objects[("models", LIVE_KEY)])
     assert result["pointer"] == {
         **pointer,
         "digest": candidate_digest,
@@ -405,11 +404,3 @@ def test_the_pointer_to_write_keeps_the_live_version_as_previous(
     # And with nothing live there is no previous
     alone = _evaluate(gate, event, {("models", CANDIDATE_KEY): objects[("models", CANDIDATE_KEY)]})
     assert alone["pointer"] == {**pointer, "digest": candidate_digest}
-
-
-def _metadata_digest(artifact: bytes) -> str:
-    """The sha256 of the model.json inside model.tar.gz bytes."""
-    with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
-        member = archive.extractfile("model.json")
-        assert member is not None
-        return hashlib.sha256(member.read()).hexdigest()

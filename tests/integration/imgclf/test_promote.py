@@ -4,7 +4,6 @@ the version it replaced, when that one loads, as `previous`."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tarfile
@@ -19,7 +18,7 @@ from moto import mock_aws
 
 from classifier.artifact import OUTPUT_GENERIC, FileDigest, HierarchyRef, ModelMetadata, OutputSpec
 from classifier.artifact_files import write_artifact_dir
-from classifier.contracts import ModelPointer, artifact_key, model_digest, model_pointer_name
+from classifier.contracts import ModelPointer, artifact_key, model_pointer_name
 from classifier.hierarchy import LabelHierarchy
 from classifier.imaging import InputSpec
 from imgclf.deployment import Deployment
@@ -28,6 +27,7 @@ from imgclf.local import seed_models
 from imgclf.main import build_parser, main
 from imgclf.models import live_pointer, promote, rollback, upload_artifact
 from infra.resources import StackOutputs
+from tests.fixtures.artifacts import pointer_digest
 from tests.fixtures.hierarchy import SMALL_HIERARCHY
 from tests.fixtures.tiny_model import reversioned
 
@@ -125,10 +125,7 @@ def _digest(version: str) -> str:
         body = s3.get_object(Bucket=MODELS_BUCKET, Key=artifact_key(version))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return ""
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
-        member = archive.extractfile("model.json")
-        assert member is not None
-        return model_digest(member.read())
+    return pointer_digest(body)
 
 
 def test_a_version_worse_than_the_live_one_is_refused_unless_forced(

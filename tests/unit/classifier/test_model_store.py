@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from classifier.contracts import ModelPointer, model_digest
+from classifier.contracts import ModelPointer
 from classifier.model import ModelUnavailableError
 from classifier.model_store import ModelStore
+from tests.fixtures.artifacts import pointer_digest
 
 GOOD = ModelPointer("s3://m/good-1", "good-1")
 BROKEN = ModelPointer("s3://m/broken-1", "broken-1")
@@ -237,10 +238,7 @@ def test_an_artifact_replaced_after_promotion_is_refused_and_the_checked_one_ser
 ) -> None:
     # Given good-1 promoted with its model.json's digest, and good-2 promoted likewise
     checked = artifact(tiny_model_dir, NEXT.version)
-    with tarfile.open(fileobj=io.BytesIO(checked), mode="r:gz") as archive:
-        member = archive.extractfile("model.json")
-        assert member is not None
-        digest = model_digest(member.read())
+    digest = pointer_digest(checked)
     artifacts = {GOOD.uri: artifact(tiny_model_dir, GOOD.version), NEXT.uri: checked}
     good = ModelPointer(GOOD.uri, GOOD.version)
     pointer, s3, clock = Pointer(good), FakeS3(artifacts), Clock()
