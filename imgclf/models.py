@@ -128,8 +128,22 @@ def list_versions(deployment: Deployment, *, with_metadata: bool = True) -> list
     return sorted(versions, key=lambda v: v.last_modified, reverse=True)
 
 
-def upload_artifact(deployment: Deployment, tarball: Path | str, version: str) -> str:
-    """Put a model.tar.gz at models/<version>/ in the models bucket, once; returns its URI.
+@dataclass(frozen=True)
+class Upload:
+    """Where a version's artifact is, and whether this upload found the same model there."""
+
+    uri: str
+    already_there: bool
+
+    def outcome(self) -> str:
+        """What to tell the user: 'uploaded to URI', or that the same model was there."""
+        if self.already_there:
+            return f"was already in {self.uri}, the same model, left as it is"
+        return f"uploaded to {self.uri}"
+
+
+def upload_artifact(deployment: Deployment, tarball: Path | str, version: str) -> Upload:
+    """Put a model.tar.gz at models/<version>/ in the models bucket, once.
 
     A version's artifact never changes after its upload: the pointer, the function's
     per-version model cache and the gate's verdicts all name it by version, so replacing it
@@ -149,7 +163,8 @@ def upload_artifact(deployment: Deployment, tarball: Path | str, version: str) -
         if error_code(error) != "PreconditionFailed":
             raise
         _require_same_model(deployment, version, data)
-    return deployment.artifact_uri(version)
+        return Upload(deployment.artifact_uri(version), already_there=True)
+    return Upload(deployment.artifact_uri(version), already_there=False)
 
 
 def model_identity(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -83,8 +83,8 @@ def upload_and_report(
 ) -> None:
     """Upload a packed model, print its evaluation and gate, and promote it if asked."""
     metadata = read_metadata(model.model_dir)
-    uri = upload_artifact(deployment, model.tarball, model.version)
-    stdout.print(f"{what} {model.version} uploaded to {uri}" + (" (cached)" * model.reused))
+    upload = upload_artifact(deployment, model.tarball, model.version)
+    stdout.print(f"{what} {model.version} {upload.outcome()}" + (" (cached)" * model.reused))
     stdout.print(evaluation_lines(metadata.metrics))
     gate = metadata.gate
     stdout.print(

@@ -201,8 +201,8 @@ def train_command(args: argparse.Namespace) -> int:
             data_shown_as=shown,
         )
     metadata = read_metadata(target / "model")
-    uri = upload_artifact(deployment, tarball, version)
-    stdout.print(f"model {version} uploaded to {uri}")
+    upload = upload_artifact(deployment, tarball, version)
+    stdout.print(f"model {version} {upload.outcome()}")
     stdout.print(f"report: {target / 'model' / 'report'}")
     metrics = metadata.metrics
     stdout.print(json.dumps({"metrics": _headline(metrics), "gate": metadata.gate}))

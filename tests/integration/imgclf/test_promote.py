@@ -491,8 +491,16 @@ def test_the_same_model_uploaded_again_is_left_as_it_is(
     first = upload("v1")
     again = _packed(tiny_model_dir, "v1", tmp_path / "again", _rebuilt)
     assert again.read_bytes() != first.read_bytes()
-    # When it is uploaded, then that succeeds and the stored artifact is untouched
-    assert upload_artifact(deployment, again, "v1") == f"s3://{MODELS_BUCKET}/{artifact_key('v1')}"
+    # When it is uploaded, then that succeeds, says so, and the stored artifact is untouched
+    repeated = upload_artifact(deployment, again, "v1")
+    assert repeated.uri == f"s3://{MODELS_BUCKET}/{artifact_key('v1')}" and repeated.already_there
+    assert repeated.outcome().startswith("was already in s3://")
+    assert _stored(deployment, "v1") == first.read_bytes()
+    # And a version not taken yet is uploaded, and says so
+    fresh = upload_artifact(
+        deployment, _packed(tiny_model_dir, "v2", tmp_path / "v2", _rebuilt), "v2"
+    )
+    assert not fresh.already_there and fresh.outcome().startswith("uploaded to s3://")
     assert _stored(deployment, "v1") == first.read_bytes()
 
 
