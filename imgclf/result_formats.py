@@ -48,16 +48,41 @@ def _cell(item: dict[str, Any], column: str) -> str:
     return str(value)
 
 
+# The table always shows these; the others only when some item has a value for them.
+ALWAYS_SHOWN = ("key", "status", "label")
+KEY_WIDTH = 48  # a key up to this long is never folded in the table
+
+
 def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
+    """One row per item, without the columns no item fills (a generic model's results have
+    no reason; most have no second label), a key that is not folded while it fits, and the
+    time to the second: JSON and CSV keep every column and the full time."""
+    rows = [{column: _table_cell(item, column) for column in COLUMNS} for item in items]
+    shown = [
+        column
+        for column in COLUMNS
+        if column in ALWAYS_SHOWN or not rows or any(row[column] for row in rows)
+    ]
     table = Table(title=title, show_lines=False)
-    for column in COLUMNS:
+    longest_key = max((len(row["key"]) for row in rows), default=0)
+    for column in shown:
         table.add_column(
-            column, overflow="fold", justify="right" if column == "confidence" else "left"
+            column,
+            overflow="fold",
+            justify="right" if column == "confidence" else "left",
+            min_width=min(longest_key, KEY_WIDTH) if column == "key" else None,
         )
-    for item in items:
+    for item, row in zip(items, rows, strict=True):
         style = "red" if item.get("status") == Status.REJECTED else None
-        table.add_row(*(_cell(item, column) for column in COLUMNS), style=style)
+        table.add_row(*(row[column] for column in shown), style=style)
     return table
+
+
+def _table_cell(item: dict[str, Any], column: str) -> str:
+    text = _cell(item, column)
+    if column == "classified_at" and len(text) > len("YYYY-MM-DDTHH:MM:SS"):
+        return text[: len("YYYY-MM-DDTHH:MM:SS")].replace("T", " ") + "Z"
+    return text
 
 
 def to_json(items: list[dict[str, Any]]) -> str:
