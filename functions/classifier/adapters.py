@@ -26,7 +26,7 @@ from .contracts import (
 )
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
-from .results import ORDER_ATTRIBUTE
+from .results import ORDER_ATTRIBUTE, Write
 
 # How a GetObject error is handled, code by code (S3 API reference, GetObject "Errors", and
 # the error-code list). Anything not listed is transient: retried, then the DLQ.
@@ -192,7 +192,11 @@ class DynamoResults:
         return dict(item) if item else None
 
     def put(self, item: dict[str, Any]) -> bool:
-        """Write unless the table holds a newer event, or this very result; False if not.
+        """`write`, as True if the item is in the table."""
+        return self.write(item).written
+
+    def write(self, item: dict[str, Any]) -> Write:
+        """Write unless the table holds a newer event, or this very result.
 
         If the condition fails because an earlier attempt of this same write took effect
         (its answer was lost and botocore retried), the write counts as done. The item's
@@ -217,9 +221,9 @@ class DynamoResults:
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 current = self.get(str(item["bucket"]), str(item["key"]))
-                return current == item
+                return Write(current == item, current)
             raise
-        return True
+        return Write(True)
 
     def register(self, value: str) -> None:
         """Add an index value to the registry item (contracts.LABEL_REGISTRY_PK), once per

@@ -17,7 +17,10 @@ the tags describing each key's current object (docs/architecture.md, "Faults"):
   is read again: if a newer result landed meanwhile, the tags are made to match it. So the
   last tag write always follows the last item write;
 - a duplicate with a newer event order advances the item's order, so that an older delete
-  cannot remove it, and re-applies the tags (its first delivery may have died before them).
+  cannot remove it, and re-applies the tags (its first delivery may have died before them);
+- an upload's first delivery skips the read before the work: the write's condition refuses a
+  duplicate or a stale result, and a refused write whose table item records this very event
+  is a duplicate after all (tags re-applied). Retries read first.
 
 Adapters come in as arguments (ports below), so this module has no AWS dependency.
 """
@@ -42,10 +45,12 @@ from .results import (
     ORDER_ATTRIBUTE,
     Decision,
     ObjectFacts,
+    Write,
     classified_item,
     decide,
     merge_tags,
     rejected_item,
+    same_event,
     same_result,
     tags_of_item,
     tags_problem,
@@ -97,7 +102,7 @@ class ResultStore(Protocol):
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None: ...
 
-    def put(self, item: dict[str, Any]) -> bool: ...
+    def write(self, item: dict[str, Any]) -> Write: ...
 
     def delete(self, bucket: str, key: str, order: str) -> bool: ...
 
@@ -148,9 +153,16 @@ class Classifier:
     def tagging_enabled(self) -> bool:
         return bool(self.tag_names)
 
-    def handle(self, event: ObjectEvent) -> Result:
-        """Apply one event; raises for anything transient so the record is retried."""
+    def handle(self, event: ObjectEvent, *, first_delivery: bool = False) -> Result:
+        """Apply one event; raises for anything transient so the record is retried.
+
+        The item is read first, so that a duplicate or a stale event costs no GET and no
+        inference, except for an upload's first delivery (`first_delivery`: the queue's
+        receive count is 1), which is almost never either: its conditional write decides,
+        and a refused write is then told apart (`_refused`). That saves a read per image;
+        a retry, which follows a fault and may find its work half done, reads first."""
         started = time.perf_counter()
+        write_first = first_delivery and event.kind is EventKind.CREATED
         if event.kind is EventKind.REMOVED:
             current = (
                 self.objects.current_etag(event.bucket, event.key)
@@ -166,7 +178,7 @@ class Classifier:
             event = replace(event, kind=EventKind.CREATED, etag=current)
 
         model = self.current_model()
-        existing = self.results.get(event.bucket, event.key)
+        existing = None if write_first else self.results.get(event.bucket, event.key)
         reclassify = event.kind is EventKind.RECLASSIFY
         order = str((existing or {}).get(ORDER_ATTRIBUTE, "")) if reclassify else event.order
         decision = decide(
@@ -227,10 +239,22 @@ class Classifier:
         )
         return self._record_classification(facts, item, tag_count)
 
+    def _refused(self, item: dict[str, Any], current: dict[str, Any] | None) -> Result:
+        """The table refused `item` and holds `current`: a newer event's result (stale), or
+        this very event's (a duplicate the read before did not see: a first delivery is
+        not read first, and another delivery may land in between), whose tags are then
+        made right as a duplicate's are."""
+        bucket, key = str(item["bucket"]), str(item["key"])
+        if current is not None and same_event(current, item):
+            self._sync_tags(current)
+            return Result(Outcome.DUPLICATE, bucket, key)
+        return Result(Outcome.STALE, bucket, key)
+
     def _record_rejection(self, item: dict[str, Any], reason: str) -> Result:
         bucket, key = str(item["bucket"]), str(item["key"])
-        if not self.results.put(item):
-            return Result(Outcome.STALE, bucket, key)
+        write = self.results.write(item)
+        if not write.written:
+            return self._refused(item, write.current)
         self._sync_tags(item)  # an earlier result's tags must not outlive it
         latency_ms = float(item["latency_ms"])
         return Result(Outcome.REJECTED, bucket, key, reason=reason, latency_ms=latency_ms)
@@ -242,8 +266,9 @@ class Classifier:
         and a result that lands meanwhile gets the tags it says."""
         plan = self._plan_tags(facts, item, tag_count)
         item["tags"] = plan.state
-        if not self.results.put(item):
-            return Result(Outcome.STALE, facts.bucket, facts.key)
+        write = self.results.write(item)
+        if not write.written:
+            return self._refused(item, write.current)
         if plan.tags is not None:
             try:
                 self.objects.put_tags(facts.bucket, facts.key, facts.version_id, plan.tags)

@@ -184,8 +184,9 @@ def _time_check(context: LambdaContext) -> Callable[[], None]:
 
 
 def _handle_record(record: SQSRecord, classifier: Classifier) -> Iterator[Result]:
+    first_delivery = record.attributes.approximate_receive_count == "1"
     for object_event in parse_body(record.body):
-        result = classifier.handle(object_event)
+        result = classifier.handle(object_event, first_delivery=first_delivery)
         # DEBUG: the results table is the record of every image; at INFO each line would
         # be billed as log ingestion per image (infra.environment_config log_level says per env)
         logger.debug(

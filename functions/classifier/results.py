@@ -218,6 +218,21 @@ def rejected_item(
 _RESULT_IDENTITY = (ORDER_ATTRIBUTE, "etag", "model_version", "status", "label")
 
 
+@dataclass(frozen=True)
+class Write:
+    """What a conditional item write did: it wrote the item (or this very write had already
+    applied), or the table refused it and holds `current` instead (None: no item)."""
+
+    written: bool
+    current: dict[str, Any] | None = None
+
+
+def same_event(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two items record one event with one model: what the table's write condition
+    refuses as already written (besides any newer event)."""
+    return all(a.get(name) == b.get(name) for name in (ORDER_ATTRIBUTE, "etag", "model_version"))
+
+
 def same_result(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two items record the same result (the table's copy may be read back later)."""
     return all(a.get(name) == b.get(name) for name in _RESULT_IDENTITY)

@@ -152,6 +152,34 @@ def test_duplicate_delivery_produces_no_extra_write(aws: SimpleNamespace) -> Non
     assert tags(aws, "d.png")["late"] == "1"
 
 
+def test_a_first_delivery_reads_its_item_once_and_a_retry_twice(aws: SimpleNamespace) -> None:
+    # Given the handler's reads of the object's item counted (the clients it builds come
+    # from this session; the label registry's read is not the item's)
+    assert boto3.DEFAULT_SESSION is not None
+    events = boto3.DEFAULT_SESSION.events
+    reads: list[str] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        if str(params.get("Key")).find("images/f.png") >= 0:
+            reads.append("GetItem")
+
+    events.register("before-parameter-build.dynamodb.GetItem", count, unique_id="count-reads")
+    try:
+        first = s3_body(s3_record("images", "f.png", **put(aws, "f.png", png(COLOURS["red"]))))
+        # When an upload's first delivery is handled (tags on), then the item is written
+        # without a read first: the only read is the check after tagging
+        assert invoke(first) == {"batchItemFailures": []}
+        assert len(reads) == 1 and tags(aws, "f.png")["imgclf:label"] == "red"
+        recorded = item(aws, "f.png")
+        # And a retry of it (receive count 2) reads first and finds it done: one read
+        reads.clear()
+        retried = handler.lambda_handler(sqs_event(first, receive_count=2), fake_context())
+        assert retried == {"batchItemFailures": []}
+        assert len(reads) == 1 and item(aws, "f.png") == recorded
+    finally:
+        events.unregister("before-parameter-build.dynamodb.GetItem", unique_id="count-reads")
+
+
 def test_out_of_order_events_keep_the_newest_result(aws: SimpleNamespace) -> None:
     old = put(aws, "o.png", png(COLOURS["red"]))
     new = put(aws, "o.png", png(COLOURS["blue"]))

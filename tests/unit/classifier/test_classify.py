@@ -17,6 +17,7 @@ from classifier.contracts import sharded_value
 from classifier.events import EventKind, ObjectEvent
 from classifier.imaging import ImageLimits
 from classifier.model import LoadedModel, ModelUnavailableError
+from classifier.results import Write
 
 
 def png(colour: tuple[int, int, int]) -> bytes:
@@ -77,11 +78,13 @@ class MemoryResults:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.puts = 0
+        self.reads = 0
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
+        self.reads += 1
         return self.items.get(key)
 
-    def put(self, item: dict[str, Any]) -> bool:
+    def write(self, item: dict[str, Any]) -> Write:
         existing = self.items.get(item["key"])
         if existing and (
             existing["event_order"] > item["event_order"]
@@ -89,10 +92,10 @@ class MemoryResults:
             and (existing["model_version"], existing.get("etag"))
             == (item["model_version"], item.get("etag"))
         ):
-            return existing == item
+            return Write(existing == item, dict(existing))
         self.puts += 1
         self.items[item["key"]] = dict(item)
-        return True
+        return Write(True)
 
     def record_tags(self, item: dict[str, Any], state: str) -> bool:
         existing = self.items.get(item["key"])
@@ -460,3 +463,100 @@ def test_the_item_has_the_image_colours_and_the_tag_only_when_asked(
     assert tags["imgclf:colours"] == "olive"
     olive = world.results.items["o.png"]
     assert olive["label_shard"] == sharded_value(olive["label"], "images/o.png", 16)
+
+
+# -- an upload's first delivery: the conditional write decides, nothing is read first ------
+
+
+def _tag_values(world: SimpleNamespace, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in world.objects.tags.get(key, [])}
+
+
+def test_a_first_delivery_is_written_without_reading_the_item_first(
+    world: SimpleNamespace,
+) -> None:
+    # Given a new upload, delivered for the first time
+    world.objects.objects["a.png"] = (png((220, 30, 30)), "e1")
+    # When it is handled
+    result = world.classifier.handle(created("a.png"), first_delivery=True)
+    # Then it is classified and tagged, and the only read is the check after tagging
+    assert result.outcome is Outcome.CLASSIFIED
+    assert world.results.items["a.png"]["label"] == "red"
+    assert _tag_values(world, "a.png")["imgclf:label"] == "red"
+    assert world.results.reads == 1
+
+
+def test_a_duplicate_first_delivery_writes_nothing_and_keeps_the_tags(
+    world: SimpleNamespace,
+) -> None:
+    # Given an upload recorded and tagged, then the same event delivered again as a new message
+    world.objects.objects["a.png"] = (png((220, 30, 30)), "e1")
+    world.classifier.handle(created("a.png"), first_delivery=True)
+    item, puts = dict(world.results.items["a.png"]), world.results.puts
+    tag_writes = world.objects.tag_writes
+    # When it is handled, then it is a duplicate: no write, no tag write, the item as it was
+    result = world.classifier.handle(created("a.png"), first_delivery=True)
+    assert result.outcome is Outcome.DUPLICATE
+    assert (world.results.puts, world.objects.tag_writes) == (puts, tag_writes)
+    assert world.results.items["a.png"] == item
+
+
+def test_a_duplicate_first_delivery_applies_tags_an_earlier_attempt_missed(
+    world: SimpleNamespace,
+) -> None:
+    # Given an upload whose item was written but whose tag write failed
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.objects.tag_failure = TimeoutError("SlowDown")
+    with pytest.raises(TimeoutError):
+        world.classifier.handle(created("a.png"), first_delivery=True)
+    assert "imgclf:label" not in _tag_values(world, "a.png")
+    # When S3's duplicate notification of the same event arrives as a first delivery
+    world.objects.tag_failure = None
+    result = world.classifier.handle(created("a.png"), first_delivery=True)
+    # Then it is a duplicate, and the object gets the tags its item says
+    assert result.outcome is Outcome.DUPLICATE
+    assert _tag_values(world, "a.png")["imgclf:label"] == "green"
+
+
+def test_a_late_first_delivery_of_the_same_bytes_is_stale(world: SimpleNamespace) -> None:
+    # Given the key recorded by its upload at T2, and the same bytes' upload at T1 arriving late
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png", time="T2"), first_delivery=True)
+    item, tag_writes = dict(world.results.items["a.png"]), world.objects.tag_writes
+    # When the late event is handled, then it is stale and changes nothing
+    result = world.classifier.handle(created("a.png", time="T1"), first_delivery=True)
+    assert result.outcome is Outcome.STALE
+    assert world.results.items["a.png"] == item and world.objects.tag_writes == tag_writes
+
+
+def test_a_rejection_first_delivered_twice_is_written_once(world: SimpleNamespace) -> None:
+    world.objects.objects["bad.png"] = (b"not an image", "e1")
+    assert world.classifier.handle(created("bad.png"), first_delivery=True).outcome is (
+        Outcome.REJECTED
+    )
+    puts = world.results.puts
+    assert world.classifier.handle(created("bad.png"), first_delivery=True).outcome is (
+        Outcome.DUPLICATE
+    )
+    assert world.results.puts == puts
+
+
+def test_a_retry_reads_first_and_needs_no_get(world: SimpleNamespace) -> None:
+    # Given an upload recorded on its first delivery
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"), first_delivery=True)
+    gets = world.objects.gets
+    # When it comes back as a retry (receive count above 1), then the item is read first
+    # and the duplicate costs no GET and no inference
+    assert world.classifier.handle(created("a.png")).outcome is Outcome.DUPLICATE
+    assert world.objects.gets == gets
+
+
+def test_a_removal_is_never_written_first(world: SimpleNamespace) -> None:
+    # Given a result, and a delete that is older than it, delivered for the first time
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png", time="T2"), first_delivery=True)
+    removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T1")
+    # When it is handled, then the newer result stays
+    assert world.classifier.handle(removed, first_delivery=True).outcome is Outcome.STALE
+    assert "a.png" in world.results.items
