@@ -51,6 +51,7 @@ def _cell(item: dict[str, Any], column: str) -> str:
 # The table always shows these; the others only when some item has a value for them.
 ALWAYS_SHOWN = ("key", "status", "label")
 KEY_WIDTH = 48  # a key up to this long is never folded in the table
+TIME_TO_SECOND = len("YYYY-MM-DDTHH:MM:SS")  # classified_at as the table shows it
 
 
 def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
@@ -80,8 +81,8 @@ def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table
 
 def _table_cell(item: dict[str, Any], column: str) -> str:
     text = _cell(item, column)
-    if column == "classified_at" and len(text) > len("YYYY-MM-DDTHH:MM:SS"):
-        return text[: len("YYYY-MM-DDTHH:MM:SS")].replace("T", " ") + "Z"
+    if column == "classified_at" and len(text) > TIME_TO_SECOND:
+        return text[:TIME_TO_SECOND].replace("T", " ") + "Z"
     return text
 
 

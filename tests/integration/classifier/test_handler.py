@@ -160,7 +160,7 @@ def test_a_first_delivery_reads_its_item_once_and_a_retry_twice(aws: SimpleNames
     reads: list[str] = []
 
     def count(params: dict[str, Any], **_: Any) -> None:
-        if str(params.get("Key")).find("images/f.png") >= 0:
+        if "images/f.png" in str(params.get("Key")):
             reads.append("GetItem")
 
     events.register("before-parameter-build.dynamodb.GetItem", count, unique_id="count-reads")
