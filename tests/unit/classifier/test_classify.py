@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,7 +126,15 @@ def tiny(tiny_model_dir: Path) -> LoadedModel:
 
 
 @pytest.fixture
-def world(tiny: LoadedModel) -> SimpleNamespace:
+def world(tiny: LoadedModel, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    # Each item is stamped a millisecond after the one before. Two sub-millisecond attempts
+    # could otherwise build equal items, and a stored item equal to the one being written
+    # is this very write (its answer lost), not a duplicate: the outcome would then depend
+    # on the machine's speed.
+    ticks = itertools.count()
+    monkeypatch.setattr(
+        "classifier.results.now_iso", lambda: f"2026-12-07T12:00:{next(ticks) / 1000:06.3f}Z"
+    )
     objects, results = MemoryObjects(), MemoryResults()
     state = SimpleNamespace(objects=objects, results=results, model=tiny)
     state.classifier = Classifier(
