@@ -42,7 +42,8 @@ class LiveModel:
     version: str
     promoted_at: str | None = None
     architecture: str | None = None
-    labels: int = 0
+    labels: tuple[str, ...] = ()  # a trained model's own labels; none for a generic model
+    hierarchy: str | None = None  # the version of its generic labels' hierarchy, if any
     gate: str = "no gate verdict in model.json"
     accuracy: Mapping[str, str] = field(default_factory=dict)  # evaluation set -> figure
 
@@ -111,11 +112,13 @@ def render(snapshot: Snapshot) -> list[str]:
 def _model_lines(live: LiveModel | None) -> list[str]:
     if live is None:
         return ["live model: none promoted (imgclf model list; imgclf model promote VERSION)"]
-    promoted = f", promoted {live.promoted_at}" if live.promoted_at else ""
-    lines = [
-        f"live model: {live.version} ({live.architecture or '?'}, {live.labels} labels){promoted}",
-        f"  gate: {live.gate}",
-    ]
+    labels = [f"{len(live.labels)} labels"] if live.labels or not live.hierarchy else []
+    if live.hierarchy:
+        labels.append(f"generic labels, hierarchy {live.hierarchy}")
+    lines = [f"live model: {live.version} ({live.architecture or '?'}, {', '.join(labels)})"]
+    if live.promoted_at:
+        lines.append(f"  promoted {live.promoted_at}")
+    lines.append(f"  gate: {live.gate}")
     lines += [f"  {name}: {figure}" for name, figure in live.accuracy.items()]
     return lines
 
@@ -126,7 +129,11 @@ def _count_lines(snapshot: Snapshot) -> list[str]:
     classified = sum(labels.values())
     since = f"{snapshot.since:%Y-%m-%d %H:%M} UTC"
     lines = [f"since {since}: {classified} classified, {rejected} rejected"]
-    ranked = sorted(labels.items(), key=lambda pair: (-pair[1], pair[0]))
+    # A label with nothing in the window is a row only when it is one of the live model's
+    # own: the registry also holds every generic label and second label ever written.
+    own = set(snapshot.live.labels) if snapshot.live else set()
+    shown_labels = {k: v for k, v in labels.items() if v or k in own}
+    ranked = sorted(shown_labels.items(), key=lambda pair: (-pair[1], pair[0]))
     shown = ranked if len(ranked) <= STATUS_LABEL_ROWS else ranked[: STATUS_LABEL_ROWS - 1]
     width = max((len(label) for label, _ in shown), default=5)
     for label, count in shown:
@@ -192,10 +199,17 @@ def _live_model(deployment: Deployment) -> LiveModel | None:
         version=pointer.version,
         promoted_at=promoted,
         architecture=metadata.get("architecture"),
-        labels=len(metadata.get("labels", [])),
+        labels=tuple(str(label) for label in metadata.get("labels", [])),
+        hierarchy=_hierarchy_version(metadata.get("hierarchy")),
         gate=_gate(metadata.get("gate") or {}),
         accuracy=_accuracy(metadata.get("metrics") or {}),
     )
+
+
+def _hierarchy_version(hierarchy: Any) -> str | None:
+    """model.json's `hierarchy.version` (a model with ImageNet's outputs), else None."""
+    version = hierarchy.get("version") if isinstance(hierarchy, Mapping) else None
+    return str(version) if version else None
 
 
 def _gate(gate: Mapping[str, Any]) -> str:

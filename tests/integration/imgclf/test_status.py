@@ -102,6 +102,7 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
             "version": "v1",
             "architecture": "efficientnet_lite0",
             "labels": ["cat", "dog"],
+            "hierarchy": {"file": "hierarchy.json", "version": "wn30-abc", "classes": 1000},
             "gate": {"passed": True},
             "metrics": {
                 "int8_accuracy": 0.97,
@@ -125,7 +126,8 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
     snapshot = gather(aws.deployment, since=NOW - timedelta(hours=24), now=NOW)
     # Then each figure is what was written
     assert snapshot.live is not None and snapshot.live.version == "v1"
-    assert snapshot.live.gate == "passed" and snapshot.live.labels == 2
+    assert snapshot.live.gate == "passed" and snapshot.live.labels == ("cat", "dog")
+    assert snapshot.live.hierarchy == "wn30-abc"
     assert snapshot.live.accuracy == {"int8 test accuracy": "97.0%", "real-photos": "90.3% of 31"}
     assert snapshot.queue == {"visible": 3, "in flight": 1, "delayed": 0}
     assert snapshot.dead_letters == 2
@@ -134,7 +136,8 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
     assert snapshot.throughput == {1: 2, 5: 5, 15: 8}
     lines = render(snapshot)
     text = "\n".join(lines)
-    assert len(lines) <= 30 and "v1 (efficientnet_lite0, 2 labels)" in text
+    assert len(lines) <= 30
+    assert "v1 (efficientnet_lite0, 2 labels, generic labels, hierarchy wn30-abc)" in text
     assert "3 waiting, 1 in flight, 0 delayed; dead-letter queue: 2" in text
     assert "8 classified, 1 rejected" in text
     assert "2.0/min over 1 min" in text and "1.0/min over 5 min" in text
@@ -222,3 +225,20 @@ def test_a_generic_models_many_labels_stay_on_one_screen() -> None:
         f"  ... {40 - STATUS_LABEL_ROWS + 1} more labels, {rest} items "
         "(imgclf labels: all, at every level)"
     )
+
+
+def test_a_quiet_label_is_a_row_only_when_it_is_the_live_models_own() -> None:
+    # Given a trained model's labels, one of them quiet today, and the registry's generic
+    # labels and second labels, one busy and two quiet
+    counts = {"cat": 3, "dog": 0, "tabby cat": 2, "implement": 0, "keyboard": 0}
+    trained = LiveModel(version="v2", labels=("cat", "dog"), hierarchy="wn30-abc")
+    lines = render(Snapshot(**{**idle_snapshot(counts).__dict__, "live": trained}))
+    counted = next(i for i, line in enumerate(lines) if " classified, " in line)
+    rows = [line.split()[0] for line in lines[counted + 1 :]]
+    # Then the trained model's quiet label keeps its row and the quiet generic ones have none
+    assert rows == ["cat", "tabby", "dog"]
+    # And a generic model (no labels of its own) lists only the labels with items
+    generic = LiveModel(version="g1", hierarchy="wn30-abc")
+    lines = render(Snapshot(**{**idle_snapshot(counts).__dict__, "live": generic}))
+    assert lines[2] == "live model: g1 (?, generic labels, hierarchy wn30-abc)"
+    assert "dog" not in "\n".join(lines) and "5 classified" in "\n".join(lines)
