@@ -150,14 +150,18 @@ def _unknown_rule(rule: Any, generic: bool = False) -> str:
     if not thresholds:
         if generic:
             return "unknown when no generic label reaches the environment's minimum"
-        return "none (the top label is always given)" + _why_off(rule)
-    return ", ".join(f"{name} {_number(value)}" for name, value in thresholds.items())
+        return "none (the top label is always given)" + _why_not_chosen(rule)
+    shown = ", ".join(f"{name} {_number(value)}" for name, value in thresholds.items())
+    return shown + _why_not_chosen(rule)
 
 
-def _why_off(rule: Any) -> str:
-    """Why a rule has no thresholds, as training recorded it ("": it did not say)."""
+def _why_not_chosen(rule: Any) -> str:
+    """Why a rule was not chosen on the model's photos (switched off, or the fixed one), as
+    training recorded it ("": it was chosen, or training did not say)."""
     reason = rule.get("chosen_by") if isinstance(rule, Mapping) else None
-    return f": {reason}" if isinstance(reason, str) and reason.startswith("disabled") else ""
+    if isinstance(reason, str) and reason.startswith(("disabled", "fixed")):
+        return f": {reason}"
+    return ""
 
 
 def _hierarchy_lines(hierarchy: Any) -> list[str]:

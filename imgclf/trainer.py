@@ -139,7 +139,7 @@ def run_training(
     data_dir = settings.get("data_dir")
     shown = data_shown_as or str(data_dir)
     _print_lines(skipped_file_lines(result.metadata.dataset, data_dir, shown))
-    _print_lines(unknown_off_lines(result.metadata.unknown, version))
+    _print_lines(unknown_note_lines(result.metadata.unknown, version))
     if not result.passed:
         stderr.print(f"[yellow]model {version} did not pass its quality gate[/]")
     return model_dir
@@ -327,10 +327,16 @@ def _shown_file(file: str, data_dir: Path | None, shown: str) -> str:
     return (shown if shown.endswith("/") else shown + "/") + relative
 
 
-def unknown_off_lines(rule: UnknownRule, version: str) -> list[str]:
-    """A line saying why a trained model has no "unknown" rule, when training switched it
-    off (too few validation photos to keep its budget): every image will get a label."""
+def unknown_note_lines(rule: UnknownRule, version: str) -> list[str]:
+    """A line saying why a trained model's "unknown" rule was not chosen on its photos (too
+    few validation photos to keep its budget): it has the fixed rule, or, when its outputs
+    carry no evidence of something else, none (every image will get a label)."""
     reason = str(rule.details.get("chosen_by", ""))
+    if rule.active and reason.startswith("fixed: "):
+        caught = (rule.details.get("outside") or {}).get("caught")
+        outside = f" (it caught {caught:.0%} of the outside photos)" if caught is not None else ""
+        why = reason.removeprefix("fixed: ")
+        return [f"note: model {version}'s 'unknown' rule is fixed, not chosen: {why}{outside}"]
     if rule.active or not reason.startswith("disabled"):
         return []
     return [f"note: model {version} has no 'unknown' rule: {reason.removeprefix('disabled: ')}"]

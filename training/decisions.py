@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifact import ModelMetadata, OutputSpec
+from classifier.artifact import ModelMetadata, OutputSpec, UnknownRule
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import calibration, evalsets
@@ -89,11 +89,13 @@ def fit_decisions(
     checks: Mapping[str, Labelled] | None = None,
     use_confidence: bool = True,
     sharpen: bool = True,
+    too_few: str = "",
 ) -> ModelMetadata:
     """`metadata` with `calibration` (temperature fitted on `fit_on`, ECE before and after
     on it and on `checks`; never below 1 without `sharpen`) and `unknown` (chosen on
     `in_class` and `outside`), from the int8 model's outputs `raw` (computed once per image
-    array)."""
+    array). `too_few` says why the in-class images cannot choose a rule under the budget:
+    the rule is then calibration.FEW_PHOTOS_RULE, measured on them (`unknown_rule`)."""
     fit_name, fit_set = fit_on
     outputs = raw(fit_set.images).shape[1]
     decider = Decider(metadata, outputs)
@@ -123,9 +125,7 @@ def fit_decisions(
         if outside is not None and len(outside)
         else None
     )
-    rule = calibration.choose_unknown_rule(
-        sets, outside_set, budget=budget, has_other=has_other, use_confidence=use_confidence
-    )
+    rule = unknown_rule(sets, outside_set, budget, has_other, use_confidence, too_few=too_few)
     log.info(
         "calibration: T=%.3f, ECE %s -> %s on %s; unknown: %s",
         fitted.temperature,
@@ -135,3 +135,29 @@ def fit_decisions(
         rule.summary() or "never",
     )
     return replace(calibrated, unknown=rule)
+
+
+def unknown_rule(
+    in_class: Mapping[str, calibration.InClass],
+    outside: calibration.Outside | None,
+    budget: float,
+    has_other: bool,
+    use_confidence: bool = True,
+    *,
+    too_few: str = "",
+) -> UnknownRule:
+    """The rule chosen on the held-out images; or, with too few of them to choose one
+    (`too_few` says why), the fixed one when the outputs carry evidence of something else,
+    else none (every image gets a label)."""
+    if not too_few:
+        return calibration.choose_unknown_rule(
+            in_class, outside, budget=budget, has_other=has_other, use_confidence=use_confidence
+        )
+    if not has_other:
+        return UnknownRule(details={"chosen_by": f"disabled: {too_few}; every image gets a label"})
+    max_other, _, keep = calibration.FEW_PHOTOS_RULE
+    reason = (
+        f"fixed: {too_few}; 'unknown' only when the evidence of something else is "
+        f"{max_other:g} or more and no label reaches {keep:g}"
+    )
+    return calibration.fixed_unknown_rule(in_class, outside, reason=reason, budget=budget)

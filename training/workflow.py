@@ -133,7 +133,8 @@ def run(given: TrainConfig, progress: ProgressCallback | None = None) -> TrainRe
         fit_on=(VALIDATION, decisions.Labelled.of(data.validation)),
         in_class=_in_class_sets(config, data, spec),
         outside=decisions.outside_images(config.outside_dir, data.labels, spec, output),
-        budget=0.0 if unverifiable else config.unknown_budget,
+        budget=config.unknown_budget,
+        too_few=unverifiable,
         # Renderings cannot say how sure to be of photographs: never sharpen on them.
         sharpen=config.dataset not in GENERATED_DATASETS,
         checks={
@@ -141,8 +142,6 @@ def run(given: TrainConfig, progress: ProgressCallback | None = None) -> TrainRe
             **{e.name: decisions.Labelled.of(e.images) for e in standard},
         },
     )
-    if unverifiable:
-        provisional = replace(provisional, unknown=UnknownRule(details={"chosen_by": unverifiable}))
     # The float model's outputs, decided as the int8 model's are (calibration, "unknown").
     decider = Decider(replace(provisional, output=float_output), int(float_model.output.shape[-1]))
     float_eval = score(
@@ -274,16 +273,16 @@ def _rule_unverifiable(config: ResolvedConfig, data: PreparedData) -> str:
     validation split of a dozen photos cannot show that: 1% of it is none, so the thresholds
     land just past the few photos there are. Measured on new photos of six everyday labels
     (10 a label), such a rule called 12% of them "unknown"; the labels were right on 91%.
-    A model that cannot keep the promise makes none: it always names a label."""
+    Such a model gets the fixed rule instead (calibration.FEW_PHOTOS_RULE), which no photo
+    chose: it forced every outside photo into a label before that rule existed."""
     count = len(data.validation.label_ids)
     budget = config.unknown_budget
     if config.dataset in GENERATED_DATASETS or budget <= 0 or count * budget >= 1:
         return ""
     needed = math.ceil(1 / budget - 1e-9)
     return (
-        f"disabled: {count} validation images cannot show that 'unknown' takes at most "
-        f"{budget:.0%} of the labels' own photos (it needs {needed}); "
-        "every image gets a label"
+        f"{count} validation images cannot show that 'unknown' takes at most "
+        f"{budget:.0%} of the labels' own photos (it needs {needed})"
     )
 
 

@@ -100,6 +100,20 @@ def test_a_rule_training_switched_off_says_why() -> None:
     assert f"unknown rule: none (the top label is always given): {reason}" in show_lines(few)
 
 
+def test_the_fixed_rule_of_a_few_shot_model_says_why_beside_its_thresholds() -> None:
+    # Given a model whose validation photos were too few to choose "unknown", so it has the
+    # fixed rule
+    few = _model_json()
+    reason = (
+        "fixed: 12 validation images cannot show that 'unknown' takes at most 1% of the "
+        "labels' own photos (it needs 100); 'unknown' only when the evidence of something "
+        "else is 0.9 or more and no label reaches 0.9"
+    )
+    few["unknown"] = {"max_other": 0.9, "keep_confidence": 0.9, "chosen_by": reason}
+    # Then model show gives its thresholds and why they were not chosen
+    assert f"unknown rule: max_other 0.9, keep_confidence 0.9: {reason}" in show_lines(few)
+
+
 def test_a_model_with_no_test_split_shows_its_evaluation_sets_per_label() -> None:
     # Given a day-0 model scored on the user's folder of photos (no test split of its own)
     day0 = _model_json(primary_set="user")

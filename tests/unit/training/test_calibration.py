@@ -127,3 +127,27 @@ def test_without_outside_images_only_errors_are_traded_and_a_zero_budget_disable
         {"validation": validation}, None, budget=0.0, has_other=False
     )
     assert not off.active
+
+
+def test_too_few_photos_get_the_fixed_rule_with_what_it_did() -> None:
+    # Given a dozen validation photos, one of them a correct photo with strong evidence of
+    # something else but a sure label, one without, and photos of other things
+    probabilities = np.array([[0.95, 0.03, 0.02]] * 6 + [[0.6, 0.3, 0.1]] * 6)
+    other = np.array([0.1] * 5 + [0.95] + [0.2] * 5 + [0.92])
+    validation = InClass(probabilities, other, np.zeros(12, np.int64))
+    outside = Outside(np.tile([0.5, 0.3, 0.2], (4, 1)), np.array([0.99, 0.95, 0.91, 0.5]))
+    # When the rule is the fixed one
+    rule = calibration.fixed_unknown_rule(
+        {"validation": validation}, outside, reason="fixed: a dozen photos"
+    )
+    # Then it has the fixed thresholds, whatever the photos say, and records what they did:
+    # the sure photo is kept, the unsure one with the strong evidence is lost, 3 of 4 caught
+    assert (rule.max_other, rule.min_confidence, rule.keep_confidence) == (0.9, None, 0.9)
+    assert calibration.FEW_PHOTOS_RULE == (0.9, None, 0.9)
+    assert rule.details["chosen_by"] == "fixed: a dozen photos"
+    assert rule.details["in_class"]["validation"] == {
+        "count": 12,
+        "correct_lost": round(1 / 12, 4),
+        "errors_turned_unknown": 0.0,
+    }
+    assert rule.details["outside"] == {"count": 4, "caught": 0.75}
