@@ -271,7 +271,7 @@ def everyday(out: Path, seed: int) -> None:
     named = tuple(label for label in labels if find_node(hierarchy, label) is not None)
     mapping = {label: mapped.indices for label, mapped in map_labels(named).items()}
     shutil.rmtree(out, ignore_errors=True)
-    heldout, outside, outside_note = _everyday_sets(root / "heldout", labels)
+    heldout, outside, outside_note = everyday_sets(root / "heldout", labels)
     points = [_day0_point(out / "day0", mapping, root / "heldout", heldout, outside, labels)]
     for photos in CURVE:
         points.append(
@@ -280,9 +280,7 @@ def everyday(out: Path, seed: int) -> None:
     print_curve(points, labels, named, heldout, outside_note)
 
 
-def _everyday_sets(
-    heldout_dir: Path, labels: Sequence[str]
-) -> tuple[LoadedImages, np.ndarray, str]:
+def everyday_sets(heldout_dir: Path, labels: Sequence[str]) -> tuple[LoadedImages, np.ndarray, str]:
     """The held-out photos (in `labels` order) and the outside photos, at Lite0's size."""
     from training import evalsets
     from training.backbones import efficientnet_lite as lite
@@ -300,7 +298,7 @@ def _everyday_sets(
     return heldout, np.concatenate([animals, real]), note
 
 
-def _few_shot_folder(train_dir: Path, out: Path, photos: int, seed: int) -> int:
+def few_shot_folder(train_dir: Path, out: Path, photos: int, seed: int) -> int:
     """`photos` training photos per class (the same seeded order for every point, so each
     point's photos include the smaller points'), repeated up to MIN_FILES files."""
     files = max(photos, MIN_FILES)
@@ -329,7 +327,7 @@ def _trained_point(
     from training.workflow import run
 
     started = time.monotonic()
-    files = _few_shot_folder(photo_root / "train", root / "data", photos, seed)
+    files = few_shot_folder(photo_root / "train", root / "data", photos, seed)
     result = run(
         TrainConfig(
             data_dir=root / "data",

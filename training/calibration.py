@@ -37,10 +37,10 @@ Thresholds = tuple[float | None, float | None, float | None]
 # The rule of a model whose held-out photos are too few to choose one under the budget (a
 # few-shot folder: a validation split of a dozen photos cannot show a 1% loss): "unknown"
 # only when the evidence of something else is 0.9 or more and no label reaches 0.9. Fitted
-# on nothing. Checked on four few-shot models of everyday photos, 3 to 10 a label
-# (docs/benchmarks.md): it took 1-8% of the labels' own correct held-out photos and caught
-# 87-100% of animal photos and 54-61% of flowers and trees outside four labels, where no
-# rule forces every one of them into a label.
+# on no model's photos; picked, round, beside few-shot models of everyday photos
+# (docs/benchmarks.md): at 3 to 10 photos a label it took 1-8% of the labels' own correct
+# held-out photos (13% at one photo a label) and caught 87-100% of animal photos and 54-61%
+# of flowers and trees outside four labels, where no rule forces every one into a label.
 FEW_PHOTOS_RULE: Thresholds = (0.9, None, 0.9)
 
 
