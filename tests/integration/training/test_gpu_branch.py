@@ -38,12 +38,13 @@ sys.exit(main(sys.argv[1:]))
 def test_mirrored_mixed_precision_training_exports_int8_and_records_the_gate(
     tmp_path: Path,
 ) -> None:
-    # Given the digits data set, small images and a few epochs, on two logical CPUs
+    # Given the digits data set, small images and two epochs (mixed precision is emulated on
+    # a CPU, at about 20 s an epoch: two reach 82-85% on the test split), on two logical CPUs
     model_dir = tmp_path / "model"
     arguments = [
         "--dataset", "digits", "--data-dir", str(tmp_path / "digits"),
         "--model-dir", str(model_dir), "--output-dir", str(tmp_path / "output"),
-        "--epochs", "3", "--image-size", "32", "--representative-count", "50",
+        "--epochs", "2", "--image-size", "32", "--representative-count", "50",
         "--min-int8-accuracy", "0", "--max-drop-pp", "100", "--version", "mirrored-1",
         "--verbose", "0",
     ]  # fmt: skip
@@ -66,7 +67,7 @@ def test_mirrored_mixed_precision_training_exports_int8_and_records_the_gate(
     metadata = json.loads((model_dir / "model.json").read_text())
     assert metadata["version"] == "mirrored-1"
     assert metadata["gate"]["passed"] is True
-    assert metadata["metrics"]["epochs_trained"] == 3
+    assert metadata["metrics"]["epochs_trained"] == 2
     # And it learned: well above chance (10%) in float and in int8, so the loss scaling of
     # mixed precision and the float32 copy the export takes both carry the trained weights
     assert metadata["metrics"]["float_accuracy"] > 0.5
