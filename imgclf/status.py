@@ -68,7 +68,10 @@ def gather(deployment: Deployment, *, since: datetime, now: datetime | None = No
     sqs = deployment.client("sqs")
     queue = _queue_depths(sqs, deployment.queue_url)
     dead = _queue_depths(sqs, deployment.dead_letter_queue_url)
-    values = registered_values(deployment)
+    live = _live_model(deployment)
+    # The live model's own labels are counted even before the function first writes one
+    own = live.labels if live else ()
+    values = sorted({*registered_values(deployment), *own})
     windows = {
         0: _sort_key(since),
         **{m: _sort_key(now - timedelta(minutes=m)) for m in THROUGHPUT_MINUTES},
@@ -78,7 +81,7 @@ def gather(deployment: Deployment, *, since: datetime, now: datetime | None = No
         env=deployment.env,
         taken_at=now,
         since=since,
-        live=_live_model(deployment),
+        live=live,
         queue=queue,
         dead_letters=sum(dead.values()),
         counts={value: counted[value, 0] for value in values},

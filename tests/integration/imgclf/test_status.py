@@ -101,7 +101,7 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
         {
             "version": "v1",
             "architecture": "efficientnet_lite0",
-            "labels": ["cat", "dog"],
+            "labels": ["cat", "dog", "cow"],
             "hierarchy": {"file": "hierarchy.json", "version": "wn30-abc", "classes": 1000},
             "gate": {"passed": True},
             "metrics": {
@@ -126,18 +126,20 @@ def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespac
     snapshot = gather(aws.deployment, since=NOW - timedelta(hours=24), now=NOW)
     # Then each figure is what was written
     assert snapshot.live is not None and snapshot.live.version == "v1"
-    assert snapshot.live.gate == "passed" and snapshot.live.labels == ("cat", "dog")
+    assert snapshot.live.gate == "passed" and snapshot.live.labels == ("cat", "dog", "cow")
     assert snapshot.live.hierarchy == "wn30-abc"
     assert snapshot.live.accuracy == {"int8 test accuracy": "97.0%", "real-photos": "90.3% of 31"}
     assert snapshot.queue == {"visible": 3, "in flight": 1, "delayed": 0}
     assert snapshot.dead_letters == 2
-    assert snapshot.counts == {"cat": 6, "dog": 2, "!rejected": 1}
+    # (cow, a label of the live model that no item has yet, is counted too: 0)
+    assert snapshot.counts == {"cat": 6, "dog": 2, "cow": 0, "!rejected": 1}
     # within 1 min: cat/0 (0:30 ago), dog/0; 5 min: + cat/1 (2:30), cat/2 (4:30), the reject
     assert snapshot.throughput == {1: 2, 5: 5, 15: 8}
     lines = render(snapshot)
     text = "\n".join(lines)
     assert len(lines) <= 30
-    assert "v1 (efficientnet_lite0, 2 labels, generic labels, hierarchy wn30-abc)" in text
+    assert "v1 (efficientnet_lite0, 3 labels, generic labels, hierarchy wn30-abc)" in text
+    assert any(line.split() == ["cow", "0", "0.0%"] for line in lines)
     assert "3 waiting, 1 in flight, 0 delayed; dead-letter queue: 2" in text
     assert "8 classified, 1 rejected" in text
     assert "2.0/min over 1 min" in text and "1.0/min over 5 min" in text
