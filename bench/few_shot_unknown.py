@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
 from bench.generic_cost import cpu_summary, cpu_text  # noqa: E402
-from bench.training_accuracy import everyday_sets, few_shot_folder  # noqa: E402
+from bench.training_accuracy import everyday_sets, train_few_shot  # noqa: E402
 from classifier.artifact import UnknownRule  # noqa: E402
 from classifier.artifact_files import read_metadata  # noqa: E402
 from classifier.contracts import ARTIFACT_MODEL_FILE  # noqa: E402
@@ -80,27 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 def _train(out: Path, train_dir: Path, photos: int, seed: int, root: Path) -> Path:
     """What `imgclf train --dataset folder --arch efficientnet_lite0` trains on `photos`
     photos a label; its held-out set is the labels' held-out photos."""
-    from training.backbones import efficientnet_lite as lite
-    from training.train_config import TrainConfig
-    from training.workflow import run
-
-    few_shot_folder(train_dir, out / "data", photos, seed)
     heldout = out / "heldout"
-    for label_dir in sorted((out / "data").iterdir()):
+    for label_dir in sorted(train_dir.iterdir()):
         shutil.copytree(root / "heldout" / label_dir.name, heldout / label_dir.name)
-    run(
-        TrainConfig(
-            data_dir=out / "data",
-            model_dir=out / "model",
-            output_dir=out / "output",
-            dataset="folder",
-            arch=lite.ARCH,
-            heldout_dir=heldout,
-            artifact_path=None,
-            version=f"bench-few-shot-{photos}",
-            seed=seed,
-        )
-    )
+    train_few_shot(out, train_dir, heldout, photos, seed, f"bench-few-shot-{photos}")
     return out / "model"
 
 

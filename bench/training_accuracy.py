@@ -323,23 +323,10 @@ def _trained_point(
 ) -> CurvePoint:
     """What `imgclf train --data-dir DIR --dataset folder --arch efficientnet_lite0` trains
     on `photos` photos per class, with the set's held-out folder as its held-out set."""
-    from training.backbones import efficientnet_lite as lite
-    from training.workflow import run
-
     started = time.monotonic()
-    files = few_shot_folder(photo_root / "train", root / "data", photos, seed)
-    result = run(
-        TrainConfig(
-            data_dir=root / "data",
-            model_dir=root / "model",
-            output_dir=root / "output",
-            dataset="folder",
-            arch=lite.ARCH,
-            heldout_dir=photo_root / "heldout",
-            artifact_path=None,
-            version=f"bench-everyday-{photos}",
-            seed=seed,
-        )
+    version = f"bench-everyday-{photos}"
+    passed, files = train_few_shot(
+        root, photo_root / "train", photo_root / "heldout", photos, seed, version
     )
     heldout, outside, labels = sets
     return _point(
@@ -348,9 +335,36 @@ def _trained_point(
         files,
         root / "model",
         (heldout, outside, labels),
-        result.passed,
+        passed,
         time.monotonic() - started,
     )
+
+
+def train_few_shot(
+    root: Path, train_dir: Path, heldout_dir: Path, photos: int, seed: int, version: str
+) -> tuple[bool, int]:
+    """What `imgclf train --data-dir DIR --dataset folder --arch efficientnet_lite0` trains
+    on `photos` photos per class of `train_dir` (the folder: root/data, `few_shot_folder`),
+    with `heldout_dir` as its held-out set, into root/model: (its gate passed, files per
+    class)."""
+    from training.backbones import efficientnet_lite as lite
+    from training.workflow import run
+
+    files = few_shot_folder(train_dir, root / "data", photos, seed)
+    result = run(
+        TrainConfig(
+            data_dir=root / "data",
+            model_dir=root / "model",
+            output_dir=root / "output",
+            dataset="folder",
+            arch=lite.ARCH,
+            heldout_dir=heldout_dir,
+            artifact_path=None,
+            version=version,
+            seed=seed,
+        )
+    )
+    return result.passed, files
 
 
 def _day0_point(
