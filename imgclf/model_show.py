@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from classifier.artifact import ArtifactError
+from classifier.artifact import RULE_DISABLED, RULE_FIXED, ArtifactError
 from classifier.artifact_files import metadata_in_tarball
 from classifier.hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE
 from gate.champion import evaluations
@@ -159,7 +159,7 @@ def _why_not_chosen(rule: Any) -> str:
     """Why a rule was not chosen on the model's photos (switched off, or the fixed one), as
     training recorded it ("": it was chosen, or training did not say)."""
     reason = rule.get("chosen_by") if isinstance(rule, Mapping) else None
-    if isinstance(reason, str) and reason.startswith(("disabled", "fixed")):
+    if isinstance(reason, str) and reason.startswith((RULE_DISABLED, RULE_FIXED)):
         return f": {reason}"
     return ""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifier.artifact import UnknownRule
+from classifier.artifact import RULE_DISABLED, RULE_FIXED, UnknownRule
 from classifier.artifact_files import pack_artifact, read_metadata
 from classifier.contracts import DATA_PREFIX, model_version_problem, new_model_version
 from infra.local import imgclf_home
@@ -332,14 +332,16 @@ def unknown_note_lines(rule: UnknownRule, version: str) -> list[str]:
     few validation photos to keep its budget): it has the fixed rule, or, when its outputs
     carry no evidence of something else, none (every image will get a label)."""
     reason = str(rule.details.get("chosen_by", ""))
-    if rule.active and reason.startswith("fixed: "):
+    if rule.active and reason.startswith(RULE_FIXED):
         caught = (rule.details.get("outside") or {}).get("caught")
         outside = f" (it caught {caught:.0%} of the outside photos)" if caught is not None else ""
-        why = reason.removeprefix("fixed: ")
+        why = reason.removeprefix(f"{RULE_FIXED}: ")
         return [f"note: model {version}'s 'unknown' rule is fixed, not chosen: {why}{outside}"]
-    if rule.active or not reason.startswith("disabled"):
+    if rule.active or not reason.startswith(RULE_DISABLED):
         return []
-    return [f"note: model {version} has no 'unknown' rule: {reason.removeprefix('disabled: ')}"]
+    return [
+        f"note: model {version} has no 'unknown' rule: {reason.removeprefix(f'{RULE_DISABLED}: ')}"
+    ]
 
 
 def _print_lines(lines: list[str]) -> None:

@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from classifier.artifact import CALIBRATION_TEMPERATURE, Calibration, UnknownRule
+from classifier.artifact import (
+    CALIBRATION_TEMPERATURE,
+    RULE_DISABLED,
+    Calibration,
+    UnknownRule,
+)
 from classifier.model import calibrate, unknown_flags
 from training.train_config import DEFAULT_UNKNOWN_BUDGET
 
@@ -232,7 +237,8 @@ def choose_unknown_rule(
     `use_confidence`, only the evidence of something else decides (the day-0 model).
     """
     if budget <= 0 or not in_class:
-        return UnknownRule(details={"chosen_by": "disabled (no budget or no held-out data)"})
+        why = f"{RULE_DISABLED} (no budget or no held-out data)"
+        return UnknownRule(details={"chosen_by": why})
     others = np.concatenate(
         [s.other for s in in_class.values()] + ([outside.other] if outside is not None else [])
     )

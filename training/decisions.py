@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.artifact import ModelMetadata, OutputSpec, UnknownRule
+from classifier.artifact import RULE_DISABLED, RULE_FIXED, ModelMetadata, OutputSpec, UnknownRule
 from classifier.imaging import InputSpec
 from classifier.model import Decider
 from training import calibration, evalsets
@@ -154,10 +154,11 @@ def unknown_rule(
             in_class, outside, budget=budget, has_other=has_other, use_confidence=use_confidence
         )
     if not has_other:
-        return UnknownRule(details={"chosen_by": f"disabled: {too_few}; every image gets a label"})
+        why = f"{RULE_DISABLED}: {too_few}; every image gets a label"
+        return UnknownRule(details={"chosen_by": why})
     max_other, _, keep = calibration.FEW_PHOTOS_RULE
     reason = (
-        f"fixed: {too_few}; 'unknown' only when the evidence of something else is "
+        f"{RULE_FIXED}: {too_few}; 'unknown' only when the evidence of something else is "
         f"{max_other:g} or more and no label reaches {keep:g}"
     )
     return calibration.fixed_unknown_rule(in_class, outside, reason=reason, budget=budget)

@@ -186,6 +186,12 @@ class Calibration:
         )
 
 
+# How model.json's `unknown.chosen_by` begins when the rule was not chosen on the model's
+# photos: switched off (no thresholds), or the fixed rule of a model with too few of them.
+RULE_DISABLED = "disabled"
+RULE_FIXED = "fixed"
+
+
 @dataclass(frozen=True)
 class UnknownRule:
     """model.json `unknown`: when an image is labelled "unknown" instead of its top label

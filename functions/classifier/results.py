@@ -215,7 +215,10 @@ def rejected_item(
 
 
 # What makes two items the same result: one event order, one object, one model's verdict.
-_RESULT_IDENTITY = (ORDER_ATTRIBUTE, "etag", "model_version", "status", "label")
+# What makes two items one event's result with one model (what the table's write condition
+# refuses as already written), and then the same result.
+_EVENT_IDENTITY = (ORDER_ATTRIBUTE, "etag", "model_version")
+_RESULT_IDENTITY = (*_EVENT_IDENTITY, "status", "label")
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,7 @@ class Write:
 def same_event(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two items record one event with one model: what the table's write condition
     refuses as already written (besides any newer event)."""
-    return all(a.get(name) == b.get(name) for name in (ORDER_ATTRIBUTE, "etag", "model_version"))
+    return all(a.get(name) == b.get(name) for name in _EVENT_IDENTITY)
 
 
 def same_result(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
