@@ -81,6 +81,7 @@ from classifier.contracts import (  # noqa: E402
     LOCAL_ENV,
     RESULTS_INDEXES,
     TABLE_PARTITION_KEY,
+    is_removed,
     tag_names_text,
 )
 from classifier.settings import Settings  # noqa: E402
@@ -345,7 +346,11 @@ def result_items(
         for page in pages.paginate(TableName=table)
         for item in page["Items"]
     ]
-    items = [item for item in scanned if str(item.get("key", "")).startswith(IMAGE_PREFIX)]
+    items = [
+        item
+        for item in scanned
+        if str(item.get("key", "")).startswith(IMAGE_PREFIX) and not is_removed(item)
+    ]
     registry = next(
         (item for item in scanned if item.get(TABLE_PARTITION_KEY) == LABEL_REGISTRY_PK), {}
     )

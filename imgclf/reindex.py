@@ -26,6 +26,7 @@ from classifier.contracts import (
     RESULTS_INDEXES,
     STATUS_ATTRIBUTE,
     TABLE_PARTITION_KEY,
+    is_removed,
     registry_values,
     shard_attributes,
 )
@@ -98,7 +99,11 @@ def reindex(
     def segment(number: int) -> ReindexCount:
         total = ReindexCount()
         for page in _scan(client, table, number, segments, page_size):
-            page = [item for item in page if item[TABLE_PARTITION_KEY] != LABEL_REGISTRY_PK]
+            page = [
+                item
+                for item in page
+                if item[TABLE_PARTITION_KEY] != LABEL_REGISTRY_PK and not is_removed(item)
+            ]
             count = ReindexCount(scanned=len(page))
             count.values = {value for item in page for value in registry_values(item)}
             for item in page:

@@ -38,6 +38,7 @@ from classifier.contracts import (
     TABLE_PARTITION_KEY,
     ShardedIndex,
     Status,
+    is_removed,
     object_pk,
     registry_values,
     shard_values,
@@ -441,7 +442,7 @@ def get_result(deployment: Deployment, key: str) -> dict[str, Any] | None:
     table = deployment.resource("dynamodb").Table(deployment.results_table)
     pk = object_pk(deployment.images_bucket, key)
     item: dict[str, Any] | None = table.get_item(Key={TABLE_PARTITION_KEY: pk}).get("Item")
-    return item
+    return None if is_removed(item) else item
 
 
 def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -456,7 +457,8 @@ def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[s
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(table, []):
-                found[str(item["key"])] = item
+                if not is_removed(item):  # deleted since the index listed it
+                    found[str(item["key"])] = item
             request = response.get("UnprocessedKeys") or {}
     return found
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from classifier.contracts import (
+    EXPIRES_ATTRIBUTE,
     METRICS_NAMESPACE,
     RESULTS_INDEXES,
     SERVICE_NAME,
@@ -53,6 +54,15 @@ def results_table_create_args(table_name: str) -> dict[str, Any]:
             }
             for index in RESULTS_TABLE_INDEXES
         ],
+    }
+
+
+def results_table_ttl_args(table_name: str) -> dict[str, Any]:
+    """boto3 `update_time_to_live` arguments: the markers removals leave expire
+    (contracts.REMOVED_STATUS); the stack sets the same attribute."""
+    return {
+        "TableName": table_name,
+        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": EXPIRES_ATTRIBUTE},
     }
 
 

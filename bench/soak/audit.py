@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from classifier.contracts import (
     LABEL_REGISTRY_PK,
+    REMOVED_STATUS,
     TABLE_PARTITION_KEY,
     TAG_CONFIDENCE,
     TAG_LABEL,
@@ -160,7 +161,13 @@ def _gather(
                 strict=True,
             )
         )
-    writes = injector.journal.item_writes() if injector is not None else None
+    # The results of classifications: not the markers removals leave (deletes were never
+    # counted as item writes, nor by the metrics they are compared with)
+    writes = (
+        [w for w in injector.journal.item_writes() if w.status != REMOVED_STATUS]
+        if injector is not None
+        else None
+    )
     writes_by_pk: dict[str, list[ItemWrite]] = defaultdict(list)
     for write in writes or []:
         writes_by_pk[str(write.pk)].append(write)
@@ -282,7 +289,7 @@ def _check_writes(audit: Audit, evidence: _Evidence, abandoned: set[str]) -> Non
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every result item (the label registry is not one)."""
+    """Every result item (the label registry and the markers removals leave are none)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
     while True:
@@ -291,6 +298,7 @@ def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
             item
             for item in response.get("Items", [])
             if item[TABLE_PARTITION_KEY]["S"] != LABEL_REGISTRY_PK
+            and item.get("status", {}).get("S") != REMOVED_STATUS
         )
         if "LastEvaluatedKey" not in response:
             return items

@@ -6,6 +6,7 @@ AWS_ENDPOINT_URL, which is how the local environment points them at moto.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -21,12 +22,13 @@ from .contracts import (
     MAX_RECORD_CONCURRENCY,
     TABLE_PARTITION_KEY,
     ModelPointer,
+    is_removed,
     object_pk,
     registry_values,
 )
 from .imaging import RejectedImageError
 from .model import ModelUnavailableError
-from .results import ORDER_ATTRIBUTE, Write
+from .results import ORDER_ATTRIBUTE, Write, removed_item
 
 # How a GetObject error is handled, code by code (S3 API reference, GetObject "Errors", and
 # the error-code list). Anything not listed is transient: retried, then the DLQ.
@@ -189,7 +191,7 @@ class DynamoResults:
             Key={TABLE_PARTITION_KEY: object_pk(bucket, key)}, ConsistentRead=True
         )
         item = response.get("Item")
-        return dict(item) if item else None
+        return dict(item) if item and not is_removed(item) else None
 
     def put(self, item: dict[str, Any]) -> bool:
         """`write`, as True if the item is in the table."""
@@ -293,11 +295,12 @@ class DynamoResults:
             raise
         return True
 
-    def delete(self, bucket: str, key: str, order: str) -> bool:
-        """Delete the item unless it records an event newer than the removal."""
+    def remove(self, bucket: str, key: str, order: str) -> bool:
+        """Replace the item with a removal marker (results.removed_item) unless it records an
+        event newer than the removal. Its answer lost and retried, it writes the same marker."""
         try:
-            self._table.delete_item(
-                Key={TABLE_PARTITION_KEY: object_pk(bucket, key)},
+            self._table.put_item(
+                Item=removed_item(bucket, key, order, time.time()),
                 ConditionExpression="attribute_not_exists(#pk) OR #order <= :order",
                 ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY, "#order": ORDER_ATTRIBUTE},
                 ExpressionAttributeValues={":order": order},

@@ -18,6 +18,8 @@ the tags describing each key's current object (docs/architecture.md, "Faults"):
   last tag write always follows the last item write;
 - a duplicate with a newer event order advances the item's order, so that an older delete
   cannot remove it, and re-applies the tags (its first delivery may have died before them);
+- a removal leaves a marker with its event order instead of no item, so that a create that
+  read the object before the delete and writes after it is refused as older;
 - an upload's first delivery skips the read before the work: the write's condition refuses a
   duplicate or a stale result, and a refused write whose table item records this very event
   is a duplicate after all (tags re-applied). Retries read first.
@@ -100,11 +102,16 @@ class ObjectReader(Protocol):
 class ResultStore(Protocol):
     """The results table."""
 
-    def get(self, bucket: str, key: str) -> dict[str, Any] | None: ...
+    def get(self, bucket: str, key: str) -> dict[str, Any] | None:
+        """The key's item; None if it has none, or only the marker a removal left."""
+        ...
 
     def write(self, item: dict[str, Any]) -> Write: ...
 
-    def delete(self, bucket: str, key: str, order: str) -> bool: ...
+    def remove(self, bucket: str, key: str, order: str) -> bool:
+        """Replace the item with a marker of the removal unless it records a newer event;
+        an older event's write is then refused (contracts.REMOVED_STATUS)."""
+        ...
 
     def advance(self, item: dict[str, Any], order: str) -> bool: ...
 
@@ -170,9 +177,9 @@ class Classifier:
                 else None
             )
             if current is None:
-                deleted = self.results.delete(event.bucket, event.key, event.order)
+                removed = self.results.remove(event.bucket, event.key, event.order)
                 return Result(
-                    Outcome.REMOVED if deleted else Outcome.STALE, event.bucket, event.key
+                    Outcome.REMOVED if removed else Outcome.STALE, event.bucket, event.key
                 )
             # One version went and the key still has a current one: that one is recorded.
             event = replace(event, kind=EventKind.CREATED, etag=current)

@@ -209,6 +209,24 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
 
 
+# A key's removal (ObjectRemoved) leaves an item that records it instead of deleting the
+# item: a marker with the removal's event order, so that a create event for the deleted
+# object still in flight (it read the object before the delete, and writes after it) is
+# refused by the write's order condition, as any older event is. It holds no label, so it is
+# in no index; every reader takes it for no item (`is_removed`). It expires after
+# REMOVED_RETENTION_SECONDS through the table's TTL attribute (EXPIRES_ATTRIBUTE): far longer
+# than one invocation, the only window in which such a create can still write (its retries
+# read the object again, and find it gone).
+REMOVED_STATUS = "REMOVED"
+EXPIRES_ATTRIBUTE = "expires_at"
+REMOVED_RETENTION_SECONDS = 24 * 3600
+
+
+def is_removed(item: Mapping[str, Any] | None) -> bool:
+    """Whether a table item is a removal marker (no result: the key's object was deleted)."""
+    return item is not None and item.get(STATUS_ATTRIBUTE) == REMOVED_STATUS
+
+
 # The label of a CLASSIFIED image that shows none of the model's labels (model.json
 # `unknown` says when); no model may have a label of that name.
 UNKNOWN_LABEL = "unknown"

@@ -16,9 +16,12 @@ from .colours import DominantColour, names_tag_value
 from .contracts import (
     DEFAULT_INDEX_SHARDS,
     DEFAULT_TAGS,
+    EXPIRES_ATTRIBUTE,
     LABELS_ATTRIBUTE,
     MAX_OBJECT_TAGS,
     QUALITY_ATTRIBUTE,
+    REMOVED_RETENTION_SECONDS,
+    REMOVED_STATUS,
     SECOND_LABEL_ATTRIBUTE,
     TABLE_PARTITION_KEY,
     TAG_NAMES,
@@ -212,6 +215,19 @@ def rejected_item(
     }
     item.update(shard_attributes(item, index_shards))
     return item
+
+
+def removed_item(bucket: str, key: str, order: str, now: float) -> dict[str, Any]:
+    """The marker a removal leaves (contracts.REMOVED_STATUS): the key and the removal's
+    event order, expiring REMOVED_RETENTION_SECONDS after `now` (epoch seconds)."""
+    return {
+        TABLE_PARTITION_KEY: object_pk(bucket, key),
+        "bucket": bucket,
+        "key": key,
+        "status": REMOVED_STATUS,
+        ORDER_ATTRIBUTE: order,
+        EXPIRES_ATTRIBUTE: int(now) + REMOVED_RETENTION_SECONDS,
+    }
 
 
 # What makes two items the same result: one event order, one object, one model's verdict.

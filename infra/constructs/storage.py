@@ -10,7 +10,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from classifier.contracts import TABLE_PARTITION_KEY
+from classifier.contracts import EXPIRES_ATTRIBUTE, TABLE_PARTITION_KEY
 from infra.constructs.nag import suppress
 from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES
 
@@ -177,6 +177,8 @@ class StorageConstruct(Construct):
                 name=TABLE_PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            # the markers removals leave expire (classifier.contracts.REMOVED_STATUS)
+            time_to_live_attribute=EXPIRES_ATTRIBUTE,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -13,6 +13,7 @@ from infra.resources import (
     StackOutputs,
     redrive_policy,
     results_table_create_args,
+    results_table_ttl_args,
     stack_name,
 )
 
@@ -122,6 +123,7 @@ def create_resources(
     )
 
     dynamodb.create_table(**results_table_create_args(names["results_table"]))
+    dynamodb.update_time_to_live(**results_table_ttl_args(names["results_table"]))
 
     return LocalResources(
         images_bucket=names["images_bucket"],

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Capture, Match
 
 from classifier.contracts import (
+    EXPIRES_ATTRIBUTE,
     GSI_KEYS,
     INDEX_PROJECTION,
     INDEX_SORT_KEY,
@@ -17,7 +18,7 @@ from classifier.contracts import (
     TABLE_PARTITION_KEY,
 )
 from classifier.results import ORDER_ATTRIBUTE
-from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES
+from infra.resources import NOTIFICATION_EVENTS, RESULTS_TABLE_INDEXES, results_table_ttl_args
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
@@ -205,6 +206,16 @@ def test_results_table_is_on_demand_encrypted_with_point_in_time_recovery(env: A
             "KeySchema": [{"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"}],
         },
     )
+
+
+def test_results_table_expires_the_markers_removals_leave(env: Any) -> None:
+    # Then the attribute a removal's marker carries is the table's TTL, as in the local table
+    env.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {"TimeToLiveSpecification": {"AttributeName": EXPIRES_ATTRIBUTE, "Enabled": True}},
+    )
+    local = results_table_ttl_args("results")["TimeToLiveSpecification"]
+    assert local == {"Enabled": True, "AttributeName": EXPIRES_ATTRIBUTE}
 
 
 def test_results_table_has_the_design_query_paths(env: Any) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,15 +26,19 @@ from classifier.artifact_files import pack_artifact, read_metadata, write_artifa
 from classifier.classify import TagsRejectedError
 from classifier.contracts import (
     ARTIFACT_MODEL_FILE,
+    EXPIRES_ATTRIBUTE,
+    REMOVED_RETENTION_SECONDS,
+    RESULTS_INDEXES,
     ModelPointer,
     Status,
     artifact_key,
+    is_removed,
     sharded_value,
 )
 from imgclf import commands
 from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
-from imgclf.result_queries import query_results
+from imgclf.result_queries import get_result, query_results
 from infra.local.faults import FaultInjector, FaultPlan
 from infra.resources import StackOutputs
 from tests.fixtures.events import (
@@ -259,21 +264,56 @@ def test_bad_inputs_are_rejected_with_reasons(aws: SimpleNamespace) -> None:
     assert {i["key"] for i in rejected} == {"text.jpg", "empty.png", "cut.png"}
 
 
-def test_removal_deletes_the_item(aws: SimpleNamespace) -> None:
+def removal(key: str, event_time: str) -> str:
+    return s3_body(
+        s3_record("images", key, event_name="ObjectRemoved:Delete", event_time=event_time)
+    )
+
+
+def test_removal_leaves_no_result(
+    aws: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     meta = put(aws, "r.png", png(COLOURS["red"]))
     invoke(s3_body(s3_record("images", "r.png", **meta)))
     aws.s3.delete_object(Bucket="images", Key="r.png")
-    invoke(
-        s3_body(
-            s3_record(
-                "images",
-                "r.png",
-                event_name="ObjectRemoved:Delete",
-                event_time="2026-11-22T10:00:01.000Z",
-            )
-        )
+    invoke(removal("r.png", "2026-11-22T10:00:01.000Z"))
+    # The item is a marker of the removal, which expires, and is in no index
+    marker = item(aws, "r.png")
+    assert marker is not None and is_removed(marker)
+    assert marker[EXPIRES_ATTRIBUTE] > time.time() + REMOVED_RETENTION_SECONDS - 600
+    assert not {index.partition_key for index in RESULTS_INDEXES.values()} & marker.keys()
+    # And to the CLI the key has no result
+    assert get_result(deployment(), "r.png") is None
+    assert query_results(deployment(), label="red") == []
+    monkeypatch.setattr(commands, "resolve", lambda env: deployment())
+    capsys.readouterr()
+    assert cli_main(["result", "r.png"]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == "imgclf: error: no result for 'r.png' in environment 'test'"
     )
-    assert item(aws, "r.png") is None
+
+
+def test_an_upload_that_read_its_object_before_a_delete_cannot_record_it(
+    aws: SimpleNamespace,
+) -> None:
+    # Given an upload's event whose GET ran before the object's delete, and the delete's event
+    # handled first (the object still answers here, as it did to that GET)
+    meta = put(aws, "race.png", png(COLOURS["red"]))
+    invoke(removal("race.png", "2026-11-22T10:00:01.000Z"))
+    # When the upload's event is handled, on its first delivery (no read first) or a retry
+    for receive_count in (1, 2):
+        event = sqs_event(s3_body(s3_record("images", "race.png", **meta)))
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        assert handler.lambda_handler(event, fake_context()) == {"batchItemFailures": []}
+        # Then its write is refused as older than the removal: the key still has no result
+        assert get_result(deployment(), "race.png") is None
+        assert is_removed(item(aws, "race.png"))
+    # And a later upload of the key is recorded over the marker
+    meta = put(aws, "race.png", png(COLOURS["blue"]))
+    later = s3_record("images", "race.png", event_time="2026-11-22T10:00:02.000Z", **meta)
+    invoke(s3_body(later))
+    assert (get_result(deployment(), "race.png") or {}).get("label") == "blue"
 
 
 def test_labels_are_queryable_newest_first(aws: SimpleNamespace) -> None:

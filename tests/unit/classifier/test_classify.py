@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from classifier.classify import Classifier, ObjectChangedError, Outcome, TagsRejectedError
-from classifier.contracts import sharded_value
+from classifier.contracts import is_removed, sharded_value
 from classifier.events import EventKind, ObjectEvent
 from classifier.imaging import ImageLimits
 from classifier.model import LoadedModel, ModelUnavailableError
-from classifier.results import Write
+from classifier.results import Write, removed_item
 
 
 def png(colour: tuple[int, int, int]) -> bytes:
@@ -39,6 +39,7 @@ class MemoryObjects:
         self.failure: Exception | None = None
         self.tag_failure: Exception | None = None
         self.before_put_tags: Any = None  # a race to run just before a tag write
+        self.after_get: Any = None  # a race to run after the GET read the object
 
     def get(self, bucket: str, key: str, expected_etag: str | None, max_bytes: int) -> Any:
         self.gets += 1
@@ -50,6 +51,9 @@ class MemoryObjects:
         if expected_etag is not None and etag != expected_etag:
             raise ObjectChangedError(key)
         tag_count = len(self.tags.get(key, []))  # as S3's x-amz-tagging-count
+        if self.after_get is not None:
+            race, self.after_get = self.after_get, None
+            race()
         return SimpleNamespace(
             body=body, etag=etag, version_id=None, size=len(body), tag_count=tag_count
         )
@@ -83,17 +87,19 @@ class MemoryResults:
 
     def get(self, bucket: str, key: str) -> dict[str, Any] | None:
         self.reads += 1
-        return self.items.get(key)
+        item = self.items.get(key)
+        return None if is_removed(item) else item
 
     def write(self, item: dict[str, Any]) -> Write:
         existing = self.items.get(item["key"])
         if existing and (
             existing["event_order"] > item["event_order"]
             or existing["event_order"] == item["event_order"]
-            and (existing["model_version"], existing.get("etag"))
+            and (existing.get("model_version"), existing.get("etag"))
             == (item["model_version"], item.get("etag"))
         ):
-            return Write(existing == item, dict(existing))
+            current = None if is_removed(existing) else dict(existing)
+            return Write(existing == item, current)
         self.puts += 1
         self.items[item["key"]] = dict(item)
         return Write(True)
@@ -112,11 +118,11 @@ class MemoryResults:
         existing["event_order"] = order
         return True
 
-    def delete(self, bucket: str, key: str, order: str) -> bool:
+    def remove(self, bucket: str, key: str, order: str) -> bool:
         existing = self.items.get(key)
         if existing and existing["event_order"] > order:
             return False
-        self.items.pop(key, None)
+        self.items[key] = removed_item(bucket, key, order, now=0)
         return True
 
 
@@ -212,7 +218,38 @@ def test_removed_object_deletes_its_result(world: SimpleNamespace) -> None:
     world.classifier.handle(created("a.png"))
     removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T2")
     assert world.classifier.handle(removed).outcome is Outcome.REMOVED
-    assert "a.png" not in world.results.items
+    assert world.results.get("images", "a.png") is None
+    assert is_removed(world.results.items["a.png"])
+
+
+@pytest.mark.parametrize("first_delivery", [True, False])
+def test_an_object_deleted_while_it_is_classified_keeps_no_result(
+    world: SimpleNamespace, first_delivery: bool
+) -> None:
+    # Given an upload whose object is deleted while the function classifies it: the GET has
+    # read it, and the delete's event is handled before the item is written
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T2")
+
+    def delete_now() -> None:
+        del world.objects.objects["a.png"]
+        assert world.classifier.handle(removed).outcome is Outcome.REMOVED
+
+    world.objects.after_get = delete_now
+    # When the upload's event finishes, its result is refused as older than the removal
+    upload = created("a.png", time="T1")
+    outcome = world.classifier.handle(upload, first_delivery=first_delivery).outcome
+    assert outcome is Outcome.STALE
+    # Then the key has no result, and no tags were written
+    assert world.results.get("images", "a.png") is None
+    assert world.objects.tag_writes == 0
+    # And a redelivery finds the object gone; a new upload of the key is recorded
+    assert world.classifier.handle(upload).outcome is Outcome.GONE
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e3")
+    assert world.classifier.handle(created("a.png", etag="e3", time="T3")).outcome is (
+        Outcome.CLASSIFIED
+    )
+    assert world.results.get("images", "a.png")["etag"] == "e3"
 
 
 def test_object_deleted_before_processing_is_acknowledged_without_a_write(
@@ -434,7 +471,7 @@ def test_removing_one_version_of_a_key_that_lives_on_keeps_its_result(
         version_id="v-marker",
     )  # fmt: skip
     assert world.classifier.handle(marker).outcome is Outcome.REMOVED
-    assert "a.png" not in world.results.items
+    assert world.results.get("images", "a.png") is None
 
 
 def test_a_rejected_result_removes_tags_an_earlier_result_left(world: SimpleNamespace) -> None:
@@ -568,4 +605,4 @@ def test_a_removal_is_never_written_first(world: SimpleNamespace) -> None:
     removed = ObjectEvent(EventKind.REMOVED, "images", "a.png", "ObjectRemoved:Delete", "T1")
     # When it is handled, then the newer result stays
     assert world.classifier.handle(removed, first_delivery=True).outcome is Outcome.STALE
-    assert "a.png" in world.results.items
+    assert world.results.get("images", "a.png") is not None
