@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from . import reclassify as reclassifying
 from .accounting import Accounting, wait_until_accounted
 from .deployment import Deployment, resolve
 from .errors import CliError
-from .output import plain, progress, stderr, stdout
+from .output import cell, plain, print_table, progress, stderr, stdout, table_width
 from .result_formats import mapping_text, render_table, to_csv, to_json
 from .result_queries import (
     ResultQuery,
@@ -65,7 +66,9 @@ def upload(args: argparse.Namespace) -> int:
         state = _wait_with_progress(
             deployment, [u.key for u in uploads], "waiting for results", args.timeout
         )
-        stdout.print(render_table([state.items[k] for k in sorted(state.items)]))
+        print_table(
+            render_table([state.items[k] for k in sorted(state.items)], width=table_width())
+        )
         if state.dead_lettered:
             stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
         if state.missing:
@@ -121,12 +124,12 @@ def results(args: argparse.Namespace) -> int:
         for line in detect_labels.response_lines(items, _hierarchy_for(items)):
             stdout.out(json.dumps(line, sort_keys=True), highlight=False)
     elif args.format == "csv":
-        stdout.out(to_csv(items), end="", highlight=False)
+        sys.stdout.write(to_csv(items))  # as it is: rich would expand a key's tab
     else:
         title = f"{len(items)} results in {where}"
         if selection is not None and selection.meaning:  # which sense of the word was asked
             title += f" for {selection.word.strip()!r}, {selection.meaning}"
-        stdout.print(render_table(items, title=title))
+        print_table(render_table(items, title=title, width=table_width()))
     return 0
 
 
@@ -162,12 +165,13 @@ def result(args: argparse.Namespace) -> int:
     if args.format == "json":
         stdout.out(json.dumps({**plain(item), "object_tags": tags}, indent=2, sort_keys=True))
         return 0
-    table = Table(title=args.key, show_header=False)
+    table = Table(title=cell(args.key), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name in sorted(item):
-        table.add_row(name, field_text(name, plain(item[name])))
-    table.add_row("object tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-")
+        table.add_row(name, cell(field_text(name, plain(item[name]))))
+    shown_tags = ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-"
+    table.add_row("object tags", cell(shown_tags))
     stdout.print(table)
     return 0
 
@@ -207,7 +211,7 @@ def labels(args: argparse.Namespace) -> int:
     if args.format == "json":
         stdout.out(generic_labels.counts_json(rows), highlight=False)
     else:
-        stdout.print(generic_labels.counts_table(rows, f"{len(rows)} labels in {deployment.env}"))
+        print_table(generic_labels.counts_table(rows, f"{len(rows)} labels in {deployment.env}"))
     return 0
 
 
@@ -405,7 +409,7 @@ def dlq(args: argparse.Namespace) -> int:
             letter.message_id,
             str(letter.receive_count),
             _time(letter.sent_timestamp_ms),
-            ", ".join(letter.keys) or letter.body[:120],
+            cell(", ".join(letter.keys) or letter.body[:120]),
         )
     stdout.print(table)
     return 0

@@ -42,6 +42,7 @@ from classifier.hierarchy import HierarchyError, LabelHierarchy, Node, gloss_cla
 
 from .deployment import Deployment
 from .errors import CliError
+from .output import cell
 from .result_queries import MAX_PARALLEL_QUERIES, query_arguments, query_page
 
 HIERARCHY_MODULE = "training.labels"
@@ -425,7 +426,7 @@ def counts_table(rows: Sequence[LabelCount], title: str) -> Table:
     table.add_column("count", justify="right")
     table.add_column("direct", justify="right")
     for row in rows:
-        table.add_row(row.label, str(row.count), str(row.direct))
+        table.add_row(cell(row.label), str(row.count), str(row.direct))
     return table
 
 

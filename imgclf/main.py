@@ -350,9 +350,10 @@ def _describe(error: Exception) -> str:
 
 
 def _fail(message: str, code: int = 1) -> int:
-    from .output import stderr
+    from .output import stderr, visible
 
-    stderr.print(f"imgclf: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    line = f"imgclf: error: {visible(message)}"
+    stderr.print(line, markup=False, highlight=False, soft_wrap=True)
     return code
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from .errors import CliError
 
@@ -42,6 +45,41 @@ def progress(*, transient: bool = False) -> Progress:
         console=stderr,
         transient=transient,
     )
+
+
+# C0 and C1 control characters, DEL included: a terminal acts on them (ESC starts a sequence
+# that can clear it, recolour it or set its title; a tab moves the cursor).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(value: object) -> str:
+    """`value` as text whose control characters show as escapes (a key's tab as \\t, ESC as
+    \\x1b): object keys, tags and queue messages are anyone's input, and are printed as data."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], str(value))
+
+
+def cell(value: object) -> Text:
+    """A table cell or title that shows `value` as it is: never read as rich markup (a key
+    `a[red].jpg` keeps its brackets), its control characters escaped (`visible`)."""
+    return Text(visible(value))
+
+
+def table_width() -> int | None:
+    """The width a table must fit (the terminal's), or None when stdout is a file or a pipe,
+    where a table is printed as wide as its rows (`print_table`): nothing is squeezed."""
+    return stdout.width if stdout.is_terminal else None
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout: in the terminal's width, or, piped, as wide as it needs."""
+    if stdout.is_terminal:
+        stdout.print(table)
+        return
+    unbounded = stdout.options.update_width(_UNBOUNDED_WIDTH)
+    Console(width=stdout.measure(table, options=unbounded).maximum).print(table)
+
+
+_UNBOUNDED_WIDTH = 100_000
 
 
 def plain(value: Any) -> Any:
@@ -75,7 +113,10 @@ def native_stderr_to(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 2)
-        sys.stderr = open(  # noqa: SIM115 - closed below, after fd 2 is restored
+        # Never closed: a logging handler made meanwhile (absl's, when TensorFlow is first
+        # imported here) keeps this stream, which still writes to the terminal after the
+        # block. One descriptor per use, a few per process.
+        sys.stderr = open(  # noqa: SIM115
             os.dup(terminal), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
         )
         try:
@@ -87,7 +128,6 @@ def native_stderr_to(path: Path) -> Iterator[None]:
             raise
         finally:
             sys.stderr.flush()
-            sys.stderr.close()
             sys.stderr = python_stderr
             os.dup2(terminal, 2)
             os.close(terminal)

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from classifier.contracts import Status
 
-from .output import plain
+from .output import cell, plain, visible
 
 COLUMNS = (
     "key",
@@ -51,32 +52,63 @@ def _cell(item: dict[str, Any], column: str) -> str:
 # The table always shows these; the others only when some item has a value for them.
 ALWAYS_SHOWN = ("key", "status", "label")
 KEY_WIDTH = 48  # a key up to this long is never folded in the table
+REASON_WIDTH = 24  # a reason folds to no narrower than this while the key is not folded
+MIN_KEY_WIDTH, MIN_REASON_WIDTH = 16, 12  # in a terminal too narrow for those
+# What a terminal too narrow for every column leaves out first (JSON and CSV keep them all).
+DROPPED_FIRST = ("classified_at", "model_version", "colours", "confidence", "second_label")
 TIME_TO_SECOND = len("YYYY-MM-DDTHH:MM:SS")  # classified_at as the table shows it
 
 
-def render_table(items: list[dict[str, Any]], title: str | None = None) -> Table:
+def render_table(
+    items: list[dict[str, Any]], title: str | None = None, width: int | None = None
+) -> Table:
     """One row per item, without the columns no item fills (a generic model's results have
     no reason; most have no second label), a key that is not folded while it fits, and the
-    time to the second: JSON and CSV keep every column and the full time."""
-    rows = [{column: _table_cell(item, column) for column in COLUMNS} for item in items]
+    time to the second: JSON and CSV keep every column and the full time. In `width` (a
+    terminal's), the columns that do not fit are left out, DROPPED_FIRST first, rather than
+    squeezed to nothing. Cells show their text as it is (`output.cell`)."""
+    rows = [{column: visible(_table_cell(item, column)) for column in COLUMNS} for item in items]
     shown = [
         column
         for column in COLUMNS
         if column in ALWAYS_SHOWN or not rows or any(row[column] for row in rows)
     ]
-    table = Table(title=title, show_lines=False)
-    longest_key = max((len(row["key"]) for row in rows), default=0)
+    for column in DROPPED_FIRST:
+        if width is None or _needed_width(rows, shown) <= width:
+            break
+        if column in shown:
+            shown.remove(column)
+    table = Table(title=None if title is None else cell(title), show_lines=False)
+    key_width = min(max((len(row["key"]) for row in rows), default=0), KEY_WIDTH)
+    reason_width = None  # the reason takes what the others leave (rich would fold the key)
+    if width is not None:
+        excess = _needed_width(rows, shown) - width
+        narrower = min(max(excess, 0), max(key_width - MIN_KEY_WIDTH, 0))
+        key_width -= narrower  # a terminal too narrow even for the four columns folds the key
+        reason_width = max(REASON_WIDTH - excess + narrower, MIN_REASON_WIDTH)
     for column in shown:
         table.add_column(
             column,
             overflow="fold",
             justify="right" if column == "confidence" else "left",
-            min_width=min(longest_key, KEY_WIDTH) if column == "key" else None,
+            min_width=key_width if column == "key" else None,
+            max_width=reason_width if column == "reason" else None,
         )
     for item, row in zip(items, rows, strict=True):
         style = "red" if item.get("status") == Status.REJECTED else None
-        table.add_row(*(row[column] for column in shown), style=style)
+        table.add_row(*(Text(row[column]) for column in shown), style=style)
     return table
+
+
+def _needed_width(rows: list[dict[str, str]], shown: list[str]) -> int:
+    """The table's width with each column as wide as its widest cell, but a key folded at
+    KEY_WIDTH and a reason at REASON_WIDTH: 3 characters of border and padding a column."""
+    total = 1
+    for column in shown:
+        widest = max((len(row[column]) for row in rows), default=0)
+        folds_at = {"key": KEY_WIDTH, "reason": REASON_WIDTH}.get(column, widest)
+        total += max(len(column), min(widest, folds_at)) + 3
+    return total
 
 
 def _table_cell(item: dict[str, Any], column: str) -> str:

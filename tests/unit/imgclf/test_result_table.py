@@ -3,11 +3,14 @@ second; JSON and CSV keep every column and the full time."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import pytest
 from rich.console import Console
 
-from imgclf.result_formats import KEY_WIDTH, render_table, to_csv, to_json
+from imgclf import output
+from imgclf.result_formats import COLUMNS, KEY_WIDTH, render_table, to_csv, to_json
 
 CLASSIFIED_AT = "2026-12-07T13:12:51.640Z"
 
@@ -93,3 +96,56 @@ def test_a_long_key_is_not_folded_while_it_fits() -> None:
     ]
     # Then at 120 columns the key stands whole on one line
     assert any(key in line for line in _printed(items, width=120).splitlines())
+
+
+def _mixed() -> list[dict[str, Any]]:
+    rejected = _rejected("uploads/2026/scan.tif")
+    rejected["reason"] = "format TIFF is not allowed (allowed: BMP, GIF, JPEG, PNG, WEBP)"
+    long_key = "a-folder/with-a-rather-long-name/and-a-photo-000123.jpg"
+    return [_classified(long_key, second_label="coffee mug"), rejected]
+
+
+def test_a_terminal_too_narrow_leaves_columns_out_and_keeps_the_reason_readable() -> None:
+    for width in (160, 120, 90):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(render_table(_mixed(), width=width))
+        text = console.export_text()
+        lines = text.splitlines()
+        # Then every line ends with the table's border: no column is cut off
+        assert all(line.rstrip()[-1] in "┓┃┩│┘" for line in lines), text
+        # And the reason is there whole, folded over lines
+        assert "allowed: BMP" in text
+        assert "reason" in _header(text) and "key" in _header(text)
+    # And at 120 the time and the model go first
+    header = _header(_printed_at(120))
+    assert "classified_at" not in header and "model_version" not in header
+
+
+def _printed_at(width: int) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(render_table(_mixed(), width=width))
+    return console.export_text()
+
+
+def test_piped_a_table_is_as_wide_as_its_rows(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given stdout that is no terminal (`imgclf results > file`)
+    monkeypatch.setattr(output, "stdout", Console(width=80, file=sys.stdout))
+    assert output.table_width() is None
+    # When the table is printed, then every column and the whole reason are on its lines
+    output.print_table(render_table(_mixed(), width=output.table_width()))
+    text = capsys.readouterr().out
+    assert _header(text) == list(COLUMNS)
+    assert "format TIFF is not allowed (allowed: BMP, GIF, JPEG, PNG, WEBP)" in text
+
+
+def test_cells_show_keys_as_they_are() -> None:
+    # Given keys that rich would read as markup, and one with a tab and an escape sequence
+    keys = ["photos/a[red]b[/red].jpg", "x[bold italic].png", "tab\there\x1b[2J\x07.jpg"]
+    text = _printed([_classified(key) for key in keys])
+    # Then the brackets stay, and the control characters are shown, never sent
+    assert "photos/a[red]b[/red].jpg" in text and "x[bold italic].png" in text
+    assert "tab\\there\\x1b[2J\\x07.jpg" in text and "\x1b" not in text
+    # And CSV keeps the key byte for byte
+    assert "tab\there\x1b[2J\x07.jpg" in to_csv([_classified(keys[2])])
