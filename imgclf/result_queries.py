@@ -59,7 +59,10 @@ def parse_since(text: str, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     match = _RELATIVE.match(text.strip().lower())
     if match:
-        moment = now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        try:
+            moment = now - timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        except OverflowError:
+            raise CliError(f"--since {text!r} reaches back before the year 1") from None
     else:
         try:
             moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))

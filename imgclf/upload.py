@@ -37,11 +37,27 @@ def collect(paths: Iterable[Path | str], prefix: str = "") -> list[Upload]:
                 relative = file.relative_to(root)
                 if file.is_file() and not any(part.startswith(".") for part in relative.parts):
                     uploads.append(Upload(file, prefix + relative.as_posix()))
+        elif path.exists():
+            raise CliError(f"not a file or folder: {raw}")
         else:
             raise CliError(f"no such file or folder: {raw}")
     if not uploads:
         raise CliError("nothing to upload: the folders are empty")
-    return uploads
+    return _one_file_per_key(uploads)
+
+
+def _one_file_per_key(uploads: list[Upload]) -> list[Upload]:
+    """The same file named twice is uploaded once; two files for one key are refused, since
+    the uploads run in parallel and which one the key would keep is chance."""
+    by_key: dict[str, Upload] = {}
+    for upload in uploads:
+        earlier = by_key.setdefault(upload.key, upload)
+        if earlier.path.resolve() != upload.path.resolve():
+            raise CliError(
+                f"two files would be uploaded as {upload.key!r}: {earlier.path} and "
+                f"{upload.path} (upload them separately, or with different --prefix)"
+            )
+    return list(by_key.values())
 
 
 def upload_all(

@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from . import reasons
 from .classify import ObjectChangedError, TagsRejectedError
 from .contracts import (
     LABEL_REGISTRY_PK,
@@ -128,7 +129,7 @@ class S3Objects:
         if size > max_bytes:
             body.close()
             raise RejectedImageError(
-                f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.1f} MB limit"
+                f"file is {reasons.mib(size)}, over the {reasons.mib(max_bytes)} limit"
             )
         data = body.read()
         return ObjectData(

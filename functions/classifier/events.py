@@ -126,7 +126,10 @@ def _record_event(record: Any) -> ObjectEvent | None:
         kind = EventKind.REMOVED
     else:
         return None  # ObjectTagging:*, ObjectAcl:*, ObjectRestore:Post...: nothing for us to do
-    size = obj.get("size")
+    raw_size = obj.get("size")
+    size = int(raw_size) if isinstance(raw_size, int | str) and str(raw_size).isdigit() else None
+    if kind is EventKind.CREATED and key.endswith("/") and size == 0:
+        return None  # a folder marker (the S3 console's "Create folder"): no image to record
     etag = obj.get("eTag") or obj.get("etag")
     return ObjectEvent(
         kind=kind,
@@ -134,7 +137,7 @@ def _record_event(record: Any) -> ObjectEvent | None:
         key=key,
         event_name=event_name,
         event_time=str(record.get("eventTime", "")),
-        size=int(size) if isinstance(size, int | float | str) and str(size).isdigit() else None,
+        size=size,
         etag=str(etag).strip('"') if etag else None,
         version_id=obj.get("versionId") or None,
         sequencer=obj.get("sequencer") or None,

@@ -151,7 +151,7 @@ def check_size(size: int | None, limits: ImageLimits) -> None:
         raise RejectedImageError("empty file (0 bytes)")
     if size > limits.max_bytes:
         raise RejectedImageError(
-            f"file is {reasons.mb(size)}, over the {reasons.mb(limits.max_bytes)} limit"
+            f"file is {reasons.mib(size)}, over the {reasons.mib(limits.max_bytes)} limit"
         )
 
 

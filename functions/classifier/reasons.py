@@ -211,5 +211,6 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())[:200] or type(error).__name__
 
 
-def mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
+def mib(size: int) -> str:
+    """A size in binary megabytes, as the byte limit is set (25 MiB = 26,214,400 bytes)."""
+    return f"{size / 2**20:.1f} MiB"

@@ -59,6 +59,18 @@ def test_tag_and_acl_events_are_noise(name: str) -> None:
     assert parse_body(s3_body(s3_record("b", "k", event_name=name))) == []
 
 
+def test_a_folder_marker_is_noise_but_a_file_named_like_one_is_not() -> None:
+    # The S3 console's "Create folder" puts an empty object whose key ends with "/"
+    assert parse_body(s3_body(s3_record("b", "holiday photos/", size=0))) == []
+    # A folder marker with bytes in it, an empty file, and a marker's removal are events
+    for record in (
+        s3_record("b", "holiday photos/", size=12),
+        s3_record("b", "empty.jpg", size=0),
+        s3_record("b", "holiday photos/", event_name="ObjectRemoved:Delete", size=None),
+    ):
+        assert len(parse_body(s3_body(record))) == 1
+
+
 def test_s3_test_event_is_noise() -> None:
     assert parse_body(s3_test_event_body()) == []
 

@@ -70,7 +70,7 @@ def test_zero_bytes_is_rejected_as_empty() -> None:
 
 
 def test_byte_limit_is_checked_before_download_from_the_event_size() -> None:
-    with pytest.raises(RejectedImageError, match="over the 1.0 MB limit"):
+    with pytest.raises(RejectedImageError, match="over the 1.0 MiB limit"):
         check_size(5 * 2**20, ImageLimits(max_bytes=2**20))
     check_size(None, LIMITS)  # unknown size: decided after the GET instead
 

@@ -58,6 +58,8 @@ def test_since_accepts_durations_and_iso_times(text: str, expected: str) -> None
 def test_since_rejects_anything_else() -> None:
     with pytest.raises(CliError, match="neither a duration"):
         parse_since("last tuesday", NOW)
+    with pytest.raises(CliError, match="'99999999d' reaches back before the year 1"):
+        parse_since("99999999d", NOW)
 
 
 def test_status_is_case_insensitive_and_checked() -> None:
@@ -116,6 +118,23 @@ def test_collect_keeps_folder_names_and_skips_hidden_files(tmp_path: Path) -> No
 def test_collect_fails_on_a_missing_path(tmp_path: Path) -> None:
     with pytest.raises(CliError, match="no such file or folder"):
         collect([tmp_path / "nope.jpg"])
+
+
+def test_collect_refuses_two_files_for_one_key_and_uploads_a_file_named_twice_once(
+    tmp_path: Path,
+) -> None:
+    for folder in ("c1", "c2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.jpg").write_bytes(folder.encode())
+    with pytest.raises(CliError, match=r"two files would be uploaded as 'coll/x.jpg': .*c1/x.jpg"):
+        collect([tmp_path / "c1" / "x.jpg", tmp_path / "c2" / "x.jpg"], prefix="coll")
+    twice = collect([tmp_path / "c1" / "x.jpg", tmp_path / "c1" / ".." / "c1" / "x.jpg"])
+    assert [u.key for u in twice] == ["x.jpg"]
+
+
+def test_collect_names_a_path_that_is_no_file_or_folder() -> None:
+    with pytest.raises(CliError, match="not a file or folder: /dev/null"):
+        collect(["/dev/null"])
 
 
 def test_tags_are_name_value_pairs() -> None:
