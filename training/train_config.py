@@ -193,9 +193,19 @@ class TrainConfig:
         hyperparameter=True,
     )
     alpha: float = option(1.0, help="mobilenetv2 width multiplier", hyperparameter=True)
-    epochs: int | None = option(None, cli=True, hyperparameter=True)
+    epochs: int | None = option(
+        None,
+        help="training epochs (default per data set); transfer architectures train the head "
+        "this many epochs, then --fine-tune-epochs more",
+        cli=True,
+        hyperparameter=True,
+    )
     fine_tune_epochs: int = option(
-        5, help="transfer architectures: second phase", hyperparameter=True
+        5,
+        help="transfer architectures: epochs with the base's top layers unfrozen, after "
+        "--epochs (0: none)",
+        cli=True,
+        hyperparameter=True,
     )
     fine_tune_layers: int = option(
         30, help="transfer architectures: top layers to unfreeze", hyperparameter=True
@@ -382,6 +392,8 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> TrainConfi
         "validation_dir": directory("validation_dir", None),
         "heldout_dir": directory("heldout_dir", None),
         "extra_train_dir": directory("extra_train_dir", None),
+        "outside_dir": directory("outside_dir", None),
+        "outside_train_dir": directory("outside_train_dir", None),
         "checkpoint_dir": checkpoint_dir,
         "artifact_path": artifact,
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.options import AUTO, DATASETS
+from training.options import AUTO, DATASETS, declared
 from training.train_config import (
     DATASET_DEFAULTS,
     ConfigError,
@@ -32,6 +32,21 @@ def test_sagemaker_channels_and_dirs_come_from_the_environment() -> None:
     assert config.output_dir == Path("/opt/ml/output/data")
     assert config.artifact_path is None  # SageMaker packs SM_MODEL_DIR itself
     assert config.epochs == 3
+
+
+def test_every_folder_option_is_a_path_from_the_command_line_or_its_channel(
+    tmp_path: Path,
+) -> None:
+    # Given every folder option, once as a flag and once as its SageMaker channel
+    folders = [item for item in declared(TrainConfig) if item.type is Path and item.option.env]
+    assert {"outside_dir", "outside_train_dir", "extra_train_dir"} <= {f.name for f in folders}
+    argv = [arg for f in folders for arg in (f"--{f.name}", str(tmp_path / f.name))]
+    from_flags = parse_args(argv, {})
+    from_channels = parse_args([], {f.option.env: str(tmp_path / f.name) for f in folders})
+    # Then each arrives as that Path (a str once crashed --outside-dir after training)
+    for config in (from_flags, from_channels):
+        for folder in folders:
+            assert getattr(config, folder.name) == tmp_path / folder.name, folder.name
 
 
 def test_hyperparameters_answer_to_underscores_and_unknown_ones_are_ignored() -> None:
