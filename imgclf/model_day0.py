@@ -16,7 +16,7 @@ from .errors import CliError
 from .models import require_new_version
 from .output import stdout
 from .packed import PackedModel, build_quietly, cached, upload_and_report
-from .trainer import check_version_option
+from .trainer import check_build_options
 
 if TYPE_CHECKING:
     from training.labels.mapper import MappedLabel
@@ -35,13 +35,14 @@ def build_packed(
 
     def build(model_dir: Path) -> None:
         from training.backbones.efficientnet_lite import WeightsUnavailableError
+        from training.data import DataError
         from training.day0 import Day0Error, build_day0
         from training.imagenet import MappingError, read_mapping
 
         try:
             chosen = read_mapping(mapping_file) if mapping is None and mapping_file else mapping
             build_day0(model_dir, version=version, mapping=chosen, eval_dir=eval_dir)
-        except (MappingError, Day0Error, WeightsUnavailableError) as error:
+        except (MappingError, Day0Error, WeightsUnavailableError, DataError) as error:
             raise CliError(str(error)) from None
 
     return build_quietly(target, version, "day-0 model", build)
@@ -105,8 +106,19 @@ def cached_day0(cache_root: Path, sources: str) -> PackedModel:
     )
 
 
+def _check_eval_dir(eval_dir: Path, labels: list[str] | None) -> None:
+    """An --eval-dir with no label folders, or a folder none of --labels names, refused
+    before the build (the build reads it the same way)."""
+    from training.data import DataError, list_class_files
+
+    try:
+        list_class_files(eval_dir, labels)
+    except DataError as error:
+        raise CliError(f"--eval-dir: {error}") from None
+
+
 def day0_command(args: argparse.Namespace) -> int:
-    check_version_option(args.version)
+    check_build_options(args)
     for path in (args.mapping, args.eval_dir, args.overrides):
         if path is not None and not path.exists():
             raise CliError(f"no such file or folder: {path}")
@@ -115,8 +127,10 @@ def day0_command(args: argparse.Namespace) -> int:
     mapping = None
     if args.labels is not None:
         mapped = map_label_names(args.labels, args.overrides)
-        stdout.print("\n".join(mapping_lines(mapped)), markup=False)
+        stdout.print("\n".join(mapping_lines(mapped)), markup=False, soft_wrap=True)
         mapping = {label.label: label.indices for label in mapped}
+    if args.eval_dir is not None:
+        _check_eval_dir(args.eval_dir, list(mapping) if mapping else None)
     deployment = resolve(args.env)  # after the input's checks and the mapping, before the build
     if args.version:
         require_new_version(deployment, args.version)

@@ -12,7 +12,7 @@ from .deployment import Deployment, resolve
 from .errors import CliError
 from .models import promote, require_new_version, upload_artifact
 from .packed import PackedModel, build_quietly, cached, upload_and_report
-from .trainer import check_version_option
+from .trainer import check_build_options
 
 
 def build_packed(target: Path, *, version: str) -> PackedModel:
@@ -57,7 +57,7 @@ def publish(deployment: Deployment, model: PackedModel, *, force: bool = False) 
 
 def generic_command(args: argparse.Namespace) -> int:
     """Build (or reuse with --cached) the generic model, upload it, and promote it if asked."""
-    check_version_option(args.version)
+    check_build_options(args)
     deployment = resolve(args.env)
     if args.version:
         require_new_version(deployment, args.version)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -62,6 +63,28 @@ def cell(value: object) -> Text:
     """A table cell or title that shows `value` as it is: never read as rich markup (a key
     `a[red].jpg` keeps its brackets), its control characters escaped (`visible`)."""
     return Text(visible(value))
+
+
+TRAINING_LOGGER = "training"  # the logger of every training module (training.*)
+
+
+@contextmanager
+def log_to_file(name: str, path: Path) -> Iterator[None]:
+    """A logger's records (INFO and up) go to `path` meanwhile, and not on to the root
+    logger's handlers (absl's, once TensorFlow is imported, prints them as ERROR:name:...)."""
+    logger = logging.getLogger(name)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        handler.close()
 
 
 def table_width() -> int | None:

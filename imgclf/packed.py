@@ -17,7 +17,7 @@ from classifier.artifact_files import pack_artifact, read_metadata
 from .deployment import Deployment
 from .errors import CliError
 from .models import promote, upload_artifact
-from .output import NATIVE_LOG, native_stderr_to, progress, stdout
+from .output import NATIVE_LOG, TRAINING_LOGGER, log_to_file, native_stderr_to, progress, stdout
 
 VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it again
 
@@ -25,10 +25,12 @@ VERSION_FILE = "VERSION"  # beside a cached model.tar.gz: `local up` uploads it 
 @contextmanager
 def building(target: Path, what: str) -> Iterator[None]:
     """A model build's spinner, with the native libraries' lines (TensorFlow, the converter,
-    LiteRT) sent to target/native.log rather than the terminal."""
+    LiteRT) and training's own log lines sent to target/native.log rather than the terminal:
+    the command reports what matters (the gate) itself."""
     with native_stderr_to(target / NATIVE_LOG), progress(transient=True) as bar:
         bar.add_task(what, total=None)
-        yield
+        with log_to_file(TRAINING_LOGGER, target / NATIVE_LOG):
+            yield
 
 
 def build_quietly(

@@ -18,18 +18,20 @@ from classifier.contracts import DATA_PREFIX, model_version_problem, new_model_v
 from infra.local import imgclf_home
 from training.layout import MAX_LISTED_NAMES
 from training.options import (
+    AUTO,
+    NONE,
     checked_values,
     cli_option_names,
     command_line,
     default_dataset,
     sagemaker_hyperparameters,
 )
-from training.train_config import TrainConfig
+from training.train_config import GENERATED_DATASETS, TrainConfig
 
 from .deployment import resolve
 from .errors import CliError
 from .models import promote, require_new_version, upload_artifact
-from .output import NATIVE_LOG, native_stderr_to, progress, stderr, stdout
+from .output import NATIVE_LOG, TRAINING_LOGGER, native_stderr_to, progress, stderr, stdout
 from .packed import VERSION_FILE
 from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s3_uri
 
@@ -177,16 +179,21 @@ def train_to_cache(
 
 
 def train_command(args: argparse.Namespace) -> int:
-    check_version_option(args.version)
+    check_build_options(args)
     deployment = resolve(args.env)
-    if args.force and not args.promote:
-        raise CliError("--force only applies with --promote")
     if args.version:
         require_new_version(deployment, args.version)
     if args.cloud:
         return _train_in_cloud(deployment, args)
     if args.dataset == "folder" and args.data_dir is None:
         raise CliError("--dataset folder needs --data-dir")
+    if args.dataset in GENERATED_DATASETS and args.data_dir is not None:
+        raise CliError(
+            f"--dataset {args.dataset} renders its own images; --data-dir is for your own "
+            "(leave --dataset out)"
+        )
+    # The values only: the data dir (a folder or an S3 prefix) is checked below
+    check_settings(TrainingSettings.from_args(args, data_dir=args.data_dir and Path()))
     data_dir, shown = training_data(deployment, args.data_dir, args.dataset)
     version = args.version or new_model_version()
     settings = TrainingSettings.from_args(args, data_dir=data_dir)
@@ -210,6 +217,26 @@ def train_command(args: argparse.Namespace) -> int:
         promote(deployment, version, force=args.force)
         stdout.print(f"model {version} is live in {deployment.env}")
     return 0
+
+
+def check_settings(settings: TrainingSettings) -> None:
+    """What training would refuse only once it started, refused first: its own checks of the
+    values (training.train_config: epochs, image size, fractions), and the folders and the
+    mapping file the flags name."""
+    from training.train_config import ConfigError, parse_args
+
+    argv = settings.argv(model_dir=Path(), output_dir=Path(), version=new_model_version())
+    try:
+        parse_args(argv, {}).resolved()
+    except ConfigError as error:
+        raise CliError(str(error)) from None
+    for name in ("extra_train_dir", "outside_dir", "outside_train_dir"):
+        folder = settings.get(name)
+        if folder is not None and not Path(folder).is_dir():
+            raise CliError(f"--{name.replace('_', '-')}: no such folder: {folder}")
+    mapping = settings.get("imagenet_mapping")
+    if mapping is not None and mapping.lower() not in (AUTO, NONE) and not Path(mapping).is_file():
+        raise CliError(f"--imagenet-mapping: no such file: {mapping} (or use auto or none)")
 
 
 def training_data(
@@ -249,11 +276,15 @@ def skipped_file_lines(dataset: Mapping[str, Any], data_dir: Path | None, shown:
     return lines
 
 
-def check_version_option(version: str | None) -> None:
-    """A given --version must name a model version (models/<version>/, the training job)."""
+def check_build_options(args: argparse.Namespace) -> None:
+    """The flags every command that builds a model has: a given --version must name a model
+    version (models/<version>/, the training job), and --force goes with --promote."""
+    version = args.version
     problem = None if version is None else model_version_problem(version)
     if problem is not None:
         raise CliError(f"--version {version!r} is not valid: {problem}")
+    if args.force and not args.promote:
+        raise CliError("--force only applies with --promote")
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -362,10 +393,13 @@ def _training_warnings(held: list[str]) -> Iterator[None]:
             else:
                 _print_lines([record.getMessage()])
 
-    logger = logging.getLogger("training")
+    logger = logging.getLogger(TRAINING_LOGGER)
     handler = Handler(logging.WARNING)
+    propagate = logger.propagate
     logger.addHandler(handler)
+    logger.propagate = False  # printed once, here: not again by the root's handlers (absl's)
     try:
         yield
     finally:
         logger.removeHandler(handler)
+        logger.propagate = propagate

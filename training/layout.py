@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from classifier.contracts import tag_value_problem
+from classifier.contracts import UNKNOWN_LABEL, tag_value_problem
+from classifier.word_forms import label_key
 from training.datasets.animals10 import english_label
 
 MIN_LABELS = 2
@@ -53,6 +54,30 @@ def layout_problem(layout: DataLayout) -> str | None:
             f"{layout.root} needs at least {MIN_LABELS} labels, found {len(counts)}: "
             + ", ".join(sorted(counts))
         )
+    return _names_problem(layout) or _sizes_problem(layout)
+
+
+def _names_problem(layout: DataLayout) -> str | None:
+    """Label names a model cannot have: `unknown` (what it says of anything else), or two
+    that a search takes for one (`imgclf results --label` reads any case)."""
+    seen: dict[str, str] = {}
+    for label in sorted(layout.counts):
+        if label_key(label) == UNKNOWN_LABEL:
+            return (
+                f"{layout.label_root}{label}: a label cannot be {UNKNOWN_LABEL!r}, what the model "
+                f"says of anything that is none of its labels; rename the {layout.kind}"
+            )
+        first = seen.setdefault(label_key(label), label)
+        if first != label:
+            return (
+                f"{layout.label_root}{first} and {layout.label_root}{label} are one label to a "
+                f"search (any case); merge the {_plural(layout.kind)} or rename one"
+            )
+    return None
+
+
+def _sizes_problem(layout: DataLayout) -> str | None:
+    counts = layout.counts
     if min(counts.values()) < MIN_IMAGES_PER_LABEL:
         listed = ", ".join(f"{label} {counts[label]}" for label in sorted(counts))
         n = layout.unreadable

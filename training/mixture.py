@@ -34,11 +34,9 @@ from training.imagenet import (
 )
 from training.labels.domain import domain_of
 from training.labels.mapper import animals10_overrides, map_labels
+from training.options import AUTO, NONE
 
 log = logging.getLogger(__name__)
-
-AUTO = "auto"
-NONE = "none"
 
 
 def resolve_setting(setting: str, labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:

@@ -23,6 +23,7 @@ DATASETS = ("emoji", "digits", "folder")
 ARCHITECTURES = ("cnn", "mobilenetv2", "efficientnet_lite0")
 # "auto" is each choice's default: decided by the data (see `default_dataset`, DEFAULT_ARCH).
 AUTO = "auto"
+NONE = "none"  # --imagenet-mapping none: no ImageNet mixture
 # Photographs train EfficientNet-Lite0 by transfer; the generated sets, the small CNN.
 DEFAULT_ARCH = {"emoji": "cnn", "digits": "cnn", "folder": "efficientnet_lite0"}
 # A frozen pretrained base first, then its top layers fine-tuned at a tenth of the rate.

@@ -30,6 +30,12 @@ def normalised(word: str) -> str:
     return " ".join(word.lower().split())
 
 
+def label_key(name: str) -> str:
+    """A label name as a search reads it: any case, underscores as spaces, single spaces
+    ("Musical_Instrument" and "musical instrument" are one label)."""
+    return normalised(name.replace("_", " "))
+
+
 def squashed(word: str) -> str:
     """A spelling with no spaces or hyphens: "cell phone", "cell-phone" -> "cellphone"."""
     return "".join(c for c in normalised(word) if c not in " -")

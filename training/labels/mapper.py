@@ -52,9 +52,8 @@ class MappedLabel:
     ceded: tuple[str, ...] = ()
 
 
-def normalise(name: str) -> str:
-    """The lookup key of a name: lower case, underscores as spaces, single spaces."""
-    return word_forms.normalised(name.replace("_", " "))
+# The lookup key of a name: lower case, underscores as spaces, single spaces.
+normalise = word_forms.label_key
 
 
 def classes_under(hierarchy: LabelHierarchy, node_id: str) -> tuple[int, ...]:

@@ -65,6 +65,24 @@ def test_one_label_is_not_a_classifier() -> None:
     )
 
 
+def test_a_label_named_unknown_is_refused() -> None:
+    assert layout_problem(DataLayout("photos", "folder", {"Unknown": 9, "tool": 9})) == (
+        "photos/Unknown: a label cannot be 'unknown', what the model says of anything that is "
+        "none of its labels; rename the folder"
+    )
+
+
+def test_two_labels_a_search_takes_for_one_are_refused() -> None:
+    for first, second in (("Tree", "tree"), ("musical instrument", "Musical_Instrument")):
+        layout = DataLayout(ROOT, "prefix", {first: 9, second: 9, "tool": 9})
+        assert layout_problem(layout) == (
+            f"s3://b/p/{min(first, second)} and s3://b/p/{max(first, second)} are one label to "
+            "a search (any case); merge the prefixes or rename one"
+        )
+    # Plurals stay apart: glass and glasses are two things
+    assert layout_problem(DataLayout(ROOT, "prefix", {"glass": 9, "glasses": 9})) is None
+
+
 def test_a_label_with_too_few_images_lists_every_labels_count_sorted() -> None:
     layout = DataLayout(ROOT, "prefix", {"dog": 7, "cow": 2, "cat": 3})
     assert layout_problem(layout) == (
