@@ -98,7 +98,7 @@ def _wait_with_progress(
 def results(args: argparse.Namespace) -> int:
     status = parse_status(args.status) if args.status else None
     since = parse_since(args.since) if args.since else None
-    colour = parse_colour(args.colour) if args.colour else None
+    colour = parse_colour(args.colour) if args.colour is not None else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
     if args.label is not None and not args.label.strip():

@@ -14,7 +14,8 @@ DominantColor); tests validate it against botocore's own model of the operation.
   empty: the models draw no boxes.
 - An item without `labels` (a model from before them) gives its `label` alone, unless it is
   `unknown`; one with both `labels` and a trained `label` the hierarchy does not know gives
-  the trained label too.
+  the trained label too, and a trained label it knows is that label's entry, at the trained
+  confidence when it is higher (the figure `imgclf results` shows and filters on).
 - REJECTED items have no response: DetectLabels raises for an image it cannot read
   (`DetectLabelsRejectedError`, one line; `imgclf results` skips them).
 """
@@ -114,12 +115,20 @@ def _trained_label(name: str, confidence: float) -> dict[str, Any]:
 
 
 def labels_of(item: Mapping[str, Any], hierarchy: LabelHierarchy | None) -> list[dict[str, Any]]:
-    """DetectLabels' Labels of one CLASSIFIED item, most confident first."""
-    found = [_generic_label(name, conf, hierarchy) for name, conf in item_labels(item)]
+    """DetectLabels' Labels of one CLASSIFIED item, most confident first. The item's own
+    label, when a generic label has its name, is that entry at the higher of the two
+    confidences (a trained `tool` at 99.4 beside the generic `tool` at 80.7)."""
+    generic = item_labels(item)
+    found = [_generic_label(name, conf, hierarchy) for name, conf in generic]
     label = str(item.get("label", UNKNOWN_LABEL))
-    known = {name.lower() for name, _ in item_labels(item)}
     node = hierarchy.search(label) if hierarchy is not None else None
-    shown = label.lower() in known or (node is not None and node.name.lower() in known)
+    own = {label.lower(), node.name.lower() if node is not None else label.lower()}
+    confidence = _percent(float(item.get("confidence", 0)))
+    shown = False
+    for entry, (name, _) in zip(found, generic, strict=True):
+        if name.lower() in own:
+            entry["Confidence"] = max(float(entry["Confidence"]), confidence)
+            shown = True
     if label != UNKNOWN_LABEL and not shown:
         found.append(_trained_label(label, float(item.get("confidence", 0))))
     return sorted(found, key=lambda entry: -float(entry["Confidence"]))

@@ -88,12 +88,17 @@ class LabelSelection:
         """The item's confidence for this label: `labels[name]` when it has it, else the most
         confident of its stored labels under the name (a lower bound: a label is never less
         confident than one under it; the cap may have dropped the name itself, as it drops
-        "ball" above a second thing's "tennis ball"), else its own `confidence`."""
+        "ball" above a second thing's "tennis ball"); and when the item's own `label` is one
+        this selection asks for (a trained `tool`, whose generic `tool` may be lower), its
+        `confidence`, the figure its row shows: the highest of those."""
         stored = item.get(LABELS_ATTRIBUTE) or {}
         if self.name in stored:
-            return float(stored[self.name])
-        below = [float(value) for name, value in stored.items() if name in self.under]
-        return max(below) if below else float(item.get("confidence", -1))
+            found = [float(stored[self.name])]
+        else:
+            found = [float(value) for name, value in stored.items() if name in self.under]
+        if item.get("label") in self.values or not found:
+            found.append(float(item.get("confidence", -1)))
+        return max(found)
 
 
 def select_label(

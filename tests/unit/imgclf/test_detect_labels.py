@@ -126,6 +126,10 @@ def test_a_trained_label_beside_generic_labels_is_shown_once() -> None:
     plural = detect_labels_response(golden_item(label="dogs"), HIERARCHY)
     assert [label["Name"] for label in plural["Labels"]].count("Dog") == 1
     assert "dogs" not in [label["Name"] for label in plural["Labels"]]
+    # At the trained label's confidence when it is higher (the row's own figure)
+    sure = detect_labels_response(golden_item(label="dog", confidence=Decimal("0.994")), HIERARCHY)
+    dog = next(label for label in sure["Labels"] if label["Name"] == "Dog")
+    assert dog["Confidence"] == pytest.approx(99.4)
     widget = detect_labels_response(golden_item(label="my-widget"), HIERARCHY)
     assert "my-widget" in [label["Name"] for label in widget["Labels"]]
     assert_is_a_detect_labels_response(widget)

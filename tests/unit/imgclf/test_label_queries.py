@@ -154,6 +154,12 @@ def test_min_confidence_compares_the_words_own_confidence() -> None:
     both = {**ITEMS[0], "second_label": "daisy"}
     both["labels"] = {**ITEMS[0]["labels"], "daisy": Decimal("0.3")}
     assert plant.confidence(both) == pytest.approx(0.3)
+    # A trained label the hierarchy also names: the model's own confidence, which its row
+    # shows, not the generic one
+    tool = select_label("tool", [*PRESENT, "tool"], HIERARCHY)
+    trained = {**ITEMS[3], "label": "tool", "confidence": Decimal("0.994")}
+    trained["labels"] = {"tool": Decimal("0.807"), "hammer": Decimal("0.7")}
+    assert tool.confidence(trained) == pytest.approx(0.994)
     # In memory (`--file`), with the same rule
     query = ResultQuery(min_confidence=0.9)
     query = dataclasses.replace(query, values=dog.values, confidence_of=dog.confidence)
