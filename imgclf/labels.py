@@ -39,6 +39,7 @@ from classifier.contracts import (
     shard_values,
 )
 from classifier.hierarchy import HierarchyError, LabelHierarchy, Node, gloss_clause
+from classifier.word_forms import label_key, singulars
 
 from .deployment import Deployment
 from .errors import CliError
@@ -120,7 +121,10 @@ def select_label(
             frozenset(scope.names),
             scope.meaning,
         )
-    same = [value for value in values if value.lower() == word.strip().lower()]
+    # A registry value the hierarchy has no node of (a trained "tree"), in any case, spelled
+    # with underscores or spaces, or asked in the plural ("trees")
+    forms = {label_key(form) for form in (word, *singulars(word))}
+    same = [value for value in values if label_key(value) in forms]
     if same:
         exact = word if word in same else same[0]
         return LabelSelection(word, exact, (exact,))
@@ -193,11 +197,15 @@ def unknown_label_message(
     word: str, present: Sequence[str], labels: LabelHierarchy | None, why: str | None = None
 ) -> str:
     """`no label 'florp' (did you mean: flower, ...)`, one line."""
-    close = labels.suggest(word, SUGGESTIONS) if labels is not None else []
+    # The values present first (a trained "tree" for "tres"), then the hierarchy's names
     lowered = {value.lower(): value for value in present}
-    for match in difflib.get_close_matches(word.lower(), list(lowered), SUGGESTIONS, 0.6):
-        if lowered[match] not in close:
-            close.append(lowered[match])
+    close = [
+        lowered[match]
+        for match in difflib.get_close_matches(word.lower(), list(lowered), SUGGESTIONS, 0.6)
+    ]
+    for name in labels.suggest(word, SUGGESTIONS) if labels is not None else []:
+        if name not in close:
+            close.append(name)
     hint = f" (did you mean: {', '.join(close[:SUGGESTIONS])})" if close else ""
     meaning = _wordnet_meaning(word) if labels is not None else None
     gap = (

@@ -132,6 +132,18 @@ def test_a_trained_label_is_found_through_the_hierarchy_by_its_alias() -> None:
     )
 
 
+def test_a_trained_label_the_hierarchy_has_no_node_of_answers_to_its_plural() -> None:
+    # Given a trained "tree" and a trained "musical_instrument" in the registry
+    present = [*PRESENT, "tree", "musical_instrument"]
+    # Then the plural, another case and spaces find them
+    for word in ("trees", "Trees", "tree"):
+        assert select_label(word, present, HIERARCHY).values == ("tree",)
+    assert select_label("Musical Instruments", present, None).values == ("musical_instrument",)
+    # And a misspelling suggests the trained label first
+    with pytest.raises(CliError, match=r"did you mean: tree\b"):
+        select_label("tres", present, HIERARCHY)
+
+
 def test_an_unknown_word_is_one_line_with_close_names() -> None:
     with pytest.raises(CliError) as raised:
         select_label("florp", PRESENT, HIERARCHY)
