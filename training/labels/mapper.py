@@ -88,12 +88,12 @@ def word_classes(hierarchy: LabelHierarchy, word: str) -> frozenset[int]:
     return frozenset(classes_under(hierarchy, node.id)) if node is not None else frozenset()
 
 
-def _unplaceable(hierarchy: LabelHierarchy, name: str) -> MappingError:
+def _unplaceable(hierarchy: LabelHierarchy, name: str) -> str:
     close = hierarchy.suggest(normalise(name))
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     gloss = first_noun_gloss(name)
     meaning = f" (WordNet: {gloss})" if gloss else ""
-    return MappingError(f"no ImageNet class is a {name!r}{meaning}{hint} (or give it an override)")
+    return f"no ImageNet class is a {name!r}{meaning}{hint} (or give it an override)"
 
 
 def _overridden(hierarchy: LabelHierarchy, label: str, target: Override) -> MappedLabel:
@@ -171,24 +171,29 @@ def map_labels(
     overrides: Mapping[str, Override] | None = None,
     hierarchy: LabelHierarchy | None = None,
 ) -> dict[str, MappedLabel]:
-    """Each label name -> its node and ImageNet classes; MappingError for a name it cannot
-    place (with close names) or for labels that cannot share out their classes."""
+    """Each label name -> its node and ImageNet classes; MappingError for the names it cannot
+    place (each with close names, all in one line) or for labels that cannot share out their
+    classes."""
     tree = hierarchy or builtin_hierarchy()
     forced = {normalise(label): target for label, target in (overrides or {}).items()}
     found: dict[str, MappedLabel] = {}
+    unplaced: list[str] = []
     for name in names:
         if normalise(name) in forced:
             found[name] = _overridden(tree, name, forced[normalise(name)])
             continue
         node = find_node(tree, name)
         if node is None:
-            raise _unplaceable(tree, name)
+            unplaced.append(_unplaceable(tree, name))
+            continue
         mapped = _mapped(tree, name, node, classes_under(tree, node.id))
         found[name] = replace(
             mapped,
             other_senses=other_senses(tree, name, node.id),
             unmet_first_sense=unmet_first_sense(tree, name, node.id),
         )
+    if unplaced:
+        raise MappingError("; ".join(unplaced))
     owned = split_overlaps(found)
     return {
         label: _with_examples(

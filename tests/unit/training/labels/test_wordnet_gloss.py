@@ -45,3 +45,8 @@ def test_a_label_name_imagenet_cannot_name_says_what_it_means() -> None:
     message = str(caught.value)
     assert f"no ImageNet class is a 'tree' (WordNet: {TREE}" in message
     assert "did you mean tree frog" in message and "\n" not in message
+    # And every name it cannot place is in that one line, not the first alone
+    with pytest.raises(MappingError) as several:
+        map_labels(["tree", "car", "florp"])
+    message = str(several.value)
+    assert "a 'tree' (WordNet" in message and "a 'florp'" in message and "\n" not in message
