@@ -26,6 +26,7 @@ from classifier.contracts import (
     MODELS_PREFIX,
     ModelPointer,
     artifact_key,
+    model_version_problem,
 )
 from classifier.model import LoadedModel
 from classifier.verify import check_artifact
@@ -260,7 +261,11 @@ def check_version(
 ) -> CheckedVersion:
     """Refuse, even when forced, a version the function could not run (one line): its files
     must match their digests, the model must load and fit model.json, and it must give its
-    probe images their labels from export. Returns its model.json as written."""
+    probe images their labels from export, under the version it is promoted as (the function
+    refuses a model.json of another). Returns its model.json as written."""
+    problem = model_version_problem(version)
+    if problem is not None:
+        raise CliError(f"model version {version!r} cannot go live: {problem}")
     data = fetch_artifact(deployment, version)
     with tempfile.TemporaryDirectory(prefix="imgclf-promote-") as tmp:
         directory = Path(tmp)
@@ -270,6 +275,11 @@ def check_version(
             hint = " (--allow-legacy)" if _made_before_digests(directory) else ""
             raise CliError(f"model version {version!r} cannot go live: {error}{hint}") from None
         metadata = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
+        if metadata.get("version") != version:
+            raise CliError(
+                f"model version {version!r} cannot go live: its model.json says version "
+                f"{metadata.get('version')!r} (upload it under that version, or rebuild it)"
+            )
         return CheckedVersion(metadata, metadata_digest(directory))
 
 

@@ -28,6 +28,9 @@ from .imaging import InputSpec
 ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
 OPTIONAL_ARTIFACT_FILES = (ARTIFACT_HIERARCHY_FILE,)  # what the function extracts if there
 CHECKED_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_HIERARCHY_FILE)
+# The files model.json may record digests of (`files`): the artifact's own, at its root. Any
+# other name is refused when model.json is read, so no reader opens a path it names.
+DIGESTED_FILES = (*CHECKED_FILES, ARTIFACT_PROBE_FILE)
 
 
 class ArtifactError(ValueError):
@@ -404,9 +407,18 @@ class ModelMetadata:
                 hierarchy=HierarchyRef.from_dict(data.get("hierarchy")),
                 probe=ProbeSpec.from_dict(data.get("probe")),
                 files={
-                    str(name): FileDigest(str(d["sha256"]), int(d["size"]))
+                    _digested_name(name): FileDigest(str(d["sha256"]), int(d["size"]))
                     for name, d in dict(data.get("files") or {}).items()
                 },
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None
+
+
+def _digested_name(name: object) -> str:
+    """A `files` name, if it is one of the artifact's own files (DIGESTED_FILES)."""
+    if name not in DIGESTED_FILES:
+        raise ValueError(
+            f"files names {name!r}, which is no artifact file ({', '.join(DIGESTED_FILES)})"
+        )
+    return str(name)

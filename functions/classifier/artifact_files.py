@@ -9,7 +9,7 @@ import io
 import json
 import tarfile
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .artifact import (
@@ -59,7 +59,7 @@ def unpack_artifact(
     directory.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+            members = _root_files(archive)
             for name in ARTIFACT_FILES + optional:
                 if name not in members:
                     if name in optional:
@@ -73,13 +73,27 @@ def unpack_artifact(
     return directory
 
 
-def _member_json(archive: tarfile.TarFile, name: str) -> Any:
+def _root_files(archive: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+    """The regular files at the archive's root, by name (`model.json`, `./model.json`), the
+    only ones any reader takes; ArtifactError for a name there twice. A `report/model.json`
+    is the report's, never the artifact's."""
+    found: dict[str, tarfile.TarInfo] = {}
     for member in archive.getmembers():
-        if member.isfile() and Path(member.name).name == name:
-            source = archive.extractfile(member)
-            assert source is not None
-            return json.loads(source.read())
-    raise ArtifactError(f"artifact has no {name}")
+        parts = [part for part in PurePosixPath(member.name).parts if part != "."]
+        if member.isfile() and len(parts) == 1:
+            if parts[0] in found:
+                raise ArtifactError(f"artifact holds {parts[0]} twice")
+            found[parts[0]] = member
+    return found
+
+
+def _member_json(archive: tarfile.TarFile, name: str) -> Any:
+    member = _root_files(archive).get(name)
+    if member is None:
+        raise ArtifactError(f"artifact has no {name}")
+    source = archive.extractfile(member)
+    assert source is not None
+    return json.loads(source.read())
 
 
 def metadata_in_tarball(data: bytes) -> dict[str, Any]:

@@ -199,7 +199,13 @@ def label_problem(label: str) -> str | None:
         return "a label cannot be empty"
     if label.startswith(RESERVED_LABEL_PREFIX):
         return f"label {label!r} starts with {RESERVED_LABEL_PREFIX!r}, reserved for the index"
+    if len(label.encode()) > MAX_LABEL_BYTES:  # an index key holds it (DynamoDB: 2,048 bytes)
+        size = len(label.encode())
+        return f"label {label[:40]!r}... is {size} bytes, over {MAX_LABEL_BYTES} (an index key)"
     return None
+
+
+MAX_LABEL_BYTES = 256  # UTF-8, as an S3 tag value's length
 
 
 class Status(StrEnum):
@@ -209,14 +215,11 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
 
 
-# A key's removal (ObjectRemoved) leaves an item that records it instead of deleting the
-# item: a marker with the removal's event order, so that a create event for the deleted
-# object still in flight (it read the object before the delete, and writes after it) is
-# refused by the write's order condition, as any older event is. It holds no label, so it is
-# in no index; every reader takes it for no item (`is_removed`). It expires after
-# REMOVED_RETENTION_SECONDS through the table's TTL attribute (EXPIRES_ATTRIBUTE): far longer
-# than one invocation, the only window in which such a create can still write (its retries
-# read the object again, and find it gone).
+# A removal (ObjectRemoved) leaves a marker with its event order instead of no item, so that
+# an upload's event that read the object before the delete and writes after it is refused as
+# older. It has no label (no index); every reader takes it for no item (`is_removed`). The
+# table's TTL (EXPIRES_ATTRIBUTE) drops it after a day: only an invocation past its GET can
+# still write (a retry reads the object again, and finds it gone).
 REMOVED_STATUS = "REMOVED"
 EXPIRES_ATTRIBUTE = "expires_at"
 REMOVED_RETENTION_SECONDS = 24 * 3600
@@ -462,6 +465,9 @@ class ModelPointer:
         if not isinstance(data, dict) or not data.get("uri") or not data.get("version"):
             shown = text or json.dumps(data, default=str)
             raise ValueError(f"model pointer needs 'uri' and 'version', got {shown[:200]!r}")
+        problem = model_version_problem(data["version"])
+        if problem is not None:  # it names a folder of the model cache, too
+            raise ValueError(f"model pointer names version {data['version']!r}: {problem}")
         previous = data.get("previous")
         return cls(
             uri=str(data["uri"]),

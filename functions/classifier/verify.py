@@ -14,6 +14,7 @@ refused unless the caller allows legacy artifacts.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def read_probe(directory: Path) -> np.ndarray:
     try:
         with np.load(directory / ARTIFACT_PROBE_FILE, allow_pickle=False) as data:
             return np.asarray(data[PROBE_ARRAY])
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise ArtifactError(f"cannot read {ARTIFACT_PROBE_FILE}: {error}") from None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -254,6 +255,29 @@ def test_a_corrupt_model_never_goes_live_even_forced(
     assert live_pointer(deployment) == before
 
 
+def test_an_artifact_under_another_version_or_a_version_no_model_may_have_is_refused(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given v1's artifact copied to the key of v2 (its model.json still says v1), which the
+    # function would refuse to load
+    tarball = upload("v1")
+    s3 = deployment.client("s3")
+    s3.upload_file(str(tarball), MODELS_BUCKET, artifact_key("v2"))
+    # Then promoting it as v2 is refused in one line, even forced
+    with pytest.raises(CliError) as refused:
+        promote(deployment, "v2", force=True)
+    assert str(refused.value) == (
+        "model version 'v2' cannot go live: its model.json says version 'v1' (upload it under "
+        "that version, or rebuild it)"
+    )
+    # And so is a version that would name a folder above the function's model cache
+    s3.upload_file(str(tarball), MODELS_BUCKET, "models/../model.tar.gz")
+    for version in ("..", "."):
+        with pytest.raises(CliError, match=rf"^model version '{version}' cannot go live: it "):
+            promote(deployment, version, force=True)
+    assert _live_version(deployment) is None
+
+
 def test_a_model_that_cannot_load_is_refused_even_with_matching_digests(
     deployment: Deployment, upload: Upload
 ) -> None:
@@ -266,6 +290,28 @@ def test_a_model_that_cannot_load_is_refused_even_with_matching_digests(
     # Then loading it fails, in one line, forced or not
     with pytest.raises(CliError, match=r"^model version 'broken-2' cannot go live: model "):
         promote(deployment, "broken-2", force=True)
+    assert _live_version(deployment) is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d, m: m["files"].update({"/etc/hostname": m["files"]["labels.json"]}),
+            "model.json is malformed: files names '/etc/hostname', which is no artifact file",
+        ),
+        (
+            lambda d, m: m.update({"labels": ["red", "g" * 300]}),
+            "is 300 bytes, over 256",
+        ),
+    ],
+)
+def test_a_model_json_naming_files_outside_it_or_labels_no_index_holds_is_refused(
+    deployment: Deployment, upload: Upload, edit: Edit, message: str
+) -> None:
+    upload("v1", edit=edit)
+    with pytest.raises(CliError, match=re.escape(message)):
+        promote(deployment, "v1", force=True)
     assert _live_version(deployment) is None
 
 

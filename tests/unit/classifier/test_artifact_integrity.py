@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import re
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from classifier.artifact import (
     ProbeSpec,
 )
 from classifier.artifact_files import (
+    metadata_in_tarball,
     pack_artifact,
     read_metadata,
     unpack_artifact,
@@ -95,3 +100,43 @@ def test_the_function_unpacks_what_it_needs_and_checks_it(tmp_path: Path) -> Non
     ]
     metadata = read_metadata(unpacked)
     verify_digests(unpacked, metadata, ("model.tflite", "labels.json", "hierarchy.json"))
+
+
+def _tar_with(tmp_path: Path, source: Path, extra: dict[str, bytes]) -> bytes:
+    """The artifact's files at the root, plus `extra` members (path -> bytes)."""
+    tarball = tmp_path / "hand-made.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        for path in sorted(source.iterdir()):
+            archive.add(path, arcname=path.name)
+        for name, data in extra.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return tarball.read_bytes()
+
+
+def test_only_the_files_at_the_root_are_the_artifacts(tmp_path: Path) -> None:
+    # Given a report/model.json and a report/model.tflite beside the artifact's own
+    source = written(tmp_path)
+    shadow = {"report/model.json": b'{"version": "other"}', "report/model.tflite": b"x"}
+    data = _tar_with(tmp_path, source, shadow)
+    # Then every reader takes the root's: the listing's model.json and the unpacked files
+    assert metadata_in_tarball(data)["version"] == "g1"
+    unpacked = unpack_artifact(data, tmp_path / "out")
+    assert (unpacked / "model.tflite").read_bytes() == b"model bytes"
+    # And a file at the root twice is refused
+    twice = _tar_with(tmp_path, source, {"./model.json": b"{}"})
+    with pytest.raises(ArtifactError, match="artifact holds model.json twice"):
+        unpack_artifact(twice, tmp_path / "twice")
+    with pytest.raises(ArtifactError, match="artifact holds model.json twice"):
+        metadata_in_tarball(twice)
+
+
+def test_a_files_entry_naming_no_artifact_file_is_refused(tmp_path: Path) -> None:
+    directory = written(tmp_path)
+    data = json.loads((directory / "model.json").read_text())
+    for name in ("/etc/hostname", "../model.tflite", "report/x.png"):
+        changed = {**data, "files": {**data["files"], name: data["files"]["labels.json"]}}
+        (directory / "model.json").write_text(json.dumps(changed))
+        with pytest.raises(ArtifactError, match=f"files names {re.escape(repr(name))}"):
+            read_metadata(directory)

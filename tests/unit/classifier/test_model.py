@@ -241,6 +241,27 @@ def test_malformed_pointer_is_a_transient_error(tmp_path: Path) -> None:
         models.current()
 
 
+@pytest.mark.parametrize("version", ["..", ".", "a/b"])
+def test_a_pointer_naming_a_version_no_model_may_have_is_malformed_and_touches_no_folder(
+    tmp_path: Path, version: str
+) -> None:
+    # Given a model cache inside a folder that holds something else
+    (tmp_path / "keep.txt").write_text("x")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    pointer = json.dumps({"uri": "s3://models/models/x/model.tar.gz", "version": version})
+    models = ModelStore(
+        read_pointer=lambda: ModelPointer.from_json(pointer),
+        fetch_artifact=lambda uri: b"",
+        cache_dir=cache,
+        clock=FakeClock(),
+    )
+    # Then the pointer is malformed (a transient error), and both folders are untouched
+    with pytest.raises(ModelUnavailableError, match="model pointer is malformed"):
+        models.current()
+    assert (tmp_path / "keep.txt").exists() and cache.is_dir()
+
+
 def test_label_count_must_match_the_model_outputs(tiny_model_dir: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(tiny_model_dir, broken)

@@ -115,3 +115,12 @@ def test_an_artifact_with_digests_but_no_probe_is_refused(
     (candidate / "model.json").write_text(json.dumps(data))
     with pytest.raises(ArtifactError, match="has no probe images"):
         check_artifact(candidate)
+
+
+def test_a_probe_that_is_no_zip_file_is_one_line_naming_it(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    candidate = copy(tiny_model_dir, tmp_path)
+    (candidate / "probe.npz").write_bytes(b"PK\x03\x04 but no zip")
+    with pytest.raises(ArtifactError, match=r"^cannot read probe.npz: "):
+        read_probe(candidate)
