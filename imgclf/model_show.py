@@ -135,7 +135,7 @@ def _headline(metrics: Mapping[str, Any]) -> list[str]:
 def _gate(gate: Any) -> str:
     if not isinstance(gate, Mapping) or "passed" not in gate:
         return "not recorded"
-    if gate["passed"]:
+    if gate["passed"] is True:
         return "passed"
     reasons = "; ".join(str(reason) for reason in gate.get("reasons") or [])
     return f"failed ({reasons})" if reasons else "failed"

@@ -66,7 +66,7 @@ class ModelVersion:
         gate = (self.metadata or {}).get("gate") or {}
         if "passed" not in gate:
             return "-"
-        return "passed" if gate["passed"] else "failed"
+        return "passed" if gate["passed"] is True else "failed"
 
 
 def live_pointer(deployment: Deployment) -> ModelPointer | None:
@@ -350,7 +350,7 @@ def judge(
     """The candidate's own gate, then the candidate against the live model (None: the live
     model.json is unreadable); CliError when either refuses it, unless forced."""
     gate = candidate.get("gate") or {}
-    if "passed" in gate and not gate["passed"] and not force:
+    if "passed" in gate and gate["passed"] is not True and not force:  # "false" is no pass
         raise CliError(
             f"model version {version!r} failed its quality gate; use --force to promote it anyway"
         )

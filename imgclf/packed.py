@@ -89,9 +89,9 @@ def upload_and_report(
     stdout.print(f"{what} {model.version} {upload.outcome()}" + (" (cached)" * model.reused))
     stdout.print(evaluation_lines(metadata.metrics))
     gate = metadata.gate
+    reasons = "; ".join(str(reason) for reason in gate.get("reasons") or [])
     stdout.print(
-        "quality gate "
-        + ("passed" if gate.get("passed") else "FAILED: " + "; ".join(gate["reasons"]))
+        "quality gate " + ("passed" if gate.get("passed") is True else f"FAILED: {reasons}")
     )
     if promote_it:
         promote(deployment, model.version, force=force)  # every check inside

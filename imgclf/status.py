@@ -218,7 +218,7 @@ def _hierarchy_version(hierarchy: Any) -> str | None:
 def _gate(gate: Mapping[str, Any]) -> str:
     if not gate:
         return "no gate verdict in model.json"
-    if gate.get("passed"):
+    if gate.get("passed") is True:
         return "passed"
     return "failed: " + ("; ".join(gate.get("reasons", [])) or "no reason given")
 

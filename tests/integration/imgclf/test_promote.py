@@ -278,6 +278,20 @@ def test_an_artifact_under_another_version_or_a_version_no_model_may_have_is_ref
     assert _live_version(deployment) is None
 
 
+def test_a_gate_that_says_passed_in_anything_but_true_has_not_passed(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given a model.json whose gate says "false", a string (truthy)
+    def stringly(directory: Path, metadata: dict[str, Any]) -> None:
+        metadata["gate"] = {"passed": "false", "reasons": ["hand-edited"]}
+
+    upload("v1", edit=stringly)
+    # Then it is a failed gate: refused unless forced, and listed as failed
+    with pytest.raises(CliError, match="failed its quality gate"):
+        promote(deployment, "v1")
+    assert promote(deployment, "v1", force=True).pointer.version == "v1"
+
+
 def test_a_model_that_cannot_load_is_refused_even_with_matching_digests(
     deployment: Deployment, upload: Upload
 ) -> None:
