@@ -69,13 +69,10 @@ TRAINING_LOGGER = "training"  # the logger of every training module (training.*)
 
 
 @contextmanager
-def log_to_file(name: str, path: Path) -> Iterator[None]:
-    """A logger's records (INFO and up) go to `path` meanwhile, and not on to the root
-    logger's handlers (absl's, once TensorFlow is imported, prints them as ERROR:name:...)."""
+def logger_handled_by(name: str, handler: logging.Handler) -> Iterator[None]:
+    """A logger's records go to `handler` alone meanwhile: not on to the root logger's
+    handlers too (absl's, once TensorFlow is imported, prints them again as ERROR:name:...)."""
     logger = logging.getLogger(name)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setLevel(logging.INFO)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
@@ -84,6 +81,18 @@ def log_to_file(name: str, path: Path) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+@contextmanager
+def log_to_file(name: str, path: Path) -> Iterator[None]:
+    """A logger's records (INFO and up) go to `path` meanwhile, and nowhere else."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    try:
+        with logger_handled_by(name, handler):
+            yield
+    finally:
         handler.close()
 
 

@@ -31,7 +31,15 @@ from training.train_config import GENERATED_DATASETS, TrainConfig
 from .deployment import resolve
 from .errors import CliError
 from .models import promote, require_new_version, upload_artifact
-from .output import NATIVE_LOG, TRAINING_LOGGER, native_stderr_to, progress, stderr, stdout
+from .output import (
+    NATIVE_LOG,
+    TRAINING_LOGGER,
+    logger_handled_by,
+    native_stderr_to,
+    progress,
+    stderr,
+    stdout,
+)
 from .packed import VERSION_FILE
 from .s3_data import S3Prefix, fetch_data_set, is_s3_uri, list_data_set, parse_s3_uri
 
@@ -393,13 +401,5 @@ def _training_warnings(held: list[str]) -> Iterator[None]:
             else:
                 _print_lines([record.getMessage()])
 
-    logger = logging.getLogger(TRAINING_LOGGER)
-    handler = Handler(logging.WARNING)
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False  # printed once, here: not again by the root's handlers (absl's)
-    try:
+    with logger_handled_by(TRAINING_LOGGER, Handler(logging.WARNING)):
         yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
