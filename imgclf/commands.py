@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -55,7 +56,10 @@ def local(args: argparse.Namespace) -> int:
 
 
 def upload(args: argparse.Namespace) -> int:
-    uploads = collect(args.paths, args.prefix)
+    hidden: list[Path] = []
+    uploads = collect(args.paths, args.prefix, on_hidden=hidden.append)
+    if hidden:
+        stderr.print(f"left out {len(hidden)} hidden files (a name starting with '.')")
     tags = parse_tags(args.tag)
     deployment = resolve(args.env)
     with progress() as bar:

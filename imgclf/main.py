@@ -24,6 +24,8 @@ DEFAULT_ENV_VARIABLE = "IMGCLF_ENV"
 DEBUG_VARIABLE = "IMGCLF_DEBUG"
 # What --force means wherever it appears (train, model day0/generic/promote/rollback).
 FORCE_HELP = "even if its gate failed or it is worse than the live model"
+# --timeout of the commands that wait only with --wait, in seconds.
+WAIT_TIMEOUTS = {"upload": 300.0, "reclassify": 600.0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--prefix", default="", help="key prefix in the images bucket")
     upload.add_argument("--tag", action="append", default=[], metavar="NAME=VALUE")
     upload.add_argument("--wait", action="store_true", help="wait until every object is classified")
-    upload.add_argument("--timeout", type=_seconds, default=300.0, metavar="SECONDS")
+    upload.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"with --wait: how long to wait (default {WAIT_TIMEOUTS['upload']:g})",
+    )
 
     results = commands.add_parser("results", help="query the results table", parents=[env])
     results.add_argument(
@@ -273,7 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reclassify.add_argument("--dry-run", action="store_true")
     reclassify.add_argument("--wait", action="store_true", help="wait until all are updated")
-    reclassify.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS")
+    reclassify.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"with --wait: how long to wait (default {WAIT_TIMEOUTS['reclassify']:g})",
+    )
 
     reindex = commands.add_parser(
         "reindex",
@@ -319,7 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script. Returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command in WAIT_TIMEOUTS:
+        if args.timeout is None:
+            args.timeout = WAIT_TIMEOUTS[args.command]
+        elif not args.wait:
+            parser.error("--timeout applies only with --wait")
     try:
         return int(_dispatch(args) or 0)
     except CliError as error:

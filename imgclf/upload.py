@@ -23,9 +23,14 @@ class Upload:
     key: str
 
 
-def collect(paths: Iterable[Path | str], prefix: str = "") -> list[Upload]:
-    """Files keep their name; a folder's files keep the folder's name and their path in it."""
+def collect(
+    paths: Iterable[Path | str], prefix: str = "", on_hidden: Callable[[Path], None] | None = None
+) -> list[Upload]:
+    """Files keep their name; a folder's files keep the folder's name and their path in it.
+    A folder's hidden files (a name or folder starting with ".") are left out and passed to
+    `on_hidden`; a hidden file named on its own is uploaded."""
     uploads: list[Upload] = []
+    hidden = 0
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
     for raw in paths:
         path = Path(raw)
@@ -35,14 +40,24 @@ def collect(paths: Iterable[Path | str], prefix: str = "") -> list[Upload]:
             root = path.resolve().parent
             for file in sorted(path.resolve().rglob("*")):
                 relative = file.relative_to(root)
-                if file.is_file() and not any(part.startswith(".") for part in relative.parts):
-                    uploads.append(Upload(file, prefix + relative.as_posix()))
+                if not file.is_file():
+                    continue
+                if any(part.startswith(".") for part in relative.parts):
+                    hidden += 1
+                    if on_hidden is not None:
+                        on_hidden(file)
+                    continue
+                uploads.append(Upload(file, prefix + relative.as_posix()))
         elif path.exists():
             raise CliError(f"not a file or folder: {raw}")
         else:
             raise CliError(f"no such file or folder: {raw}")
     if not uploads:
-        raise CliError("nothing to upload: the folders are empty")
+        raise CliError(
+            f"nothing to upload: the folders hold only {hidden} hidden files"
+            if hidden
+            else "nothing to upload: the folders are empty"
+        )
     return _one_file_per_key(uploads)
 
 

@@ -111,8 +111,22 @@ def test_collect_keeps_folder_names_and_skips_hidden_files(tmp_path: Path) -> No
     (tmp_path / "pets" / "cat" / "a.jpg").write_bytes(b"x")
     (tmp_path / "pets" / ".DS_Store").write_bytes(b"x")
     (tmp_path / "one.png").write_bytes(b"x")
-    keys = [u.key for u in collect([tmp_path / "pets", tmp_path / "one.png"], prefix="in/")]
-    assert keys == ["in/pets/cat/a.jpg", "in/one.png"]
+    hidden: list[Path] = []
+    uploads = collect([tmp_path / "pets", tmp_path / "one.png"], "in/", on_hidden=hidden.append)
+    assert [u.key for u in uploads] == ["in/pets/cat/a.jpg", "in/one.png"]
+    # Left out, and said: `upload` counts them, since a user may have meant to send them
+    assert hidden == [(tmp_path / "pets" / ".DS_Store").resolve()]
+
+
+def test_collect_says_when_a_folder_holds_only_hidden_files(tmp_path: Path) -> None:
+    (tmp_path / "dots" / ".cache").mkdir(parents=True)
+    (tmp_path / "dots" / ".cache" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "dots" / ".b.jpg").write_bytes(b"x")
+    with pytest.raises(CliError, match="^nothing to upload: the folders hold only 2 hidden files$"):
+        collect([tmp_path / "dots"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CliError, match="^nothing to upload: the folders are empty$"):
+        collect([tmp_path / "empty"])
 
 
 def test_collect_fails_on_a_missing_path(tmp_path: Path) -> None:
@@ -302,6 +316,35 @@ def test_numbers_in_range_parse() -> None:
     args = build_parser().parse_args(["local", "up", "--workers", "2", "--visibility-timeout", "0"])
     assert (args.workers, args.visibility_timeout) == (2, 0)
     assert build_parser().parse_args(["upload", "x", "--timeout", "2.5"]).timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    "argv", [["upload", "x", "--timeout", "5"], ["reclassify", "--timeout", "9"]]
+)
+def test_a_timeout_without_wait_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was accepted and ignored: the command returned at once, without waiting
+    monkeypatch.setattr(commands, argv[0], lambda args: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: --timeout applies only with --wait")
+
+
+def test_wait_has_its_default_timeout_per_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float] = []
+
+    def record(args: Any) -> int:
+        seen.append(args.timeout)
+        return 0
+
+    for command in ("upload", "reclassify"):
+        monkeypatch.setattr(commands, command, record)
+    assert main(["upload", "x", "--wait"]) == 0
+    assert main(["reclassify", "--wait"]) == 0
+    assert main(["upload", "x", "--wait", "--timeout", "7"]) == 0
+    assert seen == [300.0, 600.0, 7.0]
 
 
 def test_colour_names_map_to_the_colour_index_family() -> None:
