@@ -23,6 +23,7 @@ from classifier.contracts import (
     UNKNOWN_LABEL,
 )
 from classifier.hierarchy import HierarchyError, LabelHierarchy
+from gate.recorded import recorded_gate
 from infra.local import LocalEnvironment, imgclf_home, read_state
 
 from . import demo_summary as summary
@@ -410,8 +411,10 @@ def _live_accuracy(judged: Judged) -> dict[str, str]:
 
 def _gate_line(metadata: dict[str, Any]) -> str:
     """The live model's own quality gate verdict, short (stderr had the reasons)."""
-    gate = metadata.get("gate") or {}
-    return "quality gate passed" if gate.get("passed", True) else "quality gate failed"
+    gate = recorded_gate(metadata)
+    if gate is None:
+        return "no quality gate recorded"
+    return "quality gate passed" if gate.passed else "quality gate failed"
 
 
 def _shown(path: Path) -> str:

@@ -17,6 +17,7 @@ from classifier.artifact import RULE_DISABLED, RULE_FIXED, ArtifactError
 from classifier.artifact_files import metadata_in_tarball
 from classifier.hierarchy import DEFAULT_MAX_LABELS, DEFAULT_MIN_CONFIDENCE
 from gate.champion import evaluations
+from gate.recorded import recorded_gate
 from training.per_label import table_lines
 
 from .deployment import Deployment
@@ -53,7 +54,7 @@ def show_lines(metadata: Mapping[str, Any]) -> list[str]:
         f"model {metadata.get('version', '?')} ({metadata.get('architecture') or '?'}), "
         f"created {metadata.get('created_at') or '?'}",
         f"labels ({len(labels)}): {', '.join(labels) or '-'}",
-        f"gate: {_gate(metadata.get('gate'))}",
+        f"gate: {_gate(metadata)}",
         *_headline(metrics),
         f"unknown rule: {_unknown_rule(metadata.get('unknown'), generic=not labels)}",
         *_hierarchy_lines(metadata.get("hierarchy")),
@@ -132,13 +133,9 @@ def _headline(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _gate(gate: Any) -> str:
-    if not isinstance(gate, Mapping) or "passed" not in gate:
-        return "not recorded"
-    if gate["passed"] is True:
-        return "passed"
-    reasons = "; ".join(str(reason) for reason in gate.get("reasons") or [])
-    return f"failed ({reasons})" if reasons else "failed"
+def _gate(metadata: Mapping[str, Any]) -> str:
+    gate = recorded_gate(metadata)
+    return gate.summary() if gate is not None else "not recorded"
 
 
 def _unknown_rule(rule: Any, generic: bool = False) -> str:

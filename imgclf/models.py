@@ -31,6 +31,7 @@ from classifier.contracts import (
 from classifier.model import LoadedModel
 from classifier.verify import check_artifact
 from gate.champion import DEFAULT_MAX_REGRESSION_PP, Comparison, compare
+from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .errors import CliError
@@ -63,10 +64,10 @@ class ModelVersion:
 
     @property
     def gate(self) -> str:
-        gate = (self.metadata or {}).get("gate") or {}
-        if "passed" not in gate:
+        gate = recorded_gate(self.metadata or {})
+        if gate is None:
             return "-"
-        return "passed" if gate["passed"] is True else "failed"
+        return "passed" if gate.passed else "failed"
 
 
 def live_pointer(deployment: Deployment) -> ModelPointer | None:
@@ -349,8 +350,8 @@ def judge(
 ) -> Comparison | None:
     """The candidate's own gate, then the candidate against the live model (None: the live
     model.json is unreadable); CliError when either refuses it, unless forced."""
-    gate = candidate.get("gate") or {}
-    if "passed" in gate and gate["passed"] is not True and not force:  # "false" is no pass
+    gate = recorded_gate(candidate)
+    if gate is not None and not gate.passed and not force:
         raise CliError(
             f"model version {version!r} failed its quality gate; use --force to promote it anyway"
         )

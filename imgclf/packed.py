@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.artifact_files import pack_artifact, read_metadata
+from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .errors import CliError
@@ -88,11 +89,11 @@ def upload_and_report(
     upload = upload_artifact(deployment, model.tarball, model.version)
     stdout.print(f"{what} {model.version} {upload.outcome()}" + (" (cached)" * model.reused))
     stdout.print(evaluation_lines(metadata.metrics))
-    gate = metadata.gate
-    reasons = "; ".join(str(reason) for reason in gate.get("reasons") or [])
-    stdout.print(
-        "quality gate " + ("passed" if gate.get("passed") is True else f"FAILED: {reasons}")
-    )
+    gate = recorded_gate(metadata.to_dict())
+    if gate is None or gate.passed:
+        stdout.print("quality gate " + ("passed" if gate else "not recorded"))
+    else:
+        stdout.print(f"quality gate FAILED: {'; '.join(gate.reasons)}")
     if promote_it:
         promote(deployment, model.version, force=force)  # every check inside
         stdout.print(f"model {model.version} is live in {deployment.env}")

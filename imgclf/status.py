@@ -20,6 +20,7 @@ from classifier.contracts import (
     REJECTED_PARTITION,
     shard_values,
 )
+from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .labels import count_partition
@@ -204,7 +205,7 @@ def _live_model(deployment: Deployment) -> LiveModel | None:
         architecture=metadata.get("architecture"),
         labels=tuple(str(label) for label in metadata.get("labels", [])),
         hierarchy=_hierarchy_version(metadata.get("hierarchy")),
-        gate=_gate(metadata.get("gate") or {}),
+        gate=_gate(metadata),
         accuracy=_accuracy(metadata.get("metrics") or {}),
     )
 
@@ -215,12 +216,9 @@ def _hierarchy_version(hierarchy: Any) -> str | None:
     return str(version) if version else None
 
 
-def _gate(gate: Mapping[str, Any]) -> str:
-    if not gate:
-        return "no gate verdict in model.json"
-    if gate.get("passed") is True:
-        return "passed"
-    return "failed: " + ("; ".join(gate.get("reasons", [])) or "no reason given")
+def _gate(metadata: Mapping[str, Any]) -> str:
+    gate = recorded_gate(metadata)
+    return gate.summary() if gate is not None else "no gate verdict in model.json"
 
 
 def _accuracy(metrics: Mapping[str, Any]) -> dict[str, str]:

@@ -10,7 +10,8 @@ the live model's model.json (through the pointer) and fails a candidate that is 
 the live model on a shared evaluation set by more than MAX_REGRESSION_PP (`champion.compare`,
 the same function `imgclf model promote` runs). It returns a small summary the state
 machine's Choice branches on. Standard library and boto3 only (the Lambda runtime's), plus
-champion.py beside this file, so the code ships as a plain zip.
+champion.py and recorded.py (model.json's gate, read as every reader reads it) beside this
+file, so the code ships as a plain zip.
 
 Event: {"artifact_uri": "s3://<bucket>/<key>/model.tar.gz", "expected_version": "<version>",
         "force": false,     # true: skip the comparison with the live model
@@ -38,10 +39,12 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 from urllib.parse import urlparse
 
-try:
-    import champion  # the Lambda zip: champion.py sits beside gate.py on sys.path
+try:  # the Lambda zip: champion.py and recorded.py sit beside gate.py on sys.path
+    import champion
+    from recorded import recorded_gate
 except ModuleNotFoundError:  # imported as the installed package `gate`
     from gate import champion
+    from gate.recorded import recorded_gate
 
 # classifier.contracts.ARTIFACT_METADATA_FILE; tests/infra/test_gate.py keeps the two equal.
 METADATA_FILE = "model.json"
@@ -159,6 +162,7 @@ def verdict(metadata: dict[str, Any], *, expected_version: str) -> dict[str, Any
     """Pass only if training recorded a passing gate for the version this execution trained."""
     gate = metadata.get("gate")
     gate = gate if isinstance(gate, dict) else {}
+    recorded = recorded_gate(metadata)
     version = str(metadata.get("version", ""))
     metrics = metadata.get("metrics")
     # Scalars only: the per-class report would bloat the execution history for no decision.
@@ -169,11 +173,13 @@ def verdict(metadata: dict[str, Any], *, expected_version: str) -> dict[str, Any
     }
     if version != expected_version:
         passed, reason = False, f"artifact is version {version!r}, expected {expected_version!r}"
-    elif gate.get("passed") is not True:
+    elif recorded is None:
+        passed, reason = False, f"training recorded no gate in {METADATA_FILE}"
+    elif not recorded.passed:
         passed = False
-        reason = str(gate.get("reason") or f"training recorded no passing gate in {METADATA_FILE}")
+        reason = "quality gate failed: " + ("; ".join(recorded.reasons) or "no reason recorded")
     else:
-        passed, reason = True, str(gate.get("reason") or "quality gate passed")
+        passed, reason = True, "quality gate passed"
     return {
         "passed": passed,
         "reason": reason,

@@ -26,7 +26,7 @@ ARTIFACT_PATTERN = artifact_key("*")  # models/*/model.tar.gz, what the pointer 
 
 
 class QualityGate(Construct):
-    """gate.py and champion.py as a zip; reads the candidate, the pointer and the live
+    """gate.py, champion.py and recorded.py as a zip; reads the candidate, the pointer and the live
     model's model.json. `function` is what the state machine invokes."""
 
     def __init__(

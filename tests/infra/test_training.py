@@ -183,8 +183,8 @@ def test_gate_function_ships_the_champion_comparison(env: Any) -> None:
         if any(d["objectKey"] == code["S3Key"] for d in asset["destinations"].values())
     ]
     assert len(staged) == 1
-    # Then champion.py travels beside gate.py in the zip
-    assert {"gate.py", "champion.py"} <= {path.name for path in staged[0].iterdir()}
+    # Then champion.py and recorded.py travel beside gate.py in the zip
+    assert {"gate.py", "champion.py", "recorded.py"} <= {path.name for path in staged[0].iterdir()}
 
 
 def test_gate_compares_with_the_pointer_within_the_environments_margin(env: Any) -> None:
