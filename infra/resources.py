@@ -20,7 +20,12 @@ from infra.environment_config import EnvironmentConfig
 
 # Event types the images bucket sends to the queue.
 # ObjectRestore:Completed: an archived object (rejected as unreadable) can be read now.
-NOTIFICATION_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:ObjectRestore:Completed")
+NOTIFICATION_EVENTS = (
+    "s3:ObjectCreated:*",
+    "s3:ObjectRemoved:*",
+    "s3:LifecycleExpiration:*",  # a lifecycle rule's expiry sends no ObjectRemoved
+    "s3:ObjectRestore:Completed",
+)
 
 
 RESULTS_TABLE_INDEXES = tuple(RESULTS_INDEXES.values())

@@ -21,6 +21,13 @@ class MalformedMessageError(ValueError):
     """A message that is neither an S3 notification nor one of ours: it goes to the DLQ."""
 
 
+# Removals: a user's delete, and a lifecycle rule's expiry (which S3 announces as
+# LifecycleExpiration:*, never as ObjectRemoved:*).
+REMOVAL_PREFIXES = ("ObjectRemoved:", "LifecycleExpiration:")
+# One version deleted for good (not a delete marker): in a versioned bucket the key may live on.
+VERSION_DELETES = ("ObjectRemoved:Delete", "LifecycleExpiration:Delete")
+
+
 class EventKind(StrEnum):
     """What an event asks the function to do."""
 
@@ -49,7 +56,7 @@ class ObjectEvent:
         return (
             self.kind is EventKind.REMOVED
             and self.version_id is not None
-            and self.event_name == "ObjectRemoved:Delete"
+            and self.event_name in VERSION_DELETES
         )
 
     @property
@@ -122,7 +129,7 @@ def _record_event(record: Any) -> ObjectEvent | None:
         raise MalformedMessageError(f"S3 record lacks {error}") from None
     if event_name.startswith("ObjectCreated:") or event_name == "ObjectRestore:Completed":
         kind = EventKind.CREATED  # a restored archive can be read now: classify it
-    elif event_name.startswith("ObjectRemoved:"):
+    elif event_name.startswith(REMOVAL_PREFIXES):
         kind = EventKind.REMOVED
     else:
         return None  # ObjectTagging:*, ObjectAcl:*, ObjectRestore:Post...: nothing for us to do

@@ -22,6 +22,7 @@ QUEUE_RETENTION = Duration.days(4)
 EVENT_TYPES = {
     "s3:ObjectCreated:*": s3.EventType.OBJECT_CREATED,
     "s3:ObjectRemoved:*": s3.EventType.OBJECT_REMOVED,
+    "s3:LifecycleExpiration:*": s3.EventType.LIFECYCLE_EXPIRATION,
     "s3:ObjectRestore:Completed": s3.EventType.OBJECT_RESTORE_COMPLETED,
 }
 

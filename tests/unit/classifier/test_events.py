@@ -54,6 +54,23 @@ def test_removed_events_are_parsed() -> None:
     assert event.kind is EventKind.REMOVED
 
 
+@pytest.mark.parametrize(
+    ("name", "removes_version"),
+    [
+        ("LifecycleExpiration:Delete", True),
+        ("LifecycleExpiration:DeleteMarkerCreated", False),
+        ("ObjectRemoved:Delete", True),
+        ("ObjectRemoved:DeleteMarkerCreated", False),
+    ],
+)
+def test_a_lifecycle_expiry_is_a_removal(name: str, removes_version: bool) -> None:
+    # A lifecycle rule's expiry sends no ObjectRemoved: its item stayed CLASSIFIED for good
+    record = s3_record("b", "k", event_name=name, size=None, version_id="v1")
+    [event] = parse_body(s3_body(record))
+    assert event.kind is EventKind.REMOVED
+    assert event.removes_version is removes_version
+
+
 @pytest.mark.parametrize("name", ["ObjectTagging:Put", "ObjectTagging:Delete", "ObjectAcl:Put"])
 def test_tag_and_acl_events_are_noise(name: str) -> None:
     assert parse_body(s3_body(s3_record("b", "k", event_name=name))) == []
