@@ -12,12 +12,12 @@ from botocore.exceptions import ClientError
 
 from classifier.contracts import (
     LABEL_REGISTRY_PK,
+    OUR_TAGS,
     REMOVED_STATUS,
     TABLE_PARTITION_KEY,
     TAG_CONFIDENCE,
     TAG_LABEL,
     TAG_MODEL,
-    TAG_PREFIX,
     Status,
     object_pk,
 )
@@ -245,7 +245,7 @@ def _item_problems(
 
 def _tag_problems(item: dict[str, Any], tags: dict[str, str], user_tagged: bool) -> list[str]:
     problems = []
-    ours = {k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
+    ours = {k: v for k, v in tags.items() if k in OUR_TAGS}
     if item.get("status") == Status.CLASSIFIED.value:
         if ours.get(TAG_LABEL) != item.get("label"):
             problems.append(f"tag label {ours.get(TAG_LABEL)} != item {item.get('label')}")

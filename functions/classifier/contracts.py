@@ -263,7 +263,6 @@ TAG_MODEL = "imgclf:model"
 TAG_COLOURS = "imgclf:colours"  # only when TAGS names it: the three colour names
 TAG_LABELS = "imgclf:labels"  # only when asked: the top generic labels' names
 OUR_TAG_KEYS = (TAG_LABEL, TAG_CONFIDENCE, TAG_MODEL)  # always written (with tagging on)
-TAG_PREFIX = "imgclf:"
 MAX_OBJECT_TAGS = 10  # S3's limit per object; PutObjectTagging replaces the whole set
 # Which of our tags a deployment writes (the function's TAGS, cdk.json `tags`): a name per tag.
 # S3 bills tag storage per tag per month, so each one is a choice.
@@ -274,6 +273,7 @@ TAG_NAMES = {
     "colours": TAG_COLOURS,
     "labels": TAG_LABELS,
 }
+OUR_TAGS = frozenset(TAG_NAMES.values())  # only these are ours: a user's imgclf:owner stays
 DEFAULT_TAGS = frozenset({"label", "confidence", "model"})  # OUR_TAG_KEYS
 NO_TAGS = "none"
 

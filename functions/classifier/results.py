@@ -19,13 +19,13 @@ from .contracts import (
     EXPIRES_ATTRIBUTE,
     LABELS_ATTRIBUTE,
     MAX_OBJECT_TAGS,
+    OUR_TAGS,
     QUALITY_ATTRIBUTE,
     REMOVED_RETENTION_SECONDS,
     REMOVED_STATUS,
     SECOND_LABEL_ATTRIBUTE,
     TABLE_PARTITION_KEY,
     TAG_NAMES,
-    TAG_PREFIX,
     TAG_VALUE_MAX_LENGTH,
     TAG_VALUE_SYMBOLS,
     Status,
@@ -299,16 +299,15 @@ def merge_tags(
 
     None means: leave the object's tags alone (no room, or already as wanted).
     """
-    user = [
-        {"Key": t["Key"], "Value": t["Value"]}
-        for t in existing
-        if not t["Key"].startswith(TAG_PREFIX)
-    ]
+    user = [{"Key": t["Key"], "Value": t["Value"]} for t in existing if t["Key"] not in OUR_TAGS]
     if len(user) + len(ours) > MAX_OBJECT_TAGS:
-        return None, (
+        skipped = (
             f"skipped: the object has {len(user)} user tags, "
             f"no room for {len(ours)} more within S3's {MAX_OBJECT_TAGS}"
         )
+        if len(user) < len(existing):  # an earlier result's tags would contradict the item
+            return user, skipped + " (the earlier imgclf tags are removed)"
+        return None, skipped
     merged = user + [{"Key": key, "Value": value} for key, value in ours.items()]
     if _as_set(merged) == _as_set(existing):
         return None, "applied"

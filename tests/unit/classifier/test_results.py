@@ -145,6 +145,26 @@ def test_merge_records_no_room_instead_of_dropping_user_tags() -> None:
     assert state.startswith("skipped: the object has 8 user tags")
 
 
+def test_with_no_room_an_earlier_results_tags_are_removed_not_left_to_contradict() -> None:
+    # An object tagged dog by an earlier model, then given 8 user tags: a new result (cat)
+    # has no room, and the old imgclf:label=dog stayed beside an item that says cat
+    earlier = [{"Key": k, "Value": v} for k, v in our_tags(Prediction("dog", 0.8), "v1").items()]
+    merged, state = merge_tags(user_tags(8) + earlier, our_tags(Prediction("cat", 0.9), "v2"))
+    assert merged == user_tags(8)
+    assert state == (
+        "skipped: the object has 8 user tags, no room for 3 more within S3's 10 "
+        "(the earlier imgclf tags are removed)"
+    )
+
+
+def test_a_users_own_imgclf_prefixed_tag_is_kept() -> None:
+    # Every imgclf:* tag was taken for ours and dropped; only the names imgclf writes are ours
+    mine = [{"Key": "imgclf:owner", "Value": "ana"}, {"Key": "team", "Value": "x"}]
+    merged, state = merge_tags(mine, our_tags(Prediction("cat", 0.9), "v"))
+    assert state == "applied" and merged is not None
+    assert merged[:2] == mine and len(merged) == 5
+
+
 def test_merge_fills_exactly_to_the_limit() -> None:
     merged, _ = merge_tags(user_tags(MAX_OBJECT_TAGS - 3), our_tags(Prediction("cat", 0.9), "v"))
     assert merged is not None and len(merged) == MAX_OBJECT_TAGS
