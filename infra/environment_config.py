@@ -94,29 +94,32 @@ class EnvironmentConfig:
             raise ConfigError(f"{self.name}: architecture must be arm64 or x86_64")
         if self.removal_policy not in ("destroy", "retain"):
             raise ConfigError(f"{self.name}: removal_policy must be destroy or retain")
-        if not 1 <= self.batch_size <= 10_000:
-            raise ConfigError(f"{self.name}: batch_size must be 1..10000")
+        for setting, (low, high) in WHOLE_NUMBER_RANGES.items():
+            value = getattr(self, setting)
+            if value < low or (high is not None and value > high):
+                allowed = f"{low}..{high}" if high is not None else f">= {low}"
+                raise ConfigError(f"{self.name}: {setting} must be {allowed}, got {value}")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ConfigError(
+                f"{self.name}: log_retention_days must be one of "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {self.log_retention_days}"
+            )
+        if not self.training_instance_type.startswith("ml."):
+            raise ConfigError(
+                f"{self.name}: training_instance_type must be a SageMaker instance type "
+                f"(ml.g5.xlarge), got {self.training_instance_type!r}"
+            )
         if self.batch_size > 10 and self.batch_window_seconds < 1:
             raise ConfigError(f"{self.name}: SQS batches over 10 need a batching window")
-        if not 2 <= self.max_concurrency <= 1000:
-            raise ConfigError(f"{self.name}: max_concurrency must be 2..1000 (SQS ESM limit)")
         if (
             self.training_use_spot
             and self.training_max_wait_seconds < self.training_max_run_seconds
         ):
             raise ConfigError(f"{self.name}: spot training needs max_wait >= max_run")
-        if not 1 <= self.index_shards <= MAX_INDEX_SHARDS:
-            raise ConfigError(f"{self.name}: index_shards must be 1..{MAX_INDEX_SHARDS}")
         if not 0 <= self.max_regression_pp <= 100:
             raise ConfigError(f"{self.name}: max_regression_pp must be 0..100")
-        if not 1 <= self.record_concurrency <= MAX_RECORD_CONCURRENCY:
-            raise ConfigError(
-                f"{self.name}: record_concurrency must be 1..{MAX_RECORD_CONCURRENCY}"
-            )
         if not 0 < self.generic_min_confidence <= 1:
             raise ConfigError(f"{self.name}: generic_min_confidence must be within (0, 1]")
-        if not 1 <= self.max_labels <= 50:
-            raise ConfigError(f"{self.name}: max_labels must be 1..50")
         try:
             parse_tag_names(self.tags)
         except ValueError as error:
@@ -128,8 +131,6 @@ class EnvironmentConfig:
             )
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"{self.name}: log_level must be DEBUG, INFO, WARNING or ERROR")
-        if self.noncurrent_version_expiration_days < 1:
-            raise ConfigError(f"{self.name}: noncurrent_version_expiration_days must be >= 1")
         if self.access_logs and not self.retain_data:
             raise ConfigError(
                 f"{self.name}: access_logs needs removal_policy retain (late log deliveries "
@@ -152,6 +153,30 @@ class EnvironmentConfig:
 
 
 VISIBILITY_TIMEOUT_FACTOR = 6
+# Whole-number settings: (lowest, highest or None), as AWS and the function bound them.
+WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | None]] = {
+    "function_memory_mb": (128, 10_240),  # Lambda
+    "function_timeout_seconds": (1, 900),  # Lambda
+    "batch_size": (1, 10_000),  # the SQS event source mapping
+    "batch_window_seconds": (0, 300),
+    "max_concurrency": (2, 1000),
+    "max_receive_count": (1, 1000),  # the queue's redrive policy
+    "record_concurrency": (1, MAX_RECORD_CONCURRENCY),
+    "max_labels": (1, 50),
+    "index_shards": (1, MAX_INDEX_SHARDS),
+    "max_image_bytes": (1, None),  # the function refuses the rest at its cold start
+    "max_image_pixels": (1, None),
+    "noncurrent_version_expiration_days": (1, None),
+    "oldest_message_age_alarm_seconds": (1, None),
+    "throughput_floor_per_5_minutes": (0, None),  # 0: the alarm never fires
+    "training_max_run_seconds": (1, 28 * 24 * 3600),  # SageMaker's maximum, 28 days
+    "training_max_wait_seconds": (1, 28 * 24 * 3600),
+}
+# The retention periods CloudWatch Logs accepts (infra/constructs/retention.py maps them).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+# CloudFormation's stack names: imgclf-<name>.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,100}")
+NULLABLE = frozenset({"alarm_email"})  # the settings whose null means "none"
 # One address: a local part and a dotted domain, no spaces, commas or second "@".
 EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;.]+(?:\.[^@\s,;.]+)+")
 
@@ -173,7 +198,18 @@ def load_environment(name: str, environments: dict[str, Any] | None = None) -> E
     if name not in environments:
         known = ", ".join(sorted(environments))
         raise ConfigError(f"unknown environment {name!r} (known: {known})")
-    raw = dict(environments[name] or {})
+    if not ENVIRONMENT_NAME.fullmatch(name):
+        raise ConfigError(
+            f"environment name {name!r} must start with a letter and hold only letters, "
+            "digits and '-' (its stack is imgclf-<name>)"
+        )
+    block = environments[name]
+    if block is not None and not isinstance(block, dict):
+        raise ConfigError(f"{name}: its settings must be an object, got {block!r}")
+    raw = dict(block or {})
+    nulls = sorted(key for key, value in raw.items() if value is None and key not in NULLABLE)
+    if nulls:
+        raise ConfigError(f"{name}: {', '.join(nulls)} must have a value, not null")
     allowed = {f.name for f in fields(EnvironmentConfig)} - {"name"}
     unknown = sorted(set(raw) - allowed)
     if unknown:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aws_cdk import aws_logs as logs
 
-# The values CloudWatch Logs accepts, by days.
-_RETENTION_BY_DAYS = {
+# The values CloudWatch Logs accepts, by days (environment_config.LOG_RETENTION_DAYS checks
+# cdk.json against the same list; a test keeps the two equal).
+RETENTION_BY_DAYS = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
     5: logs.RetentionDays.FIVE_DAYS,
@@ -29,7 +30,7 @@ _RETENTION_BY_DAYS = {
 def log_retention(days: int) -> logs.RetentionDays:
     """The CloudWatch retention for `days`; other values are a configuration error."""
     try:
-        return _RETENTION_BY_DAYS[days]
+        return RETENTION_BY_DAYS[days]
     except KeyError:
-        allowed = ", ".join(str(value) for value in _RETENTION_BY_DAYS)
+        allowed = ", ".join(str(value) for value in RETENTION_BY_DAYS)
         raise ValueError(f"log_retention_days must be one of {allowed}, got {days}") from None

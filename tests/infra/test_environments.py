@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from aws_cdk import App
 
 from infra.app import AppError, build_stack
-from infra.environment_config import ConfigError, load_environment
+from infra.environment_config import LOG_RETENTION_DAYS, ConfigError, load_environment
 from infra.resources import StackOutputs, stack_name
 
 RETAINED_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
@@ -182,3 +183,44 @@ def test_index_shards_are_validated() -> None:
     for bad in ({"index_shards": 0}, {"index_shards": 65}, {"index_shards": "4"}):
         with pytest.raises(ConfigError, match="index_shards"):
             load_environment("x", {"x": bad})
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        # Each of these synthesized with no message: the stack deployed, then failed at use
+        ({"function_memory_mb": 20000}, "function_memory_mb must be 128..10240, got 20000"),
+        ({"function_timeout_seconds": 901}, "function_timeout_seconds must be 1..900"),
+        ({"function_timeout_seconds": 0}, "function_timeout_seconds must be 1..900"),
+        ({"max_image_bytes": -1}, "max_image_bytes must be >= 1, got -1"),
+        ({"max_image_pixels": 0}, "max_image_pixels must be >= 1"),
+        ({"oldest_message_age_alarm_seconds": -1}, "oldest_message_age_alarm_seconds must be"),
+        ({"throughput_floor_per_5_minutes": -1}, "throughput_floor_per_5_minutes must be >= 0"),
+        ({"training_max_run_seconds": 0}, "training_max_run_seconds must be"),
+        ({"training_instance_type": ""}, "training_instance_type must be a SageMaker instance"),
+        # ...and these were tracebacks from CDK or jsii
+        ({"log_retention_days": 15}, "log_retention_days must be one of 1, 3, 5, 7, 14"),
+        ({"max_receive_count": 0}, "max_receive_count must be 1..1000"),
+        ({"batch_window_seconds": 301}, "batch_window_seconds must be 0..300"),
+        ({"batch_window_seconds": -1}, "batch_window_seconds must be 0..300"),
+        ({"batch_size": None}, "batch_size must have a value, not null"),
+        ({"tags": None, "max_labels": None}, "max_labels, tags must have a value, not null"),
+    ],
+)
+def test_settings_out_of_range_are_one_line_errors(bad: dict[str, Any], why: str) -> None:
+    with pytest.raises(ConfigError, match=f"^x: {re.escape(why)}"):
+        load_environment("x", {"x": bad})
+
+
+def test_an_environment_block_and_name_are_checked() -> None:
+    with pytest.raises(ConfigError, match="^dev: its settings must be an object, got 'x'$"):
+        load_environment("dev", {"dev": "x"})
+    with pytest.raises(ConfigError, match="environment name 'Dev_Env!' must start with a letter"):
+        load_environment("Dev_Env!", {"Dev_Env!": {}})
+    assert load_environment("x", {"x": {"alarm_email": None}}).alarm_email is None
+
+
+def test_every_retention_the_config_allows_is_one_cdk_has() -> None:
+    from infra.constructs.retention import RETENTION_BY_DAYS
+
+    assert tuple(RETENTION_BY_DAYS) == LOG_RETENTION_DAYS
