@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from classifier.events import MalformedMessageError, objects_in, parse_body
 
 from .deployment import Deployment
 from .dlq import list_dead_letters
@@ -34,12 +36,17 @@ def wait_until_accounted(
     *,
     timeout_seconds: float,
     accept: Callable[[dict[str, Any]], bool] = lambda item: True,
+    etags: Mapping[str, str] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Accounting:
     """Poll the table (BatchGetItem) and the DLQ until every key is in one of them.
 
     `accept` decides whether a table item counts yet (e.g. "has the new model version").
+    With `etags` (what an upload put), only the result and dead letters of that object count:
+    an earlier result of the key, or an old dead letter, is not this upload's.
     """
+    if etags is not None:
+        accept = _of_these_objects(accept, etags)
     wanted = list(dict.fromkeys(keys))
     state = Accounting(missing=set(wanted))
     deadline = time.monotonic() + timeout_seconds
@@ -53,7 +60,9 @@ def wait_until_accounted(
         now = time.monotonic()
         if state.missing and (now >= next_dlq_check or now >= deadline):
             for letter in list_dead_letters(deployment):
-                state.dead_lettered.update(key for key in letter.keys if key in state.missing)
+                state.dead_lettered.update(
+                    key for key in _letter_keys(letter.body, etags) if key in state.missing
+                )
             state.missing -= state.dead_lettered
             next_dlq_check = now + DLQ_EVERY_SECONDS
         if on_progress is not None:
@@ -61,3 +70,20 @@ def wait_until_accounted(
         if not state.missing or now >= deadline:
             return state
         time.sleep(POLL_SECONDS)
+
+
+def _of_these_objects(
+    accept: Callable[[dict[str, Any]], bool], etags: Mapping[str, str]
+) -> Callable[[dict[str, Any]], bool]:
+    return lambda item: item.get("etag") == etags.get(str(item.get("key"))) and accept(item)
+
+
+def _letter_keys(body: str, etags: Mapping[str, str] | None) -> list[str]:
+    """The keys a dead letter is about; with `etags`, only those of the uploaded objects."""
+    if etags is None:
+        return [key for _, key in objects_in(body)]
+    try:
+        events = parse_body(body)
+    except MalformedMessageError:
+        return []
+    return [event.key for event in events if event.etag and event.etag == etags.get(event.key)]

@@ -64,11 +64,11 @@ def upload(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     with progress() as bar:
         task = bar.add_task(f"uploading to s3://{deployment.images_bucket}", total=len(uploads))
-        upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
+        etags = upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
     stderr.print(f"uploaded {len(uploads)} files to s3://{deployment.images_bucket}")
     if args.wait:
         state = _wait_with_progress(
-            deployment, [u.key for u in uploads], "waiting for results", args.timeout
+            deployment, list(etags), "waiting for results", args.timeout, etags=etags
         )
         print_table(
             render_table([state.items[k] for k in sorted(state.items)], width=table_width())
@@ -86,6 +86,7 @@ def _wait_with_progress(
     title: str,
     timeout_seconds: float,
     accept: Callable[[dict[str, Any]], bool] = lambda item: True,
+    etags: Mapping[str, str] | None = None,
 ) -> Accounting:
     """Wait until every key is in the table (or the DLQ), with a progress bar."""
     with progress() as bar:
@@ -95,6 +96,7 @@ def _wait_with_progress(
             keys,
             timeout_seconds=timeout_seconds,
             accept=accept,
+            etags=etags,
             on_progress=lambda done: bar.update(task, completed=done),
         )
 

@@ -13,6 +13,7 @@ from .deployment import Deployment
 from .errors import CliError
 
 UPLOAD_THREADS = 8
+MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,11 @@ def collect(
 
 def _one_file_per_key(uploads: list[Upload]) -> list[Upload]:
     """The same file named twice is uploaded once; two files for one key are refused, since
-    the uploads run in parallel and which one the key would keep is chance."""
+    the uploads run in parallel and which one the key would keep is chance. A key S3 cannot
+    hold is refused before anything is uploaded."""
     by_key: dict[str, Upload] = {}
     for upload in uploads:
+        _check_key(upload)
         earlier = by_key.setdefault(upload.key, upload)
         if earlier.path.resolve() != upload.path.resolve():
             raise CliError(
@@ -75,6 +78,18 @@ def _one_file_per_key(uploads: list[Upload]) -> list[Upload]:
     return list(by_key.values())
 
 
+def _check_key(upload: Upload) -> None:
+    try:
+        size = len(upload.key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise CliError(
+            f"file name is not UTF-8, so it cannot be an S3 key: {bytes(upload.path)!r} "
+            "(rename it, or upload the others without it)"
+        ) from None
+    if size > MAX_KEY_BYTES:
+        raise CliError(f"key longer than S3's {MAX_KEY_BYTES} bytes: {upload.key[:80]}…")
+
+
 def upload_all(
     deployment: Deployment,
     uploads: list[Upload],
@@ -82,13 +97,14 @@ def upload_all(
     tags: dict[str, str] | None = None,
     on_done: Callable[[Upload], None] | None = None,
     threads: int = UPLOAD_THREADS,
-) -> None:
-    """Put every file (with the given object tags) into the images bucket."""
+) -> dict[str, str]:
+    """Put every file (with the given object tags) into the images bucket; returns each
+    key's ETag as S3 gave it (unquoted, as events and the results table carry it)."""
     s3 = deployment.client("s3")
     bucket = deployment.images_bucket
     tagging = urlencode(tags) if tags else None
 
-    def put(upload: Upload) -> Upload:
+    def put(upload: Upload) -> tuple[Upload, str]:
         extra: dict[str, str] = {}
         content_type = mimetypes.guess_type(upload.path.name)[0]
         if content_type:
@@ -96,13 +112,16 @@ def upload_all(
         if tagging:
             extra["Tagging"] = tagging
         with upload.path.open("rb") as body:
-            s3.put_object(Bucket=bucket, Key=upload.key, Body=body, **extra)
-        return upload
+            response = s3.put_object(Bucket=bucket, Key=upload.key, Body=body, **extra)
+        return upload, str(response.get("ETag", "")).strip('"')
 
+    etags: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for done in pool.map(put, uploads):
+        for done, etag in pool.map(put, uploads):
+            etags[done.key] = etag
             if on_done is not None:
                 on_done(done)
+    return etags
 
 
 def parse_tags(pairs: Iterable[str]) -> dict[str, str]:

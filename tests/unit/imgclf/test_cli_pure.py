@@ -146,6 +146,23 @@ def test_collect_refuses_two_files_for_one_key_and_uploads_a_file_named_twice_on
     assert [u.key for u in twice] == ["x.jpg"]
 
 
+def test_collect_refuses_a_name_s3_cannot_hold_before_anything_is_uploaded(
+    tmp_path: Path,
+) -> None:
+    # A Latin-1 name was a UnicodeEncodeError traceback line after 7 of 21 files went up
+    import os
+
+    (tmp_path / "l1").mkdir()
+    (tmp_path / "l1" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "l1" / os.fsdecode(b"caf\xe9.jpg")).write_bytes(b"x")
+    with pytest.raises(CliError, match=r"^file name is not UTF-8, .*caf\\xe9\.jpg"):
+        collect([tmp_path / "l1"])
+    (tmp_path / "long").mkdir()
+    (tmp_path / "long" / ("é" * 120 + ".jpg")).write_bytes(b"x")
+    with pytest.raises(CliError, match="^key longer than S3's 1024 bytes"):
+        collect([tmp_path / "long"], prefix="p" * 800)
+
+
 def test_collect_names_a_path_that_is_no_file_or_folder() -> None:
     with pytest.raises(CliError, match="not a file or folder: /dev/null"):
         collect(["/dev/null"])
