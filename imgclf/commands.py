@@ -326,7 +326,9 @@ def reclassify(args: argparse.Namespace) -> int:
         return 0
     with progress() as bar:
         task = bar.add_task(f"re-enqueueing for {live}", total=len(items))
-        sent = reclassifying.enqueue(deployment, items, on_sent=lambda n: bar.advance(task, n))
+        sent = reclassifying.enqueue(
+            deployment, items, version=live, on_sent=lambda n: bar.advance(task, n)
+        )
     stdout.print(f"re-enqueued {sent} objects for model {live}")
     if args.wait:
         state = _wait_with_progress(

@@ -28,9 +28,10 @@ def enqueue(
     deployment: Deployment,
     items: list[dict[str, Any]],
     *,
+    version: str,
     on_sent: Callable[[int], None] | None = None,
 ) -> int:
-    """Send one reclassify message per item, ten per SendMessageBatch."""
+    """Send one reclassify message per item for `version`, ten per SendMessageBatch."""
     sqs = deployment.client("sqs")
     sent = 0
     for start in range(0, len(items), BATCH):
@@ -40,7 +41,9 @@ def enqueue(
             Entries=[
                 {
                     "Id": str(i),
-                    "MessageBody": reclassify_message(str(item["bucket"]), str(item["key"])),
+                    "MessageBody": reclassify_message(
+                        str(item["bucket"]), str(item["key"]), version
+                    ),
                 }
                 for i, item in enumerate(chunk)
             ],

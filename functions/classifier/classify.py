@@ -148,7 +148,9 @@ class Classifier:
 
     objects: ObjectReader
     results: ResultStore
-    current_model: Callable[[], LoadedModel]
+    # The live model; given a version (a reclassify's), one that is not it yet re-reads the
+    # pointer rather than wait out its refresh.
+    current_model: Callable[..., LoadedModel]
     limits: ImageLimits
     gone_errors: tuple[type[Exception], ...] = (LookupError,)
     tag_names: frozenset[str] = DEFAULT_TAGS  # which of our tags are written; none: no tagging
@@ -184,7 +186,9 @@ class Classifier:
             # One version went and the key still has a current one: that one is recorded.
             event = replace(event, kind=EventKind.CREATED, etag=current)
 
-        model = self.current_model()
+        model = (
+            self.current_model(event.model_version) if event.model_version else self.current_model()
+        )
         existing = None if write_first else self.results.get(event.bucket, event.key)
         reclassify = event.kind is EventKind.RECLASSIFY
         order = str((existing or {}).get(ORDER_ATTRIBUTE, "")) if reclassify else event.order

@@ -493,6 +493,8 @@ def model_digest(metadata_bytes: bytes) -> str:
 RECLASSIFY_MESSAGE_TYPE = "imgclf:reclassify"
 
 
-def reclassify_message(bucket: str, key: str) -> str:
-    """The queue message body that asks the function to classify an object again."""
-    return json.dumps({"type": RECLASSIFY_MESSAGE_TYPE, "bucket": bucket, "key": key})
+def reclassify_message(bucket: str, key: str, model_version: str | None = None) -> str:
+    """The queue message body that asks the function to classify an object again; with the
+    version it is for, a function that has not seen that promotion yet reads the pointer."""
+    body = {"type": RECLASSIFY_MESSAGE_TYPE, "bucket": bucket, "key": key}
+    return json.dumps(body | ({"model_version": model_version} if model_version else {}))

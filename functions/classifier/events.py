@@ -49,6 +49,7 @@ class ObjectEvent:
     etag: str | None = None
     version_id: str | None = None
     sequencer: str | None = None
+    model_version: str | None = None  # a reclassify's: the version it was sent for
 
     @property
     def removes_version(self) -> bool:
@@ -90,7 +91,10 @@ def _reclassify_event(message: dict[str, Any]) -> ObjectEvent:
     bucket, key = message.get("bucket"), message.get("key")
     if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
         raise MalformedMessageError("reclassify message needs a bucket and a key")
-    return ObjectEvent(kind=EventKind.RECLASSIFY, bucket=bucket, key=key)
+    version = message.get("model_version")
+    if version is not None and not isinstance(version, str):
+        raise MalformedMessageError("reclassify message's model_version is not a string")
+    return ObjectEvent(kind=EventKind.RECLASSIFY, bucket=bucket, key=key, model_version=version)
 
 
 def objects_in(body: str) -> tuple[tuple[str, str], ...]:

@@ -18,6 +18,8 @@ from .contracts import ARTIFACT_METADATA_FILE, ARTIFACT_MODEL_FILE, ModelPointer
 from .model import LoadedModel, ModelUnavailableError
 
 logger = logging.getLogger(__name__)
+# A reclassify for a version this store does not serve re-reads the pointer at most this often.
+WANTED_REREAD_SECONDS = 1.0
 
 
 class _FetchError(ModelUnavailableError):
@@ -57,12 +59,20 @@ class ModelStore:
         self._bad_versions: dict[str, str] = {}  # version -> why it can never load
         self._logged: set[str] = set()  # what has had its ERROR line
 
-    def current(self) -> LoadedModel:
-        """The model to use now; raises ModelUnavailableError when there is none."""
+    def current(self, wanted: str | None = None) -> LoadedModel:
+        """The model to use now; raises ModelUnavailableError when there is none. Asked for
+        another version than the one it serves (a reclassify sent after a promotion), it
+        reads the pointer again without waiting out `refresh_seconds`, at most once per
+        WANTED_REREAD_SECONDS."""
         with self._lock:
             now = self._clock()
-            if self._model is not None and now - self._checked_at < self._refresh_seconds:
-                return self._model
+            since = now - self._checked_at
+            behind = (
+                wanted is not None and self._model is not None and self._model.version != wanted
+            )
+            if self._model is not None and since < self._refresh_seconds:
+                if not behind or since < WANTED_REREAD_SECONDS:
+                    return self._model
             model = self._refresh()
             self._checked_at = now
             return model

@@ -1,7 +1,7 @@
 """Reclassifying: a Distributed Map over the images bucket (S3 ListObjectsV2) whose batches of
 keys go to Express child workflows. Each child reads a key's recorded status and
-model_version from the results table and sends `reclassify_message(bucket, key)` to the queue
-for objects never recorded or classified by another version (REJECTED items are skipped:
+model_version from the results table and sends `reclassify_message(bucket, key, version)` to
+the queue for objects never recorded or classified by another version (REJECTED items are skipped:
 their reasons do not depend on the model). The function then classifies them like new
 uploads. The training state machine runs the map after a promotion, or on its own
 (`{"action": "reclassify"}`).
@@ -32,23 +32,28 @@ RECLASSIFY_CHILD_CONCURRENCY = 20  # child workflows at once
 RECLASSIFY_ITEM_CONCURRENCY = 10  # keys at once inside one child
 
 
-def reclassify_message_fields(*, bucket_path: str, key_path: str) -> dict[str, str]:
-    """Pass-state parameters that build `reclassify_message(bucket, key)` from JSON paths.
+def reclassify_message_fields(
+    *, bucket_path: str, key_path: str, version_path: str
+) -> dict[str, str]:
+    """Pass-state parameters that build `reclassify_message(bucket, key, version)` from JSON
+    paths.
 
     Derived from the contract itself, so the state machine cannot drift from the function.
     """
-    bucket_marker, key_marker = "\x00bucket\x00", "\x00key\x00"
-    template = json.loads(reclassify_message(bucket_marker, key_marker))
+    paths = {
+        "\x00bucket\x00": bucket_path,
+        "\x00key\x00": key_path,
+        "\x00version\x00": version_path,
+    }
+    template = json.loads(reclassify_message(*paths))
     fields: dict[str, str] = {}
     for name, value in template.items():
-        if value == bucket_marker:
-            fields[f"{name}.$"] = bucket_path
-        elif value == key_marker:
-            fields[f"{name}.$"] = key_path
+        if value in paths:
+            fields[f"{name}.$"] = paths[value]
         else:
             fields[name] = value
-    if set(template.values()) & {bucket_marker, key_marker} != {bucket_marker, key_marker}:
-        raise ValueError("reclassify_message no longer carries both bucket and key")
+    if set(template.values()) & set(paths) != set(paths):
+        raise ValueError("reclassify_message no longer carries a bucket, a key and a version")
     return fields
 
 
@@ -167,12 +172,15 @@ class ReclassifyMap(Construct):
         return read
 
     def _enqueue(self, queue: sqs.IQueue) -> sfn.Pass:
-        """Build `reclassify_message(bucket, key)` and send it: the chain's first state."""
+        """Build `reclassify_message(bucket, key, version)` and send it: the chain's first
+        state."""
         build_message = sfn.Pass(
             self,
             "BuildReclassifyMessage",
             parameters={
-                "message": reclassify_message_fields(bucket_path="$.bucket", key_path="$.key")
+                "message": reclassify_message_fields(
+                    bucket_path="$.bucket", key_path="$.key", version_path="$.version"
+                )
             },
         )
         enqueue = tasks.SqsSendMessage(

@@ -351,11 +351,13 @@ def test_reclassify_enqueues_only_objects_of_another_or_no_version(env: Any) -> 
 def test_reclassify_sends_the_contract_message_to_the_queue(env: Any) -> None:
     states = env.states()
     queue_id = env.logical_id("AWS::SQS::Queue", "StorageQueue")
-    # Then the message built is reclassify_message(bucket, key), field for field
+    # Then the message built is reclassify_message(bucket, key, version), field for field,
+    # with the version the execution promoted (a function's cached pointer is re-read for it)
     message = states["BuildReclassifyMessage"]["Parameters"]["message"]
-    contract = json.loads(reclassify_message("BUCKET", "KEY"))
+    contract = json.loads(reclassify_message("BUCKET", "KEY", "VERSION"))
     assert {name.removesuffix(".$") for name in message} == set(contract)
     assert message["bucket.$"] == "$.bucket" and message["key.$"] == "$.key"
+    assert message["model_version.$"] == "$.version"
     assert message["type"] == contract["type"]
     # And it goes to the images queue as a JSON string
     send = states["EnqueueReclassify"]
@@ -367,15 +369,15 @@ def test_reclassify_sends_the_contract_message_to_the_queue(env: Any) -> None:
 
 
 def test_reclassify_message_fields_follow_the_contract() -> None:
-    # Given JSON paths for bucket and key
-    fields = reclassify_message_fields(bucket_path="$.b", key_path="$.k")
+    # Given JSON paths for bucket, key and the version the execution promoted
+    fields = reclassify_message_fields(bucket_path="$.b", key_path="$.k", version_path="$.v")
     # When Step Functions fills them in
     filled = {
-        name.removesuffix(".$"): {"$.b": "images", "$.k": "a/b.jpg"}.get(value, value)
+        name.removesuffix(".$"): {"$.b": "images", "$.k": "a/b.jpg", "$.v": "v2"}.get(value, value)
         for name, value in fields.items()
     }
-    # Then the body equals the contract's message for that object
-    assert filled == json.loads(reclassify_message("images", "a/b.jpg"))
+    # Then the body equals the contract's message for that object and version
+    assert filled == json.loads(reclassify_message("images", "a/b.jpg", "v2"))
 
 
 def test_state_machine_logs_everything_and_traces(env: Any) -> None:

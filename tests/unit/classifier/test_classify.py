@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from classifier.classify import Classifier, ObjectChangedError, Outcome, TagsRejectedError
-from classifier.contracts import is_removed, sharded_value
-from classifier.events import EventKind, ObjectEvent
+from classifier.contracts import is_removed, reclassify_message, sharded_value
+from classifier.events import EventKind, ObjectEvent, parse_body
 from classifier.imaging import ImageLimits
 from classifier.model import LoadedModel, ModelUnavailableError
 from classifier.results import Write, removed_item
@@ -289,6 +289,27 @@ def test_reclassify_writes_only_for_a_newer_model(
     assert world.classifier.handle(again).outcome is Outcome.CLASSIFIED
     item = world.results.items["a.png"]
     assert item["model_version"] == "v2" and item["event_order"] == created("a.png").order
+
+
+def test_a_reclassify_asks_for_the_version_it_was_sent_for(
+    world: SimpleNamespace, tiny: LoadedModel
+) -> None:
+    # The model store serves a cached pointer for a minute: a reclassify sent right after a
+    # promotion must say which version it is for, or it is classified by the old one again
+    newer = LoadedModel(tiny._model_bytes, dataclasses.replace(tiny.metadata, version="v2"))
+    asked: list[str | None] = []
+
+    def store(wanted: str | None = None) -> LoadedModel:
+        asked.append(wanted)
+        return newer if wanted == "v2" else tiny
+
+    world.classifier.current_model = store
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"))
+    [again] = parse_body(reclassify_message("images", "a.png", "v2"))
+    assert world.classifier.handle(again).outcome is Outcome.CLASSIFIED
+    assert asked == [None, "v2"]
+    assert world.results.items["a.png"]["model_version"] == "v2"
 
 
 def test_tagging_can_be_switched_off(world: SimpleNamespace) -> None:

@@ -92,6 +92,15 @@ def test_s3_test_event_is_noise() -> None:
     assert parse_body(s3_test_event_body()) == []
 
 
+def test_a_reclassify_message_carries_the_version_it_was_sent_for() -> None:
+    [event] = parse_body(reclassify_message("images", "a.jpg", "v2"))
+    assert (event.kind, event.key, event.model_version) == (EventKind.RECLASSIFY, "a.jpg", "v2")
+    assert parse_body(reclassify_message("images", "a.jpg"))[0].model_version is None
+    body = json.dumps({**json.loads(reclassify_message("images", "a.jpg")), "model_version": 2})
+    with pytest.raises(MalformedMessageError, match="model_version is not a string"):
+        parse_body(body)
+
+
 def test_reclassify_message_is_understood() -> None:
     [event] = parse_body(reclassify_message("b", "a b/c.jpg"))
     assert (event.kind, event.bucket, event.key) == (EventKind.RECLASSIFY, "b", "a b/c.jpg")

@@ -103,6 +103,17 @@ def new_store(
     )
 
 
+def counted(pointer: Pointer, reads: list[float], clock: Clock) -> Pointer:
+    """`pointer`, recording the time of each read."""
+
+    class Counted(Pointer):
+        def __call__(self) -> ModelPointer:
+            reads.append(clock.now)
+            return pointer()
+
+    return Counted(pointer.value)
+
+
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -264,3 +275,37 @@ def test_an_artifact_replaced_after_promotion_is_refused_and_the_checked_one_ser
     artifacts[NEXT.uri] = checked
     fresh = new_store(tmp_path / "fresh", Pointer(pointer.value), FakeS3(artifacts), Clock())
     assert fresh.current().version == NEXT.version
+
+
+def test_a_reclassify_for_a_newer_version_reads_the_pointer_at_once(
+    tmp_path: Path, artifacts: dict[str, bytes]
+) -> None:
+    # Given a warm store on good-1 that read the pointer a moment ago
+    pointer, s3, clock = Pointer(GOOD), FakeS3(artifacts), Clock()
+    reads: list[float] = []
+    models = new_store(tmp_path, counted(pointer, reads, clock), s3, clock)
+    models.current()
+    # When good-2 is promoted and a reclassify sent for it arrives within the refresh
+    pointer.value = NEXT
+    clock.now = 2.0
+    # Then an ordinary image keeps the cached model, and the reclassify gets good-2 (it got
+    # good-1 for up to a minute, and `reclassify --wait` waited out its timeout)
+    assert models.current().version == GOOD.version
+    assert models.current(NEXT.version).version == NEXT.version
+    assert models.current().version == NEXT.version
+    assert reads == [0.0, 2.0]
+
+
+def test_a_reclassify_for_a_version_the_pointer_does_not_name_rereads_once_a_second(
+    tmp_path: Path, artifacts: dict[str, bytes]
+) -> None:
+    # Given messages sent for good-2, where the pointer still names good-1 (rolled back)
+    pointer, s3, clock = Pointer(GOOD), FakeS3(artifacts), Clock()
+    reads: list[float] = []
+    models = new_store(tmp_path, counted(pointer, reads, clock), s3, clock)
+    models.current()
+    for step in range(1, 11):
+        clock.now = step * 0.25
+        assert models.current(NEXT.version).version == GOOD.version
+    # Then the pointer is read at most once a second, not once per message
+    assert reads == [0.0, 1.0, 2.0]
