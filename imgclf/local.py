@@ -40,9 +40,9 @@ def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
 
 def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
     """Upload cached artifacts to the fresh models bucket and promote the newest one that
-    passes promotion's checks; with none, the generic labeller (built once per code version),
-    so that the first image a new user drops gets labels. A cached artifact made before file
-    digests is skipped, never half-trusted."""
+    passes promotion's checks, its quality gate included; with none, the generic labeller
+    (built once per code version), so that the first image a new user drops gets labels. A
+    cached artifact made before file digests is skipped, never half-trusted."""
     uploaded: list[str] = []
     for version, tarball in cached_artifacts(home):
         if made_before_digests(tarball):
@@ -58,8 +58,8 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
             continue
         uploaded.append(version)
     for version in reversed(uploaded):
-        try:
-            promote(deployment, version, force=True)
+        try:  # not forced: a model that failed its quality gate is not made live unasked
+            promote(deployment, version, force=False)
         except CliError as error:
             stderr.print(f"skipping cached model {version}: {error}", markup=False, soft_wrap=True)
             continue

@@ -506,6 +506,32 @@ def _other_labels(directory: Path, metadata: dict[str, Any]) -> None:
     metadata["calibration"] = {"method": "temperature", "temperature": 2.0}
 
 
+def _failed_gate(directory: Path, metadata: dict[str, Any]) -> None:
+    metadata["gate"] = {"passed": False, "reasons": ["int8 accuracy 75.00% is below 80.00%"]}
+
+
+def test_local_seeding_skips_a_cached_model_that_failed_its_gate(
+    deployment: Deployment, upload: Upload, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a home with a good cached model and, newer, one whose quality gate failed (a few
+    # photos per label often do: `imgclf train` keeps it without promoting it)
+    home = tmp_path / "home"
+    for age, (version, edit) in enumerate((("tiny-v1", None), ("tiny-failed", _failed_gate))):
+        cached = home / "models" / version
+        cached.mkdir(parents=True)
+        (cached / "model.tar.gz").write_bytes(upload(version, edit=edit).read_bytes())
+        (cached / "VERSION").write_text(f"{version}\n")
+        os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
+    # When the local environment is seeded, then the failed one is not made live (it was)
+    capsys.readouterr()
+    assert seed_models(deployment, home) == "tiny-v1"
+    assert capsys.readouterr().err.strip() == (
+        "skipping cached model tiny-failed: model version 'tiny-failed' failed its quality "
+        "gate; use --force to promote it anyway"
+    )
+    assert live_pointer(deployment) == _pointer("tiny-v1")
+
+
 def _new_weights(directory: Path, metadata: dict[str, Any]) -> None:
     (directory / "model.tflite").write_bytes(os.urandom(4096))
     _redigest(directory, metadata, "model.tflite")
