@@ -6,11 +6,19 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from classifier.artifact import ArtifactError
 from classifier.artifact_files import metadata_in_tarball
 from classifier.contracts import MODELS_PREFIX
-from infra.local import BatchOutcome, FaultPlan, FaultPlanError, LocalEnvironment, imgclf_home
+from infra.local import (
+    BatchOutcome,
+    FaultPlan,
+    FaultPlanError,
+    LocalEnvironment,
+    claim_home,
+    imgclf_home,
+)
 
 from .deployment import Deployment, local_deployment, running_local_state
 from .errors import CliError
@@ -79,13 +87,22 @@ def made_before_digests(tarball: Path) -> bool:
         return True
 
 
-def ensure_not_running() -> None:
+def ensure_not_running() -> IO[str]:
+    """This process's claim on the home's local environment (close it to give it up), or a
+    CliError when another `local up` holds it or a running environment's state says so."""
     state = running_local_state()
     if state is not None:
         raise CliError(
             f"a local environment is already running (pid {state.get('pid')}, "
             f"{state.get('endpoint_url')})"
         )
+    claim = claim_home()
+    if claim is None:  # one that has not written its state file yet: it is still starting
+        raise CliError(
+            f"a local environment is already starting in {imgclf_home()} "
+            "(another `imgclf local up`)"
+        )
+    return claim
 
 
 def load_fault_plan(path: Path | None) -> FaultPlan | None:
@@ -108,7 +125,30 @@ def up(
 ) -> int:
     """Run until Ctrl-C (or SIGTERM); state lives only while it runs."""
     plan = load_fault_plan(faults_file)
-    ensure_not_running()
+    claim = ensure_not_running()
+    try:
+        return _serve(
+            workers=workers,
+            visibility_timeout=visibility_timeout,
+            seed=seed,
+            verbose=verbose,
+            plan=plan,
+            faults_file=faults_file,
+        )
+    finally:
+        claim.close()
+
+
+def _serve(
+    *,
+    workers: int | None,
+    visibility_timeout: int | None,
+    seed: bool,
+    verbose: bool,
+    plan: FaultPlan | None,
+    faults_file: Path | None,
+) -> int:
+    """Start the environment, serve until interrupted, and stop it."""
     lock = threading.Lock()
 
     def report(outcome: BatchOutcome) -> None:

@@ -14,7 +14,14 @@ from infra.local.faults import FaultPlan, FaultPlanError
 from infra.local.moto_resources import LocalResources, create_resources
 from infra.local.poller import BatchOutcome, EventSourcePoller, LambdaContext
 from infra.local.server import DUMMY_CREDENTIALS, LocalServerError, is_answering
-from infra.local.state import HOME_VARIABLE, imgclf_home, process_alive, read_state, state_path
+from infra.local.state import (
+    HOME_VARIABLE,
+    claim_home,
+    imgclf_home,
+    process_alive,
+    read_state,
+    state_path,
+)
 
 __all__ = [
     "DUMMY_CREDENTIALS",
@@ -29,6 +36,7 @@ __all__ = [
     "LocalEnvironmentError",
     "LocalResources",
     "LocalServerError",
+    "claim_home",
     "classifier_handler",
     "create_resources",
     "imgclf_home",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HOME_VARIABLE = "IMGCLF_HOME"
 STATE_FILE = Path("local") / "endpoint.json"
+START_LOCK_FILE = Path("local") / "up.lock"
 
 
 HOME_FOLDER = ".imgclf"
@@ -61,6 +63,23 @@ def remove_state(home: Path | None = None, *, pid: int | None = None) -> None:
         if state is not None and state.get("pid") != pid:
             return
     path.unlink(missing_ok=True)
+
+
+def claim_home(home: Path | None = None) -> IO[str] | None:
+    """The home's local environment for this process: an exclusive lock, held while the
+    returned file is open (the OS drops it when the process ends, however it ends); None when
+    another process holds it. `imgclf local up` takes it before anything starts, so a second
+    one started before the first has written its state file fails instead of running beside
+    it."""
+    path = (home or imgclf_home()) / START_LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 def process_alive(pid: int) -> bool:

@@ -32,7 +32,7 @@ LONG_FUNCTIONS = {
         "the gate's comparison of candidate and champion, one rule after another"
     ),
     "imgclf/main.py::build_parser": "argparse declarations, one block per subcommand",
-    "imgclf/local.py::up": "the local environment's start, run and stop in one with-block",
+    "imgclf/local.py::_serve": "the local environment's start, run and stop in one with-block",
     "infra/constructs/inference.py::__init__": (
         "the function, its queue wiring and its permissions declared in deploy order"
     ),

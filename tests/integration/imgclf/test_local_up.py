@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from imgclf import local
+from imgclf.errors import CliError
 from infra.local.environment import LocalEnvironment
-from infra.local.state import read_state, state_path
+from infra.local.state import claim_home, read_state, state_path
 
 
 def test_the_state_file_appears_only_after_the_seeded_model_is_live(
@@ -36,3 +37,31 @@ def test_the_state_file_appears_only_after_the_seeded_model_is_live(
     assert isinstance(state, dict) and state["endpoint_url"].startswith("http://127.0.0.1:")
     # And Ctrl-C removed it
     assert not state_path(tmp_path).exists()
+
+
+def test_a_second_local_up_started_while_the_first_seeds_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a `local up` still seeding its model (no state file yet), and a second one started
+    # meanwhile, as a user who ran it twice would: both ran, and one was left orphaned
+    monkeypatch.setenv("IMGCLF_HOME", str(tmp_path))
+    second: dict[str, object] = {}
+
+    def seed(deployment: object, home: Path | None = None) -> str:
+        try:
+            local.up(workers=1, visibility_timeout=None, seed=True, verbose=False)
+        except CliError as error:
+            second["error"] = str(error)
+        return "v1"
+
+    monkeypatch.setattr(local, "seed_models", seed)
+    monkeypatch.setattr(LocalEnvironment, "wait", lambda environment: None)
+    assert local.up(workers=1, visibility_timeout=None, seed=True, verbose=False) == 0
+    # Then the second is refused at once, in one line, and the first is unharmed
+    assert second["error"] == (
+        f"a local environment is already starting in {tmp_path} (another `imgclf local up`)"
+    )
+    # And once the first has stopped, the home is free again
+    claim = claim_home(tmp_path)
+    assert claim is not None
+    claim.close()
