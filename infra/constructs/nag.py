@@ -3,7 +3,10 @@
 Suppressions for our own resources live next to them, in their construct; this module adds
 only those for the singleton custom-resource providers CDK itself puts into the stack. Each
 suppression names one rule on one resource and, for the granular IAM rules, the exact
-findings it accepts (`applies_to`), so a new wildcard still fails the synth.
+findings it accepts (`applies_to`), so a new wildcard action still fails the synth. IAM5's
+`Resource::*` finding does not name the action it is about, so a suppression of it would
+also accept a new action on `*`: tests/infra/test_iam.py holds the exact list of actions
+granted on `*` (`ACTIONS_ALLOWED_ON_ANY_RESOURCE`).
 """
 
 from __future__ import annotations

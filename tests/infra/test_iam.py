@@ -237,3 +237,39 @@ def test_gate_reads_the_candidate_the_live_artifact_and_the_pointer_only(env: An
         for action in _as_list(statement["Action"])
         if action.startswith("s3:") and action != "s3:GetObject"
     ]
+
+
+# Every action any role of ours holds on Resource "*": each either has no resource-level
+# permissions in IAM, or is narrowed by a condition. cdk-nag's IAM5 suppressions accept
+# "Resource::*" per role without naming the action, so this list is what keeps a new grant on
+# "*" (iam:PassRole, dynamodb:DeleteTable...) from passing the synth unseen.
+ACTIONS_ALLOWED_ON_ANY_RESOURCE = frozenset(
+    {
+        "cloudwatch:PutMetricData",  # condition: the imgclf namespace
+        "ecr:GetAuthorizationToken",
+        "logs:CreateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:UpdateLogDelivery",
+        "sagemaker:ListTags",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+)
+
+
+def test_only_listed_actions_are_granted_on_any_resource(env: Any) -> None:
+    granted = {
+        str(action)
+        for _, statement in _identity_statements(env)
+        if statement["Resource"] == "*" or "*" in _as_list(statement["Resource"])
+        for action in _as_list(statement["Action"])
+    }
+    # Exactly: a grant removed leaves no stale entry that a new one could hide behind
+    assert granted == ACTIONS_ALLOWED_ON_ANY_RESOURCE
