@@ -87,8 +87,12 @@ def _auto_mapping(labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
         # Training goes on without ImageNet's classes: the head alone decides.
         log.warning("imagenet mapping 'auto': %s; training without it", error)
         return None
-    if unplaced:
-        log.info("imagenet mapping 'auto': no ImageNet class for %s", ", ".join(unplaced))
+    if unplaced:  # a warning: `imgclf train` prints it, and a name that says nothing is a typo
+        log.warning(
+            "imagenet mapping 'auto': no ImageNet class is a %s (`imgclf model day0 --labels` "
+            "suggests close names): only the trained head can say it",
+            ", ".join(repr(label) for label in unplaced),
+        )
     return {label: mapped[label].indices if label in mapped else () for label in sorted(labels)}
 
 
