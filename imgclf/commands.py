@@ -76,8 +76,18 @@ def upload(args: argparse.Namespace) -> int:
         if state.dead_lettered:
             stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
         if state.missing:
-            raise CliError(f"{len(state.missing)} objects not accounted for after {args.timeout}s")
+            raise CliError(
+                f"{len(state.missing)} objects not accounted for after {args.timeout}s: "
+                + _some_keys(state.missing)
+            )
     return 0
+
+
+def _some_keys(keys: Iterable[str], shown: int = 3) -> str:
+    """The first few keys, in order, and how many more."""
+    ordered = sorted(keys)
+    more = len(ordered) - shown
+    return ", ".join(ordered[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _wait_with_progress(
@@ -339,7 +349,10 @@ def reclassify(args: argparse.Namespace) -> int:
             accept=lambda item: item.get("model_version") == live,
         )
         if state.missing:
-            raise CliError(f"{len(state.missing)} objects not updated after {args.timeout}s")
+            raise CliError(
+                f"{len(state.missing)} objects not updated after {args.timeout}s: "
+                + _some_keys(state.missing)
+            )
     return 0
 
 

@@ -41,7 +41,7 @@ def test_upload_wait_waits_for_this_uploads_result_not_the_keys_earlier_one(
     # Then the wait does not take the key's earlier result for this upload's (it returned
     # CLASSIFIED at once, with exit 0)
     assert waited.code == 1
-    assert "1 objects not accounted for after 2.0s" in waited.err
+    assert "1 objects not accounted for after 2.0s: again/red-9-0.jpg" in waited.err
     assert "CLASSIFIED" not in waited.out
     # And once classified, this upload's result is the one reported
     again = cli("upload", *second, "--timeout", "60")
