@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from classifier.events import MalformedMessageError, objects_in, parse_body
+from classifier.results import ORDER_ATTRIBUTE
 
 from .deployment import Deployment
 from .dlq import list_dead_letters
 from .result_queries import get_results
+from .upload import Uploaded
 
 POLL_SECONDS = 0.5
 DLQ_EVERY_SECONDS = 3.0
@@ -36,17 +38,17 @@ def wait_until_accounted(
     *,
     timeout_seconds: float,
     accept: Callable[[dict[str, Any]], bool] = lambda item: True,
-    etags: Mapping[str, str] | None = None,
+    uploaded: Mapping[str, Uploaded] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Accounting:
     """Poll the table (BatchGetItem) and the DLQ until every key is in one of them.
 
     `accept` decides whether a table item counts yet (e.g. "has the new model version").
-    With `etags` (what an upload put), only the result and dead letters of that object count:
-    an earlier result of the key, or an old dead letter, is not this upload's.
+    With `uploaded` (what an upload wrote), only the result and dead letters of those objects
+    count: an earlier result of the key, or an old dead letter, is not this upload's.
     """
-    if etags is not None:
-        accept = _of_these_objects(accept, etags)
+    if uploaded is not None:
+        accept = _of_these_objects(accept, uploaded)
     wanted = list(dict.fromkeys(keys))
     state = Accounting(missing=set(wanted))
     deadline = time.monotonic() + timeout_seconds
@@ -61,7 +63,7 @@ def wait_until_accounted(
         if state.missing and (now >= next_dlq_check or now >= deadline):
             for letter in list_dead_letters(deployment):
                 state.dead_lettered.update(
-                    key for key in _letter_keys(letter.body, etags) if key in state.missing
+                    key for key in _letter_keys(letter.body, uploaded) if key in state.missing
                 )
             state.missing -= state.dead_lettered
             next_dlq_check = now + DLQ_EVERY_SECONDS
@@ -73,17 +75,26 @@ def wait_until_accounted(
 
 
 def _of_these_objects(
-    accept: Callable[[dict[str, Any]], bool], etags: Mapping[str, str]
+    accept: Callable[[dict[str, Any]], bool], uploaded: Mapping[str, Uploaded]
 ) -> Callable[[dict[str, Any]], bool]:
-    return lambda item: item.get("etag") == etags.get(str(item.get("key"))) and accept(item)
+    def of_them(item: dict[str, Any]) -> bool:
+        upload = uploaded.get(str(item.get("key")))
+        order = str(item.get(ORDER_ATTRIBUTE, ""))
+        return upload is not None and upload.announced(item.get("etag"), order) and accept(item)
+
+    return of_them
 
 
-def _letter_keys(body: str, etags: Mapping[str, str] | None) -> list[str]:
-    """The keys a dead letter is about; with `etags`, only those of the uploaded objects."""
-    if etags is None:
+def _letter_keys(body: str, uploaded: Mapping[str, Uploaded] | None) -> list[str]:
+    """The keys a dead letter is about; with `uploaded`, only those of the uploaded objects."""
+    if uploaded is None:
         return [key for _, key in objects_in(body)]
     try:
         events = parse_body(body)
     except MalformedMessageError:
         return []
-    return [event.key for event in events if event.etag and event.etag == etags.get(event.key)]
+    return [
+        event.key
+        for event in events
+        if event.key in uploaded and uploaded[event.key].announced(event.etag, event.order)
+    ]

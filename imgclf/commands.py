@@ -38,7 +38,7 @@ from .result_queries import (
     read_items,
     registered_values,
 )
-from .upload import collect, parse_tags, upload_all
+from .upload import Uploaded, collect, parse_tags, upload_all
 
 
 def local(args: argparse.Namespace) -> int:
@@ -64,11 +64,11 @@ def upload(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     with progress() as bar:
         task = bar.add_task(f"uploading to s3://{deployment.images_bucket}", total=len(uploads))
-        etags = upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
+        uploaded = upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
     stderr.print(f"uploaded {len(uploads)} files to s3://{deployment.images_bucket}")
     if args.wait:
         state = _wait_with_progress(
-            deployment, list(etags), "waiting for results", args.timeout, etags=etags
+            deployment, list(uploaded), "waiting for results", args.timeout, uploaded=uploaded
         )
         print_table(
             render_table([state.items[k] for k in sorted(state.items)], width=table_width())
@@ -96,7 +96,7 @@ def _wait_with_progress(
     title: str,
     timeout_seconds: float,
     accept: Callable[[dict[str, Any]], bool] = lambda item: True,
-    etags: Mapping[str, str] | None = None,
+    uploaded: Mapping[str, Uploaded] | None = None,
 ) -> Accounting:
     """Wait until every key is in the table (or the DLQ), with a progress bar."""
     with progress() as bar:
@@ -106,7 +106,7 @@ def _wait_with_progress(
             keys,
             timeout_seconds=timeout_seconds,
             accept=accept,
-            etags=etags,
+            uploaded=uploaded,
             on_progress=lambda done: bar.update(task, completed=done),
         )
 

@@ -6,6 +6,7 @@ import mimetypes
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -14,6 +15,20 @@ from .errors import CliError
 
 UPLOAD_THREADS = 8
 MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """What an upload wrote to a key: its ETag (unquoted, as events and the results table
+    carry it) and the second S3 wrote it (LastModified, UTC, `YYYY-MM-DDTHH:MM:SS`)."""
+
+    etag: str
+    since: str
+
+    def announced(self, etag: object, event_order: str) -> bool:
+        """Whether an event or item (its ETag and `event_order`, which starts with the event's
+        time) is of this upload: not the key's earlier object, even with the same bytes."""
+        return etag == self.etag and event_order[: len(self.since)] >= self.since
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,7 @@ def collect(
     `on_hidden`; a hidden file named on its own is uploaded."""
     uploads: list[Upload] = []
     hidden = 0
+    _check_utf8("--prefix", prefix)
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
     for raw in paths:
         path = Path(raw)
@@ -43,7 +59,8 @@ def collect(
                 relative = file.relative_to(root)
                 if not file.is_file():
                     continue
-                if any(part.startswith(".") for part in relative.parts):
+                # Hidden below the folder named: the folder itself may be hidden (~/.photos)
+                if any(part.startswith(".") for part in file.relative_to(path.resolve()).parts):
                     hidden += 1
                     if on_hidden is not None:
                         on_hidden(file)
@@ -78,6 +95,14 @@ def _one_file_per_key(uploads: list[Upload]) -> list[Upload]:
     return list(by_key.values())
 
 
+def _check_utf8(what: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape")
+        raise CliError(f"{what} {shown!r} is not UTF-8") from None
+
+
 def _check_key(upload: Upload) -> None:
     try:
         size = len(upload.key.encode("utf-8"))
@@ -97,14 +122,14 @@ def upload_all(
     tags: dict[str, str] | None = None,
     on_done: Callable[[Upload], None] | None = None,
     threads: int = UPLOAD_THREADS,
-) -> dict[str, str]:
-    """Put every file (with the given object tags) into the images bucket; returns each
-    key's ETag as S3 gave it (unquoted, as events and the results table carry it)."""
+) -> dict[str, Uploaded]:
+    """Put every file (with the given object tags) into the images bucket; returns what each
+    key got (a HEAD after the PUT reads S3's time of the write)."""
     s3 = deployment.client("s3")
     bucket = deployment.images_bucket
     tagging = urlencode(tags) if tags else None
 
-    def put(upload: Upload) -> tuple[Upload, str]:
+    def put(upload: Upload) -> tuple[Upload, Uploaded]:
         extra: dict[str, str] = {}
         content_type = mimetypes.guess_type(upload.path.name)[0]
         if content_type:
@@ -113,15 +138,17 @@ def upload_all(
             extra["Tagging"] = tagging
         with upload.path.open("rb") as body:
             response = s3.put_object(Bucket=bucket, Key=upload.key, Body=body, **extra)
-        return upload, str(response.get("ETag", "")).strip('"')
+        etag = str(response.get("ETag", "")).strip('"')
+        written = s3.head_object(Bucket=bucket, Key=upload.key)["LastModified"]
+        return upload, Uploaded(etag, f"{written.astimezone(UTC):%Y-%m-%dT%H:%M:%S}")
 
-    etags: dict[str, str] = {}
+    uploaded: dict[str, Uploaded] = {}
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for done, etag in pool.map(put, uploads):
-            etags[done.key] = etag
+        for done, result in pool.map(put, uploads):
+            uploaded[done.key] = result
             if on_done is not None:
                 on_done(done)
-    return etags
+    return uploaded
 
 
 def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
@@ -130,5 +157,6 @@ def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
         name, separator, value = pair.partition("=")
         if not separator or not name:
             raise CliError(f"--tag {pair!r} is not NAME=VALUE")
+        _check_utf8("--tag", pair)
         tags[name] = value
     return tags

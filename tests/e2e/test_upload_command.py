@@ -47,3 +47,11 @@ def test_upload_wait_waits_for_this_uploads_result_not_the_keys_earlier_one(
     again = cli("upload", *second, "--timeout", "60")
     assert again.code == 0, again.err
     assert "REJECTED" in again.out and "CLASSIFIED" not in again.out
+    # And the same bytes uploaded again are a new object too: the key's result of the same
+    # bytes, written before this upload, is not taken for this one's
+    poller_of(env).stop()
+    try:
+        same = cli("upload", *second, "--timeout", "2")
+    finally:
+        poller_of(env).start()
+    assert same.code == 1 and "not accounted for" in same.err

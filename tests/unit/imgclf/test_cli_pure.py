@@ -163,6 +163,36 @@ def test_collect_refuses_a_name_s3_cannot_hold_before_anything_is_uploaded(
         collect([tmp_path / "long"], prefix="p" * 800)
 
 
+def test_a_hidden_folder_named_itself_is_uploaded(tmp_path: Path) -> None:
+    # `imgclf upload .` inside ~/.photos said "the folders hold only 1 hidden files"
+    (tmp_path / ".photos" / ".thumbs").mkdir(parents=True)
+    (tmp_path / ".photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / ".photos" / ".thumbs" / "a.jpg").write_bytes(b"x")
+    assert [u.key for u in collect([tmp_path / ".photos"])] == [".photos/a.jpg"]
+
+
+def test_a_prefix_or_tag_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    bad = os.fsdecode(b"p\xff")
+    with pytest.raises(CliError, match=r"^--prefix b'p\\xff' is not UTF-8$"):
+        collect([tmp_path / "a.jpg"], prefix=bad)
+    with pytest.raises(CliError, match=r"^--tag b'k=p\\xff' is not UTF-8$"):
+        parse_tags([f"k={bad}"])
+
+
+def test_an_upload_is_told_apart_from_the_keys_earlier_object() -> None:
+    from imgclf.upload import Uploaded
+
+    upload = Uploaded("e1", "2026-12-07T21:09:06")
+    assert upload.announced("e1", "2026-12-07T21:09:06.964Z#00")
+    assert upload.announced("e1", "2026-12-07T21:10:00.000Z#00")
+    assert not upload.announced("e1", "2026-12-07T21:09:05.999Z#00")  # same bytes, earlier
+    assert not upload.announced("e2", "2026-12-07T21:10:00.000Z#00")
+    assert not upload.announced(None, "")
+
+
 def test_collect_names_a_path_that_is_no_file_or_folder() -> None:
     with pytest.raises(CliError, match="not a file or folder: /dev/null"):
         collect(["/dev/null"])
