@@ -58,7 +58,9 @@ class ModelVersion:
 
     @property
     def int8_accuracy(self) -> float | None:
-        metrics = (self.metadata or {}).get("metrics", {})
+        metrics = (self.metadata or {}).get("metrics")
+        if not isinstance(metrics, dict):  # a hand-made model.json must not hide the listing
+            return None
         value = metrics.get("int8_accuracy", metrics.get("accuracy_int8"))
         return float(value) if isinstance(value, int | float) else None
 

@@ -44,3 +44,10 @@ def test_model_list_and_show_read_a_tampered_gate_without_crashing(gate: Any) ->
     version = ModelVersion("v1", 1, "2026-12-07", metadata)
     assert version.gate in {"-", "failed"}
     assert "gate: passed" not in show_lines(metadata)
+
+
+@pytest.mark.parametrize("metrics", [["x"], "high", None])
+def test_model_list_reads_any_metrics_without_crashing(metrics: Any) -> None:
+    # One artifact whose metrics were a list hid the whole `model list` behind an error
+    version = ModelVersion("v1", 1, "2026-12-07", {"version": "v1", "metrics": metrics})
+    assert version.int8_accuracy is None
