@@ -473,23 +473,42 @@ def test_the_cli_refuses_a_corrupt_model_in_one_line_with_a_non_zero_exit(
     assert _live_version(deployment) == "v1"
 
 
-def test_local_seeding_skips_cached_models_made_before_digests(
-    deployment: Deployment, upload: Upload, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _failed_gate(directory: Path, metadata: dict[str, Any]) -> None:
+    metadata["gate"] = {"passed": False, "reasons": ["int8 accuracy 75.00% is below 80.00%"]}
+
+
+@pytest.mark.parametrize(
+    ("edit", "note"),
+    [
+        (_legacy, "made before file digests; rebuild it"),
+        # A few photos per label often fail the gate: `imgclf train` keeps such a model
+        # without promoting it, and local up made it live with --force
+        (
+            _failed_gate,
+            "model version 'tiny-newer' failed its quality gate; use --force to promote it anyway",
+        ),
+    ],
+)
+def test_local_seeding_skips_a_newer_cached_model_that_cannot_go_live(
+    deployment: Deployment,
+    upload: Upload,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Edit,
+    note: str,
 ) -> None:
-    # Given a home with a good cached model and, newer, one made before digests
+    # Given a home with a good cached model and, newer, one that cannot go live
     home = tmp_path / "home"
-    for age, (version, edit) in enumerate((("tiny-v1", None), ("tiny-old", _legacy))):
+    for age, (version, change) in enumerate((("tiny-v1", None), ("tiny-newer", edit))):
         cached = home / "models" / version
         cached.mkdir(parents=True)
-        (cached / "model.tar.gz").write_bytes(upload(version, edit=edit).read_bytes())
+        (cached / "model.tar.gz").write_bytes(upload(version, edit=change).read_bytes())
         (cached / "VERSION").write_text(f"{version}\n")
         os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
-    # When the local environment is seeded, then the legacy one is skipped with a note
+    # When the local environment is seeded, then the newer one is skipped with a note
     capsys.readouterr()
     assert seed_models(deployment, home) == "tiny-v1"
-    assert capsys.readouterr().err.strip() == (
-        "skipping cached model tiny-old: made before file digests; rebuild it"
-    )
+    assert capsys.readouterr().err.strip() == f"skipping cached model tiny-newer: {note}"
     assert live_pointer(deployment) == _pointer("tiny-v1")
 
 
@@ -504,32 +523,6 @@ def _stored(deployment: Deployment, version: str) -> bytes:
 
 def _other_labels(directory: Path, metadata: dict[str, Any]) -> None:
     metadata["calibration"] = {"method": "temperature", "temperature": 2.0}
-
-
-def _failed_gate(directory: Path, metadata: dict[str, Any]) -> None:
-    metadata["gate"] = {"passed": False, "reasons": ["int8 accuracy 75.00% is below 80.00%"]}
-
-
-def test_local_seeding_skips_a_cached_model_that_failed_its_gate(
-    deployment: Deployment, upload: Upload, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # Given a home with a good cached model and, newer, one whose quality gate failed (a few
-    # photos per label often do: `imgclf train` keeps it without promoting it)
-    home = tmp_path / "home"
-    for age, (version, edit) in enumerate((("tiny-v1", None), ("tiny-failed", _failed_gate))):
-        cached = home / "models" / version
-        cached.mkdir(parents=True)
-        (cached / "model.tar.gz").write_bytes(upload(version, edit=edit).read_bytes())
-        (cached / "VERSION").write_text(f"{version}\n")
-        os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
-    # When the local environment is seeded, then the failed one is not made live (it was)
-    capsys.readouterr()
-    assert seed_models(deployment, home) == "tiny-v1"
-    assert capsys.readouterr().err.strip() == (
-        "skipping cached model tiny-failed: model version 'tiny-failed' failed its quality "
-        "gate; use --force to promote it anyway"
-    )
-    assert live_pointer(deployment) == _pointer("tiny-v1")
 
 
 def _new_weights(directory: Path, metadata: dict[str, Any]) -> None:

@@ -103,15 +103,26 @@ def new_store(
     )
 
 
-def counted(pointer: Pointer, reads: list[float], clock: Clock) -> Pointer:
-    """`pointer`, recording the time of each read."""
+def warm_counted_store(
+    tmp_path: Path, artifacts: dict[str, bytes]
+) -> tuple[Pointer, Clock, list[float], ModelStore]:
+    """A store on good-1 that has read the pointer once, at 0 s; `reads` records the time of
+    every pointer read."""
+    pointer, clock, reads = Pointer(GOOD), Clock(), []
 
-    class Counted(Pointer):
-        def __call__(self) -> ModelPointer:
-            reads.append(clock.now)
-            return pointer()
+    def read() -> ModelPointer:
+        reads.append(clock.now)
+        return pointer()
 
-    return Counted(pointer.value)
+    models = ModelStore(
+        read_pointer=read,
+        fetch_artifact=FakeS3(artifacts),
+        cache_dir=tmp_path / "cache",
+        refresh_seconds=REFRESH_SECONDS,
+        clock=clock,
+    )
+    models.current()
+    return pointer, clock, reads, models
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -281,10 +292,7 @@ def test_a_reclassify_for_a_newer_version_reads_the_pointer_at_once(
     tmp_path: Path, artifacts: dict[str, bytes]
 ) -> None:
     # Given a warm store on good-1 that read the pointer a moment ago
-    pointer, s3, clock = Pointer(GOOD), FakeS3(artifacts), Clock()
-    reads: list[float] = []
-    models = new_store(tmp_path, counted(pointer, reads, clock), s3, clock)
-    models.current()
+    pointer, clock, reads, models = warm_counted_store(tmp_path, artifacts)
     # When good-2 is promoted and a reclassify sent for it arrives within the refresh
     pointer.value = NEXT
     clock.now = 2.0
@@ -300,10 +308,7 @@ def test_a_reclassify_for_a_version_the_pointer_does_not_name_rereads_once_a_sec
     tmp_path: Path, artifacts: dict[str, bytes]
 ) -> None:
     # Given messages sent for good-2, where the pointer still names good-1 (rolled back)
-    pointer, s3, clock = Pointer(GOOD), FakeS3(artifacts), Clock()
-    reads: list[float] = []
-    models = new_store(tmp_path, counted(pointer, reads, clock), s3, clock)
-    models.current()
+    pointer, clock, reads, models = warm_counted_store(tmp_path, artifacts)
     for step in range(1, 11):
         clock.now = step * 0.25
         assert models.current(NEXT.version).version == GOOD.version
