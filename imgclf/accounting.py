@@ -25,6 +25,7 @@ class Accounting:
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_lettered: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)  # deleted meanwhile: nothing to wait for
     missing: set[str] = field(default_factory=set)
 
     @property
@@ -41,7 +42,8 @@ def wait_until_accounted(
     uploaded: Mapping[str, Uploaded] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Accounting:
-    """Poll the table (BatchGetItem) and the DLQ until every key is in one of them.
+    """Poll the table (BatchGetItem) and the DLQ until every key is in one of them, or was
+    deleted meanwhile (its item is a removal's marker).
 
     `accept` decides whether a table item counts yet (e.g. "has the new model version").
     With `uploaded` (what an upload wrote), only the result and dead letters of those objects
@@ -54,11 +56,13 @@ def wait_until_accounted(
     deadline = time.monotonic() + timeout_seconds
     next_dlq_check = time.monotonic() + DLQ_EVERY_SECONDS
     while True:
-        found = get_results(deployment, state.missing)
+        markers: dict[str, dict[str, Any]] = {}
+        found = get_results(deployment, state.missing, markers)
         for key, item in found.items():
             if accept(item):
                 state.items[key] = item
-        state.missing -= set(state.items)
+        state.removed.update(key for key, marker in markers.items() if _gone(key, marker, uploaded))
+        state.missing -= set(state.items) | state.removed
         now = time.monotonic()
         if state.missing and (now >= next_dlq_check or now >= deadline):
             for letter in list_dead_letters(deployment):
@@ -83,6 +87,14 @@ def _of_these_objects(
         return upload is not None and upload.announced(item.get("etag"), order) and accept(item)
 
     return of_them
+
+
+def _gone(key: str, marker: dict[str, Any], uploaded: Mapping[str, Uploaded] | None) -> bool:
+    """Whether a removal's marker means the object waited for was deleted: any marker, unless
+    it is an upload's key, where it must be newer than the upload (not the key's old delete)."""
+    return uploaded is None or (
+        key in uploaded and uploaded[key].precedes(str(marker.get(ORDER_ATTRIBUTE, "")))
+    )
 
 
 def _letter_keys(body: str, uploaded: Mapping[str, Uploaded] | None) -> list[str]:

@@ -75,12 +75,22 @@ def upload(args: argparse.Namespace) -> int:
         )
         if state.dead_lettered:
             stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
+        _say_removed(state)
         if state.missing:
             raise CliError(
                 f"{len(state.missing)} objects not accounted for after {args.timeout}s: "
                 + _some_keys(state.missing)
             )
     return 0
+
+
+def _say_removed(state: Accounting) -> None:
+    if state.removed:
+        stderr.print(
+            f"{len(state.removed)} deleted meanwhile: {_some_keys(state.removed)}",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _some_keys(keys: Iterable[str], shown: int = 3) -> str:
@@ -348,6 +358,7 @@ def reclassify(args: argparse.Namespace) -> int:
             args.timeout,
             accept=lambda item: item.get("model_version") == live,
         )
+        _say_removed(state)
         if state.missing:
             raise CliError(
                 f"{len(state.missing)} objects not updated after {args.timeout}s: "

@@ -448,8 +448,11 @@ def get_result(deployment: Deployment, key: str) -> dict[str, Any] | None:
     return None if is_removed(item) else item
 
 
-def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Items of many keys (BatchGetItem, 100 at a time), by key."""
+def get_results(
+    deployment: Deployment, keys: Iterable[str], removed: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Items of many keys (BatchGetItem, 100 at a time), by key; the removal markers of keys
+    whose object was deleted go into `removed`, when given."""
     dynamodb = deployment.resource("dynamodb")
     bucket, table = deployment.images_bucket, deployment.results_table
     found: dict[str, dict[str, Any]] = {}
@@ -462,6 +465,8 @@ def get_results(deployment: Deployment, keys: Iterable[str]) -> dict[str, dict[s
             for item in response.get("Responses", {}).get(table, []):
                 if not is_removed(item):  # deleted since the index listed it
                     found[str(item["key"])] = item
+                elif removed is not None:
+                    removed[str(item["key"])] = item
             request = response.get("UnprocessedKeys") or {}
     return found
 

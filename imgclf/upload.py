@@ -28,7 +28,12 @@ class Uploaded:
     def announced(self, etag: object, event_order: str) -> bool:
         """Whether an event or item (its ETag and `event_order`, which starts with the event's
         time) is of this upload: not the key's earlier object, even with the same bytes."""
-        return etag == self.etag and event_order[: len(self.since)] >= self.since
+        return etag == self.etag and self.precedes(event_order)
+
+    def precedes(self, event_order: str) -> bool:
+        """Whether the upload came before an event, or in its second (`event_order` starts with
+        the event's time)."""
+        return event_order[: len(self.since)] >= self.since
 
 
 @dataclass(frozen=True)
