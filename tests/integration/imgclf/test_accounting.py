@@ -3,42 +3,14 @@ wait does not take the key's earlier delete for its own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 
-import boto3
-import pytest
-from moto import mock_aws
-
-from classifier.adapters import DynamoResults
 from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item
 from imgclf.accounting import wait_until_accounted
-from imgclf.deployment import Deployment
 from imgclf.upload import Uploaded
-from infra.resources import StackOutputs, results_table_create_args
 
-REGION = "us-east-1"
 T1, T2, T3 = "2026-12-07T21:00:00.000Z#01", "2026-12-07T21:00:05.000Z#02", "2026-12-07T21:00:09"
-
-
-@pytest.fixture
-def aws(fake_aws: str) -> Iterator[SimpleNamespace]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        dynamodb.create_table(**results_table_create_args("results"))
-        sqs = boto3.client("sqs", region_name=REGION)
-        outputs = {
-            StackOutputs.IMAGES_BUCKET: "images",
-            StackOutputs.RESULTS_TABLE: "results",
-            StackOutputs.QUEUE_URL: sqs.create_queue(QueueName="q")["QueueUrl"],
-            StackOutputs.DEAD_LETTER_QUEUE_URL: sqs.create_queue(QueueName="dlq")["QueueUrl"],
-            StackOutputs.INDEX_SHARDS: "4",
-        }
-        yield SimpleNamespace(
-            deployment=Deployment(env="test", outputs=outputs, region=REGION),
-            results=DynamoResults(dynamodb, "results"),
-        )
 
 
 def classified(aws: SimpleNamespace, key: str, version: str) -> None:

@@ -5,56 +5,23 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from classifier.adapters import DynamoResults
 from classifier.contracts import ModelPointer, artifact_key
 from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item, rejected_item
 from imgclf import commands, status
-from imgclf.deployment import Deployment
 from imgclf.labels import count_partition
 from imgclf.main import main as cli_main
 from imgclf.status import STATUS_LABEL_ROWS, LiveModel, Snapshot, gather, render
-from infra.resources import StackOutputs, results_table_create_args
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def aws(fake_aws: str) -> Iterator[SimpleNamespace]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        dynamodb.create_table(**results_table_create_args("results"))
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
-        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="models")
-        deployment = Deployment(
-            env="test",
-            outputs={
-                StackOutputs.IMAGES_BUCKET: "images",
-                StackOutputs.MODELS_BUCKET: "models",
-                StackOutputs.RESULTS_TABLE: "results",
-                StackOutputs.QUEUE_URL: queue,
-                StackOutputs.DEAD_LETTER_QUEUE_URL: dlq,
-                StackOutputs.MODEL_POINTER_PARAMETER: "/imgclf/test/model",
-                StackOutputs.INDEX_SHARDS: "4",
-            },
-            region=REGION,
-        )
-        yield SimpleNamespace(
-            deployment=deployment, results=DynamoResults(dynamodb, "results"), sqs=sqs, s3=s3
-        )
 
 
 def at(moment: datetime) -> str:
