@@ -228,6 +228,10 @@ class Classifier:
         except ObjectChangedError:
             return Result(Outcome.STALE, event.bucket, event.key)
         except self.gone_errors:
+            if reclassify and existing is not None:
+                # Deleted with no removal event to say so (one still queued writes a newer
+                # marker): the item would otherwise be counted and re-enqueued for good.
+                self.results.remove(event.bucket, event.key, order)
             return Result(Outcome.GONE, event.bucket, event.key)
         except RejectedImageError as error:
             item = rejected_item(

@@ -312,6 +312,23 @@ def test_a_reclassify_asks_for_the_version_it_was_sent_for(
     assert world.results.items["a.png"]["model_version"] == "v2"
 
 
+def test_a_reclassify_that_finds_its_object_gone_removes_the_item(
+    world: SimpleNamespace, tiny: LoadedModel
+) -> None:
+    # Given an item whose object went with no removal event to say so (a lifecycle expiry
+    # before the bucket sent those): it stayed, and every promotion re-enqueued it
+    world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
+    world.classifier.handle(created("a.png"))
+    del world.objects.objects["a.png"]
+    world.model = LoadedModel(tiny._model_bytes, dataclasses.replace(tiny.metadata, version="v2"))
+    # When it is reclassified
+    result = world.classifier.handle(ObjectEvent(EventKind.RECLASSIFY, "images", "a.png"))
+    # Then it is gone, and the item is a removal's marker under the recorded order
+    assert result.outcome is Outcome.GONE
+    item = world.results.items["a.png"]
+    assert is_removed(item) and item["event_order"] == created("a.png").order
+
+
 def test_tagging_can_be_switched_off(world: SimpleNamespace) -> None:
     world.classifier.tag_names = frozenset()
     world.objects.objects["a.png"] = (png((30, 200, 40)), "e1")
