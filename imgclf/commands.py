@@ -64,7 +64,13 @@ def upload(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     with progress() as bar:
         task = bar.add_task(f"uploading to s3://{deployment.images_bucket}", total=len(uploads))
-        uploaded = upload_all(deployment, uploads, tags=tags, on_done=lambda _: bar.advance(task))
+        uploaded = upload_all(
+            deployment,
+            uploads,
+            tags=tags,
+            on_done=lambda _: bar.advance(task),
+            write_times=args.wait,
+        )
     stderr.print(f"uploaded {len(uploads)} files to s3://{deployment.images_bucket}")
     if args.wait:
         state = _wait_with_progress(

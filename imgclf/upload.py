@@ -20,7 +20,8 @@ MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8
 @dataclass(frozen=True)
 class Uploaded:
     """What an upload wrote to a key: its ETag (unquoted, as events and the results table
-    carry it) and the second S3 wrote it (LastModified, UTC, `YYYY-MM-DDTHH:MM:SS`)."""
+    carry it) and, when asked for, the second S3 wrote it (LastModified, UTC,
+    `YYYY-MM-DDTHH:MM:SS`; empty when not asked for, which every event follows)."""
 
     etag: str
     since: str
@@ -51,7 +52,7 @@ def collect(
     A folder's hidden files (a name or folder starting with ".") are left out and passed to
     `on_hidden`; a hidden file named on its own is uploaded."""
     uploads: list[Upload] = []
-    hidden = 0
+    hidden: list[Path] = []
     _check_utf8("--prefix", prefix)
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
     for raw in paths:
@@ -66,18 +67,19 @@ def collect(
                     continue
                 # Hidden below the folder named: the folder itself may be hidden (~/.photos)
                 if any(part.startswith(".") for part in file.relative_to(path.resolve()).parts):
-                    hidden += 1
-                    if on_hidden is not None:
-                        on_hidden(file)
+                    hidden.append(file)
                     continue
                 uploads.append(Upload(file, prefix + relative.as_posix()))
         elif path.exists():
             raise CliError(f"not a file or folder: {raw}")
         else:
             raise CliError(f"no such file or folder: {raw}")
+    if on_hidden is not None:
+        for file in hidden:
+            on_hidden(file)
     if not uploads:
         raise CliError(
-            f"nothing to upload: the folders hold only {hidden} hidden files"
+            f"nothing to upload: the folders hold only {len(hidden)} hidden files"
             if hidden
             else "nothing to upload: the folders are empty"
         )
@@ -127,9 +129,11 @@ def upload_all(
     tags: dict[str, str] | None = None,
     on_done: Callable[[Upload], None] | None = None,
     threads: int = UPLOAD_THREADS,
+    write_times: bool = False,
 ) -> dict[str, Uploaded]:
     """Put every file (with the given object tags) into the images bucket; returns what each
-    key got (a HEAD after the PUT reads S3's time of the write)."""
+    key got. With `write_times` (a wait that must tell this upload from the same bytes sent
+    before), a HEAD after each PUT reads S3's time of the write."""
     s3 = deployment.client("s3")
     bucket = deployment.images_bucket
     tagging = urlencode(tags) if tags else None
@@ -144,6 +148,8 @@ def upload_all(
         with upload.path.open("rb") as body:
             response = s3.put_object(Bucket=bucket, Key=upload.key, Body=body, **extra)
         etag = str(response.get("ETag", "")).strip('"')
+        if not write_times:
+            return upload, Uploaded(etag, "")
         written = s3.head_object(Bucket=bucket, Key=upload.key)["LastModified"]
         return upload, Uploaded(etag, f"{written.astimezone(UTC):%Y-%m-%dT%H:%M:%S}")
 
