@@ -234,7 +234,8 @@ def choose_unknown_rule(
     label). Among equally good rules: the least aggressive (the lowest `min_confidence`, the
     lowest `keep_confidence`), then the middle of the equally good `max_other` values (away
     from both edges of what the calibration images could tell apart). Without
-    `use_confidence`, only the evidence of something else decides (the day-0 model).
+    `use_confidence`, only the evidence of something else decides (the day-0 model): no
+    minimum confidence and no confidence that keeps a label against the evidence.
     """
     if budget <= 0 or not in_class:
         why = f"{RULE_DISABLED} (no budget or no held-out data)"
@@ -248,7 +249,9 @@ def choose_unknown_rule(
             {round(float(v), 4) for v in np.quantile(others, np.linspace(0.02, 1, 99))}
         )
     confidence_grid: list[float | None] = [None, *CONFIDENCE_GRID] if use_confidence else [None]
-    keep_grid: list[float | None] = [None, *KEEP_GRID] if has_other else [None]
+    # A day-0 model's confidence comes from the same source mass as its evidence: nothing
+    # independent of that evidence can vouch for a label, so nothing is kept against it.
+    keep_grid: list[float | None] = [None, *KEEP_GRID] if has_other and use_confidence else [None]
     scored = []
     for max_other in other_grid:
         for keep in keep_grid if max_other is not None else [None]:

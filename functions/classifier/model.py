@@ -320,13 +320,23 @@ def _best(row: np.ndarray) -> int:
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Temperature scaling of probabilities over the last axis: p ** (1/T), renormalised."""
+    """Temperature scaling of probabilities over the last axis: p ** (1/T), renormalised.
+    What a row leaves short of 1 (a head's "none of these") is one more outcome, scaled with
+    the labels and then left out, so scaling never turns "none of these" into a label."""
     values = np.asarray(probabilities, np.float64)
     if temperature == 1.0:
         return values
+    rest = 1.0 - values.sum(axis=-1, keepdims=True)
     logs = np.log(np.clip(values, 1e-12, 1.0)) / temperature
-    return softmax(logs)
+    rest_log = np.log(np.clip(rest, 1e-12, 1.0)) / temperature
+    top = np.maximum(logs.max(axis=-1, keepdims=True), rest_log)
+    scaled = np.exp(logs - top)
+    kept = np.where(rest > REST_IGNORED, np.exp(rest_log - top), 0.0)
+    return np.asarray(scaled / (scaled.sum(axis=-1, keepdims=True) + kept))
 
+
+# Rows a float softmax decoded miss 1 by rounding only: no outcome of their own.
+REST_IGNORED = 1e-9
 
 Decode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -357,7 +367,8 @@ def scores_decoder(metadata: ModelMetadata, outputs: int) -> Decode:
             )
         if spec.kind == OUTPUT_LOGITS:
             return lambda raw: (softmax(raw), np.zeros(np.shape(raw)[:-1]))
-        return lambda raw: (np.asarray(raw, np.float64), np.zeros(np.shape(raw)[:-1]))
+        # An exported softmax, int8 on the way: it misses 1 by the quantisation only.
+        return lambda raw: (_shares(raw), np.zeros(np.shape(raw)[:-1]))
     sources = spec.sources if spec.kind == OUTPUT_MIXTURE else outputs
     head = labels + int(spec.head_outside)
     if spec.kind == OUTPUT_MIXTURE and outputs != sources + head:
@@ -374,12 +385,12 @@ def scores_decoder(metadata: ModelMetadata, outputs: int) -> Decode:
         grouped = source @ matrix.T
         elsewhere = source[..., counted].sum(axis=-1)
         if spec.kind == OUTPUT_GROUPED_LOGITS:
-            return np.asarray(grouped), np.asarray(elsewhere)
+            # Among the labels: the mass elsewhere is the evidence, at any temperature.
+            return _shares(grouped), np.asarray(elsewhere)
         head_probabilities = softmax(raw[..., sources:])
-        # Among the labels only: the head's outside output is evidence, not a label.
-        among_labels = head_probabilities[..., :labels]
-        among_labels = among_labels / among_labels.sum(axis=-1, keepdims=True)
-        probabilities = mixture(grouped, among_labels, spec.power)
+        # The head's outside output is no label: the labels keep what the head gives them,
+        # so a photo the head calls "none of these" has no confident label to keep.
+        probabilities = mixture(grouped, head_probabilities[..., :labels], spec.power)
         if not spec.head_outside:
             return probabilities, np.asarray(elsewhere)
         weight = np.clip(grouped.sum(axis=-1), 0.0, 1.0) ** spec.power
@@ -409,12 +420,18 @@ def _evidence_classes(metadata: ModelMetadata, matrix: np.ndarray) -> np.ndarray
 
 def mixture(grouped: np.ndarray, head: np.ndarray, power: float) -> np.ndarray:
     """Label probabilities from the source classifier's grouped mass and a trained head's
-    probabilities (see `OutputSpec`); rows of a batch or one image. They sum to 1."""
+    probabilities of the labels (see `OutputSpec`); rows of a batch or one image. They sum
+    to 1 less the head's weight times what it gives no label (its "none of these")."""
+    grouped = np.asarray(grouped, np.float64)
+    weight = np.clip(grouped.sum(axis=-1, keepdims=True), 0.0, 1.0) ** power
+    return np.asarray(weight * _shares(grouped) + (1.0 - weight) * np.asarray(head, np.float64))
+
+
+def _shares(grouped: np.ndarray) -> np.ndarray:
+    """Each label's share of the labels' mass (zeros where they have none)."""
     grouped = np.asarray(grouped, np.float64)
     mass = grouped.sum(axis=-1, keepdims=True)
-    weight = np.clip(mass, 0.0, 1.0) ** power
-    share = np.divide(grouped, mass, out=np.zeros_like(grouped), where=mass > 0)
-    return np.asarray(weight * share + (1.0 - weight) * np.asarray(head, np.float64))
+    return np.asarray(np.divide(grouped, mass, out=np.zeros_like(grouped), where=mass > 0))
 
 
 def group_matrix(metadata: ModelMetadata, outputs: int) -> np.ndarray | None:

@@ -81,9 +81,11 @@ def test_a_probabilities_model_is_decided_as_before() -> None:
     # Given an older artifact's probabilities (an int8 softmax, 1/256 steps)
     probabilities = np.array([0.75, 0.125, 0.0, 0.12109375])
     decider = Decider(metadata(OUTPUT_PROBABILITIES, 2.0), 4)
-    # Then they are used as they are, calibrated p ** (1/T) renormalised, zeros clipped
-    clipped = np.clip(probabilities, 1e-12, 1.0) ** 0.5
-    np.testing.assert_allclose(decider.decoded(probabilities), probabilities)
+    # Then they are used as shares (what they miss of 1 is the int8 steps, no "none of
+    # these"), calibrated p ** (1/T) renormalised, zeros clipped
+    shares = probabilities / probabilities.sum()
+    clipped = np.clip(shares, 1e-12, 1.0) ** 0.5
+    np.testing.assert_allclose(decider.decoded(probabilities), shares)
     np.testing.assert_allclose(decider.probabilities(probabilities), clipped / clipped.sum())
 
 
@@ -144,10 +146,12 @@ def test_an_artifact_exported_with_its_softmax_still_loads_and_labels_alike(
     pixels = np.rint(images).astype(np.uint8)
     old = np.stack([legacy.raw(image) for image in pixels])
     new = np.stack([current.raw(image) for image in pixels])
-    # Then the old one's outputs are used as they are, and both give the same labels with
-    # probabilities within the int8 softmax's steps
+    # Then the old one's outputs are used as shares (they miss 1 by the int8 softmax's steps,
+    # which are no "none of these"), and both give the same labels with probabilities within
+    # those steps
     np.testing.assert_allclose(old.sum(axis=-1), 1.0, atol=0.02)
-    assert np.array_equal(legacy.decider.probabilities(old), old.astype(np.float64))
+    shares = old.astype(np.float64) / old.astype(np.float64).sum(-1, keepdims=True)
+    np.testing.assert_allclose(legacy.decider.probabilities(old), shares, rtol=1e-12)
     assert legacy.decider.label_ids(old).tolist() == current.decider.label_ids(new).tolist()
     assert np.mean(current.decider.label_ids(new) == truth) > 0.9
     np.testing.assert_allclose(
@@ -155,5 +159,5 @@ def test_an_artifact_exported_with_its_softmax_still_loads_and_labels_alike(
     )
     # And a calibrated legacy model still scales its probabilities' logarithms
     calibrated = Decider(replace(legacy.metadata, calibration=Calibration("temperature", 2.0)), 3)
-    sharp = np.clip(old, 1e-12, 1.0) ** 0.5
+    sharp = np.clip(shares, 1e-12, 1.0) ** 0.5
     np.testing.assert_allclose(calibrated.probabilities(old), sharp / sharp.sum(-1, keepdims=True))

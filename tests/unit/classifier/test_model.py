@@ -498,8 +498,10 @@ def test_a_heads_outside_output_is_evidence_where_the_source_classifier_is_unsur
     # says "none of these", that is evidence of an image outside the labels
     drawing = np.array([0, 0, 0, 0, 9.0, 9.0, *head_says_outside])
     assert decider.other(drawing) > 0.9
-    # and the labels' probabilities are still a distribution over the labels alone
-    assert decider.probabilities(drawing).sum() == pytest.approx(1.0)
+    # and the labels keep only what the head gives them: no label is confident of it
+    assert decider.probabilities(drawing).sum() == pytest.approx(
+        softmax(np.array(head_says_outside))[:2].sum(), abs=1e-3
+    )
     # When the source classifier is sure of label1's classes, the head's outside barely counts
     photo = np.array([0, 0, 9.0, 9.0, 0, 0, *head_says_outside])
     assert decider.other(photo) < 0.01 and decider.probabilities(photo).argmax() == 1
@@ -548,3 +550,39 @@ def test_model_json_is_read_straight_from_the_tarball(tmp_path: Path) -> None:
     assert metadata_in_tarball(tarball.read_bytes()) == read_metadata(directory).to_dict()
     with pytest.raises(ArtifactError, match="not a readable model.tar.gz"):
         metadata_in_tarball(b"not a tarball")
+
+
+def test_a_label_is_not_kept_against_a_heads_own_none_of_these() -> None:
+    # Given a few-shot mixture (the fixed rule: unknown at evidence 0.9 unless a label
+    # reaches 0.9), whose source classifier sees nothing of the labels' classes
+    metadata = ModelMetadata(
+        version="v",
+        input=InputSpec(height=8, width=8),
+        labels=("label0", "label1"),
+        output=OutputSpec(
+            "imagenet_mixture", ((0, 1), (2, 3)), sources=6, power=1.0, head_outside=True
+        ),
+        calibration=Calibration("temperature", 0.7),
+        unknown=UnknownRule(max_other=0.9, keep_confidence=0.9),
+    )
+    decider = Decider(metadata, 9)
+    elsewhere = [0, 0, 0, 0, 9.0, 9.0]
+    # When its head says "none of these" and, among the labels, leans to label0: a banana
+    # to a model of monuments was "monument 0.99" (the head's share among the labels)
+    banana = decider.classification(np.array([*elsewhere, 5.0, 0.0, 9.0]))
+    # Then it is unknown, at any temperature
+    assert banana.unknown and banana.top_k[0].confidence < 0.1
+    # When the head is sure of label0 (a tree ImageNet has no class for), the label is kept
+    tree = decider.classification(np.array([*elsewhere, 9.0, 0.0, 0.0]))
+    assert not tree.unknown and tree.best.label == "label0" and tree.best.confidence > 0.9
+
+
+def test_calibration_scales_what_a_row_leaves_short_of_one_as_an_outcome() -> None:
+    # "none of these" (0.5 here) is scaled with the labels and left out, never given to them
+    row = np.array([0.4, 0.1])
+    sharp = calibrate(row, 0.5)
+    expected = np.array([0.16, 0.01]) / (0.16 + 0.01 + 0.25)
+    assert sharp == pytest.approx(expected)
+    assert calibrate(row, 1.0) == pytest.approx(row)
+    # A row that is a distribution is p ** (1/T), renormalised
+    assert calibrate(np.array([0.8, 0.2]), 0.5) == pytest.approx(np.array([0.64, 0.04]) / 0.68)
