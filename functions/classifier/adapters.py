@@ -129,7 +129,7 @@ class S3Objects:
         if size > max_bytes:
             body.close()
             raise RejectedImageError(
-                f"file is {reasons.mib(size)}, over the {reasons.mib(max_bytes)} limit"
+                f"file is {reasons.over_limit(size, max_bytes, reasons.mib, 'bytes')}"
             )
         data = body.read()
         return ObjectData(

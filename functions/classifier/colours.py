@@ -166,7 +166,7 @@ PALETTE: tuple[PaletteColour, ...] = tuple(
         ("olive", "green", "808000"),
         ("mint", "green", "98ff98"),
         ("sage", "green", "9caf88"),
-        ("blue", "blue", "1f4fd8"),
+        ("blue", "blue", "0000ff"),
         ("navy", "blue", "000080"),
         ("royal blue", "blue", "4169e1"),
         ("sky blue", "blue", "87ceeb"),

@@ -45,6 +45,7 @@ REDUCING_GAP = 1.0
 LEGACY_REDUCING_GAP = 3.0
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
+_ROWS_AT_A_TIME = 256  # 16-bit to 8-bit conversion, in bands of rows
 
 
 class RejectedImageError(ValueError):
@@ -151,7 +152,7 @@ def check_size(size: int | None, limits: ImageLimits) -> None:
         raise RejectedImageError("empty file (0 bytes)")
     if size > limits.max_bytes:
         raise RejectedImageError(
-            f"file is {reasons.mib(size)}, over the {reasons.mib(limits.max_bytes)} limit"
+            f"file is {reasons.over_limit(size, limits.max_bytes, reasons.mib, 'bytes')}"
         )
 
 
@@ -168,15 +169,16 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
     if width <= 0 or height <= 0:
         raise RejectedImageError(f"image has no pixels ({width}x{height})")
     if width * height > limits.max_pixels:
-        raise RejectedImageError(
-            f"image is {width}x{height} = {width * height / 1e6:.1f} MP, "
-            f"over the {limits.max_pixels / 1e6:.1f} MP limit"
-        )
+        over = reasons.over_limit(width * height, limits.max_pixels, reasons.megapixels, "pixels")
+        raise RejectedImageError(f"image is {width}x{height} = {over}")
     if _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     image_format = str(image.format)
+    # An eXIf chunk after the image data is read only with the pixels: Pillow's path, and
+    # the orientation again once they are loaded. (A false find only costs the fast path.)
+    late_exif = image_format == "PNG" and "exif" not in image.info and b"eXIf" in data
 
-    fast = _decode_png_fast(data, image) if image_format == "PNG" else None
+    fast = _decode_png_fast(data, image) if image_format == "PNG" and not late_exif else None
     if fast is not None:
         rgb = _converted(fast, spec, image_format)
         return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
@@ -187,10 +189,14 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
             side = max(spec.width, spec.height)
             image.draft(image.mode, (side, side))
         image.load()
+    except MemoryError:
+        raise  # no verdict on the file: the record is retried (the DLQ after that)
     except Exception as error:  # any decoder failure on these bytes is the file's
         raise RejectedImageError(
             f"corrupt or truncated {image_format}: {reasons.one_line(error)}"
         ) from None
+    if late_exif and _orientation(image) in _TRANSPOSED_ORIENTATIONS:
+        width, height = height, width
     try:
         upright = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not reject an otherwise fine image
@@ -221,13 +227,25 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[Image.Image, bytes]:
             except Exception:
                 pass
         raise RejectedImageError(reasons.header_reason(data, error, limits.formats)) from None
+    except MemoryError:
+        raise
     except Exception as error:
         raise RejectedImageError(reasons.header_reason(data, error, limits.formats)) from None
 
 
 def _converted(image: Image.Image, spec: InputSpec, image_format: str) -> Image.Image:
     try:
+        if (
+            image_format == "BMP"
+            and image.mode == "RGBA"
+            and image.getchannel("A").getextrema() == (0, 0)
+        ):
+            # A 32-bit BMP whose fourth byte is all 0 (as many writers leave it) is opaque,
+            # as viewers show it, not an image with nothing to see.
+            image = image.convert("RGB")
         return _to_rgb(_fit(image, spec), spec.background)
+    except MemoryError:
+        raise
     except Exception as error:  # an exotic mode or a lazily decoded frame that fails
         raise RejectedImageError(
             f"cannot convert {image_format} ({image.mode}) to RGB: {reasons.one_line(error)}"
@@ -251,6 +269,8 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
         return None
     try:
         array = pyspng.load(png_bytes.pre_inflated(data) or data)
+    except MemoryError:
+        raise
     except Exception as error:  # libspng's errors are RuntimeErrors; any other is as bad
         raise RejectedImageError(f"corrupt or truncated PNG: {reasons.one_line(error)}") from None
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != len(image.mode):
@@ -280,8 +300,8 @@ def _fit(image: Image.Image, spec: InputSpec) -> Image.Image:
     box = None
     if spec.fit == "center_crop":
         box = _center_box(image.size, spec.width / spec.height)
-    if image.mode in ("P", "PA"):
-        # Palette indices cannot be interpolated.
+    if image.mode in ("P", "PA") or "transparency" in image.info:
+        # Palette indices cannot be interpolated, nor can a colour key (a tRNS colour).
         image = image.convert("RGBA")
     elif image.mode == "1":
         image = image.convert("L")
@@ -294,16 +314,27 @@ def _fit(image: Image.Image, spec: InputSpec) -> Image.Image:
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        return Image.fromarray(np.clip(values * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
-    return image
+    """16-bit and float modes to L (a colour key kept as alpha: LA), scaled, a band of rows
+    at a time: a whole 16-bit image in float64 took 1.3 GB at 7000x7000."""
+    if image.mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return image
+    values = np.asarray(image)
+    wide = image.mode.startswith("I;16") or values.max(initial=0) > 255
+    scale = 255.0 / (65535.0 if wide else 255.0)
+    grey = np.empty(values.shape, np.uint8)
+    for top in range(0, values.shape[0], _ROWS_AT_A_TIME):
+        rows = values[top : top + _ROWS_AT_A_TIME].astype(np.float32)
+        grey[top : top + _ROWS_AT_A_TIME] = np.clip(rows * scale + 0.5, 0, 255)
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        alpha = (values != key).astype(np.uint8) * np.uint8(255)
+        return Image.fromarray(np.dstack([grey, alpha]), "LA")
+    return Image.fromarray(grey, "L")
 
 
 def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     """Any mode to RGB; transparency is composited on the background, never turned black."""
-    if image.mode == "RGB":
+    if image.mode == "RGB" and "transparency" not in image.info:
         return image
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         rgba = image.convert("RGBA")
@@ -324,8 +355,7 @@ def _center_box(size: tuple[int, int], aspect: float) -> tuple[float, float, flo
 def _orientation(image: Image.Image) -> int:
     if image.format == "PNG" and "exif" not in image.info:
         # Pillow's PNG getexif() decodes every pixel to look for an eXIf chunk after the
-        # image data; encoders put eXIf before IDAT, and a late one is still applied by
-        # exif_transpose on Pillow's path.
+        # image data: before the pixels are loaded, a late one (`late_exif`) is not asked for.
         return 1
     try:
         return int(image.getexif().get(_EXIF_ORIENTATION, 1))

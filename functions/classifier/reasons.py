@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from PIL import Image
 
@@ -53,6 +53,8 @@ def damaged_reason(data: bytes, image_format: str, error: str) -> str:
             f"truncated {image_format}: the file has {len(data)} of the {expected} bytes "
             f"its header gives"
         )
+    if image_format == "PNG" and png_chunks(data) is None:
+        return f"truncated PNG: its {len(data)} bytes end inside a chunk, before IEND"
     return f"corrupt or truncated {image_format}: {error}"
 
 
@@ -122,8 +124,6 @@ def container_size(data: bytes, image_format: str) -> int | None:
     """How many bytes the file's own framing says it has, where it says so."""
     if image_format == "WEBP" and len(data) >= 8:
         return int(struct.unpack_from("<I", data, 4)[0]) + 8
-    if image_format == "PNG" and png_chunks(data) is None:
-        return len(data) + 1  # cut short before IEND: more was promised than is there
     return None
 
 
@@ -214,3 +214,15 @@ def one_line(error: BaseException) -> str:
 def mib(size: int) -> str:
     """A size in binary megabytes, as the byte limit is set (25 MiB = 26,214,400 bytes)."""
     return f"{size / 2**20:.1f} MiB"
+
+
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} MP"
+
+
+def over_limit(value: int, limit: int, shown: Callable[[int], str], exact: str) -> str:
+    """ "X, over the Y limit", in `shown`'s rounded units, or exactly (`exact`: "bytes")
+    when rounding would show the two alike ("25.0 MiB, over the 25.0 MiB limit")."""
+    if shown(value) == shown(limit):
+        return f"{value:,} {exact}, over the limit of {limit:,}"
+    return f"{shown(value)}, over the {shown(limit)} limit"

@@ -131,6 +131,7 @@ def test_ciede2000_names_colours_that_rgb_distance_misnames(
         ((250, 251, 249), "white", "white"),
         ((5, 6, 5), "black", "black"),
         ((0, 0, 128), "navy", "blue"),
+        ((0, 0, 255), "blue", "blue"),  # pure blue was "violet", in the purple family
         ((135, 206, 235), "sky blue", "blue"),
         ((128, 128, 0), "olive", "green"),
         ((225, 198, 153), "beige", "brown"),

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import PIL.ImageOps
 import pytest
-from PIL import Image, JpegImagePlugin
+from PIL import Image, ImageFile, JpegImagePlugin
 
 from classifier import imaging, png_bytes, png_unfilter
 from classifier.imaging import (
@@ -98,8 +98,26 @@ def test_too_many_pixels_is_an_error_before_decoding() -> None:
 
 
 def test_pixel_limit_is_configurable() -> None:
-    with pytest.raises(RejectedImageError, match="over the 0.0 MP limit"):
+    with pytest.raises(RejectedImageError, match="= 3,072 pixels, over the limit of 100$"):
         prepare_image(encode(solid((0, 0, 0)), "PNG"), SPEC, ImageLimits(max_pixels=100))
+
+
+@pytest.mark.parametrize(
+    ("size", "limits", "reason"),
+    [
+        ((7072, 7071), ImageLimits(), "= 50,006,112 pixels, over the limit of 50,000,000"),
+        ((8000, 7000), ImageLimits(), "= 56.0 MP, over the 50.0 MP limit"),
+    ],
+)
+def test_a_limit_missed_by_less_than_its_rounding_is_given_exactly(
+    size: tuple[int, int], limits: ImageLimits, reason: str
+) -> None:
+    # "= 50.0 MP, over the 50.0 MP limit" said the image was at the limit, not over it
+    with pytest.raises(RejectedImageError, match=reason):
+        prepare_image(decompression_bomb_png(*size), SPEC, limits)
+    limit = LIMITS.max_bytes
+    with pytest.raises(RejectedImageError, match=f"{limit + 1:,} bytes, over the limit of"):
+        check_size(limit + 1, LIMITS)
 
 
 def test_exif_orientation_is_applied() -> None:
@@ -248,6 +266,26 @@ def test_png_exif_orientation_before_the_pixels_is_applied() -> None:
     prepared = prepare_image(encode(Image.fromarray(pixels), "PNG", exif=exif), SPEC, LIMITS)
     assert (prepared.width, prepared.height) == (40, 80)
     assert prepared.array[:8].mean(axis=(0, 1))[0] > 200  # red on top, as displayed
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_png_exif_orientation_after_the_pixels_is_applied(mode: str) -> None:
+    # An eXIf chunk after IDAT (PNG allows it) was skipped by the fast decoder: the image
+    # was labelled on its side, and width and height were recorded unswapped
+    pixels = np.zeros((40, 80, 3), np.uint8)
+    pixels[:, :40] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    early = encode(Image.fromarray(pixels).convert(mode), "PNG", exif=exif)
+    start = early.index(b"eXIf") - 4
+    end = start + 12 + struct.unpack_from(">I", early, start)[0]
+    without = early[:start] + early[end:]
+    iend = without.rindex(b"IEND") - 4
+    late = without[:iend] + early[start:end] + without[iend:]
+    assert late.index(b"eXIf") > late.rindex(b"IDAT")
+    prepared = prepare_image(late, SPEC, LIMITS)
+    assert (prepared.width, prepared.height) == (40, 80)
+    assert np.array_equal(prepared.array, prepare_image(early, SPEC, LIMITS).array)
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -575,3 +613,72 @@ def test_mutated_files_only_ever_raise_rejected_image_error() -> None:
             prepare_image(bytes(data), SPEC, LIMITS)
         except RejectedImageError as error:
             assert error.reason and "\n" not in error.reason
+
+
+def _with_chunk_after_header(data: bytes, chunk: bytes) -> bytes:
+    """`data` (a PNG) with `chunk` right after its IHDR (8 + 25 bytes in)."""
+    return data[:33] + chunk + data[33:]
+
+
+@pytest.mark.parametrize(
+    ("pixels", "colour", "depth", "key"),
+    [
+        pytest.param(np.zeros((16, 16, 3), np.uint8), 2, 8, b"\x00\x00" * 3, id="rgb-8"),
+        pytest.param(np.zeros((16, 16, 3), ">u2"), 2, 16, b"\x00\x00" * 3, id="rgb-16"),
+        pytest.param(np.zeros((16, 16), ">u2"), 0, 16, b"\x00\x00", id="grey-16"),
+    ],
+)
+def test_a_colour_key_is_transparent_on_the_background(
+    pixels: np.ndarray, colour: int, depth: int, key: bytes
+) -> None:
+    # A tRNS colour key made every black pixel transparent; it came out black, not white
+    data = _with_chunk_after_header(
+        hand_made_png(pixels, colour=colour, depth=depth), png_chunk(b"tRNS", key)
+    )
+    assert mean_rgb(data).tolist() == [255.0, 255.0, 255.0]
+
+
+def test_sixteen_bit_grey_is_scaled_a_band_at_a_time_as_before() -> None:
+    # Every 16-bit value, as the whole-image float64 formula scaled it
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    got = np.asarray(imaging._to_8bit(Image.fromarray(values)))
+    assert np.array_equal(got, np.clip(values * (255.0 / 65535.0) + 0.5, 0, 255).astype(np.uint8))
+
+
+def bmp_with_alpha_mask(image: Image.Image, alpha: int) -> bytes:
+    """A 32-bit BMP (BITMAPV5HEADER, bit fields with an alpha mask), bottom-up BGRA rows."""
+    width, height = image.size
+    rgb = np.asarray(image.convert("RGB"))[::-1]
+    bgra = np.dstack([rgb[..., 2], rgb[..., 1], rgb[..., 0], np.full(rgb.shape[:2], alpha)])
+    pixels = bgra.astype(np.uint8).tobytes()
+    masks = struct.pack("<IIII", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
+    info = struct.pack("<IiiHHIIiiII", 124, width, height, 1, 32, 3, len(pixels), 2835, 2835, 0, 0)
+    info += masks + b"sRGB"[::-1] + bytes(124 - len(info) - len(masks) - 4)
+    header = struct.pack("<2sIHHI", b"BM", 14 + len(info) + len(pixels), 0, 0, 14 + len(info))
+    return header + info + pixels
+
+
+def test_a_bmp_whose_fourth_byte_is_all_zero_is_opaque() -> None:
+    # Many writers leave a 32-bit BMP's alpha 0: a red cat came out as a blank white image
+    data = bmp_with_alpha_mask(solid((200, 30, 30)), alpha=0)
+    assert Image.open(io.BytesIO(data)).mode == "RGBA"
+    assert mean_rgb(data).tolist() == pytest.approx([200, 30, 30], abs=1)
+    # A PNG with no opaque pixel is still nothing to see: the background
+    assert mean_rgb(encode(solid((200, 30, 30, 0), "RGBA"), "PNG")).tolist() == [255.0] * 3
+
+
+@pytest.mark.parametrize("where", ["load", "convert"])
+def test_running_out_of_memory_is_no_verdict_on_the_file(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A MemoryError was turned into "corrupt or truncated WEBP: MemoryError", a rejection
+    # that is never retried; it must fail the record instead, to be retried
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    if where == "load":
+        monkeypatch.setattr(ImageFile.ImageFile, "load", out_of_memory)
+    else:
+        monkeypatch.setattr(Image.Image, "resize", out_of_memory)
+    with pytest.raises(MemoryError):
+        prepare_image(encode(solid((10, 20, 30)), "GIF"), SPEC, LIMITS)
