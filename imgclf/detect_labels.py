@@ -1,21 +1,23 @@
 """A results item as Amazon Rekognition DetectLabels answers, so code written against
-Rekognition reads imgclf's results by changing one call. Pure: the standard library and the
-label hierarchy only.
+Rekognition reads imgclf's results by changing one call. Pure: the label hierarchy, and the
+classifier's colour science with Pillow's table of CSS colour names.
 
 The shape is DetectLabels' response (AWS API Reference: DetectLabels, Label, Parent,
 LabelAlias, LabelCategory, DetectLabelsImageProperties, DetectLabelsImageQuality,
 DominantColor); tests validate it against botocore's own model of the operation. Choices:
 
-- Names are the hierarchy's, in Rekognition's Title Case ("Golden Retriever"): each word's
-  first letter raised, the rest kept ("CD Player"). `--label` finds them in any case. A
+- Names and aliases are the hierarchy's, in Rekognition's Title Case ("Golden Retriever"):
+  each word's first letter raised, the rest kept ("CD Player"). `--label` finds them in any case. A
   trained label (an item without generic `labels`) keeps its spelling.
-- Parents (every visible ancestor, nearest first), Aliases and Categories are derived from
+- Parents (every visible ancestor, nearest first: by visible steps up, the more specific
+  first among equals), Aliases and Categories are derived from
   the hierarchy when read (`LabelHierarchy.lineage`), never stored. Instances is always
   empty: the models draw no boxes.
 - An item without `labels` (a model from before them) gives its `label` alone, unless it is
   `unknown`; one with both `labels` and a trained `label` the hierarchy does not know gives
   the trained label too, and a trained label it knows is that label's entry, at the trained
-  confidence when it is higher (the figure `imgclf results` shows and filters on).
+  confidence when it is higher (the figure `imgclf results` shows and filters on). No
+  parent is less confident than a child it lists.
 - REJECTED items have no response: DetectLabels raises for an image it cannot read
   (`DetectLabelsRejectedError`, one line; `imgclf results` skips them).
 """
@@ -24,8 +26,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
+from PIL import ImageColor
+
+from classifier.colours import delta_e_2000, srgb_to_lab
 from classifier.contracts import (
     LABELS_ATTRIBUTE,
     QUALITY_ATTRIBUTE,
@@ -98,7 +105,7 @@ def _generic_label(
         "Confidence": _percent(confidence),
         "Instances": [],
         "Parents": _named(lineage.parents if lineage else ()),
-        "Aliases": _named(lineage.aliases if lineage else (), title=False),
+        "Aliases": _named(lineage.aliases if lineage else ()),
         "Categories": _named(lineage.categories if lineage else (), title=False),
     }
 
@@ -131,7 +138,21 @@ def labels_of(item: Mapping[str, Any], hierarchy: LabelHierarchy | None) -> list
             shown = True
     if label != UNKNOWN_LABEL and not shown:
         found.append(_trained_label(label, float(item.get("confidence", 0))))
+    _parents_at_least_their_children(found)
     return sorted(found, key=lambda entry: -float(entry["Confidence"]))
+
+
+def _parents_at_least_their_children(found: list[dict[str, Any]]) -> None:
+    """Raise each listed parent to its most confident child: a label raised to the item's
+    own confidence (a day-0 `dog` at 99.8 above the generic canine's 81.2), or a figure
+    stored to more places than the labels' (83.74 beside its parent's 83.7), would else sit
+    above its parent. Every ancestor is in each entry's Parents, so one pass does it."""
+    by_name = {entry["Name"]: entry for entry in found}
+    for entry in found:
+        for parent in entry["Parents"]:
+            above = by_name.get(parent["Name"])
+            if above is not None and float(above["Confidence"]) < float(entry["Confidence"]):
+                above["Confidence"] = entry["Confidence"]
 
 
 def dominant_colors(colours: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -145,12 +166,28 @@ def dominant_colors(colours: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
                 "Green": green,
                 "Blue": blue,
                 "HexCode": f"#{red:02X}{green:02X}{blue:02X}",
-                "CSSColor": str(colour["name"]),
+                "CSSColor": css_color_name((red, green, blue)),
                 "SimplifiedColor": str(colour["family"]),
                 "PixelPercent": _percent(float(colour["fraction"])),
             }
         )
     return found
+
+
+def css_color_name(rgb: Sequence[int]) -> str:
+    """The CSS named colour (CSS Color Module 4's 148, as Pillow's ImageColor holds them)
+    nearest an sRGB colour by CIEDE2000, as DetectLabels' CSSColor names one: "tan" at
+    #D2B48C, "darkslategray" for a charcoal. The palette's own names (`--colour`, "hot pink")
+    are not all CSS names, so they stay in the results table and tags."""
+    names, labs = _css_colours()
+    return names[int(np.argmin(delta_e_2000(labs, srgb_to_lab(np.asarray(rgb, np.uint8)))))]
+
+
+@lru_cache(maxsize=1)
+def _css_colours() -> tuple[tuple[str, ...], np.ndarray]:
+    names = tuple(sorted(ImageColor.colormap))
+    rgbs = np.array([ImageColor.getrgb(name)[:3] for name in names], np.uint8)
+    return names, srgb_to_lab(rgbs)
 
 
 def image_properties(item: Mapping[str, Any]) -> dict[str, Any]:

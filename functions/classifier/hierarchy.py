@@ -309,8 +309,32 @@ class LabelHierarchy:
         node = self.find(name)
         if node is None:
             return None
-        parents = tuple(self.nodes[a].name for a in self._visible_ancestors(node.id))
+        parents = tuple(self.nodes[a].name for a in self._nearest_first(node.id))
         return Lineage(node.name, parents, node.aliases, self.categories_of(node))
+
+    def _nearest_first(self, node_id: str) -> tuple[str, ...]:
+        """A node's visible ancestors' ids by how many visible steps up they are, and the
+        more specific (more ancestors of its own) first among equals: a game bird's parents
+        are bird, then animal (it is game too); peafowl's pheasant, game bird, bird, animal."""
+        steps: dict[str, int] = {}
+        frontier, step = [node_id], 0
+        while frontier:
+            step += 1
+            reached = [p for current in frontier for p in self._visible_parents(current)]
+            frontier = [p for p in dict.fromkeys(reached) if p not in steps]
+            steps.update((p, step) for p in frontier)
+        return tuple(sorted(steps, key=lambda a: (steps[a], -len(self.ancestors[a]))))
+
+    def _visible_parents(self, node_id: str) -> list[str]:
+        """A node's direct visible parents' ids (through hidden nodes), each once."""
+        found: list[str] = []
+        for parent in self.nodes[node_id].parents:
+            for reached in (
+                [parent] if not self.nodes[parent].hidden else self._visible_parents(parent)
+            ):
+                if reached not in found:
+                    found.append(reached)
+        return found
 
     def categories_of(self, node: Node) -> tuple[str, ...]:
         """A node's categories, else the nearest ancestor's that has some."""
@@ -326,18 +350,7 @@ class LabelHierarchy:
         node = self.find(name)
         if node is None:
             return ()
-        found: list[str] = []
-
-        def climb(node_id: str) -> None:
-            for parent in self.nodes[node_id].parents:
-                if not self.nodes[parent].hidden:
-                    if self.nodes[parent].name not in found:
-                        found.append(self.nodes[parent].name)
-                else:
-                    climb(parent)
-
-        climb(node.id)
-        return tuple(found)
+        return tuple(self.nodes[parent].name for parent in self._visible_parents(node.id))
 
     # --- labelling --------------------------------------------------------------------------
 

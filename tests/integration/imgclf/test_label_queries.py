@@ -377,11 +377,17 @@ def test_detect_labels_format_is_rekognitions_response(
         "Confidence": 99.0,
         "Instances": [],
         "Parents": [],
-        "Aliases": [{"Name": "creature"}, {"Name": "fauna"}],
+        "Aliases": [{"Name": "Creature"}, {"Name": "Fauna"}],
         "Categories": [{"Name": "Animals and Pets"}],
     }
     assert cli_main(["result", "bad.png", "--format", "detect-labels"]) == 1
     assert "'bad.png' was rejected: empty file (0 bytes)" in capsys.readouterr().err
+    # And --limit counts responses: the rejects are left out before it (it gave fewer lines)
+    for limit in range(1, 6):
+        assert cli_main(["results", "--limit", str(limit), "--format", "detect-labels"]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == limit
+    assert cli_main(["results", "--status", "rejected", "--format", "detect-labels"]) == 1
+    assert "no response for REJECTED items" in capsys.readouterr().err
     assert cli_main(["results", "--label", "dog", "--limit", "1", "--format", "detect-labels"]) == 0
     newest = json.loads(capsys.readouterr().out)
     assert newest["Image"] == {"S3Object": {"Bucket": "images", "Name": "old.jpg"}}

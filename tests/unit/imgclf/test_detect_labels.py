@@ -8,10 +8,12 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
+from PIL import ImageColor
 
 from classifier.colours import PALETTE, srgb_to_lab
 from imgclf.detect_labels import (
     DetectLabelsRejectedError,
+    css_color_name,
     detect_labels_response,
     display_name,
     lab_to_rgb,
@@ -79,9 +81,10 @@ def test_a_generic_item_is_a_detect_labels_response_with_its_lineage() -> None:
     assert golden["Categories"] == [{"Name": "Animals and Pets"}]
     assert golden["Instances"] == []
     animal = response["Labels"][0]
+    # (aliases in Title Case too, as names are: code matching one matches the other)
     assert animal["Parents"] == [] and animal["Aliases"] == [
-        {"Name": "creature"},
-        {"Name": "fauna"},
+        {"Name": "Creature"},
+        {"Name": "Fauna"},
     ]
     assert response["LabelModelVersion"] == "generic-v1"
     # And the image properties are its quality and colours in Rekognition's units
@@ -130,6 +133,14 @@ def test_a_trained_label_beside_generic_labels_is_shown_once() -> None:
     sure = detect_labels_response(golden_item(label="dog", confidence=Decimal("0.994")), HIERARCHY)
     dog = next(label for label in sure["Labels"] if label["Name"] == "Dog")
     assert dog["Confidence"] == pytest.approx(99.4)
+    # And its parents are raised with it: no parent below a child (mammal was 98, animal 99)
+    confidence = {label["Name"]: label["Confidence"] for label in sure["Labels"]}
+    assert confidence["Mammal"] == confidence["Animal"] == pytest.approx(99.4)
+    assert all(
+        confidence[parent["Name"]] >= label["Confidence"]
+        for label in sure["Labels"]
+        for parent in label["Parents"]
+    )
     widget = detect_labels_response(golden_item(label="my-widget"), HIERARCHY)
     assert "my-widget" in [label["Name"] for label in widget["Labels"]]
     assert_is_a_detect_labels_response(widget)
@@ -174,3 +185,15 @@ def test_lab_to_rgb_clips_out_of_gamut_colours() -> None:
 def test_names_are_title_cased_as_rekognition_writes_them(name: str, shown: str) -> None:
     assert display_name(name) == shown
     assert HIERARCHY.find(display_name("golden retriever")) is not None
+
+
+def test_css_color_is_a_css_colour_name() -> None:
+    # CSSColor was the palette's own name: "charcoal", "hot pink" (with a space), and
+    # "chocolate" for a colour far from CSS chocolate (#D2691E)
+    response = detect_labels_response(golden_item(), HIERARCHY)
+    shown = [colour["CSSColor"] for colour in response["ImageProperties"]["DominantColors"]]
+    assert shown == ["tan", "skyblue"]
+    for colour in PALETTE:
+        assert css_color_name(colour.rgb) in ImageColor.colormap, colour.name
+    assert css_color_name((210, 105, 30)) == "chocolate"
+    assert css_color_name((54, 69, 79)) == "darkslategray"

@@ -224,3 +224,18 @@ def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
     # the written form stays findable
     node = hierarchy.find("kite (bird of prey)")
     assert node is not None and node.name == "kite - bird of prey"
+
+
+def test_parents_are_listed_nearest_first() -> None:
+    # A game bird is a bird and game (an animal hunted): Parents[0] was "animal", as the
+    # breadth-first walk through hidden nodes reached both at once
+    shipped = builtin_hierarchy()
+
+    def parents(name: str) -> tuple[str, ...]:
+        lineage = shipped.lineage(name)
+        assert lineage is not None
+        return lineage.parents
+
+    assert parents("game bird") == ("bird", "animal")
+    assert parents("peafowl") == ("pheasant", "game bird", "bird", "animal")
+    assert parents("golden retriever")[:2] == ("retriever", "dog")
