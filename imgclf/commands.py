@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
-from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION
+from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION, Status
 from classifier.hierarchy import LabelHierarchy
 from gate.champion import COLUMNS, Comparison, evaluations, row_cells
 
@@ -79,15 +79,26 @@ def upload(args: argparse.Namespace) -> int:
         print_table(
             render_table([state.items[k] for k in sorted(state.items)], width=table_width())
         )
-        if state.dead_lettered:
-            stderr.print(f"{len(state.dead_lettered)} in the DLQ: see `imgclf dlq list`")
         _say_removed(state)
-        if state.missing:
-            raise CliError(
-                f"{len(state.missing)} objects not accounted for after {args.timeout}s: "
-                + _some_keys(state.missing)
-            )
+        _fail_unless_done(state, "accounted for", args.timeout)
     return 0
+
+
+def _fail_unless_done(state: Accounting, done: str, timeout: float) -> None:
+    """A wait that ended with objects in the DLQ or not yet `done` is a failure (exit 1)."""
+    failures = []
+    if state.dead_lettered:
+        failures.append(
+            f"{len(state.dead_lettered)} in the DLQ ({_some_keys(state.dead_lettered)}): "
+            "see `imgclf dlq list`"
+        )
+    if state.missing:
+        failures.append(
+            f"{len(state.missing)} objects not {done} after {timeout}s: "
+            + _some_keys(state.missing)
+        )
+    if failures:
+        raise CliError("; ".join(failures))
 
 
 def _say_removed(state: Accounting) -> None:
@@ -128,13 +139,19 @@ def _wait_with_progress(
 
 
 def results(args: argparse.Namespace) -> int:
-    status = parse_status(args.status) if args.status else None
-    since = parse_since(args.since) if args.since else None
+    status = parse_status(args.status) if args.status is not None else None
+    since = parse_since(args.since) if args.since is not None else None
     colour = parse_colour(args.colour) if args.colour is not None else None
     if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
         raise CliError("--min-confidence must be between 0 and 1")
     if args.label is not None and not args.label.strip():
         raise CliError("--label needs a word (a label at any level, e.g. dog or animal)")
+    if args.format == "detect-labels":
+        # DetectLabels answers nothing for an image it cannot read: only CLASSIFIED items,
+        # selected before --limit counts them (3 rejects among the newest 5 gave 2 lines)
+        if status == Status.REJECTED:
+            raise CliError("--format detect-labels has no response for REJECTED items")
+        status = Status.CLASSIFIED
     query = ResultQuery(None, colour, status, args.min_confidence, since, args.limit or None)
     selection = None
     if args.file is not None:
@@ -365,11 +382,7 @@ def reclassify(args: argparse.Namespace) -> int:
             accept=lambda item: item.get("model_version") == live,
         )
         _say_removed(state)
-        if state.missing:
-            raise CliError(
-                f"{len(state.missing)} objects not updated after {args.timeout}s: "
-                + _some_keys(state.missing)
-            )
+        _fail_unless_done(state, "updated", args.timeout)
     return 0
 
 

@@ -125,7 +125,12 @@ def to_json(items: list[dict[str, Any]]) -> str:
 def to_csv(items: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # csv quotes a cell with "\n" in it but not one with a lone "\r" (a key may hold one),
+    # which readers take for a line end: such a row is written all quoted.
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for item in items:
-        writer.writerow(_cell(item, column) for column in CSV_COLUMNS)
+        cells = [_cell(item, column) for column in CSV_COLUMNS]
+        row_writer = quoted if any("\r" in str(cell) for cell in cells) else writer
+        row_writer.writerow(cells)
     return buffer.getvalue()

@@ -66,6 +66,15 @@ def test_dlq_then_redrive(
     assert {o["key"] for letter in letters for o in letter["objects"]} == {u.key for u in uploads}
     assert all(letter["receive_count"] >= max_receives for letter in letters)
 
+    # And `upload --wait` of more images, still with no model, fails and names them
+    write_colour_images(tmp_path / "late", 1)
+    late = collect([tmp_path / "late"], "late/")
+    run = cli("upload", "--wait", "--timeout", "60", "--prefix", "late/", str(tmp_path / "late"))
+    assert run.code == 1, run.out
+    assert f"{len(late)} in the DLQ ({min(u.key for u in late)}, " in run.err
+    assert "see `imgclf dlq list`" in run.err
+    uploads += late
+
     # When a model is promoted and the DLQ is redriven
     env.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
     time.sleep(1)  # the function re-reads the pointer after MODEL_REFRESH_SECONDS

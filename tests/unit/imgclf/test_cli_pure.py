@@ -88,6 +88,13 @@ def test_json_and_csv_output_turn_decimals_into_numbers() -> None:
     assert plain({"top_k": [{"confidence": Decimal("1")}]}) == {"top_k": [{"confidence": 1}]}
 
 
+def test_csv_keeps_a_key_with_a_carriage_return_in_one_cell() -> None:
+    # A key "cr\rline.jpg" split its row in two for csv readers, its key cut to "cr"
+    items = [{"key": "csv/cr\rline.jpg", "status": "CLASSIFIED"}, {"key": "b.jpg"}]
+    rows = list(csv.DictReader(io.StringIO(to_csv(items), newline="")))
+    assert [row["key"] for row in rows] == ["csv/cr\rline.jpg", "b.jpg"]
+
+
 def test_the_table_and_csv_show_the_second_label_a_query_may_have_matched() -> None:
     # `results --label animal` can find a strawberry photo through its second label (an
     # animal beside it); the row says so
@@ -494,3 +501,16 @@ def test_a_results_maps_read_as_text_in_its_table() -> None:
     )
     assert commands.field_text("quality", quality) == "brightness 36, sharpness 51, contrast 32"
     assert commands.field_text("label", "dog") == "dog"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--since", "--since '' is neither"), ("--status", "unknown status ''")],
+)
+def test_an_empty_filter_is_a_one_line_error_not_every_result(
+    flag: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--since "$SINCE"` with SINCE unset listed every result, as if no filter were given
+    assert main(["results", flag, ""]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
