@@ -8,7 +8,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from classifier.contracts import new_model_version
+from classifier.contracts import (
+    UNKNOWN_LABEL,
+    label_problem,
+    new_model_version,
+    tag_value_problem,
+)
 from infra.local import imgclf_home
 
 from .deployment import resolve
@@ -59,6 +64,8 @@ def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel
     labels = [name.strip() for name in names.split(",") if name.strip()]
     if len(labels) < 2 or len(set(labels)) != len(labels):
         raise CliError("--labels needs two or more different names, comma-separated")
+    for label in labels:
+        _check_label(label)
     try:
         overrides = read_overrides(overrides_file) if overrides_file else None
         if overrides is not None:
@@ -66,6 +73,25 @@ def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel
         return list(map_labels(labels, overrides).values())
     except MappingError as error:
         raise CliError(str(error)) from None
+
+
+def _check_label(label: str) -> None:
+    """Refuse, before any build, a name no model may have: `unknown`, one the index
+    reserves, or one S3 cannot store as a tag value (the function tags objects with it)."""
+    if label.lower() == UNKNOWN_LABEL:
+        raise CliError(
+            f"--labels: {label!r} cannot be a label: it is what an image outside the labels is "
+            "called"
+        )
+    problem = label_problem(label)
+    if problem:
+        raise CliError(f"--labels: {problem}")
+    problem = tag_value_problem(label)
+    if problem:
+        raise CliError(
+            f"--labels: {label!r} cannot be stored as an S3 tag value (the function tags "
+            f"objects with the label): {problem}"
+        )
 
 
 def mapping_lines(mapped: Sequence[MappedLabel]) -> list[str]:

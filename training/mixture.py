@@ -33,7 +33,7 @@ from training.imagenet import (
     read_mapping,
 )
 from training.labels.domain import domain_of
-from training.labels.mapper import animals10_overrides, map_labels
+from training.labels.mapper import MappedLabel, animals10_overrides, map_labels
 from training.options import AUTO, NONE
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,26 @@ def _auto_mapping(labels: Sequence[str]) -> dict[str, tuple[int, ...]] | None:
             "suggests close names): only the trained head can say it",
             ", ".join(repr(label) for label in unplaced),
         )
+    for label in sorted(mapped):
+        _warn_if_another_sense(mapped[label], labels)
     return {label: mapped[label].indices if label in mapped else () for label in sorted(labels)}
+
+
+def _warn_if_another_sense(mapped: MappedLabel, labels: Sequence[str]) -> None:
+    """Say which sense 'auto' took for a name WordNet gives other senses (a folder `crane`:
+    the machine, not the bird), as `imgclf model day0` prints it for review."""
+    if not (mapped.other_senses or mapped.unmet_first_sense):
+        return
+    log.warning(
+        "imagenet mapping 'auto': %r is %s (%s): %s; other senses: %s (review with "
+        "`imgclf model day0 --labels %s`; a mapping file, --imagenet-mapping FILE, picks others)",
+        mapped.label,
+        mapped.node_name,
+        mapped.node_id or "classes listed",
+        mapped.gloss,
+        "; ".join(mapped.other_senses) or f"WordNet's first, {mapped.unmet_first_sense}",
+        ",".join(sorted(labels)),
+    )
 
 
 def output_spec(

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from classifier import word_forms
 from classifier.hierarchy import LabelHierarchy, Node, gloss_clause
@@ -215,10 +216,20 @@ def ceded(
 def read_overrides(path: Path) -> dict[str, Override]:
     """A label-override file: {"label": "wnid or node name" | [class entries], ...}."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_once_each)
     except (OSError, ValueError) as error:
         raise MappingError(f"cannot read label overrides {path}: {error}") from None
     return _checked_overrides(data, str(path))
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json.loads keeps the last of two)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"{key!r} is given twice")
+        found[key] = value
+    return found
 
 
 def _checked_overrides(data: object, where: str) -> dict[str, Override]:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from imgclf.errors import CliError
 from imgclf.main import main
 from imgclf.model_day0 import map_label_names, mapping_lines
 
@@ -114,3 +115,20 @@ def test_day0_refuses_an_eval_dir_it_cannot_score_before_the_build(
     # And the mapping it printed for review first has each line whole, piped as here
     expected = mapping_lines(map_label_names("tool,musical_instrument", None))
     assert captured.out.splitlines() == expected
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ("dog&co,cat", "'dog&co' cannot be stored as an S3 tag value"),
+        ("unknown,cat", "'unknown' cannot be a label"),
+        ("Unknown,cat", "'Unknown' cannot be a label"),
+        ("!cat,dog", "reserved for the index"),
+    ],
+)
+def test_day0_refuses_a_name_no_model_may_have_before_mapping(names: str, message: str) -> None:
+    # `dog&co` built, passed its gate and then every tag write was skipped; `unknown` with
+    # an override mapped, built for a minute, then failed on model.json
+    with pytest.raises(CliError, match="^--labels: ") as raised:
+        map_label_names(names, None)
+    assert message in str(raised.value) and "\n" not in str(raised.value)

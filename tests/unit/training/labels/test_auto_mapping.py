@@ -36,3 +36,16 @@ def test_auto_falls_back_when_no_label_has_a_place(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING, logger="training.mixture"):
         assert resolve_setting("auto", ["qwzx", "zzyzx"]) is None
     assert "qwzx, zzyzx" in caplog.text
+
+
+def test_auto_says_which_sense_it_took_for_a_name_with_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Folders `crane` and `glasses` trained on the machine and sunglasses without a word
+    with caplog.at_level(logging.WARNING, logger="training.mixture"):
+        mapping = resolve_setting("auto", ["crane", "dog"])
+    assert mapping is not None
+    said = [r.getMessage() for r in caplog.records if "'crane' is " in r.getMessage()]
+    assert len(said) == 1 and "other senses: " in said[0] and "n02012849" in said[0], said
+    assert "`imgclf model day0 --labels crane,dog`" in said[0]
+    assert not [r for r in caplog.records if "'dog' is " in r.getMessage()]

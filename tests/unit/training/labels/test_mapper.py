@@ -122,6 +122,10 @@ def test_an_override_file_is_read_and_checked(tmp_path: Path) -> None:
     path.write_text(json.dumps({"cow": 3}))
     with pytest.raises(MappingError, match="needs a wnid"):
         read_overrides(path)
+    # A label given twice: the first was dropped without a word
+    path.write_text('{"crane": "n02012849", "crane": "n03126707"}')
+    with pytest.raises(MappingError, match=r"overrides.json: 'crane' is given twice$"):
+        read_overrides(path)
 
 
 @pytest.mark.parametrize(
