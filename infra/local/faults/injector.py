@@ -176,11 +176,14 @@ class FaultInjector:
         if http is not None and http.status_code < 300:
             self._record_write(request_dict.get("body"))
 
-    def _after_call(self, http_response: Any, model: Any, event_name: str, **_: Any) -> None:
+    def _after_call(
+        self, http_response: Any, model: Any, event_name: str, context: Any = None, **_: Any
+    ) -> None:
         if self.lifted or http_response is None or http_response.status_code >= 300:
             return
         service, operation = _service_operation(event_name)
-        faults = self.plan.faults_for(service, operation, None)
+        key = (context or {}).get(_KEY)  # a rule's key_prefix applies to crashes too
+        faults = self.plan.faults_for(service, operation, key if isinstance(key, str) else None)
         if faults is None or faults.probability("crash_after") <= 0:
             return
         name = f"{service}.{operation}"

@@ -11,8 +11,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
 
-from infra.local.faults import FaultInjector, FaultPlan, FaultPlanError, Latency
+from infra.local.faults import FaultInjector, FaultPlan, FaultPlanError, Latency, WorkerCrash
 
 REPO = Path(__file__).resolve().parents[3]
 CHAOS_FILE = REPO / "docs" / "faults" / "chaos.json"
@@ -136,3 +137,20 @@ def test_the_documented_chaos_plan_is_the_soaks_plan(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(FaultPlanError, match="is not JSON"):
         FaultPlan.load(bad)
+
+
+def test_a_crash_rule_with_a_key_prefix_crashes_after_those_keys_only() -> None:
+    # A crash_after rule under key_prefix never fired: the after-call hook looked the rule
+    # up with no key, and the stop summary said "no crashes" for a plan that asked for them
+    plan = FaultPlan.from_dict({"seed": 1, "calls": [
+        {"service": "s3", "operation": "GetObject", "key_prefix": "crash/", "crash_after": 1},
+    ]})  # fmt: skip
+    injector = FaultInjector(plan)
+    made = client("s3", injector)
+    with Stubber(made) as stub:
+        for _ in range(2):
+            stub.add_response("get_object", {}, {"Bucket": "b", "Key": ANY})
+        made.get_object(Bucket="b", Key="cats/a.jpg")
+        with pytest.raises(WorkerCrash):
+            made.get_object(Bucket="b", Key="crash/a.jpg")
+    assert injector.counts() == {"crash": 1}
