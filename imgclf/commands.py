@@ -428,11 +428,19 @@ def dlq(args: argparse.Namespace) -> int:
     if args.dlq_command == "redrive":
         with progress() as bar:
             task = bar.add_task("moving DLQ messages back to the queue", total=None)
-            moved = dead_letters.redrive(
+            redriven = dead_letters.redrive(
                 deployment,
                 on_moved=lambda done, total: bar.update(task, completed=done, total=total),
             )
-        stdout.print(f"moved {moved} messages from the DLQ back to the queue")
+        if redriven.moved == redriven.left == 0:
+            stdout.print("the DLQ is empty: nothing to move")
+            return 0
+        stdout.print(f"moved {redriven.moved} messages from the DLQ back to the queue")
+        if redriven.left:
+            raise CliError(
+                f"{redriven.left} messages are still in the DLQ, held by another reader (a "
+                "`dlq list`, an `upload --wait`): run `imgclf dlq redrive` again"
+            )
         return 0
     letters = dead_letters.list_dead_letters(deployment)
     if args.format == "json":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from .deployment import Deployment
 
 BATCH = 10
 PEEK_VISIBILITY_SECONDS = 60
+SETTLE_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ def list_dead_letters(deployment: Deployment) -> list[DeadLetter]:
     sqs = deployment.client("sqs")
     queue_url = deployment.dead_letter_queue_url
     letters = [_dead_letter(message) for message in _receive_all(sqs, queue_url)]
+    _release(sqs, queue_url, letters)
+    return sorted(letters, key=lambda letter: letter.sent_timestamp_ms)
+
+
+def _release(sqs: Any, queue_url: str, letters: list[DeadLetter]) -> None:
+    """Make received messages visible again at once."""
     for start in range(0, len(letters), BATCH):
         sqs.change_message_visibility_batch(
             QueueUrl=queue_url,
@@ -76,13 +84,51 @@ def list_dead_letters(deployment: Deployment) -> list[DeadLetter]:
                 for i, letter in enumerate(letters[start : start + BATCH])
             ],
         )
-    return sorted(letters, key=lambda letter: letter.sent_timestamp_ms)
 
 
-def redrive(deployment: Deployment, *, on_moved: Callable[[int, int], None] | None = None) -> int:
-    """Move every DLQ message back to the queue (body and attributes kept); returns the count."""
+@dataclass(frozen=True)
+class Redriven:
+    """What `redrive` did: messages moved, and messages still in the DLQ when it stopped."""
+
+    moved: int
+    left: int
+
+
+def redrive(
+    deployment: Deployment,
+    *,
+    on_moved: Callable[[int, int], None] | None = None,
+    settle_seconds: float = PEEK_VISIBILITY_SECONDS + 5,
+) -> Redriven:
+    """Move every DLQ message back to the queue (body and attributes kept). A message another
+    reader holds hidden (a `dlq list`, an `upload --wait` looking in) is not visible; until
+    as many as the DLQ held at the start are moved, or `settle_seconds` pass, redrive waits
+    for such messages and moves them too, and it says how many were left."""
     sqs = deployment.client("sqs")
-    letters = [_dead_letter(m) for m in _receive_all(sqs, deployment.dead_letter_queue_url)]
+    deadline = time.monotonic() + settle_seconds
+    # A message redriven now that fails again comes back with a newer SentTimestamp (the
+    # one of this send): it is not moved twice. A dead-lettered one keeps its first send's.
+    started_ms = int(time.time() * 1000)
+    there = _depth(sqs, deployment.dead_letter_queue_url)
+    moved = 0
+    while True:
+        moved += _move_visible(sqs, deployment, moved, on_moved, sent_before_ms=started_ms)
+        if moved >= there or time.monotonic() >= deadline:
+            return Redriven(moved, max(there - moved, 0))
+        time.sleep(SETTLE_POLL_SECONDS)
+
+
+def _move_visible(
+    sqs: Any,
+    deployment: Deployment,
+    before: int,
+    on_moved: Callable[[int, int], None] | None,
+    *,
+    sent_before_ms: int,
+) -> int:
+    received = [_dead_letter(m) for m in _receive_all(sqs, deployment.dead_letter_queue_url)]
+    letters = [letter for letter in received if letter.sent_timestamp_ms < sent_before_ms]
+    _release(sqs, deployment.dead_letter_queue_url, [r for r in received if r not in letters])
     moved = 0
     for start in range(0, len(letters), BATCH):
         chunk = letters[start : start + BATCH]
@@ -105,5 +151,16 @@ def redrive(deployment: Deployment, *, on_moved: Callable[[int, int], None] | No
             )
         moved += len(done)
         if on_moved is not None:
-            on_moved(moved, len(letters))
+            on_moved(before + moved, before + len(letters))
     return moved
+
+
+def _depth(sqs: Any, queue_url: str) -> int:
+    """Messages in a queue, visible or held by a reader (SQS's approximate counts)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )

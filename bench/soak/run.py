@@ -297,7 +297,7 @@ def _lift_and_redrive(
     """Faults lifted, the DLQ redriven, the queue drained again."""
     if environment.injector is not None:
         environment.injector.lift()
-    redriven = redrive(deployment)
+    redriven = redrive(deployment).moved
     drained_after, left_after = drain(
         environment.client("sqs", HARNESS_CLIENT_CONFIG),
         deployment.queue_url,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from classifier.contracts import Status
+from imgclf.dlq import Redriven, redrive
 from imgclf.upload import collect
 
 from .conftest import CliRun, RunningEnvironment, poller_of, write_colour_images
@@ -78,6 +79,11 @@ def test_dlq_then_redrive(
     # When a model is promoted and the DLQ is redriven
     env.promote(tiny_artifacts["tiny-v1"], "tiny-v1")
     time.sleep(1)  # the function re-reads the pointer after MODEL_REFRESH_SECONDS
+    # (while another reader holds one message hidden for a few seconds, as a `dlq list` or an
+    # `upload --wait` looking in does: redrive said "moved" and left it behind)
+    dlq_url = env.deployment.dead_letter_queue_url
+    held = env.sqs().receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=1, VisibilityTimeout=3)
+    assert len(held["Messages"]) == 1
     run = cli("dlq", "redrive")
     assert run.code == 0, run.err
     assert f"moved {len(uploads) + 1} messages" in run.out
@@ -88,3 +94,10 @@ def test_dlq_then_redrive(
     wait_for_dlq(env, 1)
     run = cli("dlq", "list", "--format", "json")
     assert [letter["body"] for letter in json.loads(run.out)] == ["poison: not json"]
+    # And a redrive that gives up waiting for a held message says it is left
+    env.sqs().receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=1, VisibilityTimeout=30)
+    assert redrive(env.deployment, settle_seconds=0) == Redriven(moved=0, left=1)
+    # And a redrive of an empty DLQ says so
+    env.sqs().purge_queue(QueueUrl=dlq_url)
+    run = cli("dlq", "redrive")
+    assert run.code == 0 and "the DLQ is empty: nothing to move" in run.out, run.out
