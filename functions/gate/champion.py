@@ -23,6 +23,7 @@ EVALUATIONS_KEY = "evaluations"  # inside model.json's `metrics`
 
 # Row statuses.
 BETTER = "better"
+SAME = "same"
 WITHIN_MARGIN = "within margin"
 WORSE = "worse"
 NOT_COMPARED = "not compared"  # the live model was evaluated on it, the candidate was not
@@ -134,7 +135,7 @@ def compare(
         for row in rows
         if row.status in (NOT_COMPARED, DIFFERENT_DATA)
     ]
-    shared = sum(row.status in (BETTER, WITHIN_MARGIN, WORSE) for row in rows)
+    shared = sum(row.status in (BETTER, SAME, WITHIN_MARGIN, WORSE) for row in rows)
     if reasons:
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         summary = f"worse than live model {live_version}: {reasons[0]}{more}"
@@ -189,7 +190,7 @@ def _row(
     elif delta_pp < 0:
         status = WITHIN_MARGIN
     else:
-        status = BETTER
+        status = BETTER if delta_pp > 0 else SAME  # an identical score was shown as "better"
     return Row(name, candidate.accuracy, live.accuracy, delta_pp, candidate.count, status)
 
 
