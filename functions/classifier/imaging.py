@@ -6,9 +6,13 @@ int8 model, so that what the gate measured is what production sees.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -46,6 +50,10 @@ LEGACY_REDUCING_GAP = 3.0
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
 _ROWS_AT_A_TIME = 256  # 16-bit to 8-bit conversion, in bands of rows
+# Pixels decoded at once across the record threads (`PixelBudget`): one image at the
+# default 50 MP limit, or many small ones.
+DECODE_PIXEL_BUDGET = DEFAULT_MAX_IMAGE_PIXELS
+TRIM_AFTER_PIXELS = 4_000_000  # a decode this large gives its memory back when done
 
 
 class RejectedImageError(ValueError):
@@ -174,41 +182,99 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
     if _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     image_format = str(image.format)
+    if image_format == "JPEG":
+        # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
+        side = max(spec.width, spec.height)
+        _judged(image_format, lambda: image.draft(image.mode, (side, side)))
+    with DECODING.held(image.width * image.height):  # the size it decodes at
+        return _decoded(image, data, spec, (width, height))
+
+
+def _decoded(
+    image: Image.Image, data: bytes, spec: InputSpec, shown: tuple[int, int]
+) -> PreparedImage:
+    """The pixels of an opened, checked image as the model's input; `shown` its displayed
+    width and height, as the header's EXIF gives them."""
+    (width, height), image_format = shown, str(image.format)
     # An eXIf chunk after the image data is read only with the pixels: Pillow's path, and
     # the orientation again once they are loaded. (A false find only costs the fast path.)
     late_exif = image_format == "PNG" and "exif" not in image.info and b"eXIf" in data
-
     fast = _decode_png_fast(data, image) if image_format == "PNG" and not late_exif else None
     if fast is not None:
         rgb = _converted(fast, spec, image_format)
         return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
-
-    try:
-        if image_format == "JPEG":
-            # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
-            side = max(spec.width, spec.height)
-            image.draft(image.mode, (side, side))
-        image.load()
-    except MemoryError:
-        raise  # no verdict on the file: the record is retried (the DLQ after that)
-    except Exception as error:  # any decoder failure on these bytes is the file's
-        raise RejectedImageError(
-            f"corrupt or truncated {image_format}: {reasons.one_line(error)}"
-        ) from None
+    _judged(image_format, image.load)
     if late_exif and _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     try:
         upright = ImageOps.exif_transpose(image)
     except Exception:  # a broken EXIF block must not reject an otherwise fine image
         upright = image
-
     rgb = _converted(upright, spec, image_format)
-    return PreparedImage(
-        array=np.asarray(rgb, dtype=np.uint8),
-        width=width,
-        height=height,
-        format=image_format,
-    )
+    return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
+
+
+def _judged(image_format: str, decode: Callable[[], object]) -> None:
+    """Run a decoder step: any failure on these bytes is the file's (a one-line rejection),
+    except running out of memory, which is no verdict on the file (the record is retried,
+    the DLQ after that)."""
+    try:
+        decode()
+    except MemoryError:
+        raise
+    except Exception as error:
+        raise RejectedImageError(
+            f"corrupt or truncated {image_format}: {reasons.one_line(error)}"
+        ) from None
+
+
+class PixelBudget:
+    """How many pixels the function's record threads may decode at once: a record waits
+    while others hold the rest. Decoders take 8-20 bytes a pixel at their peak (a 49 MP
+    lossless WebP: 0.94 GB), and eight records decoding large images at once took 7-10 GB,
+    past any Lambda's memory. An image larger than the budget decodes alone."""
+
+    def __init__(self, pixels: int) -> None:
+        self.pixels = pixels
+        self._used = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def held(self, pixels: int) -> Iterator[None]:
+        wanted = min(max(pixels, 0), self.pixels)
+        with self._changed:
+            self._changed.wait_for(lambda: self._used + wanted <= self.pixels)
+            self._used += wanted
+        try:
+            yield
+        finally:
+            if wanted >= TRIM_AFTER_PIXELS:
+                _trim_heap()
+            with self._changed:
+                self._used -= wanted
+                self._changed.notify_all()
+
+
+def _trim_heap() -> None:
+    """Give the heap's free memory back to the system (glibc's malloc_trim). Each record
+    thread's malloc arena keeps what a large decode freed: eight threads, one large image each
+    in turn, held 8 x one decode's peak (1.5 GB for a 49 MP PNG) though one decoded at a time."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None (another C library)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+DECODING = PixelBudget(DECODE_PIXEL_BUDGET)
 
 
 def _open(data: bytes, limits: ImageLimits) -> tuple[Image.Image, bytes]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import random
 import struct
+import threading
 import time
 import zlib
+from typing import Any
 
 import numpy as np
 import PIL.ImageOps
@@ -682,3 +684,65 @@ def test_running_out_of_memory_is_no_verdict_on_the_file(
         monkeypatch.setattr(Image.Image, "resize", out_of_memory)
     with pytest.raises(MemoryError):
         prepare_image(encode(solid((10, 20, 30)), "GIF"), SPEC, LIMITS)
+
+
+def test_the_pixel_budget_lets_large_decodes_through_one_at_a_time() -> None:
+    # Eight record threads decoding 49 MP images at once took 7-10 GB
+    budget = imaging.PixelBudget(100)
+    order: list[str] = []
+    first_in, first_out = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with budget.held(80):
+            order.append("first in")
+            first_in.set()
+            first_out.wait(5)
+            order.append("first out")
+
+    def second() -> None:
+        first_in.wait(5)
+        with budget.held(50):  # waits: 80 + 50 is over 100
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)
+    assert order == ["first in"]
+    first_out.set()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["first in", "first out", "second in"]
+    with budget.held(10**9):  # more than the budget: it decodes alone, not never
+        with pytest.raises(TimeoutError):
+            _held_within(budget, 1, seconds=0.1)
+
+
+def _held_within(budget: imaging.PixelBudget, pixels: int, seconds: float) -> None:
+    done = threading.Event()
+
+    def take() -> None:
+        with budget.held(pixels):
+            done.set()
+
+    threading.Thread(target=take, daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError
+
+
+def test_an_image_holds_the_budget_at_the_size_it_decodes_at(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[int] = []
+    budget = imaging.PixelBudget(10**9)
+    real = budget.held
+
+    def recording(pixels: int) -> Any:
+        asked.append(pixels)
+        return real(pixels)
+
+    monkeypatch.setattr(budget, "held", recording)
+    monkeypatch.setattr(imaging, "DECODING", budget)
+    prepare_image(encode(solid((10, 20, 30), size=(640, 480)), "PNG"), SPEC, LIMITS)
+    prepare_image(encode(solid((10, 20, 30), size=(640, 480)), "JPEG"), SPEC, LIMITS)
+    assert asked == [640 * 480, 80 * 60]  # the JPEG at 1/8: DCT scaling covers 32 px
