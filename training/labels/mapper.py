@@ -121,14 +121,18 @@ def _with_examples(hierarchy: LabelHierarchy, mapped: MappedLabel) -> MappedLabe
 
 def other_senses(hierarchy: LabelHierarchy, name: str, chosen: str) -> tuple[str, ...]:
     """The name's WordNet senses (its singular forms' too) that have ImageNet classes under
-    them, other than the chosen node, as "name (wnid: gloss)" in sense order (the gloss tells
+    them that the chosen node does not, as "name (wnid: gloss)" in sense order (the gloss tells
     apart a sense that has the chosen node's name: "ball", a thing of spherical shape)."""
     senses = hierarchy.extra.get("senses", {})
     key = normalise(name)
     found: list[str] = []
+    taken = set(classes_under(hierarchy, chosen))
     for form in (key, *word_forms.singulars(key)):
         for node_id in senses.get(form, []):
-            if node_id != chosen and classes_under(hierarchy, node_id):
+            # a sense whose classes the chosen node already has (cup's "tea cup") is no other
+            if not set(classes_under(hierarchy, node_id)) - taken:
+                continue
+            if node_id != chosen:
                 node = hierarchy.nodes[node_id]
                 found.append(f"{node.name} ({node_id}: {gloss_clause(node.gloss)})")
     return tuple(dict.fromkeys(found))

@@ -66,6 +66,20 @@ def test_a_sense_with_the_chosen_name_is_told_apart_by_its_gloss() -> None:
     )
 
 
+def test_a_sense_under_the_chosen_one_is_no_other_sense() -> None:
+    # "cup" listed "tea cup" as another sense, though its classes are among cup's: picking
+    # it in an overrides file would only narrow the label
+    lines = mapping_lines(map_label_names("cup,car", None))
+    assert lines[0].startswith("cup -> cup (") and not lines[1].startswith("  other senses")
+
+
+def test_a_class_named_by_its_wnid_in_a_list(tmp_path: Path) -> None:
+    # {"crane": ["n02012849"]} said "ImageNet has no class named 'n02012849'" (class 134)
+    overrides = tmp_path / "o.json"
+    overrides.write_text('{"crane": ["n02012849"]}')
+    assert map_label_names("crane,dog", overrides)[0].indices == (134,)
+
+
 def test_a_single_class_reads_singular() -> None:
     lines = mapping_lines(map_label_names("pizza,balloon", None))
     assert lines[0].endswith("1 ImageNet class (pizza)")
