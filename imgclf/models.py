@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from classifier.adapters import error_code
 from classifier.artifact import ArtifactError
 from classifier.artifact_files import (
+    metadata_and_digest_in_tarball,
     metadata_digest,
     metadata_in_tarball,
     read_metadata,
@@ -98,13 +99,22 @@ def require_live_pointer(deployment: Deployment) -> ModelPointer:
 
 def read_artifact_metadata(deployment: Deployment, version: str) -> dict[str, Any] | None:
     """model.json from inside a version's model.tar.gz (None if it cannot be read)."""
+    found = read_artifact_metadata_and_digest(deployment, version)
+    return found[0] if found is not None else None
+
+
+def read_artifact_metadata_and_digest(
+    deployment: Deployment, version: str
+) -> tuple[dict[str, Any], str] | None:
+    """model.json from inside a version's model.tar.gz and its digest as a pointer pins it
+    (None if it cannot be read)."""
     try:
         body = (
             deployment.client("s3")
             .get_object(Bucket=deployment.models_bucket, Key=artifact_key(version))["Body"]
             .read()
         )
-        return metadata_in_tarball(body)
+        return metadata_and_digest_in_tarball(body)
     except (ClientError, ArtifactError):
         return None
 

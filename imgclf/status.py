@@ -24,7 +24,7 @@ from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .labels import count_partition
-from .models import live_pointer, read_artifact_metadata
+from .models import live_pointer, read_artifact_metadata_and_digest
 from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
@@ -47,6 +47,7 @@ class LiveModel:
     hierarchy: str | None = None  # the version of its generic labels' hierarchy, if any
     gate: str = "no gate verdict in model.json"
     accuracy: Mapping[str, str] = field(default_factory=dict)  # evaluation set -> figure
+    replaced: bool = False  # its model.json is not the one promotion checked (`digest`)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,12 @@ def render(snapshot: Snapshot) -> list[str]:
 def _model_lines(live: LiveModel | None) -> list[str]:
     if live is None:
         return ["live model: none promoted (imgclf model list; imgclf model promote VERSION)"]
+    if live.replaced:
+        return [
+            f"live model: {live.version}, REPLACED after promotion: its model.json is not the "
+            "one promotion checked, so the function refuses it and serves the model live before "
+            "(promote a version to put one live again)"
+        ]
     labels = [f"{len(live.labels)} labels"] if live.labels or not live.hierarchy else []
     if live.hierarchy:
         labels.append(f"generic labels, hierarchy {live.hierarchy}")
@@ -198,7 +205,11 @@ def _live_model(deployment: Deployment) -> LiveModel | None:
     parameter = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
     modified = parameter["Parameter"].get("LastModifiedDate")
     promoted = f"{modified.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if modified else None
-    metadata = read_artifact_metadata(deployment, pointer.version) or {}
+    metadata, digest = read_artifact_metadata_and_digest(deployment, pointer.version) or ({}, "")
+    if pointer.digest and digest and digest != pointer.digest:
+        # The function refuses these bytes and serves its last good model: what model.json
+        # now says is not what went live.
+        return LiveModel(version=pointer.version, promoted_at=promoted, replaced=True)
     return LiveModel(
         version=pointer.version,
         promoted_at=promoted,

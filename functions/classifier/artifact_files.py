@@ -87,26 +87,33 @@ def _root_files(archive: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     return found
 
 
-def _member_json(archive: tarfile.TarFile, name: str) -> Any:
+def _member_bytes(archive: tarfile.TarFile, name: str) -> bytes:
     member = _root_files(archive).get(name)
     if member is None:
         raise ArtifactError(f"artifact has no {name}")
     source = archive.extractfile(member)
     assert source is not None
-    return json.loads(source.read())
+    return source.read()
 
 
 def metadata_in_tarball(data: bytes) -> dict[str, Any]:
     """model.json straight from model.tar.gz bytes, unchecked (listings read it without
     unpacking the model); ArtifactError when the tarball or its model.json is unreadable."""
+    return metadata_and_digest_in_tarball(data)[0]
+
+
+def metadata_and_digest_in_tarball(data: bytes) -> tuple[dict[str, Any], str]:
+    """`metadata_in_tarball`, and the sha256 of model.json as stored (`model_digest`: what a
+    pointer's `digest` pins)."""
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            metadata = _member_json(archive, ARTIFACT_METADATA_FILE)
+            stored = _member_bytes(archive, ARTIFACT_METADATA_FILE)
+        metadata = json.loads(stored)
     except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
         raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
     if not isinstance(metadata, dict):
         raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
-    return metadata
+    return metadata, model_digest(stored)
 
 
 def write_artifact_dir(

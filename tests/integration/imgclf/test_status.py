@@ -8,11 +8,12 @@ import tarfile
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import ANY
 
 import boto3
 import pytest
 
-from classifier.contracts import ModelPointer, artifact_key
+from classifier.contracts import ModelPointer, artifact_key, model_digest
 from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item, rejected_item
 from imgclf import commands, status
@@ -46,18 +47,43 @@ def write(aws: SimpleNamespace, key: str, label: str | None, moment: datetime) -
     assert aws.results.put({**item, "classified_at": at(moment)})
 
 
-def promote(aws: SimpleNamespace, metadata: dict[str, Any]) -> None:
+def promote(aws: SimpleNamespace, metadata: dict[str, Any], digest: str = "") -> None:
+    put_artifact(aws, metadata)
+    pointer = ModelPointer(uri=f"s3://models/{artifact_key('v1')}", version="v1", digest=digest)
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/imgclf/test/model", Value=pointer.to_json(), Type="String"
+    )
+
+
+def put_artifact(aws: SimpleNamespace, metadata: dict[str, Any]) -> bytes:
+    """v1's model.tar.gz holding this model.json; returns the model.json bytes."""
     buffer = io.BytesIO()
+    data = json.dumps(metadata).encode()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        data = json.dumps(metadata).encode()
         info = tarfile.TarInfo("model.json")
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
     aws.s3.put_object(Bucket="models", Key=artifact_key("v1"), Body=buffer.getvalue())
-    pointer = ModelPointer(uri=f"s3://models/{artifact_key('v1')}", version="v1")
-    boto3.client("ssm", region_name=REGION).put_parameter(
-        Name="/imgclf/test/model", Value=pointer.to_json(), Type="String"
+    return data
+
+
+def test_status_says_when_the_live_artifact_was_replaced_after_promotion(
+    aws: SimpleNamespace,
+) -> None:
+    # Given v1 promoted with its model.json's digest, then its artifact replaced: the function
+    # refuses it and serves the model before, but status named it live with the new figures
+    checked = {"version": "v1", "architecture": "a", "labels": ["cat"], "gate": {"passed": True}}
+    promote(aws, checked, digest=model_digest(json.dumps(checked).encode()))
+    assert gather(aws.deployment, since=NOW, now=NOW).live == LiveModel(
+        version="v1", promoted_at=ANY, architecture="a", labels=("cat",), gate="passed"
     )
+    put_artifact(aws, {**checked, "labels": ["cat", "dog"]})
+    # When status is gathered
+    live = gather(aws.deployment, since=NOW, now=NOW).live
+    # Then it says so, and shows none of the replaced model.json's figures
+    assert live is not None and live.replaced and live.labels == () and live.gate != "passed"
+    (line,) = [line for line in status._model_lines(live) if "REPLACED" in line]
+    assert line.startswith("live model: v1, REPLACED after promotion")
 
 
 def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespace) -> None:
