@@ -281,6 +281,11 @@ def _call_faults(rule: Any, index: int) -> CallFaults:
     if "key_prefix" in rule:
         if not isinstance(rule["key_prefix"], str):
             raise FaultPlanError(f"{where}.key_prefix must be a string")
+        if values.get("service") != "s3":
+            # only S3 calls carry an object key: on any other service the rule never matched
+            raise FaultPlanError(
+                f'{where}.key_prefix applies to S3 calls only: add "service": "s3"'
+            )
         values["key_prefix"] = rule["key_prefix"]
     for name in (*ERROR_KINDS, "crash_after"):
         if name in rule:

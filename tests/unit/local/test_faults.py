@@ -122,6 +122,12 @@ def test_latency_draws_follow_the_median_and_99th_percentile() -> None:
         ({"calls": [{"throttle": 0.6, "internal_error": 0.6}]}, "add up to more than 1"),
         ({"calls": [{"latency": {"median_ms": 50, "p99_ms": 5}}]}, "median_ms <= p99_ms"),
         ({"delivery": {"max_delay_seconds": 901}}, "0..900"),
+        # a DynamoDB rule under a key prefix was accepted and never fired
+        (
+            {"calls": [{"service": "dynamodb", "key_prefix": "poison/", "internal_error": 1}]},
+            'calls[0].key_prefix applies to S3 calls only: add "service": "s3"',
+        ),
+        ({"calls": [{"key_prefix": "poison/"}]}, "key_prefix applies to S3 calls only"),
     ],
 )
 def test_a_bad_plan_is_refused_in_one_line(plan: object, message: str) -> None:
