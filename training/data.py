@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classifier import word_forms
 from classifier.imaging import ImageLimits, InputSpec, RejectedImageError, prepare_image
 from training.datasets.animals10 import english_label
 from training.layout import DataLayout, label_problem, layout_problem
@@ -76,11 +77,33 @@ def find_class_root(directory: Path) -> Path:
         current = subdirs[0]
 
 
+def _onto_labels(by_label: dict[str, list[Path]], labels: Sequence[str]) -> dict[str, list[Path]]:
+    """Folder labels matched to a model's labels as `--labels` and queries match names: in any
+    case, with spaces or underscores, singular or plural (a folder `dams` for a label
+    `dam`, `solar_thermal_collector` for `solar thermal collector`)."""
+
+    def forms(name: str) -> tuple[str, ...]:
+        key = word_forms.label_key(name)
+        return (key, *word_forms.singulars(key))
+
+    named: dict[str, str] = {}
+    for label in labels:
+        for form in forms(label):
+            named.setdefault(form, label)
+    matched: dict[str, list[Path]] = {}
+    for folder_label, files in by_label.items():
+        target = folder_label if folder_label in labels else None
+        target = target or next((named[f] for f in forms(folder_label) if f in named), None)
+        matched.setdefault(target or folder_label, []).extend(files)
+    return matched
+
+
 def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> FileIndex:
     """List every visible file under each class folder; folder names map to English labels.
 
-    With `labels`, class indices follow that order (a model's labels) and a folder whose
-    label is not among them is an error; without, labels are the sorted folder labels.
+    With `labels`, class indices follow that order (a model's labels), a folder names its
+    label in any case, spacing or number (`_onto_labels`), and a folder whose label is not
+    among them is an error; without, labels are the sorted folder labels.
     A label the function could not write as an S3 tag value is an error too.
     """
     if not directory.is_dir():
@@ -96,6 +119,8 @@ def list_class_files(directory: Path, labels: Sequence[str] | None = None) -> Fi
         raise DataError(str(layout_problem(DataLayout(str(directory), "folder", {}))))
     if labels is None:
         labels = sorted(by_label)
+    else:
+        by_label = _onto_labels(by_label, labels)
     unknown = sorted(set(by_label) - set(labels))
     if unknown:
         raise DataError(f"{directory} has classes the model does not know: {', '.join(unknown)}")

@@ -197,3 +197,18 @@ def test_training_reads_an_s3_data_dir_only_through_its_channel(tmp_path: Path) 
     # And in a SageMaker job the channel is the data
     config = parse_args(["--data-dir", "s3://b/p/"], {"SM_CHANNEL_TRAIN": str(tmp_path)})
     assert (config.data_dir, config.dataset) == (tmp_path, "folder")
+
+
+def test_an_eval_folder_names_its_label_in_any_case_spacing_or_number(tmp_path: Path) -> None:
+    # `--labels "dam,monument,solar thermal collector" --eval-dir ev` with folders dams,
+    # Monument and solar_thermal_collector: "ev has classes the model does not know"
+    labels = ("dam", "monument", "solar thermal collector")
+    photos = _folder(
+        tmp_path / "ev", {"dams": 2, "Monument": 1, "solar_thermal_collector": 1, "dam": 1}
+    )
+    index = list_class_files(photos, labels)
+    assert index.labels == labels
+    assert sorted(index.label_ids) == [0, 0, 0, 1, 2]
+    # A folder that names no label is still an error
+    with pytest.raises(DataError, match="classes the model does not know: tree"):
+        list_class_files(_folder(tmp_path / "other", {"trees": 1, "dam": 1}), labels)
