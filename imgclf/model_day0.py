@@ -61,7 +61,11 @@ def map_label_names(names: str, overrides_file: Path | None) -> list[MappedLabel
         from training.labels.mapper import check_overrides_used, map_labels, read_overrides
     except ImportError as error:
         raise CliError(f"--labels needs the training extra here: {error}") from None
-    labels = [name.strip() for name in names.split(",") if name.strip()]
+    labels = [name.strip() for name in names.split(",")]
+    if labels[-1] == "":
+        labels.pop()  # a trailing comma is no name
+    if "" in labels:
+        raise CliError(f"--labels: {names!r} has an empty name (two commas in a row?)")
     if len(labels) < 2 or len(set(labels)) != len(labels):
         raise CliError("--labels needs two or more different names, comma-separated")
     for label in labels:

@@ -124,6 +124,7 @@ def test_day0_refuses_an_eval_dir_it_cannot_score_before_the_build(
         ("unknown,cat", "'unknown' cannot be a label"),
         ("Unknown,cat", "'Unknown' cannot be a label"),
         ("!cat,dog", "reserved for the index"),
+        ("dog,,cat", "has an empty name (two commas in a row?)"),  # it built dog and cat
     ],
 )
 def test_day0_refuses_a_name_no_model_may_have_before_mapping(names: str, message: str) -> None:
