@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -47,6 +47,7 @@ FITS = ("squash", "center_crop")
 # models that recorded none were built and evaluated with 3.0.
 REDUCING_GAP = 1.0
 LEGACY_REDUCING_GAP = 3.0
+_T = TypeVar("_T")
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # these swap width and height
 _ROWS_AT_A_TIME = 256  # 16-bit to 8-bit conversion, in bands of rows
@@ -185,7 +186,9 @@ def prepare_image(data: bytes, spec: InputSpec, limits: ImageLimits) -> Prepared
     if image_format == "JPEG":
         # DCT scaling: decode at 1/2, 1/4 or 1/8 size when that still covers the target.
         side = max(spec.width, spec.height)
-        _judged(image_format, lambda: image.draft(image.mode, (side, side)))
+        _judged(
+            f"corrupt or truncated {image_format}", lambda: image.draft(image.mode, (side, side))
+        )
     with DECODING.held(image.width * image.height):  # the size it decodes at
         return _decoded(image, data, spec, (width, height))
 
@@ -203,7 +206,7 @@ def _decoded(
     if fast is not None:
         rgb = _converted(fast, spec, image_format)
         return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
-    _judged(image_format, image.load)
+    _judged(f"corrupt or truncated {image_format}", image.load)
     if late_exif and _orientation(image) in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     try:
@@ -214,18 +217,16 @@ def _decoded(
     return PreparedImage(np.asarray(rgb, dtype=np.uint8), width, height, image_format)
 
 
-def _judged(image_format: str, decode: Callable[[], object]) -> None:
-    """Run a decoder step: any failure on these bytes is the file's (a one-line rejection),
-    except running out of memory, which is no verdict on the file (the record is retried,
-    the DLQ after that)."""
+def _judged(reason: str, step: Callable[[], _T]) -> _T:
+    """Run a decoder step: any failure on these bytes is the file's, a one-line rejection
+    "<reason>: <error>"; except running out of memory, which is no verdict on the file (the
+    record is retried, the DLQ after that)."""
     try:
-        decode()
+        return step()
     except MemoryError:
         raise
     except Exception as error:
-        raise RejectedImageError(
-            f"corrupt or truncated {image_format}: {reasons.one_line(error)}"
-        ) from None
+        raise RejectedImageError(f"{reason}: {reasons.one_line(error)}") from None
 
 
 class PixelBudget:
@@ -300,22 +301,21 @@ def _open(data: bytes, limits: ImageLimits) -> tuple[Image.Image, bytes]:
 
 
 def _converted(image: Image.Image, spec: InputSpec, image_format: str) -> Image.Image:
-    try:
+    """The model's input; an exotic mode or a lazily decoded frame that fails is rejected."""
+
+    def convert() -> Image.Image:
+        shown = image
         if (
             image_format == "BMP"
-            and image.mode == "RGBA"
-            and image.getchannel("A").getextrema() == (0, 0)
+            and shown.mode == "RGBA"
+            and shown.getchannel("A").getextrema() == (0, 0)
         ):
             # A 32-bit BMP whose fourth byte is all 0 (as many writers leave it) is opaque,
             # as viewers show it, not an image with nothing to see.
-            image = image.convert("RGB")
-        return _to_rgb(_fit(image, spec), spec.background)
-    except MemoryError:
-        raise
-    except Exception as error:  # an exotic mode or a lazily decoded frame that fails
-        raise RejectedImageError(
-            f"cannot convert {image_format} ({image.mode}) to RGB: {reasons.one_line(error)}"
-        ) from None
+            shown = shown.convert("RGB")
+        return _to_rgb(_fit(shown, spec), spec.background)
+
+    return _judged(f"cannot convert {image_format} ({image.mode}) to RGB", convert)
 
 
 def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
@@ -333,12 +333,10 @@ def _decode_png_fast(data: bytes, image: Image.Image) -> Image.Image | None:
             return _unfiltered(found)
     if pyspng is None:
         return None
-    try:
-        array = pyspng.load(png_bytes.pre_inflated(data) or data)
-    except MemoryError:
-        raise
-    except Exception as error:  # libspng's errors are RuntimeErrors; any other is as bad
-        raise RejectedImageError(f"corrupt or truncated PNG: {reasons.one_line(error)}") from None
+    # libspng's errors are RuntimeErrors; any other is as bad
+    array = _judged(
+        "corrupt or truncated PNG", lambda: pyspng.load(png_bytes.pre_inflated(data) or data)
+    )
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != len(image.mode):
         return None  # not what the header promised: Pillow's path judges it
     return Image.fromarray(array, image.mode)
