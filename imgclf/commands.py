@@ -76,9 +76,10 @@ def upload(args: argparse.Namespace) -> int:
         state = _wait_with_progress(
             deployment, list(uploaded), "waiting for results", args.timeout, uploaded=uploaded
         )
-        print_table(
-            render_table([state.items[k] for k in sorted(state.items)], width=table_width())
-        )
+        if state.items:  # none (all in the DLQ, say): the failure below, not an empty table
+            print_table(
+                render_table([state.items[k] for k in sorted(state.items)], width=table_width())
+            )
         _say_removed(state)
         _fail_unless_done(state, "accounted for", args.timeout)
     return 0

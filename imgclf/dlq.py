@@ -110,9 +110,15 @@ def redrive(
     # one of this send): it is not moved twice. A dead-lettered one keeps its first send's.
     started_ms = int(time.time() * 1000)
     there = _depth(sqs, deployment.dead_letter_queue_url)
+
+    def report(done: int, seen: int) -> None:  # the total known from the start, not "0/?"
+        if on_moved is not None:
+            on_moved(done, max(there, seen))
+
+    report(0, there)
     moved = 0
     while True:
-        moved += _move_visible(sqs, deployment, moved, on_moved, sent_before_ms=started_ms)
+        moved += _move_visible(sqs, deployment, moved, report, sent_before_ms=started_ms)
         if moved >= there or time.monotonic() >= deadline:
             return Redriven(moved, max(there - moved, 0))
         time.sleep(SETTLE_POLL_SECONDS)

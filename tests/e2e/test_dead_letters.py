@@ -74,6 +74,7 @@ def test_dlq_then_redrive(
     assert run.code == 1, run.out
     assert f"{len(late)} in the DLQ ({min(u.key for u in late)}, " in run.err
     assert "see `imgclf dlq list`" in run.err
+    assert run.out.strip() == "", run.out  # no empty results table before the failure
     uploads += late
 
     # When a model is promoted and the DLQ is redriven
@@ -96,7 +97,10 @@ def test_dlq_then_redrive(
     assert [letter["body"] for letter in json.loads(run.out)] == ["poison: not json"]
     # And a redrive that gives up waiting for a held message says it is left
     env.sqs().receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=1, VisibilityTimeout=30)
-    assert redrive(env.deployment, settle_seconds=0) == Redriven(moved=0, left=1)
+    progress: list[tuple[int, int]] = []
+    redriven = redrive(env.deployment, settle_seconds=0, on_moved=lambda *p: progress.append(p))
+    assert redriven == Redriven(moved=0, left=1)
+    assert progress == [(0, 1)]  # the bar's total is known from the start
     # And a redrive of an empty DLQ says so
     env.sqs().purge_queue(QueueUrl=dlq_url)
     run = cli("dlq", "redrive")
