@@ -105,12 +105,24 @@ class HierarchyWords:
         return index
 
     def suggest(self, word: str, count: int = 3) -> list[str]:
-        """Label names close to a word that names none: those with the word in them, shortest
-        first ("beer" -> beer glass, beer bottle), then those spelled alike."""
-        forms = {word_forms.normalised(word), *word_forms.singulars(word)}
+        """Label names close to a word that names none: those sharing its words, most shared
+        then most alike first ("beer" -> beer glass, beer bottle; "police car" -> police van,
+        race car), then those spelled alike."""
+        wanted = {
+            token: {token, *word_forms.singulars(token)}
+            for token in word_forms.normalised(word).split()
+        }
         labelled = self.hierarchy.labelled
         names = [node.name for node in labelled]
-        found = sorted((n for n in names if forms & set(n.lower().split())), key=len)[:count]
+        shared = {
+            name: sum(1 for forms in wanted.values() if forms & set(name.lower().split()))
+            for name in names
+        }
+        query = word.lower()
+        found = sorted(
+            (n for n in names if shared[n]),
+            key=lambda n: (-shared[n], -difflib.SequenceMatcher(None, query, n.lower()).ratio()),
+        )[:count]
         aliases = {alias.lower(): node.name for node in labelled for alias in node.aliases}
         by_lower = {name.lower(): name for name in names}
         for close in difflib.get_close_matches(word.lower(), list(by_lower), count, 0.6):

@@ -216,6 +216,15 @@ def test_a_word_inside_label_names_suggests_them(hierarchy: LabelHierarchy) -> N
     assert hierarchy.suggest("tree")[0] == "tree frog"  # not "reef"
 
 
+def test_several_words_suggest_the_names_sharing_most_of_them(hierarchy: LabelHierarchy) -> None:
+    # Each word of a phrase counts, plural or not; the phrase's likeness breaks ties
+    assert hierarchy.search("police car") is None
+    assert hierarchy.suggest("police car")[0] == "police van"
+    assert hierarchy.suggest("coffee cups")[0] == "coffee mug"
+    assert "wine bottle" in hierarchy.suggest("wine glasses")
+    assert hierarchy.suggest("apple pie")[:2] == ["apple", "pot pie"]
+
+
 def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
     # A generic model's label is its imgclf:label tag: one S3 refuses would skip the tags
     from classifier.contracts import tag_value_problem
