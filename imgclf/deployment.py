@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from infra.environment_config import ConfigError, load_environment
 from infra.local import (
     DUMMY_CREDENTIALS,
     HOME_VARIABLE,
+    imgclf_home,
     is_answering,
     process_alive,
     read_state,
@@ -34,6 +36,9 @@ class Deployment:
     outputs: dict[str, str]
     endpoint_url: str | None = None
     region: str | None = None
+    # The .imgclf home of the `imgclf local up` this is; None for a stack, the demo's own
+    # environment and tests. Promotions there are remembered for the next `local up`.
+    home: Path | None = None
     _clients: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -114,10 +119,13 @@ def _session(deployment: Deployment) -> boto3.session.Session:
     return boto3.session.Session(region_name=deployment.region)
 
 
-def local_deployment(endpoint_url: str, region: str, outputs: dict[str, str]) -> Deployment:
-    """A Deployment for a local environment known in this process (the demo, tests)."""
+def local_deployment(
+    endpoint_url: str, region: str, outputs: dict[str, str], home: Path | None = None
+) -> Deployment:
+    """A Deployment for a local environment: known in this process (the demo, tests), or
+    `imgclf local up`'s in `home`."""
     return Deployment(
-        env=LOCAL_ENV, outputs=dict(outputs), endpoint_url=endpoint_url, region=region
+        env=LOCAL_ENV, outputs=dict(outputs), endpoint_url=endpoint_url, region=region, home=home
     )
 
 
@@ -153,7 +161,8 @@ def _resolve_local() -> Deployment:
             f"or point {HOME_VARIABLE} at the .imgclf folder of the one that runs"
         )
     endpoint_url = str(state.get("endpoint_url", ""))
-    return local_deployment(endpoint_url, str(state.get("region")), dict(state.get("outputs", {})))
+    outputs = dict(state.get("outputs", {}))
+    return local_deployment(endpoint_url, str(state.get("region")), outputs, imgclf_home())
 
 
 def _resolve_stack(env_name: str) -> Deployment:

@@ -18,6 +18,7 @@ from infra.local import (
     LocalEnvironment,
     claim_home,
     imgclf_home,
+    last_promoted,
 )
 
 from .deployment import Deployment, local_deployment, running_local_state
@@ -26,11 +27,11 @@ from .models import promote, upload_artifact
 from .output import stderr, stdout
 
 
-def deployment_of(environment: LocalEnvironment) -> Deployment:
-    """The CLI's view of a local environment running in this process."""
+def deployment_of(environment: LocalEnvironment, home: Path | None = None) -> Deployment:
+    """The CLI's view of a local environment running in this process (`home`: `local up`'s)."""
     assert environment.resources is not None
     return local_deployment(
-        environment.endpoint_url, environment.region, environment.resources.stack_outputs()
+        environment.endpoint_url, environment.region, environment.resources.stack_outputs(), home
     )
 
 
@@ -47,10 +48,14 @@ def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
 
 
 def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
-    """Upload cached artifacts to the fresh models bucket and promote the newest one that
-    passes promotion's checks, its quality gate included; with none, the generic labeller
-    (built once per code version), so that the first image a new user drops gets labels. A
-    cached artifact made before file digests is skipped, never half-trusted."""
+    """Upload cached artifacts to the fresh models bucket and make live the one last promoted
+    in this home, as it was promoted; else the newest that passes promotion's checks, its
+    quality gate included (so a model built and not promoted, a day-0 one under review,
+    does not replace what was live); with
+    none, the generic labeller (built once per code version), so that the first image a new
+    user drops gets labels. A cached artifact made before file digests is skipped, never
+    half-trusted."""
+    home = home or imgclf_home()
     uploaded: list[str] = []
     for version, tarball in cached_artifacts(home):
         if made_before_digests(tarball):
@@ -65,9 +70,11 @@ def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
             stderr.print(f"skipping cached model {version}: {error}", markup=False, soft_wrap=True)
             continue
         uploaded.append(version)
-    for version in reversed(uploaded):
-        try:  # not forced: a model that failed its quality gate is not made live unasked
-            promote(deployment, version, force=False)
+    remembered = last_promoted(home)
+    for version in sorted(reversed(uploaded), key=lambda v: v != remembered):
+        try:  # only the one promoted here last is forced (as it may have been): a model that
+            # failed its quality gate is not made live unasked; none that cannot run is
+            promote(deployment, version, force=version == remembered)
         except CliError as error:
             stderr.print(f"skipping cached model {version}: {error}", markup=False, soft_wrap=True)
             continue
@@ -178,7 +185,7 @@ def _serve(
         # The state file comes after the seeded model is live: an upload through the CLI
         # before then would find no model and wait out a visibility timeout.
         environment.start(announce=False)
-        deployment = deployment_of(environment)
+        deployment = deployment_of(environment, imgclf_home())
         live = seed_models(deployment) if seed else None
         environment.announce()
         assert environment.resources is not None

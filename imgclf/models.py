@@ -33,6 +33,7 @@ from classifier.model import LoadedModel
 from classifier.verify import check_artifact
 from gate.champion import DEFAULT_MAX_REGRESSION_PP, Comparison, compare
 from gate.recorded import recorded_gate
+from infra.local import note_promoted
 
 from .deployment import Deployment
 from .errors import CliError
@@ -413,6 +414,8 @@ def promote(
         Type="String",
         Overwrite=True,
     )
+    if deployment.home is not None:  # `imgclf local up`'s: made live again at the next one
+        note_promoted(version, deployment.home)
     return Promotion(pointer=pointer, comparison=comparison)
 
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 HOME_VARIABLE = "IMGCLF_HOME"
 STATE_FILE = Path("local") / "endpoint.json"
 START_LOCK_FILE = Path("local") / "up.lock"
+PROMOTED_FILE = Path("local") / "promoted"
 
 
 HOME_FOLDER = ".imgclf"
@@ -53,6 +54,24 @@ def read_state(home: Path | None = None) -> dict[str, Any] | None:
     except (OSError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def note_promoted(version: str, home: Path) -> None:
+    """Remember the version last promoted in this home's environment, so that the next
+    `imgclf local up` makes it live again rather than whichever cached model is newest."""
+    path = home / PROMOTED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(f"{version}\n")
+    temporary.replace(path)
+
+
+def last_promoted(home: Path) -> str | None:
+    """The version `note_promoted` last remembered in this home, or None."""
+    try:
+        return (home / PROMOTED_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def remove_state(home: Path | None = None, *, pid: int | None = None) -> None:

@@ -512,6 +512,30 @@ def test_local_seeding_skips_a_newer_cached_model_that_cannot_go_live(
     assert live_pointer(deployment) == _pointer("tiny-v1")
 
 
+def test_local_seeding_makes_the_version_promoted_there_last_live_again(
+    deployment: Deployment, upload: Upload, tmp_path: Path
+) -> None:
+    # Given a home with two cached models, and the older one promoted there last: a model
+    # built afterwards (a day-0 one under review, say) was never promoted
+    home = tmp_path / "home"
+    for age, version in enumerate(("tiny-v1", "tiny-newer")):
+        cached = home / "models" / version
+        cached.mkdir(parents=True)
+        (cached / "model.tar.gz").write_bytes(upload(version).read_bytes())
+        (cached / "VERSION").write_text(f"{version}\n")
+        os.utime(cached / "model.tar.gz", (1_000_000 + age, 1_000_000 + age))
+    promote(replace(deployment, home=home), "tiny-v1")
+    # When the local environment is seeded afresh, then the promoted one is live again
+    assert seed_models(deployment, home) == "tiny-v1"
+    assert live_pointer(deployment) == _pointer("tiny-v1")
+    # And with nothing remembered, the newest is
+    (home / "local" / "promoted").unlink()
+    assert seed_models(deployment, home) == "tiny-newer"
+    # And a promotion outside a `local up` home (the demo's, a stack's) is not remembered
+    promote(deployment, "tiny-v1")
+    assert not (home / "local" / "promoted").exists()
+
+
 def _stored(deployment: Deployment, version: str) -> bytes:
     body: bytes = (
         deployment.client("s3")
