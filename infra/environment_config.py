@@ -18,8 +18,10 @@ from classifier.contracts import (
     DEFAULT_MAX_IMAGE_PIXELS,
     DEFAULT_RECORD_CONCURRENCY,
     DEFAULT_TAGS,
+    LOCAL_ENV,
     MAX_INDEX_SHARDS,
     MAX_RECORD_CONCURRENCY,
+    MODEL_VERSION_MAX_LENGTH,
     parse_tag_names,
     tag_names_text,
 )
@@ -136,11 +138,17 @@ class EnvironmentConfig:
                 f"{self.name}: access_logs needs removal_policy retain (late log deliveries "
                 "would make `cdk destroy` fail on a non-empty log bucket)"
             )
+        if self.table_deletion_protection and not self.retain_data:
+            raise ConfigError(
+                f"{self.name}: table_deletion_protection needs removal_policy retain "
+                "(`cdk destroy` cannot delete a protected table)"
+            )
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
-        """AWS advises at least 6x the function timeout for SQS event sources."""
-        return VISIBILITY_TIMEOUT_FACTOR * self.function_timeout_seconds
+        """AWS advises at least 6x the function timeout, plus the batching window, for SQS
+        event sources."""
+        return VISIBILITY_TIMEOUT_FACTOR * self.function_timeout_seconds + self.batch_window_seconds
 
     @property
     def tag_names(self) -> frozenset[str]:
@@ -174,8 +182,19 @@ WHOLE_NUMBER_RANGES: dict[str, tuple[int, int | None]] = {
 }
 # The retention periods CloudWatch Logs accepts (infra/constructs/retention.py maps them).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
-# CloudFormation's stack names: imgclf-<name>.
-ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,100}")
+# SageMaker's training job names, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, which the training state
+# machine builds as imgclf-<name>-<version>-<the first group of a UUID>.
+TRAINING_JOB_NAME_MAX_LENGTH = 63
+JOB_NAME_SUFFIX_LENGTH = 8
+# An environment's stack is imgclf-<name>, and its training jobs' names must fit too: 10.
+ENVIRONMENT_NAME_MAX_LENGTH = (
+    TRAINING_JOB_NAME_MAX_LENGTH
+    - len("imgclf-")
+    - MODEL_VERSION_MAX_LENGTH
+    - JOB_NAME_SUFFIX_LENGTH
+    - 2
+)
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 NULLABLE = frozenset({"alarm_email"})  # the settings whose null means "none"
 # One address: a local part and a dotted domain, no spaces, commas or second "@".
 EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;.]+(?:\.[^@\s,;.]+)+")
@@ -196,12 +215,13 @@ def load_environment(name: str, environments: dict[str, Any] | None = None) -> E
     """Parse one environment's settings; unknown names and keys are errors, not defaults."""
     environments = read_context() if environments is None else environments
     if name not in environments:
-        known = ", ".join(sorted(environments))
-        raise ConfigError(f"unknown environment {name!r} (known: {known})")
-    if not ENVIRONMENT_NAME.fullmatch(name):
+        known = ", ".join(sorted(set(environments) - {LOCAL_ENV}))
+        raise ConfigError(f"unknown environment {name!r} (known: {known}; or {LOCAL_ENV})")
+    if not ENVIRONMENT_NAME.fullmatch(name) or len(name) > ENVIRONMENT_NAME_MAX_LENGTH:
         raise ConfigError(
-            f"environment name {name!r} must start with a letter and hold only letters, "
-            "digits and '-' (its stack is imgclf-<name>)"
+            f"environment name {name!r} must start with a letter, hold only letters, digits "
+            f"and '-', and be at most {ENVIRONMENT_NAME_MAX_LENGTH} characters long (its "
+            "stack is imgclf-<name>, its training jobs imgclf-<name>-<version>-<8 characters>)"
         )
     block = environments[name]
     if block is not None and not isinstance(block, dict):

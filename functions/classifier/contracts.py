@@ -284,10 +284,10 @@ def parse_tag_names(raw: str) -> frozenset[str]:
     if names == [NO_TAGS]:
         return frozenset()
     unknown = [name for name in names if name not in TAG_NAMES]
-    if unknown:
+    if unknown:  # `none` among others too: it stands alone
         raise ValueError(
-            f"unknown tag name(s) {', '.join(map(repr, unknown))}: use a comma-separated "
-            f"subset of {', '.join(TAG_NAMES)}, or {NO_TAGS!r}"
+            f"no tag name(s) to list {', '.join(map(repr, unknown))}: use a comma-separated "
+            f"subset of {', '.join(TAG_NAMES)}, or {NO_TAGS!r} alone for no tags"
         )
     return frozenset(names)
 

@@ -25,14 +25,9 @@ from infra.constructs.roles import function_role
 # Host builds of the native unfilter stay out: the Dockerfile builds it for the target.
 IMAGE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache", "**/*.so"]
 
-# Item-level actions only: no Scan, no batch or table-level operations.
-TABLE_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-]
+# The item-level actions the function's code calls (adapters.DynamoResults), and no others:
+# no Query, Scan or DeleteItem, no batch or table-level operations.
+TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 IMAGE_OBJECT_ACTIONS = ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
 # With versioning on, the function reads and tags the exact version an event names, and S3
 # authorises a request that carries a VersionId with the *Version* twin of each action.

@@ -43,12 +43,11 @@ from classifier.contracts import (
     artifact_key,
 )
 from infra.constructs.training_source import TRAINING_PROGRAM
+from infra.environment_config import JOB_NAME_SUFFIX_LENGTH, TRAINING_JOB_NAME_MAX_LENGTH
 
 ACTION_TRAIN = "train"
 VERSION_CHOICE = "ValidVersion?"
 INVALID_VERSION = "InvalidVersion"
-TRAINING_JOB_NAME_MAX_LENGTH = 63  # SageMaker: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
-JOB_NAME_SUFFIX_LENGTH = 8  # the first group of a UUID
 ACTION_RECLASSIFY = "reclassify"
 
 DEFAULT_INPUT: dict[str, Any] = {

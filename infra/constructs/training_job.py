@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import ArnFormat, CfnMapping, Duration, Size, Stack
+from aws_cdk import ArnFormat, CfnMapping, Duration, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from classifier.contracts import DATA_PREFIX, MODELS_PREFIX
+from infra.environment_config import ConfigError
 
 # AWS Deep Learning Containers: TensorFlow 2.21 training, GPU (CUDA 12.9), Python 3.12 (the
 # training requirements pin numpy 2.4, which needs Python >= 3.11). Its TensorFlow minor must
@@ -70,8 +71,16 @@ def dlc_registry_account(scope: Construct) -> str:
 
     A CloudFormation mapping keeps synthesis free of lookups and works for
     environment-agnostic stacks (a region missing from the map fails the deploy by name);
-    with a known region the account is resolved at synthesis, and a missing one fails it.
+    with a known region the account is resolved at synthesis, and a missing one fails it in
+    one line.
     """
+    region = Stack.of(scope).region
+    if not Token.is_unresolved(region) and region not in DLC_REGISTRY_ACCOUNTS:
+        raise ConfigError(
+            f"region {region} has no SageMaker TensorFlow training image this stack knows "
+            f"(infra/constructs/training_job.py, DLC_REGISTRY_ACCOUNTS): deploy to one of "
+            f"{', '.join(sorted(DLC_REGISTRY_ACCOUNTS))}"
+        )
     mapping = CfnMapping(
         Stack.of(scope),
         "TrainingImageRegistry",

@@ -128,6 +128,16 @@ def test_unknown_environment_is_a_clear_error() -> None:
         build_stack(App(), "staging")
 
 
+def test_a_region_with_no_known_training_image_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A region missing from the training image's registry map was a jsii traceback
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "il-central-1")
+    with pytest.raises(ConfigError, match="^region il-central-1 has no SageMaker TensorFlow"):
+        build_stack(App(), "dev")
+
+
 def test_colour_settings_reach_the_function_and_the_cli(dev: Any, prod: Any) -> None:
     # Given cdk.json's per-environment shard counts (different, so nothing passes by default)
     assert (dev.config.index_shards, prod.config.index_shards) == (4, 8)
@@ -168,7 +178,8 @@ def test_tags_is_the_one_tag_setting() -> None:
     for bad, why in (
         ({"tagging_enabled": False}, "unknown settings tagging_enabled"),
         ({"colour_tags": True}, "unknown settings colour_tags"),
-        ({"tags": "label,colour"}, "unknown tag name"),
+        ({"tags": "label,colour"}, "no tag name.* to list 'colour'"),
+        ({"tags": "none,label"}, "to list 'none': .* or 'none' alone for no tags"),
         ({"tags": True}, "tags must be a string"),
         ({"record_concurrency": 0}, "record_concurrency must be"),
         ({"record_concurrency": 33}, "record_concurrency must be"),
@@ -217,6 +228,16 @@ def test_an_environment_block_and_name_are_checked() -> None:
         load_environment("dev", {"dev": "x"})
     with pytest.raises(ConfigError, match="environment name 'Dev_Env!' must start with a letter"):
         load_environment("Dev_Env!", {"Dev_Env!": {}})
+    # A name whose training jobs' names SageMaker would refuse was a traceback in synthesis
+    assert load_environment("abcdefghij", {"abcdefghij": {}}).name == "abcdefghij"
+    with pytest.raises(ConfigError, match="'integration' .* at most 10 characters long"):
+        load_environment("integration", {"integration": {}})
+    # `local` is no stack to name among the known ones
+    with pytest.raises(ConfigError, match=r"\(known: dev; or local\)$"):
+        load_environment("qa", {"dev": {}, "local": {}})
+    # A deletion-protected table cannot be destroyed with the stack (cdk destroy failed)
+    with pytest.raises(ConfigError, match="table_deletion_protection needs removal_policy retain"):
+        load_environment("x", {"x": {"table_deletion_protection": True}})
     assert load_environment("x", {"x": {"alarm_email": None}}).alarm_email is None
 
 

@@ -137,12 +137,15 @@ def test_notifications_have_no_key_filter_when_none_is_configured(env: Any) -> N
 
 
 def test_queue_visibility_is_at_least_six_function_timeouts(env: Any) -> None:
-    # Given the function's timeout
+    # Given the function's timeout and the event source's batching window
     _, function = env.only("AWS::Lambda::Function", id_contains="InferenceFunction")
     timeout = function["Properties"]["Timeout"]
+    _, mapping = env.only("AWS::Lambda::EventSourceMapping")
+    window = mapping["Properties"].get("MaximumBatchingWindowInSeconds", 0)
     _, queue = env.only("AWS::SQS::Queue", id_contains="StorageQueue")
-    # Then a message is never redelivered while a batch may still be running (AWS: >= 6x)
-    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    # Then a message is never redelivered while a batch may still be running (AWS: >= 6x
+    # the timeout, plus the window)
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout + window
     assert queue["Properties"]["VisibilityTimeout"] == env.config.queue_visibility_timeout_seconds
 
 

@@ -18,10 +18,10 @@ import pytest
 from classifier.contracts import MODEL_VERSION_MAX_LENGTH, model_version_problem
 from infra.constructs.training_input import (
     INVALID_VERSION,
-    TRAINING_JOB_NAME_MAX_LENGTH,
     VERSION_CHOICE,
     check_job_name_prefix,
 )
+from infra.environment_config import TRAINING_JOB_NAME_MAX_LENGTH
 from tests.infra.validators import REPO_ROOT
 
 JOB_NAME = re.compile(
