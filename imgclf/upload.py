@@ -10,6 +10,8 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode
 
+from classifier.contracts import MAX_OBJECT_TAGS, tag_value_problem
+
 from .deployment import Deployment
 from .errors import CliError
 
@@ -162,12 +164,28 @@ def upload_all(
     return uploaded
 
 
+TAG_KEY_MAX_LENGTH = 128  # S3: a tag key is 1 to 128 characters, as a value's characters
+
+
 def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
+    """`--tag NAME=VALUE`s as S3 would take them on PutObject, checked before any upload (an
+    object S3 refuses for its tags is not stored)."""
     tags: dict[str, str] = {}
     for pair in pairs:
         name, separator, value = pair.partition("=")
         if not separator or not name:
             raise CliError(f"--tag {pair!r} is not NAME=VALUE")
         _check_utf8("--tag", pair)
+        if name in tags:
+            raise CliError(f"--tag {name!r} is given twice (an object has one value a tag)")
+        problem = tag_value_problem(name) or tag_value_problem(value)
+        if problem is None and len(name.encode("utf-16-le")) // 2 > TAG_KEY_MAX_LENGTH:
+            problem = f"its name is over {TAG_KEY_MAX_LENGTH} characters"
+        if problem is None and name.lower().startswith("aws:"):
+            problem = "names starting with aws: are AWS's"
+        if problem is not None:
+            raise CliError(f"--tag {pair!r}: S3 would refuse it: {problem}")
         tags[name] = value
+    if len(tags) > MAX_OBJECT_TAGS:
+        raise CliError(f"{len(tags)} --tags: S3 allows at most {MAX_OBJECT_TAGS} on an object")
     return tags

@@ -207,8 +207,30 @@ def test_collect_names_a_path_that_is_no_file_or_folder() -> None:
 
 def test_tags_are_name_value_pairs() -> None:
     assert parse_tags(["owner=me", "empty="]) == {"owner": "me", "empty": ""}
+    assert parse_tags(["équipe=Zoé 2", "x=a_b.c:d/e=f+g-h@i"]) == {
+        "équipe": "Zoé 2",
+        "x": "a_b.c:d/e=f+g-h@i",
+    }
     with pytest.raises(CliError):
         parse_tags(["novalue"])
+
+
+@pytest.mark.parametrize(
+    ("tags", "why"),
+    [
+        # Each of these failed at PutObject, after moto had stored the object (S3 stores none)
+        (["note=what?"], r"^--tag 'note=what\?': S3 would refuse it: '\?' \(U\+003F\)"),
+        ([f"k={'v' * 257}"], "S3 would refuse it: it is 257 characters long"),
+        ([f"{'k' * 129}=v"], "S3 would refuse it: its name is over 128 characters"),
+        (["aws:owner=me"], "S3 would refuse it: names starting with aws: are AWS's"),
+        ([f"k{i}=v" for i in range(11)], "^11 --tags: S3 allows at most 10 on an object$"),
+        # S3 refuses a repeated key; the last one silently won
+        (["owner=a", "owner=b"], "^--tag 'owner' is given twice"),
+    ],
+)
+def test_tags_s3_would_refuse_are_refused_before_uploading(tags: list[str], why: str) -> None:
+    with pytest.raises(CliError, match=why):
+        parse_tags(tags)
 
 
 def test_the_bomb_is_tiny_but_claims_gigapixels() -> None:
