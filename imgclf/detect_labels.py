@@ -233,15 +233,23 @@ def image_reference(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def response_lines(
-    items: Iterable[Mapping[str, Any]], hierarchy: LabelHierarchy | None
+    items: Iterable[Mapping[str, Any]],
+    hierarchy: LabelHierarchy | None,
+    min_confidence: float | None = None,
 ) -> list[dict[str, Any]]:
     """One DetectLabels response per CLASSIFIED item, each with its `Image`; REJECTED items
-    are skipped (DetectLabels answers none for them)."""
-    return [
-        {"Image": image_reference(item), **detect_labels_response(item, hierarchy)}
-        for item in items
-        if item.get("status") != Status.REJECTED.value
-    ]
+    are skipped (DetectLabels answers none for them). With `min_confidence` (0..1), as
+    DetectLabels' MinConfidence, a response lists only the labels at least that confident."""
+    lines = []
+    for item in items:
+        if item.get("status") == Status.REJECTED.value:
+            continue
+        line = {"Image": image_reference(item), **detect_labels_response(item, hierarchy)}
+        if min_confidence is not None:
+            floor = _percent(min_confidence)
+            line["Labels"] = [e for e in line["Labels"] if float(e["Confidence"]) >= floor]
+        lines.append(line)
+    return lines
 
 
 def needs_hierarchy(items: Iterable[Mapping[str, Any]]) -> bool:

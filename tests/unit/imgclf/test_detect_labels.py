@@ -160,6 +160,16 @@ def test_rejected_items_raise_for_one_and_are_skipped_in_lists() -> None:
     assert_is_a_detect_labels_response(lines[0])
 
 
+def test_a_minimum_confidence_drops_the_labels_below_it_as_min_confidence_does() -> None:
+    # `results --min-confidence 0.9 --format detect-labels` listed a retriever at 70
+    (line,) = response_lines([golden_item()], HIERARCHY, min_confidence=0.9)
+    assert [label["Name"] for label in line["Labels"]] == ["Animal", "Mammal", "Dog"]
+    (line,) = response_lines([golden_item()], HIERARCHY, min_confidence=0.61)
+    assert "Golden Retriever" in [label["Name"] for label in line["Labels"]]
+    line.pop("Image")
+    assert_is_a_detect_labels_response(line)
+
+
 @pytest.mark.parametrize("colour", PALETTE, ids=lambda colour: colour.name)
 def test_lab_to_rgb_inverts_the_classifiers_srgb_to_lab(colour: Any) -> None:
     lab = srgb_to_lab(list(colour.rgb))
