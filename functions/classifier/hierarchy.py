@@ -218,8 +218,8 @@ class LabelHierarchy:
 
     @cached_property
     def ancestors(self) -> dict[str, tuple[str, ...]]:
-        """Every node's ancestors (ids, hidden included), nearest first (breadth first, so
-        a node's categories come from its nearest categorised ancestor), each once."""
+        """Every node's ancestors (ids, hidden included), nearest first (breadth first),
+        each once."""
         result: dict[str, tuple[str, ...]] = {}
         for node_id in self.nodes:
             found: list[str] = []
@@ -337,12 +337,20 @@ class LabelHierarchy:
         return found
 
     def categories_of(self, node: Node) -> tuple[str, ...]:
-        """A node's categories, else the nearest ancestor's that has some."""
+        """A node's categories, else those of its nearest ancestors that have some, by steps
+        up; all of them when several are as near (a dome is a roof and a building: Buildings
+        and Architecture as well as Everyday Objects), the more specific ancestor's first."""
         if node.categories:
             return node.categories
-        for ancestor in self.ancestors[node.id]:
-            if self.nodes[ancestor].categories:
-                return self.nodes[ancestor].categories
+        frontier, seen = [node.id], {node.id}
+        while frontier:
+            reached = (p for current in frontier for p in self.nodes[current].parents)
+            frontier = [p for p in dict.fromkeys(reached) if p not in seen]
+            seen.update(frontier)
+            frontier.sort(key=lambda a: -len(self.ancestors[a]))
+            found = [category for a in frontier for category in self.nodes[a].categories]
+            if found:
+                return tuple(dict.fromkeys(found))
         return ()
 
     def parent_names(self, name: str) -> tuple[str, ...]:

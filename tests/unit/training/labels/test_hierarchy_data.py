@@ -70,6 +70,20 @@ def test_every_label_has_a_category(hierarchy: LabelHierarchy) -> None:
     assert [n.name for n in hierarchy.labelled if not hierarchy.categories_of(n)] == []
 
 
+def test_a_label_under_two_categorised_parents_is_in_both_categories(
+    hierarchy: LabelHierarchy,
+) -> None:
+    # A dome is a roof (Everyday Objects) and a building: `results --label "Buildings and
+    # Architecture"` left domes out, though `--label building` found them
+    dome, building = hierarchy.find("dome"), hierarchy.find("building")
+    assert dome is not None and building is not None and building.id in dome.parents
+    assert set(hierarchy.categories_of(dome)) == {"Everyday Objects", "Buildings and Architecture"}
+    category = hierarchy.words.category("Buildings and Architecture")
+    assert category is not None and "dome" in category[1]
+    baseball = hierarchy.find("baseball")
+    assert baseball is not None and "Sports" in hierarchy.categories_of(baseball)
+
+
 def test_an_edible_fruit_is_food_and_an_acorn_a_plant(hierarchy: LabelHierarchy) -> None:
     # An apple is food to most people; WordNet's nearest category anchor for it was the
     # botanical fruit (Plants and Flowers), which acorns and rose hips keep
@@ -223,6 +237,8 @@ def test_several_words_suggest_the_names_sharing_most_of_them(hierarchy: LabelHi
     assert hierarchy.suggest("coffee cups")[0] == "coffee mug"
     assert "wine bottle" in hierarchy.suggest("wine glasses")
     assert hierarchy.suggest("apple pie")[:2] == ["apple", "pot pie"]
+    # And a category misspelt is suggested first
+    assert hierarchy.suggest("Vehicle and Automotive")[0] == "Vehicles and Automotive"
 
 
 def test_every_label_is_a_valid_s3_tag_value(hierarchy: LabelHierarchy) -> None:
