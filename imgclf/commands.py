@@ -52,6 +52,7 @@ def local(args: argparse.Namespace) -> int:
         seed=args.cached_models,
         verbose=args.verbose,
         faults_file=args.faults,
+        tags=args.tags,
     )
 
 
@@ -171,7 +172,8 @@ def results(args: argparse.Namespace) -> int:
     if args.format == "json":
         stdout.out(to_json(items), highlight=False)
     elif args.format == "detect-labels":
-        for line in detect_labels.response_lines(items, _hierarchy_for(items)):
+        lines = detect_labels.response_lines(items, _hierarchy_for(items), args.min_confidence)
+        for line in lines:
             stdout.out(json.dumps(line, sort_keys=True), highlight=False)
     elif args.format == "csv":
         sys.stdout.write(to_csv(items))  # as it is: rich would expand a key's tab

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import IO
 
 from classifier.artifact import ArtifactError
 from classifier.artifact_files import metadata_in_tarball
-from classifier.contracts import MODELS_PREFIX
+from classifier.contracts import LOCAL_ENV, MODELS_PREFIX
+from infra.environment_config import ConfigError, EnvironmentConfig, load_environment
 from infra.local import (
+    DUMMY_CREDENTIALS,
     BatchOutcome,
     FaultPlan,
     FaultPlanError,
@@ -129,9 +132,12 @@ def up(
     seed: bool,
     verbose: bool,
     faults_file: Path | None = None,
+    tags: str | None = None,
 ) -> int:
-    """Run until Ctrl-C (or SIGTERM); state lives only while it runs."""
+    """Run until Ctrl-C (or SIGTERM); state lives only while it runs. `tags`: the imgclf
+    tags written, instead of the local block's `tags` setting."""
     plan = load_fault_plan(faults_file)
+    config = local_config(tags)
     claim = ensure_not_running()
     try:
         return _serve(
@@ -141,9 +147,20 @@ def up(
             verbose=verbose,
             plan=plan,
             faults_file=faults_file,
+            config=config,
         )
     finally:
         claim.close()
+
+
+def local_config(tags: str | None) -> EnvironmentConfig:
+    """cdk.json's local settings, with `tags` in place of its own when given; one-line
+    CliErrors for a bad setting."""
+    try:
+        config = load_environment(LOCAL_ENV)
+        return config if tags is None else dataclasses.replace(config, tags=tags)
+    except ConfigError as error:
+        raise CliError(f"--tags: {error}" if tags is not None else str(error)) from None
 
 
 def _serve(
@@ -154,6 +171,7 @@ def _serve(
     verbose: bool,
     plan: FaultPlan | None,
     faults_file: Path | None,
+    config: EnvironmentConfig,
 ) -> int:
     """Start the environment, serve until interrupted, and stop it."""
     lock = threading.Lock()
@@ -169,6 +187,7 @@ def _serve(
                 )
 
     environment = LocalEnvironment(
+        config,
         workers=workers,
         visibility_timeout_seconds=visibility_timeout,
         quiet_function=not verbose,
@@ -196,12 +215,18 @@ def _serve(
         stdout.print(f"  results table  {resources.results_table}")
         stdout.print(f"  queue / DLQ    {resources.queue_url} / {resources.dead_letter_queue_url}")
         stdout.print(f"  workers        {environment.workers}")
+        written = ",".join(sorted(config.tag_names)) or "none"
+        stdout.print(f"  imgclf tags    {written} (local up --tags)")
         stdout.print(f"  live model     {live or 'none (imgclf --env local train --promote)'}")
         if plan is not None:
             stdout.print(f"  [yellow]faults         {faults_file} (seed {plan.seed})[/]")
+        # The AWS CLI signs every request: any credentials do, but it needs some, and a region
+        credentials = " ".join(f"{name}={value}" for name, value in DUMMY_CREDENTIALS.items())
         stdout.print(
-            "  try            aws --endpoint-url "
-            f"{environment.endpoint_url} s3 cp cat.jpg s3://{resources.images_bucket}/"
+            f"  try            {credentials} AWS_DEFAULT_REGION={environment.region} "
+            f"aws --endpoint-url {environment.endpoint_url} s3 cp cat.jpg "
+            f"s3://{resources.images_bucket}/",
+            soft_wrap=True,
         )
         stdout.print("State lives only while this runs. Ctrl-C stops it and drops everything.")
         environment.wait()

@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local_up.add_argument("--verbose", action="store_true", help="show the function's logs")
     local_up.add_argument(
+        "--tags",
+        metavar="LIST",
+        help="the imgclf tags the function writes, as cdk.json's `tags` setting: a subset of "
+        "label,confidence,model,colours,labels, or none (default: cdk.json's local block)",
+    )
+    local_up.add_argument(
         "--faults",
         type=Path,
         metavar="FILE",

@@ -105,9 +105,10 @@ class HierarchyWords:
         return index
 
     def suggest(self, word: str, count: int = 3) -> list[str]:
-        """Label names close to a word that names none: those sharing its words, most shared
-        then most alike first ("beer" -> beer glass, beer bottle; "police car" -> police van,
-        race car), then those spelled alike."""
+        """Label names close to a word that names none: a category spelled almost alike
+        ("Vehicle and Automotive"), then those sharing its words, most shared then most alike
+        first ("beer" -> beer glass, beer bottle; "police car" -> police van, race car), then
+        those spelled alike."""
         wanted = {
             token: {token, *word_forms.singulars(token)}
             for token in word_forms.normalised(word).split()
@@ -119,7 +120,9 @@ class HierarchyWords:
             for name in names
         }
         query = word.lower()
-        found = sorted(
+        categories = {name.lower(): name for name in self._categories}
+        found = [categories[c] for c in difflib.get_close_matches(query, list(categories), 1, 0.85)]
+        found += sorted(
             (n for n in names if shared[n]),
             key=lambda n: (-shared[n], -difflib.SequenceMatcher(None, query, n.lower()).ratio()),
         )[:count]

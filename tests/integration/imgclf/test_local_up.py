@@ -13,7 +13,7 @@ from infra.local.state import claim_home, read_state, state_path
 
 
 def test_the_state_file_appears_only_after_the_seeded_model_is_live(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # Given a fresh IMGCLF_HOME, and seeding that notes whether the CLI could see it yet
     monkeypatch.setenv("IMGCLF_HOME", str(tmp_path))
@@ -37,6 +37,20 @@ def test_the_state_file_appears_only_after_the_seeded_model_is_live(
     assert isinstance(state, dict) and state["endpoint_url"].startswith("http://127.0.0.1:")
     # And Ctrl-C removed it
     assert not state_path(tmp_path).exists()
+    # And the banner's AWS CLI example carries the credentials and region it needs (without
+    # them the AWS CLI refused to sign: "Unable to locate credentials")
+    (example,) = [line for line in capfd.readouterr().out.splitlines() if "try " in line]
+    assert "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing" in example
+    assert f"AWS_DEFAULT_REGION={state['region']} aws --endpoint-url http://127.0.0.1:" in example
+
+
+def test_local_up_tags_choose_the_tags_the_function_writes() -> None:
+    # The labels tag, off by default, could be turned on only by editing cdk.json
+    assert local.local_config(None).tag_names == {"label", "confidence", "model"}
+    assert local.local_config("label, labels").tag_names == {"label", "labels"}
+    assert local.local_config("none").tag_names == frozenset()
+    with pytest.raises(CliError, match=r"^--tags: local: tags: no tag name\(s\) to list 'lables'"):
+        local.local_config("label,lables")
 
 
 def test_a_second_local_up_started_while_the_first_seeds_is_refused(
