@@ -24,6 +24,7 @@ from .contracts import (
 )
 from .hierarchy import LabelHierarchy
 from .imaging import InputSpec
+from .word_forms import label_key
 
 ARTIFACT_FILES = (ARTIFACT_MODEL_FILE, ARTIFACT_LABELS_FILE, ARTIFACT_METADATA_FILE)
 OPTIONAL_ARTIFACT_FILES = (ARTIFACT_HIERARCHY_FILE,)  # what the function extracts if there
@@ -346,14 +347,18 @@ class ModelMetadata:
     files: dict[str, FileDigest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if UNKNOWN_LABEL in self.labels:
+        keys = [label_key(label) for label in self.labels]  # as queries read them
+        if label_key(UNKNOWN_LABEL) in keys:
             raise ArtifactError(
-                f"{UNKNOWN_LABEL!r} cannot be a label: it is what an image outside the labels "
-                "is called"
+                f"{self.labels[keys.index(label_key(UNKNOWN_LABEL))]!r} cannot be a label: "
+                f"{UNKNOWN_LABEL!r} is what an image outside the labels is called"
             )
         problems = [problem for label in self.labels if (problem := label_problem(label))]
         if problems:
             raise ArtifactError(problems[0])
+        twice = [label for label, key in zip(self.labels, keys, strict=True) if keys.count(key) > 1]
+        if twice:
+            raise ArtifactError(f"labels {', '.join(map(repr, twice))} are one label, named twice")
         if self.output.groups and len(self.output.groups) != len(self.labels):
             raise ArtifactError(
                 f"model.json has {len(self.output.groups)} output groups "
@@ -395,7 +400,7 @@ class ModelMetadata:
             return cls(
                 version=str(data["version"]),
                 input=InputSpec.from_dict(data["input"]),
-                labels=tuple(str(label) for label in data["labels"]),
+                labels=_labels(data["labels"]),
                 architecture=str(data.get("architecture", "unknown")),
                 created_at=str(data.get("created_at", "")),
                 metrics=dict(data.get("metrics", {})),
@@ -413,6 +418,13 @@ class ModelMetadata:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ArtifactError(f"model.json is malformed: {error}") from None
+
+
+def _labels(raw: object) -> tuple[str, ...]:
+    """model.json `labels`: a list of strings (a string's letters are no labels)."""
+    if not isinstance(raw, list) or not all(isinstance(label, str) for label in raw):
+        raise ValueError(f"labels must be a list of names, got {str(raw)[:60]!r}")
+    return tuple(raw)
 
 
 def _digested_name(name: object) -> str:

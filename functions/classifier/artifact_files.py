@@ -109,7 +109,8 @@ def metadata_and_digest_in_tarball(data: bytes) -> tuple[dict[str, Any], str]:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             stored = _member_bytes(archive, ARTIFACT_METADATA_FILE)
         metadata = json.loads(stored)
-    except (tarfile.TarError, EOFError, OSError, json.JSONDecodeError) as error:
+    except (tarfile.TarError, EOFError, OSError, ValueError, RecursionError) as error:
+        # ValueError: JSON, or bytes that are not UTF-8; RecursionError: nesting JSON refuses
         raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
     if not isinstance(metadata, dict):
         raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
@@ -171,7 +172,13 @@ def verify_digests(
                 f"({actual.size} bytes) in the artifact, {expected.sha256[:16]}… "
                 f"({expected.size} bytes) recorded"
             )
-    missing = [name for name in names or () if name not in metadata.files]
+    require_digests(directory, metadata, names or ())
+
+
+def require_digests(directory: Path, metadata: ModelMetadata, names: tuple[str, ...]) -> None:
+    """ArtifactError when model.json records digests but none of one of `names` that the
+    artifact holds (bytes nothing vouches for)."""
+    missing = [name for name in names if name not in metadata.files]
     present = [name for name in missing if (directory / name).is_file()]
     if metadata.files and present:
         raise ArtifactError(f"{present[0]} is in the artifact but model.json has no digest of it")
@@ -184,15 +191,21 @@ def metadata_digest(directory: Path) -> str:
 
 def read_metadata(directory: Path) -> ModelMetadata:
     """Read model.json (and check labels.json agrees with it)."""
-    try:
-        data = json.loads((directory / ARTIFACT_METADATA_FILE).read_text())
-        labels = json.loads((directory / ARTIFACT_LABELS_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ArtifactError(f"cannot read model metadata: {error}") from None
+    data = _json_file(directory / ARTIFACT_METADATA_FILE)
+    labels = _json_file(directory / ARTIFACT_LABELS_FILE)
     metadata = ModelMetadata.from_dict(data)
     if list(metadata.labels) != labels:
         raise ArtifactError("labels.json and model.json disagree on the labels")
     return metadata
+
+
+def _json_file(path: Path) -> Any:
+    """One JSON file of an artifact; ArtifactError (one line, naming it) when unreadable."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON or UTF-8
+        why = "it is missing" if isinstance(error, FileNotFoundError) else str(error)
+        raise ArtifactError(f"cannot read model metadata ({path.name}): {why}") from None
 
 
 def read_hierarchy(directory: Path, metadata: ModelMetadata) -> LabelHierarchy | None:

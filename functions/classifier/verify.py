@@ -20,8 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifact import ArtifactError, ModelMetadata, ProbeSpec
-from .artifact_files import read_hierarchy, read_metadata, verify_digests, write_artifact_dir
+from .artifact import DIGESTED_FILES, ArtifactError, ModelMetadata, ProbeSpec
+from .artifact_files import (
+    read_hierarchy,
+    read_metadata,
+    require_digests,
+    verify_digests,
+    write_artifact_dir,
+)
 from .contracts import ARTIFACT_MODEL_FILE, ARTIFACT_PROBE_FILE
 from .hierarchy import LabelHierarchy, LabelSettings
 from .model import LoadedModel, ModelUnavailableError
@@ -42,6 +48,8 @@ def read_probe(directory: Path) -> np.ndarray:
     try:
         with np.load(directory / ARTIFACT_PROBE_FILE, allow_pickle=False) as data:
             return np.asarray(data[PROBE_ARRAY])
+    except FileNotFoundError:  # not the temporary folder's path: the artifact lacks it
+        raise ArtifactError(f"the artifact has no {ARTIFACT_PROBE_FILE}") from None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise ArtifactError(f"cannot read {ARTIFACT_PROBE_FILE}: {error}") from None
 
@@ -79,7 +87,8 @@ def check_artifact(directory: Path, *, allow_legacy: bool = False) -> LoadedMode
             f"{name} records no file digests (made before they were): rebuild it, or allow "
             "legacy artifacts"
         )
-    verify_digests(directory, metadata)
+    verify_digests(directory, metadata)  # every file it lists
+    require_digests(directory, metadata, DIGESTED_FILES)  # and those the function checks
     hierarchy = read_hierarchy(directory, metadata)
     try:
         model = LoadedModel(

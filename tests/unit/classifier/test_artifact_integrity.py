@@ -132,6 +132,20 @@ def test_only_the_files_at_the_root_are_the_artifacts(tmp_path: Path) -> None:
         metadata_in_tarball(twice)
 
 
+@pytest.mark.parametrize(
+    "stored", [b'{"version": "\xff"}', b"[" * 100_000], ids=["not utf-8", "nested 100,000 deep"]
+)
+def test_a_model_json_json_cannot_read_is_an_artifact_error(tmp_path: Path, stored: bytes) -> None:
+    # Such a model.json was a UnicodeDecodeError or RecursionError that ended `model list`
+    source = written(tmp_path)
+    (source / "model.json").write_bytes(stored)
+    data = _tar_with(tmp_path, source, {})
+    with pytest.raises(ArtifactError, match="^artifact is not a readable model.tar.gz: "):
+        metadata_in_tarball(data)
+    with pytest.raises(ArtifactError, match=r"^cannot read model metadata \(.*model.json\): "):
+        read_metadata(source)
+
+
 def test_a_files_entry_naming_no_artifact_file_is_refused(tmp_path: Path) -> None:
     directory = written(tmp_path)
     data = json.loads((directory / "model.json").read_text())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.artifact import ArtifactError, FileDigest
+from classifier.artifact import ArtifactError, FileDigest, ModelMetadata
 from classifier.verify import check_artifact, read_probe
 
 
@@ -113,8 +113,51 @@ def test_an_artifact_with_digests_but_no_probe_is_refused(
     data = json.loads((candidate / "model.json").read_text())
     del data["probe"], data["files"]["probe.npz"]
     (candidate / "model.json").write_text(json.dumps(data))
+    (candidate / "probe.npz").unlink()
     with pytest.raises(ArtifactError, match="has no probe images"):
         check_artifact(candidate)
+
+
+@pytest.mark.parametrize("name", ["model.tflite", "labels.json", "probe.npz"])
+def test_a_file_the_artifact_holds_but_model_json_does_not_digest_is_refused(
+    tiny_model_dir: Path, tmp_path: Path, name: str
+) -> None:
+    # Promotion passed a model.json whose `files` left out model.tflite; the function, which
+    # requires them, then refused to load it and kept serving the model before
+    candidate = copy(tiny_model_dir, tmp_path)
+    data = json.loads((candidate / "model.json").read_text())
+    del data["files"][name]
+    (candidate / "model.json").write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match=f"^{name} is in the artifact but model.json has no "):
+        check_artifact(candidate)
+
+
+@pytest.mark.parametrize(
+    ("labels", "why"),
+    [
+        (["fruit", "Unknown", "veg"], "'Unknown' cannot be a label: 'unknown' is what"),
+        (["fruit", "unknown ", "veg"], "'unknown ' cannot be a label"),
+        (["fruit", "fruit", "veg"], "labels 'fruit', 'fruit' are one label, named twice$"),
+        (["Fruit", "fruit_", "veg"], "are one label, named twice"),
+        ("ftv", "^model.json is malformed: labels must be a list of names, got 'ftv'$"),
+    ],
+)
+def test_labels_no_query_could_tell_apart_are_refused(labels: object, why: str) -> None:
+    # Each was promoted: an item labelled 'Unknown' was found by no query, and two 'fruit'
+    # outputs split one label's probability (a grape became 'vegetable')
+    with pytest.raises(ArtifactError, match=why):
+        ModelMetadata.from_dict(
+            {"version": "v1", "input": {"height": 8, "width": 8}, "labels": labels}
+        )
+
+
+def test_a_missing_probe_is_named_without_the_unpacking_folder(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    candidate = copy(tiny_model_dir, tmp_path)
+    (candidate / "probe.npz").unlink()
+    with pytest.raises(ArtifactError, match="^the artifact has no probe.npz$"):
+        read_probe(candidate)
 
 
 def test_a_probe_that_is_no_zip_file_is_one_line_naming_it(
