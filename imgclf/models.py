@@ -302,9 +302,11 @@ class LiveModel:
     """The live pointer, its model.json and whether its artifact still loads."""
 
     pointer: ModelPointer | None
-    metadata: dict[str, Any] | None  # None: nothing live, or its model.json cannot be read
+    # None: nothing live, its model.json cannot be read, or it is not the one promoted
+    metadata: dict[str, Any] | None
     loads: bool  # checked as an artifact made before digests may be: it was promoted so
     digest: str = ""  # its model.json's, when it loads (for a pointer written without one)
+    replaced: bool = False  # its model.json is not the one the pointer's digest pins
 
 
 def inspect_live(deployment: Deployment) -> LiveModel:
@@ -327,6 +329,10 @@ def inspect_live(deployment: Deployment) -> LiveModel:
             metadata = metadata_in_tarball(data)
         except ArtifactError:
             metadata = None
+    if pointer.digest and digest and digest != pointer.digest:
+        # Replaced after promotion: the function refuses these bytes, so nothing is compared
+        # with them, and they are not kept as the next pointer's `previous`
+        return LiveModel(pointer, None, loads=False, digest=digest, replaced=True)
     return LiveModel(pointer, metadata, loads=bool(digest), digest=digest)
 
 
@@ -361,18 +367,26 @@ def judge(
     force: bool,
     max_regression_pp: float,
 ) -> Comparison | None:
-    """The candidate's own gate, then the candidate against the live model (None: the live
-    model.json is unreadable); CliError when either refuses it, unless forced."""
+    """The candidate's own gate (no verdict is no pass), then the candidate against the live
+    model (None: the live model.json is unreadable, or not the one promoted); CliError when
+    either refuses it, unless forced."""
     gate = recorded_gate(candidate)
-    if gate is not None and not gate.passed and not force:
+    if (gate is None or not gate.passed) and not force:
+        why = "records no quality gate verdict" if gate is None else "failed its quality gate"
+        reasons = f" ({'; '.join(gate.reasons)})" if gate is not None and gate.reasons else ""
         raise CliError(
-            f"model version {version!r} failed its quality gate; use --force to promote it anyway"
+            f"model version {version!r} {why}{reasons}; use --force to promote it anyway"
         )
     if live.pointer is not None and live.metadata is None:
         if not force:
+            state = (
+                "artifact was replaced after promotion"
+                if live.replaced
+                else f"{ARTIFACT_METADATA_FILE} cannot be read"
+            )
             raise CliError(
-                f"the live model's {ARTIFACT_METADATA_FILE} cannot be read, so {version!r} "
-                "cannot be compared with it; use --force to promote anyway"
+                f"the live model's {state}, so {version!r} cannot be compared with it; use "
+                "--force to promote anyway"
             )
         return None
     comparison = compare(candidate, live.metadata, max_regression_pp=max_regression_pp)
@@ -391,13 +405,21 @@ def promote(
     force: bool = False,
     allow_legacy: bool = False,
     max_regression_pp: float = DEFAULT_MAX_REGRESSION_PP,
+    expected_digest: str = "",
 ) -> Promotion:
     """Point the environment at a version. First, even when forced, it must be a model the
-    function can run (`check_version`; `allow_legacy`: one made before digests and probes).
+    function can run (`check_version`; `allow_legacy`: one made before digests and probes),
+    and, given `expected_digest` (a rollback's), still the model.json promoted before.
     Unless forced, refuses a failed gate and a version worse than the live model on a shared
     evaluation set by more than `max_regression_pp` points (`gate.champion.compare`). The
     pointer keeps the live version as `previous` when that one still loads."""
     candidate = check_version(deployment, version, allow_legacy=allow_legacy)
+    if expected_digest and candidate.digest != expected_digest:
+        raise CliError(
+            f"cannot roll back to {version!r}: its artifact was replaced after it was live "
+            f"(model.json sha256 {candidate.digest[:12]}…, the pointer recorded "
+            f"{expected_digest[:12]}…); promote a version by name to check it anew"
+        )
     live = inspect_live(deployment)
     comparison = judge(
         version, candidate.metadata, live, force=force, max_regression_pp=max_regression_pp
@@ -439,4 +461,5 @@ def rollback(
         force=force,
         allow_legacy=allow_legacy,
         max_regression_pp=max_regression_pp,
+        expected_digest=live.previous.digest,
     )

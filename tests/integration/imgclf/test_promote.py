@@ -434,6 +434,33 @@ def test_rollback_makes_the_previous_version_live_with_every_check(
     assert _live_version(deployment) == "v2"
 
 
+def test_bytes_replaced_after_promotion_are_neither_rolled_back_to_nor_compared_with(
+    deployment: Deployment, upload: Upload
+) -> None:
+    # Given v1, then v2, promoted, so v2 is live with v1 as its previous
+    upload("v1", {"real-photos": 0.88})
+    upload("v2", {"real-photos": 0.90})
+    promote(deployment, "v1")
+    promote(deployment, "v2")
+    # When v1's artifact is replaced out of band by another model.json (a valid model)
+    upload("v1", {"real-photos": 0.99})
+    # Then a rollback refuses it, even forced: they are not the bytes that were live (it put
+    # the replacement live, whose comparison had read an unchecked model.json)
+    for force in (False, True):
+        with pytest.raises(CliError, match="^cannot roll back to 'v1': its artifact was replaced"):
+            rollback(deployment, force=force)
+    assert _live_version(deployment) == "v2"
+    # And when the live v2's artifact is replaced too, a challenger is not compared with it
+    upload("v2", {"real-photos": 0.10})
+    upload("v3", {"real-photos": 0.50})
+    with pytest.raises(CliError, match="^the live model's artifact was replaced after promotion"):
+        promote(deployment, "v3")
+    # And forced, v3 goes live, and the replaced v2 is not kept as its previous
+    promotion = promote(deployment, "v3", force=True)
+    assert promotion.pointer.previous is not None
+    assert promotion.pointer.previous.version == "v1"
+
+
 def test_rollback_without_a_previous_version_is_one_line(
     deployment: Deployment, upload: Upload
 ) -> None:
@@ -477,6 +504,11 @@ def _failed_gate(directory: Path, metadata: dict[str, Any]) -> None:
     metadata["gate"] = {"passed": False, "reasons": ["int8 accuracy 75.00% is below 80.00%"]}
 
 
+def _no_gate(directory: Path, metadata: dict[str, Any]) -> None:
+    """A model.json with its failed gate deleted: it went live unforced."""
+    del metadata["gate"]
+
+
 @pytest.mark.parametrize(
     ("edit", "note"),
     [
@@ -485,7 +517,13 @@ def _failed_gate(directory: Path, metadata: dict[str, Any]) -> None:
         # without promoting it, and local up made it live with --force
         (
             _failed_gate,
-            "model version 'tiny-newer' failed its quality gate; use --force to promote it anyway",
+            "model version 'tiny-newer' failed its quality gate (int8 accuracy 75.00% is below "
+            "80.00%); use --force to promote it anyway",
+        ),
+        (
+            _no_gate,
+            "model version 'tiny-newer' records no quality gate verdict; use --force to promote "
+            "it anyway",
         ),
     ],
 )
