@@ -23,7 +23,8 @@ WANTED_REREAD_SECONDS = 1.0
 
 
 class _FetchError(ModelUnavailableError):
-    """The artifact could not be fetched (S3 error, missing object): worth a retry later."""
+    """The artifact could not be fetched (S3 error, missing object), or is not the one the
+    pointer's digest pins (replaced after promotion, and maybe put back): worth a retry."""
 
 
 class ModelStore:
@@ -32,10 +33,12 @@ class ModelStore:
 
     A version that cannot be loaded is counted (`take_load_failures`) and logged at ERROR once.
     A warm store keeps serving its last good model; a cold one tries the pointer's `previous`,
-    and raises ModelUnavailableError only when no version loads. A version whose artifact is
-    bad (unreadable, corrupt, digests or version wrong) is remembered and never fetched again;
-    one that could not be fetched (or a pointer that could not be read) is retried at the next
-    refresh."""
+    and raises ModelUnavailableError only when no version loads. What it loads, caches and
+    remembers is a version with the model.json digest its pointer pins, so the same version
+    promoted again with other bytes is another model. An artifact that is bad (unreadable,
+    corrupt, digests or version wrong) is remembered and never fetched again; one that could
+    not be fetched, or whose model.json is not the one the pointer pins (checked before it is
+    cached), or a pointer that could not be read, is retried at the next refresh."""
 
     def __init__(
         self,
@@ -53,10 +56,11 @@ class ModelStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._model: LoadedModel | None = None
+        self._served = ""  # the `_key` of the pointer that `_model` was loaded for
         self._checked_at = float("-inf")
         self._unreported_load_ms: float | None = None
         self._unreported_failures = 0
-        self._bad_versions: dict[str, str] = {}  # version -> why it can never load
+        self._bad_versions: dict[str, str] = {}  # `_key` -> why it can never load
         self._logged: set[str] = set()  # what has had its ERROR line
 
     def current(self, wanted: str | None = None) -> LoadedModel:
@@ -99,11 +103,11 @@ class ModelStore:
                 self._failed(str(error), str(error))
                 raise
             return self._keep_serving(str(error), str(error))
-        if self._model is not None and self._model.version == pointer.version:
+        if self._model is not None and self._served == _key(pointer):
             return self._model
         loaded = self._attempt(pointer)
         if isinstance(loaded, LoadedModel):
-            self._model = loaded
+            self._model, self._served = loaded, _key(pointer)
             return loaded
         if self._model is not None:
             problem = f"model {pointer.version} cannot be loaded ({loaded})"
@@ -129,7 +133,7 @@ class ModelStore:
                 f"model {pointer.version} cannot be loaded ({reason}); "
                 f"serving the previous, {previous.version}",
             )
-            self._model = loaded
+            self._model, self._served = loaded, _key(previous)
             return loaded
         problem = (
             f"no model can be loaded: {pointer.version}: {reason}; "
@@ -151,7 +155,7 @@ class ModelStore:
     def _attempt(self, pointer: ModelPointer) -> LoadedModel | str:
         """The pointer's model, or why it cannot be loaded now (remembered when no retry
         can help, so a bad version is fetched once)."""
-        known = self._bad_versions.get(pointer.version)
+        known = self._bad_versions.get(_key(pointer))
         if known is not None:
             return known
         started = time.perf_counter()
@@ -160,7 +164,7 @@ class ModelStore:
         except _FetchError as error:
             return str(error)
         except ModelUnavailableError as error:
-            self._bad_versions[pointer.version] = str(error)
+            self._bad_versions[_key(pointer)] = str(error)
             return str(error)
         self._unreported_load_ms = (time.perf_counter() - started) * 1000
         return model
@@ -176,13 +180,14 @@ class ModelStore:
             raise ModelUnavailableError(f"model pointer cannot be read: {error}") from error
 
     def _load(self, pointer: ModelPointer) -> LoadedModel:
-        directory = self._cache_dir / _safe_name(pointer.version)
+        directory = self._cache_dir / _safe_name(_key(pointer))
         if not (directory / ARTIFACT_MODEL_FILE).is_file():
             data = self._fetch(pointer)
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             partial = Path(tempfile.mkdtemp(prefix=f"{directory.name}.", dir=self._cache_dir))
             try:
                 unpack_artifact(data, partial)
+                _require_checked(partial, pointer)  # never cached under the digest otherwise
                 _publish(partial, directory)
             except ArtifactError as error:
                 raise ModelUnavailableError(f"model {pointer.version}: {error}") from None
@@ -210,7 +215,7 @@ def _require_checked(directory: Path, pointer: ModelPointer) -> None:
         return
     actual = metadata_digest(directory)
     if actual != pointer.digest:
-        raise ModelUnavailableError(
+        raise _FetchError(
             f"model {pointer.version}: its {ARTIFACT_METADATA_FILE} (sha256 {actual[:12]}…) is "
             f"not the one promotion checked ({pointer.digest[:12]}…): the artifact was "
             "replaced after promotion"
@@ -234,6 +239,12 @@ def _publish(partial: Path, directory: Path) -> None:
             if attempt:
                 raise
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _key(pointer: ModelPointer) -> str:
+    """A model as the store knows it: its version and the model.json digest its pointer pins
+    (the first 16 hex digits; none for a pointer written before digests)."""
+    return f"{pointer.version}@{pointer.digest[:16]}" if pointer.digest else pointer.version
 
 
 def _safe_name(version: str) -> str:

@@ -282,10 +282,20 @@ def test_an_artifact_replaced_after_promotion_is_refused_and_the_checked_one_ser
     # And a cold store falls back to the previous version, never the replaced one
     cold = new_store(tmp_path / "cold", Pointer(pointer.value), FakeS3(artifacts), Clock())
     assert cold.current().version == GOOD.version
-    # And the artifact promotion checked is served when it is back
+    # And the artifact promotion checked is served when it is back, by a fresh store and by
+    # the warm one (which had remembered good-2 as bad for good, and served good-1)
+    replaced = artifacts[NEXT.uri]
     artifacts[NEXT.uri] = checked
     fresh = new_store(tmp_path / "fresh", Pointer(pointer.value), FakeS3(artifacts), Clock())
     assert fresh.current().version == NEXT.version
+    clock.now = 2 * REFRESH_SECONDS
+    assert models.current().version == NEXT.version
+    # And when the replacement is promoted in its turn (the pointer pins its digest), the warm
+    # store loads it: the same version with other bytes is another model (it kept the old)
+    artifacts[NEXT.uri] = replaced
+    pointer.value = ModelPointer(NEXT.uri, NEXT.version, digest=pointer_digest(replaced))
+    clock.now = 3 * REFRESH_SECONDS
+    assert models.current().metadata.calibration.temperature == 9
 
 
 def test_a_reclassify_for_a_newer_version_reads_the_pointer_at_once(
