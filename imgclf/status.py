@@ -16,15 +16,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from classifier.adapters import error_code
 from classifier.contracts import (
     REJECTED_PARTITION,
+    ModelPointer,
     shard_values,
 )
 from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .labels import count_partition
-from .models import live_pointer, read_artifact_metadata_and_digest
+from .models import read_artifact_metadata_and_digest
 from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
@@ -47,7 +51,10 @@ class LiveModel:
     hierarchy: str | None = None  # the version of its generic labels' hierarchy, if any
     gate: str = "no gate verdict in model.json"
     accuracy: Mapping[str, str] = field(default_factory=dict)  # evaluation set -> figure
-    replaced: bool = False  # its model.json is not the one promotion checked (`digest`)
+    # Why the function refuses what the pointer names (an artifact replaced after promotion,
+    # missing or unreadable; a malformed pointer), and serves the model live before; None: no
+    # such problem
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,10 @@ def render(snapshot: Snapshot) -> list[str]:
 def _model_lines(live: LiveModel | None) -> list[str]:
     if live is None:
         return ["live model: none promoted (imgclf model list; imgclf model promote VERSION)"]
-    if live.replaced:
+    if live.problem is not None:
         return [
-            f"live model: {live.version}, REPLACED after promotion: its model.json is not the "
-            "one promotion checked, so the function refuses it and serves the model live before "
-            "(promote a version to put one live again)"
+            f"live model: {live.version}, {live.problem}, so the function refuses it and serves "
+            "the model live before (promote a version to put one live again)"
         ]
     labels = [f"{len(live.labels)} labels"] if live.labels or not live.hierarchy else []
     if live.hierarchy:
@@ -199,17 +205,29 @@ def _count_pairs(
 
 
 def _live_model(deployment: Deployment) -> LiveModel | None:
-    pointer = live_pointer(deployment)
-    if pointer is None:
-        return None
-    parameter = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
+    try:
+        parameter = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
+    except ClientError as error:
+        if error_code(error) == "ParameterNotFound":
+            return None
+        raise
     modified = parameter["Parameter"].get("LastModifiedDate")
     promoted = f"{modified.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if modified else None
-    metadata, digest = read_artifact_metadata_and_digest(deployment, pointer.version) or ({}, "")
-    if pointer.digest and digest and digest != pointer.digest:
+    try:
+        pointer = ModelPointer.from_json(parameter["Parameter"]["Value"])
+    except ValueError as error:
+        problem = f"its pointer {deployment.model_pointer_parameter} is malformed ({error})"
+        return LiveModel(version="?", promoted_at=promoted, problem=problem)
+    found = read_artifact_metadata_and_digest(deployment, pointer.version)
+    if found is None:
+        problem = f"its artifact {pointer.uri} is missing or unreadable"
+        return LiveModel(version=pointer.version, promoted_at=promoted, problem=problem)
+    metadata, digest = found
+    if pointer.digest and digest != pointer.digest:
         # The function refuses these bytes and serves its last good model: what model.json
         # now says is not what went live.
-        return LiveModel(version=pointer.version, promoted_at=promoted, replaced=True)
+        problem = "REPLACED after promotion: its model.json is not the one promotion checked"
+        return LiveModel(version=pointer.version, promoted_at=promoted, problem=problem)
     return LiveModel(
         version=pointer.version,
         promoted_at=promoted,

@@ -81,9 +81,23 @@ def test_status_says_when_the_live_artifact_was_replaced_after_promotion(
     # When status is gathered
     live = gather(aws.deployment, since=NOW, now=NOW).live
     # Then it says so, and shows none of the replaced model.json's figures
-    assert live is not None and live.replaced and live.labels == () and live.gate != "passed"
+    assert live is not None and live.problem and live.labels == () and live.gate != "passed"
     (line,) = [line for line in status._model_lines(live) if "REPLACED" in line]
     assert line.startswith("live model: v1, REPLACED after promotion")
+    # And a deleted artifact, and a pointer no function can read, are said too (status had
+    # shown "0 labels, no gate verdict", and "none promoted")
+    aws.s3.delete_object(Bucket="models", Key=artifact_key("v1"))
+    live = gather(aws.deployment, since=NOW, now=NOW).live
+    assert live is not None and live.problem == (
+        f"its artifact s3://models/{artifact_key('v1')} is missing or unreadable"
+    )
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/imgclf/test/model", Value="not json", Type="String", Overwrite=True)
+    live = gather(aws.deployment, since=NOW, now=NOW).live
+    assert live is not None and live.version == "?"
+    assert live.problem is not None and live.problem.startswith(
+        "its pointer /imgclf/test/model is malformed ("
+    )
 
 
 def test_status_reads_the_model_queues_counts_and_throughput(aws: SimpleNamespace) -> None:
