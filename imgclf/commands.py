@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -160,12 +159,17 @@ def results(args: argparse.Namespace) -> int:
         read = read_items(args.file)
         if args.label:
             present = (str(i["label"]) for i in read if "label" in i)
-            query, selection = _with_label(query, args.label, present)
+            query, selection = generic_labels.with_label(query, args.label, present)
         items, where = query.of_items(read), str(args.file)
     else:
         deployment = resolve(args.env)
         if args.label:
-            query, selection = _with_label(query, args.label, registered_values(deployment))
+            query, selection = generic_labels.with_label(
+                query,
+                args.label,
+                registered_values(deployment),
+                live=lambda: model_versions.live_labels(deployment),
+            )
         items, where = query.run(deployment), deployment.env
         if args.format in ("json", "detect-labels"):
             items = full_items(deployment, items)
@@ -183,17 +187,6 @@ def results(args: argparse.Namespace) -> int:
             title += f" for {selection.word.strip()!r}, {selection.meaning}"
         print_table(render_table(items, title=title, width=table_width()))
     return 0
-
-
-def _with_label(
-    query: ResultQuery, word: str, present: Iterable[str]
-) -> tuple[ResultQuery, generic_labels.LabelSelection]:
-    """The query for a label at any level (its by_label values and its confidence), and what
-    the word was taken to mean."""
-    found, why = generic_labels.optional_hierarchy()
-    selection = generic_labels.select_label(word, present, found, why)
-    query = dataclasses.replace(query, values=selection.values, confidence_of=selection.confidence)
-    return query, selection
 
 
 def _hierarchy_for(items: Iterable[Mapping[str, Any]]) -> LabelHierarchy | None:

@@ -21,9 +21,9 @@ import functools
 import importlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.table import Table
@@ -44,7 +44,7 @@ from classifier.word_forms import label_key, singulars
 from .deployment import Deployment
 from .errors import CliError
 from .output import cell
-from .result_queries import MAX_PARALLEL_QUERIES, query_arguments, query_page
+from .result_queries import MAX_PARALLEL_QUERIES, ResultQuery, query_arguments, query_page
 
 HIERARCHY_MODULE = "training.labels"
 HIERARCHY_FUNCTION = "builtin_hierarchy"
@@ -129,6 +129,28 @@ def select_label(
         exact = word if word in same else same[0]
         return LabelSelection(word, exact, (exact,))
     raise CliError(unknown_label_message(word, values, labels, why))
+
+
+def with_label(
+    query: ResultQuery,
+    word: str,
+    present: Iterable[str],
+    live: Callable[[], Iterable[str]] = tuple,
+) -> tuple[ResultQuery, LabelSelection]:
+    """The query for a label at any level (its by_label values and its confidence), and what
+    the word was taken to mean. A word no value or name is, but one of `live`'s labels (the
+    live model's own, read only then), is a query with no results yet, not an error."""
+    found, why = optional_hierarchy()
+    present = list(present)
+    try:
+        selection = select_label(word, present, found, why)
+    except CliError:
+        labels = list(live())
+        if not labels:
+            raise
+        selection = select_label(word, [*present, *labels], found, why)
+    query = replace(query, values=selection.values, confidence_of=selection.confidence)
+    return query, selection
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,18 @@ def live_pointer(deployment: Deployment) -> ModelPointer | None:
         return None
 
 
+def live_labels(deployment: Deployment) -> tuple[str, ...]:
+    """The live model's own labels (none when nothing is live, or its pointer or model.json
+    cannot be read)."""
+    try:
+        pointer = live_pointer(deployment)
+        metadata = read_artifact_metadata(deployment, pointer.version) if pointer else None
+    except (CliError, ClientError):
+        return ()
+    labels = (metadata or {}).get("labels")
+    return tuple(str(label) for label in labels) if isinstance(labels, list) else ()
+
+
 def require_live_pointer(deployment: Deployment) -> ModelPointer:
     pointer = live_pointer(deployment)
     if pointer is None:

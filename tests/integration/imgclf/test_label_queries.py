@@ -20,7 +20,7 @@ from classifier.adapters import DynamoResults
 from classifier.contracts import shard_attributes
 from classifier.model import Classification, Prediction
 from classifier.results import ObjectFacts, classified_item, rejected_item
-from imgclf import commands, labels
+from imgclf import commands, labels, models
 from imgclf.deployment import Deployment
 from imgclf.errors import CliError
 from imgclf.main import main as cli_main
@@ -252,6 +252,19 @@ def test_labels_counts_an_item_once_where_both_of_its_labels_sit_under_a_word(
     assert capsys.readouterr().out.splitlines()[0] == "entity  6"
     # As the query lists it: once
     assert keys(capsys, "--label", "carnivore").count("pets.jpg") == 1
+
+
+def test_a_label_of_the_live_model_with_no_results_yet_is_no_error(
+    cli: SimpleNamespace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a live model whose own label nothing carries yet (status lists it at 0)
+    monkeypatch.setattr(models, "live_labels", lambda _: ("Monuments",))
+    capsys.readouterr()
+    # When it is asked for, in any case, then no result, not "no label 'monuments'"
+    assert cli_main(["results", "--label", "monuments", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # And a word that is no label still fails
+    assert cli_main(["results", "--label", "florp"]) == 1
 
 
 def test_an_unknown_word_fails_in_one_line_with_a_suggestion(

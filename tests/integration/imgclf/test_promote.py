@@ -26,7 +26,14 @@ from imgclf.deployment import Deployment
 from imgclf.errors import CliError
 from imgclf.local import seed_models
 from imgclf.main import build_parser, main
-from imgclf.models import live_pointer, promote, rollback, upload_artifact
+from imgclf.models import (
+    live_labels,
+    live_pointer,
+    promote,
+    read_artifact_metadata,
+    rollback,
+    upload_artifact,
+)
 from infra.resources import StackOutputs
 from tests.fixtures.artifacts import pointer_digest
 from tests.fixtures.hierarchy import SMALL_HIERARCHY
@@ -459,6 +466,16 @@ def test_bytes_replaced_after_promotion_are_neither_rolled_back_to_nor_compared_
     promotion = promote(deployment, "v3", force=True)
     assert promotion.pointer.previous is not None
     assert promotion.pointer.previous.version == "v1"
+
+
+def test_the_live_models_labels_are_read_from_its_artifact(
+    deployment: Deployment, upload: Upload
+) -> None:
+    assert live_labels(deployment) == ()  # nothing live
+    upload("v1")
+    promote(deployment, "v1")
+    metadata = read_artifact_metadata(deployment, "v1")
+    assert metadata is not None and live_labels(deployment) == tuple(metadata["labels"])
 
 
 def test_rollback_without_a_previous_version_is_one_line(
