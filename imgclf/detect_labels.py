@@ -53,6 +53,7 @@ _XYZ_TO_LINEAR = (
 _WHITE = (0.9504700, 1.0000000, 1.0888300)
 _DELTA = 6 / 29
 _WORD_START = re.compile(r"(^|[\s\-/(])([a-z])")
+_SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "for", "in", "of", "on", "or", "the", "to"})
 
 
 class DetectLabelsRejectedError(ValueError):
@@ -84,8 +85,16 @@ def _encode(linear: float) -> float:
 
 def display_name(name: str) -> str:
     """A hierarchy name as Rekognition writes label names: "golden retriever" -> "Golden
-    Retriever" (only first letters change: "CD player" -> "CD Player")."""
-    return _WORD_START.sub(lambda match: match.group(1) + match.group(2).upper(), name)
+    Retriever" (only first letters change: "CD player" -> "CD Player"; small words after the
+    first stay small: "Bird of Prey", "Bearskin or Shako")."""
+
+    def capital(match: re.Match[str]) -> str:
+        word = match.group(2) + name[match.end() :].split(" ", 1)[0]
+        if match.start() and match.group(1) == " " and word in _SMALL_WORDS:
+            return match.group(0)
+        return match.group(1) + match.group(2).upper()
+
+    return _WORD_START.sub(capital, name)
 
 
 def _percent(fraction: float) -> float:

@@ -190,6 +190,13 @@ def test_lab_to_rgb_clips_out_of_gamut_colours() -> None:
         ("dog", "Dog"),
         ("CD player", "CD Player"),
         ("t-shirt", "T-Shirt"),
+        # Small words stay small, as in "Bird of Prey" (it was "Bearskin Or Shako")
+        ("military hat - bearskin or shako", "Military Hat - Bearskin or Shako"),
+        ("hen of the woods mushroom", "Hen of the Woods Mushroom"),
+        ("a-frame", "A-Frame"),
+        ("Black and Tan Coonhound", "Black and Tan Coonhound"),
+        ("ear of corn", "Ear of Corn"),
+        ("of", "Of"),
     ],
 )
 def test_names_are_title_cased_as_rekognition_writes_them(name: str, shown: str) -> None:
