@@ -154,7 +154,11 @@ def unknown_rule(
             in_class, outside, budget=budget, has_other=has_other, use_confidence=use_confidence
         )
     if not has_other:
-        why = f"{RULE_DISABLED}: {too_few}; every image gets a label"
+        why = (
+            f"{RULE_DISABLED}: {too_few}, and its outputs give no evidence of something else "
+            "(no ImageNet classes mapped onto its labels, no 'none of these' output); every "
+            "image gets a label"
+        )
         return UnknownRule(details={"chosen_by": why})
     max_other, _, keep = calibration.FEW_PHOTOS_RULE
     reason = (

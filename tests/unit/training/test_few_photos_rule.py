@@ -39,4 +39,9 @@ def test_a_network_without_that_evidence_gets_no_rule_and_says_so() -> None:
     in_class, outside = sets()
     rule = unknown_rule(in_class, outside, 0.01, False, too_few=WHY)
     assert not rule.active
-    assert rule.details == {"chosen_by": f"disabled: {WHY}; every image gets a label"}
+    # It says why there is no evidence, not only that there are few photos
+    assert rule.details == {
+        "chosen_by": f"disabled: {WHY}, and its outputs give no evidence of something else "
+        "(no ImageNet classes mapped onto its labels, no 'none of these' output); every image "
+        "gets a label"
+    }
