@@ -74,16 +74,24 @@ class ModelVersion:
         return "passed" if gate.passed else "failed"
 
 
-def live_pointer(deployment: Deployment) -> ModelPointer | None:
-    """The promoted model, or None when nothing is promoted."""
+def pointer_parameter(deployment: Deployment) -> dict[str, Any] | None:
+    """The model pointer's SSM parameter (`Value`, `LastModifiedDate`, ...), or None when
+    nothing was ever promoted."""
     try:
         response = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
     except ClientError as error:
         if error_code(error) == "ParameterNotFound":
             return None
         raise
+    parameter: dict[str, Any] = response["Parameter"]
+    return parameter
+
+
+def live_pointer(deployment: Deployment) -> ModelPointer | None:
+    """The promoted model, or None when nothing is promoted (or the pointer is malformed)."""
+    parameter = pointer_parameter(deployment)
     try:
-        return ModelPointer.from_json(response["Parameter"]["Value"])
+        return ModelPointer.from_json(parameter["Value"]) if parameter is not None else None
     except ValueError:
         return None
 

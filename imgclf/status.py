@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from classifier.adapters import error_code
 from classifier.contracts import (
     REJECTED_PARTITION,
     ModelPointer,
@@ -28,7 +25,7 @@ from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .labels import count_partition
-from .models import read_artifact_metadata_and_digest
+from .models import pointer_parameter, read_artifact_metadata_and_digest
 from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
@@ -205,16 +202,13 @@ def _count_pairs(
 
 
 def _live_model(deployment: Deployment) -> LiveModel | None:
-    try:
-        parameter = deployment.client("ssm").get_parameter(Name=deployment.model_pointer_parameter)
-    except ClientError as error:
-        if error_code(error) == "ParameterNotFound":
-            return None
-        raise
-    modified = parameter["Parameter"].get("LastModifiedDate")
+    parameter = pointer_parameter(deployment)
+    if parameter is None:
+        return None
+    modified = parameter.get("LastModifiedDate")
     promoted = f"{modified.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if modified else None
     try:
-        pointer = ModelPointer.from_json(parameter["Parameter"]["Value"])
+        pointer = ModelPointer.from_json(parameter["Value"])
     except ValueError as error:
         problem = f"its pointer {deployment.model_pointer_parameter} is malformed ({error})"
         return LiveModel(version="?", promoted_at=promoted, problem=problem)
