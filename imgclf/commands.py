@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.progress import TaskID
 from rich.table import Table
 
 from classifier.contracts import LOCAL_ENV, REJECTED_PARTITION, Status
@@ -423,11 +424,14 @@ def dlq(args: argparse.Namespace) -> int:
     deployment = resolve(args.env)
     if args.dlq_command == "redrive":
         with progress() as bar:
-            task = bar.add_task("moving DLQ messages back to the queue", total=None)
-            redriven = dead_letters.redrive(
-                deployment,
-                on_moved=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            tasks: list[TaskID] = []  # added at the first report, which knows the total
+
+            def moved(done: int, total: int) -> None:
+                if not tasks:
+                    tasks.append(bar.add_task("moving DLQ messages back to the queue"))
+                bar.update(tasks[0], completed=done, total=total)
+
+            redriven = dead_letters.redrive(deployment, on_moved=moved)
         if redriven.moved == redriven.left == 0:
             stdout.print("the DLQ is empty: nothing to move")
             return 0
