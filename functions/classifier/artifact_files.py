@@ -108,10 +108,12 @@ def metadata_and_digest_in_tarball(data: bytes) -> tuple[dict[str, Any], str]:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             stored = _member_bytes(archive, ARTIFACT_METADATA_FILE)
-        metadata = json.loads(stored)
-    except (tarfile.TarError, EOFError, OSError, ValueError, RecursionError) as error:
-        # ValueError: JSON, or bytes that are not UTF-8; RecursionError: nesting JSON refuses
+    except (tarfile.TarError, EOFError, OSError) as error:
         raise ArtifactError(f"artifact is not a readable model.tar.gz: {error}") from None
+    try:
+        metadata = json.loads(stored)
+    except (ValueError, RecursionError) as error:  # JSON or UTF-8; nesting JSON refuses
+        raise ArtifactError(f"its {ARTIFACT_METADATA_FILE} cannot be read: {error}") from None
     if not isinstance(metadata, dict):
         raise ArtifactError(f"{ARTIFACT_METADATA_FILE} is not a JSON object")
     return metadata, model_digest(stored)

@@ -140,7 +140,7 @@ def test_a_model_json_json_cannot_read_is_an_artifact_error(tmp_path: Path, stor
     source = written(tmp_path)
     (source / "model.json").write_bytes(stored)
     data = _tar_with(tmp_path, source, {})
-    with pytest.raises(ArtifactError, match="^artifact is not a readable model.tar.gz: "):
+    with pytest.raises(ArtifactError, match="^its model.json cannot be read: "):
         metadata_in_tarball(data)
     with pytest.raises(ArtifactError, match=r"^cannot read model metadata \(.*model.json\): "):
         read_metadata(source)
