@@ -53,11 +53,10 @@ def cached_artifacts(home: Path | None = None) -> list[tuple[str, Path]]:
 def seed_models(deployment: Deployment, home: Path | None = None) -> str | None:
     """Upload cached artifacts to the fresh models bucket and make live the one last promoted
     in this home, as it was promoted; else the newest that passes promotion's checks, its
-    quality gate included (so a model built and not promoted, a day-0 one under review,
-    does not replace what was live); with
-    none, the generic labeller (built once per code version), so that the first image a new
-    user drops gets labels. A cached artifact made before file digests is skipped, never
-    half-trusted."""
+    quality gate included (so a model built and not promoted, a day-0 one under review, does
+    not replace what was live); with none, the generic labeller (built once per code
+    version), so that the first image a new user drops gets labels. A cached artifact made
+    before file digests is skipped, never half-trusted."""
     home = home or imgclf_home()
     uploaded: list[str] = []
     for version, tarball in cached_artifacts(home):
