@@ -86,9 +86,16 @@ def function_environment(
         "MAX_IMAGE_BYTES": str(config.max_image_bytes),
         "MAX_IMAGE_PIXELS": str(config.max_image_pixels),
         "POWERTOOLS_LOG_LEVEL": config.log_level,
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_SERVICE_NAME": metrics_service(config.name),
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
+
+
+def metrics_service(env_name: str) -> str:
+    """The function's POWERTOOLS_SERVICE_NAME, its metrics' `service` dimension, which the
+    alarms and dashboard read: imgclf-<env>, so that two environments in one account and
+    region keep their metrics and alarms apart."""
+    return f"{SERVICE_NAME}-{env_name}"
 
 
 def redrive_policy(dlq_arn: str, config: EnvironmentConfig) -> dict[str, Any]:

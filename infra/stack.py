@@ -15,7 +15,7 @@ from infra.constructs.nag import suppress_cdk_internals
 from infra.constructs.storage import StorageConstruct
 from infra.constructs.training import TrainingConstruct
 from infra.environment_config import EnvironmentConfig
-from infra.resources import StackOutputs, function_environment
+from infra.resources import StackOutputs, function_environment, metrics_service
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +109,7 @@ class ImgclfStack(Stack):
             oldest_message_age_alarm_seconds=config.oldest_message_age_alarm_seconds,
             throughput_floor_per_5_minutes=config.throughput_floor_per_5_minutes,
             retain_key=config.retain_data,
+            metrics_service=metrics_service(config.name),
         )
         outputs = {
             StackOutputs.IMAGES_BUCKET: storage.images_bucket.bucket_name,

@@ -11,6 +11,7 @@ shared between concurrent invocations and nothing needs a lock.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -111,7 +112,9 @@ class FunctionEnvironment:
         self._build = build
         self._runtime: Runtime | None = None
         self._pool: ThreadPoolExecutor | None = None  # its threads keep their interpreters
-        self.metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+        # The `service` dimension is the environment's (POWERTOOLS_SERVICE_NAME, imgclf-<env>)
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE_NAME
+        self.metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=service)
         self.handler = logger.inject_lambda_context(clear_state=True)(
             self.metrics.log_metrics(self._handle)
         )

@@ -23,12 +23,11 @@ from classifier.contracts import (
     METRIC_RECORDS_FAILED,
     METRIC_REJECTED,
     METRICS_NAMESPACE,
-    SERVICE_NAME,
 )
 
 # What the function emits through Powertools Metrics (classifier/handler.py): namespace and
-# the `service` dimension come from POWERTOOLS_* in infra.resources.function_environment.
-METRICS_DIMENSIONS = {"service": SERVICE_NAME}
+# the `service` dimension (infra.resources.metrics_service: one per environment) come from
+# POWERTOOLS_* in infra.resources.function_environment.
 
 THROUGHPUT_PERIOD = Duration.minutes(5)  # the floor is "per 5 minutes"
 THROUGHPUT_EVALUATION_PERIODS = 2  # ten minutes of a backlog that is not draining
@@ -59,9 +58,11 @@ class MonitoringConstruct(Construct):
         oldest_message_age_alarm_seconds: int,
         throughput_floor_per_5_minutes: int,
         retain_key: bool,
+        metrics_service: str,
     ) -> None:
         super().__init__(scope, id_)
         self._alarm_name_prefix = alarm_name_prefix
+        self._service = metrics_service
         self.topic = self._build_topic(alarm_email=alarm_email, retain_key=retain_key)
         self.alarms = [
             self._build_dlq_alarm(dead_letter_queue),
@@ -179,7 +180,7 @@ class MonitoringConstruct(Construct):
         )
         below_floor = cloudwatch.MathExpression(
             expression=f"IF(backlog > 0 AND FILL(classified, 0) < {floor}, 1, 0)",
-            using_metrics={"backlog": backlog, "classified": classified_metric()},
+            using_metrics={"backlog": backlog, "classified": classified_metric(self._service)},
             period=THROUGHPUT_PERIOD,
             label="below throughput floor with a backlog",
         )
@@ -234,7 +235,7 @@ class MonitoringConstruct(Construct):
             "ModelLoadFailed",
             alarm_description="The pointer names a model the function cannot load: it serves "
             "the last good model; run `imgclf model rollback` or promote a good version",
-            metric=function_metric(METRIC_MODEL_LOAD_FAILED, statistic="Sum").with_(
+            metric=function_metric(METRIC_MODEL_LOAD_FAILED, self._service, statistic="Sum").with_(
                 period=FUNCTION_PERIOD
             ),
             threshold=1,
@@ -242,6 +243,13 @@ class MonitoringConstruct(Construct):
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def _throughput_metrics(self) -> tuple[cloudwatch.Metric, cloudwatch.Metric]:
+        return classified_metric(self._service), rejected_metric(self._service)
+
+    def _metric(self, name: str, statistic: str, label: str) -> cloudwatch.Metric:
+        """One of this environment's function metrics, for the dashboard."""
+        return function_metric(name, self._service, statistic=statistic, label=label)
 
     def _build_dashboard(
         self,
@@ -259,11 +267,11 @@ class MonitoringConstruct(Construct):
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
         )
         dashboard.add_widgets(
-            graph("Throughput (images / 5 min)", classified_metric(), rejected_metric()),
+            graph("Throughput (images / 5 min)", *self._throughput_metrics()),
             graph(
                 "Latency (ms)",
-                function_metric(METRIC_LATENCY, statistic="p50", label="p50"),
-                function_metric(METRIC_LATENCY, statistic="p99", label="p99"),
+                self._metric(METRIC_LATENCY, "p50", "p50"),
+                self._metric(METRIC_LATENCY, "p99", "p99"),
             ),
             graph(
                 "Backlog",
@@ -277,13 +285,13 @@ class MonitoringConstruct(Construct):
                 "Dead-letter queue",
                 dead_letter_queue.metric_approximate_number_of_messages_visible(label="DLQ"),
             ),
-            graph("Rejects", rejected_metric()),
+            graph("Rejects", rejected_metric(self._service)),
             graph(
                 "Errors",
                 function.metric_errors(statistic=cloudwatch.Stats.SUM, label="function errors"),
                 function.metric_throttles(statistic=cloudwatch.Stats.SUM, label="throttles"),
-                function_metric(METRIC_RECORDS_FAILED, statistic="Sum", label="records failed"),
-                function_metric(METRIC_MODEL_LOAD_FAILED, statistic="Sum", label="loads failed"),
+                self._metric(METRIC_RECORDS_FAILED, "Sum", "records failed"),
+                self._metric(METRIC_MODEL_LOAD_FAILED, "Sum", "loads failed"),
             ),
         )
         dashboard.add_widgets(
@@ -304,21 +312,24 @@ class MonitoringConstruct(Construct):
         return dashboard
 
 
-def function_metric(name: str, *, statistic: str, label: str | None = None) -> cloudwatch.Metric:
-    """One of the classifier function's Powertools metrics."""
+def function_metric(
+    name: str, service: str, *, statistic: str, label: str | None = None
+) -> cloudwatch.Metric:
+    """One of the classifier function's Powertools metrics, from one environment's function
+    (`service`: infra.resources.metrics_service)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map=METRICS_DIMENSIONS,
+        dimensions_map={"service": service},
         statistic=statistic,
         period=THROUGHPUT_PERIOD,
         label=label,
     )
 
 
-def classified_metric() -> cloudwatch.Metric:
-    return function_metric(METRIC_CLASSIFIED, statistic="Sum", label="classified")
+def classified_metric(service: str) -> cloudwatch.Metric:
+    return function_metric(METRIC_CLASSIFIED, service, statistic="Sum", label="classified")
 
 
-def rejected_metric() -> cloudwatch.Metric:
-    return function_metric(METRIC_REJECTED, statistic="Sum", label="rejected")
+def rejected_metric(service: str) -> cloudwatch.Metric:
+    return function_metric(METRIC_REJECTED, service, statistic="Sum", label="rejected")

@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Match, Template
 
 from classifier.contracts import METRIC_MODEL_LOAD_FAILED, METRICS_NAMESPACE
-from infra.constructs.monitoring import METRICS_DIMENSIONS, MonitoringConstruct
+from infra.constructs.monitoring import MonitoringConstruct
 from infra.environment_config import load_environment
 from infra.resources import function_environment
 
@@ -26,9 +26,24 @@ def _alarm(env: Any, name: str) -> dict[str, Any]:
 def test_metric_names_match_what_the_function_emits(env: Any) -> None:
     # Given the function's Powertools settings
     variables = function_environment(env.config, results_table="t", model_pointer_parameter="p")
-    # Then alarms and dashboard read the namespace and service dimension it emits under
+    # Then alarms and dashboard read the namespace and service dimension it emits under, its
+    # environment's own (dev's model-load failures fired prod's alarm in a shared account)
     assert METRICS_NAMESPACE == variables["POWERTOOLS_METRICS_NAMESPACE"]
-    assert METRICS_DIMENSIONS == {"service": variables["POWERTOOLS_SERVICE_NAME"]}
+    service = variables["POWERTOOLS_SERVICE_NAME"]
+    assert service == f"imgclf-{env.config.name}"
+    dimensions = [
+        metric["Dimensions"]
+        for alarm in env.resources("AWS::CloudWatch::Alarm").values()
+        for metric in [
+            alarm["Properties"],
+            *(
+                m.get("MetricStat", {}).get("Metric", {})
+                for m in alarm["Properties"].get("Metrics", [])
+            ),
+        ]
+        if metric.get("Namespace") == METRICS_NAMESPACE
+    ]
+    assert dimensions and all(d == [{"Name": "service", "Value": service}] for d in dimensions)
 
 
 def test_alarm_topic_is_encrypted_and_ssl_only(env: Any) -> None:
@@ -126,7 +141,7 @@ def test_throughput_alarm_combines_classified_images_and_backlog(env: Any) -> No
     assert classified["Metric"] == {
         "MetricName": "ImagesClassified",
         "Namespace": "imgclf",
-        "Dimensions": [{"Name": "service", "Value": "imgclf"}],
+        "Dimensions": [{"Name": "service", "Value": f"imgclf-{env.config.name}"}],
     }
     assert (classified["Stat"], classified["Period"]) == ("Sum", 300)
     backlog = metrics["backlog"]["MetricStat"]
@@ -173,7 +188,7 @@ def test_a_model_the_function_cannot_load_alarms_on_the_first_failure(env: Any) 
         {
             "Namespace": METRICS_NAMESPACE,
             "MetricName": METRIC_MODEL_LOAD_FAILED,
-            "Dimensions": [{"Name": "service", "Value": METRICS_DIMENSIONS["service"]}],
+            "Dimensions": [{"Name": "service", "Value": f"imgclf-{env.config.name}"}],
             "Statistic": "Sum",
             "Period": 300,
             "EvaluationPeriods": 1,
@@ -220,6 +235,7 @@ def test_alarm_email_subscribes_the_address() -> None:
         oldest_message_age_alarm_seconds=60,
         throughput_floor_per_5_minutes=3,
         retain_key=False,
+        metrics_service="imgclf-test",
     )
     template = Template.from_stack(stack)
     # Then the address gets the alarms by e-mail

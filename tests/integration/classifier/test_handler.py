@@ -27,6 +27,7 @@ from classifier.classify import TagsRejectedError
 from classifier.contracts import (
     ARTIFACT_MODEL_FILE,
     EXPIRES_ATTRIBUTE,
+    LOCAL_ENV,
     REMOVED_RETENTION_SECONDS,
     RESULTS_INDEXES,
     ModelPointer,
@@ -40,7 +41,7 @@ from imgclf.deployment import Deployment
 from imgclf.main import main as cli_main
 from imgclf.result_queries import get_result, query_results
 from infra.local.faults import FaultInjector, FaultPlan
-from infra.resources import StackOutputs
+from infra.resources import StackOutputs, metrics_service
 from tests.fixtures.events import (
     FakeLambdaContext,
     fake_context,
@@ -391,7 +392,8 @@ def test_metrics_are_emitted_as_embedded_metric_format(
     names = {m["Name"] for m in emitted["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"ImagesClassified", "ImagesRejected", "ImageLatency", "ModelLoadTime"} <= names
     assert emitted["ImagesClassified"] in (1.0, [1.0]) and emitted["ImagesRejected"] in (1.0, [1.0])
-    assert emitted["service"] == "imgclf"
+    # The environment's own dimension (these tests run the local environment's settings)
+    assert emitted["service"] == metrics_service(LOCAL_ENV) == "imgclf-local"
 
 
 def promote_relabelled_tiny_model(
