@@ -109,13 +109,19 @@ def live_labels(deployment: Deployment) -> tuple[str, ...]:
 
 
 def require_live_pointer(deployment: Deployment) -> ModelPointer:
-    pointer = live_pointer(deployment)
-    if pointer is None:
+    parameter = pointer_parameter(deployment)
+    if parameter is None:
         raise CliError(
             f"no model is promoted in environment {deployment.env!r}; "
             "run `imgclf model list` and `imgclf model promote VERSION`"
         )
-    return pointer
+    try:
+        return ModelPointer.from_json(parameter["Value"])
+    except ValueError as error:
+        raise CliError(
+            f"the model pointer {deployment.model_pointer_parameter} is malformed ({error}); "
+            "promote a version by name (see `imgclf model list`)"
+        ) from None
 
 
 def read_artifact_metadata(deployment: Deployment, version: str) -> dict[str, Any] | None:
@@ -356,6 +362,12 @@ def inspect_live(deployment: Deployment) -> LiveModel:
     return LiveModel(pointer, metadata, loads=bool(digest), digest=digest)
 
 
+def _still_pinned(deployment: Deployment, pointer: ModelPointer) -> bool:
+    """Whether a pointer's artifact is still the model.json its digest pins (or it pins none)."""
+    found = read_artifact_metadata_and_digest(deployment, pointer.version)
+    return not pointer.digest or (found is not None and found[1] == pointer.digest)
+
+
 def next_previous(live: LiveModel, version: str) -> ModelPointer | None:
     """The `previous` of a pointer to `version`: the live version when it loads, else the live
     pointer's own previous; never `version` itself."""
@@ -444,10 +456,13 @@ def promote(
     comparison = judge(
         version, candidate.metadata, live, force=force, max_regression_pp=max_regression_pp
     )
+    previous = next_previous(live, version)
+    if previous is not None and not live.loads and not _still_pinned(deployment, previous):
+        previous = None  # the live one's own previous, replaced since: no fallback at all
     pointer = ModelPointer(
         uri=deployment.artifact_uri(version),
         version=version,
-        previous=next_previous(live, version),
+        previous=previous,
         digest=candidate.digest,
     )
     deployment.client("ssm").put_parameter(

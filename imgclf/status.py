@@ -49,7 +49,7 @@ class LiveModel:
     gate: str = "no gate verdict in model.json"
     accuracy: Mapping[str, str] = field(default_factory=dict)  # evaluation set -> figure
     # Why the function refuses what the pointer names (an artifact replaced after promotion,
-    # missing or unreadable; a malformed pointer), and serves the model live before; None: no
+    # missing or unreadable; a malformed pointer), and keeps its last good model; None: no
     # such problem
     problem: str | None = None
 
@@ -123,8 +123,9 @@ def _model_lines(live: LiveModel | None) -> list[str]:
         return ["live model: none promoted (imgclf model list; imgclf model promote VERSION)"]
     if live.problem is not None:
         return [
-            f"live model: {live.version}, {live.problem}, so the function refuses it and serves "
-            "the model live before (promote a version to put one live again)"
+            f"live model: {live.version}, {live.problem}, so the function refuses it: it keeps "
+            "the last model it loaded, or a cold one the pointer's previous if that still "
+            "loads (promote a version to put one live again)"
         ]
     labels = [f"{len(live.labels)} labels"] if live.labels or not live.hierarchy else []
     if live.hierarchy:

@@ -462,10 +462,10 @@ def test_bytes_replaced_after_promotion_are_neither_rolled_back_to_nor_compared_
     upload("v3", {"real-photos": 0.50})
     with pytest.raises(CliError, match="^the live model's artifact was replaced after promotion"):
         promote(deployment, "v3")
-    # And forced, v3 goes live, and the replaced v2 is not kept as its previous
+    # And forced, v3 goes live, and the replaced v2 is not kept as its previous, nor v2's own
+    # previous v1, replaced too: a fallback the function would refuse
     promotion = promote(deployment, "v3", force=True)
-    assert promotion.pointer.previous is not None
-    assert promotion.pointer.previous.version == "v1"
+    assert promotion.pointer.previous is None
 
 
 def test_the_live_models_labels_are_read_from_its_artifact(
@@ -483,6 +483,11 @@ def test_rollback_without_a_previous_version_is_one_line(
 ) -> None:
     with pytest.raises(CliError, match="^no model is promoted in environment 'test'"):
         rollback(deployment)
+    # A pointer no function can read is said to be one (it was "no model is promoted")
+    deployment.client("ssm").put_parameter(Name=POINTER, Value="not json", Type="String")
+    with pytest.raises(CliError, match=f"^the model pointer {POINTER} is malformed \\("):
+        rollback(deployment)
+    deployment.client("ssm").delete_parameter(Name=POINTER)
     upload("v1")
     promote(deployment, "v1")
     with pytest.raises(CliError) as refused:
