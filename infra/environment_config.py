@@ -244,6 +244,8 @@ def load_environment(name: str, environments: dict[str, Any] | None = None) -> E
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
                 raise ConfigError(f"{name}: {field_.name} must be a number, got {value!r}")
+            if expected is float:  # 1.0 arrives as 1 through CDK's context (JavaScript numbers)
+                raw[field_.name] = float(value)
             if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{name}: {field_.name} must be a whole number, got {value!r}")
             if expected is bool and not isinstance(value, bool):

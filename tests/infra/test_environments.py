@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -9,7 +10,12 @@ import pytest
 from aws_cdk import App
 
 from infra.app import AppError, build_stack
-from infra.environment_config import LOG_RETENTION_DAYS, ConfigError, load_environment
+from infra.environment_config import (
+    CONTEXT_KEY,
+    LOG_RETENTION_DAYS,
+    ConfigError,
+    load_environment,
+)
 from infra.resources import StackOutputs, stack_name
 
 RETAINED_TYPES = ("AWS::S3::Bucket", "AWS::DynamoDB::Table")
@@ -126,6 +132,18 @@ def test_local_is_not_a_deployable_stack() -> None:
 def test_unknown_environment_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="unknown environment 'staging'"):
         build_stack(App(), "staging")
+
+
+def test_settings_given_with_cdk_context_are_the_ones_used() -> None:
+    # `cdk synth -c imgclf:environments=JSON` was ignored: the app read cdk.json alone, so a
+    # bad value given that way was neither used nor reported
+    app = App(context={CONTEXT_KEY: json.dumps({"dev": {"function_memory_mb": 64}})})
+    with pytest.raises(ConfigError, match="^dev: function_memory_mb must be 128..10240, got 64"):
+        build_stack(app, "dev")
+    with pytest.raises(ConfigError, match="^unknown environment 'prod'"):
+        build_stack(app, "prod")  # the context replaces cdk.json's block, as CDK's -c does
+    with pytest.raises(ConfigError, match=f"^-c {CONTEXT_KEY}: not JSON"):
+        build_stack(App(context={CONTEXT_KEY: "{dev"}), "dev")
 
 
 def test_a_region_with_no_known_training_image_is_a_clear_error(
