@@ -355,17 +355,16 @@ def inspect_live(deployment: Deployment) -> LiveModel:
             metadata = metadata_in_tarball(data)
         except ArtifactError:
             metadata = None
-    if pointer.digest and digest and digest != pointer.digest:
+    if digest and not pins(pointer, digest):
         # Replaced after promotion: the function refuses these bytes, so nothing is compared
         # with them, and they are not kept as the next pointer's `previous`
         return LiveModel(pointer, None, loads=False, digest=digest, replaced=True)
     return LiveModel(pointer, metadata, loads=bool(digest), digest=digest)
 
 
-def _still_pinned(deployment: Deployment, pointer: ModelPointer) -> bool:
-    """Whether a pointer's artifact is still the model.json its digest pins (or it pins none)."""
-    found = read_artifact_metadata_and_digest(deployment, pointer.version)
-    return not pointer.digest or (found is not None and found[1] == pointer.digest)
+def pins(pointer: ModelPointer, digest: str) -> bool:
+    """Whether a pointer takes a model.json of `digest` (one written before digests, any)."""
+    return not pointer.digest or digest == pointer.digest
 
 
 def next_previous(live: LiveModel, version: str) -> ModelPointer | None:
@@ -457,8 +456,9 @@ def promote(
         version, candidate.metadata, live, force=force, max_regression_pp=max_regression_pp
     )
     previous = next_previous(live, version)
-    if previous is not None and not live.loads and not _still_pinned(deployment, previous):
-        previous = None  # the live one's own previous, replaced since: no fallback at all
+    if previous is not None and not live.loads:  # the live one's own previous, if still pinned
+        found = read_artifact_metadata_and_digest(deployment, previous.version)
+        previous = previous if pins(previous, found[1] if found else "") else None
     pointer = ModelPointer(
         uri=deployment.artifact_uri(version),
         version=version,

@@ -25,7 +25,7 @@ from gate.recorded import recorded_gate
 
 from .deployment import Deployment
 from .labels import count_partition
-from .models import pointer_parameter, read_artifact_metadata_and_digest
+from .models import pins, pointer_parameter, read_artifact_metadata_and_digest
 from .result_queries import MAX_PARALLEL_QUERIES, registered_values
 
 THROUGHPUT_MINUTES = (1, 5, 15)
@@ -218,7 +218,7 @@ def _live_model(deployment: Deployment) -> LiveModel | None:
         problem = f"its artifact {pointer.uri} is missing or unreadable"
         return LiveModel(version=pointer.version, promoted_at=promoted, problem=problem)
     metadata, digest = found
-    if pointer.digest and digest != pointer.digest:
+    if not pins(pointer, digest):
         # The function refuses these bytes and serves its last good model: what model.json
         # now says is not what went live.
         problem = "REPLACED after promotion: its model.json is not the one promotion checked"

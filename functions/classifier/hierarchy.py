@@ -25,7 +25,7 @@ Pure: numpy and the standard library only.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -316,14 +316,21 @@ class LabelHierarchy:
         """A node's visible ancestors' ids by how many visible steps up they are, and the
         more specific (more ancestors of its own) first among equals: a game bird's parents
         are bird, then animal (it is game too); peafowl's pheasant, game bird, bird, animal."""
-        steps: dict[str, int] = {}
-        frontier, step = [node_id], 0
-        while frontier:
-            step += 1
-            reached = [p for current in frontier for p in self._visible_parents(current)]
-            frontier = [p for p in dict.fromkeys(reached) if p not in steps]
-            steps.update((p, step) for p in frontier)
+        levels = self._levels(node_id, self._visible_parents)
+        steps = {a: step for step, level in enumerate(levels, 1) for a in level}
         return tuple(sorted(steps, key=lambda a: (steps[a], -len(self.ancestors[a]))))
+
+    def _levels(
+        self, node_id: str, parents_of: Callable[[str], Iterable[str]]
+    ) -> Iterator[list[str]]:
+        """A node's ancestors one step up at a time, each once: its parents, then theirs."""
+        frontier, seen = [node_id], {node_id}
+        while frontier:
+            reached = (p for current in frontier for p in parents_of(current))
+            frontier = [p for p in dict.fromkeys(reached) if p not in seen]
+            seen.update(frontier)
+            if frontier:
+                yield frontier
 
     def _visible_parents(self, node_id: str) -> list[str]:
         """A node's direct visible parents' ids (through hidden nodes), each once."""
@@ -342,13 +349,9 @@ class LabelHierarchy:
         and Architecture as well as Everyday Objects), the more specific ancestor's first."""
         if node.categories:
             return node.categories
-        frontier, seen = [node.id], {node.id}
-        while frontier:
-            reached = (p for current in frontier for p in self.nodes[current].parents)
-            frontier = [p for p in dict.fromkeys(reached) if p not in seen]
-            seen.update(frontier)
-            frontier.sort(key=lambda a: -len(self.ancestors[a]))
-            found = [category for a in frontier for category in self.nodes[a].categories]
+        for level in self._levels(node.id, lambda current: self.nodes[current].parents):
+            level.sort(key=lambda a: -len(self.ancestors[a]))
+            found = [category for a in level for category in self.nodes[a].categories]
             if found:
                 return tuple(dict.fromkeys(found))
         return ()
